@@ -1,0 +1,121 @@
+/*
+ * Root and epoch keys, key certificates and key files (SPEC section 6).
+ *
+ * Secret keys live in sodium_malloc'd memory and are wiped when freed.
+ * A secret key file readable by group or others is refused (R-KEY-3).
+ */
+#ifndef CUSTODY_KEYS_H
+#define CUSTODY_KEYS_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "custody/format.h"
+
+/* The trust anchor: what an investigator is given. */
+typedef struct cst_root_pub {
+	uint8_t chain_id[CST_CHAIN_ID_LEN];
+	uint8_t pk[CST_PK_LEN];
+} cst_root_pub;
+
+/* The root key pair; sk is sodium_malloc'd (64 bytes, libsodium form). */
+typedef struct cst_root_key {
+	cst_root_pub pub;
+	uint8_t *sk;
+} cst_root_key;
+
+/* An epoch key pair with its certificates from the root down. */
+typedef struct cst_epoch_key {
+	uint8_t chain_id[CST_CHAIN_ID_LEN];
+	uint32_t epoch;
+	uint8_t pk[CST_PK_LEN];
+	uint8_t *sk;      /* sodium_malloc'd, 64 bytes */
+	cst_cert *certs;  /* certs[i] certifies epoch i+1; epoch entries */
+} cst_epoch_key;
+
+/*
+ * Makes a new root key with a new random chain id.  *out is returned to
+ * free with cst_root_key_free.  Returns 0 or CST_ENOMEM.
+ */
+int cst_root_key_generate(cst_root_key **out);
+
+/* Wipes and frees k; NULL is a no-op. */
+void cst_root_key_free(cst_root_key *k);
+
+/*
+ * Writes the root secret (path_key, mode 0600, must not exist) and the
+ * root public key (path_pub, 0644, replaced if it exists) files.  Either
+ * path may be NULL to skip it.  Returns 0, CST_EEXIST or CST_EIO.
+ */
+int cst_root_key_save(const cst_root_key *k, const char *path_key,
+    const char *path_pub);
+
+/*
+ * Loads a root secret key file (refused if group/other can read it:
+ * CST_EPERM).  Returns 0, CST_EPERM, CST_EIO, CST_ENOENT, CST_EKEY.
+ */
+int cst_root_key_load(const char *path, cst_root_key **out);
+
+/* Parses the text of a root.pub file.  Returns 0 or CST_EKEY. */
+int cst_root_pub_parse(const char *text, size_t len, cst_root_pub *out);
+
+/* Reads and parses a root.pub file.  Returns 0, CST_EIO, CST_ENOENT or CST_EKEY. */
+int cst_root_pub_load(const char *path, cst_root_pub *out);
+
+/*
+ * Makes epoch 1, certified by root (valid_from 0).  *out is returned to
+ * free with cst_epoch_key_free.  Returns 0 or CST_ENOMEM.
+ */
+int cst_epoch_key_first(const cst_root_key *root, int64_t now_ns,
+    cst_epoch_key **out);
+
+/*
+ * Makes epoch cur->epoch + 1, certified by cur, first used by block
+ * valid_from.  The caller then saves the new key and frees cur, which
+ * wipes its secret (forward security).  Returns 0 or CST_ENOMEM.
+ */
+int cst_epoch_key_next(const cst_epoch_key *cur, uint64_t valid_from,
+    int64_t now_ns, cst_epoch_key **out);
+
+/* Wipes and frees k; NULL is a no-op. */
+void cst_epoch_key_free(cst_epoch_key *k);
+
+/*
+ * Writes k to path atomically (temporary file 0600, fsync, rename, fsync
+ * of the directory), overwriting the previous epoch's file.  Returns 0 or
+ * CST_EIO.
+ */
+int cst_epoch_key_save(const cst_epoch_key *k, const char *path);
+
+/*
+ * Loads an epoch key file, checking its certificates against each other
+ * (not against a root: pass root to also check the first one, or NULL).
+ * Returns 0, CST_EPERM, CST_EIO, CST_ENOENT, CST_EKEY or CST_ESIG.
+ */
+int cst_epoch_key_load(const char *path, const cst_root_pub *root,
+    cst_epoch_key **out);
+
+/* Signs c (all fields but signature set) with the 64-byte secret sk. */
+void cst_cert_sign(cst_cert *c, const uint8_t *sk);
+
+/*
+ * Checks c's signature with signer_pk and the structure of R-KEY-1 for
+ * chain_id.  Returns 0, CST_ECORRUPT, CST_EFOREIGN or CST_ESIG.
+ */
+int cst_cert_verify(const cst_cert *c, const uint8_t chain_id[CST_CHAIN_ID_LEN],
+    const uint8_t signer_pk[CST_PK_LEN]) __attribute__((warn_unused_result));
+
+/*
+ * Checks a list of certificates certs[0..n) for epochs 1..n from the root
+ * down (R-KEY-1).  Returns 0 or the first failure.
+ */
+int cst_certs_verify(const cst_cert *certs, uint32_t n, const cst_root_pub *root)
+    __attribute__((warn_unused_result));
+
+/*
+ * Checks that the file at path is a regular file no one but its owner can
+ * read or write (R-KEY-3).  Returns 0, CST_EPERM, CST_ENOENT or CST_EIO.
+ */
+int cst_key_file_check(const char *path);
+
+#endif /* CUSTODY_KEYS_H */

@@ -1,0 +1,81 @@
+/*
+ * Segment files: the append-only writer, a read-only mapping, and the
+ * scan crash recovery uses (SPEC sections 3 and 9).
+ */
+#ifndef CUSTODY_SEGMENT_H
+#define CUSTODY_SEGMENT_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "custody/format.h"
+#include "custody/keys.h"
+
+typedef struct cst_segw cst_segw;
+
+/*
+ * Creates the segment file path (must not exist), writes h, and syncs the
+ * file and its directory.  *out is returned to close with cst_segw_close.
+ * Returns 0, CST_EEXIST or CST_EIO.
+ */
+int cst_segw_create(const char *path, const cst_seg_hdr *h, cst_segw **out);
+
+/*
+ * Opens the existing segment path for appending after its first
+ * valid_len bytes (a recovery cut has already been made).  Returns 0,
+ * CST_ENOENT or CST_EIO.
+ */
+int cst_segw_open(const char *path, uint64_t valid_len, cst_segw **out);
+
+/* Appends data[0..len) in full.  Returns 0 or CST_EIO. */
+int cst_segw_append(cst_segw *w, const uint8_t *data, size_t len);
+
+/* Makes everything appended durable (fdatasync).  Returns 0 or CST_EIO. */
+int cst_segw_sync(cst_segw *w);
+
+/* Bytes in the file so far. */
+uint64_t cst_segw_size(const cst_segw *w);
+
+/* Syncs and closes w; NULL is a no-op.  Returns 0 or CST_EIO. */
+int cst_segw_close(cst_segw *w);
+
+/* A read-only view of a whole file. */
+typedef struct cst_map {
+	const uint8_t *p;
+	size_t len;
+} cst_map;
+
+/*
+ * Maps the file path read-only (an empty file gives len 0, p non-NULL).
+ * Returns 0, CST_ENOENT or CST_EIO.
+ */
+int cst_map_open(const char *path, cst_map *out);
+
+/* Unmaps m; safe on a zeroed map. */
+void cst_map_close(cst_map *m);
+
+/* Formats the file name of segment n ("seg-0000000042.cst") into out. */
+void cst_segment_name(uint64_t n, char out[32]);
+
+/* What a recovery scan of the newest segment found. */
+typedef struct cst_scan {
+	cst_seg_hdr hdr;
+	uint64_t valid_len;   /* bytes of valid header and frames */
+	uint64_t blocks;      /* valid frames */
+	int sealed;           /* the last valid frame is a seal */
+	cst_frame last;       /* the last valid frame (when blocks > 0) */
+	uint64_t next_seq;    /* first_seq + record_count of the last frame */
+	uint32_t epoch;       /* key epoch of the last frame */
+} cst_scan;
+
+/*
+ * Scans buf[0..len), the newest segment, for the longest prefix of frames
+ * whose structure, chain links, signatures (with the keys of key's
+ * certificates) and payload hashes hold.  Used by the collector's crash
+ * recovery (R-REC-5); a torn tail is everything from valid_len on.
+ * Returns 0, or CST_ECORRUPT when even the header is bad.
+ */
+int cst_segment_scan(const uint8_t *buf, size_t len, const cst_epoch_key *key,
+    cst_scan *out);
+
+#endif /* CUSTODY_SEGMENT_H */
