@@ -42,8 +42,9 @@ typedef struct cst_syslog {
 /*
  * Parses msg[0..len) into out (borrowed; filled on every return).
  * recv_ns, the receive time (UTC ns), supplies the year an RFC 3164
- * timestamp lacks.  Returns 0 when the message parsed as RFC 5424 or
- * RFC 3164, CST_EPARSE when it did not (out->format is then
+ * timestamp lacks: the one that puts it nearest to recv_ns (none when
+ * recv_ns is CST_TS_NONE).  Returns 0 when the message parsed as RFC 5424
+ * or RFC 3164, CST_EPARSE when it did not (out->format is then
  * CST_SYSLOG_NONE and out->msg spans the whole input), CST_ETOOBIG with
  * every span empty when len exceeds UINT32_MAX.  Never reads outside
  * msg[0..len).
