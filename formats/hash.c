@@ -1,0 +1,94 @@
+/*
+ * BLAKE2b-256 with the domain strings of SPEC section 1, and hex.
+ */
+#include <stddef.h>
+#include <stdint.h>
+#include <string.h>
+
+#include <sodium.h>
+
+#include "custody/error.h"
+#include "custody/format.h"
+#include "custody/hash.h"
+
+/*
+ * out = H(domain || NUL || data).  The NUL is hashed so that no domain is a
+ * prefix of another (SPEC section 1).
+ */
+void
+cst_hash_domain(const char *domain, const uint8_t *data, size_t len,
+    uint8_t out[CST_HASH_LEN])
+{
+	crypto_generichash_state st;
+
+	crypto_generichash_init(&st, NULL, 0, CST_HASH_LEN);
+	crypto_generichash_update(&st, (const uint8_t *)domain,
+	    strlen(domain) + 1);
+	if (len > 0)
+		crypto_generichash_update(&st, data, len);
+	crypto_generichash_final(&st, out, CST_HASH_LEN);
+}
+
+void
+cst_key_fingerprint(const uint8_t pk[CST_PK_LEN], uint8_t out[CST_HASH_LEN])
+{
+
+	cst_hash_domain(CST_D_KEYID, pk, CST_PK_LEN, out);
+}
+
+void
+cst_key_fingerprint_hex(const uint8_t pk[CST_PK_LEN],
+    char out[2 * CST_FPR_LEN + 1])
+{
+	uint8_t fpr[CST_HASH_LEN];
+
+	cst_key_fingerprint(pk, fpr);
+	cst_hex(fpr, CST_FPR_LEN, out);
+}
+
+void
+cst_hex(const uint8_t *in, size_t len, char *out)
+{
+	static const char digits[] = "0123456789abcdef";
+	size_t i;
+
+	for (i = 0; i < len; i++) {
+		out[2 * i] = digits[in[i] >> 4];
+		out[2 * i + 1] = digits[in[i] & 0x0f];
+	}
+	out[2 * len] = '\0';
+}
+
+/* Returns the value of hex digit c (either case), or -1. */
+static int
+hexval(char c)
+{
+
+	if (c >= '0' && c <= '9')
+		return (c - '0');
+	if (c >= 'a' && c <= 'f')
+		return (c - 'a' + 10);
+	if (c >= 'A' && c <= 'F')
+		return (c - 'A' + 10);
+	return (-1);
+}
+
+int
+cst_unhex(const char *s, size_t slen, uint8_t *out, size_t len)
+{
+	size_t i;
+	int hi, lo;
+
+	if (len > SIZE_MAX / 2 || slen != 2 * len)
+		goto err0;
+	for (i = 0; i < len; i++) {
+		if ((hi = hexval(s[2 * i])) < 0 ||
+		    (lo = hexval(s[2 * i + 1])) < 0)
+			goto err0;
+		out[i] = (uint8_t)(hi << 4 | lo);
+	}
+	return (0);
+
+err0:
+	return (CST_EPARSE);
+}

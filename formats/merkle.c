@@ -1,0 +1,183 @@
+/*
+ * Merkle tree hashes and audit paths: RFC 6962 section 2.1 with
+ * BLAKE2b-256 (SPEC section 5).  Nothing here allocates.
+ */
+#include <stddef.h>
+#include <stdint.h>
+#include <string.h>
+
+#include <sodium.h>
+
+#include "custody/error.h"
+#include "custody/format.h"
+#include "custody/merkle.h"
+
+#define LEAF_PREFIX 0x00
+#define NODE_PREFIX 0x01
+
+void
+cst_merkle_leaf(const uint8_t *data, size_t len, uint8_t out[CST_HASH_LEN])
+{
+	crypto_generichash_state st;
+	static const uint8_t prefix = LEAF_PREFIX;
+
+	crypto_generichash_init(&st, NULL, 0, CST_HASH_LEN);
+	crypto_generichash_update(&st, &prefix, 1);
+	if (len > 0)
+		crypto_generichash_update(&st, data, len);
+	crypto_generichash_final(&st, out, CST_HASH_LEN);
+}
+
+/* out may alias left or right: both are read before out is written. */
+void
+cst_merkle_node(const uint8_t left[CST_HASH_LEN],
+    const uint8_t right[CST_HASH_LEN], uint8_t out[CST_HASH_LEN])
+{
+	uint8_t m[1 + 2 * CST_HASH_LEN];
+
+	m[0] = NODE_PREFIX;
+	memcpy(m + 1, left, CST_HASH_LEN);
+	memcpy(m + 1 + CST_HASH_LEN, right, CST_HASH_LEN);
+	crypto_generichash(out, CST_HASH_LEN, m, sizeof(m), NULL, 0);
+}
+
+/*
+ * Pairing neighbours level by level and carrying an odd last node up
+ * unchanged builds the same tree as RFC 6962's split at the largest power
+ * of two below n, and lets each level overwrite the one below in place.
+ */
+void
+cst_merkle_root(uint8_t (*leaves)[CST_HASH_LEN], size_t n,
+    uint8_t out[CST_HASH_LEN])
+{
+	size_t i;
+
+	if (n == 0) {
+		crypto_generichash(out, CST_HASH_LEN, NULL, 0, NULL, 0);
+		return;
+	}
+	while (n > 1) {
+		for (i = 0; i + 1 < n; i += 2)
+			cst_merkle_node(leaves[i], leaves[i + 1], leaves[i / 2]);
+		if (n & 1)
+			memmove(leaves[n / 2], leaves[n - 1], CST_HASH_LEN);
+		n = n / 2 + (n & 1);
+	}
+	memcpy(out, leaves[0], CST_HASH_LEN);
+}
+
+/*
+ * Tree hash of leaves[lo..hi) (hi > lo) without touching them: a stack of
+ * perfect subtrees, merged as soon as two have the same height, then
+ * folded from the right.  Heights strictly decrease down the stack, so it
+ * never holds more than CST_MERKLE_MAX_DEPTH + 1 entries.
+ */
+static void
+subtree_hash(const uint8_t (*leaves)[CST_HASH_LEN], size_t lo, size_t hi,
+    uint8_t out[CST_HASH_LEN])
+{
+	uint8_t stack[CST_MERKLE_MAX_DEPTH + 1][CST_HASH_LEN];
+	uint8_t height[CST_MERKLE_MAX_DEPTH + 1];
+	size_t top = 0;
+	size_t i;
+
+	for (i = lo; i < hi; i++) {
+		memcpy(stack[top], leaves[i], CST_HASH_LEN);
+		height[top++] = 0;
+		while (top >= 2 && height[top - 1] == height[top - 2]) {
+			cst_merkle_node(stack[top - 2], stack[top - 1],
+			    stack[top - 2]);
+			height[top - 2]++;
+			top--;
+		}
+	}
+	while (top >= 2) {
+		cst_merkle_node(stack[top - 2], stack[top - 1], stack[top - 2]);
+		top--;
+	}
+	memcpy(out, stack[0], CST_HASH_LEN);
+}
+
+/* Largest power of two strictly smaller than n (n >= 2). */
+static size_t
+split_point(size_t n)
+{
+	size_t k = 1;
+
+	while (k < n - k)
+		k <<= 1;
+	return (k);
+}
+
+/*
+ * PATH(m, D[n]) of RFC 6962 section 2.1.1, walked from the root down: each
+ * step yields the sibling of the subtree holding m, so the siblings come
+ * out root first and are stored from the end of the path.
+ */
+int
+cst_merkle_path(const uint8_t (*leaves)[CST_HASH_LEN], size_t n, size_t m,
+    uint8_t (*path)[CST_HASH_LEN], size_t *path_len)
+{
+	size_t lo, hi, k, depth, i;
+
+	if (m >= n)
+		return (CST_EINVAL);
+
+	depth = 0;
+	for (lo = 0, hi = n; hi - lo > 1; depth++) {
+		k = split_point(hi - lo);
+		if (m - lo < k)
+			hi = lo + k;
+		else
+			lo += k;
+	}
+
+	i = depth;
+	for (lo = 0, hi = n; hi - lo > 1;) {
+		k = split_point(hi - lo);
+		i--;
+		if (m - lo < k) {
+			subtree_hash(leaves, lo + k, hi, path[i]);
+			hi = lo + k;
+		} else {
+			subtree_hash(leaves, lo, lo + k, path[i]);
+			lo += k;
+		}
+	}
+	*path_len = depth;
+	return (0);
+}
+
+/* RFC 9162 section 2.1.3.2, the verification of an inclusion proof. */
+int
+cst_merkle_verify(const uint8_t leaf[CST_HASH_LEN], size_t m, size_t n,
+    const uint8_t (*path)[CST_HASH_LEN], size_t path_len,
+    const uint8_t root[CST_HASH_LEN])
+{
+	uint8_t r[CST_HASH_LEN];
+	size_t fn, sn, i;
+
+	if (m >= n || path_len > CST_MERKLE_MAX_DEPTH)
+		return (CST_EHASH);
+	fn = m;
+	sn = n - 1;
+	memcpy(r, leaf, CST_HASH_LEN);
+	for (i = 0; i < path_len; i++) {
+		if (sn == 0)
+			return (CST_EHASH);
+		if ((fn & 1) || fn == sn) {
+			cst_merkle_node(path[i], r, r);
+			while (!(fn & 1) && fn != 0) {
+				fn >>= 1;
+				sn >>= 1;
+			}
+		} else {
+			cst_merkle_node(r, path[i], r);
+		}
+		fn >>= 1;
+		sn >>= 1;
+	}
+	if (sn != 0 || sodium_memcmp(r, root, CST_HASH_LEN) != 0)
+		return (CST_EHASH);
+	return (0);
+}
