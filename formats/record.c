@@ -272,25 +272,32 @@ rd_nil(struct rd *r)
 }
 
 /*
- * Reads a detail map (R-REC-1): str keys; uint, int, str, bin, bool or nil
- * values.  out spans the whole map's encoding.
+ * Reads a detail map (R-REC-1): at most CST_DETAIL_MAX_KEYS distinct str
+ * keys; uint, int, str, bin, bool or nil values.  out spans the whole map's encoding.
  */
 static int
 rd_detail(struct rd *r, cst_bytes *out)
 {
 	const uint8_t *start = r->p;
+	cst_bytes keys[CST_DETAIL_MAX_KEYS];
 	cst_bytes b;
 	uint64_t u;
 	int64_t s;
-	uint32_t n, i;
+	uint32_t n, i, j;
 	int neg, rc;
 
 	if ((rc = rd_container(r, 1, &n)) != 0)
 		return (rc);
-	/* Each pair takes at least two bytes, so this loop is bounded by len. */
+	if (n > CST_DETAIL_MAX_KEYS)
+		return (CST_ECORRUPT);
 	for (i = 0; i < n; i++) {
-		if ((rc = rd_bytes(r, 1, &b)) != 0)
+		if ((rc = rd_bytes(r, 1, &keys[i])) != 0)
 			return (rc);
+		/* A repeated key would let two readers see two values. */
+		for (j = 0; j < i; j++)
+			if (keys[j].len == keys[i].len &&
+			    memcmp(keys[j].p, keys[i].p, keys[i].len) == 0)
+				return (CST_ECORRUPT);
 		if (r->p == r->end)
 			return (CST_ETRUNC);
 		switch (r->p[0]) {

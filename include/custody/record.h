@@ -42,6 +42,9 @@ enum cst_transport {
 #define CST_RF_INCOMPLETE 0x10u  /* connection closed mid-message */
 #define CST_RF_ALL 0x1fu
 
+/* Most keys a detail map may have (R-REC-1). */
+#define CST_DETAIL_MAX_KEYS 64
+
 /* A borrowed byte string; p == NULL means nil where nil is allowed. */
 typedef struct cst_bytes {
 	const uint8_t *p;

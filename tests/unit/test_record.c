@@ -1004,6 +1004,12 @@ Test(record, encode_rejects_invalid_records)
 	static const uint8_t bad_map[] = { 0x81, 0x01, 0x01 };
 	static const uint8_t map_and_more[] = { 0x80, 0xc0 };
 	static const uint8_t short_map[] = { 0x81, 0xa1, 'k' };
+	/* {"k": 1, "k": 2}: two readers could disagree on k (R-REC-1). */
+	static const uint8_t dup_map[] = { 0x82, 0xa1, 'k', 0x01, 0xa1, 'k',
+	    0x02 };
+	cst_buf big;
+	uint32_t i;
+	char key[8];
 
 	cst_buf_init(&out);
 	cr_assert_eq(cst_buf_append(&out, "prefix", 6), 0);
@@ -1044,6 +1050,16 @@ Test(record, encode_rejects_invalid_records)
 	REJECT((r.detail.p = short_map, r.detail.len = 3));
 	REJECT((r.detail.p = (const uint8_t *)"\x90", r.detail.len = 1));
 	REJECT(r.detail.len = 0);
+	REJECT((r.detail.p = dup_map, r.detail.len = sizeof(dup_map)));
+	/* More keys than R-REC-1 allows, all distinct. */
+	cst_buf_init(&big);
+	cr_assert_eq(cst_detail_begin(&big, CST_DETAIL_MAX_KEYS + 1), 0);
+	for (i = 0; i <= CST_DETAIL_MAX_KEYS; i++) {
+		snprintf(key, sizeof(key), "k%u", (unsigned)i);
+		cr_assert_eq(cst_detail_put_u64(&big, key, i), 0);
+	}
+	REJECT((r.detail.p = big.p, r.detail.len = big.len));
+	cst_buf_close(&big);
 #undef REJECT
 
 	cr_assert_eq(cst_record_encode(&base, &out), 0);
