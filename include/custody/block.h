@@ -39,7 +39,8 @@ typedef struct cst_chain_state {
 	uint64_t next_block_no;
 	uint64_t next_seq;
 	uint8_t prev_hash[CST_HASH_LEN];
-	uint32_t epoch; /* key epoch of the previous block; 0 before block 0 */
+	uint32_t epoch; /* key epoch of the previous block (even when it is in
+	                   an earlier segment); 0 only before block 0 */
 } cst_chain_state;
 
 typedef struct cst_sealer cst_sealer;
@@ -65,7 +66,11 @@ void cst_draft_close(cst_draft *d);
 int cst_sealer_build(cst_sealer *s, const cst_record *recs, size_t n,
     cst_draft *out);
 
-/* Makes the draft of a seal block (R-BLK-9) before sequence next_seq. */
+/*
+ * Makes the draft of a seal block (R-BLK-9) before sequence next_seq into
+ * out (borrowed, overwritten); pass the same sealed_ns to
+ * cst_block_finish.  Returns 0 or CST_ENOMEM.
+ */
 int cst_draft_seal(cst_draft *out, uint64_t next_seq, int64_t sealed_ns);
 
 /*
@@ -74,7 +79,8 @@ int cst_draft_seal(cst_draft *out, uint64_t next_seq, int64_t sealed_ns);
  * key->epoch differs from st->epoch (R-KEY-2).  On success advances st
  * and, when hash is not NULL, writes the block hash.  Returns 0,
  * CST_EINVAL (d->first_seq != st->next_seq, or an epoch change other
- * than +1 or with a certificate whose valid_from is not this block) or
+ * than +1 or with a certificate whose valid_from is not this block, or a
+ * key of another chain, or a seal draft whose times are not sealed_ns) or
  * CST_ENOMEM.
  */
 int cst_block_finish(const cst_draft *d, cst_chain_state *st,
@@ -98,8 +104,9 @@ void cst_opener_free(cst_opener *o);
  * within the block, R-BLK-8, R-BLK-9, R-REC-1, R-REC-2) without checking
  * its signature or place in the chain.  On success the records stay
  * available from o until the next call: cst_opener_raw, cst_opener_record.
- * Returns 0, CST_EHASH, CST_ECORRUPT, CST_ETOOBIG or CST_ENOMEM; on
- * failure *rule (when not NULL) names the rule broken ("R-BLK-4").
+ * Returns 0, CST_EHASH, CST_ECORRUPT, CST_ESEQ (records out of sequence,
+ * R-BLK-7), CST_ETOOBIG or CST_ENOMEM; on failure *rule (when not NULL)
+ * names the rule broken ("R-BLK-4"; NULL for CST_ENOMEM).
  */
 int cst_block_open(cst_opener *o, const cst_frame *f, const char **rule)
     __attribute__((warn_unused_result));

@@ -27,7 +27,8 @@ typedef struct cst_checkpoint {
 
 /*
  * Writes the checkpoint text for the given head, signed by key (borrowed),
- * to out (borrowed, appended).  Returns 0 or CST_ENOMEM.
+ * to out (borrowed, appended).  Returns 0, CST_EINVAL (key has no epoch)
+ * or CST_ENOMEM.
  */
 int cst_checkpoint_make(const cst_epoch_key *key, uint64_t blocks,
     uint64_t records, const uint8_t head[CST_HASH_LEN], int64_t time_ns,
@@ -35,14 +36,15 @@ int cst_checkpoint_make(const cst_epoch_key *key, uint64_t blocks,
 
 /*
  * Parses checkpoint text[0..len) exactly (R-CKP-1 format) into out, which
- * must be released with cst_checkpoint_close.  Does not check signatures.
- * Returns 0, CST_EPARSE or CST_ENOMEM.
+ * must be released with cst_checkpoint_close (on failure out is left
+ * zeroed).  Does not check signatures.  Returns 0, CST_EPARSE or
+ * CST_ENOMEM.
  */
 int cst_checkpoint_decode(const char *text, size_t len, cst_checkpoint *out);
 
 /*
  * Checks cp's certificates from root down and its signature (R-CKP-1).
- * Returns 0, CST_EFOREIGN, CST_ESIG or CST_ECORRUPT.
+ * Returns 0, CST_EFOREIGN, CST_ESIG, CST_ECORRUPT or CST_ENOMEM.
  */
 int cst_checkpoint_verify(const cst_checkpoint *cp, const cst_root_pub *root)
     __attribute__((warn_unused_result));

@@ -35,9 +35,18 @@ typedef struct cst_epoch_key {
 
 /*
  * Makes a new root key with a new random chain id.  *out is returned to
- * free with cst_root_key_free.  Returns 0 or CST_ENOMEM.
+ * free with cst_root_key_free.  Returns 0, CST_EIO (libsodium cannot
+ * start) or CST_ENOMEM.
  */
 int cst_root_key_generate(cst_root_key **out);
+
+/*
+ * Makes the root key whose Ed25519 seed is seed (borrowed) for chain_id:
+ * deterministic keys for test vectors and fuzz corpora.  *out is returned
+ * to free with cst_root_key_free.  Returns 0, CST_EIO or CST_ENOMEM.
+ */
+int cst_root_key_from_seed(const uint8_t chain_id[CST_CHAIN_ID_LEN],
+    const uint8_t seed[CST_SEED_LEN], cst_root_key **out);
 
 /* Wipes and frees k; NULL is a no-op. */
 void cst_root_key_free(cst_root_key *k);
@@ -52,11 +61,15 @@ int cst_root_key_save(const cst_root_key *k, const char *path_key,
 
 /*
  * Loads a root secret key file (refused if group/other can read it:
- * CST_EPERM).  Returns 0, CST_EPERM, CST_EIO, CST_ENOENT, CST_EKEY.
+ * CST_EPERM).  Returns 0, CST_EPERM, CST_EIO, CST_ENOENT, CST_EKEY or
+ * CST_ENOMEM.
  */
 int cst_root_key_load(const char *path, cst_root_key **out);
 
-/* Parses the text of a root.pub file.  Returns 0 or CST_EKEY. */
+/*
+ * Parses the text of a root.pub file: the one line, its final LF optional.
+ * Returns 0 or CST_EKEY.
+ */
 int cst_root_pub_parse(const char *text, size_t len, cst_root_pub *out);
 
 /* Reads and parses a root.pub file.  Returns 0, CST_EIO, CST_ENOENT or CST_EKEY. */
@@ -72,25 +85,40 @@ int cst_epoch_key_first(const cst_root_key *root, int64_t now_ns,
 /*
  * Makes epoch cur->epoch + 1, certified by cur, first used by block
  * valid_from.  The caller then saves the new key and frees cur, which
- * wipes its secret (forward security).  Returns 0 or CST_ENOMEM.
+ * wipes its secret (forward security).  Returns 0, CST_EINVAL (cur is
+ * epoch 2^32-1) or CST_ENOMEM.
  */
 int cst_epoch_key_next(const cst_epoch_key *cur, uint64_t valid_from,
     int64_t now_ns, cst_epoch_key **out);
+
+/*
+ * cst_epoch_key_first and cst_epoch_key_next with the new key's Ed25519
+ * seed given (borrowed) instead of random: deterministic keys for test
+ * vectors and fuzz corpora.  Same returns.
+ */
+int cst_epoch_key_first_from_seed(const cst_root_key *root,
+    const uint8_t seed[CST_SEED_LEN], int64_t now_ns, cst_epoch_key **out);
+int cst_epoch_key_next_from_seed(const cst_epoch_key *cur,
+    const uint8_t seed[CST_SEED_LEN], uint64_t valid_from, int64_t now_ns,
+    cst_epoch_key **out);
 
 /* Wipes and frees k; NULL is a no-op. */
 void cst_epoch_key_free(cst_epoch_key *k);
 
 /*
  * Writes k to path atomically (temporary file 0600, fsync, rename, fsync
- * of the directory), overwriting the previous epoch's file.  Returns 0 or
- * CST_EIO.
+ * of the directory), overwriting the previous epoch's file.  Returns 0,
+ * CST_EIO, CST_ENOMEM or CST_EINVAL (more epochs than a key file holds:
+ * about 84,000).
  */
 int cst_epoch_key_save(const cst_epoch_key *k, const char *path);
 
 /*
  * Loads an epoch key file, checking its certificates against each other
- * (not against a root: pass root to also check the first one, or NULL).
- * Returns 0, CST_EPERM, CST_EIO, CST_ENOENT, CST_EKEY or CST_ESIG.
+ * (not against a root: pass root to also check the first one, or NULL),
+ * and that the last one certifies the file's own key.  Returns 0,
+ * CST_EPERM, CST_EIO, CST_ENOENT, CST_EKEY, CST_ESIG, CST_EFOREIGN (a
+ * certificate, or root, of another chain) or CST_ENOMEM.
  */
 int cst_epoch_key_load(const char *path, const cst_root_pub *root,
     cst_epoch_key **out);
@@ -107,7 +135,8 @@ int cst_cert_verify(const cst_cert *c, const uint8_t chain_id[CST_CHAIN_ID_LEN],
 
 /*
  * Checks a list of certificates certs[0..n) for epochs 1..n from the root
- * down (R-KEY-1).  Returns 0 or the first failure.
+ * down (R-KEY-1).  Returns 0 or the first failure (CST_ECORRUPT also for
+ * n == 0: no certificate proves no key).
  */
 int cst_certs_verify(const cst_cert *certs, uint32_t n, const cst_root_pub *root)
     __attribute__((warn_unused_result));

@@ -14,16 +14,17 @@
 typedef struct cst_segw cst_segw;
 
 /*
- * Creates the segment file path (must not exist), writes h, and syncs the
- * file and its directory.  *out is returned to close with cst_segw_close.
- * Returns 0, CST_EEXIST or CST_EIO.
+ * Creates the segment file path (must not exist; mode 0640), writes h, and
+ * syncs the file and its directory.  *out is returned to close with
+ * cst_segw_close.  Returns 0, CST_EEXIST, CST_EIO or CST_ENOMEM.
  */
 int cst_segw_create(const char *path, const cst_seg_hdr *h, cst_segw **out);
 
 /*
  * Opens the existing segment path for appending after its first
- * valid_len bytes (a recovery cut has already been made).  Returns 0,
- * CST_ENOENT or CST_EIO.
+ * valid_len bytes (a recovery cut has already been made: a file of any
+ * other length is refused with CST_EIO, never overwritten).  Returns 0,
+ * CST_ENOENT, CST_EIO or CST_ENOMEM.
  */
 int cst_segw_open(const char *path, uint64_t valid_len, cst_segw **out);
 
@@ -63,17 +64,21 @@ typedef struct cst_scan {
 	uint64_t valid_len;   /* bytes of valid header and frames */
 	uint64_t blocks;      /* valid frames */
 	int sealed;           /* the last valid frame is a seal */
-	cst_frame last;       /* the last valid frame (when blocks > 0) */
-	uint64_t next_seq;    /* first_seq + record_count of the last frame */
-	uint32_t epoch;       /* key epoch of the last frame */
+	cst_frame last;       /* the last valid frame (blocks > 0); in buf */
+	uint64_t next_seq;    /* first_seq + record_count of the last frame,
+	                         or the header's first_seq */
+	uint32_t epoch;       /* key epoch of the last frame; 0 if none */
 } cst_scan;
 
 /*
- * Scans buf[0..len), the newest segment, for the longest prefix of frames
- * whose structure, chain links, signatures (with the keys of key's
- * certificates) and payload hashes hold.  Used by the collector's crash
- * recovery (R-REC-5); a torn tail is everything from valid_len on.
- * Returns 0, or CST_ECORRUPT when even the header is bad.
+ * Scans buf[0..len) (borrowed), the newest segment, for the longest prefix
+ * of frames whose structure, chain links, key epochs (R-KEY-2),
+ * signatures (with the keys of key's certificates, key borrowed) and
+ * payload hashes hold; a seal block ends the prefix.  Payloads are not
+ * decompressed.  Used by the collector's crash recovery (R-REC-5); a torn
+ * tail is everything from valid_len on.  Returns 0, CST_ECORRUPT when
+ * even the header is bad, or CST_EFOREIGN when the header names another
+ * chain than key's.
  */
 int cst_segment_scan(const uint8_t *buf, size_t len, const cst_epoch_key *key,
     cst_scan *out);
