@@ -1,0 +1,45 @@
+/*
+ * Self-audit records (SPEC section 7, kinds 1..8): the collector's own
+ * life written into the chain it keeps, in sequence with the events.
+ * Each record carries a one-line text in raw and a detail map.  Loop
+ * thread only.
+ */
+#ifndef CUSTODY_COLLECTOR_AUDIT_H
+#define CUSTODY_COLLECTOR_AUDIT_H
+
+#include <stdint.h>
+
+#include "batcher.h"
+#include "recovery.h"
+
+struct audit_start {
+	const char *version;
+	const char *config_hash; /* hex SHA-256 of the config file */
+	const char *root_fpr;
+	uint32_t epoch;
+	uint64_t pid;
+	const char *hostname;
+};
+
+/*
+ * Each appends one record to b (borrowed; every other pointer too) with
+ * receive time now_ns.  Returns 0 or CST_ENOMEM.
+ */
+int audit_start(struct batcher *b, const struct audit_start *s,
+    int64_t now_ns);
+int audit_stop(struct batcher *b, const char *reason, uint64_t received,
+    uint64_t sealed, int64_t now_ns);
+int audit_recovery(struct batcher *b, const struct recovery *r,
+    int64_t now_ns);
+int audit_key_epoch(struct batcher *b, uint32_t epoch, const char *fpr,
+    int64_t now_ns);
+/* Counts since since_ns: the previous loss record of listener, or start. */
+int audit_loss(struct batcher *b, const char *listener, uint64_t udp_dropped,
+    uint64_t kernel_dropped, uint64_t oversize, int64_t since_ns,
+    int64_t now_ns);
+int audit_stats(struct batcher *b, uint64_t received, uint64_t parse_failed,
+    uint64_t bytes, int64_t now_ns);
+int audit_clock(struct batcher *b, int64_t step_ns, int64_t now_ns);
+int audit_reload(struct batcher *b, const char *config_hash, int64_t now_ns);
+
+#endif /* CUSTODY_COLLECTOR_AUDIT_H */

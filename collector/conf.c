@@ -1,0 +1,545 @@
+/*
+ * custodyd configuration: defaults, the INI file, command-line overrides.
+ *
+ * The file is read whole and hashed before it is parsed, so the hash in
+ * the start record (SPEC section 7, config_hash) is of exactly the bytes
+ * that configured the daemon.  Unknown sections and keys are errors: a
+ * misspelt limit silently left at its default is worse than a refusal.
+ */
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <ini.h>
+#include <sodium.h>
+
+#include "custody/error.h"
+#include "custody/format.h"
+#include "custody/hash.h"
+#include "custody/record.h"
+
+#include "conf.h"
+
+/* A config file larger than this is not a config file. */
+#define CONF_FILE_MAX (1u << 20)
+
+struct conf_ctx {
+	struct conf *c;
+	char *err;
+};
+
+void
+conf_init(struct conf *c)
+{
+
+	memset(c, 0, sizeof(*c));
+	c->max_message = 64 << 10;
+	c->max_connections = 1024;
+	c->udp_rcvbuf = 4 << 20;
+	c->batch_records = 16384;
+	c->batch_bytes = 4 << 20;
+	c->batch_delay_ms = 20;
+	c->max_inflight = 64 << 20;
+	c->seal_threads = 2;
+	c->zstd_level = 1;
+	c->commit_interval_ms = 100;
+	c->segment_max_bytes = (uint64_t)1 << 30;
+	c->segment_max_age_s = 86400;
+	c->checkpoint_interval_ms = 1000;
+	c->keys_create = 1;
+	c->key_rotate_s = 86400;
+	c->stats_interval_s = 60;
+	c->clock_step_ms = 500;
+}
+
+void
+conf_close(struct conf *c)
+{
+	size_t i;
+
+	free(c->data_dir);
+	for (i = 0; i < c->nlisten; i++)
+		free(c->listen[i]);
+	free(c->metrics);
+	free(c->checkpoint_export_dir);
+	free(c->path);
+	conf_init(c);
+}
+
+static void
+seterr(char *err, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(err, CONF_ERR_LEN, fmt, ap);
+	va_end(ap);
+}
+
+int
+conf_parse_size(const char *s, uint64_t *out)
+{
+	char *end;
+	unsigned long long v;
+	unsigned shift = 0;
+
+	if (*s < '0' || *s > '9')
+		goto err0;
+	errno = 0;
+	v = strtoull(s, &end, 10);
+	if (errno != 0)
+		goto err0;
+	switch (*end) {
+	case '\0':
+		break;
+	case 'k': case 'K':
+		shift = 10;
+		end++;
+		break;
+	case 'm': case 'M':
+		shift = 20;
+		end++;
+		break;
+	case 'g': case 'G':
+		shift = 30;
+		end++;
+		break;
+	default:
+		goto err0;
+	}
+	if (*end == 'i' && shift != 0)
+		end++;
+	if ((*end == 'b' || *end == 'B') && shift != 0)
+		end++;
+	if (*end != '\0' || v > (UINT64_MAX >> shift))
+		goto err0;
+	*out = (uint64_t)v << shift;
+	return (0);
+
+err0:
+	return (CST_EPARSE);
+}
+
+int
+conf_parse_duration_ms(const char *s, uint64_t *out)
+{
+	char *end;
+	unsigned long long v;
+	uint64_t mul;
+
+	if (*s < '0' || *s > '9')
+		goto err0;
+	errno = 0;
+	v = strtoull(s, &end, 10);
+	if (errno != 0)
+		goto err0;
+	/* A bare number would be ambiguous; only 0 (off) needs no unit. */
+	if (*end == '\0' && v == 0)
+		mul = 1;
+	else if (strcmp(end, "ms") == 0)
+		mul = 1;
+	else if (strcmp(end, "s") == 0)
+		mul = 1000;
+	else if (strcmp(end, "m") == 0)
+		mul = 60 * 1000;
+	else if (strcmp(end, "h") == 0)
+		mul = 3600 * 1000;
+	else if (strcmp(end, "d") == 0)
+		mul = 86400 * 1000;
+	else
+		goto err0;
+	if (v > UINT64_MAX / mul)
+		goto err0;
+	*out = v * mul;
+	return (0);
+
+err0:
+	return (CST_EPARSE);
+}
+
+static int
+parse_bool(const char *s, int *out)
+{
+
+	if (strcmp(s, "yes") == 0 || strcmp(s, "true") == 0 ||
+	    strcmp(s, "on") == 0 || strcmp(s, "1") == 0)
+		*out = 1;
+	else if (strcmp(s, "no") == 0 || strcmp(s, "false") == 0 ||
+	    strcmp(s, "off") == 0 || strcmp(s, "0") == 0)
+		*out = 0;
+	else
+		return (CST_EPARSE);
+	return (0);
+}
+
+static int
+set_str(char **dst, const char *value)
+{
+	char *s;
+
+	if ((s = strdup(value)) == NULL)
+		return (CST_ENOMEM);
+	free(*dst);
+	*dst = s;
+	return (0);
+}
+
+static int
+add_listen(struct conf *c, const char *url)
+{
+
+	if (c->nlisten == CONF_MAX_LISTEN)
+		return (CST_ETOOBIG);
+	if ((c->listen[c->nlisten] = strdup(url)) == NULL)
+		return (CST_ENOMEM);
+	c->nlisten++;
+	return (0);
+}
+
+/* A size key: name, where it goes, and its smallest and largest value. */
+struct size_key {
+	const char *section;
+	const char *key;
+	size_t off;
+	uint64_t min;
+	uint64_t max;
+};
+
+/* A duration key, in milliseconds, and the divisor to its stored unit. */
+struct dur_key {
+	const char *section;
+	const char *key;
+	size_t off;
+	uint64_t div;
+	uint64_t min_ms;
+};
+
+#define SZ(f) offsetof(struct conf, f)
+
+static const struct size_key size_keys[] = {
+	{ "input", "max_message", SZ(max_message), 16, CST_MAX_RAW / 2 },
+	{ "input", "max_connections", SZ(max_connections), 1, 1 << 20 },
+	{ "input", "udp_rcvbuf", SZ(udp_rcvbuf), 0, 1 << 30 },
+	{ "pipeline", "batch_records", SZ(batch_records), 1, CST_MAX_RECORDS },
+	{ "pipeline", "batch_bytes", SZ(batch_bytes), 4096, CST_MAX_RAW / 2 },
+	{ "pipeline", "max_inflight", SZ(max_inflight), 1 << 20,
+	    (uint64_t)1 << 40 },
+	{ "pipeline", "seal_threads", SZ(seal_threads), 1, 64 },
+	{ "store", "segment_max_bytes", SZ(segment_max_bytes), 1 << 16,
+	    (uint64_t)1 << 50 },
+};
+
+static const struct dur_key dur_keys[] = {
+	{ "pipeline", "batch_delay", SZ(batch_delay_ms), 1, 1 },
+	{ "store", "commit_interval", SZ(commit_interval_ms), 1, 0 },
+	{ "store", "segment_max_age", SZ(segment_max_age_s), 1000, 0 },
+	{ "store", "checkpoint_interval", SZ(checkpoint_interval_ms), 1, 0 },
+	{ "keys", "rotate_interval", SZ(key_rotate_s), 1000, 0 },
+	{ "audit", "stats_interval", SZ(stats_interval_s), 1000, 0 },
+	{ "audit", "clock_step_threshold", SZ(clock_step_ms), 1, 1 },
+};
+
+/* Stores v in the uint64_t field at off. */
+static void
+store_uint(struct conf *c, size_t off, uint64_t v)
+{
+
+	memcpy((char *)c + off, &v, sizeof(v));
+}
+
+/* Applies one section/key/value.  Returns 0, CST_EPARSE or CST_ENOMEM. */
+static int
+apply(struct conf *c, const char *section, const char *key,
+    const char *value, char *err)
+{
+	uint64_t v;
+	size_t i;
+	int b;
+	int rc;
+
+	for (i = 0; i < sizeof(size_keys) / sizeof(size_keys[0]); i++) {
+		const struct size_key *k = &size_keys[i];
+
+		if (strcmp(section, k->section) != 0 ||
+		    strcmp(key, k->key) != 0)
+			continue;
+		if (conf_parse_size(value, &v) != 0 || v < k->min ||
+		    v > k->max) {
+			seterr(err, "%s.%s: \"%s\" is not a size from %llu to "
+			    "%llu (suffixes K, M, G)", section, key, value,
+			    (unsigned long long)k->min,
+			    (unsigned long long)k->max);
+			return (CST_EPARSE);
+		}
+		store_uint(c, k->off, v);
+		return (0);
+	}
+	for (i = 0; i < sizeof(dur_keys) / sizeof(dur_keys[0]); i++) {
+		const struct dur_key *k = &dur_keys[i];
+
+		if (strcmp(section, k->section) != 0 ||
+		    strcmp(key, k->key) != 0)
+			continue;
+		if (conf_parse_duration_ms(value, &v) != 0 || v < k->min_ms ||
+		    v % k->div != 0) {
+			seterr(err, "%s.%s: \"%s\" is not a duration (e.g. "
+			    "100ms, 5s, 10m, 1h, 1d)%s", section, key, value,
+			    k->div > 1 ? " in whole seconds" : "");
+			return (CST_EPARSE);
+		}
+		store_uint(c, k->off, v / k->div);
+		return (0);
+	}
+
+	rc = 0;
+	if (strcmp(section, "server") == 0 && strcmp(key, "data_dir") == 0) {
+		rc = set_str(&c->data_dir, value);
+	} else if (strcmp(section, "server") == 0 &&
+	    strcmp(key, "listen") == 0) {
+		/* The command line's list replaces the file's whole. */
+		if (!c->listen_from_cli)
+			rc = add_listen(c, value);
+	} else if (strcmp(section, "server") == 0 &&
+	    strcmp(key, "metrics") == 0) {
+		c->metrics_set = 1;
+		if (strcmp(value, "none") == 0 || value[0] == '\0') {
+			free(c->metrics);
+			c->metrics = NULL;
+		} else
+			rc = set_str(&c->metrics, value);
+	} else if (strcmp(section, "pipeline") == 0 &&
+	    strcmp(key, "zstd_level") == 0) {
+		/* Negative levels are zstd's fast ones: less CPU, larger. */
+		b = value[0] == '-';
+		if (conf_parse_size(value + b, &v) != 0 || v > 19 ||
+		    (b && (v < 1 || v > 7)) || (!b && v < 1)) {
+			seterr(err, "pipeline.zstd_level: \"%s\" is not "
+			    "-7..-1 or 1..19", value);
+			return (CST_EPARSE);
+		}
+		c->zstd_level = b ? -(int)v : (int)v;
+	} else if (strcmp(section, "store") == 0 &&
+	    strcmp(key, "checkpoint_export_dir") == 0) {
+		if (value[0] == '\0') {
+			free(c->checkpoint_export_dir);
+			c->checkpoint_export_dir = NULL;
+		} else
+			rc = set_str(&c->checkpoint_export_dir, value);
+	} else if (strcmp(section, "keys") == 0 &&
+	    strcmp(key, "create") == 0) {
+		if (parse_bool(value, &b) != 0) {
+			seterr(err, "keys.create: \"%s\" is not yes or no",
+			    value);
+			return (CST_EPARSE);
+		}
+		c->keys_create = b;
+	} else {
+		seterr(err, "unknown setting %s.%s", section, key);
+		return (CST_EPARSE);
+	}
+	if (rc == CST_ETOOBIG) {
+		seterr(err, "more than %d listeners", CONF_MAX_LISTEN);
+		return (CST_EPARSE);
+	}
+	if (rc != 0)
+		seterr(err, "%s", cst_strerror(rc));
+	return (rc);
+}
+
+static int
+ini_cb(void *user, const char *section, const char *name, const char *value)
+{
+	struct conf_ctx *x = user;
+
+	/* Keep the first error: inih goes on to the end of the file. */
+	if (x->err[0] != '\0')
+		return (0);
+	if (section[0] == '\0') {
+		seterr(x->err, "%s outside a [section]", name);
+		return (0);
+	}
+	return (apply(x->c, section, name, value, x->err) == 0);
+}
+
+/* Reads the file path whole into a NUL-terminated *out. */
+static int
+read_file(const char *path, char **out, size_t *len, char *err)
+{
+	FILE *f;
+	char *buf = NULL;
+	size_t n;
+	int rc;
+
+	if ((f = fopen(path, "rb")) == NULL) {
+		seterr(err, "%s: %s", path, strerror(errno));
+		rc = errno == ENOENT ? CST_ENOENT : CST_EIO;
+		goto err0;
+	}
+	if ((buf = malloc(CONF_FILE_MAX + 1)) == NULL) {
+		rc = CST_ENOMEM;
+		seterr(err, "%s", cst_strerror(rc));
+		goto err1;
+	}
+	n = fread(buf, 1, CONF_FILE_MAX + 1, f);
+	if (ferror(f)) {
+		seterr(err, "%s: read error", path);
+		rc = CST_EIO;
+		goto err2;
+	}
+	if (n > CONF_FILE_MAX) {
+		seterr(err, "%s: larger than %u bytes", path, CONF_FILE_MAX);
+		rc = CST_EIO;
+		goto err2;
+	}
+	if (memchr(buf, '\0', n) != NULL) {
+		seterr(err, "%s: contains a NUL byte", path);
+		rc = CST_EPARSE;
+		goto err2;
+	}
+	buf[n] = '\0';
+	fclose(f);
+	*out = buf;
+	*len = n;
+	return (0);
+
+err2:
+	free(buf);
+err1:
+	fclose(f);
+err0:
+	return (rc);
+}
+
+int
+conf_load_file(struct conf *c, const char *path, char err[CONF_ERR_LEN])
+{
+	struct conf_ctx x = { c, err };
+	uint8_t digest[crypto_hash_sha256_BYTES];
+	char *text;
+	size_t len;
+	int line;
+	int rc;
+
+	err[0] = '\0';
+	if ((rc = read_file(path, &text, &len, err)) != 0)
+		goto err0;
+	crypto_hash_sha256(digest, (const uint8_t *)text, len);
+	cst_hex(digest, sizeof(digest), c->sha256_hex);
+	if ((rc = set_str(&c->path, path)) != 0) {
+		seterr(err, "%s", cst_strerror(rc));
+		goto err1;
+	}
+	line = ini_parse_string(text, ini_cb, &x);
+	if (line != 0) {
+		if (line < 0)
+			seterr(err, "%s: %s", path, cst_strerror(CST_ENOMEM));
+		else {
+			char msg[CONF_ERR_LEN];
+
+			memcpy(msg, err, CONF_ERR_LEN);
+			seterr(err, "%s:%d: %s", path, line,
+			    msg[0] != '\0' ? msg : "syntax error");
+		}
+		rc = CST_EPARSE;
+		goto err1;
+	}
+	free(text);
+	return (0);
+
+err1:
+	free(text);
+err0:
+	return (rc);
+}
+
+int
+conf_set(struct conf *c, const char *name, const char *value,
+    char err[CONF_ERR_LEN])
+{
+	char section[64];
+	const char *dot;
+
+	err[0] = '\0';
+	if ((dot = strchr(name, '.')) == NULL ||
+	    (size_t)(dot - name) >= sizeof(section)) {
+		seterr(err, "--set %s: expected section.key=value", name);
+		return (CST_EPARSE);
+	}
+	memcpy(section, name, (size_t)(dot - name));
+	section[dot - name] = '\0';
+	if (apply(c, section, dot + 1, value, err) != 0)
+		return (CST_EPARSE);
+	return (0);
+}
+
+int
+conf_add_cli_listen(struct conf *c, const char *url)
+{
+	size_t i;
+
+	if (!c->listen_from_cli) {
+		for (i = 0; i < c->nlisten; i++)
+			free(c->listen[i]);
+		c->nlisten = 0;
+		c->listen_from_cli = 1;
+	}
+	return (add_listen(c, url));
+}
+
+int
+conf_check(const struct conf *c, char err[CONF_ERR_LEN])
+{
+	size_t i;
+
+	err[0] = '\0';
+	if (c->data_dir == NULL) {
+		seterr(err, "no data directory: set server.data_dir or "
+		    "--data-dir");
+		goto err0;
+	}
+	if (c->nlisten == 0) {
+		seterr(err, "no listener: set server.listen or --listen");
+		goto err0;
+	}
+	/* Syntax only: binding (addresses, ports in use) is the listener's. */
+	for (i = 0; i < c->nlisten; i++) {
+		const char *u = c->listen[i];
+
+		if (strncmp(u, "tcp://", 6) != 0 &&
+		    strncmp(u, "udp://", 6) != 0 &&
+		    strncmp(u, "unix:///", 8) != 0) {
+			seterr(err, "listen %s: expected tcp://HOST:PORT, "
+			    "udp://HOST:PORT or unix:///PATH", u);
+			goto err0;
+		}
+	}
+	/* A piece of a message always fits an empty batch. */
+	if (c->max_message + 1024 > c->batch_bytes) {
+		seterr(err, "input.max_message (%llu) must be at least 1 KiB "
+		    "smaller than pipeline.batch_bytes (%llu)",
+		    (unsigned long long)c->max_message,
+		    (unsigned long long)c->batch_bytes);
+		goto err0;
+	}
+	/* Back-pressure needs room for a batch filling while one is sealed. */
+	if (c->max_inflight / 2 < c->batch_records * sizeof(cst_record) +
+	    c->batch_bytes) {
+		seterr(err, "pipeline.max_inflight (%llu) must hold two "
+		    "batches: at least %llu with these batch_records and "
+		    "batch_bytes", (unsigned long long)c->max_inflight,
+		    (unsigned long long)(2 * (c->batch_records *
+		    sizeof(cst_record) + c->batch_bytes)));
+		goto err0;
+	}
+	if (c->commit_interval_ms == 0 || c->checkpoint_interval_ms == 0) {
+		seterr(err, "store.commit_interval and "
+		    "store.checkpoint_interval must not be 0");
+		goto err0;
+	}
+	return (0);
+
+err0:
+	return (CST_EINVAL);
+}

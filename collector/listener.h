@@ -1,0 +1,84 @@
+/*
+ * The listener stage (libuv): UDP (RFC 5426), TCP with RFC 6587 framing
+ * (framing.h), and a local unix datagram socket (the /dev/log kind).
+ * Every message goes to the parser stage on the loop thread.
+ *
+ * Streams are flow-controlled: when the pipeline's memory is full the
+ * daemon pauses every listener (uv_read_stop), so TCP senders are slowed
+ * by their own send buffers and unix senders block; UDP has no such
+ * brake, and what the kernel then drops is counted (listeners_poll_drops)
+ * and sealed in loss records.
+ *
+ * A later TLS (RFC 5425) listener is a TCP connection with a decryption
+ * step between the read callback and the deframer; a RELP listener
+ * replaces the deframer with RELP's and acknowledges each message once
+ * the daemon reports its sequence number durable.
+ */
+#ifndef CUSTODY_COLLECTOR_LISTENER_H
+#define CUSTODY_COLLECTOR_LISTENER_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include <uv.h>
+
+#include "batcher.h"
+#include "pipeline.h"
+
+#define LISTENER_ERR_LEN 512
+
+struct listener_env {
+	uv_loop_t *loop;
+	struct batcher *batcher;
+	size_t max_message;
+	size_t max_connections;
+	size_t udp_rcvbuf;       /* 0: the kernel's default */
+	/* After every read callback: the daemon checks the memory budget. */
+	void (*after_read)(void *ctx);
+	/* Recording failed (out of memory): the daemon must stop. */
+	void (*fatal)(void *ctx, int rc);
+	void *ctx;
+};
+
+struct listeners;
+
+/*
+ * Binds every URL urls[0..n) (borrowed): tcp://HOST:PORT, udp://HOST:PORT,
+ * unix:///PATH; HOST a literal address or name, [v6] in brackets; PORT 0
+ * picks a free port (the name then says which).  env is copied.  Returns
+ * 0, CST_EINVAL (bad URL) or CST_EIO (cannot bind) with a message in err.
+ */
+int listeners_open(const struct listener_env *env, char *const *urls,
+    size_t n, struct listeners **out, char err[LISTENER_ERR_LEN]);
+
+/* Number of listeners, and listener i's name and counters. */
+size_t listeners_count(const struct listeners *ls);
+const char *listeners_name(const struct listeners *ls, size_t i);
+struct listener_counters *listeners_counters(struct listeners *ls, size_t i);
+
+/* Stops reading everywhere (back-pressure), and starts again. */
+void listeners_pause(struct listeners *ls);
+void listeners_resume(struct listeners *ls);
+int listeners_paused(const struct listeners *ls);
+
+/* Open stream connections, and connections refused (max_connections). */
+size_t listeners_connections(const struct listeners *ls);
+uint64_t listeners_refused(const struct listeners *ls);
+
+/*
+ * Refreshes each UDP listener's kernel_dropped counter from
+ * /proc/net/udp and /proc/net/udp6 (the socket's drops column).
+ */
+void listeners_poll_drops(struct listeners *ls);
+
+/*
+ * Closes every socket, after recording what the kernel already holds for
+ * it (bounded; past the memory budget if need be: a clean stop loses
+ * nothing a sender was told was received).  A stream that ends
+ * mid-message has that partial message recorded (CST_RF_INCOMPLETE).  done(ctx) is called once
+ * every handle is closed; then ls is freed.  Returns 0, or the first
+ * recording error (the closing goes on).
+ */
+int listeners_close(struct listeners *ls, void (*done)(void *ctx), void *ctx);
+
+#endif /* CUSTODY_COLLECTOR_LISTENER_H */

@@ -1,0 +1,345 @@
+/*
+ * custodyd: the command line.
+ *
+ *   custodyd [run] [OPTIONS]        collect (the default)
+ *   custodyd keygen --out DIR       make a chain's keys for production
+ *   custodyd status [--metrics URL] print the running daemon's counters
+ *
+ * Settings come from the defaults, then the --config file, then the
+ * command-line options in the order given; SIGHUP repeats the same steps.
+ */
+#include <getopt.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+
+#include <sodium.h>
+
+#include "custody/error.h"
+#include "custody/hash.h"
+#include "custody/keys.h"
+
+#include "custody_version.h"
+
+#include "conf.h"
+#include "daemon.h"
+#include "log.h"
+#include "metrics.h"
+#include "store.h"
+
+#define DEFAULT_METRICS "tcp://127.0.0.1:9514"
+#define MAX_OVERRIDES 256
+
+/* One command-line setting, applied after the file. */
+struct override {
+	int opt;            /* 'd', 'l', 'm' or 's' */
+	const char *arg;
+};
+
+struct cli {
+	const char *config;
+	struct override ov[MAX_OVERRIDES];
+	size_t nov;
+	int check;
+};
+
+static void
+usage(FILE *f)
+{
+
+	fprintf(f,
+"usage: custodyd [run] [OPTIONS]\n"
+"       custodyd keygen --out DIR\n"
+"       custodyd status [--metrics URL | --config FILE]\n"
+"       custodyd --help | --version\n"
+"\n"
+"Collects syslog events, seals them into a signed, hash-chained store and\n"
+"keeps them durable.  Stops cleanly on SIGTERM or SIGINT (every record\n"
+"received is sealed and fsynced, the segment is sealed, exit 0); SIGHUP\n"
+"re-reads the configuration file and starts a new segment.\n"
+"\n"
+"run options (each overrides the configuration file):\n"
+"  -c, --config FILE        INI configuration (see custodyd.conf.example)\n"
+"  -d, --data-dir DIR       the store: segments/, keys/, checkpoints/, ...\n"
+"  -l, --listen URL         listen on URL; repeatable; replaces the file's:\n"
+"                             tcp://HOST:PORT  RFC 6587, octet-counted or LF\n"
+"                             udp://HOST:PORT  RFC 5426\n"
+"                             unix:///PATH     local datagram socket (/dev/log)\n"
+"                           [ADDR] for IPv6; port 0 picks a free port, and\n"
+"                           the log line \"listening on URL\" names it\n"
+"  -m, --metrics URL        counters over HTTP at tcp://HOST:PORT, or none\n"
+"                           (default " DEFAULT_METRICS ")\n"
+"  -s, --set SECTION.KEY=VALUE\n"
+"                           any setting of the file, e.g.\n"
+"                           --set pipeline.batch_records=4096\n"
+"  -t, --check              check the configuration and exit\n"
+"\n"
+"keygen makes a new chain's root key and first epoch key in DIR: keep\n"
+"root.key offline, give root.pub to verifiers, and put root.pub and\n"
+"epoch.key into DATA/keys/.  Without keys, `run` makes development keys in\n"
+"DATA/keys/ on first start (keys.create = yes, the default).\n"
+"\n"
+"status prints the counters of a running custodyd (default " DEFAULT_METRICS
+")\n"
+"\n"
+"Exit status: 0 clean stop; 1 error (the log says what); 2 usage.\n");
+}
+
+static int
+opt_override(struct cli *cli, int opt, const char *arg)
+{
+
+	if (cli->nov == MAX_OVERRIDES) {
+		fprintf(stderr, "custodyd: too many options\n");
+		return (-1);
+	}
+	cli->ov[cli->nov].opt = opt;
+	cli->ov[cli->nov].arg = arg;
+	cli->nov++;
+	return (0);
+}
+
+/* defaults, the file, then the command line: for start and SIGHUP alike. */
+static int
+build_conf(void *ctx, struct conf *c, char err[CONF_ERR_LEN])
+{
+	const struct cli *cli = ctx;
+	const struct override *o;
+	char name[128];
+	const char *eq;
+	size_t i;
+	int rc;
+
+	err[0] = '\0';
+	if (cli->config != NULL &&
+	    (rc = conf_load_file(c, cli->config, err)) != 0)
+		return (rc);
+	for (i = 0; i < cli->nov; i++) {
+		o = &cli->ov[i];
+		switch (o->opt) {
+		case 'd':
+			rc = conf_set(c, "server.data_dir", o->arg, err);
+			break;
+		case 'l':
+			if ((rc = conf_add_cli_listen(c, o->arg)) != 0)
+				snprintf(err, CONF_ERR_LEN, "--listen %s: %s",
+				    o->arg, cst_strerror(rc));
+			break;
+		case 'm':
+			rc = conf_set(c, "server.metrics", o->arg, err);
+			break;
+		default:
+			if ((eq = strchr(o->arg, '=')) == NULL ||
+			    (size_t)(eq - o->arg) >= sizeof(name)) {
+				snprintf(err, CONF_ERR_LEN, "--set %s: expected "
+				    "SECTION.KEY=VALUE", o->arg);
+				return (CST_EPARSE);
+			}
+			memcpy(name, o->arg, (size_t)(eq - o->arg));
+			name[eq - o->arg] = '\0';
+			rc = conf_set(c, name, eq + 1, err);
+			break;
+		}
+		if (rc != 0)
+			return (rc);
+	}
+	if (!c->metrics_set &&
+	    (rc = conf_set(c, "server.metrics", DEFAULT_METRICS, err)) != 0)
+		return (rc);
+	return (0);
+}
+
+static int
+cmd_run(int argc, char **argv)
+{
+	static const struct option longopts[] = {
+		{ "config", required_argument, NULL, 'c' },
+		{ "data-dir", required_argument, NULL, 'd' },
+		{ "listen", required_argument, NULL, 'l' },
+		{ "metrics", required_argument, NULL, 'm' },
+		{ "set", required_argument, NULL, 's' },
+		{ "check", no_argument, NULL, 't' },
+		{ "help", no_argument, NULL, 'h' },
+		{ "version", no_argument, NULL, 'V' },
+		{ NULL, 0, NULL, 0 },
+	};
+	static struct cli cli;
+	struct conf c;
+	char err[CONF_ERR_LEN];
+	int ch, code;
+
+	while ((ch = getopt_long(argc, argv, "c:d:l:m:s:thV", longopts,
+	    NULL)) != -1) {
+		switch (ch) {
+		case 'c':
+			cli.config = optarg;
+			break;
+		case 'd': case 'l': case 'm': case 's':
+			if (opt_override(&cli, ch, optarg) != 0)
+				return (2);
+			break;
+		case 't':
+			cli.check = 1;
+			break;
+		case 'h':
+			usage(stdout);
+			return (0);
+		case 'V':
+			printf("custodyd %s (%s)\n", CUSTODY_VERSION,
+			    CUSTODY_GIT_COMMIT);
+			return (0);
+		default:
+			usage(stderr);
+			return (2);
+		}
+	}
+	if (optind != argc) {
+		fprintf(stderr, "custodyd: unexpected argument %s\n",
+		    argv[optind]);
+		usage(stderr);
+		return (2);
+	}
+	conf_init(&c);
+	if (build_conf(&cli, &c, err) != 0 || conf_check(&c, err) != 0) {
+		log_err("%s", err);
+		conf_close(&c);
+		return (1);
+	}
+	if (cli.check) {
+		printf("custodyd: configuration OK\n");
+		conf_close(&c);
+		return (0);
+	}
+	code = daemon_run(&c, build_conf, &cli);
+	conf_close(&c);
+	return (code);
+}
+
+static int
+cmd_keygen(int argc, char **argv)
+{
+	static const struct option longopts[] = {
+		{ "out", required_argument, NULL, 'o' },
+		{ "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 },
+	};
+	char err[STORE_ERR_LEN], pub[4096], chain[2 * CST_CHAIN_ID_LEN + 1];
+	const char *out = NULL;
+	cst_root_pub root;
+	struct timespec ts;
+	int ch;
+
+	while ((ch = getopt_long(argc, argv, "o:h", longopts, NULL)) != -1) {
+		switch (ch) {
+		case 'o':
+			out = optarg;
+			break;
+		case 'h':
+			usage(stdout);
+			return (0);
+		default:
+			usage(stderr);
+			return (2);
+		}
+	}
+	if (out == NULL || optind != argc) {
+		fprintf(stderr, "usage: custodyd keygen --out DIR\n");
+		return (2);
+	}
+	clock_gettime(CLOCK_REALTIME, &ts);
+	if (store_keygen(out, (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec,
+	    err) != 0) {
+		log_err("keygen: %s", err);
+		return (1);
+	}
+	snprintf(pub, sizeof(pub), "%s/root.pub", out);
+	if (cst_root_pub_load(pub, &root) != 0) {
+		log_err("keygen: cannot read back %s", pub);
+		return (1);
+	}
+	cst_hex(root.chain_id, CST_CHAIN_ID_LEN, chain);
+	printf("custodyd: made chain %s in %s:\n"
+	    "  root.key   the root secret: move it offline; it signed epoch "
+	    "1's certificate\n"
+	    "             and is not needed again for this chain\n"
+	    "  root.pub   the trust anchor: give it to verifiers, and copy "
+	    "it to DATA/keys/\n"
+	    "  epoch.key  the collector's signing key: copy it to "
+	    "DATA/keys/ (mode 0600)\n", chain, out);
+	return (0);
+}
+
+static int
+cmd_status(int argc, char **argv)
+{
+	static const struct option longopts[] = {
+		{ "metrics", required_argument, NULL, 'm' },
+		{ "config", required_argument, NULL, 'c' },
+		{ "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 },
+	};
+	char err[CONF_ERR_LEN];
+	const char *url = NULL, *config = NULL;
+	struct conf c;
+	int ch, rc;
+
+	while ((ch = getopt_long(argc, argv, "m:c:h", longopts, NULL)) != -1) {
+		switch (ch) {
+		case 'm':
+			url = optarg;
+			break;
+		case 'c':
+			config = optarg;
+			break;
+		case 'h':
+			usage(stdout);
+			return (0);
+		default:
+			usage(stderr);
+			return (2);
+		}
+	}
+	conf_init(&c);
+	if (url == NULL && config != NULL) {
+		if (conf_load_file(&c, config, err) != 0) {
+			log_err("%s", err);
+			conf_close(&c);
+			return (1);
+		}
+		if (c.metrics_set && c.metrics == NULL) {
+			log_err("%s: the metrics endpoint is off", config);
+			conf_close(&c);
+			return (1);
+		}
+		url = c.metrics;
+	}
+	if (url == NULL)
+		url = DEFAULT_METRICS;
+	if ((rc = metrics_fetch(url, stdout, err)) != 0)
+		log_err("status: %s (is custodyd running?)", err);
+	conf_close(&c);
+	return (rc == 0 ? 0 : 1);
+}
+
+int
+main(int argc, char **argv)
+{
+
+	log_init();
+	if (sodium_init() < 0) {
+		log_err("libsodium cannot start");
+		return (1);
+	}
+	signal(SIGPIPE, SIG_IGN);
+	umask(027);
+	if (argc > 1 && strcmp(argv[1], "keygen") == 0)
+		return (cmd_keygen(argc - 1, argv + 1));
+	if (argc > 1 && strcmp(argv[1], "status") == 0)
+		return (cmd_status(argc - 1, argv + 1));
+	if (argc > 1 && strcmp(argv[1], "run") == 0)
+		return (cmd_run(argc - 1, argv + 1));
+	return (cmd_run(argc, argv));
+}

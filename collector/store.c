@@ -1,0 +1,199 @@
+/*
+ * The data directory and the collector's keys.
+ */
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "custody/error.h"
+#include "custody/keys.h"
+
+#include "recovery.h"
+#include "store.h"
+
+#define PATH_LEN 4096
+
+static void
+seterr(char *err, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(err, STORE_ERR_LEN, fmt, ap);
+	va_end(ap);
+}
+
+static int
+mkdir_0700(const char *path, char *err)
+{
+	struct stat sb;
+
+	if (mkdir(path, 0700) == 0)
+		return (0);
+	if (errno == EEXIST && stat(path, &sb) == 0 && S_ISDIR(sb.st_mode))
+		return (0);
+	seterr(err, "%s: cannot create directory: %s", path, strerror(errno));
+	return (CST_EIO);
+}
+
+int
+store_prepare(const char *data_dir, char err[STORE_ERR_LEN])
+{
+	static const char *subdirs[] = { "segments", "quarantine", "keys",
+	    "checkpoints" };
+	char path[PATH_LEN];
+	size_t i;
+	int rc;
+
+	if ((rc = mkdir_0700(data_dir, err)) != 0)
+		return (rc);
+	for (i = 0; i < sizeof(subdirs) / sizeof(subdirs[0]); i++) {
+		if (snprintf(path, sizeof(path), "%s/%s", data_dir,
+		    subdirs[i]) >= (int)sizeof(path)) {
+			seterr(err, "%s: path too long", data_dir);
+			return (CST_EIO);
+		}
+		if ((rc = mkdir_0700(path, err)) != 0)
+			return (rc);
+	}
+	return (0);
+}
+
+/* Saves root.key (unless path_key is NULL), root.pub and epoch 1. */
+static int
+make_keys(const char *dir, int64_t now_ns, char *err)
+{
+	char rkey[PATH_LEN], rpub[PATH_LEN], ekey[PATH_LEN];
+	cst_root_key *root;
+	cst_epoch_key *ek;
+	int rc;
+
+	if (snprintf(rkey, PATH_LEN, "%s/root.key", dir) >= PATH_LEN ||
+	    snprintf(rpub, PATH_LEN, "%s/root.pub", dir) >= PATH_LEN ||
+	    snprintf(ekey, PATH_LEN, "%s/epoch.key", dir) >= PATH_LEN) {
+		seterr(err, "%s: path too long", dir);
+		return (CST_EIO);
+	}
+	if ((rc = cst_root_key_generate(&root)) != 0) {
+		seterr(err, "generating the root key: %s", cst_strerror(rc));
+		goto err0;
+	}
+	if ((rc = cst_root_key_save(root, rkey, rpub)) != 0) {
+		seterr(err, "%s: %s", rc == CST_EEXIST ? rkey : dir,
+		    rc == CST_EEXIST ? "exists: not overwriting a root key" :
+		    cst_strerror(rc));
+		goto err1;
+	}
+	if ((rc = cst_epoch_key_first(root, now_ns, &ek)) != 0) {
+		seterr(err, "generating the epoch key: %s", cst_strerror(rc));
+		goto err1;
+	}
+	if ((rc = cst_epoch_key_save(ek, ekey)) != 0) {
+		seterr(err, "%s: %s", ekey, cst_strerror(rc));
+		goto err2;
+	}
+	cst_epoch_key_free(ek);
+	cst_root_key_free(root);
+	return (0);
+
+err2:
+	cst_epoch_key_free(ek);
+err1:
+	cst_root_key_free(root);
+err0:
+	return (rc);
+}
+
+/*
+ * A development start interrupted between root.key and epoch.key: make
+ * epoch 1 from the root key already saved.
+ */
+static int
+finish_keys(const char *rkey, const char *ekey, int64_t now_ns, char *err)
+{
+	cst_root_key *root;
+	cst_epoch_key *ek;
+	int rc;
+
+	if ((rc = cst_root_key_load(rkey, &root)) != 0) {
+		seterr(err, "%s: %s", rkey, cst_strerror(rc));
+		goto err0;
+	}
+	if ((rc = cst_epoch_key_first(root, now_ns, &ek)) != 0) {
+		seterr(err, "generating the epoch key: %s", cst_strerror(rc));
+		goto err1;
+	}
+	if ((rc = cst_epoch_key_save(ek, ekey)) != 0)
+		seterr(err, "%s: %s", ekey, cst_strerror(rc));
+	cst_epoch_key_free(ek);
+err1:
+	cst_root_key_free(root);
+err0:
+	return (rc);
+}
+
+int
+store_keys(const char *data_dir, int create, int64_t now_ns,
+    cst_epoch_key **key, cst_root_pub *root, int *created,
+    char err[STORE_ERR_LEN])
+{
+	char kdir[PATH_LEN], segdir[PATH_LEN];
+	char rkey[PATH_LEN], rpub[PATH_LEN], ekey[PATH_LEN];
+	uint64_t n;
+	int rc;
+
+	*created = 0;
+	if (snprintf(kdir, PATH_LEN, "%s/keys", data_dir) >= PATH_LEN ||
+	    snprintf(segdir, PATH_LEN, "%s/segments", data_dir) >= PATH_LEN ||
+	    snprintf(rkey, PATH_LEN, "%s/root.key", kdir) >= PATH_LEN ||
+	    snprintf(rpub, PATH_LEN, "%s/root.pub", kdir) >= PATH_LEN ||
+	    snprintf(ekey, PATH_LEN, "%s/epoch.key", kdir) >= PATH_LEN) {
+		seterr(err, "%s: path too long", data_dir);
+		return (CST_EIO);
+	}
+	if (access(ekey, F_OK) != 0) {
+		if (!create) {
+			seterr(err, "%s: no epoch key; make one with "
+			    "`custodyd keygen --out DIR` and copy root.pub and "
+			    "epoch.key into %s (or set keys.create = yes for "
+			    "a development store)", ekey, kdir);
+			return (CST_ENOENT);
+		}
+		if (recovery_newest_segment(segdir, &n) != CST_ENOENT) {
+			seterr(err, "%s: no epoch key, but the store already "
+			    "holds segments: restore the key file", ekey);
+			return (CST_ENOENT);
+		}
+		if (access(rkey, F_OK) == 0 && access(rpub, F_OK) == 0)
+			rc = finish_keys(rkey, ekey, now_ns, err);
+		else
+			rc = make_keys(kdir, now_ns, err);
+		if (rc != 0)
+			return (rc);
+		*created = 1;
+	}
+	if ((rc = cst_root_pub_load(rpub, root)) != 0) {
+		seterr(err, "%s: %s", rpub, cst_strerror(rc));
+		return (rc);
+	}
+	if ((rc = cst_epoch_key_load(ekey, root, key)) != 0) {
+		seterr(err, "%s: %s", ekey, rc == CST_EPERM ?
+		    "readable by group or others: chmod 0600 it" :
+		    cst_strerror(rc));
+		return (rc);
+	}
+	return (0);
+}
+
+int
+store_keygen(const char *out_dir, int64_t now_ns, char err[STORE_ERR_LEN])
+{
+	int rc;
+
+	if ((rc = mkdir_0700(out_dir, err)) != 0)
+		return (rc);
+	return (make_keys(out_dir, now_ns, err));
+}

@@ -1,0 +1,653 @@
+/*
+ * The segment writer stage: chain order, signatures, appends, group
+ * commit, segment and key rotation, checkpoints.
+ *
+ * Everything that touches the chain state, the key or the segment file
+ * happens on the writer thread, so none of it needs a lock; the lock
+ * guards only the hand-over list and the tunables.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <pthread.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "custody/block.h"
+#include "custody/checkpoint.h"
+#include "custody/error.h"
+#include "custody/hash.h"
+#include "custody/segment.h"
+
+#include "log.h"
+#include "writer.h"
+
+#define PATH_LEN 4096
+#define NS_PER_MS INT64_C(1000000)
+#define NS_PER_S INT64_C(1000000000)
+
+struct writer {
+	/* Shared with other threads, under mtx. */
+	pthread_mutex_t mtx;
+	pthread_cond_t cond;
+	struct batch *ready;     /* handed over, sorted by batch number */
+	struct writer_cfg cfg;
+
+	/* The writer thread's own. */
+	struct writer_cfg cur;   /* the tunables in force */
+	uint64_t next_no;        /* the batch number to write next */
+	cst_chain_state st;
+	cst_epoch_key *key;
+	cst_segw *seg;
+	uint64_t seg_blocks;     /* blocks in seg, appended or written */
+	int64_t seg_created_ns;
+	struct batch *pend_head; /* written, not yet durable */
+	struct batch *pend_tail;
+	uint64_t pend_blocks;
+	uint64_t pend_records;
+	int dirty;
+	int64_t last_sync;       /* CLOCK_MONOTONIC ns */
+	int64_t last_ckpt;
+	cst_buf frame;
+	cst_buf ckpt;
+
+	char segdir[PATH_LEN];
+	char keypath[PATH_LEN];
+	char ckptdir[PATH_LEN];
+	struct writer_ops ops;
+	void *ctx;
+	struct writer_stats stats;
+	pthread_t thr;
+	int started;
+	char msg[256];           /* what failed, for ops.fatal */
+};
+
+/*
+ * snprintf to a message buffer, where cutting a long path short is
+ * expected and fine.
+ */
+static void
+fmtmsg(char *buf, size_t len, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(buf, len, fmt, ap);
+	va_end(ap);
+}
+
+static int64_t
+mono_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ((int64_t)ts.tv_sec * NS_PER_S + ts.tv_nsec);
+}
+
+static int64_t
+real_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return ((int64_t)ts.tv_sec * NS_PER_S + ts.tv_nsec);
+}
+
+#define STAT_ADD(w, f, v)                                                     \
+	atomic_fetch_add_explicit(&(w)->stats.f, (v), memory_order_relaxed)
+#define STAT_SET(w, f, v)                                                     \
+	atomic_store_explicit(&(w)->stats.f, (v), memory_order_relaxed)
+
+static int
+create_segment(struct writer *w)
+{
+	char name[32], path[PATH_LEN];
+	cst_seg_hdr h;
+	int rc;
+
+	cst_segment_name(w->st.segment_no, name);
+	if (snprintf(path, sizeof(path), "%s/%s", w->segdir, name) >=
+	    (int)sizeof(path))
+		return (CST_EIO);
+	memset(&h, 0, sizeof(h));
+	h.version = CST_FORMAT_VERSION;
+	memcpy(h.chain_id, w->st.chain_id, CST_CHAIN_ID_LEN);
+	h.segment_no = w->st.segment_no;
+	h.first_block_no = w->st.next_block_no;
+	h.first_seq = w->st.next_seq;
+	memcpy(h.prev_hash, w->st.prev_hash, CST_HASH_LEN);
+	h.created_ns = real_ns();
+	if ((rc = cst_segw_create(path, &h, &w->seg)) != 0) {
+		fmtmsg(w->msg, sizeof(w->msg), "%s: cannot create: %s",
+		    path, cst_strerror(rc));
+		return (rc);
+	}
+	w->seg_created_ns = h.created_ns;
+	w->seg_blocks = 0;
+	STAT_SET(w, segment_no, w->st.segment_no);
+	return (0);
+}
+
+int
+writer_new(const char *data_dir, const struct writer_cfg *cfg,
+    cst_epoch_key *key, const struct recovery *rec,
+    const struct writer_ops *ops, void *ctx, struct writer **out,
+    char err[256])
+{
+	struct writer *w;
+	pthread_condattr_t ca;
+	char name[32], path[PATH_LEN];
+	int rc = CST_ENOMEM;
+
+	if ((w = calloc(1, sizeof(*w))) == NULL)
+		goto err0;
+	rc = CST_EIO;
+	if (snprintf(w->segdir, PATH_LEN, "%s/segments", data_dir) >=
+	    PATH_LEN ||
+	    snprintf(w->keypath, PATH_LEN, "%s/keys/epoch.key", data_dir) >=
+	    PATH_LEN ||
+	    snprintf(w->ckptdir, PATH_LEN, "%s/checkpoints", data_dir) >=
+	    PATH_LEN) {
+		fmtmsg(err, 256, "%s: path too long", data_dir);
+		goto err1;
+	}
+	pthread_mutex_init(&w->mtx, NULL);
+	pthread_condattr_init(&ca);
+	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+	pthread_cond_init(&w->cond, &ca);
+	pthread_condattr_destroy(&ca);
+	w->cfg = *cfg;
+	w->cur = *cfg;
+	w->st = rec->st;
+	w->ops = *ops;
+	w->ctx = ctx;
+	cst_buf_init(&w->frame);
+	cst_buf_init(&w->ckpt);
+	w->last_sync = mono_ns();
+	/* The first commit writes a checkpoint at once. */
+	w->last_ckpt = w->last_sync - (int64_t)cfg->checkpoint_interval_ms *
+	    NS_PER_MS;
+
+	if (rec->append) {
+		cst_segment_name(rec->st.segment_no, name);
+		if (snprintf(path, sizeof(path), "%s/%s", w->segdir, name) >=
+		    (int)sizeof(path))
+			goto err3;
+		if ((rc = cst_segw_open(path, rec->append_len, &w->seg)) != 0) {
+			fmtmsg(err, 256, "%s: cannot open for appending: %s",
+			    path, cst_strerror(rc));
+			goto err3;
+		}
+		w->seg_created_ns = rec->seg_created_ns;
+		w->seg_blocks = rec->append_len > CST_SEG_HDR_LEN;
+		STAT_SET(w, segment_no, w->st.segment_no);
+	} else if ((rc = create_segment(w)) != 0) {
+		fmtmsg(err, 256, "%s", w->msg);
+		goto err3;
+	}
+	STAT_SET(w, next_block_no, w->st.next_block_no);
+	STAT_SET(w, epoch, key->epoch);
+	w->key = key;
+	*out = w;
+	return (0);
+
+err3:
+	pthread_cond_destroy(&w->cond);
+	pthread_mutex_destroy(&w->mtx);
+err1:
+	free(w);
+err0:
+	if (rc == CST_ENOMEM)
+		fmtmsg(err, 256, "%s", cst_strerror(rc));
+	return (rc);
+}
+
+/* Places d in the chain, signs it and appends its frame. */
+static int
+write_block(struct writer *w, const cst_draft *d)
+{
+	int rc;
+
+	w->frame.len = 0;
+	if ((rc = cst_block_finish(d, &w->st, w->key, real_ns(), &w->frame,
+	    NULL)) != 0) {
+		fmtmsg(w->msg, sizeof(w->msg), "block %" PRIu64 ": %s",
+		    w->st.next_block_no, cst_strerror(rc));
+		return (rc);
+	}
+	if ((rc = cst_segw_append(w->seg, w->frame.p, w->frame.len)) != 0) {
+		fmtmsg(w->msg, sizeof(w->msg), "segment %" PRIu64
+		    ": write: %s", w->st.segment_no, strerror(errno));
+		return (rc);
+	}
+	w->dirty = 1;
+	w->seg_blocks++;
+	STAT_ADD(w, bytes, w->frame.len);
+	STAT_SET(w, next_block_no, w->st.next_block_no);
+	return (0);
+}
+
+/* Writes data to dir/name atomically: temporary file, fsync, rename. */
+static int
+write_atomic(const char *dir, const char *name, const uint8_t *data,
+    size_t len)
+{
+	char tmp[PATH_LEN], path[PATH_LEN];
+	ssize_t n;
+	size_t off = 0;
+	int fd, dfd;
+
+	if (snprintf(tmp, sizeof(tmp), "%s/.%s.tmp", dir, name) >=
+	    (int)sizeof(tmp) ||
+	    snprintf(path, sizeof(path), "%s/%s", dir, name) >=
+	    (int)sizeof(path))
+		return (CST_EIO);
+	if ((fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC,
+	    0644)) == -1)
+		return (CST_EIO);
+	while (off < len) {
+		if ((n = write(fd, data + off, len - off)) == -1) {
+			if (errno == EINTR)
+				continue;
+			goto err1;
+		}
+		off += (size_t)n;
+	}
+	if (fsync(fd) != 0)
+		goto err1;
+	if (close(fd) != 0 || rename(tmp, path) != 0)
+		goto err0;
+	if ((dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) == -1)
+		return (CST_EIO);
+	n = fsync(dfd);
+	close(dfd);
+	return (n == 0 ? 0 : CST_EIO);
+
+err1:
+	close(fd);
+err0:
+	unlink(tmp);
+	return (CST_EIO);
+}
+
+/* Signs and stores a checkpoint of the chain as now durable (SPEC 8). */
+static void
+checkpoint(struct writer *w)
+{
+	int rc;
+
+	if (w->st.next_block_no == 0)
+		return;
+	w->ckpt.len = 0;
+	if ((rc = cst_checkpoint_make(w->key, w->st.next_block_no,
+	    w->st.next_seq, w->st.prev_hash, real_ns(), &w->ckpt)) != 0)
+		goto err;
+	if ((rc = write_atomic(w->ckptdir, "latest.ckpt", w->ckpt.p,
+	    w->ckpt.len)) != 0)
+		goto err;
+	if (w->cur.checkpoint_export_dir[0] != '\0' &&
+	    (rc = write_atomic(w->cur.checkpoint_export_dir, "latest.ckpt",
+	    w->ckpt.p, w->ckpt.len)) != 0) {
+		/* Logged once per failure streak: it may last. */
+		if (atomic_load(&w->stats.checkpoint_errors) == 0)
+			log_warn("cannot export the checkpoint to %s",
+			    w->cur.checkpoint_export_dir);
+		STAT_ADD(w, checkpoint_errors, 1);
+		return;
+	}
+	STAT_SET(w, checkpoint_errors, 0);
+	STAT_ADD(w, checkpoints, 1);
+	return;
+
+err:
+	if (atomic_load(&w->stats.checkpoint_errors) == 0)
+		log_warn("cannot write %s/latest.ckpt: %s", w->ckptdir,
+		    cst_strerror(rc));
+	STAT_ADD(w, checkpoint_errors, 1);
+}
+
+/*
+ * Makes every block written durable, then hands their batches back.
+ * A checkpoint follows when one is due (or force).
+ */
+static int
+commit(struct writer *w, int force_ckpt)
+{
+	struct batch *list;
+	int64_t now;
+	int rc;
+
+	if (w->dirty && (rc = cst_segw_sync(w->seg)) != 0) {
+		fmtmsg(w->msg, sizeof(w->msg), "segment %" PRIu64
+		    ": fdatasync: %s", w->st.segment_no, strerror(errno));
+		return (rc);
+	}
+	now = mono_ns();
+	w->last_sync = now;
+	w->dirty = 0;
+	STAT_ADD(w, syncs, 1);
+	STAT_SET(w, last_commit_ns, (uint64_t)real_ns());
+	STAT_ADD(w, blocks, w->pend_blocks);
+	STAT_ADD(w, records, w->pend_records);
+	w->pend_blocks = 0;
+	w->pend_records = 0;
+	if ((list = w->pend_head) != NULL) {
+		w->pend_head = w->pend_tail = NULL;
+		w->ops.durable(w->ctx, list);
+	}
+	if (force_ckpt || now - w->last_ckpt >=
+	    (int64_t)w->cur.checkpoint_interval_ms * NS_PER_MS) {
+		checkpoint(w);
+		w->last_ckpt = now;
+	}
+	return (0);
+}
+
+/* Ends the segment with a seal block (R-SEG-4, R-BLK-9), durably. */
+static int
+seal_segment(struct writer *w, int force_ckpt)
+{
+	cst_draft d;
+	int64_t now = real_ns();
+	int rc;
+
+	cst_draft_init(&d);
+	if ((rc = cst_draft_seal(&d, w->st.next_seq, now)) != 0)
+		goto err0;
+	w->frame.len = 0;
+	if ((rc = cst_block_finish(&d, &w->st, w->key, now, &w->frame,
+	    NULL)) != 0)
+		goto err0;
+	if ((rc = cst_segw_append(w->seg, w->frame.p, w->frame.len)) != 0)
+		goto err0;
+	cst_draft_close(&d);
+	w->dirty = 1;
+	STAT_ADD(w, bytes, w->frame.len);
+	STAT_SET(w, next_block_no, w->st.next_block_no);
+	return (commit(w, force_ckpt));
+
+err0:
+	cst_draft_close(&d);
+	fmtmsg(w->msg, sizeof(w->msg), "sealing segment %" PRIu64 ": %s",
+	    w->st.segment_no, cst_strerror(rc));
+	return (rc);
+}
+
+static int
+rotate_segment(struct writer *w)
+{
+	int rc;
+
+	if ((rc = seal_segment(w, 0)) != 0)
+		return (rc);
+	if ((rc = cst_segw_close(w->seg)) != 0) {
+		w->seg = NULL;
+		fmtmsg(w->msg, sizeof(w->msg), "segment %" PRIu64
+		    ": close: %s", w->st.segment_no, cst_strerror(rc));
+		return (rc);
+	}
+	w->seg = NULL;
+	w->st.segment_no++;
+	return (create_segment(w));
+}
+
+static int
+maybe_rotate_segment(struct writer *w)
+{
+	int64_t age;
+
+	if (w->seg_blocks == 0)
+		return (0);
+	age = real_ns() - w->seg_created_ns;
+	if (cst_segw_size(w->seg) >= w->cur.segment_max_bytes ||
+	    (w->cur.segment_max_age_s != 0 &&
+	    age >= (int64_t)w->cur.segment_max_age_s * NS_PER_S))
+		return (rotate_segment(w));
+	return (0);
+}
+
+/*
+ * Forward security (SPEC section 6): at a commit point -- every block
+ * before it durable -- make the next epoch valid from the next block,
+ * save it over the old key file, then wipe the old secret.  A crash
+ * anywhere in between leaves a key file whose newest certificate matches
+ * the chain (R-KEY-2): either the old key, or the new one valid from the
+ * block the chain continues with.
+ */
+static int
+maybe_rotate_key(struct writer *w)
+{
+	cst_epoch_key *nk;
+	const cst_cert *c;
+	char fpr[2 * CST_FPR_LEN + 1];
+	int rc;
+
+	if (w->cur.key_rotate_s == 0 || w->key->epoch != w->st.epoch)
+		return (0);
+	c = &w->key->certs[w->key->epoch - 1];
+	if (real_ns() - c->created_ns < (int64_t)w->cur.key_rotate_s *
+	    NS_PER_S)
+		return (0);
+	if ((rc = commit(w, 0)) != 0)
+		return (rc);
+	if ((rc = cst_epoch_key_next(w->key, w->st.next_block_no, real_ns(),
+	    &nk)) != 0)
+		goto err0;
+	if ((rc = cst_epoch_key_save(nk, w->keypath)) != 0) {
+		cst_epoch_key_free(nk);
+		goto err0;
+	}
+	cst_epoch_key_free(w->key);
+	w->key = nk;
+	STAT_SET(w, epoch, nk->epoch);
+	cst_key_fingerprint_hex(nk->pk, fpr);
+	w->ops.key_epoch(w->ctx, nk->epoch, fpr);
+	return (0);
+
+err0:
+	fmtmsg(w->msg, sizeof(w->msg), "key rotation to epoch %" PRIu32
+	    ": %s", w->key->epoch + 1, cst_strerror(rc));
+	return (rc);
+}
+
+static void
+pend(struct writer *w, struct batch *bt)
+{
+
+	bt->next = NULL;
+	if (w->pend_tail != NULL)
+		w->pend_tail->next = bt;
+	else
+		w->pend_head = bt;
+	w->pend_tail = bt;
+}
+
+/* Writes one batch in its turn.  Sets *stop after BATCH_STOP. */
+static int
+process(struct writer *w, struct batch *bt, int *stop)
+{
+	int rc;
+
+	switch (bt->ctl) {
+	case BATCH_DATA:
+		if (bt->err != 0) {
+			fmtmsg(w->msg, sizeof(w->msg), "sealing batch %"
+			    PRIu64 ": %s", bt->no, cst_strerror(bt->err));
+			return (bt->err);
+		}
+		if ((rc = maybe_rotate_segment(w)) != 0 ||
+		    (rc = maybe_rotate_key(w)) != 0 ||
+		    (rc = write_block(w, &bt->draft)) != 0)
+			return (rc);
+		w->pend_blocks++;
+		w->pend_records += bt->n;
+		pend(w, bt);
+		return (0);
+	case BATCH_ROTATE:
+		pend(w, bt);
+		if (w->seg_blocks == 0)
+			return (0);
+		return (rotate_segment(w));
+	default:
+		pend(w, bt);
+		if ((rc = seal_segment(w, 1)) != 0)
+			return (rc);
+		rc = cst_segw_close(w->seg);
+		w->seg = NULL;
+		if (rc != 0) {
+			fmtmsg(w->msg, sizeof(w->msg), "segment %" PRIu64
+			    ": close: %s", w->st.segment_no,
+			    cst_strerror(rc));
+			return (rc);
+		}
+		*stop = 1;
+		return (0);
+	}
+}
+
+static void
+free_list(struct batch *bt)
+{
+	struct batch *next;
+
+	for (; bt != NULL; bt = next) {
+		next = bt->next;
+		cst_draft_close(&bt->draft);
+		free(bt);
+	}
+}
+
+static void *
+writer_main(void *arg)
+{
+	struct writer *w = arg;
+	struct batch *run, *last, *bt;
+	struct timespec ts;
+	int64_t due;
+	int stop = 0;
+	int rc = 0;
+
+	pthread_setname_np(pthread_self(), "custodyd-write");
+	pthread_mutex_lock(&w->mtx);
+	for (;;) {
+		/* Wait for the next batch in order, or for a commit due. */
+		while (w->ready == NULL || w->ready->no != w->next_no) {
+			if (!w->dirty) {
+				pthread_cond_wait(&w->cond, &w->mtx);
+				continue;
+			}
+			due = w->last_sync + (int64_t)w->cur.commit_interval_ms *
+			    NS_PER_MS;
+			if (mono_ns() >= due)
+				break;
+			ts.tv_sec = due / NS_PER_S;
+			ts.tv_nsec = due % NS_PER_S;
+			pthread_cond_timedwait(&w->cond, &w->mtx, &ts);
+		}
+		/* Take the whole run of consecutive batches at once. */
+		run = last = NULL;
+		while (w->ready != NULL && w->ready->no == w->next_no) {
+			bt = w->ready;
+			w->ready = bt->next;
+			bt->next = NULL;
+			if (last != NULL)
+				last->next = bt;
+			else
+				run = bt;
+			last = bt;
+			w->next_no++;
+		}
+		w->cur = w->cfg;
+		pthread_mutex_unlock(&w->mtx);
+
+		while ((bt = run) != NULL) {
+			run = bt->next;
+			bt->next = NULL;
+			if ((rc = process(w, bt, &stop)) != 0) {
+				if (bt->ctl == BATCH_DATA)
+					free_list(bt);
+				goto fatal;
+			}
+		}
+		if (stop)
+			return (NULL);
+		if (w->dirty && mono_ns() >= w->last_sync +
+		    (int64_t)w->cur.commit_interval_ms * NS_PER_MS &&
+		    (rc = commit(w, 0)) != 0)
+			goto fatal;
+		pthread_mutex_lock(&w->mtx);
+	}
+
+fatal:
+	free_list(run);
+	w->ops.fatal(w->ctx, rc, w->msg);
+	return (NULL);
+}
+
+int
+writer_start(struct writer *w)
+{
+
+	if (pthread_create(&w->thr, NULL, writer_main, w) != 0)
+		return (CST_ENOMEM);
+	w->started = 1;
+	return (0);
+}
+
+void
+writer_put(struct writer *w, struct batch *bt)
+{
+	struct batch **pp;
+
+	pthread_mutex_lock(&w->mtx);
+	for (pp = &w->ready; *pp != NULL && (*pp)->no < bt->no;
+	    pp = &(*pp)->next)
+		;
+	bt->next = *pp;
+	*pp = bt;
+	if (w->ready->no == w->next_no)
+		pthread_cond_signal(&w->cond);
+	pthread_mutex_unlock(&w->mtx);
+}
+
+void
+writer_set_cfg(struct writer *w, const struct writer_cfg *cfg)
+{
+
+	pthread_mutex_lock(&w->mtx);
+	w->cfg = *cfg;
+	pthread_mutex_unlock(&w->mtx);
+}
+
+const struct writer_stats *
+writer_stats(const struct writer *w)
+{
+
+	return (&w->stats);
+}
+
+void
+writer_free(struct writer *w)
+{
+
+	if (w == NULL)
+		return;
+	if (w->started)
+		pthread_join(w->thr, NULL);
+	/* Left by a fatal error: written but never durable, or never written. */
+	free_list(w->pend_head);
+	free_list(w->ready);
+	cst_segw_close(w->seg);
+	cst_epoch_key_free(w->key);
+	cst_buf_close(&w->frame);
+	cst_buf_close(&w->ckpt);
+	pthread_cond_destroy(&w->cond);
+	pthread_mutex_destroy(&w->mtx);
+	free(w);
+}
