@@ -1,7 +1,7 @@
 /*
- * Base64 through libsodium, held to the one canonical spelling: a text
- * that two spellings could encode would let a signed line change without
- * breaking its signature's meaning.
+ * Base64 through libsodium, and hex, each held to the one canonical
+ * spelling: a text that two spellings could encode would let a signed line
+ * change without breaking its signature's meaning.
  */
 #include <stddef.h>
 #include <stdint.h>
@@ -10,6 +10,7 @@
 
 #include "b64.h"
 #include "custody/error.h"
+#include "custody/hash.h"
 
 void
 cst_b64_encode(const uint8_t *in, size_t len, char *out)
@@ -37,6 +38,20 @@ cst_b64_decode(const char *s, size_t slen, uint8_t *out, size_t len)
 	    n != len)
 		goto err0;
 	return (0);
+
+err0:
+	return (CST_EPARSE);
+}
+
+int
+cst_unhex_lower(const char *s, size_t slen, uint8_t *out, size_t len)
+{
+	size_t i;
+
+	for (i = 0; i < slen; i++)
+		if (s[i] >= 'A' && s[i] <= 'F')
+			goto err0;
+	return (cst_unhex(s, slen, out, len));
 
 err0:
 	return (CST_EPARSE);

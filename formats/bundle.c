@@ -32,6 +32,7 @@
 #include "custody/keys.h"
 #include "custody/merkle.h"
 #include "custody/record.h"
+#include "le.h"
 
 static const uint8_t bnd_magic[8] = { 'C', 'U', 'S', 'T', 'B', 'N', 'D', 0 };
 
@@ -57,46 +58,6 @@ struct cst_bundle_writer {
 	cst_buf ckps;
 	uint32_t nckps;
 };
-
-static void
-put32(uint8_t *p, uint32_t v)
-{
-
-	p[0] = (uint8_t)v;
-	p[1] = (uint8_t)(v >> 8);
-	p[2] = (uint8_t)(v >> 16);
-	p[3] = (uint8_t)(v >> 24);
-}
-
-static void
-put64(uint8_t *p, uint64_t v)
-{
-
-	put32(p, (uint32_t)v);
-	put32(p + 4, (uint32_t)(v >> 32));
-}
-
-static uint16_t
-get16(const uint8_t *p)
-{
-
-	return ((uint16_t)(p[0] | p[1] << 8));
-}
-
-static uint32_t
-get32(const uint8_t *p)
-{
-
-	return ((uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 |
-	    (uint32_t)p[3] << 24);
-}
-
-static uint64_t
-get64(const uint8_t *p)
-{
-
-	return ((uint64_t)get32(p) | (uint64_t)get32(p + 4) << 32);
-}
 
 size_t
 cst_bundle_path_len(size_t m, size_t n)

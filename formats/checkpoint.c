@@ -18,6 +18,7 @@
 #include <sodium.h>
 
 #include "b64.h"
+#include "civil.h"
 #include "custody/buf.h"
 #include "custody/checkpoint.h"
 #include "custody/error.h"
@@ -36,49 +37,6 @@
 #define TIME_LEN 30
 
 #define NS_PER_S 1000000000
-
-/* Days from 1970-01-01 to y-m-d (proleptic Gregorian; H. Hinnant). */
-static int64_t
-days_from_civil(int64_t y, unsigned m, unsigned d)
-{
-	int64_t era, yoe, doy, doe;
-
-	y -= m <= 2;
-	era = (y >= 0 ? y : y - 399) / 400;
-	yoe = y - era * 400;
-	doy = (153 * (m > 2 ? m - 3 : m + 9) + 2) / 5 + d - 1;
-	doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-	return (era * 146097 + doe - 719468);
-}
-
-static unsigned
-days_in_month(int64_t y, unsigned m)
-{
-	static const unsigned days[12] = {
-		31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31
-	};
-
-	if (m == 2 && y % 4 == 0 && (y % 100 != 0 || y % 400 == 0))
-		return (29);
-	return (days[m - 1]);
-}
-
-/* The date of day z since 1970-01-01 (inverse of days_from_civil). */
-static void
-civil_from_days(int64_t z, int64_t *y, unsigned *m, unsigned *d)
-{
-	int64_t era, doe, yoe, doy, mp;
-
-	z += 719468;
-	era = (z >= 0 ? z : z - 146096) / 146097;
-	doe = z - era * 146097;
-	yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
-	doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-	mp = (5 * doy + 2) / 153;
-	*d = (unsigned)(doy - (153 * mp + 2) / 5 + 1);
-	*m = (unsigned)(mp < 10 ? mp + 3 : mp - 9);
-	*y = yoe + era * 400 + (*m <= 2);
-}
 
 /* Writes v as exactly n decimal digits at out. */
 static void
@@ -101,7 +59,7 @@ format_time(int64_t time_ns, char out[TIME_LEN + 1])
 {
 	int64_t secs = time_ns / NS_PER_S, frac = time_ns % NS_PER_S;
 	int64_t days, sod, y;
-	unsigned m, d;
+	int m, d;
 
 	if (frac < 0) {
 		frac += NS_PER_S;
@@ -113,7 +71,7 @@ format_time(int64_t time_ns, char out[TIME_LEN + 1])
 		sod += 86400;
 		days--;
 	}
-	civil_from_days(days, &y, &m, &d);
+	cst_civil_from_days(days, &y, &m, &d);
 	memcpy(out, "0000-00-00T00:00:00.000000000Z", TIME_LEN + 1);
 	put_digits(out, y, 4);
 	put_digits(out + 5, m, 2);
@@ -150,13 +108,13 @@ parse_time(const char *s, size_t n, int64_t *out)
 		return (-1);
 	if ((y = digits(s, 4)) < 0 || (mo = digits(s + 5, 2)) < 1 ||
 	    mo > 12 || (d = digits(s + 8, 2)) < 1 ||
-	    d > days_in_month(y, (unsigned)mo) ||
+	    d > cst_civil_month_days(y, (int)mo) ||
 	    (h = digits(s + 11, 2)) < 0 || h > 23 ||
 	    (mi = digits(s + 14, 2)) < 0 || mi > 59 ||
 	    (sec = digits(s + 17, 2)) < 0 || sec > 59 ||
 	    (frac = digits(s + 20, 9)) < 0)
 		return (-1);
-	days = days_from_civil(y, (unsigned)mo, (unsigned)d);
+	days = cst_civil_to_days(y, (int)mo, (int)d);
 	t = days * 86400 + h * 3600 + mi * 60 + sec;
 	/* Borrow a second so that INT64_MIN's own second does not overflow. */
 	if (t < 0 && frac > 0) {
@@ -188,18 +146,6 @@ parse_u64(const char *s, size_t n, uint64_t *out)
 	}
 	*out = v;
 	return (0);
-}
-
-/* Lower-case hex of exactly len bytes (the spelling make writes). */
-static int
-parse_hex(const char *s, size_t n, uint8_t *out, size_t len)
-{
-	size_t i;
-
-	for (i = 0; i < n; i++)
-		if (s[i] >= 'A' && s[i] <= 'F')
-			return (-1);
-	return (cst_unhex(s, n, out, len) == 0 ? 0 : -1);
 }
 
 /* A cursor over the text; each line is "<name> <value>\n". */
@@ -317,13 +263,13 @@ cst_checkpoint_decode(const char *text, size_t len, cst_checkpoint *out)
 		goto err0;
 	c.p += sizeof(CKP_MAGIC) - 1;
 	if (take_line(&c, "chain", &v, &n) != 0 ||
-	    parse_hex(v, n, cp.chain_id, CST_CHAIN_ID_LEN) != 0 ||
+	    cst_unhex_lower(v, n, cp.chain_id, CST_CHAIN_ID_LEN) != 0 ||
 	    take_line(&c, "blocks", &v, &n) != 0 ||
 	    parse_u64(v, n, &cp.blocks) != 0 ||
 	    take_line(&c, "records", &v, &n) != 0 ||
 	    parse_u64(v, n, &cp.records) != 0 ||
 	    take_line(&c, "head", &v, &n) != 0 ||
-	    parse_hex(v, n, cp.head, CST_HASH_LEN) != 0 ||
+	    cst_unhex_lower(v, n, cp.head, CST_HASH_LEN) != 0 ||
 	    take_line(&c, "time", &v, &n) != 0 ||
 	    parse_time(v, n, &cp.time_ns) != 0 ||
 	    take_line(&c, "epoch", &v, &n) != 0 ||

@@ -26,6 +26,7 @@
 #include "custody/format.h"
 #include "custody/hash.h"
 #include "custody/keys.h"
+#include "fsutil.h"
 
 #define ROOT_PUB_TAG "custody-root-v1"
 #define ROOT_SECRET_TAG "custody-root-secret-v1"
@@ -55,6 +56,23 @@ sodium_ready(void)
 {
 
 	return (sodium_init() < 0 ? CST_EIO : 0);
+}
+
+/*
+ * Makes *seed (returned, sodium_malloc'd, to sodium_free) a fresh random
+ * seed for the _from_seed form of a key maker.
+ */
+static int
+random_seed(uint8_t **seed)
+{
+	int rc;
+
+	if ((rc = sodium_ready()) != 0)
+		return (rc);
+	if ((*seed = sodium_malloc(CST_SEED_LEN)) == NULL)
+		return (CST_ENOMEM);
+	randombytes_buf(*seed, CST_SEED_LEN);
+	return (0);
 }
 
 /* A text cursor over [p, end) for the strict key file grammar. */
@@ -116,66 +134,6 @@ parse_epoch(const char *s, size_t n, uint32_t *out)
 }
 
 /*
- * Parses lower-case hex of exactly len bytes: the one spelling the writer
- * uses, so that a changed byte never reads as the same key.
- */
-static int
-parse_hex(const char *s, size_t n, uint8_t *out, size_t len)
-{
-	size_t i;
-
-	for (i = 0; i < n; i++)
-		if (s[i] >= 'A' && s[i] <= 'F')
-			return (-1);
-	return (cst_unhex(s, n, out, len) == 0 ? 0 : -1);
-}
-
-/* Writes data[0..len) to fd in full, through short writes and EINTR. */
-static int
-write_all(int fd, const uint8_t *data, size_t len)
-{
-	ssize_t n;
-
-	while (len > 0) {
-		if ((n = write(fd, data, len)) == -1) {
-			if (errno == EINTR)
-				continue;
-			return (-1);
-		}
-		data += n;
-		len -= (size_t)n;
-	}
-	return (0);
-}
-
-/* Syncs the directory holding path, so that a rename in it is durable. */
-static int
-sync_dir_of(const char *path)
-{
-	const char *slash = strrchr(path, '/');
-	char *dir;
-	int fd, rc = -1;
-
-	if (slash == NULL)
-		dir = strdup(".");
-	else if (slash == path)
-		dir = strdup("/");
-	else
-		dir = strndup(path, (size_t)(slash - path));
-	if (dir == NULL)
-		goto err0;
-	if ((fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) == -1)
-		goto err1;
-	if (fsync(fd) == 0)
-		rc = 0;
-	close(fd);
-err1:
-	free(dir);
-err0:
-	return (rc);
-}
-
-/*
  * Writes data[0..len) to path with the given mode through a temporary
  * file: created O_EXCL, written, synced, then renamed over path, or, when
  * noreplace is set, linked to path only if path does not exist yet.
@@ -207,8 +165,8 @@ write_file_atomic(const char *path, const uint8_t *data, size_t len,
 	    O_NOFOLLOW, mode)) == -1)
 		goto err1;
 	/* open's mode went through the umask; the file's must be exact. */
-	if (fchmod(fd, mode) != 0 || write_all(fd, data, len) != 0 ||
-	    fsync(fd) != 0) {
+	if (fchmod(fd, mode) != 0 ||
+	    cst_fs_write_all(fd, data, len, NULL) != 0 || fsync(fd) != 0) {
 		close(fd);
 		goto err2;
 	}
@@ -227,7 +185,7 @@ write_file_atomic(const char *path, const uint8_t *data, size_t len,
 	} else if (rename(tmp, path) != 0) {
 		goto err2;
 	}
-	if (sync_dir_of(path) != 0)
+	if (cst_fs_sync_dir_of(path) != 0)
 		goto err1;
 	free(tmp);
 	return (0);
@@ -405,14 +363,9 @@ cst_root_key_generate(cst_root_key **out)
 	uint8_t *seed;
 	int rc;
 
-	if ((rc = sodium_ready()) != 0)
+	if ((rc = random_seed(&seed)) != 0)
 		goto err0;
-	if ((seed = sodium_malloc(CST_SEED_LEN)) == NULL) {
-		rc = CST_ENOMEM;
-		goto err0;
-	}
 	randombytes_buf(chain_id, sizeof(chain_id));
-	randombytes_buf(seed, CST_SEED_LEN);
 	rc = cst_root_key_from_seed(chain_id, seed, out);
 	sodium_free(seed);
 err0:
@@ -505,7 +458,7 @@ parse_root_line(const char *text, size_t len, const char *tag,
 	/* The base64 decode refuses any byte after the last field. */
 	if (take_lit(&c, tag) != 0 || take_lit(&c, " ") != 0 ||
 	    take_token(&c, ' ', &tok, &n) != 0 ||
-	    parse_hex(tok, n, chain_id, CST_CHAIN_ID_LEN) != 0 ||
+	    cst_unhex_lower(tok, n, chain_id, CST_CHAIN_ID_LEN) != 0 ||
 	    cst_b64_decode(c.p, (size_t)(c.end - c.p), b, blen) != 0)
 		return (CST_EKEY);
 	return (0);
@@ -653,20 +606,6 @@ cst_epoch_key_next_from_seed(const cst_epoch_key *cur,
 	return (0);
 }
 
-/* Calls the _from_seed form of a key maker with a fresh random seed. */
-static int
-random_seed(uint8_t **seed)
-{
-	int rc;
-
-	if ((rc = sodium_ready()) != 0)
-		return (rc);
-	if ((*seed = sodium_malloc(CST_SEED_LEN)) == NULL)
-		return (CST_ENOMEM);
-	randombytes_buf(*seed, CST_SEED_LEN);
-	return (0);
-}
-
 int
 cst_epoch_key_first(const cst_root_key *root, int64_t now_ns,
     cst_epoch_key **out)
@@ -778,7 +717,7 @@ epoch_key_parse(const char *text, size_t len, const cst_root_pub *root,
 	rc = CST_EKEY;
 	if (take_lit(&c, EPOCH_SECRET_TAG " ") != 0 ||
 	    take_token(&c, ' ', &tok, &n) != 0 ||
-	    parse_hex(tok, n, chain_id, sizeof(chain_id)) != 0 ||
+	    cst_unhex_lower(tok, n, chain_id, sizeof(chain_id)) != 0 ||
 	    take_token(&c, ' ', &tok, &n) != 0 ||
 	    parse_epoch(tok, n, &epoch) != 0 ||
 	    take_token(&c, '\n', &tok, &n) != 0 ||

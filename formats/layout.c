@@ -14,6 +14,7 @@
 #include "custody/error.h"
 #include "custody/format.h"
 #include "custody/hash.h"
+#include "le.h"
 
 /* R-BLK-9: a zstd frame header with Single_Segment set, content size 0. */
 const uint8_t cst_empty_zstd_frame[9] = {
@@ -28,63 +29,6 @@ static const uint8_t cert_magic[4] = { 'C', 'K', 'E', 'Y' };
 #define SEG_CHECKED_LEN 96
 /* Bytes of a certificate covered by its signature (R-KEY-1). */
 #define CERT_SIGNED_LEN 80
-
-static void
-put16(uint8_t *p, uint16_t v)
-{
-
-	p[0] = (uint8_t)v;
-	p[1] = (uint8_t)(v >> 8);
-}
-
-static void
-put32(uint8_t *p, uint32_t v)
-{
-
-	p[0] = (uint8_t)v;
-	p[1] = (uint8_t)(v >> 8);
-	p[2] = (uint8_t)(v >> 16);
-	p[3] = (uint8_t)(v >> 24);
-}
-
-static void
-put64(uint8_t *p, uint64_t v)
-{
-
-	put32(p, (uint32_t)v);
-	put32(p + 4, (uint32_t)(v >> 32));
-}
-
-static uint16_t
-get16(const uint8_t *p)
-{
-
-	return ((uint16_t)(p[0] | p[1] << 8));
-}
-
-static uint32_t
-get32(const uint8_t *p)
-{
-
-	return ((uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 |
-	    (uint32_t)p[3] << 24);
-}
-
-static uint64_t
-get64(const uint8_t *p)
-{
-
-	return ((uint64_t)get32(p) | (uint64_t)get32(p + 4) << 32);
-}
-
-/* i64 fields are two's complement; the cast is defined for all values. */
-static int64_t
-geti64(const uint8_t *p)
-{
-	uint64_t u = get64(p);
-
-	return (u <= INT64_MAX ? (int64_t)u : -(int64_t)(~u) - 1);
-}
 
 void
 cst_seg_hdr_encode(const cst_seg_hdr *h, uint8_t *out)

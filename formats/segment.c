@@ -27,57 +27,12 @@
 #include "custody/hash.h"
 #include "custody/keys.h"
 #include "custody/segment.h"
+#include "fsutil.h"
 
 struct cst_segw {
 	int fd;
 	uint64_t size;
 };
-
-/* Syncs the directory holding path, so that a new name in it is durable. */
-static int
-sync_dir_of(const char *path)
-{
-	const char *slash = strrchr(path, '/');
-	char *dir;
-	int fd, rc = CST_EIO;
-
-	if (slash == NULL)
-		dir = strdup(".");
-	else if (slash == path)
-		dir = strdup("/");
-	else
-		dir = strndup(path, (size_t)(slash - path));
-	if (dir == NULL)
-		goto err0;
-	if ((fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) == -1)
-		goto err1;
-	if (fsync(fd) == 0)
-		rc = 0;
-	close(fd);
-err1:
-	free(dir);
-err0:
-	return (rc);
-}
-
-/* Writes data[0..len) in full, through short writes and EINTR. */
-static int
-write_all(int fd, const uint8_t *data, size_t len, uint64_t *written)
-{
-	ssize_t n;
-
-	while (len > 0) {
-		if ((n = write(fd, data, len)) == -1) {
-			if (errno == EINTR)
-				continue;
-			return (CST_EIO);
-		}
-		data += n;
-		len -= (size_t)n;
-		*written += (uint64_t)n;
-	}
-	return (0);
-}
 
 int
 cst_segw_create(const char *path, const cst_seg_hdr *h, cst_segw **out)
@@ -97,10 +52,10 @@ cst_segw_create(const char *path, const cst_seg_hdr *h, cst_segw **out)
 		goto err1;
 	}
 	cst_seg_hdr_encode(h, hdr);
-	if ((rc = write_all(w->fd, hdr, sizeof(hdr), &w->size)) != 0)
+	if ((rc = cst_fs_write_all(w->fd, hdr, sizeof(hdr), &w->size)) != 0)
 		goto err2;
 	rc = CST_EIO;
-	if (fsync(w->fd) != 0 || sync_dir_of(path) != 0)
+	if (fsync(w->fd) != 0 || cst_fs_sync_dir_of(path) != 0)
 		goto err2;
 	*out = w;
 	return (0);
@@ -154,7 +109,7 @@ int
 cst_segw_append(cst_segw *w, const uint8_t *data, size_t len)
 {
 
-	return (write_all(w->fd, data, len, &w->size));
+	return (cst_fs_write_all(w->fd, data, len, &w->size));
 }
 
 int

@@ -22,6 +22,7 @@
 
 #include "custody/error.h"
 #include "custody/syslog.h"
+#include "civil.h"
 
 #define NS_PER_S INT64_C(1000000000)
 #define S_PER_DAY INT64_C(86400)
@@ -92,54 +93,6 @@ at(const uint8_t *b, size_t p, size_t end, uint8_t c)
 	return (p < end && b[p] == c);
 }
 
-static int
-is_leap(int64_t y)
-{
-
-	return ((y % 4 == 0 && y % 100 != 0) || y % 400 == 0);
-}
-
-static int
-month_days(int64_t y, int m)
-{
-	static const uint8_t days[12] =
-	    { 31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31 };
-
-	return (days[m - 1] + (m == 2 && is_leap(y)));
-}
-
-/*
- * Days since 1970-01-01 of a proleptic Gregorian date (Howard Hinnant's
- * days_from_civil), exact for every year an int64_t can hold here.
- */
-static int64_t
-days_from_civil(int64_t y, int m, int d)
-{
-	int64_t era, yoe, doy, doe;
-
-	y -= (m <= 2);
-	era = (y >= 0 ? y : y - 399) / 400;
-	yoe = y - era * 400;
-	doy = (153 * (m > 2 ? m - 3 : m + 9) + 2) / 5 + d - 1;
-	doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-	return (era * 146097 + doe - 719468);
-}
-
-/* The year of day z since 1970-01-01 (Hinnant's civil_from_days). */
-static int64_t
-year_from_days(int64_t z)
-{
-	int64_t era, doe, yoe, doy, mp;
-
-	z += 719468;
-	era = (z >= 0 ? z : z - 146096) / 146097;
-	doe = z - era * 146097;
-	yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
-	doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-	mp = (5 * doy + 2) / 153;
-	return (yoe + era * 400 + (mp >= 10));
-}
-
 /* Division rounding toward minus infinity; the receive time may be < 0. */
 static int64_t
 floor_div(int64_t a, int64_t b)
@@ -160,9 +113,9 @@ civil_s(const struct civil *tm, int64_t *sp)
 {
 	int64_t s;
 
-	if (!tm->valid || tm->mday > month_days(tm->year, tm->mon))
+	if (!tm->valid || tm->mday > cst_civil_month_days(tm->year, tm->mon))
 		goto fail;
-	s = days_from_civil(tm->year, tm->mon, tm->mday) * S_PER_DAY +
+	s = cst_civil_to_days(tm->year, tm->mon, tm->mday) * S_PER_DAY +
 	    tm->hour * 3600 + tm->min * 60 + tm->sec - tm->offset;
 	if (s > S_MAX || s < S_MIN)
 		goto fail;
@@ -194,11 +147,12 @@ static int64_t
 nearest_year_ns(struct civil *tm, int64_t recv_ns)
 {
 	int64_t recv_s, ry, y, s, d, best_d = INT64_MAX, best_y = 0;
+	int rmon, rmday;
 
 	if (recv_ns == CST_TS_NONE)
 		goto none;
 	recv_s = floor_div(recv_ns, NS_PER_S);
-	ry = year_from_days(floor_div(recv_s, S_PER_DAY));
+	cst_civil_from_days(floor_div(recv_s, S_PER_DAY), &ry, &rmon, &rmday);
 	for (y = ry - 1; y <= ry + 1; y++) {
 		tm->year = y;
 		if (civil_s(tm, &s) != 0)

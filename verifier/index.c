@@ -22,6 +22,7 @@
 #include "custody/segment.h"
 
 #include "index.h"
+#include "le.h"
 #include "query.h"
 
 #define IDX_HDR_LEN 40
@@ -35,39 +36,6 @@ static const uint8_t idx_magic[8] = { 'C', 'S', 'T', 'I', 'D', 'X', '1', 0 };
 
 /* Bloom hashing needs spread, not secrecy: a fixed SipHash key. */
 static const uint8_t bloom_key[crypto_shorthash_KEYBYTES];
-
-static void
-put32(uint8_t *p, uint32_t v)
-{
-
-	p[0] = (uint8_t)v;
-	p[1] = (uint8_t)(v >> 8);
-	p[2] = (uint8_t)(v >> 16);
-	p[3] = (uint8_t)(v >> 24);
-}
-
-static void
-put64(uint8_t *p, uint64_t v)
-{
-
-	put32(p, (uint32_t)v);
-	put32(p + 4, (uint32_t)(v >> 32));
-}
-
-static uint32_t
-get32(const uint8_t *p)
-{
-
-	return ((uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 |
-	    (uint32_t)p[3] << 24);
-}
-
-static uint64_t
-get64(const uint8_t *p)
-{
-
-	return ((uint64_t)get32(p) | (uint64_t)get32(p + 4) << 32);
-}
 
 /* Creates each missing directory of path's parent, 0700. */
 static int
