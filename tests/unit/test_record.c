@@ -892,6 +892,7 @@ Test(record, rejects_kind_detail_mismatch)
 	    (const uint8_t *)"\x80", 1), CST_ECORRUPT);
 	cr_assert_eq(decode_replaced(&ev, off[10], off[11],
 	    (const uint8_t *)"\x81\xa1k\x01", 4), CST_ECORRUPT);
+	cst_buf_close(&ev);
 
 	for (kind = 1; kind <= CST_REC_KIND_MAX; kind++) {
 		make_audit(&r, kind, &det);
