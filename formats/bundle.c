@@ -411,7 +411,6 @@ check_block(struct vstate *v, uint32_t i, size_t off, uint32_t *max_epoch)
 	uint8_t msg[sizeof(CST_D_BLOCKSIG) + CST_HASH_LEN];
 	uint8_t cert[CST_CERT_LEN];
 	static const uint8_t zero[CST_HASH_LEN];
-	crypto_generichash_state st;
 	int rc;
 
 	if ((rc = cst_blk_hdr_decode(v->buf + off, CST_BLK_HDR_LEN,
@@ -447,12 +446,8 @@ check_block(struct vstate *v, uint32_t i, size_t off, uint32_t *max_epoch)
 	if (h->key_epoch > *max_epoch)
 		*max_epoch = h->key_epoch;
 
-	crypto_generichash_init(&st, NULL, 0, CST_HASH_LEN);
-	crypto_generichash_update(&st, (const uint8_t *)CST_D_BLOCK,
-	    sizeof(CST_D_BLOCK));
-	crypto_generichash_update(&st, v->buf + off,
-	    (size_t)CST_BLK_HDR_LEN + h->cert_len);
-	crypto_generichash_final(&st, b->hash, CST_HASH_LEN);
+	cst_hash_domain(CST_D_BLOCK, v->buf + off,
+	    (size_t)CST_BLK_HDR_LEN + h->cert_len, b->hash);
 	memcpy(msg, CST_D_BLOCKSIG, sizeof(CST_D_BLOCKSIG));
 	memcpy(msg + sizeof(CST_D_BLOCKSIG), b->hash, CST_HASH_LEN);
 	sig = v->buf + off + CST_BLK_HDR_LEN + h->cert_len;

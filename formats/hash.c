@@ -5,8 +5,7 @@
 #include <stdint.h>
 #include <string.h>
 
-#include <sodium.h>
-
+#include "blake2b.h"
 #include "custody/error.h"
 #include "custody/format.h"
 #include "custody/hash.h"
@@ -19,14 +18,12 @@ void
 cst_hash_domain(const char *domain, const uint8_t *data, size_t len,
     uint8_t out[CST_HASH_LEN])
 {
-	crypto_generichash_state st;
+	cst_b2b st;
 
-	crypto_generichash_init(&st, NULL, 0, CST_HASH_LEN);
-	crypto_generichash_update(&st, (const uint8_t *)domain,
-	    strlen(domain) + 1);
-	if (len > 0)
-		crypto_generichash_update(&st, data, len);
-	crypto_generichash_final(&st, out, CST_HASH_LEN);
+	cst_b2b_init(&st, CST_HASH_LEN);
+	cst_b2b_update(&st, domain, strlen(domain) + 1);
+	cst_b2b_update(&st, data, len);
+	cst_b2b_final(&st, out);
 }
 
 void

@@ -197,7 +197,6 @@ cst_cert_decode(const uint8_t *buf, size_t len, cst_cert *out)
 int
 cst_frame_parse(const uint8_t *buf, size_t len, cst_frame *out)
 {
-	crypto_generichash_state st;
 	cst_blk_hdr h;
 	uint64_t frame_len;
 	int rc;
@@ -222,10 +221,7 @@ cst_frame_parse(const uint8_t *buf, size_t len, cst_frame *out)
 	out->frame_len = (size_t)frame_len;
 
 	/* block_hash = H(D_BLOCK || header || cert), SPEC section 4.1. */
-	crypto_generichash_init(&st, NULL, 0, CST_HASH_LEN);
-	crypto_generichash_update(&st, (const uint8_t *)CST_D_BLOCK,
-	    sizeof(CST_D_BLOCK));
-	crypto_generichash_update(&st, buf, CST_BLK_HDR_LEN + h.cert_len);
-	crypto_generichash_final(&st, out->block_hash, CST_HASH_LEN);
+	cst_hash_domain(CST_D_BLOCK, buf, CST_BLK_HDR_LEN + h.cert_len,
+	    out->block_hash);
 	return (0);
 }

@@ -8,6 +8,7 @@
 
 #include <sodium.h>
 
+#include "blake2b.h"
 #include "custody/error.h"
 #include "custody/format.h"
 #include "custody/merkle.h"
@@ -18,14 +19,13 @@
 void
 cst_merkle_leaf(const uint8_t *data, size_t len, uint8_t out[CST_HASH_LEN])
 {
-	crypto_generichash_state st;
+	cst_b2b st;
 	static const uint8_t prefix = LEAF_PREFIX;
 
-	crypto_generichash_init(&st, NULL, 0, CST_HASH_LEN);
-	crypto_generichash_update(&st, &prefix, 1);
-	if (len > 0)
-		crypto_generichash_update(&st, data, len);
-	crypto_generichash_final(&st, out, CST_HASH_LEN);
+	cst_b2b_init(&st, CST_HASH_LEN);
+	cst_b2b_update(&st, &prefix, 1);
+	cst_b2b_update(&st, data, len);
+	cst_b2b_final(&st, out);
 }
 
 /* out may alias left or right: both are read before out is written. */
@@ -38,7 +38,7 @@ cst_merkle_node(const uint8_t left[CST_HASH_LEN],
 	m[0] = NODE_PREFIX;
 	memcpy(m + 1, left, CST_HASH_LEN);
 	memcpy(m + 1 + CST_HASH_LEN, right, CST_HASH_LEN);
-	crypto_generichash(out, CST_HASH_LEN, m, sizeof(m), NULL, 0);
+	cst_b2b_hash(out, CST_HASH_LEN, m, sizeof(m));
 }
 
 /*
@@ -53,7 +53,7 @@ cst_merkle_root(uint8_t (*leaves)[CST_HASH_LEN], size_t n,
 	size_t i;
 
 	if (n == 0) {
-		crypto_generichash(out, CST_HASH_LEN, NULL, 0, NULL, 0);
+		cst_b2b_hash(out, CST_HASH_LEN, NULL, 0);
 		return;
 	}
 	while (n > 1) {
