@@ -187,7 +187,7 @@ usage(void)
 {
 
 	fprintf(stderr, "usage: custody-verify --bundle FILE --root ROOT.pub "
-	    "[--fingerprint HEX] [--json] [--report FILE] [--records]\n");
+	    "[--root-fpr HEX] [--json] [--report FILE] [--records]\n");
 }
 
 int
@@ -198,6 +198,7 @@ bundle_check_main(int argc, char **argv)
 		{ "root", required_argument, NULL, 'k' },
 		{ "key", required_argument, NULL, 'k' },
 		{ "fingerprint", required_argument, NULL, 'F' },
+		{ "root-fpr", required_argument, NULL, 'F' },
 		{ "json", no_argument, NULL, 'j' },
 		{ "report", required_argument, NULL, 'o' },
 		{ "records", no_argument, NULL, 'r' },

@@ -179,7 +179,30 @@ def test_day(work, env):
         if x["kind"] == 0 and not (x["app"] == "sshd" and x["sev"] == 0):
             if len(x["raw"]) > 40 and x["raw"] in data:
                 h.fail(f"the bundle holds the bytes of record {x['seq']}")
+    check_bundle_cli(store, bundle, recs, work)
     return store, recs
+
+
+def check_bundle_cli(store, bundle, recs, work):
+    """custody-verify --bundle: what an investigator runs on a bundle."""
+    verify = os.environ["CUSTODY_VERIFY"]
+    root = os.path.join(store, "keys", "root.pub")
+    want = sum(1 for x in recs
+               if x["kind"] == 0 and x["app"] == "sshd" and x["sev"] == 0)
+    r = subprocess.run([verify, "--bundle", bundle, "--root", root, "--json",
+                        "--records"], capture_output=True, timeout=120)
+    h.check(r.returncode == 0, f"custody-verify --bundle: exit 0 "
+            f"(got {r.returncode}: {r.stderr[-300:]!r})")
+    h.check(r.stdout.count(b'"seq"') >= want,
+            f"custody-verify --bundle --records lists the {want} records")
+    bad = os.path.join(work, "bad.bnd")
+    data = bytearray(open(bundle, "rb").read())
+    data[len(data) // 2] ^= 0x01
+    open(bad, "wb").write(bytes(data))
+    r = subprocess.run([verify, "--bundle", bad, "--root", root],
+                       capture_output=True, timeout=120)
+    h.check(r.returncode == 1, "custody-verify --bundle: a flipped byte "
+            f"is an integrity failure (exit {r.returncode})")
 
 
 # ---------------------------------------------------------------------------

@@ -1,0 +1,170 @@
+#!/bin/bash
+# custody-verify as an investigator runs it: every committed vector gives
+# its expected verdict, exit status and rule, in text and in JSON (which
+# must parse); usage errors exit 2; --root-fpr, --report, --quiet and
+# --live behave as documented; a fresh store from custody-mkstore is
+# intact with and without worker threads.
+set -u
+
+: "${CUSTODY_VERIFY:?}" "${CUSTODY_SOURCE_DIR:?}" "${CUSTODY_BUILD_DIR:?}"
+PY=/usr/bin/python3
+MKSTORE=$CUSTODY_BUILD_DIR/custody-mkstore
+VEC=$CUSTODY_SOURCE_DIR/tests/vectors
+tmp=$(mktemp -d)
+trap 'rm -rf "$tmp"' EXIT
+fails=0
+
+fail() {
+	echo "FAIL: $*"
+	fails=$((fails + 1))
+}
+
+# Checks the JSON in $1: verdict $2, and a failure citing each rule in $3.
+check_json() {
+	"$PY" -m json.tool < "$1" > /dev/null || { fail "$1: not JSON"; return; }
+	"$PY" - "$1" "$2" "$3" <<'EOF' || fail "$1: $(cat "$1.why" 2>/dev/null)"
+import json, sys
+path, verdict = sys.argv[1], sys.argv[2]
+rules = [r for r in sys.argv[3].split() if r != "-"]
+j = json.load(open(path))
+why = []
+if j.get("verdict") != verdict:
+    why.append("verdict %s, want %s" % (j.get("verdict"), verdict))
+for k in ("rule", "file", "offset", "block_no"):
+    for f in j["findings"]:
+        if k not in f:
+            why.append("finding without " + k)
+cited = {f["rule"] for f in j["findings"] if f["severity"] == "failure"}
+for r in rules:
+    if r not in cited:
+        why.append("no failure cites %s (cited: %s)" % (r, sorted(cited)))
+if verdict == "intact" and cited:
+    why.append("failures in an intact vector: %s" % sorted(cited))
+for k in ("inputs", "statements", "chain_id", "root", "verified_at"):
+    if k not in j:
+        why.append("no " + k)
+# Without a walk (e.g. the root key refused) there is no segment table.
+if j.get("error") is None and "segments" not in j:
+    why.append("no segments")
+open(path + ".why", "w").write("; ".join(why))
+sys.exit(1 if why else 0)
+EOF
+}
+
+nvec=0
+for d in "$VEC"/*/; do
+	d=${d%/}
+	[ -f "$d/expect.json" ] || continue
+	name=$(basename "$d")
+	nvec=$((nvec + 1))
+	read -r verdict root rules ckps < <("$PY" -c '
+import json, sys
+e = json.load(open(sys.argv[1]))
+print(e["verdict"], e["root"], ",".join(e["rules"]) or "-",
+      ",".join(e["checkpoints"]) or "-")' "$d/expect.json")
+	args=(--root "$d/$root")
+	if [ "$ckps" != "-" ]; then
+		IFS=, read -ra cs <<< "$ckps"
+		for c in "${cs[@]}"; do args+=(--checkpoint "$d/$c"); done
+	fi
+	want=0
+	[ "$verdict" = failed ] && want=1
+	"$CUSTODY_VERIFY" "${args[@]}" --json "$d" > "$tmp/$name.json" \
+	    2> "$tmp/$name.err"
+	rc=$?
+	[ $rc -eq $want ] || fail "$name: --json exit $rc, want $want"
+	check_json "$tmp/$name.json" "$verdict" "${rules//,/ }"
+	"$CUSTODY_VERIFY" "${args[@]}" "$d" > "$tmp/$name.txt" 2>&1
+	rc=$?
+	[ $rc -eq $want ] || fail "$name: text exit $rc, want $want"
+	grep -q "^VERDICT: $( [ $want -eq 0 ] && echo INTACT || echo FAILED)" \
+	    "$tmp/$name.txt" || fail "$name: text verdict line"
+	# One thread or none: the same findings, in the same order.
+	"$CUSTODY_VERIFY" "${args[@]}" --json --threads 0 "$d" \
+	    > "$tmp/$name.0.json" 2> /dev/null
+	"$PY" - "$tmp/$name.json" "$tmp/$name.0.json" <<'EOF' || fail "$name: findings differ with --threads 0"
+import json, sys
+a, b = (json.load(open(p))["findings"] for p in sys.argv[1:3])
+sys.exit(0 if a == b else 1)
+EOF
+done
+[ $nvec -ge 20 ] || fail "only $nvec vectors found in $VEC"
+
+# Usage errors: exit 2.
+"$CUSTODY_VERIFY" > /dev/null 2>&1
+[ $? -eq 2 ] || fail "no argument: want exit 2"
+"$CUSTODY_VERIFY" "$tmp/nonexistent" > /dev/null 2>&1
+[ $? -eq 2 ] || fail "missing path: want exit 2"
+"$CUSTODY_VERIFY" "$VEC/good_single/segments/seg-0000000000.cst" \
+    > /dev/null 2>&1
+[ $? -eq 2 ] || fail "segment file without --root: want exit 2"
+"$CUSTODY_VERIFY" --bogus "$VEC/good_single" > /dev/null 2>&1
+[ $? -eq 2 ] || fail "unknown option: want exit 2"
+"$CUSTODY_VERIFY" --help | grep -q "exit status" || fail "--help"
+
+# A segment file given alone, with --root.
+"$CUSTODY_VERIFY" --root "$VEC/good_single/keys/root.pub" \
+    "$VEC/good_single/segments/seg-0000000000.cst" > /dev/null 2>&1
+[ $? -eq 0 ] || fail "segment file with --root: want exit 0"
+
+# The root key found in the store is trusted only with a loud warning.
+"$CUSTODY_VERIFY" "$VEC/good_multi" > /dev/null 2> "$tmp/warn"
+grep -q WARNING "$tmp/warn" || fail "no warning for the store's own root key"
+
+# --root-fpr: the store's key file must have the fingerprint given.
+fpr=$("$PY" -c '
+import json, sys
+print(json.load(open(sys.argv[1]))["root"]["fingerprint"])' \
+    "$tmp/good_multi.json")
+"$CUSTODY_VERIFY" --root-fpr "$fpr" "$VEC/good_multi" > /dev/null 2> "$tmp/warn"
+[ $? -eq 0 ] || fail "--root-fpr matching: want exit 0"
+grep -q WARNING "$tmp/warn" && fail "warning despite --root-fpr"
+"$CUSTODY_VERIFY" --json --root-fpr 00112233445566778899aabbccddeeff \
+    "$VEC/good_multi" > "$tmp/fpr.json" 2> /dev/null
+[ $? -eq 1 ] || fail "--root-fpr mismatch: want exit 1"
+check_json "$tmp/fpr.json" failed "R-KEY-1"
+"$CUSTODY_VERIFY" --root-fpr 0011 "$VEC/good_multi" > /dev/null 2>&1
+[ $? -eq 2 ] || fail "--root-fpr malformed: want exit 2"
+
+# --report and --quiet.
+"$CUSTODY_VERIFY" --root "$VEC/bad_payload_flip/keys/root.pub" \
+    --report "$tmp/r.json" "$VEC/bad_payload_flip" > "$tmp/line" 2> /dev/null
+[ $? -eq 1 ] || fail "--report: want exit 1"
+grep -q "FAILED" "$tmp/line" || fail "--report: no verdict line"
+check_json "$tmp/r.json" failed "R-BLK-4"
+out=$("$CUSTODY_VERIFY" --quiet --root "$VEC/good_multi/keys/root.pub" \
+    "$VEC/good_multi" 2> /dev/null)
+[ $? -eq 0 ] && [ -z "$out" ] || fail "--quiet"
+
+# A fresh store, larger than the vectors, with and without threads.
+if [ -x "$MKSTORE" ]; then
+	"$MKSTORE" "$tmp/fresh" --events 20000 --segments 4 --epochs 3 \
+	    --block-records 512 --seed 5 --recovery --loss \
+	    --checkpoint-every 7 > /dev/null || fail "mkstore"
+	for t in 0 1 2; do
+		"$CUSTODY_VERIFY" --json --threads $t --root \
+		    "$tmp/fresh/keys/root.pub" --checkpoint \
+		    "$tmp/fresh/checkpoints/latest.ckpt" "$tmp/fresh" \
+		    > "$tmp/fresh.$t.json" 2> /dev/null
+		[ $? -eq 0 ] || fail "fresh store, --threads $t: want exit 0"
+		check_json "$tmp/fresh.$t.json" intact ""
+	done
+	# A store being written: the partial frame is a note under --live.
+	"$MKSTORE" "$tmp/live" --events 3000 --segments 2 --unsealed \
+	    --partial-tail 300 --seed 6 > /dev/null || fail "mkstore live"
+	"$CUSTODY_VERIFY" --json --live --root "$tmp/live/keys/root.pub" \
+	    "$tmp/live" > "$tmp/live.json" 2> /dev/null
+	[ $? -eq 0 ] || fail "--live store: want exit 0"
+	"$PY" - "$tmp/live.json" <<'EOF' || fail "--live: partial tail not a note"
+import json, sys
+j = json.load(open(sys.argv[1]))
+assert j["verdict"] == "intact"
+assert all(f["severity"] == "note" for f in j["findings"]), j["findings"]
+assert j["chain"]["tail_partial_bytes"] == 300
+EOF
+else
+	fail "no $MKSTORE"
+fi
+
+echo "verify_cli: $nvec vectors, $fails failure(s)"
+[ $fails -eq 0 ]

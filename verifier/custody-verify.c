@@ -1,0 +1,573 @@
+/*
+ * custody-verify: proves, offline and with only a root public key, that a
+ * custody store is exactly what the collector sealed: complete, in order
+ * and unaltered, or says precisely where it is not (formats/SPEC.md).
+ */
+#include <dirent.h>
+#include <errno.h>
+#include <getopt.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "custody/error.h"
+#include "custody/hash.h"
+#include "custody/keys.h"
+#include "custody/verify.h"
+#include "bundle_check.h"
+#include "custody_version.h"
+#include "vreport.h"
+
+#define EXIT_USAGE 2
+
+static const char usage_text[] =
+"usage: custody-verify [options] DIR|FILE...\n"
+"       custody-verify --bundle FILE --root ROOT.pub [--root-fpr HEX]\n"
+"                      [--json] [--report FILE] [--records]\n"
+"\n"
+"Verifies a custody store (formats/SPEC.md): every block signature, the\n"
+"key certificates from the root key, the hash chain across blocks and\n"
+"segments, payloads and Merkle roots, sequence numbers, segment numbering\n"
+"and seals, and the collector's own audit records.\n"
+"\n"
+"  DIR   a store directory: DIR/segments/*.cst are verified, DIR/quarantine/\n"
+"        is checked against the recovery records, and, unless --root or\n"
+"        --root-fpr is given, DIR/keys/root.pub is trusted (with a warning:\n"
+"        an investigator should bring the root key or its fingerprint)\n"
+"  FILE  a segment file (then --root is needed)\n"
+"\n"
+"options:\n"
+"  --root FILE         root public key file to verify against\n"
+"  --root-fpr HEX      the root key's fingerprint (32 or 64 hex digits),\n"
+"                      known independently; the key is read from --root or\n"
+"                      DIR/keys/root.pub and must have it\n"
+"  --checkpoint FILE   a checkpoint the store must extend (repeatable):\n"
+"                      detects truncation and rollback (SPEC R-CKP-2)\n"
+"  --json              write the report as JSON\n"
+"  --report FILE       write the report to FILE (JSON with --json or a .json\n"
+"                      name); standard output then gets the verdict line\n"
+"  --quiet             write nothing to standard output\n"
+"  --live              the store is being written: the newest segment may\n"
+"                      end in a partial frame, which is noted, not warned\n"
+"  --threads N         threads verifying blocks (default: one per CPU)\n"
+"  --version           print the version and exit\n"
+"  --help              print this text and exit\n"
+"\n"
+"  --bundle FILE       check an evidence bundle (SPEC section 11) instead of\n"
+"                      a store, with only the root key; --records lists the\n"
+"                      disclosed records\n"
+"\n"
+"exit status:\n"
+"  0  intact: every check passed (the report still says what a\n"
+"     verification without a newer checkpoint cannot prove)\n"
+"  1  integrity failure: the store, a checkpoint or the root key given do\n"
+"     not verify; the report locates each failure\n"
+"  2  usage error, or an input could not be read\n";
+
+struct args {
+	const char *root;
+	const char *root_fpr;
+	const char **ckps;
+	size_t nckps;
+	int json;
+	const char *report;
+	int quiet;
+	int live;
+	unsigned threads;
+	const char *dir;
+	char **others;         /* in DIR/segments/, not segments (R-SEG-0) */
+	size_t nothers;
+	char **segs;
+	size_t nsegs;
+	size_t nexplicit;      /* FILE arguments among segs */
+};
+
+static void
+usage_error(const char *msg)
+{
+
+	fprintf(stderr, "custody-verify: %s\n(custody-verify --help for "
+	    "usage)\n", msg);
+	exit(EXIT_USAGE);
+}
+
+static void
+oom(void)
+{
+
+	fprintf(stderr, "custody-verify: out of memory\n");
+	exit(EXIT_USAGE);
+}
+
+/*
+ * Adds a segment file; with check, only once: a file named twice on the
+ * command line is not a duplicated segment.  A directory's listing needs
+ * no check.
+ */
+static void
+add_seg(struct args *a, const char *path, int check)
+{
+	char **n, *rp, *rq;
+	size_t i;
+	int same;
+
+	if (check && (rp = realpath(path, NULL)) != NULL) {
+		for (i = 0; i < a->nsegs; i++) {
+			rq = realpath(a->segs[i], NULL);
+			same = rq != NULL && strcmp(rp, rq) == 0;
+			free(rq);
+			if (same) {
+				free(rp);
+				return;
+			}
+		}
+		free(rp);
+	}
+	if ((n = realloc(a->segs, (a->nsegs + 1) * sizeof(*n))) == NULL ||
+	    (n[a->nsegs] = strdup(path)) == NULL)
+		oom();
+	a->segs = n;
+	a->nsegs++;
+}
+
+static int
+has_suffix(const char *s, const char *suffix)
+{
+	size_t n = strlen(s), m = strlen(suffix);
+
+	return (n >= m && strcmp(s + n - m, suffix) == 0);
+}
+
+/* R-SEG-0: every name ending in .cst, hidden ones included. */
+static int
+want_cst(const struct dirent *e)
+{
+
+	return (has_suffix(e->d_name, ".cst"));
+}
+
+static int
+want_other(const struct dirent *e)
+{
+
+	return (strcmp(e->d_name, ".") != 0 && strcmp(e->d_name, "..") != 0 &&
+	    !has_suffix(e->d_name, ".cst"));
+}
+
+static int
+want_ckpt(const struct dirent *e)
+{
+
+	return (e->d_name[0] != '.' && has_suffix(e->d_name, ".ckpt"));
+}
+
+/* Lists dir/sub entries accepted by filter, in name order, as paths. */
+static int
+list_dir(const char *dir, const char *sub,
+    int (*filter)(const struct dirent *), char ***out, size_t *nout)
+{
+	struct dirent **ents;
+	char *path, **v;
+	int i, n;
+
+	*out = NULL;
+	*nout = 0;
+	if (asprintf(&path, "%s/%s", dir, sub) < 0)
+		oom();
+	n = scandir(path, &ents, filter, alphasort);
+	if (n < 0) {
+		free(path);
+		return (-1);
+	}
+	if ((v = calloc((size_t)n + 1, sizeof(*v))) == NULL)
+		oom();
+	for (i = 0; i < n; i++) {
+		if (asprintf(&v[i], "%s/%s", path, ents[i]->d_name) < 0)
+			oom();
+		free(ents[i]);
+	}
+	free(ents);
+	free(path);
+	*out = v;
+	*nout = (size_t)n;
+	return (0);
+}
+
+static void
+free_list(char **v, size_t n)
+{
+	size_t i;
+
+	for (i = 0; i < n; i++)
+		free(v[i]);
+	free(v);
+}
+
+static unsigned
+parse_threads(const char *s)
+{
+	char *end;
+	unsigned long v;
+
+	errno = 0;
+	v = strtoul(s, &end, 10);
+	if (errno != 0 || *s == '\0' || *end != '\0' || v > 256)
+		usage_error("--threads takes a number from 0 to 256");
+	return ((unsigned)v);
+}
+
+static void
+parse_args(int argc, char **argv, struct args *a)
+{
+	static const struct option lo[] = {
+		{ "root", required_argument, NULL, 'r' },
+		{ "root-fpr", required_argument, NULL, 'f' },
+		{ "checkpoint", required_argument, NULL, 'c' },
+		{ "json", no_argument, NULL, 'j' },
+		{ "report", required_argument, NULL, 'o' },
+		{ "quiet", no_argument, NULL, 'q' },
+		{ "live", no_argument, NULL, 'l' },
+		{ "threads", required_argument, NULL, 't' },
+		{ "version", no_argument, NULL, 'V' },
+		{ "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 },
+	};
+	struct stat st;
+	const char **n;
+	char **list;
+	size_t nlist, i;
+	long nproc;
+	int c;
+
+	memset(a, 0, sizeof(*a));
+	nproc = sysconf(_SC_NPROCESSORS_ONLN);
+	a->threads = nproc > 0 ? (unsigned)nproc : 1;
+	while ((c = getopt_long(argc, argv, "", lo, NULL)) != -1) {
+		switch (c) {
+		case 'r':
+			a->root = optarg;
+			break;
+		case 'f':
+			a->root_fpr = optarg;
+			break;
+		case 'c':
+			if ((n = realloc(a->ckps, (a->nckps + 1) *
+			    sizeof(*n))) == NULL)
+				oom();
+			a->ckps = n;
+			a->ckps[a->nckps++] = optarg;
+			break;
+		case 'j':
+			a->json = 1;
+			break;
+		case 'o':
+			a->report = optarg;
+			break;
+		case 'q':
+			a->quiet = 1;
+			break;
+		case 'l':
+			a->live = 1;
+			break;
+		case 't':
+			a->threads = parse_threads(optarg);
+			break;
+		case 'V':
+			printf("custody-verify %s (commit %s), store format "
+			    "v%d\n", CUSTODY_VERSION, CUSTODY_GIT_COMMIT,
+			    CST_FORMAT_VERSION);
+			exit(0);
+		case 'h':
+			fputs(usage_text, stdout);
+			exit(0);
+		default:
+			usage_error("unknown option");
+		}
+	}
+	if (optind == argc)
+		usage_error("no store directory or segment file given");
+	for (i = (size_t)optind; i < (size_t)argc; i++) {
+		if (stat(argv[i], &st) != 0) {
+			fprintf(stderr, "custody-verify: %s: %s\n", argv[i],
+			    strerror(errno));
+			exit(EXIT_USAGE);
+		}
+		if (S_ISDIR(st.st_mode)) {
+			if (a->dir != NULL)
+				usage_error("give one store directory");
+			a->dir = argv[i];
+			if (list_dir(a->dir, "segments", want_cst, &list,
+			    &nlist) != 0) {
+				fprintf(stderr, "custody-verify: %s: no "
+				    "segments/ directory: not a store\n",
+				    a->dir);
+				exit(EXIT_USAGE);
+			}
+			for (size_t k = 0; k < nlist; k++)
+				add_seg(a, list[k], a->nexplicit > 0);
+			free_list(list, nlist);
+			if (list_dir(a->dir, "segments", want_other,
+			    &a->others, &a->nothers) != 0)
+				a->nothers = 0;
+		} else {
+			add_seg(a, argv[i], 1);
+			a->nexplicit++;
+		}
+	}
+	if (a->root == NULL && a->dir == NULL)
+		usage_error("segment files without a store directory need "
+		    "--root FILE");
+}
+
+/* The progress bar, on a terminal only. */
+static void
+progress_bar(uint64_t done, uint64_t total, void *ctx)
+{
+	char bar[41];
+	unsigned i, fill;
+
+	(void)ctx;
+	fill = total > 0 ? (unsigned)(done * 40 / total) : 40;
+	for (i = 0; i < 40; i++)
+		bar[i] = i < fill ? '#' : '.';
+	bar[40] = '\0';
+	fprintf(stderr, "\rverifying [%s] %3u%%  %" PRIu64 "/%" PRIu64 " MB",
+	    bar, total > 0 ? (unsigned)(done * 100 / total) : 100,
+	    done >> 20, total >> 20);
+	if (done >= total)
+		fputs("\r\033[K", stderr);
+}
+
+/*
+ * Loads the root key and checks it against the fingerprint given.
+ * Returns 0, or -1 when nothing can be verified (r->error says why).
+ */
+static int
+load_root(const struct args *a, struct vreport *r)
+{
+	uint8_t want[CST_HASH_LEN], fpr[CST_HASH_LEN];
+	size_t len;
+	char *path;
+	cst_finding f;
+	int rc;
+
+	if (a->root != NULL) {
+		if ((path = strdup(a->root)) == NULL)
+			oom();
+	} else if (asprintf(&path, "%s/keys/root.pub", a->dir) < 0) {
+		oom();
+	}
+	r->root_source = path;
+	r->root_from_store = a->root == NULL;
+	if ((rc = cst_root_pub_load(path, &r->root)) != 0) {
+		if (asprintf(&r->error, "cannot load the root public key %s "
+		    "(%s)", path, cst_strerror(rc)) < 0)
+			oom();
+		return (-1);
+	}
+	r->has_root = 1;
+	if (vreport_add_input(r, path, "root", NULL, 0) != 0)
+		oom();
+	if (a->root_fpr == NULL)
+		return (0);
+
+	if ((r->root_fpr_given = strdup(a->root_fpr)) == NULL)
+		oom();
+	len = strlen(a->root_fpr);
+	if ((len != 2 * CST_FPR_LEN && len != 2 * CST_HASH_LEN) ||
+	    cst_unhex(a->root_fpr, len, want, len / 2) != 0)
+		usage_error("--root-fpr takes 32 or 64 hex digits");
+	cst_key_fingerprint(r->root.pk, fpr);
+	if (memcmp(fpr, want, len / 2) == 0)
+		return (0);
+	/* A substituted key file: the failure is the store's. */
+	memset(&f, 0, sizeof(f));
+	f.severity = CST_SEV_FAILURE;
+	f.code = CST_EKEY;
+	f.rule = "R-KEY-1";
+	f.file = path;
+	f.segment_no = f.offset = f.block_no = f.block_last = CST_NONE;
+	f.seq_first = f.seq_last = CST_NONE;
+	f.detail = "the root public key file does not have the fingerprint "
+	    "given: it is not the chain's root key (replaced?)";
+	if (vreport_add_finding(r, &f) != 0)
+		oom();
+	if (asprintf(&r->error, "the root key in %s does not have the "
+	    "fingerprint %s", path, a->root_fpr) < 0)
+		oom();
+	return (-1);
+}
+
+/* Records the quarantine files and the store's own checkpoints. */
+static void
+store_extras(const struct args *a, struct vreport *r)
+{
+	char **list;
+	size_t n, i, k;
+	int given;
+
+	if (a->dir == NULL)
+		return;
+	if (list_dir(a->dir, "quarantine", NULL, &list, &n) == 0) {
+		for (i = 0; i < n; i++) {
+			struct stat st;
+
+			if (stat(list[i], &st) == 0 && S_ISREG(st.st_mode) &&
+			    vreport_add_input(r, list[i], "quarantine", NULL,
+			    0) != 0)
+				oom();
+		}
+		free_list(list, n);
+	}
+	if (list_dir(a->dir, "checkpoints", want_ckpt, &list, &n) == 0) {
+		for (i = 0; i < n; i++) {
+			given = 0;
+			for (k = 0; k < a->nckps; k++) {
+				char *x = realpath(a->ckps[k], NULL);
+				char *y = realpath(list[i], NULL);
+
+				given |= x != NULL && y != NULL &&
+				    strcmp(x, y) == 0;
+				free(x);
+				free(y);
+			}
+			if (!given && vreport_add_unused(r, list[i]) != 0)
+				oom();
+		}
+		free_list(list, n);
+	}
+}
+
+static int
+write_report(const struct args *a, const struct vreport *r)
+{
+	FILE *f;
+	int json = a->json || (a->report != NULL &&
+	    has_suffix(a->report, ".json"));
+
+	if (a->report == NULL) {
+		if (a->quiet)
+			return (0);
+		if (json)
+			vreport_json(stdout, r);
+		else
+			vreport_text(stdout, r);
+		return (fflush(stdout) == 0 ? 0 : -1);
+	}
+	if ((f = fopen(a->report, "w")) == NULL) {
+		fprintf(stderr, "custody-verify: %s: %s\n", a->report,
+		    strerror(errno));
+		return (-1);
+	}
+	if (json)
+		vreport_json(f, r);
+	else
+		vreport_text(f, r);
+	if (fclose(f) != 0) {
+		fprintf(stderr, "custody-verify: %s: %s\n", a->report,
+		    strerror(errno));
+		return (-1);
+	}
+	return (0);
+}
+
+int
+main(int argc, char **argv)
+{
+	static const char *verdicts[] = { "INTACT", "FAILED", "ERROR" };
+	struct args a;
+	struct vreport r;
+	cst_verify_opts o;
+	cst_verifier *v = NULL;
+	const cst_seg_info *segs;
+	cst_digests d;
+	struct stat st;
+	char *qdir = NULL;
+	size_t i, n;
+	int rc, verdict;
+
+	/* A bundle is its own kind of input with its own report. */
+	for (i = 1; i < (size_t)argc; i++)
+		if (strcmp(argv[i], "--bundle") == 0 ||
+		    strncmp(argv[i], "--bundle=", 9) == 0)
+			return (bundle_check_main(argc, argv));
+	parse_args(argc, argv, &a);
+	vreport_init(&r);
+	r.live = a.live;
+
+	if (load_root(&a, &r) != 0)
+		goto out;
+	if (r.root_from_store && a.root_fpr == NULL)
+		fprintf(stderr, "custody-verify: WARNING: trusting the root key "
+		    "%s found inside the store being verified. Anyone who "
+		    "could alter the store could replace it: give the root "
+		    "key (--root) or its fingerprint (--root-fpr) from an "
+		    "independent source.\n", r.root_source);
+
+	memset(&o, 0, sizeof(o));
+	o.live = a.live;
+	o.threads = a.threads;
+	o.digests = 1;
+	if (a.dir != NULL) {
+		if (asprintf(&qdir, "%s/quarantine", a.dir) < 0)
+			oom();
+		if (stat(qdir, &st) == 0 && S_ISDIR(st.st_mode))
+			o.quarantine_dir = qdir;
+	}
+	if (!a.quiet && isatty(STDERR_FILENO))
+		o.progress = progress_bar;
+	if ((v = cst_verifier_new(&r.root, &o, vreport_finding_cb, &r)) ==
+	    NULL)
+		oom();
+	if ((rc = cst_verifier_run(v, (const char *const *)a.segs,
+	    a.nsegs)) != 0) {
+		if (asprintf(&r.error, "the verification could not run (%s)",
+		    cst_strerror(rc)) < 0)
+			oom();
+		goto out;
+	}
+	r.v = v;
+	segs = cst_verifier_segments(v, &n);
+	for (i = 0; i < n; i++)
+		if (segs[i].path != NULL && vreport_add_input(&r,
+		    segs[i].path, "segment", segs[i].has_digests ?
+		    &segs[i].digests : NULL, segs[i].size) != 0)
+			oom();
+	for (i = 0; i < a.nckps; i++) {
+		if ((rc = cst_verifier_check_checkpoint_file(v, a.ckps[i],
+		    &d)) != 0) {
+			if (asprintf(&r.error, "checkpoint %s could not be "
+			    "checked (%s)", a.ckps[i], cst_strerror(rc)) < 0)
+				oom();
+			goto out;
+		}
+		if (vreport_add_input(&r, a.ckps[i], "checkpoint", NULL,
+		    0) != 0)
+			oom();
+	}
+	store_extras(&a, &r);
+	for (i = 0; i < a.nothers; i++)
+		if (vreport_add_input(&r, a.others[i], "not-segment", NULL,
+		    0) != 0)
+			oom();
+
+out:
+	verdict = vreport_verdict(&r);
+	if (write_report(&a, &r) != 0 && verdict == VREPORT_INTACT)
+		verdict = VREPORT_ERROR;
+	if (a.report != NULL && !a.quiet)
+		printf("custody-verify: %s: %zu finding(s); report in %s\n",
+		    verdicts[verdict], r.nfindings, a.report);
+	if (r.error != NULL)
+		fprintf(stderr, "custody-verify: %s\n", r.error);
+	vreport_free(&r);
+	cst_verifier_free(v);
+	free(qdir);
+	free_list(a.segs, a.nsegs);
+	free_list(a.others, a.nothers);
+	free(a.ckps);
+	return (verdict);
+}

@@ -1,0 +1,90 @@
+/*
+ * The report of a verification: what custody-verify prints, as text for a
+ * person or as JSON for a program, and the plain statements of what was
+ * proven and what was not.
+ *
+ * A vreport gathers what the run saw (findings, input files and their
+ * digests, the trust anchor) beside the verifier it borrows; nothing is
+ * printed until vreport_text or vreport_json.
+ */
+#ifndef CUSTODY_VREPORT_H
+#define CUSTODY_VREPORT_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+
+#include "custody/keys.h"
+#include "custody/verify.h"
+
+enum vreport_verdict {
+	VREPORT_INTACT = 0,     /* exit 0 */
+	VREPORT_FAILED = 1,     /* exit 1: an integrity failure */
+	VREPORT_ERROR = 2,      /* exit 2: could not verify */
+};
+
+struct vreport_input {
+	char *path;
+	const char *role;       /* "segment", "root", "checkpoint", ... */
+	uint64_t size;
+	int ok;                 /* read and digested */
+	cst_digests d;
+};
+
+struct vreport {
+	int64_t verified_ns;    /* when the run started */
+	cst_root_pub root;
+	int has_root;
+	char *root_source;      /* the file it came from */
+	int root_from_store;    /* taken from the store being verified */
+	char *root_fpr_given;   /* --root-fpr, as given; NULL */
+	int live;
+	const cst_verifier *v;  /* borrowed; NULL when no walk was made */
+	struct vreport_input *inputs;
+	size_t ninputs;
+	cst_finding *findings;  /* copies, strings owned */
+	size_t nfindings;
+	char **unused_ckps;     /* checkpoints in the store not given */
+	size_t nunused;
+	char *error;            /* why nothing could be verified; NULL */
+};
+
+/* Initialises r empty, noting the time. */
+void vreport_init(struct vreport *r);
+
+/* Frees what r owns (not r->v); safe on an initialised report. */
+void vreport_free(struct vreport *r);
+
+/*
+ * Copies finding f (borrowed) into r.  Returns 0 or CST_ENOMEM.  Usable
+ * directly as a cst_finding_cb through vreport_finding_cb.
+ */
+int vreport_add_finding(struct vreport *r, const cst_finding *f);
+
+/* A cst_finding_cb whose ctx is a struct vreport. */
+void vreport_finding_cb(const cst_finding *f, void *ctx);
+
+/*
+ * Records input file path (borrowed, copied) in role (a static string),
+ * digesting it unless d (borrowed) gives its digests already.  Returns 0
+ * or CST_ENOMEM; a file that cannot be read is recorded as such.
+ */
+int vreport_add_input(struct vreport *r, const char *path, const char *role,
+    const cst_digests *d, uint64_t size);
+
+/* Records a checkpoint file found in the store but not given (copied). */
+int vreport_add_unused(struct vreport *r, const char *path);
+
+/* The verdict of the run. */
+int vreport_verdict(const struct vreport *r);
+
+/* Writes the report for a person to f. */
+void vreport_text(FILE *f, const struct vreport *r);
+
+/* Writes the report as one JSON object to f (SPEC-independent schema). */
+void vreport_json(FILE *f, const struct vreport *r);
+
+/* Writes "2024-03-01T00:00:00.000000001Z" into out (40 bytes). */
+void vreport_time(int64_t ns, char out[40]);
+
+#endif /* CUSTODY_VREPORT_H */
