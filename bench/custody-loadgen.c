@@ -1,0 +1,1006 @@
+/*
+ * custody-loadgen: sends syslog load to a collector on this machine.
+ *
+ * N TCP connections (RFC 6587 octet counting or LF framing), N UDP
+ * sockets, or N unix datagram sockets, each sending pre-rendered RFC 5424
+ * messages (bench/msggen.h) that carry the run id, the connection and a
+ * sequence number, so that a checker can tell what was lost, repeated,
+ * reordered or altered.  As fast as the receiver takes them, or at a
+ * target rate; for a count or a duration.  Only loopback targets are
+ * accepted: this is a load generator, and the only collector it may load
+ * is one on this machine.
+ *
+ * Stream connections use uv_write with two buffers in flight each, so a
+ * receiver that stops reading stalls the sender (back-pressure) instead of
+ * growing its memory.  Datagram sockets are driven by uv_poll and
+ * sendmmsg; a unix datagram receiver whose queue is full stalls them too,
+ * a UDP receiver does not (the kernel drops), which is why UDP runs want
+ * --rate.
+ */
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <arpa/inet.h>
+
+#include <errno.h>
+#include <getopt.h>
+#include <inttypes.h>
+#include <math.h>
+#include <signal.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <uv.h>
+
+#include "msggen.h"
+
+#define LG_BUF_BYTES (128 * 1024) /* one stream write */
+#define LG_NBUF 2                 /* stream writes in flight per connection */
+#define LG_DGRAM_BATCH 64         /* datagrams per sendmmsg */
+#define LG_DGRAM_TURN 1024        /* datagrams per wakeup, so all sockets turn */
+#define LG_TICK_MS 1              /* rate and deadline granularity */
+
+enum lg_transport { LG_TCP, LG_UDP, LG_UNIX };
+enum lg_framing { LG_OCTET, LG_LF };
+enum lg_state { ST_CONNECTING, ST_READY, ST_CLOSING, ST_CLOSED };
+
+struct lg;
+struct lg_conn;
+
+struct lg_wbuf {
+	uv_write_t req;
+	struct lg_conn *c;
+	uint8_t *p;
+	uint64_t nmsg;
+	uint64_t bytes;   /* message bytes, framing excluded */
+	int busy;
+};
+
+struct lg_conn {
+	struct lg *lg;
+	unsigned id;
+	enum lg_state state;
+	union {
+		uv_tcp_t tcp;
+		uv_poll_t poll;
+	} h;
+	uv_connect_t creq;
+	uv_shutdown_t sreq;
+	int fd;                   /* datagram socket, or -1 */
+	int failed;
+	int shut;                 /* all sent: shutdown or close under way */
+	struct lg_wbuf wb[LG_NBUF];
+	int inflight;
+	int polling;
+	uint64_t first;
+	uint64_t next;            /* next sequence number to render */
+	uint64_t end;             /* one past the last to send */
+	uint64_t sent;            /* accepted whole by the kernel */
+	uint64_t bytes;
+	struct mmsghdr *mm;       /* datagram batch */
+	struct iovec *iov;
+	uint8_t *dbuf;
+};
+
+struct lg {
+	uv_loop_t *loop;
+	enum lg_transport transport;
+	enum lg_framing framing;
+	struct sockaddr_storage addr;
+	socklen_t addrlen;
+	char target[256];
+	struct msggen g;
+	struct lg_conn *conns;
+	unsigned nconns;
+	unsigned nsettled;        /* connected or failed */
+	unsigned nclosed;
+	uint64_t count;           /* total, 0: until the deadline */
+	double duration;          /* seconds, 0: none */
+	double rate;              /* events/s, all connections, 0: unlimited */
+	double timeout;           /* seconds, 0: none */
+	uint64_t t0;              /* uv_hrtime when sending started */
+	uint64_t t_end;           /* when the last send completed */
+	int started;
+	int stopping;             /* deadline or timeout: no new sends */
+	int timed_out;
+	uv_timer_t tick;
+	uv_timer_t guard;
+	int tick_on;
+	int guard_on;
+};
+
+static void conn_kick(struct lg_conn *c);
+static void conn_close(struct lg_conn *c);
+
+static void
+usage(void)
+{
+
+	fprintf(stderr,
+	    "usage: custody-loadgen -t URL [-c CONNS] [-f octet|lf] [-s SIZE]\n"
+	    "           [-n COUNT] [-d SECONDS] [-r EVENTS_PER_S] [-g RUNID]\n"
+	    "           [-b BASE_TIME] [-m MANIFEST] [-T TIMEOUT]\n"
+	    "       custody-loadgen          (no argument: time rendering alone,\n"
+	    "                                 the generator's own cost per message)\n"
+	    "  -t, --target URL      tcp://127.0.0.1:PORT, udp://127.0.0.1:PORT,\n"
+	    "                        unix:///PATH (datagram); loopback only\n"
+	    "  -c, --connections N   connections or sockets (default 1)\n"
+	    "  -f, --framing F       TCP framing: octet (default) or lf\n"
+	    "  -s, --size BYTES      message size (default 200)\n"
+	    "  -n, --count N         messages in all, split over the connections\n"
+	    "                        (default 100000, or unlimited with -d)\n"
+	    "  -d, --duration S      stop sending after S seconds\n"
+	    "  -r, --rate R          target events/s over all connections\n"
+	    "                        (default: as fast as the receiver takes)\n"
+	    "  -g, --gen ID          run id in every message, [0-9A-Za-z]{1,16}\n"
+	    "  -b, --base T          message timestamps start at T (s since 1970)\n"
+	    "  -m, --manifest FILE   write what was sent, for check_store\n"
+	    "  -T, --timeout S       give up (exit 1) after S seconds\n");
+}
+
+static void
+now_gen(char *out, size_t len)
+{
+	uint64_t s;
+
+	s = uv_hrtime() ^ ((uint64_t)getpid() << 32) ^ (uint64_t)time(NULL);
+	snprintf(out, len, "%08" PRIx32, (uint32_t)(s ^ (s >> 32)));
+}
+
+/*
+ * Parses url into lg's transport and address, refusing every address that
+ * is not loopback.  Returns 0 or -1 (after saying why).
+ */
+static int
+parse_target(struct lg *lg, const char *url)
+{
+	struct sockaddr_in *sin = (struct sockaddr_in *)&lg->addr;
+	struct sockaddr_in6 *sin6 = (struct sockaddr_in6 *)&lg->addr;
+	struct sockaddr_un *sun = (struct sockaddr_un *)&lg->addr;
+	char host[128];
+	const char *rest, *colon;
+	unsigned long port;
+	char *endp;
+	size_t hl;
+
+	memset(&lg->addr, 0, sizeof(lg->addr));
+	snprintf(lg->target, sizeof(lg->target), "%s", url);
+	if (strncmp(url, "unix://", 7) == 0) {
+		rest = url + 7;
+		if (rest[0] != '/' || strlen(rest) >= sizeof(sun->sun_path)) {
+			fprintf(stderr, "custody-loadgen: bad unix path in %s\n",
+			    url);
+			goto err0;
+		}
+		lg->transport = LG_UNIX;
+		sun->sun_family = AF_UNIX;
+		memcpy(sun->sun_path, rest, strlen(rest) + 1);
+		lg->addrlen = (socklen_t)sizeof(*sun);
+		return (0);
+	}
+	if (strncmp(url, "tcp://", 6) == 0)
+		lg->transport = LG_TCP;
+	else if (strncmp(url, "udp://", 6) == 0)
+		lg->transport = LG_UDP;
+	else {
+		fprintf(stderr, "custody-loadgen: unknown scheme in %s\n", url);
+		goto err0;
+	}
+	rest = url + 6;
+	if (rest[0] == '[') {
+		if ((colon = strstr(rest, "]:")) == NULL)
+			goto bad;
+		hl = (size_t)(colon - rest - 1);
+		if (hl >= sizeof(host))
+			goto bad;
+		memcpy(host, rest + 1, hl);
+		colon++;
+	} else {
+		if ((colon = strrchr(rest, ':')) == NULL)
+			goto bad;
+		hl = (size_t)(colon - rest);
+		if (hl >= sizeof(host))
+			goto bad;
+		memcpy(host, rest, hl);
+	}
+	host[hl] = '\0';
+	errno = 0;
+	port = strtoul(colon + 1, &endp, 10);
+	if (errno != 0 || *endp != '\0' || port == 0 || port > 65535)
+		goto bad;
+	if (strcmp(host, "localhost") == 0)
+		snprintf(host, sizeof(host), "127.0.0.1");
+	if (inet_pton(AF_INET, host, &sin->sin_addr) == 1) {
+		/* 127.0.0.0/8 is loopback; nothing else is. */
+		if ((ntohl(sin->sin_addr.s_addr) >> 24) != 127)
+			goto remote;
+		sin->sin_family = AF_INET;
+		sin->sin_port = htons((uint16_t)port);
+		lg->addrlen = (socklen_t)sizeof(*sin);
+		return (0);
+	}
+	if (inet_pton(AF_INET6, host, &sin6->sin6_addr) == 1) {
+		if (!IN6_IS_ADDR_LOOPBACK(&sin6->sin6_addr))
+			goto remote;
+		sin6->sin6_family = AF_INET6;
+		sin6->sin6_port = htons((uint16_t)port);
+		lg->addrlen = (socklen_t)sizeof(*sin6);
+		return (0);
+	}
+remote:
+	fprintf(stderr, "custody-loadgen: refusing %s: only loopback targets "
+	    "(127.0.0.0/8, ::1, localhost) are allowed\n", url);
+	goto err0;
+bad:
+	fprintf(stderr, "custody-loadgen: bad address in %s\n", url);
+err0:
+	return (-1);
+}
+
+static double
+elapsed_s(const struct lg *lg, uint64_t now)
+{
+
+	return ((double)(now - lg->t0) / 1e9);
+}
+
+/*
+ * How many more messages c may render now: what is left of its share,
+ * less what the rate does not allow yet.  Past the deadline nothing is.
+ */
+static uint64_t
+conn_quota(struct lg_conn *c)
+{
+	struct lg *lg = c->lg;
+	uint64_t q, allowed, done;
+	double t;
+
+	if (lg->stopping || c->failed)
+		return (0);
+	if (lg->duration > 0 || lg->rate > 0) {
+		t = elapsed_s(lg, uv_hrtime());
+		if (lg->duration > 0 && t >= lg->duration) {
+			lg->stopping = 1;
+			return (0);
+		}
+		if (lg->rate > 0) {
+			/* +1: the first message of each connection goes at once. */
+			allowed = (uint64_t)(lg->rate * t / lg->nconns) + 1;
+			done = c->next - c->first;
+			if (allowed <= done)
+				return (0);
+			q = allowed - done;
+			if (q < c->end - c->next)
+				return (q);
+		}
+	}
+	return (c->end - c->next);
+}
+
+/* Writes v in decimal at p; returns the number of digits. */
+static size_t
+put_uint(uint8_t *p, size_t v)
+{
+	uint8_t tmp[24];
+	size_t n = 0, i;
+
+	do {
+		tmp[n++] = (uint8_t)('0' + v % 10);
+		v /= 10;
+	} while (v > 0);
+	for (i = 0; i < n; i++)
+		p[i] = tmp[n - 1 - i];
+	return (n);
+}
+
+static void
+all_closed(struct lg *lg)
+{
+
+	if (lg->tick_on) {
+		uv_close((uv_handle_t *)&lg->tick, NULL);
+		lg->tick_on = 0;
+	}
+	if (lg->guard_on) {
+		uv_close((uv_handle_t *)&lg->guard, NULL);
+		lg->guard_on = 0;
+	}
+}
+
+static void
+on_closed(uv_handle_t *h)
+{
+	struct lg_conn *c = h->data;
+	struct lg *lg = c->lg;
+
+	c->state = ST_CLOSED;
+	if (c->fd >= 0) {
+		close(c->fd);
+		c->fd = -1;
+	}
+	if (++lg->nclosed == lg->nconns)
+		all_closed(lg);
+}
+
+static void
+conn_close(struct lg_conn *c)
+{
+
+	if (c->state == ST_CLOSING || c->state == ST_CLOSED)
+		return;
+	c->state = ST_CLOSING;
+	if (c->lg->transport == LG_TCP) {
+		uv_close((uv_handle_t *)&c->h.tcp, on_closed);
+	} else {
+		if (c->polling)
+			uv_poll_stop(&c->h.poll);
+		c->polling = 0;
+		uv_close((uv_handle_t *)&c->h.poll, on_closed);
+	}
+}
+
+static void
+conn_fail(struct lg_conn *c, const char *what, int err)
+{
+
+	if (!c->failed)
+		fprintf(stderr, "custody-loadgen: conn %u: %s: %s\n", c->id,
+		    what, uv_strerror(err));
+	c->failed = 1;
+	conn_close(c);
+}
+
+/* The last send of c completed: note when, for the rate printed. */
+static void
+conn_sent_all(struct lg_conn *c)
+{
+	uint64_t now = uv_hrtime();
+
+	if (now > c->lg->t_end)
+		c->lg->t_end = now;
+}
+
+static void
+on_shutdown(uv_shutdown_t *req, int status)
+{
+	struct lg_conn *c = req->data;
+
+	(void)status;
+	conn_close(c);
+}
+
+/* Ends c once nothing more is to be sent and nothing is in flight. */
+static void
+conn_maybe_finish(struct lg_conn *c)
+{
+	int rc;
+
+	if (c->state != ST_READY || c->inflight > 0)
+		return;
+	if (c->next < c->end && !c->lg->stopping)
+		return;
+	if (c->shut)
+		return;
+	c->shut = 1;
+	conn_sent_all(c);
+	if (c->lg->transport == LG_TCP) {
+		c->sreq.data = c;
+		if ((rc = uv_shutdown(&c->sreq, (uv_stream_t *)&c->h.tcp,
+		    on_shutdown)) != 0)
+			conn_fail(c, "shutdown", rc);
+	} else {
+		conn_close(c);
+	}
+}
+
+static void
+on_write(uv_write_t *req, int status)
+{
+	struct lg_wbuf *wb = req->data;
+	struct lg_conn *c = wb->c;
+
+	wb->busy = 0;
+	c->inflight--;
+	if (status < 0) {
+		conn_fail(c, "write", status);
+		return;
+	}
+	c->sent += wb->nmsg;
+	c->bytes += wb->bytes;
+	if (c->state != ST_READY)
+		return;
+	conn_kick(c);
+}
+
+/* Fills a free buffer with up to q framed messages and writes it. */
+static int
+tcp_write_one(struct lg_conn *c, struct lg_wbuf *wb, uint64_t q)
+{
+	struct lg *lg = c->lg;
+	size_t room, pos = 0, len, per;
+	uv_buf_t b;
+	uint8_t *p;
+	int rc;
+
+	per = lg->g.maxlen + 12;
+	room = LG_BUF_BYTES;
+	wb->nmsg = 0;
+	wb->bytes = 0;
+	while (wb->nmsg < q && pos + per <= room) {
+		p = wb->p + pos;
+		if (lg->framing == LG_OCTET) {
+			len = lg->g.var[msggen_variant(c->id, c->next)].len;
+			pos += put_uint(p, len);
+			wb->p[pos++] = ' ';
+			pos += msggen_render(&lg->g, c->id, c->next, wb->p + pos);
+		} else {
+			len = msggen_render(&lg->g, c->id, c->next, p);
+			pos += len;
+			wb->p[pos++] = '\n';
+		}
+		wb->bytes += len;
+		wb->nmsg++;
+		c->next++;
+	}
+	b = uv_buf_init((char *)wb->p, (unsigned)pos);
+	wb->req.data = wb;
+	wb->busy = 1;
+	c->inflight++;
+	if ((rc = uv_write(&wb->req, (uv_stream_t *)&c->h.tcp, &b, 1,
+	    on_write)) != 0) {
+		wb->busy = 0;
+		c->inflight--;
+		conn_fail(c, "write", rc);
+		return (-1);
+	}
+	return (0);
+}
+
+static void
+tcp_pump(struct lg_conn *c)
+{
+	uint64_t q;
+	int i;
+
+	while (c->state == ST_READY && c->inflight < LG_NBUF) {
+		if ((q = conn_quota(c)) == 0)
+			break;
+		for (i = 0; i < LG_NBUF && c->wb[i].busy; i++)
+			;
+		if (tcp_write_one(c, &c->wb[i], q) != 0)
+			return;
+	}
+	conn_maybe_finish(c);
+}
+
+static void on_poll(uv_poll_t *h, int status, int events);
+
+static void
+dgram_poll(struct lg_conn *c, int on)
+{
+	int rc;
+
+	if (on == c->polling || c->state != ST_READY)
+		return;
+	if (on)
+		rc = uv_poll_start(&c->h.poll, UV_WRITABLE, on_poll);
+	else
+		rc = uv_poll_stop(&c->h.poll);
+	if (rc != 0) {
+		conn_fail(c, "poll", rc);
+		return;
+	}
+	c->polling = on;
+}
+
+/*
+ * Sends datagrams while the socket takes them and the quota allows, at
+ * most LG_DGRAM_TURN per wakeup.  Returns with polling on when the socket
+ * was full or the turn ended, off when the quota ran out.
+ */
+static void
+dgram_pump(struct lg_conn *c)
+{
+	struct lg *lg = c->lg;
+	uint64_t q, turn = 0;
+	size_t i, n;
+	int sent;
+
+	while (c->state == ST_READY && turn < LG_DGRAM_TURN) {
+		if ((q = conn_quota(c)) == 0) {
+			dgram_poll(c, 0);
+			conn_maybe_finish(c);
+			return;
+		}
+		n = q < LG_DGRAM_BATCH ? (size_t)q : LG_DGRAM_BATCH;
+		for (i = 0; i < n; i++) {
+			c->iov[i].iov_base = c->dbuf + i * lg->g.maxlen;
+			c->iov[i].iov_len = msggen_render(&lg->g, c->id,
+			    c->next + i, c->iov[i].iov_base);
+			memset(&c->mm[i].msg_hdr, 0, sizeof(c->mm[i].msg_hdr));
+			c->mm[i].msg_hdr.msg_iov = &c->iov[i];
+			c->mm[i].msg_hdr.msg_iovlen = 1;
+		}
+		sent = sendmmsg(c->fd, c->mm, (unsigned)n, 0);
+		if (sent < 0) {
+			if (errno == EAGAIN || errno == EWOULDBLOCK ||
+			    errno == ENOBUFS)
+				break;
+			conn_fail(c, "send", uv_translate_sys_error(errno));
+			return;
+		}
+		for (i = 0; i < (size_t)sent; i++)
+			c->bytes += c->iov[i].iov_len;
+		c->next += (uint64_t)sent;
+		c->sent += (uint64_t)sent;
+		turn += (uint64_t)sent;
+		if ((size_t)sent < n)
+			break;
+	}
+	dgram_poll(c, 1);
+}
+
+static void
+on_poll(uv_poll_t *h, int status, int events)
+{
+	struct lg_conn *c = h->data;
+
+	(void)events;
+	if (status < 0) {
+		conn_fail(c, "poll", status);
+		return;
+	}
+	dgram_pump(c);
+}
+
+static void
+conn_kick(struct lg_conn *c)
+{
+
+	if (c->state != ST_READY)
+		return;
+	if (c->lg->transport == LG_TCP) {
+		tcp_pump(c);
+	} else if (!c->polling) {
+		dgram_pump(c);
+	} else if (c->lg->stopping) {
+		dgram_poll(c, 0);
+		conn_maybe_finish(c);
+	}
+}
+
+static void
+on_tick(uv_timer_t *t)
+{
+	struct lg *lg = t->data;
+	unsigned i;
+
+	if (lg->duration > 0 && elapsed_s(lg, uv_hrtime()) >= lg->duration)
+		lg->stopping = 1;
+	for (i = 0; i < lg->nconns; i++)
+		conn_kick(&lg->conns[i]);
+}
+
+static void
+on_guard(uv_timer_t *t)
+{
+	struct lg *lg = t->data;
+	unsigned i;
+
+	fprintf(stderr, "custody-loadgen: timeout after %.1f s\n",
+	    lg->timeout);
+	lg->timed_out = 1;
+	lg->stopping = 1;
+	for (i = 0; i < lg->nconns; i++)
+		conn_close(&lg->conns[i]);
+}
+
+static void
+start_sending(struct lg *lg)
+{
+	unsigned i;
+
+	lg->started = 1;
+	lg->t0 = uv_hrtime();
+	lg->t_end = lg->t0;
+	if (lg->rate > 0 || lg->duration > 0) {
+		uv_timer_init(lg->loop, &lg->tick);
+		lg->tick.data = lg;
+		lg->tick_on = 1;
+		uv_timer_start(&lg->tick, on_tick, LG_TICK_MS, LG_TICK_MS);
+	}
+	for (i = 0; i < lg->nconns; i++)
+		conn_kick(&lg->conns[i]);
+	if (lg->nclosed == lg->nconns)
+		all_closed(lg);
+}
+
+static void
+settled(struct lg *lg)
+{
+
+	if (++lg->nsettled == lg->nconns)
+		start_sending(lg);
+}
+
+static void
+on_connect(uv_connect_t *req, int status)
+{
+	struct lg_conn *c = req->data;
+
+	if (status < 0) {
+		conn_fail(c, "connect", status);
+	} else if (c->state == ST_CONNECTING) {
+		c->state = ST_READY;
+		uv_tcp_nodelay(&c->h.tcp, 1);
+	}
+	settled(c->lg);
+}
+
+static int
+conn_open(struct lg *lg, struct lg_conn *c)
+{
+	int rc, dom;
+
+	c->fd = -1;
+	c->state = ST_CONNECTING;
+	if (lg->transport == LG_TCP) {
+		if ((rc = uv_tcp_init(lg->loop, &c->h.tcp)) != 0)
+			goto err0;
+		c->h.tcp.data = c;
+		c->creq.data = c;
+		if ((rc = uv_tcp_connect(&c->creq, &c->h.tcp,
+		    (const struct sockaddr *)&lg->addr, on_connect)) != 0) {
+			conn_fail(c, "connect", rc);
+			settled(lg);
+		}
+		return (0);
+	}
+
+	/* Datagram sockets connect at once: no handshake to wait for. */
+	dom = lg->addr.ss_family;
+	if ((c->fd = socket(dom, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC,
+	    0)) < 0) {
+		rc = uv_translate_sys_error(errno);
+		goto err0;
+	}
+	if ((rc = uv_poll_init_socket(lg->loop, &c->h.poll, c->fd)) != 0)
+		goto err1;
+	c->h.poll.data = c;
+	if (connect(c->fd, (const struct sockaddr *)&lg->addr,
+	    lg->addrlen) != 0) {
+		conn_fail(c, "connect", uv_translate_sys_error(errno));
+	} else {
+		c->state = ST_READY;
+	}
+	settled(lg);
+	return (0);
+
+err1:
+	close(c->fd);
+	c->fd = -1;
+err0:
+	fprintf(stderr, "custody-loadgen: conn %u: %s\n", c->id,
+	    uv_strerror(rc));
+	return (-1);
+}
+
+static int
+conn_alloc(struct lg *lg, struct lg_conn *c)
+{
+	int i;
+
+	if (lg->transport == LG_TCP) {
+		for (i = 0; i < LG_NBUF; i++) {
+			c->wb[i].c = c;
+			if ((c->wb[i].p = malloc(LG_BUF_BYTES)) == NULL)
+				return (-1);
+		}
+		return (0);
+	}
+	c->mm = calloc(LG_DGRAM_BATCH, sizeof(*c->mm));
+	c->iov = calloc(LG_DGRAM_BATCH, sizeof(*c->iov));
+	c->dbuf = malloc(LG_DGRAM_BATCH * lg->g.maxlen);
+	if (c->mm == NULL || c->iov == NULL || c->dbuf == NULL)
+		return (-1);
+	return (0);
+}
+
+static void
+conn_free(struct lg_conn *c)
+{
+	int i;
+
+	for (i = 0; i < LG_NBUF; i++)
+		free(c->wb[i].p);
+	free(c->mm);
+	free(c->iov);
+	free(c->dbuf);
+}
+
+static int
+write_manifest(struct lg *lg, const char *path)
+{
+	static const char *const tnames[] = { "tcp", "udp", "unix" };
+	struct msggen_manifest m;
+	unsigned i;
+	int rc;
+
+	memset(&m, 0, sizeof(m));
+	memcpy(m.gen, lg->g.gen, sizeof(m.gen));
+	m.size = lg->g.size;
+	m.base_s = lg->g.base_s;
+	snprintf(m.transport, sizeof(m.transport), "%s", tnames[lg->transport]);
+	snprintf(m.framing, sizeof(m.framing), "%s",
+	    lg->transport != LG_TCP ? "dgram" :
+	    lg->framing == LG_OCTET ? "octet" : "lf");
+	if ((m.conns = calloc(lg->nconns, sizeof(*m.conns))) == NULL)
+		return (-1);
+	m.nconns = lg->nconns;
+	for (i = 0; i < lg->nconns; i++) {
+		m.conns[i].conn = lg->conns[i].id;
+		m.conns[i].first = lg->conns[i].first;
+		m.conns[i].sent = lg->conns[i].sent;
+		m.conns[i].attempted = lg->conns[i].next - lg->conns[i].first;
+	}
+	rc = msggen_manifest_write(&m, path);
+	msggen_manifest_close(&m);
+	return (rc);
+}
+
+/*
+ * With no argument (as `make bench` runs every bench program): renders
+ * and frames messages into memory, no socket, and prints what one costs,
+ * which is what the generator takes from the collector it loads.
+ */
+static int
+self_bench(void)
+{
+	const uint64_t n = 2000000;
+	struct msggen g;
+	uint8_t *buf;
+	size_t pos = 0, len;
+	uint64_t i, bytes = 0, t0, t1;
+
+	if (msggen_init(&g, "selfbench", 200, 1750000000) != 0)
+		return (1);
+	if ((buf = malloc(LG_BUF_BYTES)) == NULL) {
+		msggen_close(&g);
+		return (1);
+	}
+	t0 = uv_hrtime();
+	for (i = 0; i < n; i++) {
+		if (pos + g.maxlen + 12 > LG_BUF_BYTES)
+			pos = 0;
+		len = g.var[msggen_variant((unsigned)(i % 16), i)].len;
+		pos += put_uint(buf + pos, len);
+		buf[pos++] = ' ';
+		pos += msggen_render(&g, (unsigned)(i % 16), i, buf + pos);
+		bytes += len;
+	}
+	t1 = uv_hrtime();
+	printf("custody-loadgen: rendered and framed %" PRIu64 " messages "
+	    "(%.1f bytes on average) in %.3f s: %.1f ns each, %.0f messages/s"
+	    " on one core\n", n, (double)bytes / n, (double)(t1 - t0) / 1e9,
+	    (double)(t1 - t0) / n, n / ((double)(t1 - t0) / 1e9));
+	free(buf);
+	msggen_close(&g);
+	return (0);
+}
+
+static int
+parse_double(const char *s, double *out)
+{
+	char *endp;
+
+	errno = 0;
+	*out = strtod(s, &endp);
+	if (errno != 0 || endp == s || *endp != '\0' || !isfinite(*out) ||
+	    *out < 0)
+		return (-1);
+	return (0);
+}
+
+static int
+parse_u64(const char *s, uint64_t *out)
+{
+	char *endp;
+
+	errno = 0;
+	if (s[0] == '-')
+		return (-1);
+	*out = strtoull(s, &endp, 10);
+	if (errno != 0 || endp == s || *endp != '\0')
+		return (-1);
+	return (0);
+}
+
+int
+main(int argc, char **argv)
+{
+	static const struct option longopts[] = {
+		{ "target", required_argument, NULL, 't' },
+		{ "connections", required_argument, NULL, 'c' },
+		{ "framing", required_argument, NULL, 'f' },
+		{ "size", required_argument, NULL, 's' },
+		{ "count", required_argument, NULL, 'n' },
+		{ "duration", required_argument, NULL, 'd' },
+		{ "rate", required_argument, NULL, 'r' },
+		{ "gen", required_argument, NULL, 'g' },
+		{ "base", required_argument, NULL, 'b' },
+		{ "manifest", required_argument, NULL, 'm' },
+		{ "timeout", required_argument, NULL, 'T' },
+		{ "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 },
+	};
+	struct lg lg;
+	const char *target = NULL, *manifest = NULL;
+	char gen[MSGGEN_GEN_MAX + 1];
+	uint64_t v, size = 200, base = (uint64_t)time(NULL), sent = 0;
+	uint64_t attempted = 0, bytes = 0, share, extra;
+	double el;
+	unsigned i, failed = 0;
+	int ch, have_count = 0, status = 2;
+
+	if (argc == 1)
+		return (self_bench());
+	memset(&lg, 0, sizeof(lg));
+	lg.nconns = 1;
+	lg.framing = LG_OCTET;
+	now_gen(gen, sizeof(gen));
+	while ((ch = getopt_long(argc, argv, "t:c:f:s:n:d:r:g:b:m:T:h",
+	    longopts, NULL)) != -1) {
+		switch (ch) {
+		case 't':
+			target = optarg;
+			break;
+		case 'c':
+			if (parse_u64(optarg, &v) != 0 || v == 0 ||
+			    v > MSGGEN_CONN_MAX + 1)
+				goto badarg;
+			lg.nconns = (unsigned)v;
+			break;
+		case 'f':
+			if (strcmp(optarg, "octet") == 0)
+				lg.framing = LG_OCTET;
+			else if (strcmp(optarg, "lf") == 0)
+				lg.framing = LG_LF;
+			else
+				goto badarg;
+			break;
+		case 's':
+			if (parse_u64(optarg, &size) != 0 || size == 0 ||
+			    size > MSGGEN_SIZE_MAX)
+				goto badarg;
+			break;
+		case 'n':
+			if (parse_u64(optarg, &lg.count) != 0)
+				goto badarg;
+			have_count = 1;
+			break;
+		case 'd':
+			if (parse_double(optarg, &lg.duration) != 0)
+				goto badarg;
+			break;
+		case 'r':
+			if (parse_double(optarg, &lg.rate) != 0)
+				goto badarg;
+			break;
+		case 'g':
+			if (!msggen_gen_valid(optarg))
+				goto badarg;
+			snprintf(gen, sizeof(gen), "%s", optarg);
+			break;
+		case 'b':
+			if (parse_u64(optarg, &base) != 0 ||
+			    base > (uint64_t)1 << 40)
+				goto badarg;
+			break;
+		case 'm':
+			manifest = optarg;
+			break;
+		case 'T':
+			if (parse_double(optarg, &lg.timeout) != 0)
+				goto badarg;
+			break;
+		case 'h':
+			usage();
+			return (0);
+		default:
+			usage();
+			return (2);
+		}
+	}
+	if (optind != argc || target == NULL) {
+		usage();
+		return (2);
+	}
+	if (parse_target(&lg, target) != 0)
+		return (2);
+	if (!have_count && lg.duration == 0)
+		lg.count = 100000;
+	if (!have_count && lg.duration > 0)
+		lg.count = MSGGEN_SEQ_MAX * lg.nconns;
+	if (lg.count / lg.nconns > MSGGEN_SEQ_MAX) {
+		fprintf(stderr, "custody-loadgen: count too large\n");
+		return (2);
+	}
+	if (msggen_init(&lg.g, gen, (size_t)size, (int64_t)base) != 0) {
+		fprintf(stderr, "custody-loadgen: out of memory\n");
+		return (2);
+	}
+
+	/* A receiver that goes away must show as an error, not kill us. */
+	signal(SIGPIPE, SIG_IGN);
+
+	lg.loop = uv_default_loop();
+	if ((lg.conns = calloc(lg.nconns, sizeof(*lg.conns))) == NULL)
+		goto nomem;
+	share = lg.count / lg.nconns;
+	extra = lg.count % lg.nconns;
+	for (i = 0; i < lg.nconns; i++) {
+		lg.conns[i].lg = &lg;
+		lg.conns[i].id = i;
+		lg.conns[i].first = 0;
+		lg.conns[i].next = 0;
+		lg.conns[i].end = share + (i < extra ? 1 : 0);
+		if (conn_alloc(&lg, &lg.conns[i]) != 0)
+			goto nomem;
+	}
+	if (lg.timeout > 0) {
+		uv_timer_init(lg.loop, &lg.guard);
+		lg.guard.data = &lg;
+		lg.guard_on = 1;
+		uv_timer_start(&lg.guard, on_guard,
+		    (uint64_t)(lg.timeout * 1000), 0);
+	}
+	for (i = 0; i < lg.nconns; i++) {
+		if (conn_open(&lg, &lg.conns[i]) != 0)
+			goto out;
+	}
+	uv_run(lg.loop, UV_RUN_DEFAULT);
+
+	for (i = 0; i < lg.nconns; i++) {
+		sent += lg.conns[i].sent;
+		attempted += lg.conns[i].next - lg.conns[i].first;
+		bytes += lg.conns[i].bytes;
+		if (lg.conns[i].failed)
+			failed++;
+	}
+	el = lg.started ? (double)(lg.t_end - lg.t0) / 1e9 : 0;
+	printf("custody-loadgen gen=%s target=%s conns=%u size=%zu sent=%"
+	    PRIu64 " attempted=%" PRIu64 " bytes=%" PRIu64 " elapsed_s=%.3f "
+	    "events_per_s=%.0f mb_per_s=%.2f failed_conns=%u\n",
+	    lg.g.gen, lg.target, lg.nconns, lg.g.size, sent, attempted, bytes,
+	    el, el > 0 ? (double)sent / el : 0,
+	    el > 0 ? (double)bytes / el / 1e6 : 0, failed);
+	status = (failed > 0 || lg.timed_out) ? 1 : 0;
+	if (manifest != NULL && write_manifest(&lg, manifest) != 0) {
+		fprintf(stderr, "custody-loadgen: %s: %s\n", manifest,
+		    strerror(errno));
+		status = 2;
+	}
+	goto out;
+
+nomem:
+	fprintf(stderr, "custody-loadgen: out of memory\n");
+out:
+	if (lg.conns != NULL) {
+		for (i = 0; i < lg.nconns; i++)
+			conn_free(&lg.conns[i]);
+	}
+	free(lg.conns);
+	msggen_close(&lg.g);
+	uv_loop_close(lg.loop);
+	return (status);
+
+badarg:
+	fprintf(stderr, "custody-loadgen: bad value for -%c: %s\n", ch, optarg);
+	usage();
+	return (2);
+}

@@ -1,0 +1,428 @@
+"""Shared plumbing of the scenario tests: the real custodyd on loopback,
+driven by real clients, checked with the read side.
+
+Rules every scenario follows (tests/scenario/*.py import this module):
+- Every wait is on a condition with a bound (wait_for), never a bare sleep.
+- Every process started is ended by pid at exit, on success, failure,
+  timeout (a SIGALRM bound on the whole test) or interruption.
+- The daemon's data dir and logs live in one temp dir, removed on success
+  and kept (path printed) on failure, so a failure can be looked at.
+
+Environment (set by ctest; see tests/CMakeLists.txt): CUSTODYD,
+CUSTODY_VERIFY, CUSTODY_QUERY, CUSTODY_BUILD_DIR, CUSTODY_SOURCE_DIR,
+CUSTODY_SANITIZE.
+"""
+import atexit
+import json
+import os
+import re
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+
+SANITIZED = os.environ.get("CUSTODY_SANITIZE", "0") == "1"
+# Sanitized builds run several times slower: every bound widens with them.
+SLOW = 4.0 if SANITIZED else 1.0
+
+_procs = []
+_workdirs = []
+_failed = False
+
+
+def env_path(name):
+    value = os.environ.get(name)
+    if not value:
+        fail(f"{name} is not set (run through ctest, or set it by hand)")
+    return value
+
+
+def build_dir():
+    return env_path("CUSTODY_BUILD_DIR")
+
+
+def tool(name):
+    """A program of the build: tests/tools/NAME or bench/NAME."""
+    for path in (os.path.join(build_dir(), name),
+                 os.path.join(build_dir(), "bench", name)):
+        if os.access(path, os.X_OK):
+            return path
+    fail(f"{name} is not built in {build_dir()}")
+
+
+def binary(var):
+    path = env_path(var)
+    if not os.access(path, os.X_OK):
+        fail(f"{var}={path} is not built yet")
+    return path
+
+
+class TestFailure(Exception):
+    pass
+
+
+def fail(msg):
+    raise TestFailure(msg)
+
+
+def check(cond, msg):
+    if not cond:
+        fail(msg)
+    print(f"ok: {msg}", flush=True)
+
+
+def _cleanup():
+    for p in _procs:
+        if p.poll() is None:
+            try:
+                p.kill()
+                p.wait(timeout=10)
+            except (OSError, subprocess.TimeoutExpired):
+                pass
+    for d in _workdirs:
+        if _failed:
+            print(f"kept for inspection: {d}", flush=True)
+        else:
+            shutil.rmtree(d, ignore_errors=True)
+
+
+def _on_signal(signum, frame):
+    raise TestFailure(f"interrupted by signal {signum}")
+
+
+def _on_alarm(signum, frame):
+    raise TestFailure("the test ran past its time bound")
+
+
+def main(body, bound_s=50):
+    """Runs body() with cleanup, a time bound and an exit status."""
+    global _failed
+    atexit.register(_cleanup)
+    signal.signal(signal.SIGTERM, _on_signal)
+    signal.signal(signal.SIGINT, _on_signal)
+    signal.signal(signal.SIGALRM, _on_alarm)
+    signal.alarm(int(bound_s * SLOW))
+    try:
+        body()
+    except TestFailure as e:
+        _failed = True
+        print(f"FAIL: {e}", flush=True)
+        sys.exit(1)
+    finally:
+        signal.alarm(0)
+    print("PASS", flush=True)
+    sys.exit(0)
+
+
+def workdir(tag):
+    d = tempfile.mkdtemp(prefix=f"custody-{tag}.", dir="/tmp")
+    _workdirs.append(d)
+    return d
+
+
+def wait_for(cond, bound_s, what, step_s=0.02):
+    """Polls cond() until it returns a true value, at most bound_s."""
+    deadline = time.monotonic() + bound_s * SLOW
+    while True:
+        v = cond()
+        if v:
+            return v
+        if time.monotonic() >= deadline:
+            fail(f"timed out after {bound_s * SLOW:.0f} s waiting for {what}")
+        time.sleep(step_s)
+
+
+def free_port():
+    """A port free for both TCP and UDP on 127.0.0.1 right now."""
+    for _ in range(100):
+        t = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        t.bind(("127.0.0.1", 0))
+        port = t.getsockname()[1]
+        u = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        try:
+            u.bind(("127.0.0.1", port))
+        except OSError:
+            continue
+        finally:
+            u.close()
+            t.close()
+        return port
+    fail("no free port")
+
+
+def port_accepts(port):
+    try:
+        with socket.create_connection(("127.0.0.1", port), timeout=0.2):
+            return True
+    except OSError:
+        return False
+
+
+def spawn(argv, log_path=None, **kw):
+    """Starts a process that cleanup will end; output to log_path."""
+    out = open(log_path, "wb") if log_path else subprocess.DEVNULL
+    p = subprocess.Popen(argv, stdout=out, stderr=subprocess.STDOUT, **kw)
+    _procs.append(p)
+    return p
+
+
+def run(argv, bound_s=30, **kw):
+    """Runs a command to completion within a bound; returns CompletedProcess."""
+    try:
+        return subprocess.run(argv, capture_output=True,
+                              timeout=bound_s * SLOW, **kw)
+    except subprocess.TimeoutExpired:
+        fail(f"timed out after {bound_s * SLOW:.0f} s: {' '.join(argv)}")
+
+
+def proc_status(pid, key):
+    """A field of /proc/PID/status in KiB (VmHWM, VmRSS), or None."""
+    try:
+        with open(f"/proc/{pid}/status") as f:
+            for line in f:
+                if line.startswith(key + ":"):
+                    return int(line.split()[1])
+    except OSError:
+        return None
+    return None
+
+
+def proc_cpu_s(pid):
+    """User + system CPU seconds of a live process."""
+    with open(f"/proc/{pid}/stat") as f:
+        fields = f.read().rsplit(")", 1)[1].split()
+    tick = os.sysconf("SC_CLK_TCK")
+    return (int(fields[11]) + int(fields[12])) / tick
+
+
+class Daemon:
+    """custodyd on loopback with a temp data dir, one listener of each kind."""
+
+    def __init__(self, work, config=None, tcp=True, udp=True, unix=True):
+        self.work = work
+        self.data = os.path.join(work, "data")
+        self.port = free_port()
+        self.metrics_port = free_port()
+        self.sock = os.path.join(work, "log.sock")
+        self.listeners = []
+        if tcp:
+            self.listeners.append(f"tcp://127.0.0.1:{self.port}")
+        if udp:
+            self.listeners.append(f"udp://127.0.0.1:{self.port}")
+        if unix:
+            self.listeners.append(f"unix://{self.sock}")
+        self.config = None
+        if config is not None:
+            self.config = os.path.join(work, "custodyd.conf")
+            with open(self.config, "w") as f:
+                f.write(config)
+        self.proc = None
+        self.starts = 0
+        self.notify = None
+
+    def argv(self):
+        a = [binary("CUSTODYD"), "--data-dir", self.data]
+        for url in self.listeners:
+            a += ["--listen", url]
+        a += ["--metrics", f"tcp://127.0.0.1:{self.metrics_port}"]
+        if self.config:
+            a += ["--config", self.config]
+        return a
+
+    def start(self):
+        """Starts the daemon and waits until every listener is ready."""
+        os.makedirs(self.data, mode=0o700, exist_ok=True)
+        self.starts += 1
+        log = os.path.join(self.work, f"custodyd.{self.starts}.log")
+        # Readiness as systemd would see it (READY=1 on NOTIFY_SOCKET),
+        # when the daemon sends it; listeners accepting otherwise.
+        notify_path = os.path.join(self.work, f"notify.{self.starts}")
+        self.notify = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+        self.notify.bind(notify_path)
+        self.notify.setblocking(False)
+        env = dict(os.environ, NOTIFY_SOCKET=notify_path)
+        self.log = log
+        self.proc = spawn(self.argv(), log, env=env)
+        wait_for(self._ready, 20, "custodyd to be ready")
+        return self
+
+    def _ready(self):
+        if self.proc.poll() is not None:
+            fail(f"custodyd exited with {self.proc.returncode} at start:\n"
+                 + self.log_text())
+        notified = False
+        try:
+            while True:
+                if b"READY=1" in self.notify.recv(4096):
+                    notified = True
+        except BlockingIOError:
+            pass
+        if notified:
+            self.notified = True
+        tcp_ok = not any(u.startswith("tcp://") for u in self.listeners) \
+            or port_accepts(self.port)
+        unix_ok = not any(u.startswith("unix://") for u in self.listeners) \
+            or os.path.exists(self.sock)
+        metrics_ok = self.metrics_text() is not None
+        return tcp_ok and unix_ok and metrics_ok
+
+    def log_text(self):
+        try:
+            with open(self.log, errors="replace") as f:
+                return f.read()[-4000:]
+        except OSError:
+            return ""
+
+    @property
+    def pid(self):
+        return self.proc.pid
+
+    def metrics_text(self):
+        """The metrics endpoint's text: HTTP GET, or what a bare TCP
+        endpoint writes on connect; None when it does not answer."""
+        try:
+            with socket.create_connection(("127.0.0.1", self.metrics_port),
+                                          timeout=2) as c:
+                c.sendall(b"GET /metrics HTTP/1.0\r\nHost: 127.0.0.1\r\n\r\n")
+                data = b""
+                while True:
+                    chunk = c.recv(65536)
+                    if not chunk:
+                        break
+                    data += chunk
+        except OSError:
+            return None
+        if data.startswith(b"HTTP/"):
+            head, _, data = data.partition(b"\r\n\r\n")
+            if b" 200" not in head.split(b"\r\n", 1)[0]:
+                return None
+        return data.decode(errors="replace")
+
+    def metrics(self):
+        """Prometheus text as {name: value}, labels summed over, and
+        {name{labels}: value} for each labelled series."""
+        text = self.metrics_text()
+        if text is None:
+            fail("the metrics endpoint does not answer")
+        out = {}
+        for line in text.splitlines():
+            if not line or line.startswith("#"):
+                continue
+            m = re.match(r"^([A-Za-z_:][A-Za-z0-9_:]*)(\{[^}]*\})?\s+(\S+)",
+                         line)
+            if m:
+                try:
+                    v = float(m.group(3))
+                except ValueError:
+                    continue
+                out[m.group(1)] = out.get(m.group(1), 0) + v
+                if m.group(2):
+                    out[m.group(1) + m.group(2)] = v
+        return out
+
+    def received(self, url):
+        """custody_received_total of the listener url."""
+        return self.metrics().get(f'custody_received_total{{listener="{url}"}}',
+                                  0)
+
+    def metric(self, *names):
+        """The first of names the endpoint reports (their meaning is one)."""
+        m = self.metrics()
+        for n in names:
+            if n in m:
+                return m[n]
+        fail(f"none of the metrics {names} is reported; have: "
+             f"{sorted(m)}")
+
+    def stop(self, bound_s=30):
+        """SIGTERM: drain, seal, exit 0 (issue 3)."""
+        self.proc.send_signal(signal.SIGTERM)
+        try:
+            rc = self.proc.wait(timeout=bound_s * SLOW)
+        except subprocess.TimeoutExpired:
+            fail(f"custodyd did not exit within {bound_s * SLOW:.0f} s of "
+                 "SIGTERM")
+        check(rc == 0, f"custodyd exits 0 on SIGTERM (got {rc})")
+        self.notify.close()
+
+    def kill(self):
+        self.proc.kill()
+        self.proc.wait(timeout=10)
+        self.notify.close()
+
+
+def loadgen(target, count, conns=1, size=200, framing="octet", rate=None,
+            gen=None, manifest=None, duration=None, bound_s=40,
+            background=False, log=None):
+    """Runs custody-loadgen; returns its parsed result line (or the Popen)."""
+    argv = [tool("custody-loadgen"), "-t", target, "-c", str(conns),
+            "-s", str(size), "-T", str(bound_s * SLOW)]
+    if count is not None:
+        argv += ["-n", str(count)]
+    if target.startswith("tcp://"):
+        argv += ["-f", framing]
+    if rate:
+        argv += ["-r", str(rate)]
+    if gen:
+        argv += ["-g", gen]
+    if manifest:
+        argv += ["-m", manifest]
+    if duration:
+        argv += ["-d", str(duration)]
+    if background:
+        return spawn(argv, log)
+    r = run(argv, bound_s=bound_s + 5)
+    if r.returncode != 0:
+        fail(f"custody-loadgen exited {r.returncode}: "
+             f"{r.stderr.decode(errors='replace')}")
+    return parse_kv(r.stdout.decode().strip())
+
+
+def parse_kv(line):
+    return dict(kv.split("=", 1) for kv in line.split() if "=" in kv)
+
+
+def check_store(data, manifests=(), mode=None, checkpoint=None, dump=False):
+    """Runs check_store; returns (exit code, summary dict, dumped records)."""
+    argv = [tool("check_store")]
+    for m in manifests:
+        argv += ["-m", m]
+    if mode:
+        argv.append(mode)
+    if checkpoint:
+        argv += ["-c", checkpoint]
+    if dump:
+        argv.append("--dump")
+    argv.append(data)
+    r = run(argv, bound_s=60)
+    summary_text = (r.stderr if dump else r.stdout).decode(errors="replace")
+    records = []
+    if dump:
+        records = [json.loads(line) for line in r.stdout.decode().splitlines()
+                   if line.startswith("{")]
+    summary = {"runs": [], "audit": [], "text": summary_text,
+               "stderr": r.stderr.decode(errors="replace")}
+    for line in summary_text.splitlines():
+        word, _, rest = line.partition(" ")
+        if word == "run":
+            summary["runs"].append(parse_kv(rest))
+        elif word == "audit":
+            summary["audit"].append(parse_kv(rest))
+        elif word in ("store", "kinds", "events", "disk", "checkpoint"):
+            summary[word] = parse_kv(rest)
+        elif line.startswith("result="):
+            summary["result"] = line.split("=", 1)[1]
+    return r.returncode, summary, records
+
+
+def verify(data, extra=()):
+    """custody-verify must say the store is intact (exit 0)."""
+    r = run([binary("CUSTODY_VERIFY"), *extra, data], bound_s=60)
+    out = (r.stdout + r.stderr).decode(errors="replace")
+    check(r.returncode == 0,
+          f"custody-verify says the store is intact (exit {r.returncode})"
+          + ("" if r.returncode == 0 else ":\n" + out[-3000:]))
+    return out
