@@ -15,7 +15,7 @@ CMAKE_BUILD := env -u MAKEFLAGS -u MFLAGS -u MAKELEVEL cmake --build
 ASAN_ENV := ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 \
 	UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
 
-.PHONY: all deps build build-asan test run bench fuzz clean
+.PHONY: all deps build build-asan test run bench bench-compare bench-query fuzz clean
 
 all: build
 
@@ -70,7 +70,16 @@ bench: build
 	for b in $(if $(BENCH),build/bench/$(BENCH),build/bench/*); do \
 		[ -x "$$b" ] || { echo "make bench: no benchmark $$b"; exit 1; }; \
 		echo "== $$b"; "$$b"; \
-	done
+	done; \
+	$(if $(BENCH),,echo "== bench/ingest.sh"; bench/ingest.sh)
+
+# The longer runs, each documented in bench/README.md: custodyd against
+# rsyslog and syslog-ng (installs them), and queries over a simulated day.
+bench-compare: build
+	CUSTODY_BUILD_DIR=$(CURDIR)/build bench/compare.sh
+
+bench-query: build
+	CUSTODY_BUILD_DIR=$(CURDIR)/build bench/bench_query.sh
 
 fuzz: deps
 	CC=clang cmake -S . -B build-fuzz -DCUSTODY_FUZZ=ON
