@@ -34,4 +34,23 @@ void cst_b2b_final(cst_b2b *s, uint8_t *out);
 /* One call: out[0..outlen) = BLAKE2b(in[0..len)). */
 void cst_b2b_hash(uint8_t *out, size_t outlen, const void *in, size_t len);
 
+/*
+ * Four hashes at once (blake2b_x4.c): out[i][0..outlen) = BLAKE2b(prefix ||
+ * in[i][0..len[i])) for i = 0..3, each of its own length.  The prefix byte
+ * is the Merkle tree's domain separation (00 leaves, 01 nodes).  out[i]
+ * NULL leaves lane i unused (in[i] then is not read); otherwise in[i] may
+ * be NULL only if len[i] is 0.  All input is read before any output is
+ * written, so an out[i] may alias any input.  All pointers are borrowed.
+ * Uses AVX2 where the CPU has it, else the scalar code.
+ */
+void cst_b2b_hash_x4(uint8_t *const out[4], size_t outlen, uint8_t prefix,
+    const uint8_t *const in[4], const size_t len[4]);
+
+/* As cst_b2b_hash_x4, but with simd 0 always the scalar code (for tests). */
+void cst_b2b_hash_x4_with(int simd, uint8_t *const out[4], size_t outlen,
+    uint8_t prefix, const uint8_t *const in[4], const size_t len[4]);
+
+/* 1 if cst_b2b_hash_x4 runs four lanes in SIMD on this CPU, else 0. */
+int cst_b2b_x4_simd(void);
+
 #endif /* CUSTODY_BLAKE2B_H */

@@ -29,6 +29,14 @@
  */
 #define RECORD_MIN_LEN 12
 
+/*
+ * Leaves are hashed this many records at a time: enough for
+ * cst_merkle_leaves to run four at once, few enough that the sealer hashes
+ * records while their bytes are still in cache and the offsets fit on the
+ * stack.
+ */
+#define LEAF_BATCH 64
+
 /* The zstd frame magic, 0xFD2FB528 little-endian (RFC 8878 3.1.1). */
 static const uint8_t zstd_magic[4] = { 0x28, 0xb5, 0x2f, 0xfd };
 
@@ -59,6 +67,27 @@ sig_message(const uint8_t hash[CST_HASH_LEN],
 
 	memcpy(m, CST_D_BLOCKSIG, sizeof(CST_D_BLOCKSIG));
 	memcpy(m + sizeof(CST_D_BLOCKSIG), hash, CST_HASH_LEN);
+}
+
+/*
+ * leaves[i] = H(00 || raw[offs[i]..offs[i + 1])) for i in 0..n (SPEC
+ * section 5); offs has n + 1 entries.
+ */
+static void
+hash_leaves(const uint8_t *raw, const size_t *offs, size_t n,
+    uint8_t (*leaves)[CST_HASH_LEN])
+{
+	const uint8_t *data[LEAF_BATCH];
+	size_t len[LEAF_BATCH];
+	size_t i, k;
+
+	for (i = 0; i < n; i += k) {
+		for (k = 0; k < LEAF_BATCH && i + k < n; k++) {
+			data[k] = raw + offs[i + k];
+			len[k] = offs[i + k + 1] - offs[i + k];
+		}
+		cst_merkle_leaves(data, len, k, leaves + i);
+	}
 }
 
 cst_sealer *
@@ -128,8 +157,9 @@ cst_sealer_build(cst_sealer *s, const cst_record *recs, size_t n,
     cst_draft *out)
 {
 	uint8_t (*leaves)[CST_HASH_LEN];
+	size_t offs[LEAF_BATCH + 1];
 	int64_t min_ns, max_ns;
-	size_t i, off, bound, clen;
+	size_t i, k, bound, clen;
 	int rc;
 
 	if (n == 0 || recs[0].seq > UINT64_MAX - (n - 1))
@@ -143,20 +173,27 @@ cst_sealer_build(cst_sealer *s, const cst_record *recs, size_t n,
 		s->leaves_cap = n;
 	}
 
-	/* Each record's leaf is hashed while its bytes are still in cache. */
+	/*
+	 * Each batch of LEAF_BATCH records' leaves is hashed while their
+	 * bytes are still in cache.  Offsets, not pointers, are kept: raw
+	 * may move as it grows.
+	 */
 	s->raw.len = 0;
 	min_ns = max_ns = recs[0].recv_ns;
-	for (i = 0; i < n; i++) {
+	for (i = 0, k = 0; i < n; i++) {
 		/* R-BLK-7: the batch carries consecutive numbers. */
 		if (recs[i].seq != recs[0].seq + i)
 			return (CST_EINVAL);
-		off = s->raw.len;
+		offs[k++] = s->raw.len;
 		if ((rc = cst_record_encode(&recs[i], &s->raw)) != 0)
 			return (rc);
 		if (s->raw.len > CST_MAX_RAW)
 			return (CST_ETOOBIG);
-		cst_merkle_leaf(s->raw.p + off, s->raw.len - off,
-		    s->leaves[i]);
+		if (k == LEAF_BATCH || i + 1 == n) {
+			offs[k] = s->raw.len;
+			hash_leaves(s->raw.p, offs, k, s->leaves + (i + 1 - k));
+			k = 0;
+		}
 		if (recs[i].recv_ns < min_ns)
 			min_ns = recs[i].recv_ns;
 		if (recs[i].recv_ns > max_ns)
@@ -480,7 +517,6 @@ open_records(cst_opener *o, const cst_blk_hdr *h, const char **rule)
 			*rule = "R-REC-1";
 			return (CST_ECORRUPT);
 		}
-		cst_merkle_leaf(o->raw + off, used, o->leaves[i]);
 		off += used;
 		if (rec.seq != h->first_seq + i)
 			seq_ok = 0;
@@ -493,6 +529,8 @@ open_records(cst_opener *o, const cst_blk_hdr *h, const char **rule)
 	*rule = "R-BLK-5";
 	if (off != o->raw_len)
 		return (CST_ECORRUPT);
+	/* All at once, once the records are known to tile raw. */
+	hash_leaves(o->raw, o->offs, h->record_count, o->leaves);
 	memcpy(o->scratch, o->leaves, h->record_count * CST_HASH_LEN);
 	cst_merkle_root(o->scratch, h->record_count, root);
 	if (sodium_memcmp(root, h->merkle_root, CST_HASH_LEN) != 0)

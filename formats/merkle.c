@@ -28,6 +28,33 @@ cst_merkle_leaf(const uint8_t *data, size_t len, uint8_t out[CST_HASH_LEN])
 	cst_b2b_final(&st, out);
 }
 
+/*
+ * Four leaves per cst_b2b_hash_x4 call.  An unused lane costs what a used
+ * one does, and four lanes cost about what two scalar hashes do
+ * (bench/bench_hash): a last group of three fills its fourth lane with
+ * NULL, and a last one or two leaves are hashed one by one.
+ */
+void
+cst_merkle_leaves(const uint8_t *const *data, const size_t *len, size_t n,
+    uint8_t (*out)[CST_HASH_LEN])
+{
+	uint8_t *o[4];
+	const uint8_t *in[4];
+	size_t l[4];
+	size_t i, k;
+
+	for (i = 0; i + 2 < n; i += 4) {
+		for (k = 0; k < 4; k++) {
+			o[k] = i + k < n ? out[i + k] : NULL;
+			in[k] = i + k < n ? data[i + k] : NULL;
+			l[k] = i + k < n ? len[i + k] : 0;
+		}
+		cst_b2b_hash_x4(o, CST_HASH_LEN, LEAF_PREFIX, in, l);
+	}
+	for (; i < n; i++)
+		cst_merkle_leaf(data[i], len[i], out[i]);
+}
+
 /* out may alias left or right: both are read before out is written. */
 void
 cst_merkle_node(const uint8_t left[CST_HASH_LEN],
@@ -50,15 +77,36 @@ void
 cst_merkle_root(uint8_t (*leaves)[CST_HASH_LEN], size_t n,
     uint8_t out[CST_HASH_LEN])
 {
-	size_t i;
+	uint8_t *o[4];
+	const uint8_t *in[4];
+	size_t l[4];
+	size_t pairs, j, k;
 
 	if (n == 0) {
 		cst_b2b_hash(out, CST_HASH_LEN, NULL, 0);
 		return;
 	}
 	while (n > 1) {
-		for (i = 0; i + 1 < n; i += 2)
-			cst_merkle_node(leaves[i], leaves[i + 1], leaves[i / 2]);
+		/*
+		 * Node j of the level above is H(01 || leaves[2j] ||
+		 * leaves[2j + 1]), whose 64 bytes are contiguous.  Node j
+		 * overwrites leaves[j], which no node j' > j still needs
+		 * (2j' > j); within one call all input is read first.  The
+		 * pairs are grouped as cst_merkle_leaves groups leaves.
+		 */
+		pairs = n / 2;
+		for (j = 0; j + 2 < pairs; j += 4) {
+			for (k = 0; k < 4; k++) {
+				o[k] = j + k < pairs ? leaves[j + k] : NULL;
+				in[k] = j + k < pairs ? leaves[2 * (j + k)] :
+				    NULL;
+				l[k] = j + k < pairs ? 2 * CST_HASH_LEN : 0;
+			}
+			cst_b2b_hash_x4(o, CST_HASH_LEN, NODE_PREFIX, in, l);
+		}
+		for (; j < pairs; j++)
+			cst_merkle_node(leaves[2 * j], leaves[2 * j + 1],
+			    leaves[j]);
 		if (n & 1)
 			memmove(leaves[n / 2], leaves[n - 1], CST_HASH_LEN);
 		n = n / 2 + (n & 1);

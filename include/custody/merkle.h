@@ -16,6 +16,15 @@
 void cst_merkle_leaf(const uint8_t *data, size_t len,
     uint8_t out[CST_HASH_LEN]);
 
+/*
+ * out[i] = H(00 || data[i][0..len[i])) for i in 0..n, several at a time
+ * (SIMD where the CPU has it): the same hashes as n calls of
+ * cst_merkle_leaf.  data, len and out are borrowed; data[i] may be NULL
+ * only if len[i] is 0; out must not overlap the data.  Cannot fail.
+ */
+void cst_merkle_leaves(const uint8_t *const *data, const size_t *len,
+    size_t n, uint8_t (*out)[CST_HASH_LEN]);
+
 /* out = H(01 || left || right). */
 void cst_merkle_node(const uint8_t left[CST_HASH_LEN],
     const uint8_t right[CST_HASH_LEN], uint8_t out[CST_HASH_LEN]);

@@ -73,3 +73,170 @@ Test(blake2b, any_split_gives_the_same_digest)
 		    trial);
 	}
 }
+
+/*
+ * The four-lane hash: every lane must be the digest the scalar code (and
+ * libsodium) gives for prefix || in, whatever the other lanes' lengths,
+ * both on the SIMD path (where the CPU has it) and on the scalar one.
+ */
+
+#define X4_MAXLEN 1100
+
+static const size_t x4_lens[] = { 0, 1, 126, 127, 128, 129, 255, 256, 257,
+    286, 1000 };
+#define X4_NLENS (sizeof(x4_lens) / sizeof(x4_lens[0]))
+
+static uint8_t x4_data[4][X4_MAXLEN];
+
+static void
+x4_fill(unsigned seed)
+{
+	size_t i;
+	int lane;
+
+	for (lane = 0; lane < 4; lane++)
+		for (i = 0; i < X4_MAXLEN; i++)
+			x4_data[lane][i] = (uint8_t)rand_r(&seed);
+}
+
+/* The digest of prefix || d[0..len), by libsodium and by cst_b2b_hash. */
+static void
+x4_ref(uint8_t prefix, const uint8_t *d, size_t len, size_t outlen,
+    uint8_t *out)
+{
+	uint8_t m[1 + X4_MAXLEN], other[64];
+
+	m[0] = prefix;
+	memcpy(m + 1, d, len);
+	crypto_generichash(out, outlen, m, 1 + len, NULL, 0);
+	cst_b2b_hash(other, outlen, m, 1 + len);
+	cr_assert(memcmp(out, other, outlen) == 0, "scalar, length %zu", len);
+}
+
+static void
+x4_every_combination(int simd)
+{
+	static uint8_t want[2][4][X4_NLENS][32];
+	uint8_t got[4][32];
+	uint8_t *out[4] = { got[0], got[1], got[2], got[3] };
+	const uint8_t *in[4] = { x4_data[0], x4_data[1], x4_data[2],
+	    x4_data[3] };
+	size_t len[4], c, k;
+	int lane, p;
+
+	cr_assert(sodium_init() >= 0);
+	x4_fill(SEED);
+	for (p = 0; p < 2; p++)
+		for (lane = 0; lane < 4; lane++)
+			for (k = 0; k < X4_NLENS; k++)
+				x4_ref((uint8_t)p, x4_data[lane], x4_lens[k],
+				    32, want[p][lane][k]);
+	for (c = 0; c < X4_NLENS * X4_NLENS * X4_NLENS * X4_NLENS; c++) {
+		p = (int)(c & 1);
+		for (lane = 0, k = c; lane < 4; lane++, k /= X4_NLENS)
+			len[lane] = x4_lens[k % X4_NLENS];
+		memset(got, 0xa5, sizeof(got));
+		cst_b2b_hash_x4_with(simd, out, 32, (uint8_t)p, in, len);
+		for (lane = 0, k = c; lane < 4; lane++, k /= X4_NLENS)
+			cr_assert(memcmp(got[lane],
+			    want[p][lane][k % X4_NLENS], 32) == 0,
+			    "simd %d lane %d lengths %zu %zu %zu %zu", simd,
+			    lane, len[0], len[1], len[2], len[3]);
+	}
+}
+
+Test(blake2b_x4, every_combination_of_lengths)
+{
+
+	printf("blake2b_x4: SIMD %s on this CPU\n",
+	    cst_b2b_x4_simd() ? "available" : "not available");
+	x4_every_combination(1);
+}
+
+Test(blake2b_x4, every_combination_of_lengths_scalar)
+{
+
+	x4_every_combination(0);
+}
+
+static void
+x4_random(int simd)
+{
+	unsigned seed = SEED + 1;
+	uint8_t got[4][64], want[64];
+	uint8_t *out[4] = { got[0], got[1], got[2], got[3] };
+	const uint8_t *in[4];
+	size_t len[4], off[4], outlen;
+	uint8_t prefix;
+	int trial, lane;
+
+	printf("blake2b_x4 random lengths (simd %d): seed %u\n", simd,
+	    SEED + 1);
+	cr_assert(sodium_init() >= 0);
+	x4_fill(seed);
+	for (trial = 0; trial < 3000; trial++) {
+		outlen = (size_t)rand_r(&seed) % 64 + 1;
+		prefix = (uint8_t)rand_r(&seed);
+		for (lane = 0; lane < 4; lane++) {
+			len[lane] = (size_t)rand_r(&seed) % 1000;
+			/* Unaligned starts, and lanes that share bytes. */
+			off[lane] = (size_t)rand_r(&seed) % (X4_MAXLEN - 1000);
+			in[lane] = x4_data[rand_r(&seed) % 4] + off[lane];
+		}
+		cst_b2b_hash_x4_with(simd, out, outlen, prefix, in, len);
+		for (lane = 0; lane < 4; lane++) {
+			x4_ref(prefix, in[lane], len[lane], outlen, want);
+			cr_assert(memcmp(got[lane], want, outlen) == 0,
+			    "trial %d lane %d length %zu outlen %zu", trial,
+			    lane, len[lane], outlen);
+		}
+	}
+}
+
+Test(blake2b_x4, random_lengths)
+{
+
+	x4_random(1);
+}
+
+Test(blake2b_x4, random_lengths_scalar)
+{
+
+	x4_random(0);
+}
+
+/* Unused lanes are neither read nor written; outputs may alias inputs. */
+static void
+x4_null_lanes_and_aliasing(int simd)
+{
+	uint8_t buf[4][64], want[4][32], got[32];
+	uint8_t *out[4] = { NULL, got, NULL, NULL };
+	const uint8_t *in[4] = { NULL, x4_data[1], NULL, NULL };
+	size_t len[4] = { 0, 300, 0, 0 };
+	int lane;
+
+	x4_fill(SEED + 2);
+	cst_b2b_hash_x4_with(simd, out, 32, 0x00, in, len);
+	x4_ref(0x00, x4_data[1], 300, 32, want[0]);
+	cr_assert(memcmp(got, want[0], 32) == 0, "simd %d", simd);
+
+	/* Merkle nodes hashed in place: out[i] overwrites in[i]. */
+	for (lane = 0; lane < 4; lane++) {
+		memcpy(buf[lane], x4_data[lane], 64);
+		x4_ref(0x01, buf[lane], 64, 32, want[lane]);
+		out[lane] = buf[lane];
+		in[lane] = buf[lane];
+		len[lane] = 64;
+	}
+	cst_b2b_hash_x4_with(simd, out, 32, 0x01, in, len);
+	for (lane = 0; lane < 4; lane++)
+		cr_assert(memcmp(buf[lane], want[lane], 32) == 0,
+		    "simd %d lane %d", simd, lane);
+}
+
+Test(blake2b_x4, null_lanes_and_aliasing)
+{
+
+	x4_null_lanes_and_aliasing(1);
+	x4_null_lanes_and_aliasing(0);
+}

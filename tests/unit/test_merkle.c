@@ -139,6 +139,41 @@ Test(merkle, leaf_and_node)
 	cr_assert(memcmp(a, b, CST_HASH_LEN) == 0);
 }
 
+Test(merkle, leaves_match_one_by_one)
+{
+	static uint8_t d[14][300];
+	const uint8_t *data[14];
+	size_t len[14];
+	uint8_t got[15][CST_HASH_LEN], want[CST_HASH_LEN];
+	size_t n, i;
+
+	/* Lengths of one to three blocks, different across a group's lanes. */
+	for (i = 0; i < 14; i++) {
+		leaf_data(i * 97, d[i], &len[i]);
+		data[i] = d[i];
+	}
+	/* n = 0..13 covers whole groups of four and every remainder. */
+	for (n = 0; n <= 13; n++) {
+		memset(got, 0xa5, sizeof(got));
+		cst_merkle_leaves(data, len, n, got);
+		for (i = 0; i < n; i++) {
+			cst_merkle_leaf(data[i], len[i], want);
+			cr_assert(memcmp(got[i], want, CST_HASH_LEN) == 0,
+			    "leaf %zu of %zu", i, n);
+		}
+		for (; i < 15; i++)
+			cr_assert_eq(got[i][0], 0xa5, "past the end, n = %zu",
+			    n);
+	}
+
+	/* An empty leaf among others is H(00) (data may then be NULL). */
+	data[2] = NULL;
+	len[2] = 0;
+	cst_merkle_leaves(data, len, 4, got);
+	crypto_generichash(want, CST_HASH_LEN, (const uint8_t *)"", 1, NULL, 0);
+	cr_assert(memcmp(got[2], want, CST_HASH_LEN) == 0);
+}
+
 Test(merkle, roots_match_reference)
 {
 	uint8_t (*leaves)[CST_HASH_LEN];

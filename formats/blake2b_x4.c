@@ -1,0 +1,267 @@
+/*
+ * Four BLAKE2b hashes at once (RFC 7693 section 3.2, function F, run on
+ * four messages side by side): lane i of each 256-bit vector holds word j
+ * of message i's state, so one AVX2 instruction advances all four.  The
+ * Merkle leaves of a block, and the nodes of one level of its tree, are
+ * independent of each other, which is what lets them be hashed this way.
+ *
+ * The AVX2 code is compiled for AVX2 function by function, so that the
+ * rest of the build runs on any x86-64, and it runs only where the CPU
+ * has AVX2; elsewhere the four hashes are the scalar code's.
+ */
+#include <stddef.h>
+#include <stdint.h>
+#include <string.h>
+
+#include "blake2b.h"
+
+#if defined(__x86_64__) && defined(__GNUC__)
+#include <immintrin.h>
+#define HAVE_AVX2_CODE 1
+#endif
+
+/* Lane i of the scalar path; out[i] NULL means the lane is unused. */
+static void
+hash_x4_scalar(uint8_t *const out[4], size_t outlen, uint8_t prefix,
+    const uint8_t *const in[4], const size_t len[4])
+{
+	uint8_t digest[4][64];
+	cst_b2b s;
+	int i;
+
+	/* All input is read before any output is written: out may alias in. */
+	for (i = 0; i < 4; i++) {
+		if (out[i] == NULL)
+			continue;
+		cst_b2b_init(&s, outlen);
+		cst_b2b_update(&s, &prefix, 1);
+		cst_b2b_update(&s, in[i], len[i]);
+		cst_b2b_final(&s, digest[i]);
+	}
+	for (i = 0; i < 4; i++)
+		if (out[i] != NULL)
+			memcpy(out[i], digest[i], outlen);
+}
+
+#ifdef HAVE_AVX2_CODE
+
+static const uint64_t iv[8] = {
+	0x6a09e667f3bcc908ULL, 0xbb67ae8584caa73bULL,
+	0x3c6ef372fe94f82bULL, 0xa54ff53a5f1d36f1ULL,
+	0x510e527fade682d1ULL, 0x9b05688c2b3e6c1fULL,
+	0x1f83d9abfb41bd6bULL, 0x5be0cd19137e2179ULL,
+};
+
+#define AVX2 __attribute__((target("avx2")))
+
+/*
+ * Rotations right by 32, 24 and 16 move whole bytes, so a shuffle does
+ * them in one instruction; by 63 is a rotation left by one.
+ */
+#define ROT32(x) _mm256_shuffle_epi32((x), _MM_SHUFFLE(2, 3, 0, 1))
+#define ROT24(x) _mm256_shuffle_epi8((x), r24)
+#define ROT16(x) _mm256_shuffle_epi8((x), r16)
+#define ROT63(x) _mm256_xor_si256(_mm256_srli_epi64((x), 63),                \
+	_mm256_add_epi64((x), (x)))
+
+#define G(a, b, c, d, x, y) do {                                              \
+	v[a] = _mm256_add_epi64(_mm256_add_epi64(v[a], v[b]), (x));           \
+	v[d] = ROT32(_mm256_xor_si256(v[d], v[a]));                           \
+	v[c] = _mm256_add_epi64(v[c], v[d]);                                  \
+	v[b] = ROT24(_mm256_xor_si256(v[b], v[c]));                           \
+	v[a] = _mm256_add_epi64(_mm256_add_epi64(v[a], v[b]), (y));           \
+	v[d] = ROT16(_mm256_xor_si256(v[d], v[a]));                           \
+	v[c] = _mm256_add_epi64(v[c], v[d]);                                  \
+	v[b] = ROT63(_mm256_xor_si256(v[b], v[c]));                           \
+} while (0)
+
+/* The message schedule is spelled out so that every index is a constant. */
+#define ROUND(s0, s1, s2, s3, s4, s5, s6, s7, s8, s9, s10, s11, s12, s13,     \
+    s14, s15) do {                                                            \
+	G(0, 4, 8, 12, m[s0], m[s1]);                                         \
+	G(1, 5, 9, 13, m[s2], m[s3]);                                         \
+	G(2, 6, 10, 14, m[s4], m[s5]);                                        \
+	G(3, 7, 11, 15, m[s6], m[s7]);                                        \
+	G(0, 5, 10, 15, m[s8], m[s9]);                                        \
+	G(1, 6, 11, 12, m[s10], m[s11]);                                      \
+	G(2, 7, 8, 13, m[s12], m[s13]);                                       \
+	G(3, 4, 9, 14, m[s14], m[s15]);                                       \
+} while (0)
+
+/*
+ * Compresses block blk[i] into lane i's state h for the lanes set in
+ * active, with counter t[i] and, where last is set, the final flag.
+ * Inactive lanes are computed and then discarded: their state is kept.
+ */
+static AVX2 void
+compress_x4(__m256i h[8], const uint8_t *const blk[4], __m256i t,
+    __m256i last, __m256i active)
+{
+	const __m256i r24 = _mm256_setr_epi8(
+	    3, 4, 5, 6, 7, 0, 1, 2, 11, 12, 13, 14, 15, 8, 9, 10,
+	    3, 4, 5, 6, 7, 0, 1, 2, 11, 12, 13, 14, 15, 8, 9, 10);
+	const __m256i r16 = _mm256_setr_epi8(
+	    2, 3, 4, 5, 6, 7, 0, 1, 10, 11, 12, 13, 14, 15, 8, 9,
+	    2, 3, 4, 5, 6, 7, 0, 1, 10, 11, 12, 13, 14, 15, 8, 9);
+	__m256i m[16], v[16];
+	int k;
+
+	/* Row k of lane i is words 4k..4k+3 of blk[i]; transpose 4x4. */
+	for (k = 0; k < 4; k++) {
+		__m256i r0, r1, r2, r3, t0, t1, t2, t3;
+
+		r0 = _mm256_loadu_si256((const __m256i *)(blk[0] + 32 * k));
+		r1 = _mm256_loadu_si256((const __m256i *)(blk[1] + 32 * k));
+		r2 = _mm256_loadu_si256((const __m256i *)(blk[2] + 32 * k));
+		r3 = _mm256_loadu_si256((const __m256i *)(blk[3] + 32 * k));
+		t0 = _mm256_unpacklo_epi64(r0, r1);
+		t1 = _mm256_unpackhi_epi64(r0, r1);
+		t2 = _mm256_unpacklo_epi64(r2, r3);
+		t3 = _mm256_unpackhi_epi64(r2, r3);
+		m[4 * k + 0] = _mm256_permute2x128_si256(t0, t2, 0x20);
+		m[4 * k + 1] = _mm256_permute2x128_si256(t1, t3, 0x20);
+		m[4 * k + 2] = _mm256_permute2x128_si256(t0, t2, 0x31);
+		m[4 * k + 3] = _mm256_permute2x128_si256(t1, t3, 0x31);
+	}
+	for (k = 0; k < 8; k++) {
+		v[k] = h[k];
+		v[k + 8] = _mm256_set1_epi64x((long long)iv[k]);
+	}
+	/* Messages here are far below 2^64 bytes: the high counter is 0. */
+	v[12] = _mm256_xor_si256(v[12], t);
+	v[14] = _mm256_xor_si256(v[14], last);
+
+	ROUND(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15);
+	ROUND(14, 10, 4, 8, 9, 15, 13, 6, 1, 12, 0, 2, 11, 7, 5, 3);
+	ROUND(11, 8, 12, 0, 5, 2, 15, 13, 10, 14, 3, 6, 7, 1, 9, 4);
+	ROUND(7, 9, 3, 1, 13, 12, 11, 14, 2, 6, 5, 10, 4, 0, 15, 8);
+	ROUND(9, 0, 5, 7, 2, 4, 10, 15, 14, 1, 11, 12, 6, 8, 3, 13);
+	ROUND(2, 12, 6, 10, 0, 11, 8, 3, 4, 13, 7, 5, 15, 14, 1, 9);
+	ROUND(12, 5, 1, 15, 14, 13, 4, 10, 0, 7, 6, 3, 9, 2, 8, 11);
+	ROUND(13, 11, 7, 14, 12, 1, 3, 9, 5, 0, 15, 4, 8, 6, 2, 10);
+	ROUND(6, 15, 14, 9, 11, 3, 0, 8, 12, 2, 13, 7, 1, 4, 10, 5);
+	ROUND(10, 2, 8, 4, 7, 6, 1, 5, 15, 11, 9, 14, 3, 12, 13, 0);
+	ROUND(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15);
+	ROUND(14, 10, 4, 8, 9, 15, 13, 6, 1, 12, 0, 2, 11, 7, 5, 3);
+
+	for (k = 0; k < 8; k++)
+		h[k] = _mm256_xor_si256(h[k], _mm256_and_si256(active,
+		    _mm256_xor_si256(v[k], v[k + 8])));
+}
+
+/*
+ * Message i is prefix || in[i][0..len[i]), L[i] = len[i] + 1 bytes in
+ * nb[i] = ceil(L[i] / 128) blocks.  Block b of a lane still running is
+ * read in place when all 128 bytes are input, and otherwise copied (the
+ * prefix, or the zero padding of the last block) into pad[i].
+ */
+static AVX2 void
+hash_x4_avx2(uint8_t *const out[4], size_t outlen, uint8_t prefix,
+    const uint8_t *const in[4], const size_t len[4])
+{
+	static const uint8_t zero[128];
+	uint8_t pad[4][128] __attribute__((aligned(32)));
+	uint64_t words[8][4] __attribute__((aligned(32)));
+	uint8_t digest[64];
+	const uint8_t *blk[4];
+	uint64_t total[4], nb[4], maxnb = 0, t[4], last[4], active[4], end;
+	__m256i h[8];
+	uint64_t b;
+	size_t n;
+	int i, k;
+
+	for (i = 0; i < 4; i++) {
+		total[i] = out[i] == NULL ? 1 : (uint64_t)len[i] + 1;
+		nb[i] = (total[i] + 127) / 128;
+		if (nb[i] > maxnb)
+			maxnb = nb[i];
+	}
+	for (k = 0; k < 8; k++)
+		h[k] = _mm256_set1_epi64x((long long)iv[k]);
+	/* Parameter block: digest length, no key, fanout 1, depth 1. */
+	h[0] = _mm256_xor_si256(h[0],
+	    _mm256_set1_epi64x((long long)(0x01010000ULL ^ outlen)));
+
+	for (b = 0; b < maxnb; b++) {
+		for (i = 0; i < 4; i++) {
+			if (b >= nb[i]) {
+				blk[i] = zero;
+				t[i] = last[i] = active[i] = 0;
+				continue;
+			}
+			end = total[i] < 128 * (b + 1) ? total[i] : 128 * (b + 1);
+			n = (size_t)(end - 128 * b);
+			if (out[i] == NULL) {
+				blk[i] = zero;
+			} else if (b == 0) {
+				pad[i][0] = prefix;
+				if (n > 1)
+					memcpy(pad[i] + 1, in[i], n - 1);
+				memset(pad[i] + n, 0, 128 - n);
+				blk[i] = pad[i];
+			} else if (n == 128) {
+				blk[i] = in[i] + 128 * b - 1;
+			} else {
+				memcpy(pad[i], in[i] + 128 * b - 1, n);
+				memset(pad[i] + n, 0, 128 - n);
+				blk[i] = pad[i];
+			}
+			t[i] = end;
+			last[i] = b + 1 == nb[i] ? ~(uint64_t)0 : 0;
+			active[i] = ~(uint64_t)0;
+		}
+		compress_x4(h, blk,
+		    _mm256_loadu_si256((const __m256i *)t),
+		    _mm256_loadu_si256((const __m256i *)last),
+		    _mm256_loadu_si256((const __m256i *)active));
+	}
+
+	for (k = 0; k < 8; k++)
+		_mm256_store_si256((__m256i *)words[k], h[k]);
+	/* x86 is little-endian, as the digest's words are (RFC 7693 3.3). */
+	for (i = 0; i < 4; i++) {
+		if (out[i] == NULL)
+			continue;
+		for (k = 0; k < 8; k++)
+			memcpy(digest + 8 * k, &words[k][i], 8);
+		memcpy(out[i], digest, outlen);
+	}
+}
+
+#endif /* HAVE_AVX2_CODE */
+
+int
+cst_b2b_x4_simd(void)
+{
+
+#ifdef HAVE_AVX2_CODE
+	/* libgcc's constructor has filled in the CPU model by now. */
+	return (__builtin_cpu_supports("avx2") != 0);
+#else
+	return (0);
+#endif
+}
+
+void
+cst_b2b_hash_x4_with(int simd, uint8_t *const out[4], size_t outlen,
+    uint8_t prefix, const uint8_t *const in[4], const size_t len[4])
+{
+
+#ifdef HAVE_AVX2_CODE
+	if (simd && cst_b2b_x4_simd()) {
+		hash_x4_avx2(out, outlen, prefix, in, len);
+		return;
+	}
+#else
+	(void)simd;
+#endif
+	hash_x4_scalar(out, outlen, prefix, in, len);
+}
+
+void
+cst_b2b_hash_x4(uint8_t *const out[4], size_t outlen, uint8_t prefix,
+    const uint8_t *const in[4], const size_t len[4])
+{
+
+	cst_b2b_hash_x4_with(1, out, outlen, prefix, in, len);
+}
