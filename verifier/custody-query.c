@@ -5,8 +5,10 @@
  * is checked first without decompressing anything (query_store.c); then
  * only blocks whose header time and sequence ranges, and index entry, may
  * hold a match are opened, and opening one checks its payload hash, its
- * decompressed size and hash, every record and its Merkle root
- * (cst_block_open).  A block that fails anywhere is reported on stderr
+ * decompressed size, every record and its Merkle root (cst_block_open).
+ * The records hash is left to custody-verify: the signed Merkle root over
+ * records that fill the payload exactly already commits to every byte it
+ * covers, and skipping it makes a full scan about a quarter faster.  A block that fails anywhere is reported on stderr
  * with its file, offset and number, its records are not shown, and the
  * exit status is 1.
  *
@@ -673,6 +675,7 @@ worker(void *arg)
 
 	if ((op = cst_opener_new()) == NULL)
 		return (NULL);
+	cst_opener_skip_records_hash(op, 1);
 	if (p->o->f.re != NULL &&
 	    (md = pcre2_match_data_create_from_pattern(p->o->f.re, NULL)) ==
 	    NULL) {

@@ -100,6 +100,17 @@ cst_opener *cst_opener_new(void);
 void cst_opener_free(cst_opener *o);
 
 /*
+ * With skip nonzero, cst_block_open no longer checks records_hash.  For
+ * readers that need the records authentic but not a full verification
+ * (custody-query): the records must still fill the payload exactly
+ * (R-BLK-5) and their leaves give the signed merkle_root, which already
+ * commits to every byte records_hash covers; the signed payload_hash
+ * still authenticates the compressed bytes.  custody-verify never skips
+ * it: a verifier checks every rule (R-BLK-4).
+ */
+void cst_opener_skip_records_hash(cst_opener *o, int skip);
+
+/*
  * Checks f's payload against its header (R-BLK-4, R-BLK-5, R-BLK-7
  * within the block, R-BLK-8, R-BLK-9, R-REC-1, R-REC-2) without checking
  * its signature or place in the chain.  On success the records stay

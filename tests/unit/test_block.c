@@ -767,3 +767,58 @@ Test(block, epoch_rotation_carries_cert_only_at_change)
 	cst_opener_free(o);
 	keys_free(&k);
 }
+
+/*
+ * What custody-query's opener leaves out and what it keeps: with the
+ * records hash skipped, a wrong records_hash no longer stops the block,
+ * but a wrong Merkle root, payload hash or record count still does, so
+ * every record shown is still bound to the signed header.
+ */
+Test(block, skip_records_hash_keeps_the_other_checks)
+{
+	struct keys k;
+	cst_chain_state st;
+	cst_sealer *s;
+	cst_opener *o;
+	cst_buf frame;
+	cst_frame f, g;
+	const char *rule;
+
+	keys_make(&k);
+	state_init(&st, &k);
+	cr_assert_not_null(s = cst_sealer_new(1));
+	cr_assert_not_null(o = cst_opener_new());
+	cst_buf_init(&frame);
+	make_records(50, 0);
+	seal(s, &st, k.e[0], 50, &frame);
+	cr_assert_eq(cst_frame_parse(frame.p, frame.len, &f), 0);
+
+	g = f;
+	g.hdr.records_hash[0] ^= 1;
+	cr_assert_eq(cst_block_open(o, &g, &rule), CST_EHASH);
+	cr_assert_str_eq(rule, "R-BLK-4");
+	cst_opener_skip_records_hash(o, 1);
+	cr_assert_eq(cst_block_open(o, &g, &rule), 0);
+	cr_assert_eq(cst_opener_count(o), 50);
+
+	g = f;
+	g.hdr.merkle_root[31] ^= 1;
+	cr_assert_eq(cst_block_open(o, &g, &rule), CST_EHASH);
+	cr_assert_str_eq(rule, "R-BLK-5");
+	g = f;
+	g.hdr.payload_hash[5] ^= 1;
+	cr_assert_eq(cst_block_open(o, &g, &rule), CST_EHASH);
+	cr_assert_str_eq(rule, "R-BLK-4");
+	g = f;
+	g.hdr.record_count = 49;
+	cr_assert_neq(cst_block_open(o, &g, &rule), 0);
+	cr_assert_eq(cst_opener_count(o), 0);
+
+	cst_opener_skip_records_hash(o, 0);
+	cr_assert_eq(cst_block_open(o, &f, &rule), 0);
+	cst_buf_close(&frame);
+	cst_buf_close(&detail);
+	cst_sealer_free(s);
+	cst_opener_free(o);
+	keys_free(&k);
+}
