@@ -53,4 +53,28 @@ void cst_b2b_hash_x4_with(int simd, uint8_t *const out[4], size_t outlen,
 /* 1 if cst_b2b_hash_x4 runs four lanes in SIMD on this CPU, else 0. */
 int cst_b2b_x4_simd(void);
 
+/* SIMD levels, lowest first, for cst_b2b_hash_x8_with. */
+#define CST_B2B_SCALAR 0
+#define CST_B2B_AVX2 1
+#define CST_B2B_AVX512 2
+
+/* The highest CST_B2B_* level this CPU runs. */
+int cst_b2b_simd_level(void);
+
+/*
+ * Eight hashes at once (blake2b_x8.c), with cst_b2b_hash_x4's contract
+ * for i = 0..7.  Uses AVX-512F where the CPU has it, else two
+ * cst_b2b_hash_x4 calls (skipping a half with every out[i] NULL).
+ */
+void cst_b2b_hash_x8(uint8_t *const out[8], size_t outlen, uint8_t prefix,
+    const uint8_t *const in[8], const size_t len[8]);
+
+/*
+ * As cst_b2b_hash_x8, but at most at CST_B2B_* level `level` (for tests
+ * and benchmarks): CST_B2B_SCALAR is the scalar code, CST_B2B_AVX2 two
+ * AVX2 four-lane calls, each where the CPU has it.
+ */
+void cst_b2b_hash_x8_with(int level, uint8_t *const out[8], size_t outlen,
+    uint8_t prefix, const uint8_t *const in[8], const size_t len[8]);
+
 #endif /* CUSTODY_BLAKE2B_H */

@@ -240,3 +240,186 @@ Test(blake2b_x4, null_lanes_and_aliasing)
 	x4_null_lanes_and_aliasing(1);
 	x4_null_lanes_and_aliasing(0);
 }
+
+/*
+ * The eight-lane hash, with each dispatch level forced: lane i must be the
+ * digest of prefix || in[i] by libsodium and cst_b2b_hash, as for x4.
+ * Lanes 4..7 read x4_data at an offset, so no two lanes hash the same
+ * bytes, and take lengths x4_lens shifted by X8_SHIFT from lanes 0..3:
+ * every lane meets every length beside many others.
+ */
+
+#define X8_OFF 37
+#define X8_SHIFT 5
+
+static const uint8_t *
+x8_lane_data(int lane)
+{
+
+	return (x4_data[lane % 4] + (lane / 4) * X8_OFF);
+}
+
+static void
+x8_every_combination(int level)
+{
+	static uint8_t want[2][8][X4_NLENS][32];
+	uint8_t got[8][32];
+	uint8_t *out[8];
+	const uint8_t *in[8];
+	size_t len[8], idx[8], c, k;
+	int lane, p;
+
+	printf("blake2b_x8 lengths: level %d of %d on this CPU\n", level,
+	    cst_b2b_simd_level());
+	cr_assert(sodium_init() >= 0);
+	x4_fill(SEED);
+	for (lane = 0; lane < 8; lane++) {
+		out[lane] = got[lane];
+		in[lane] = x8_lane_data(lane);
+	}
+	for (p = 0; p < 2; p++)
+		for (lane = 0; lane < 8; lane++)
+			for (k = 0; k < X4_NLENS; k++)
+				x4_ref((uint8_t)p, in[lane], x4_lens[k], 32,
+				    want[p][lane][k]);
+	for (c = 0; c < X4_NLENS * X4_NLENS * X4_NLENS * X4_NLENS; c++) {
+		p = (int)(c & 1);
+		for (lane = 0, k = c; lane < 4; lane++, k /= X4_NLENS) {
+			idx[lane] = k % X4_NLENS;
+			idx[lane + 4] = (idx[lane] + X8_SHIFT) % X4_NLENS;
+		}
+		for (lane = 0; lane < 8; lane++)
+			len[lane] = x4_lens[idx[lane]];
+		memset(got, 0xa5, sizeof(got));
+		cst_b2b_hash_x8_with(level, out, 32, (uint8_t)p, in, len);
+		for (lane = 0; lane < 8; lane++)
+			cr_assert(memcmp(got[lane], want[p][lane][idx[lane]],
+			    32) == 0, "level %d lane %d length %zu combination "
+			    "%zu", level, lane, len[lane], c);
+	}
+}
+
+Test(blake2b_x8, every_combination_of_lengths_avx512)
+{
+
+	x8_every_combination(CST_B2B_AVX512);
+}
+
+Test(blake2b_x8, every_combination_of_lengths_avx2)
+{
+
+	x8_every_combination(CST_B2B_AVX2);
+}
+
+Test(blake2b_x8, every_combination_of_lengths_scalar)
+{
+
+	x8_every_combination(CST_B2B_SCALAR);
+}
+
+static void
+x8_random(int level)
+{
+	unsigned seed = SEED + 3;
+	uint8_t got[8][64], want[64];
+	uint8_t *out[8];
+	const uint8_t *in[8];
+	size_t len[8], off, outlen;
+	uint8_t prefix;
+	int trial, lane;
+
+	printf("blake2b_x8 random lengths (level %d): seed %u\n", level,
+	    SEED + 3);
+	cr_assert(sodium_init() >= 0);
+	x4_fill(seed);
+	for (lane = 0; lane < 8; lane++)
+		out[lane] = got[lane];
+	for (trial = 0; trial < 3000; trial++) {
+		outlen = (size_t)rand_r(&seed) % 64 + 1;
+		prefix = (uint8_t)rand_r(&seed);
+		for (lane = 0; lane < 8; lane++) {
+			len[lane] = (size_t)rand_r(&seed) % 1000;
+			/* Unaligned starts, and lanes that share bytes. */
+			off = (size_t)rand_r(&seed) % (X4_MAXLEN - 1000);
+			in[lane] = x4_data[rand_r(&seed) % 4] + off;
+		}
+		cst_b2b_hash_x8_with(level, out, outlen, prefix, in, len);
+		for (lane = 0; lane < 8; lane++) {
+			x4_ref(prefix, in[lane], len[lane], outlen, want);
+			cr_assert(memcmp(got[lane], want, outlen) == 0,
+			    "level %d trial %d lane %d length %zu outlen %zu",
+			    level, trial, lane, len[lane], outlen);
+		}
+	}
+}
+
+Test(blake2b_x8, random_lengths_avx512)
+{
+
+	x8_random(CST_B2B_AVX512);
+}
+
+Test(blake2b_x8, random_lengths_avx2)
+{
+
+	x8_random(CST_B2B_AVX2);
+}
+
+Test(blake2b_x8, random_lengths_scalar)
+{
+
+	x8_random(CST_B2B_SCALAR);
+}
+
+/*
+ * Unused lanes are neither read nor written, a half of all-unused lanes
+ * included; outputs may alias inputs, across halves too (out[i] is
+ * in[7 - i], as when a Merkle level is hashed in place).
+ */
+static void
+x8_null_lanes_and_aliasing(int level)
+{
+	uint8_t buf[8][64], want[8][32], got[2][32];
+	uint8_t *out[8] = { NULL, got[0], NULL, NULL, NULL, NULL, got[1],
+	    NULL };
+	const uint8_t *in[8] = { NULL, x4_data[1], NULL, NULL, NULL, NULL,
+	    x4_data[2], NULL };
+	size_t len[8] = { 0, 300, 0, 0, 0, 0, 129, 0 };
+	int lane;
+
+	x4_fill(SEED + 4);
+	cst_b2b_hash_x8_with(level, out, 32, 0x00, in, len);
+	x4_ref(0x00, x4_data[1], 300, 32, want[0]);
+	x4_ref(0x00, x4_data[2], 129, 32, want[1]);
+	cr_assert(memcmp(got[0], want[0], 32) == 0, "level %d", level);
+	cr_assert(memcmp(got[1], want[1], 32) == 0, "level %d", level);
+
+	out[1] = got[0];
+	in[1] = x4_data[3];
+	out[6] = NULL;
+	cst_b2b_hash_x8_with(level, out, 32, 0x00, in, len);
+	x4_ref(0x00, x4_data[3], 300, 32, want[0]);
+	cr_assert(memcmp(got[0], want[0], 32) == 0, "level %d", level);
+
+	for (lane = 0; lane < 8; lane++) {
+		memcpy(buf[lane], x4_data[lane % 4] + lane, 64);
+		out[lane] = buf[lane];
+		len[lane] = 64;
+	}
+	for (lane = 0; lane < 8; lane++) {
+		in[lane] = buf[7 - lane];
+		x4_ref(0x01, buf[7 - lane], 64, 32, want[lane]);
+	}
+	cst_b2b_hash_x8_with(level, out, 32, 0x01, in, len);
+	for (lane = 0; lane < 8; lane++)
+		cr_assert(memcmp(buf[lane], want[lane], 32) == 0,
+		    "level %d lane %d", level, lane);
+}
+
+Test(blake2b_x8, null_lanes_and_aliasing)
+{
+
+	x8_null_lanes_and_aliasing(CST_B2B_AVX512);
+	x8_null_lanes_and_aliasing(CST_B2B_AVX2);
+	x8_null_lanes_and_aliasing(CST_B2B_SCALAR);
+}

@@ -141,19 +141,22 @@ Test(merkle, leaf_and_node)
 
 Test(merkle, leaves_match_one_by_one)
 {
-	static uint8_t d[14][300];
-	const uint8_t *data[14];
-	size_t len[14];
-	uint8_t got[15][CST_HASH_LEN], want[CST_HASH_LEN];
+	static uint8_t d[22][300];
+	const uint8_t *data[22];
+	size_t len[22];
+	uint8_t got[23][CST_HASH_LEN], want[CST_HASH_LEN];
 	size_t n, i;
 
 	/* Lengths of one to three blocks, different across a group's lanes. */
-	for (i = 0; i < 14; i++) {
+	for (i = 0; i < 22; i++) {
 		leaf_data(i * 97, d[i], &len[i]);
 		data[i] = d[i];
 	}
-	/* n = 0..13 covers whole groups of four and every remainder. */
-	for (n = 0; n <= 13; n++) {
+	/*
+	 * n = 0..21 covers whole groups of eight (AVX-512) and four, and
+	 * every remainder after each.
+	 */
+	for (n = 0; n <= 21; n++) {
 		memset(got, 0xa5, sizeof(got));
 		cst_merkle_leaves(data, len, n, got);
 		for (i = 0; i < n; i++) {
@@ -161,7 +164,7 @@ Test(merkle, leaves_match_one_by_one)
 			cr_assert(memcmp(got[i], want, CST_HASH_LEN) == 0,
 			    "leaf %zu of %zu", i, n);
 		}
-		for (; i < 15; i++)
+		for (; i < 23; i++)
 			cr_assert_eq(got[i][0], 0xa5, "past the end, n = %zu",
 			    n);
 	}
