@@ -31,9 +31,9 @@
 
 /*
  * Leaves are hashed this many records at a time: enough for
- * cst_merkle_leaves to run four at once, few enough that the sealer hashes
- * records while their bytes are still in cache and the offsets fit on the
- * stack.
+ * cst_merkle_leaves to fill its SIMD lanes (four or eight at once), few
+ * enough that the sealer hashes records while their bytes are still in
+ * cache and the offsets fit on the stack.
  */
 #define LEAF_BATCH 64
 
