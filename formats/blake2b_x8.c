@@ -13,6 +13,7 @@
 #include <string.h>
 
 #include "blake2b.h"
+#include "blake2b_rounds.h"
 
 #if defined(__x86_64__) && defined(__GNUC__)
 #include <immintrin.h>
@@ -41,18 +42,6 @@ static const uint64_t iv[8] = {
 	v[b] = _mm512_ror_epi64(_mm512_xor_si512(v[b], v[c]), 63);            \
 } while (0)
 
-/* The message schedule is spelled out so that every index is a constant. */
-#define ROUND(s0, s1, s2, s3, s4, s5, s6, s7, s8, s9, s10, s11, s12, s13,     \
-    s14, s15) do {                                                            \
-	G(0, 4, 8, 12, m[s0], m[s1]);                                         \
-	G(1, 5, 9, 13, m[s2], m[s3]);                                         \
-	G(2, 6, 10, 14, m[s4], m[s5]);                                        \
-	G(3, 7, 11, 15, m[s6], m[s7]);                                        \
-	G(0, 5, 10, 15, m[s8], m[s9]);                                        \
-	G(1, 6, 11, 12, m[s10], m[s11]);                                      \
-	G(2, 7, 8, 13, m[s12], m[s13]);                                       \
-	G(3, 4, 9, 14, m[s14], m[s15]);                                       \
-} while (0)
 
 /*
  * Compresses block blk[i] into lane i's state h for the lanes set in
@@ -123,18 +112,7 @@ compress_x8(__m512i h[8], const uint8_t *const blk[8], __m512i t,
 	v[12] = _mm512_xor_si512(v[12], t);
 	v[14] = _mm512_xor_si512(v[14], last);
 
-	ROUND(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15);
-	ROUND(14, 10, 4, 8, 9, 15, 13, 6, 1, 12, 0, 2, 11, 7, 5, 3);
-	ROUND(11, 8, 12, 0, 5, 2, 15, 13, 10, 14, 3, 6, 7, 1, 9, 4);
-	ROUND(7, 9, 3, 1, 13, 12, 11, 14, 2, 6, 5, 10, 4, 0, 15, 8);
-	ROUND(9, 0, 5, 7, 2, 4, 10, 15, 14, 1, 11, 12, 6, 8, 3, 13);
-	ROUND(2, 12, 6, 10, 0, 11, 8, 3, 4, 13, 7, 5, 15, 14, 1, 9);
-	ROUND(12, 5, 1, 15, 14, 13, 4, 10, 0, 7, 6, 3, 9, 2, 8, 11);
-	ROUND(13, 11, 7, 14, 12, 1, 3, 9, 5, 0, 15, 4, 8, 6, 2, 10);
-	ROUND(6, 15, 14, 9, 11, 3, 0, 8, 12, 2, 13, 7, 1, 4, 10, 5);
-	ROUND(10, 2, 8, 4, 7, 6, 1, 5, 15, 11, 9, 14, 3, 12, 13, 0);
-	ROUND(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15);
-	ROUND(14, 10, 4, 8, 9, 15, 13, 6, 1, 12, 0, 2, 11, 7, 5, 3);
+	B2B_TWELVE_ROUNDS();
 
 	for (k = 0; k < 8; k++)
 		h[k] = _mm512_mask_xor_epi64(h[k], active, h[k],
