@@ -14,7 +14,7 @@
 #include <string.h>
 
 #include "blake2b.h"
-#include "blake2b_rounds.h"
+#include "blake2b_simd.h"
 
 #if defined(__x86_64__) && defined(__GNUC__)
 #include <immintrin.h>
@@ -128,10 +128,8 @@ compress_x4(__m256i h[8], const uint8_t *const blk[4], __m256i t,
 }
 
 /*
- * Message i is prefix || in[i][0..len[i]), L[i] = len[i] + 1 bytes in
- * nb[i] = ceil(L[i] / 128) blocks.  Block b of a lane still running is
- * read in place when all 128 bytes are input, and otherwise copied (the
- * prefix, or the zero padding of the last block) into pad[i].
+ * Lane i hashes prefix || in[i][0..len[i]), block by block as
+ * b2b_lanes_plan and b2b_lane_block (blake2b_simd.h) lay out.
  */
 static AVX2 void
 hash_x4_avx2(uint8_t *const out[4], size_t outlen, uint8_t prefix,
@@ -142,18 +140,12 @@ hash_x4_avx2(uint8_t *const out[4], size_t outlen, uint8_t prefix,
 	uint64_t words[8][4] __attribute__((aligned(32)));
 	uint8_t digest[64];
 	const uint8_t *blk[4];
-	uint64_t total[4], nb[4], maxnb = 0, t[4], last[4], active[4], end;
+	uint64_t total[4], nb[4], maxnb, t[4], last[4], active[4];
 	__m256i h[8];
 	uint64_t b;
-	size_t n;
 	int i, k;
 
-	for (i = 0; i < 4; i++) {
-		total[i] = out[i] == NULL ? 1 : (uint64_t)len[i] + 1;
-		nb[i] = (total[i] + 127) / 128;
-		if (nb[i] > maxnb)
-			maxnb = nb[i];
-	}
+	maxnb = b2b_lanes_plan(out, len, 4, total, nb);
 	for (k = 0; k < 8; k++)
 		h[k] = _mm256_set1_epi64x((long long)iv[k]);
 	/* Parameter block: digest length, no key, fanout 1, depth 1. */
@@ -161,33 +153,10 @@ hash_x4_avx2(uint8_t *const out[4], size_t outlen, uint8_t prefix,
 	    _mm256_set1_epi64x((long long)(0x01010000ULL ^ outlen)));
 
 	for (b = 0; b < maxnb; b++) {
-		for (i = 0; i < 4; i++) {
-			if (b >= nb[i]) {
-				blk[i] = zero;
-				t[i] = last[i] = active[i] = 0;
-				continue;
-			}
-			end = total[i] < 128 * (b + 1) ? total[i] : 128 * (b + 1);
-			n = (size_t)(end - 128 * b);
-			if (out[i] == NULL) {
-				blk[i] = zero;
-			} else if (b == 0) {
-				pad[i][0] = prefix;
-				if (n > 1)
-					memcpy(pad[i] + 1, in[i], n - 1);
-				memset(pad[i] + n, 0, 128 - n);
-				blk[i] = pad[i];
-			} else if (n == 128) {
-				blk[i] = in[i] + 128 * b - 1;
-			} else {
-				memcpy(pad[i], in[i] + 128 * b - 1, n);
-				memset(pad[i] + n, 0, 128 - n);
-				blk[i] = pad[i];
-			}
-			t[i] = end;
-			last[i] = b + 1 == nb[i] ? ~(uint64_t)0 : 0;
-			active[i] = ~(uint64_t)0;
-		}
+		for (i = 0; i < 4; i++)
+			active[i] = b2b_lane_block(prefix, in[i], out[i] != NULL,
+			    total[i], nb[i], b, pad[i], zero, &blk[i], &t[i],
+			    &last[i]) ? ~(uint64_t)0 : 0;
 		compress_x4(h, blk,
 		    _mm256_loadu_si256((const __m256i *)t),
 		    _mm256_loadu_si256((const __m256i *)last),

@@ -13,7 +13,7 @@
 #include <string.h>
 
 #include "blake2b.h"
-#include "blake2b_rounds.h"
+#include "blake2b_simd.h"
 
 #if defined(__x86_64__) && defined(__GNUC__)
 #include <immintrin.h>
@@ -120,10 +120,8 @@ compress_x8(__m512i h[8], const uint8_t *const blk[8], __m512i t,
 }
 
 /*
- * Message i is prefix || in[i][0..len[i]), L[i] = len[i] + 1 bytes in
- * nb[i] = ceil(L[i] / 128) blocks.  Block b of a lane still running is
- * read in place when all 128 bytes are input, and otherwise copied (the
- * prefix, or the zero padding of the last block) into pad[i].
+ * Lane i hashes prefix || in[i][0..len[i]), block by block as
+ * b2b_lanes_plan and b2b_lane_block (blake2b_simd.h) lay out.
  */
 static AVX512 void
 hash_x8_avx512(uint8_t *const out[8], size_t outlen, uint8_t prefix,
@@ -134,19 +132,13 @@ hash_x8_avx512(uint8_t *const out[8], size_t outlen, uint8_t prefix,
 	uint64_t words[8][8] __attribute__((aligned(64)));
 	uint8_t digest[64];
 	const uint8_t *blk[8];
-	uint64_t total[8], nb[8], maxnb = 0, t[8], last[8], end;
+	uint64_t total[8], nb[8], maxnb, t[8], last[8];
 	__m512i h[8];
 	__mmask8 active;
 	uint64_t b;
-	size_t n;
 	int i, k;
 
-	for (i = 0; i < 8; i++) {
-		total[i] = out[i] == NULL ? 1 : (uint64_t)len[i] + 1;
-		nb[i] = (total[i] + 127) / 128;
-		if (nb[i] > maxnb)
-			maxnb = nb[i];
-	}
+	maxnb = b2b_lanes_plan(out, len, 8, total, nb);
 	for (k = 0; k < 8; k++)
 		h[k] = _mm512_set1_epi64((long long)iv[k]);
 	/* Parameter block: digest length, no key, fanout 1, depth 1. */
@@ -155,34 +147,11 @@ hash_x8_avx512(uint8_t *const out[8], size_t outlen, uint8_t prefix,
 
 	for (b = 0; b < maxnb; b++) {
 		active = 0;
-		for (i = 0; i < 8; i++) {
-			if (b >= nb[i]) {
-				blk[i] = zero;
-				t[i] = last[i] = 0;
-				continue;
-			}
-			end = total[i] < 128 * (b + 1) ? total[i] :
-			    128 * (b + 1);
-			n = (size_t)(end - 128 * b);
-			if (out[i] == NULL) {
-				blk[i] = zero;
-			} else if (b == 0) {
-				pad[i][0] = prefix;
-				if (n > 1)
-					memcpy(pad[i] + 1, in[i], n - 1);
-				memset(pad[i] + n, 0, 128 - n);
-				blk[i] = pad[i];
-			} else if (n == 128) {
-				blk[i] = in[i] + 128 * b - 1;
-			} else {
-				memcpy(pad[i], in[i] + 128 * b - 1, n);
-				memset(pad[i] + n, 0, 128 - n);
-				blk[i] = pad[i];
-			}
-			t[i] = end;
-			last[i] = b + 1 == nb[i] ? ~(uint64_t)0 : 0;
-			active |= (__mmask8)(1u << i);
-		}
+		for (i = 0; i < 8; i++)
+			if (b2b_lane_block(prefix, in[i], out[i] != NULL,
+			    total[i], nb[i], b, pad[i], zero, &blk[i], &t[i],
+			    &last[i]))
+				active |= (__mmask8)(1u << i);
 		compress_x8(h, blk, _mm512_loadu_si512(t),
 		    _mm512_loadu_si512(last), active);
 	}
