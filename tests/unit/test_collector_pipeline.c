@@ -31,6 +31,7 @@
 #include "sealpool.h"
 #include "store.h"
 #include "writer.h"
+#include "testutil.h"
 
 #define NS_PER_S INT64_C(1000000000)
 #define EVENTS 2000
@@ -60,30 +61,6 @@ real_ns(void)
 
 	clock_gettime(CLOCK_REALTIME, &ts);
 	return ((int64_t)ts.tv_sec * NS_PER_S + ts.tv_nsec);
-}
-
-static void
-rm_tree(const char *path)
-{
-	char sub[512];
-	struct dirent *de;
-	struct stat sb;
-	DIR *d;
-
-	if (lstat(path, &sb) != 0)
-		return;
-	if (S_ISDIR(sb.st_mode) && (d = opendir(path)) != NULL) {
-		while ((de = readdir(d)) != NULL) {
-			if (strcmp(de->d_name, ".") == 0 ||
-			    strcmp(de->d_name, "..") == 0)
-				continue;
-			snprintf(sub, sizeof(sub), "%s/%s", path, de->d_name);
-			rm_tree(sub);
-		}
-		closedir(d);
-		rmdir(path);
-	} else
-		unlink(path);
 }
 
 static void
@@ -259,7 +236,7 @@ static void
 teardown(void)
 {
 
-	rm_tree(dir);
+	test_rm_tree(dir);
 }
 
 TestSuite(pipeline, .fini = teardown);

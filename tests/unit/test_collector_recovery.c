@@ -26,6 +26,7 @@
 
 #include "recovery.h"
 #include "store.h"
+#include "testutil.h"
 
 #define NOW_NS INT64_C(1795347000123456789)
 
@@ -47,36 +48,12 @@ setup(void)
 }
 
 static void
-rm_tree(const char *path)
-{
-	char sub[512];
-	struct dirent *de;
-	struct stat sb;
-	DIR *d;
-
-	if (lstat(path, &sb) != 0)
-		return;
-	if (S_ISDIR(sb.st_mode) && (d = opendir(path)) != NULL) {
-		while ((de = readdir(d)) != NULL) {
-			if (strcmp(de->d_name, ".") == 0 ||
-			    strcmp(de->d_name, "..") == 0)
-				continue;
-			snprintf(sub, sizeof(sub), "%s/%s", path, de->d_name);
-			rm_tree(sub);
-		}
-		closedir(d);
-		rmdir(path);
-	} else
-		unlink(path);
-}
-
-static void
 teardown(void)
 {
 
 	cst_epoch_key_free(key);
 	cst_root_key_free(root);
-	rm_tree(dir);
+	test_rm_tree(dir);
 }
 
 TestSuite(recovery, .init = setup, .fini = teardown);
