@@ -26,6 +26,7 @@
 #include <sodium.h>
 #include <zstd.h>
 
+#include "blake2b.h"
 #include "custody/error.h"
 #include "custody/format.h"
 #include "custody/keys.h"
@@ -126,14 +127,14 @@ baselines(const struct store *s)
 	buf = malloc(n);
 	memset(buf, 0x5a, n);
 	t = wall();
-	crypto_generichash(h, sizeof(h), buf, n, NULL, 0);
+	/* The project's BLAKE2b, the one the verifier hashes with. */
+	cst_b2b_hash(h, sizeof(h), buf, n);
 	printf("raw blake2b (64 MiB):         %7.0f MB/s\n", n / (wall() - t) /
 	    1e6);
 	t = wall();
 	for (i = 0; i < 200000; i++)
-		crypto_generichash(h, sizeof(h), buf + (i % 1024), 260, NULL,
-		    0);
-	printf("raw blake2b (260-byte leaves): %7.0f ns each\n",
+		cst_b2b_hash(h, sizeof(h), buf + (i % 1024), 260);
+	printf("raw blake2b (260 B, scalar):   %7.0f ns each\n",
 	    (wall() - t) / 200000 * 1e9);
 	t = wall();
 	crypto_hash_sha256(h, buf, n);
