@@ -6,7 +6,15 @@
  * the four-lane hash of blake2b_x4.c against the scalar code on the same
  * leaves and nodes (prefix byte included, as the Merkle tree hashes them),
  * in hashes per second, and the eight-lane hash of blake2b_x8.c at each
- * SIMD level the CPU has.
+ * SIMD level the CPU has.  Then the cost of one 128-byte block in the
+ * scalar code and of one step of each SIMD width, which decides when
+ * lanes left alone are finished in scalar (blake2b_simd.h); and block
+ * records hashes, H(D_RECORDS || NUL || 290 KB..4 MB), eight of them
+ * one by one with cst_hash_domain against cst_hash_domain_many, of equal
+ * and of mixed lengths, in MB/s.  The eight-lane table ends with the
+ * AVX-512 code's time per step (eight blocks), which the per-call costs
+ * of short messages (building blocks, the digests) add to what a step of
+ * long ones costs ("one block").
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -16,6 +24,10 @@
 #include <sodium.h>
 
 #include "blake2b.h"
+#include "custody/format.h"
+#include "custody/hash.h"
+
+static const uint8_t leaf_prefix[1] = { 0x00 };
 
 static double
 cpu_now(void)
@@ -69,8 +81,8 @@ time_x4(int simd, const uint8_t *buf, size_t len, size_t iters)
 		for (i = 0; i < iters; i++) {
 			for (k = 0; k < 4; k++)
 				in[k] = buf + ((4 * i + k) & 63) * len;
-			cst_b2b_hash_x4_with(simd, o, sizeof(out[0]), 0x00,
-			    in, l);
+			cst_b2b_hash_x4_with(simd, o, sizeof(out[0]),
+			    leaf_prefix, 1, in, l);
 		}
 		t = cpu_now() - t;
 		if (t < best)
@@ -100,14 +112,131 @@ time_x8(int level, const uint8_t *buf, size_t len, size_t iters)
 		for (i = 0; i < iters; i++) {
 			for (k = 0; k < 8; k++)
 				in[k] = buf + ((8 * i + k) & 63) * len;
-			cst_b2b_hash_x8_with(level, o, sizeof(out[0]), 0x00,
-			    in, l);
+			cst_b2b_hash_x8_with(level, o, sizeof(out[0]),
+			    leaf_prefix, 1, in, l);
 		}
 		t = cpu_now() - t;
 		if (t < best)
 			best = t;
 	}
 	return (best);
+}
+
+/*
+ * Best of five runs of iters hashes of the eight messages in[k][0..l[k]):
+ * lanes 0 one by one with cst_hash_domain, else with cst_hash_domain_many.
+ * In CPU seconds.
+ */
+static double
+time_records(int lanes, const uint8_t *const in[8], const size_t l[8],
+    size_t iters)
+{
+	uint8_t out[8][CST_HASH_LEN];
+	double best = 1e30, t;
+	size_t i, k;
+	int run;
+
+	for (run = 0; run < 5; run++) {
+		t = cpu_now();
+		for (i = 0; i < iters; i++) {
+			if (lanes)
+				cst_hash_domain_many(CST_D_RECORDS, in, l, 8,
+				    out);
+			else
+				for (k = 0; k < 8; k++)
+					cst_hash_domain(CST_D_RECORDS, in[k],
+					    l[k], out[k]);
+		}
+		t = cpu_now() - t;
+		if (t < best)
+			best = t;
+	}
+	return (best);
+}
+
+/*
+ * What one 128-byte block costs: the scalar code on a long message, and a
+ * step of the four- and eight-lane hashes on four or eight long ones at
+ * each level the CPU has (per step, whichever number of lanes it
+ * advances).  Lane i reads buf + i * len.
+ */
+static void
+block_costs(const uint8_t *buf, size_t len)
+{
+	static const char *widths[] = { "scalar", "x4 AVX2", "x8 AVX-512" };
+	uint8_t out[8][32];
+	uint8_t *o[8];
+	const uint8_t *in[8];
+	size_t l[8];
+	double best, t, blocks = (double)len / 128;
+	int k, run, w;
+
+	for (k = 0; k < 8; k++) {
+		o[k] = out[k];
+		in[k] = buf + (size_t)k * len;
+		l[k] = len;
+	}
+	printf("\n%-22s", "one block (ns)");
+	for (w = 0; w <= cst_b2b_simd_level(); w++)
+		printf(" %14s", widths[w]);
+	printf("\n%-22s", "");
+	for (w = 0; w <= cst_b2b_simd_level(); w++) {
+		best = 1e30;
+		for (run = 0; run < 5; run++) {
+			t = cpu_now();
+			if (w == CST_B2B_SCALAR)
+				cst_b2b_hash(out[0], 32, buf, len);
+			else if (w == CST_B2B_AVX2)
+				cst_b2b_hash_x4_with(1, o, 32, leaf_prefix, 1,
+				    in, l);
+			else
+				cst_b2b_hash_x8_with(CST_B2B_AVX512, o, 32,
+				    leaf_prefix, 1, in, l);
+			t = cpu_now() - t;
+			if (t < best)
+				best = t;
+		}
+		printf(" %14.0f", best * 1e9 / blocks);
+	}
+	printf("\n");
+}
+
+/* Records hashes of eight blocks, one by one and in lanes. */
+static void
+records_hashes(const uint8_t *buf)
+{
+	/* Message k at buf + k * stride. */
+	static const struct {
+		const char *what;
+		size_t len[8], stride, iters;
+	} rcases[] = {
+		{ "8 x 290 KB", { 290000, 290000, 290000, 290000, 290000,
+		    290000, 290000, 290000 }, 300000, 8 },
+		{ "8 x 270..300 KB", { 281000, 299000, 270500, 290000,
+		    287300, 300000, 275000, 294100 }, 300000, 8 },
+		{ "8 mixed 3..300 KB", { 290000, 3000, 150000, 300000, 40000,
+		    290000, 210000, 9000 }, 300000, 8 },
+		{ "8 x 4 MB", { 4000000, 4000000, 4000000, 4000000, 4000000,
+		    4000000, 4000000, 4000000 }, 4000000, 1 },
+	};
+	const uint8_t *in[8];
+	size_t i, k, iters;
+
+	printf("\n%-22s %14s %14s %10s\n", "H(D_RECORDS || ...) of",
+	    "one by one MB/s", "many MB/s", "ratio");
+	for (i = 0; i < sizeof(rcases) / sizeof(rcases[0]); i++) {
+		double mb = 0, one, many;
+
+		iters = rcases[i].iters;
+		for (k = 0; k < 8; k++) {
+			in[k] = buf + k * rcases[i].stride;
+			mb += (double)rcases[i].len[k] * (double)iters / 1e6;
+		}
+		one = time_records(0, in, rcases[i].len, iters);
+		many = time_records(1, in, rcases[i].len, iters);
+		printf("%-22s %14.0f %14.0f %9.2fx\n", rcases[i].what,
+		    mb / one, mb / many, one / many);
+	}
 }
 
 int
@@ -136,7 +265,8 @@ main(void)
 
 	if (sodium_init() < 0)
 		return (1);
-	n = (1 << 20) + 64;
+	/* Eight messages of up to 4 MB, for the records hashes. */
+	n = 8 * 4000000;
 	if ((buf = malloc(n)) == NULL)
 		return (1);
 	for (i = 0; i < n; i++)
@@ -167,16 +297,27 @@ main(void)
 	printf("\n%-22s", "8 lanes of (hash/s)");
 	for (lv = CST_B2B_SCALAR; lv <= cst_b2b_simd_level(); lv++)
 		printf(" %14s", levels[lv]);
+	if (cst_b2b_simd_level() >= CST_B2B_AVX512)
+		printf(" %8s", "ns/step");
 	printf("\n");
 	for (i = 0; i < sizeof(x4cases) / sizeof(x4cases[0]); i++) {
 		double hashes = 8.0 * (double)(x4cases[i].iters / 2);
+		/* Blocks per message, with the prefix byte. */
+		double steps = (double)((x4cases[i].len + 1 + 127) / 128);
+		double t = 0;
 
 		printf("%-22s", x4cases[i].what);
-		for (lv = CST_B2B_SCALAR; lv <= cst_b2b_simd_level(); lv++)
-			printf(" %14.0f", hashes / time_x8(lv, buf,
-			    x4cases[i].len, x4cases[i].iters / 2));
+		for (lv = CST_B2B_SCALAR; lv <= cst_b2b_simd_level(); lv++) {
+			t = time_x8(lv, buf, x4cases[i].len,
+			    x4cases[i].iters / 2);
+			printf(" %14.0f", hashes / t);
+		}
+		if (cst_b2b_simd_level() >= CST_B2B_AVX512)
+			printf(" %8.0f", t * 1e9 * 8 / hashes / steps);
 		printf("\n");
 	}
+	block_costs(buf, 64 * 1024);
+	records_hashes(buf);
 	free(buf);
 	return (0);
 }

@@ -72,8 +72,9 @@ load64(const uint8_t *p)
 } while (0)
 
 /* RFC 7693 section 3.2, function F. */
-static void
-compress(cst_b2b *s, const uint8_t *block, int last)
+void
+cst_b2b_compress(uint64_t h[8], const uint8_t *block, const uint64_t t[2],
+    int last)
 {
 	uint64_t m[16], v[16];
 	int i;
@@ -81,11 +82,11 @@ compress(cst_b2b *s, const uint8_t *block, int last)
 	for (i = 0; i < 16; i++)
 		m[i] = load64(block + 8 * i);
 	for (i = 0; i < 8; i++) {
-		v[i] = s->h[i];
+		v[i] = h[i];
 		v[i + 8] = iv[i];
 	}
-	v[12] ^= s->t[0];
-	v[13] ^= s->t[1];
+	v[12] ^= t[0];
+	v[13] ^= t[1];
 	if (last)
 		v[14] = ~v[14];
 	ROUND(0);
@@ -101,7 +102,7 @@ compress(cst_b2b *s, const uint8_t *block, int last)
 	ROUND(10);
 	ROUND(11);
 	for (i = 0; i < 8; i++)
-		s->h[i] ^= v[i] ^ v[i + 8];
+		h[i] ^= v[i] ^ v[i + 8];
 }
 
 static inline void
@@ -146,12 +147,12 @@ cst_b2b_update(cst_b2b *s, const void *in, size_t len)
 		p += n;
 		len -= n;
 		count(s, sizeof(s->buf));
-		compress(s, s->buf, 0);
+		cst_b2b_compress(s->h, s->buf, s->t, 0);
 		s->buflen = 0;
 	}
 	while (len > sizeof(s->buf)) {
 		count(s, sizeof(s->buf));
-		compress(s, p, 0);
+		cst_b2b_compress(s->h, p, s->t, 0);
 		p += sizeof(s->buf);
 		len -= sizeof(s->buf);
 	}
@@ -167,7 +168,7 @@ cst_b2b_final(cst_b2b *s, uint8_t *out)
 
 	count(s, s->buflen);
 	memset(s->buf + s->buflen, 0, sizeof(s->buf) - s->buflen);
-	compress(s, s->buf, 1);
+	cst_b2b_compress(s->h, s->buf, s->t, 1);
 	for (i = 0; i < 8; i++) {
 		uint64_t h = s->h[i];
 		int j;

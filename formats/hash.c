@@ -26,6 +26,28 @@ cst_hash_domain(const char *domain, const uint8_t *data, size_t len,
 	cst_b2b_final(&st, out);
 }
 
+/*
+ * out[i] = H(domain || NUL || data[i][0..len[i])) for i in 0..n, as n
+ * calls of cst_hash_domain would.  domain is one of the CST_D_* strings
+ * (at most 127 bytes: with its NUL, the lanes' one-block prefix).  data,
+ * len and out are borrowed; data[i] may be NULL only if len[i] is 0; out
+ * must not overlap the data.
+ *
+ * For R-BLK-4's payload_hash and records_hash of the blocks a verifier
+ * has open at once: hashing each block's payload alone is most of the
+ * cost of verifying it.  CST_B2B_AVX512 is the highest level, so the
+ * CPU's own decides.
+ */
+void
+cst_hash_domain_many(const char *domain, const uint8_t *const *data,
+    const size_t *len, size_t n, uint8_t (*out)[CST_HASH_LEN])
+{
+
+	cst_b2b_hash_many_with(CST_B2B_AVX512, (uint8_t *)out,
+	    CST_HASH_LEN, (const uint8_t *)domain, strlen(domain) + 1, data,
+	    len, n);
+}
+
 void
 cst_key_fingerprint(const uint8_t pk[CST_PK_LEN], uint8_t out[CST_HASH_LEN])
 {

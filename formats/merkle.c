@@ -16,14 +16,16 @@
 #define LEAF_PREFIX 0x00
 #define NODE_PREFIX 0x01
 
+static const uint8_t leaf_prefix[1] = { LEAF_PREFIX };
+static const uint8_t node_prefix[1] = { NODE_PREFIX };
+
 void
 cst_merkle_leaf(const uint8_t *data, size_t len, uint8_t out[CST_HASH_LEN])
 {
 	cst_b2b st;
-	static const uint8_t prefix = LEAF_PREFIX;
 
 	cst_b2b_init(&st, CST_HASH_LEN);
-	cst_b2b_update(&st, &prefix, 1);
+	cst_b2b_update(&st, leaf_prefix, sizeof(leaf_prefix));
 	cst_b2b_update(&st, data, len);
 	cst_b2b_final(&st, out);
 }
@@ -31,11 +33,11 @@ cst_merkle_leaf(const uint8_t *data, size_t len, uint8_t out[CST_HASH_LEN])
 /*
  * Eight leaves per cst_b2b_hash_x8 call where the CPU has AVX-512, and
  * four per cst_b2b_hash_x4 call otherwise.  An unused lane costs what a
- * used one does; eight AVX-512 lanes cost about what 1.1 four-lane AVX2
- * calls do, and four lanes about what two scalar hashes do
- * (bench/bench_hash).  So a group of five or more leaves is one x8 call,
- * of three or four one x4 call, and a last one or two leaves are hashed
- * one by one.
+ * used one does; eight AVX-512 lanes cost less than four AVX2 ones, and
+ * a little less than two scalar hashes, four AVX2 lanes about what two
+ * scalar hashes do (bench/bench_hash).  So with AVX-512 a group of two or
+ * more leaves is one x8 call, without it a group of three or four is one
+ * x4 call, and a last leaf (or two, without AVX-512) is hashed alone.
  */
 void
 cst_merkle_leaves(const uint8_t *const *data, const size_t *len, size_t n,
@@ -47,13 +49,14 @@ cst_merkle_leaves(const uint8_t *const *data, const size_t *len, size_t n,
 	size_t i, k;
 	int wide = cst_b2b_simd_level() >= CST_B2B_AVX512;
 
-	for (i = 0; wide && i + 4 < n; i += 8) {
+	for (i = 0; wide && i + 1 < n; i += 8) {
 		for (k = 0; k < 8; k++) {
 			o[k] = i + k < n ? out[i + k] : NULL;
 			in[k] = i + k < n ? data[i + k] : NULL;
 			l[k] = i + k < n ? len[i + k] : 0;
 		}
-		cst_b2b_hash_x8(o, CST_HASH_LEN, LEAF_PREFIX, in, l);
+		cst_b2b_hash_x8(o, CST_HASH_LEN, leaf_prefix,
+		    sizeof(leaf_prefix), in, l);
 	}
 	for (; i + 2 < n; i += 4) {
 		for (k = 0; k < 4; k++) {
@@ -61,7 +64,8 @@ cst_merkle_leaves(const uint8_t *const *data, const size_t *len, size_t n,
 			in[k] = i + k < n ? data[i + k] : NULL;
 			l[k] = i + k < n ? len[i + k] : 0;
 		}
-		cst_b2b_hash_x4(o, CST_HASH_LEN, LEAF_PREFIX, in, l);
+		cst_b2b_hash_x4(o, CST_HASH_LEN, leaf_prefix,
+		    sizeof(leaf_prefix), in, l);
 	}
 	for (; i < n; i++)
 		cst_merkle_leaf(data[i], len[i], out[i]);
@@ -108,14 +112,15 @@ cst_merkle_root(uint8_t (*leaves)[CST_HASH_LEN], size_t n,
 		 * pairs are grouped as cst_merkle_leaves groups leaves.
 		 */
 		pairs = n / 2;
-		for (j = 0; wide && j + 4 < pairs; j += 8) {
+		for (j = 0; wide && j + 1 < pairs; j += 8) {
 			for (k = 0; k < 8; k++) {
 				o[k] = j + k < pairs ? leaves[j + k] : NULL;
 				in[k] = j + k < pairs ? leaves[2 * (j + k)] :
 				    NULL;
 				l[k] = j + k < pairs ? 2 * CST_HASH_LEN : 0;
 			}
-			cst_b2b_hash_x8(o, CST_HASH_LEN, NODE_PREFIX, in, l);
+			cst_b2b_hash_x8(o, CST_HASH_LEN, node_prefix,
+			    sizeof(node_prefix), in, l);
 		}
 		for (; j + 2 < pairs; j += 4) {
 			for (k = 0; k < 4; k++) {
@@ -124,7 +129,8 @@ cst_merkle_root(uint8_t (*leaves)[CST_HASH_LEN], size_t n,
 				    NULL;
 				l[k] = j + k < pairs ? 2 * CST_HASH_LEN : 0;
 			}
-			cst_b2b_hash_x4(o, CST_HASH_LEN, NODE_PREFIX, in, l);
+			cst_b2b_hash_x4(o, CST_HASH_LEN, node_prefix,
+			    sizeof(node_prefix), in, l);
 		}
 		for (; j < pairs; j++)
 			cst_merkle_node(leaves[2 * j], leaves[2 * j + 1],
