@@ -122,6 +122,20 @@ void cst_opener_skip_records_hash(cst_opener *o, int skip);
 int cst_block_open(cst_opener *o, const cst_frame *f, const char **rule)
     __attribute__((warn_unused_result));
 
+/* The most frames one cst_block_open_many call opens. */
+#define CST_OPEN_MAX 8
+
+/*
+ * cst_block_open for n (1..CST_OPEN_MAX) frames at once, o[i] (distinct
+ * openers) opening f[i], with cst_block_open's result in rc[i] and its
+ * rule in rule[i] (NULL on success).  The same checks in the same order
+ * as n calls of cst_block_open, but the payload and records hashes of the
+ * n blocks are computed side by side in SIMD lanes: a verifier opening
+ * every block should open them this way.  All arrays are borrowed.
+ */
+void cst_block_open_many(cst_opener *const *o, const cst_frame *const *f,
+    size_t n, int *rc, const char **rule);
+
 /* The opened uncompressed payload; valid until the next cst_block_open. */
 const uint8_t *cst_opener_raw(const cst_opener *o, size_t *len);
 
@@ -135,6 +149,12 @@ size_t cst_opener_count(const cst_opener *o);
  */
 int cst_opener_record(const cst_opener *o, size_t i, cst_record *rec,
     cst_bytes *encoded);
+
+/*
+ * The kind (CST_REC_*) of record i of the opened block, without decoding
+ * it again, or CST_EINVAL (i out of range).
+ */
+int cst_opener_kind(const cst_opener *o, size_t i);
 
 /* Leaf hashes of the opened block's records (count entries). */
 const uint8_t (*cst_opener_leaves(const cst_opener *o))[CST_HASH_LEN];

@@ -822,3 +822,119 @@ Test(block, skip_records_hash_keeps_the_other_checks)
 	cst_opener_free(o);
 	keys_free(&k);
 }
+
+/*
+ * The verifier opens blocks several at a time so that their hashes share
+ * SIMD lanes: every frame of a batch must get the result, rule, records,
+ * leaves and kinds it gets when opened alone, whatever its neighbours are
+ * (good, altered, seal, other sizes).
+ */
+Test(block, open_many_matches_open_one_by_one)
+{
+	static const size_t sizes[] = { 1, 50, 300, 2000 };
+	enum { NSIZES = sizeof(sizes) / sizeof(sizes[0]), NVAR = 8 };
+	cst_frame fr[NSIZES * NVAR + 1], *pick[CST_OPEN_MAX];
+	const cst_frame *fs[CST_OPEN_MAX];
+	cst_opener *one, *many[CST_OPEN_MAX];
+	const char *rule[CST_OPEN_MAX], *r1;
+	int rc[CST_OPEN_MAX], rc1;
+	cst_buf frames[NSIZES + 1];
+	const uint8_t *raw1, *rawm;
+	size_t len1, lenm, i, j, n, nfr = 0, start, trial;
+	struct keys k;
+	cst_chain_state st;
+	cst_sealer *s;
+	cst_draft d;
+	unsigned seed = 20261122u;
+
+	printf("block open_many: seed %u\n", seed);
+	keys_make(&k);
+	state_init(&st, &k);
+	cr_assert_not_null(s = cst_sealer_new(1));
+	cr_assert_not_null(one = cst_opener_new());
+	for (i = 0; i < CST_OPEN_MAX; i++)
+		cr_assert_not_null(many[i] = cst_opener_new());
+	for (i = 0; i < NSIZES; i++) {
+		cst_buf_init(&frames[i]);
+		make_records(sizes[i], st.next_seq);
+		seal(s, &st, k.e[0], sizes[i], &frames[i]);
+		cr_assert_eq(cst_frame_parse(frames[i].p, frames[i].len,
+		    &fr[nfr]), 0);
+		/* Variants: intact, and each hash or limit the opener checks. */
+		for (j = 1; j < NVAR; j++)
+			fr[nfr + j] = fr[nfr];
+		fr[nfr + 1].hdr.payload_hash[3] ^= 1;
+		fr[nfr + 2].hdr.records_hash[7] ^= 1;
+		fr[nfr + 3].hdr.merkle_root[0] ^= 0x80;
+		fr[nfr + 4].hdr.record_count++;
+		fr[nfr + 5].hdr.type = 3;
+		fr[nfr + 6].hdr.raw_len = CST_MAX_RAW + 1;
+		fr[nfr + 7].hdr.min_time_ns--;
+		nfr += NVAR;
+	}
+	cst_buf_init(&frames[NSIZES]);
+	cst_draft_init(&d);
+	cr_assert_eq(cst_draft_seal(&d, st.next_seq, NOW_NS), 0);
+	cr_assert_eq(cst_block_finish(&d, &st, k.e[0], NOW_NS,
+	    &frames[NSIZES], NULL), 0);
+	cst_draft_close(&d);
+	cr_assert_eq(cst_frame_parse(frames[NSIZES].p, frames[NSIZES].len,
+	    &fr[nfr++]), 0);
+
+	for (trial = 0; trial < 400; trial++) {
+		n = 1 + (size_t)rand_r(&seed) % CST_OPEN_MAX;
+		start = (size_t)rand_r(&seed);
+		for (i = 0; i < n; i++) {
+			pick[i] = &fr[(start + i * (1 + trial % 5)) % nfr];
+			fs[i] = pick[i];
+		}
+		cst_block_open_many(many, fs, n, rc, rule);
+		for (i = 0; i < n; i++) {
+			rc1 = cst_block_open(one, pick[i], &r1);
+			cr_assert_eq(rc[i], rc1, "trial %zu frame %zu", trial,
+			    i);
+			cr_assert_eq(rule[i] == NULL, r1 == NULL);
+			if (r1 != NULL)
+				cr_assert_str_eq(rule[i], r1);
+			cr_assert_eq(cst_opener_count(many[i]),
+			    cst_opener_count(one));
+			raw1 = cst_opener_raw(one, &len1);
+			rawm = cst_opener_raw(many[i], &lenm);
+			cr_assert_eq(len1, lenm);
+			if (len1 > 0)
+				cr_assert_arr_eq(raw1, rawm, len1);
+			for (j = 0; j < cst_opener_count(one); j++) {
+				cr_assert_arr_eq(cst_opener_leaves(one)[j],
+				    cst_opener_leaves(many[i])[j],
+				    CST_HASH_LEN);
+				cr_assert_eq(cst_opener_kind(one, j),
+				    cst_opener_kind(many[i], j));
+			}
+			cr_assert_eq(cst_opener_kind(many[i], j), CST_EINVAL);
+		}
+	}
+	/* The batch sees each outcome at least once. */
+	fs[0] = &fr[0];
+	fs[1] = &fr[1];
+	fs[2] = &fr[nfr - 1];
+	fs[3] = &fr[NVAR + 2];
+	cst_block_open_many(many, fs, 4, rc, rule);
+	cr_assert_eq(rc[0], 0);
+	cr_assert_eq(cst_opener_kind(many[0], 0), CST_REC_EVENT);
+	cr_assert_eq(rc[1], CST_EHASH);
+	cr_assert_str_eq(rule[1], "R-BLK-4");
+	cr_assert_eq(rc[2], 0);
+	cr_assert_eq(cst_opener_count(many[2]), 0);
+	cr_assert_eq(rc[3], CST_EHASH);
+	cr_assert_str_eq(rule[3], "R-BLK-4");
+	cr_assert_eq(cst_opener_count(many[3]), 0);
+
+	for (i = 0; i <= NSIZES; i++)
+		cst_buf_close(&frames[i]);
+	for (i = 0; i < CST_OPEN_MAX; i++)
+		cst_opener_free(many[i]);
+	cst_opener_free(one);
+	cst_sealer_free(s);
+	cst_buf_close(&detail);
+	keys_free(&k);
+}
