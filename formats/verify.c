@@ -15,7 +15,11 @@
  * Between the scanner and the consumer sits a ring of items; worker
  * threads take frames from it in any order and mark them done, so the
  * expensive part (Ed25519, zstd, BLAKE2b over every record) runs on every
- * core while findings still come out in chain order.
+ * core while findings still come out in chain order.  A worker takes up
+ * to CST_OPEN_MAX frames at a time and opens them together, so that the
+ * blocks' payload and records hashes, one long serial hash each, share
+ * SIMD lanes; with no workers the consumer does the same when the ring
+ * is full.
  *
  * Authentic means: the frame's signature verifies with the key of its
  * epoch, that key certified from the root.  Only authentic headers move
@@ -227,7 +231,8 @@ struct cst_verifier {
 	int sync_ok;           /* mtx and the condition variables exist */
 	pthread_t *threads;
 	size_t nthreads;
-	cst_opener *opener;    /* the calling thread's, for threads == 0 */
+	cst_opener *openers[CST_OPEN_MAX]; /* the calling thread's, for
+	                                      threads == 0 */
 
 	uint64_t total_bytes;
 	uint64_t done_bytes;
@@ -577,26 +582,23 @@ frame_authentic(cst_verifier *v, const cst_frame *f)
 
 /* Workers. */
 
+/* Counts the opened block's records by kind and copies its audit records. */
 static void
-work_frame(cst_opener *o, struct item *it)
+work_records(cst_opener *o, struct item *it)
 {
 	struct audit *a, *na;
 	cst_record rec;
 	size_t i, n, cap = 0;
+	int kind;
 
-	it->sig_rc = it->has_pk ? cst_frame_verify_sig(&it->f, it->pk) :
-	    CST_EKEY;
-	/* R-BLK-3: nothing is decompressed before the signature holds. */
-	if (it->sig_rc != 0)
-		return;
-	if ((it->open_rc = cst_block_open(o, &it->f, &it->rule)) != 0)
-		return;
 	n = cst_opener_count(o);
 	for (i = 0; i < n; i++) {
-		if (cst_opener_record(o, i, &rec, NULL) != 0)
+		if ((kind = cst_opener_kind(o, i)) < 0)
 			continue;
-		it->kinds[rec.kind]++;
-		if (rec.kind == CST_REC_EVENT)
+		it->kinds[kind]++;
+		if (kind == CST_REC_EVENT)
+			continue;
+		if (cst_opener_record(o, i, &rec, NULL) != 0)
 			continue;
 		if (it->naudits == cap) {
 			cap = cap == 0 ? 4 : cap * 2;
@@ -622,45 +624,123 @@ work_frame(cst_opener *o, struct item *it)
 	}
 }
 
+/*
+ * Checks the signatures and opens the payloads of the n (at most
+ * CST_OPEN_MAX) frames its[], the openers o[] side by side, so that the
+ * blocks' hashes share SIMD lanes.
+ */
+static void
+work_frames(cst_opener *const *o, struct item *const *its, size_t n)
+{
+	const cst_frame *f[CST_OPEN_MAX];
+	struct item *open[CST_OPEN_MAX];
+	const char *rule[CST_OPEN_MAX];
+	int rc[CST_OPEN_MAX];
+	struct item *it;
+	size_t i, k = 0;
+
+	for (i = 0; i < n; i++) {
+		it = its[i];
+		it->sig_rc = it->has_pk ? cst_frame_verify_sig(&it->f,
+		    it->pk) : CST_EKEY;
+		/* R-BLK-3: nothing is decompressed before the signature holds. */
+		if (it->sig_rc != 0)
+			continue;
+		f[k] = &it->f;
+		open[k++] = it;
+	}
+	if (k == 0)
+		return;
+	cst_block_open_many(o, f, k, rc, rule);
+	for (i = 0; i < k; i++) {
+		open[i]->open_rc = rc[i];
+		open[i]->rule = rule[i];
+		if (rc[i] == 0)
+			work_records(o[i], open[i]);
+	}
+}
+
+/* Frees the openers o[0..CST_OPEN_MAX); NULL entries are skipped. */
+static void
+openers_free(cst_opener **o)
+{
+	size_t i;
+
+	for (i = 0; i < CST_OPEN_MAX; i++) {
+		cst_opener_free(o[i]);
+		o[i] = NULL;
+	}
+}
+
+/* Makes CST_OPEN_MAX openers in o.  Returns 0 or CST_ENOMEM. */
+static int
+openers_new(cst_opener **o)
+{
+	size_t i;
+
+	for (i = 0; i < CST_OPEN_MAX; i++)
+		if ((o[i] = cst_opener_new()) == NULL) {
+			openers_free(o);
+			return (CST_ENOMEM);
+		}
+	return (0);
+}
+
+/*
+ * Takes up to CST_OPEN_MAX frames not yet taken, from next_job on, into
+ * its[] (under v->mtx when there are workers).  Returns how many.
+ */
+static size_t
+take_frames(cst_verifier *v, struct item **its)
+{
+	struct item *it;
+	size_t n = 0;
+
+	/*
+	 * Items before head are consumed (their slots may hold newer
+	 * ones); non-frame items are done when queued: skip both.
+	 */
+	if (v->next_job < v->head)
+		v->next_job = v->head;
+	for (; v->next_job < v->tail && n < CST_OPEN_MAX; v->next_job++) {
+		it = &v->ring[v->next_job % v->cap];
+		if (!it->done)
+			its[n++] = it;
+	}
+	return (n);
+}
+
 static void *
 worker_main(void *arg)
 {
 	cst_verifier *v = arg;
-	struct item *it;
-	cst_opener *o;
-	uint64_t j;
+	struct item *its[CST_OPEN_MAX];
+	cst_opener *o[CST_OPEN_MAX];
+	size_t i, n;
+	int rc;
 
-	o = cst_opener_new();
+	rc = openers_new(o);
 	pthread_mutex_lock(&v->mtx);
 	for (;;) {
-		/*
-		 * Items before head are consumed (their slots may hold newer
-		 * ones); non-frame items are done when queued: skip both.
-		 */
-		if (v->next_job < v->head)
-			v->next_job = v->head;
-		while (v->next_job < v->tail &&
-		    v->ring[v->next_job % v->cap].done)
-			v->next_job++;
-		if (v->next_job == v->tail) {
+		if ((n = take_frames(v, its)) == 0) {
 			if (v->quit)
 				break;
 			pthread_cond_wait(&v->cv_work, &v->mtx);
 			continue;
 		}
-		j = v->next_job++;
-		it = &v->ring[j % v->cap];
 		pthread_mutex_unlock(&v->mtx);
-		if (o == NULL)
-			it->work_rc = CST_ENOMEM;
+		if (rc != 0)
+			for (i = 0; i < n; i++)
+				its[i]->work_rc = rc;
 		else
-			work_frame(o, it);
+			work_frames(o, its, n);
 		pthread_mutex_lock(&v->mtx);
-		it->done = 1;
+		for (i = 0; i < n; i++)
+			its[i]->done = 1;
 		pthread_cond_broadcast(&v->cv_done);
 	}
 	pthread_mutex_unlock(&v->mtx);
-	cst_opener_free(o);
+	openers_free(o);
 	return (NULL);
 }
 
@@ -1447,12 +1527,20 @@ static void
 consume_one(cst_verifier *v)
 {
 	struct item *it = &v->ring[v->head % v->cap];
+	struct item *its[CST_OPEN_MAX];
+	size_t i, n;
 
 	if (v->nthreads > 0) {
 		pthread_mutex_lock(&v->mtx);
 		while (!it->done)
 			pthread_cond_wait(&v->cv_done, &v->mtx);
 		pthread_mutex_unlock(&v->mtx);
+	} else if (!it->done) {
+		/* Inline, frames wait in the ring to be opened together. */
+		n = take_frames(v, its);
+		work_frames(v->openers, its, n);
+		for (i = 0; i < n; i++)
+			its[i]->done = 1;
 	}
 	switch (it->type) {
 	case IT_FRAME:
@@ -1500,10 +1588,10 @@ item_new(cst_verifier *v, int type, size_t file, uint64_t off)
 static void
 item_push(cst_verifier *v, struct item *it)
 {
+	int done;
 
-	if (it->type == IT_FRAME && v->nthreads == 0)
-		work_frame(v->opener, it);
-	if (it->type != IT_FRAME || v->nthreads == 0)
+	/* A frame is done once a worker (or consume_one) has opened it. */
+	if (it->type != IT_FRAME)
 		it->done = 1;
 	if (v->nthreads > 0) {
 		pthread_mutex_lock(&v->mtx);
@@ -1513,19 +1601,21 @@ item_push(cst_verifier *v, struct item *it)
 	} else {
 		v->tail++;
 	}
-	/* Keeps findings flowing while the scanner runs ahead. */
+	/*
+	 * Keeps findings flowing while the scanner runs ahead, up to the
+	 * first frame not yet opened.
+	 */
 	for (;;) {
 		it = &v->ring[v->head % v->cap];
 		if (v->head == v->tail)
 			break;
-		if (v->nthreads > 0) {
+		if (v->nthreads > 0)
 			pthread_mutex_lock(&v->mtx);
-			if (!it->done) {
-				pthread_mutex_unlock(&v->mtx);
-				break;
-			}
+		done = it->done;
+		if (v->nthreads > 0)
 			pthread_mutex_unlock(&v->mtx);
-		}
+		if (!done)
+			break;
 		consume_one(v);
 	}
 }
@@ -2228,14 +2318,15 @@ start_threads(cst_verifier *v)
 {
 	size_t i;
 
-	v->cap = 4 * (size_t)v->opts.threads + 8;
+	/*
+	 * Room for every worker's batch of frames and as many again
+	 * waiting, so that a worker coming back finds a full batch.
+	 */
+	v->cap = 2 * CST_OPEN_MAX * ((size_t)v->opts.threads + 1);
 	if ((v->ring = calloc(v->cap, sizeof(*v->ring))) == NULL)
 		return (CST_ENOMEM);
-	if (v->opts.threads == 0) {
-		if ((v->opener = cst_opener_new()) == NULL)
-			return (CST_ENOMEM);
-		return (0);
-	}
+	if (v->opts.threads == 0)
+		return (openers_new(v->openers));
 	if ((v->threads = calloc(v->opts.threads, sizeof(*v->threads))) ==
 	    NULL)
 		return (CST_ENOMEM);
@@ -2257,8 +2348,8 @@ start_threads(cst_verifier *v)
 		v->nthreads++;
 	}
 	/* Fewer threads than asked still verify; none means inline. */
-	if (v->nthreads == 0 && (v->opener = cst_opener_new()) == NULL)
-		return (CST_ENOMEM);
+	if (v->nthreads == 0)
+		return (openers_new(v->openers));
 	return (0);
 }
 
@@ -2282,8 +2373,7 @@ stop_threads(cst_verifier *v)
 	free(v->threads);
 	v->threads = NULL;
 	v->nthreads = 0;
-	cst_opener_free(v->opener);
-	v->opener = NULL;
+	openers_free(v->openers);
 	if (v->ring != NULL)
 		for (i = 0; i < v->cap; i++)
 			item_clear(&v->ring[i]);
