@@ -179,6 +179,21 @@ err0:
 }
 
 void
+cst_map_will_read(const cst_map *m)
+{
+	void *p = (void *)(uintptr_t)m->p;
+
+	if (m->len == 0)
+		return;
+#ifdef MADV_POPULATE_READ
+	if (madvise(p, m->len, MADV_POPULATE_READ) == 0)
+		return;
+#endif
+	/* Older kernels: at least read ahead. */
+	(void)madvise(p, m->len, MADV_WILLNEED);
+}
+
+void
 cst_map_close(cst_map *m)
 {
 

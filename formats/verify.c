@@ -1724,6 +1724,9 @@ scan_file(cst_verifier *v, size_t fi)
 	cst_frame f;
 	struct fnd fd;
 
+	/* One file at a time: a store may be larger than memory. */
+	if (vf->copy == NULL)
+		cst_map_will_read(&vf->map);
 	while (pos < len) {
 		rc = cst_frame_parse(p + pos, len - pos, &f);
 		if (rc == 0) {

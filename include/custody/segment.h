@@ -52,6 +52,14 @@ typedef struct cst_map {
  */
 int cst_map_open(const char *path, cst_map *out);
 
+/*
+ * Advice that the whole of m (from cst_map_open) is about to be read:
+ * its page tables are filled now, in one call, rather than by a page
+ * fault every few pages (on a virtual machine a fault costs microseconds).
+ * For a reader of every byte, such as the verifier.  Cannot fail.
+ */
+void cst_map_will_read(const cst_map *m);
+
 /* Unmaps m; safe on a zeroed map. */
 void cst_map_close(cst_map *m);
 
