@@ -20,6 +20,7 @@
 #include "custody/hash.h"
 #include "custody/keys.h"
 #include "custody/segment.h"
+#include "custody/verify.h"
 #include "custody_version.h"
 
 #include "bundle_check.h"
@@ -205,7 +206,7 @@ bundle_check_main(int argc, char **argv)
 		{ NULL, 0, NULL, 0 },
 	};
 	const char *bundle = NULL, *rootf = NULL, *fpr = NULL, *report = NULL;
-	uint8_t sha[crypto_hash_sha256_BYTES], b2[CST_HASH_LEN];
+	cst_digests dig;
 	char hsha[65], hb2[65], hdig[65], kfpr[2 * CST_FPR_LEN + 1];
 	char cid[2 * CST_CHAIN_ID_LEN + 1], now[48], created[48];
 	cst_bundle_cb cb = { on_block, on_record, on_checkpoint };
@@ -260,10 +261,16 @@ bundle_check_main(int argc, char **argv)
 		cst_map_close(&m);
 		return (BUNDLE_CHECK_IO);
 	}
-	crypto_hash_sha256(sha, m.p, m.len);
-	crypto_generichash(b2, sizeof(b2), m.p, m.len, NULL, 0);
-	cst_hex(sha, sizeof(sha), hsha);
-	cst_hex(b2, sizeof(b2), hb2);
+	if ((rc = cst_digests_compute(m.p, m.len, &dig)) != 0) {
+		fprintf(stderr, "custody-verify: %s: %s\n", bundle,
+		    cst_strerror(rc));
+		if (c.out != stdout)
+			fclose(c.out);
+		cst_map_close(&m);
+		return (BUNDLE_CHECK_IO);
+	}
+	cst_hex(dig.sha256, sizeof(dig.sha256), hsha);
+	cst_hex(dig.blake2b, sizeof(dig.blake2b), hb2);
 	cst_hex(root.chain_id, CST_CHAIN_ID_LEN, cid);
 	query_time_format((int64_t)time(NULL) * 1000000000, 0, now,
 	    sizeof(now));

@@ -317,13 +317,14 @@ const cst_ckp_info *cst_verifier_checkpoints(const cst_verifier *v,
 #define CST_VERIFY_LIST_MAX 10000
 
 /*
- * Digests of p[0..len) (borrowed) into out.  Cannot fail.
+ * Digests of p[0..len) (borrowed) into out.  Returns 0 or CST_ENOMEM.
  */
-void cst_digests_compute(const uint8_t *p, size_t len, cst_digests *out);
+int cst_digests_compute(const uint8_t *p, size_t len, cst_digests *out)
+    __attribute__((warn_unused_result));
 
 /*
  * Reads the file path and digests it into out, setting *size.  Returns 0,
- * CST_ENOENT or CST_EIO.
+ * CST_ENOENT, CST_EIO or CST_ENOMEM.
  */
 int cst_digests_file(const char *path, cst_digests *out, uint64_t *size);
 

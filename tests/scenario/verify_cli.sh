@@ -149,6 +149,21 @@ if [ -x "$MKSTORE" ]; then
 		[ $? -eq 0 ] || fail "fresh store, --threads $t: want exit 0"
 		check_json "$tmp/fresh.$t.json" intact ""
 	done
+	# The report's digest of every input is what coreutils computes.
+	"$PY" - "$tmp/fresh.0.json" <<'EOF' || fail "input digests differ from sha256sum/b2sum"
+import json, subprocess, sys
+j = json.load(open(sys.argv[1]))
+n = 0
+for i in j["inputs"]:
+    for tool, key in ((["sha256sum"], "sha256"), (["b2sum", "-l", "256"], "blake2b")):
+        want = subprocess.run(tool + [i["file"]], check=True, capture_output=True,
+                              text=True).stdout.split()[0]
+        if i[key] != want:
+            sys.exit("%s: %s %s, want %s" % (i["file"], key, i[key], want))
+    n += 1
+segs = [i for i in j["inputs"] if i["role"] == "segment"]
+sys.exit(0 if len(segs) >= 4 else "%d segments among the inputs" % len(segs))
+EOF
 	# A store being written: the partial frame is a note under --live.
 	"$MKSTORE" "$tmp/live" --events 3000 --segments 2 --unsealed \
 	    --partial-tail 300 --seed 6 > /dev/null || fail "mkstore live"

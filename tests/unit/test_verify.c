@@ -916,3 +916,56 @@ Test(verify, checkpoint_anchor)
 	free_paths(segs, nsegs);
 	free(dir);
 }
+
+/*
+ * The report's file digests: SHA-256 (FIPS 180-4 example "abc") and
+ * BLAKE2b-256, the same from memory and from a file, on a file long
+ * enough to cross the slices the two hashes are fed in.
+ */
+Test(verify, file_digests)
+{
+	static const uint8_t sha_abc[32] = {
+		0xba, 0x78, 0x16, 0xbf, 0x8f, 0x01, 0xcf, 0xea, 0x41, 0x41,
+		0x40, 0xde, 0x5d, 0xae, 0x22, 0x23, 0xb0, 0x03, 0x61, 0xa3,
+		0x96, 0x17, 0x7a, 0x9c, 0xb4, 0x10, 0xff, 0x61, 0xf2, 0x00,
+		0x15, 0xad,
+	};
+	static const uint8_t b2_abc[32] = {
+		0xbd, 0xdd, 0x81, 0x3c, 0x63, 0x42, 0x39, 0x72, 0x31, 0x71,
+		0xef, 0x3f, 0xee, 0x98, 0x57, 0x9b, 0x94, 0x96, 0x4e, 0x3b,
+		0xb1, 0xcb, 0x3e, 0x42, 0x72, 0x62, 0xc8, 0xc0, 0x68, 0xd5,
+		0x23, 0x19,
+	};
+	char path[] = "/tmp/custody-test-digests-XXXXXX";
+	cst_digests a, b;
+	uint8_t *big;
+	size_t i, len = (3u << 20) + 12345;
+	uint64_t size;
+	FILE *fp;
+	int fd;
+
+	cr_assert_eq(cst_digests_compute((const uint8_t *)"abc", 3, &a), 0);
+	cr_assert_arr_eq(a.sha256, sha_abc, 32);
+	cr_assert_arr_eq(a.blake2b, b2_abc, 32);
+
+	cr_assert_not_null(big = malloc(len));
+	for (i = 0; i < len; i++)
+		big[i] = (uint8_t)(i * 2654435761u >> 13);
+	cr_assert_neq(fd = mkstemp(path), -1);
+	cr_assert_not_null(fp = fdopen(fd, "w"));
+	cr_assert_eq(fwrite(big, 1, len, fp), len);
+	cr_assert_eq(fclose(fp), 0);
+	cr_assert_eq(cst_digests_compute(big, len, &a), 0);
+	cr_assert_eq(cst_digests_file(path, &b, &size), 0);
+	cr_assert_eq(size, len);
+	cr_assert_arr_eq(a.sha256, b.sha256, 32);
+	cr_assert_arr_eq(a.blake2b, b.blake2b, 32);
+	/* One byte changed changes both. */
+	big[len / 2] ^= 1;
+	cr_assert_eq(cst_digests_compute(big, len, &b), 0);
+	cr_assert_arr_neq(a.sha256, b.sha256, 32);
+	cr_assert_arr_neq(a.blake2b, b.blake2b, 32);
+	cr_assert_eq(unlink(path), 0);
+	cr_assert_eq(cst_digests_file(path, &b, &size), CST_ENOENT);
+	free(big);
+}
