@@ -5,8 +5,11 @@
  * in the same run, so that the cost of the format itself is visible.
  *
  *   BENCH_VERIFY_EVENTS   events in the store (default 10000000)
- *   BENCH_VERIFY_STORE    where the store is kept between runs
- *                         (default /tmp/custody-bench-verify-<events>)
+ *   BENCH_VERIFY_BLOCK_RECORDS
+ *                         one store with blocks of this many records
+ *                         (default: two stores, 1024 and 14000)
+ *   BENCH_VERIFY_STORE    where the store is kept between runs (default
+ *                         /tmp/custody-bench-verify-<events>-<records>)
  *   CUSTODY_BUILD_DIR     where custody-mkstore is (set by make bench)
  *
  * Per core figures divide by CPU time, not wall time: on a shared machine
@@ -23,6 +26,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <openssl/evp.h>
 #include <sodium.h>
 #include <zstd.h>
 
@@ -136,9 +140,15 @@ baselines(const struct store *s)
 		cst_b2b_hash(h, sizeof(h), buf + (i % 1024), 260);
 	printf("raw blake2b (260 B, scalar):   %7.0f ns each\n",
 	    (wall() - t) / 200000 * 1e9);
+	/* OpenSSL's, the one the report's file digests use, and libsodium's. */
+	t = wall();
+	if (EVP_Digest(buf, n, h, NULL, EVP_sha256(), NULL) != 1)
+		exit(1);
+	printf("raw sha256 (64 MiB, OpenSSL): %7.0f MB/s\n", n / (wall() - t) /
+	    1e6);
 	t = wall();
 	crypto_hash_sha256(h, buf, n);
-	printf("raw sha256 (64 MiB):          %7.0f MB/s\n", n / (wall() - t) /
+	printf("raw sha256 (64 MiB, sodium):  %7.0f MB/s\n", n / (wall() - t) /
 	    1e6);
 	if (s->sample != NULL && (dctx = ZSTD_createDCtx()) != NULL) {
 		rounds = (256u << 20) / s->sample_raw + 1;
@@ -183,34 +193,35 @@ run(const struct store *s, const cst_root_pub *root, unsigned threads,
 	cst_verifier_free(v);
 }
 
-int
-main(void)
+/*
+ * Makes (once; kept between runs) and verifies a store of `events`
+ * events in blocks of block_records.  Returns 0, or 1 on failure.
+ */
+static int
+bench_store(uint64_t events, unsigned block_records, const char *bd,
+    int first)
 {
-	const char *ev = getenv("BENCH_VERIFY_EVENTS");
-	const char *bd = getenv("CUSTODY_BUILD_DIR");
 	const char *sd = getenv("BENCH_VERIFY_STORE");
-	uint64_t events = ev != NULL ? strtoull(ev, NULL, 10) : 10000000;
-	char *dir, *mark, *cmd, *rp;
-	struct store s;
-	cst_root_pub root;
-	struct stat st;
 	long nproc = sysconf(_SC_NPROCESSORS_ONLN);
+	char *dir, *mark, *cmd, *rp;
+	cst_root_pub root;
+	struct store s;
+	struct stat st;
 	double t;
 
-	if (sodium_init() < 0)
-		return (1);
 	if (sd != NULL)
 		dir = strdup(sd);
-	else if (asprintf(&dir, "/tmp/custody-bench-verify-%" PRIu64,
-	    events) < 0)
+	else if (asprintf(&dir, "/tmp/custody-bench-verify-%" PRIu64 "-%u",
+	    events, block_records) < 0)
 		return (1);
 	if (asprintf(&mark, "%s/.complete", dir) < 0)
 		return (1);
 	if (stat(mark, &st) != 0) {
 		if (asprintf(&cmd, "rm -rf '%s' && '%s/custody-mkstore' '%s' "
 		    "--events %" PRIu64 " --segments 10 --epochs 4 "
-		    "--block-records 1024 --seed 42 && touch '%s'", dir,
-		    bd != NULL ? bd : "build", dir, events, mark) < 0)
+		    "--block-records %u --seed 42 && touch '%s'", dir,
+		    bd != NULL ? bd : "build", dir, events, block_records,
+		    mark) < 0)
 			return (1);
 		printf("making the store: %s\n", cmd);
 		fflush(stdout);
@@ -227,13 +238,46 @@ main(void)
 	    cst_root_pub_load(rp, &root) != 0)
 		return (1);
 	load(dir, &s);
-	printf("store %s: %zu segments, %" PRIu64 " blocks, %.1f MB on disk, "
-	    "%.1f MB of records (%" PRIu64 " events of ~200 bytes)\n", dir,
-	    s.n, s.blocks, s.bytes / 1e6, s.raw / 1e6, events);
-	baselines(&s);
+	printf("\nstore %s: %zu segments, %" PRIu64 " blocks of %u records, "
+	    "%.1f MB on disk, %.1f MB of records (%" PRIu64 " events of ~200 "
+	    "bytes)\n", dir, s.n, s.blocks, block_records, s.bytes / 1e6,
+	    s.raw / 1e6, events);
+	if (first)
+		baselines(&s);
 	run(&s, &root, 0, 0);
 	if (nproc > 1)
 		run(&s, &root, (unsigned)nproc, 0);
 	run(&s, &root, nproc > 1 ? (unsigned)nproc : 1, 1);
+	free(rp);
+	free(mark);
+	free(dir);
+	return (0);
+}
+
+int
+main(void)
+{
+	const char *ev = getenv("BENCH_VERIFY_EVENTS");
+	const char *br = getenv("BENCH_VERIFY_BLOCK_RECORDS");
+	const char *bd = getenv("CUSTODY_BUILD_DIR");
+	uint64_t events = ev != NULL ? strtoull(ev, NULL, 10) : 10000000;
+	/*
+	 * Small blocks, as a collector cuts under a light load (each costs
+	 * a signature check), and full ones: at full speed custodyd cuts a
+	 * block at pipeline.batch_bytes (4 MiB), about 14,000 of these
+	 * events.
+	 */
+	unsigned sizes[2] = { 1024, 14000 };
+	size_t i, n = 2;
+
+	if (sodium_init() < 0)
+		return (1);
+	if (br != NULL) {
+		sizes[0] = (unsigned)strtoul(br, NULL, 10);
+		n = 1;
+	}
+	for (i = 0; i < n; i++)
+		if (bench_store(events, sizes[i], bd, i == 0) != 0)
+			return (1);
 	return (0);
 }
