@@ -14,6 +14,7 @@
 #include <sodium.h>
 
 #include "blake2b.h"
+#include "testutil.h"
 
 #define SEED 20261122u
 
@@ -548,29 +549,6 @@ Test(blake2b_x8, unequal_lengths)
 
 #define EDGE_MAXLEN 300
 
-/* The fenced area of one page, between two PROT_NONE pages. */
-static uint8_t *
-fenced_page(void)
-{
-	size_t pg = (size_t)sysconf(_SC_PAGESIZE);
-	uint8_t *m;
-
-	m = mmap(NULL, 3 * pg, PROT_READ | PROT_WRITE,
-	    MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-	cr_assert(m != MAP_FAILED);
-	cr_assert(mprotect(m, pg, PROT_NONE) == 0);
-	cr_assert(mprotect(m + 2 * pg, pg, PROT_NONE) == 0);
-	return (m + pg);
-}
-
-static void
-fenced_free(uint8_t *page)
-{
-	size_t pg = (size_t)sysconf(_SC_PAGESIZE);
-
-	cr_assert(munmap(page - pg, 3 * pg) == 0);
-}
-
 static void
 edges(int level)
 {
@@ -586,10 +564,10 @@ edges(int level)
 
 	printf("blake2b edges (level %d): seed %u\n", level, SEED + 6);
 	cr_assert(sodium_init() >= 0);
-	lo = fenced_page();
-	hi = fenced_page();
-	pre = fenced_page();
-	outs = fenced_page();
+	lo = test_fenced_page();
+	hi = test_fenced_page();
+	pre = test_fenced_page();
+	outs = test_fenced_page();
 	for (i = 0; i < pg; i++) {
 		lo[i] = (uint8_t)rand_r(&seed);
 		hi[i] = (uint8_t)rand_r(&seed);
@@ -636,10 +614,10 @@ edges(int level)
 			}
 		}
 	}
-	fenced_free(lo);
-	fenced_free(hi);
-	fenced_free(pre);
-	fenced_free(outs);
+	test_fenced_free(lo);
+	test_fenced_free(hi);
+	test_fenced_free(pre);
+	test_fenced_free(outs);
 }
 
 Test(blake2b_x8, inputs_at_the_edges_of_mappings)

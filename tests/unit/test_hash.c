@@ -13,6 +13,7 @@
 #include <criterion/criterion.h>
 
 #include "blake2b.h"
+#include "testutil.h"
 #include "custody/format.h"
 #include "custody/hash.h"
 
@@ -171,29 +172,6 @@ Test(hash, many_with_any_prefix, .init = setup, .fini = teardown)
 	}
 }
 
-/* The fenced area of one page, between two PROT_NONE pages. */
-static uint8_t *
-fenced_page(void)
-{
-	size_t pg = (size_t)sysconf(_SC_PAGESIZE);
-	uint8_t *m;
-
-	m = mmap(NULL, 3 * pg, PROT_READ | PROT_WRITE,
-	    MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-	cr_assert(m != MAP_FAILED);
-	cr_assert(mprotect(m, pg, PROT_NONE) == 0);
-	cr_assert(mprotect(m + 2 * pg, pg, PROT_NONE) == 0);
-	return (m + pg);
-}
-
-static void
-fenced_free(uint8_t *page)
-{
-	size_t pg = (size_t)sysconf(_SC_PAGESIZE);
-
-	cr_assert(munmap(page - pg, 3 * pg) == 0);
-}
-
 /*
  * As test_blake2b.c's inputs_at_the_edges_of_mappings, through
  * cst_b2b_hash_many_with's groupings: every message and the prefix touch
@@ -213,10 +191,10 @@ Test(hash, many_at_the_edges_of_mappings, .init = setup, .fini = teardown)
 	size_t i, k, l, n, p;
 	int level;
 
-	lo = fenced_page();
-	hi = fenced_page();
-	pre = fenced_page();
-	outs = fenced_page();
+	lo = test_fenced_page();
+	hi = test_fenced_page();
+	pre = test_fenced_page();
+	outs = test_fenced_page();
 	memcpy(lo, buf, pg);
 	memcpy(hi, buf + pg, pg);
 	memcpy(pre, buf + 2 * pg, pg);
@@ -251,8 +229,8 @@ Test(hash, many_at_the_edges_of_mappings, .init = setup, .fini = teardown)
 			}
 		}
 	}
-	fenced_free(lo);
-	fenced_free(hi);
-	fenced_free(pre);
-	fenced_free(outs);
+	test_fenced_free(lo);
+	test_fenced_free(hi);
+	test_fenced_free(pre);
+	test_fenced_free(outs);
 }

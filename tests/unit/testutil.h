@@ -6,10 +6,14 @@
 #define CUSTODY_TESTUTIL_H
 
 #include <dirent.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
 #include <unistd.h>
+
+#include <criterion/criterion.h>
 
 /* Removes path and everything below it, as `rm -rf` would, quietly. */
 static inline void
@@ -37,6 +41,32 @@ test_rm_tree(const char *path)
 		rmdir(path);
 	} else
 		unlink(path);
+}
+
+/*
+ * One page of memory between two PROT_NONE pages, so that any byte read
+ * or written just outside it faults; free with test_fenced_free.
+ */
+static inline uint8_t *
+test_fenced_page(void)
+{
+	size_t pg = (size_t)sysconf(_SC_PAGESIZE);
+	uint8_t *m;
+
+	m = mmap(NULL, 3 * pg, PROT_READ | PROT_WRITE,
+	    MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	cr_assert(m != MAP_FAILED);
+	cr_assert(mprotect(m, pg, PROT_NONE) == 0);
+	cr_assert(mprotect(m + 2 * pg, pg, PROT_NONE) == 0);
+	return (m + pg);
+}
+
+static inline void
+test_fenced_free(uint8_t *page)
+{
+	size_t pg = (size_t)sysconf(_SC_PAGESIZE);
+
+	cr_assert(munmap(page - pg, 3 * pg) == 0);
 }
 
 #endif /* CUSTODY_TESTUTIL_H */
