@@ -37,6 +37,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 static cst_epoch_key *key;
 static cst_opener *opener;
+static cst_opener *batch[CST_OPEN_MAX]; /* cst_block_open_many's */
 static uint8_t *scratch;
 static size_t signed_frames; /* frames whose signature held */
 
@@ -46,6 +47,7 @@ init(void)
 	uint8_t chain[CST_CHAIN_ID_LEN], seed[CST_SEED_LEN];
 	cst_root_key *root;
 	cst_epoch_key *e1;
+	size_t i;
 
 	memset(chain, 0x22, sizeof(chain));
 	memset(seed, 0x11, sizeof(seed));
@@ -63,6 +65,35 @@ init(void)
 	if ((opener = cst_opener_new()) == NULL ||
 	    (scratch = malloc(REHASH_MAX)) == NULL)
 		abort();
+	for (i = 0; i < CST_OPEN_MAX; i++)
+		if ((batch[i] = cst_opener_new()) == NULL)
+			abort();
+}
+
+/*
+ * The input's first frames opened together give each the result and rule
+ * it gets alone (one_rc, one_rule), and nothing to read where it failed.
+ */
+static void
+open_together(const cst_frame *fr, size_t n, const int *one_rc,
+    const char *const *one_rule)
+{
+	const cst_frame *fs[CST_OPEN_MAX];
+	const char *rule[CST_OPEN_MAX];
+	int rc[CST_OPEN_MAX];
+	size_t i;
+
+	for (i = 0; i < n; i++)
+		fs[i] = &fr[i];
+	cst_block_open_many(batch, fs, n, rc, rule);
+	for (i = 0; i < n; i++) {
+		if (rc[i] != one_rc[i] || (rule[i] == NULL) !=
+		    (one_rule[i] == NULL) || (rule[i] != NULL &&
+		    strcmp(rule[i], one_rule[i]) != 0))
+			abort();
+		if (rc[i] != 0 && cst_opener_count(batch[i]) != 0)
+			abort();
+	}
 }
 
 /* Reads every record of the opened block, and their detail maps. */
@@ -118,12 +149,16 @@ open_rehashed(const uint8_t *p, size_t len)
 int
 LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
+	cst_frame fr[CST_OPEN_MAX];
+	const char *one_rule[CST_OPEN_MAX];
+	int one_rc[CST_OPEN_MAX];
 	cst_seg_hdr hdr;
 	cst_frame f;
 	cst_scan sc;
 	const char *rule;
-	size_t off;
+	size_t off, nfr = 0;
 	uint32_t e;
+	int rc;
 
 	if (key == NULL)
 		init();
@@ -138,11 +173,18 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		if (e >= 1 && e <= key->epoch && cst_frame_verify_sig(&f,
 		    key->certs[e - 1].public_key) == 0)
 			signed_frames++;
-		if (cst_block_open(opener, &f, &rule) == 0)
+		if ((rc = cst_block_open(opener, &f, &rule)) == 0)
 			read_records();
 		else if (cst_opener_count(opener) != 0)
 			abort();
+		if (nfr < CST_OPEN_MAX) {
+			fr[nfr] = f;
+			one_rc[nfr] = rc;
+			one_rule[nfr++] = rule;
+		}
 		open_rehashed(data + off, f.frame_len);
 	}
+	if (nfr > 0)
+		open_together(fr, nfr, one_rc, one_rule);
 	return (0);
 }
