@@ -2141,7 +2141,7 @@ digest_main(void *arg)
 {
 	uint8_t b2[CST_OPEN_MAX][CST_HASH_LEN];
 	const uint8_t *data[CST_OPEN_MAX];
-	size_t len[CST_OPEN_MAX], who[CST_OPEN_MAX];
+	size_t len[CST_OPEN_MAX];
 	cst_verifier *v = arg;
 	cst_seg_info *si;
 	struct vfile *vf;
@@ -2157,12 +2157,11 @@ digest_main(void *arg)
 			vf = &v->files[i + n];
 			data[n] = vf->map.p;
 			len[n] = vf->mapped ? vf->map.len : 0;
-			who[n] = i + n;
 		}
 		cst_b2b_hash_many_with(CST_B2B_AVX512, b2[0], CST_HASH_LEN,
 		    NULL, 0, data, len, n);
 		for (j = 0; j < n; j++) {
-			vf = &v->files[who[j]];
+			vf = &v->files[i + j];
 			if (!vf->mapped)
 				continue;
 			si = &v->segs[vf->info];
