@@ -100,7 +100,10 @@ cst_sealer_new(int level)
 {
 	cst_sealer *s;
 
-	/* sodium_init picks the fast BLAKE2b for this CPU. */
+	/*
+	 * libsodium (signatures, constant-time compares) must be set up
+	 * before use; the format's BLAKE2b is the project's own (blake2b.h).
+	 */
 	if (sodium_init() < 0)
 		goto err0;
 	if ((s = calloc(1, sizeof(*s))) == NULL)
