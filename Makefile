@@ -16,7 +16,7 @@ CMAKE_BUILD := env -u MAKEFLAGS -u MFLAGS -u MAKELEVEL cmake --build
 ASAN_ENV := ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 \
 	UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
 
-.PHONY: all deps build build-asan test run bench bench-compare bench-query fuzz clean
+.PHONY: all deps build build-asan build-release test run bench bench-compare bench-query fuzz clean
 
 all: build
 
@@ -41,6 +41,12 @@ build-asan: deps
 	cmake -S . -B build-asan -DCUSTODY_SANITIZE=ON
 	$(CMAKE_BUILD) build-asan -j$(JOBS)
 
+# Compiled, not tested: the optimiser's warnings (-Werror) and
+# _FORTIFY_SOURCE differ from the default build's.
+build-release: deps
+	cmake -S . -B build-release -DCMAKE_BUILD_TYPE=Release
+	$(CMAKE_BUILD) build-release -j$(JOBS)
+
 # Both suites run even when the first fails, so one CI run reports every
 # failure; the target fails if either did.
 test: build
@@ -48,6 +54,7 @@ test: build
 	(cd build && $(CTEST)) || status=1; \
 	$(MAKE) --no-print-directory build-asan || exit 1; \
 	(cd build-asan && $(ASAN_ENV) $(CTEST)) || status=1; \
+	$(MAKE) --no-print-directory build-release || status=1; \
 	if [ $$status -ne 0 ]; then echo "make test: FAILED"; fi; \
 	exit $$status
 
@@ -90,4 +97,4 @@ fuzz: deps
 
 # data/ holds evidence: never removed by a make target.
 clean:
-	rm -rf build build-asan build-fuzz
+	rm -rf build build-asan build-release build-fuzz

@@ -663,6 +663,8 @@ cst_block_open_many(cst_opener *const *o, const cst_frame *const *f,
 	for (i = 0; i < n; i++) {
 		o[i]->count = 0;
 		o[i]->raw_len = 0;
+		rec_rc[i] = 0;
+		rec_rule[i] = NULL;
 		rc[i] = open_limits(&f[i]->hdr, &rule[i]);
 	}
 	/* R-BLK-4: the payload is what was signed before it is unpacked. */

@@ -543,8 +543,8 @@ check_record(struct vstate *v, uint32_t i, int64_t *prev_key,
 		return (fail(v, CST_EHASH, "R-BND-9", "record", i, off));
 	cst_merkle_leaf(v->buf + *roff, len, lh);
 	if (cst_merkle_verify(lh, *leaf, b->hdr.record_count,
-	    (const uint8_t (*)[CST_HASH_LEN])(const void *)(v->buf + *roff +
-	    len), plen, b->hdr.merkle_root) != 0)
+	    cst_hash_rows(v->buf + *roff + len), plen,
+	    b->hdr.merkle_root) != 0)
 		return (fail(v, CST_EHASH, "R-BND-9", "record", i, off));
 	v->pos = *roff + len + plen * CST_HASH_LEN;
 	return (0);

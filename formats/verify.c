@@ -1530,7 +1530,8 @@ static void
 consume_one(cst_verifier *v)
 {
 	struct item *it = &v->ring[v->head % v->cap];
-	struct item *its[CST_OPEN_MAX];
+	/* Zeroed only for the optimiser, which cannot see take_frames fill it. */
+	struct item *its[CST_OPEN_MAX] = { NULL };
 	size_t i, n;
 
 	if (v->nthreads > 0) {

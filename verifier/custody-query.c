@@ -822,8 +822,8 @@ consume(struct sink *k, struct job *j)
 			memcpy(hdr, pp, sizeof(hdr));
 			if ((rc = cst_bundle_writer_record(k->bw, j->leaves[i],
 			    pp + sizeof(hdr), hdr[0],
-			    (const uint8_t (*)[CST_HASH_LEN])(const void *)(pp +
-			    sizeof(hdr) + hdr[0]), hdr[1])) != 0)
+			    cst_hash_rows(pp + sizeof(hdr) + hdr[0]),
+			    hdr[1])) != 0)
 				return (rc);
 			pp += sizeof(hdr) + hdr[0] + (size_t)hdr[1] *
 			    CST_HASH_LEN;

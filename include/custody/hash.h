@@ -37,6 +37,16 @@ void cst_key_fingerprint(const uint8_t pk[CST_PK_LEN],
 void cst_key_fingerprint_hex(const uint8_t pk[CST_PK_LEN],
     char out[2 * CST_FPR_LEN + 1]);
 
+/*
+ * p viewed as consecutive hashes (a Merkle path in a buffer).  Through
+ * uintptr_t because C11 puts const on the elements, not on the array, so
+ * a plain pointer cast to this type trips -Wcast-qual.  p is borrowed.
+ */
+static inline const uint8_t (*cst_hash_rows(const uint8_t *p))[CST_HASH_LEN]
+{
+	return ((const uint8_t (*)[CST_HASH_LEN])(uintptr_t)p);
+}
+
 /* Lowercase hex of in[0..len) into out (2*len+1 bytes, NUL-terminated). */
 void cst_hex(const uint8_t *in, size_t len, char *out);
 

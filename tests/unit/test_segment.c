@@ -487,7 +487,8 @@ resign(uint8_t *p, size_t len, const cst_epoch_key *key)
 	cr_assert_eq(cst_frame_parse(p, len, &f), 0);
 	memcpy(m, CST_D_BLOCKSIG, sizeof(CST_D_BLOCKSIG));
 	memcpy(m + sizeof(CST_D_BLOCKSIG), f.block_hash, CST_HASH_LEN);
-	crypto_sign_detached((uint8_t *)f.sig, NULL, m, sizeof(m), key->sk);
+	/* The signature's place in the caller's own, writable frame. */
+	crypto_sign_detached(p + (f.sig - p), NULL, m, sizeof(m), key->sk);
 }
 
 /*
