@@ -113,6 +113,8 @@ cst_blk_hdr_decode(const uint8_t *buf, size_t len, cst_blk_hdr *out)
 	if (memcmp(buf, blk_magic, sizeof(blk_magic)) != 0)
 		return (CST_ECORRUPT);
 
+	/* Padding too, so equal headers compare equal byte for byte. */
+	memset(&h, 0, sizeof(h));
 	h.version = get16(buf + 4);
 	h.type = get16(buf + 6);
 	h.flags = get32(buf + 8);
