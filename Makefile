@@ -5,7 +5,7 @@ DEBIAN_PACKAGES := build-essential cmake pkg-config clang libuv1-dev \
 	libsodium-dev libzstd-dev libmsgpack-dev libcriterion-dev libinih-dev \
 	libsystemd-dev libpcre2-dev libssl-dev python3 python3-nacl \
 	python3-zstandard python3-msgpack zstd bsdutils libclang-rt-14-dev procps \
-	iproute2
+	iproute2 scdoc man-db systemd debhelper dpkg-dev fakeroot lintian
 
 JOBS := $(shell nproc 2>/dev/null || echo 2)
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
@@ -16,7 +16,7 @@ CMAKE_BUILD := env -u MAKEFLAGS -u MFLAGS -u MAKELEVEL cmake --build
 ASAN_ENV := ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 \
 	UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
 
-.PHONY: all deps build build-asan build-release test run bench bench-compare bench-query fuzz clean
+.PHONY: all deps build build-asan build-release test install deb run bench bench-compare bench-query fuzz clean
 
 all: build
 
@@ -47,6 +47,22 @@ build-release: deps
 	cmake -S . -B build-release -DCMAKE_BUILD_TYPE=Release
 	$(CMAKE_BUILD) build-release -j$(JOBS)
 
+# cmake --install: programs, man pages, unit, sysusers.d, tmpfiles.d,
+# /etc/custody/custodyd.conf (never over an existing one), documents.
+install: build
+	cmake --install build
+
+# custody_VERSION_amd64.deb in build-deb/, built from a copy of the tree
+# (dpkg-buildpackage writes beside the source) and checked by lintian.
+deb: deps
+	rm -rf build-deb && mkdir -p build-deb/src
+	git ls-files -co --exclude-standard -z | \
+		xargs -0 cp --parents -t build-deb/src
+	cd build-deb/src && env -u MAKEFLAGS -u MFLAGS -u MAKELEVEL \
+		DEB_BUILD_OPTIONS=parallel=$(JOBS) dpkg-buildpackage -b -us -uc
+	lintian --fail-on error build-deb/*.changes
+	tests/package/deb_install.sh build-deb/custody_*_amd64.deb
+
 # Both suites run even when the first fails, so one CI run reports every
 # failure; the target fails if either did.
 test: build
@@ -55,6 +71,7 @@ test: build
 	$(MAKE) --no-print-directory build-asan || exit 1; \
 	(cd build-asan && $(ASAN_ENV) $(CTEST)) || status=1; \
 	$(MAKE) --no-print-directory build-release || status=1; \
+	$(MAKE) --no-print-directory deb || status=1; \
 	if [ $$status -ne 0 ]; then echo "make test: FAILED"; fi; \
 	exit $$status
 
@@ -97,4 +114,4 @@ fuzz: deps
 
 # data/ holds evidence: never removed by a make target.
 clean:
-	rm -rf build build-asan build-release build-fuzz
+	rm -rf build build-asan build-release build-fuzz build-deb
