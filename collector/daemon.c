@@ -29,6 +29,7 @@
 #include "audit.h"
 #include "batcher.h"
 #include "daemon_int.h"
+#include "fdlimit.h"
 #include "listener.h"
 #include "log.h"
 #include "metrics.h"
@@ -406,7 +407,8 @@ begin_stop(struct daemon *d, const char *reason, int code)
 	totals(d, &received, &failed, &bytes);
 	d->ls = NULL;
 	if ((rc = audit_stop(d->batcher, reason, received,
-	    atomic_load(&writer_stats(d->writer)->records), daemon_real_ns())) != 0)
+	    atomic_load(&writer_stats(d->writer)->records),
+	    daemon_real_ns())) != 0)
 		log_err("recording the stop record: %s", cst_strerror(rc));
 	if ((rc = batcher_control(d->batcher, BATCH_STOP)) != 0) {
 		log_err("cannot stop the pipeline: %s", cst_strerror(rc));
@@ -573,6 +575,8 @@ start_listening(struct daemon *d)
 	env.batcher = d->batcher;
 	env.max_message = c->max_message;
 	env.max_connections = c->max_connections;
+	env.max_connections_per_peer = c->max_connections_per_peer;
+	env.idle_timeout_ms = c->idle_timeout_s * 1000;
 	env.udp_rcvbuf = c->udp_rcvbuf;
 	env.after_read = after_read;
 	env.fatal = listener_fatal;
@@ -610,7 +614,8 @@ daemon_run(struct conf *c, daemon_reload_fn *reload_fn, void *ctx)
 	struct writer_cfg wc;
 	struct recovery rec;
 	cst_epoch_key *key = NULL;
-	char err[STORE_ERR_LEN];
+	char err[STORE_ERR_LEN], fderr[FDLIMIT_ERR_LEN];
+	uint64_t fdmax;
 	int rc, code = 1;
 	size_t i;
 
@@ -628,6 +633,11 @@ daemon_run(struct conf *c, daemon_reload_fn *reload_fn, void *ctx)
 	    c->sha256_hex[0] != '\0' ? c->sha256_hex :
 	    "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855");
 
+	/* Before anything is opened: a flood must not starve the store. */
+	if (fdlimit_fit(c->max_connections, c->nlisten, &fdmax, fderr) != 0) {
+		log_err("%s", fderr);
+		goto err1;
+	}
 	if (open_store(d, &key, &rec) != 0)
 		goto err1;
 

@@ -4,6 +4,7 @@
  * The sockets themselves are in listener_stream.c and listener_dgram.c
  * (listener_int.h).
  */
+#include <fcntl.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -16,6 +17,9 @@
 #include "custody/error.h"
 
 #include "listener_int.h"
+
+/* The idle sweep's period: a quarter of idle_timeout, 50 ms to 1 s. */
+#define SWEEP_MS(t) ((t) / 4 < 50 ? 50 : (t) / 4 > 1000 ? 1000 : (t) / 4)
 
 void
 listener_seterr(char *err, const char *fmt, ...)
@@ -55,6 +59,9 @@ listener_handle_closed(struct listeners *ls)
 	if (--ls->handles > 0 || !ls->closing)
 		return;
 	ls->done(ls->done_ctx);
+	if (ls->spare_fd >= 0)
+		close(ls->spare_fd);
+	peers_free(ls->peers);
 	free(ls);
 }
 
@@ -75,10 +82,10 @@ listener_freed(uv_handle_t *h)
 	struct listener *l = h->data;
 	struct listeners *ls = l->set;
 
-	if (l->type == L_UNIX) {
+	if (l->fd >= 0)
 		close(l->fd);
+	if (l->type == L_UNIX)
 		unlink(l->path);
-	}
 	free(l);
 	listener_handle_closed(ls);
 }
@@ -88,6 +95,22 @@ ignore_done(void *ctx)
 {
 
 	(void)ctx;
+}
+
+static void
+sweep_tick(uv_timer_t *t)
+{
+	struct listeners *ls = t->data;
+
+	listener_stream_sweep(ls);
+	peers_expire(ls->peers, uv_now(ls->env.loop), LOG_INTERVAL_MS);
+}
+
+static void
+sweep_closed(uv_handle_t *h)
+{
+
+	listener_handle_closed(h->data);
 }
 
 /* Opens listener l for url (both borrowed).  0 or an error, in msg. */
@@ -134,6 +157,17 @@ listeners_open(const struct listener_env *env, char *const *urls, size_t n,
 		return (CST_ENOMEM);
 	}
 	ls->env = *env;
+	/*
+	 * Kept to be given up when accept finds no descriptor left, so that
+	 * the connection can still be taken and closed (and counted) rather
+	 * than left to wake the loop again and again.
+	 */
+	ls->spare_fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
+	i = 0;
+	if ((rc = peers_new(env->max_connections, &ls->peers)) != 0) {
+		listener_seterr(msg, "%s", cst_strerror(rc));
+		goto err;
+	}
 	for (i = 0; i < n; i++) {
 		msg[0] = '\0';
 		if ((l = calloc(1, sizeof(*l))) == NULL) {
@@ -148,12 +182,19 @@ listeners_open(const struct listener_env *env, char *const *urls, size_t n,
 		if ((rc = open_one(l, urls[i], msg)) != 0)
 			goto err;
 	}
+	uv_timer_init(ls->env.loop, &ls->sweep);
+	ls->sweep.data = ls;
+	ls->handles++;
+	/* A connection is cut within a quarter of idle_timeout past it. */
+	uv_timer_start(&ls->sweep, sweep_tick, SWEEP_MS(env->idle_timeout_ms),
+	    SWEEP_MS(env->idle_timeout_ms));
+	ls->resumed_ms = uv_now(ls->env.loop);
 	start_reading(ls);
 	*out = ls;
 	return (0);
 
 err:
-	listener_seterr(err, "listen %s: %s", urls[i], msg);
+	listener_seterr(err, "listen %s: %s", i < n ? urls[i] : "", msg);
 	/* Nothing was read: the handles close with the loop's next turn. */
 	ls->closing = 1;
 	ls->done = ignore_done;
@@ -211,6 +252,8 @@ listeners_resume(struct listeners *ls)
 	if (!ls->paused)
 		return;
 	ls->paused = 0;
+	/* Time spent paused is ours, not the connections' idleness. */
+	ls->resumed_ms = uv_now(ls->env.loop);
 	start_reading(ls);
 }
 
@@ -221,18 +264,12 @@ listeners_paused(const struct listeners *ls)
 	return (ls->paused);
 }
 
-size_t
-listeners_connections(const struct listeners *ls)
+void
+listeners_conn_stats(const struct listeners *ls,
+    struct listener_conn_stats *out)
 {
 
-	return (ls->nconns);
-}
-
-uint64_t
-listeners_refused(const struct listeners *ls)
-{
-
-	return (ls->refused);
+	*out = ls->st;
 }
 
 void
@@ -254,6 +291,7 @@ listeners_close(struct listeners *ls, void (*done)(void *ctx), void *ctx)
 	ls->done_ctx = ctx;
 	/* One for this function, so done cannot run before it returns. */
 	ls->handles++;
+	uv_close((uv_handle_t *)&ls->sweep, sweep_closed);
 	for (i = 0; i < ls->n; i++) {
 		l = ls->l[i];
 		if (l->type != L_TCP && (rc = listener_dgram_drain(l)) != 0 &&

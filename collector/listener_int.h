@@ -24,6 +24,7 @@
 
 #include "framing.h"
 #include "listener.h"
+#include "peers.h"
 
 /* Room for 16 datagrams per recvmmsg (libuv splits it in 64 KiB slots). */
 #define RBUF_LEN (16u << 16)
@@ -37,6 +38,8 @@
 #define DRAIN_MAX (64u << 20)
 #define MAX_LISTENERS 64
 #define NAME_LEN 300
+/* What is logged about refused or idle connections: once per this. */
+#define LOG_INTERVAL_MS 60000u
 
 enum ltype { L_TCP, L_UDP, L_UNIX };
 
@@ -47,11 +50,11 @@ struct listener {
 	struct listener_counters ctr;
 	union {
 		uv_handle_t handle;
-		uv_tcp_t tcp;
 		uv_udp_t udp;
 		uv_poll_t poll;
 	} h;
-	int fd;                   /* the unix socket, which libuv only polls */
+	/* TCP and unix: the socket, which libuv only polls; else -1. */
+	int fd;
 	char path[sizeof(((struct sockaddr_un *)0)->sun_path)];
 	struct source src;        /* datagram listeners: the current sender */
 	struct sockaddr_storage last_peer;
@@ -60,15 +63,21 @@ struct listener {
 	int open;                 /* the handle is initialised */
 };
 
-/* A stream connection. */
+/*
+ * A stream connection.  The set's list of them is in the order of their
+ * last complete message (last_ms), the oldest first, so the idle sweep
+ * stops at the first one still active.
+ */
 struct conn {
 	uv_tcp_t h;
 	struct listener *l;
 	struct conn *prev;
 	struct conn *next;
+	struct peer *peer;
 	cst_deframer df;
 	struct source src;
 	int64_t recv_ns;
+	uint64_t last_ms;         /* loop time: accepted, or last message */
 	int reading;
 };
 
@@ -76,9 +85,15 @@ struct listeners {
 	struct listener_env env;
 	struct listener *l[MAX_LISTENERS];
 	size_t n;
-	struct conn *conns;
-	size_t nconns;
-	uint64_t refused;
+	struct conn *conns;       /* oldest last message first */
+	struct conn *conns_tail;
+	struct peers *peers;
+	struct listener_conn_stats st;  /* st.open: the connections */
+	uv_timer_t sweep;         /* the idle sweep */
+	uint64_t resumed_ms;      /* loop time reading last resumed */
+	uint64_t logged_max_ms;   /* refusals for max_connections, logged */
+	uint64_t logged_fd_ms;    /* refusals for descriptors, logged */
+	int spare_fd;             /* given up to refuse when none is left */
 	int paused;
 	int closing;
 	size_t handles;          /* listeners and connections not yet closed */
@@ -103,6 +118,8 @@ void listener_handle_closed(struct listeners *ls);
 /* Binds and listens on hostport (borrowed).  0 or an error, in err. */
 int listener_stream_open_tcp(struct listener *l, const char *hostport,
     char *err);
+/* Cuts the connections with no complete message within idle_timeout. */
+void listener_stream_sweep(struct listeners *ls);
 /* Starts and stops reading every connection of ls. */
 void listener_stream_start(struct listeners *ls);
 void listener_stream_stop(struct listeners *ls);

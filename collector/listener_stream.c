@@ -1,13 +1,24 @@
 /*
  * Stream listeners (TCP, RFC 6587): accept, read, the deframer, and the
  * per-connection brake of back-pressure.  libuv caps the reads per socket
- * per wakeup (32), so one busy peer cannot starve the others.
+ * per wakeup (32), and accept here takes at most ACCEPTS_PER_WAKEUP, so
+ * one busy peer cannot starve the others.
+ *
+ * The listening socket is ours, only polled by libuv, and accept is ours
+ * too: libuv's own accept, when no descriptor is left, closes the pending
+ * connections behind the caller's back (uv__emfile_trick), so they could
+ * not be counted.  Here the same trick is played in the open: the spare
+ * descriptor is given up, the waiting connections are accepted, closed
+ * and counted, and the spare is taken back.
  */
 #include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <unistd.h>
 
 #include <uv.h>
 
@@ -19,13 +30,54 @@
 #include "log.h"
 #include "parser.h"
 
+/* Connections taken per wakeup of a listening socket. */
+#define ACCEPTS_PER_WAKEUP 64
+/* Connections refused at most per wakeup when no descriptor is left. */
+#define REFUSALS_PER_WAKEUP 1024
+
+/* Links c at the end of the set's list: the newest last message. */
+static void
+conn_link_tail(struct listeners *ls, struct conn *c)
+{
+
+	c->next = NULL;
+	c->prev = ls->conns_tail;
+	if (ls->conns_tail != NULL)
+		ls->conns_tail->next = c;
+	else
+		ls->conns = c;
+	ls->conns_tail = c;
+}
+
+static void
+conn_unlink(struct listeners *ls, struct conn *c)
+{
+
+	if (c->prev != NULL)
+		c->prev->next = c->next;
+	else
+		ls->conns = c->next;
+	if (c->next != NULL)
+		c->next->prev = c->prev;
+	else
+		ls->conns_tail = c->prev;
+	c->prev = c->next = NULL;
+}
+
 static int
 conn_message(void *ctx, const uint8_t *msg, size_t len, unsigned flags)
 {
 	struct conn *c = ctx;
+	struct listeners *ls = c->l->set;
 
 	if (flags & CST_FRAME_INCOMPLETE)
 		c->l->ctr.incomplete++;
+	/* A message keeps the connection: it goes to the end of the list. */
+	c->last_ms = uv_now(ls->env.loop);
+	if (ls->conns_tail != c) {
+		conn_unlink(ls, c);
+		conn_link_tail(ls, c);
+	}
 	return (parser_message(c->l->set->env.batcher, &c->src, msg, len,
 	    flags, c->recv_ns));
 }
@@ -57,13 +109,9 @@ conn_end(struct conn *c, int finish)
 		if (rc == CST_ECORRUPT)
 			rc = 0;
 	}
-	if (c->prev != NULL)
-		c->prev->next = c->next;
-	else
-		ls->conns = c->next;
-	if (c->next != NULL)
-		c->next->prev = c->prev;
-	ls->nconns--;
+	conn_unlink(ls, c);
+	ls->st.open--;
+	c->peer->conns--;
 	uv_close((uv_handle_t *)&c->h, conn_freed);
 	return (rc);
 }
@@ -122,61 +170,162 @@ conn_start(struct conn *c)
 }
 
 static void
-refused_closed(uv_handle_t *h)
+conn_refused(uv_handle_t *h)
 {
 
-	free(h);
+	free(h->data);
+}
+
+/* Takes connection fd from sa (borrowed), or refuses it over a limit. */
+static void
+admit(struct listener *l, int fd, const struct sockaddr *sa)
+{
+	struct listeners *ls = l->set;
+	uint64_t now = uv_now(ls->env.loop);
+	struct peer *pe;
+	struct conn *c;
+
+	if (ls->st.open >= ls->env.max_connections) {
+		ls->st.refused_max++;
+		if (ls->logged_max_ms == 0 || now - ls->logged_max_ms >=
+		    LOG_INTERVAL_MS) {
+			ls->logged_max_ms = now;
+			log_warn("%s: %zu connections open, the most "
+			    "(input.max_connections): refusing more "
+			    "(%" PRIu64 " so far)", l->name,
+			    ls->env.max_connections, ls->st.refused_max);
+		}
+		goto refuse;
+	}
+	if ((pe = peers_get(ls->peers, sa)) == NULL)
+		goto refuse;
+	if (pe->conns >= ls->env.max_connections_per_peer) {
+		ls->st.refused_peer++;
+		if (peers_may_log(pe, PEER_LOG_REFUSED, now, LOG_INTERVAL_MS)) {
+			char peer[128];
+
+			addr_format(sa, peer, sizeof(peer));
+			log_warn("%s: %s has %zu connections open, the most "
+			    "(input.max_connections_per_peer): refusing more",
+			    l->name, peer, pe->conns);
+		}
+		goto refuse;
+	}
+	if ((c = calloc(1, sizeof(*c))) == NULL)
+		goto refuse;
+	uv_tcp_init(ls->env.loop, &c->h);
+	c->h.data = c;
+	if (uv_tcp_open(&c->h, fd) != 0) {
+		uv_close((uv_handle_t *)&c->h, conn_refused);
+		goto refuse;
+	}
+	c->l = l;
+	c->peer = pe;
+	c->last_ms = now;
+	pe->conns++;
+	ls->handles++;
+	listener_source_init(&c->src, l, CST_TR_TCP);
+	c->src.peer_len = addr_format(sa, c->src.peer, sizeof(c->src.peer));
+	cst_deframer_init(&c->df, ls->env.max_message, conn_message, c);
+	uv_tcp_keepalive(&c->h, 1, 60);
+	conn_link_tail(ls, c);
+	ls->st.open++;
+	if (!ls->paused)
+		conn_start(c);
+	return;
+
+refuse:
+	/* Closed at once: a refused sender retries. */
+	close(fd);
+}
+
+/*
+ * No descriptor is left for a connection: give up the spare one, accept
+ * and close what waits (counted), and take the spare back.
+ */
+static void
+refuse_no_fd(struct listener *l, int err)
+{
+	struct listeners *ls = l->set;
+	uint64_t now = uv_now(ls->env.loop), n = 0;
+	int fd;
+
+	if (ls->spare_fd >= 0) {
+		close(ls->spare_fd);
+		ls->spare_fd = -1;
+		while (n < REFUSALS_PER_WAKEUP && ((fd = accept4(l->fd, NULL,
+		    NULL, SOCK_CLOEXEC)) >= 0 || errno == EINTR ||
+		    errno == ECONNABORTED)) {
+			if (fd >= 0) {
+				close(fd);
+				n++;
+			}
+		}
+		ls->spare_fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
+	}
+	ls->st.refused_fd += n;
+	if (ls->logged_fd_ms == 0 || now - ls->logged_fd_ms >=
+	    LOG_INTERVAL_MS) {
+		ls->logged_fd_ms = now;
+		log_warn("%s: accept: %s: refusing connections (%" PRIu64
+		    " so far)%s", l->name, strerror(err), ls->st.refused_fd,
+		    ls->spare_fd < 0 ? "; no spare descriptor to refuse "
+		    "them with" : "");
+	}
 }
 
 static void
-tcp_connection(uv_stream_t *server, int status)
+tcp_acceptable(uv_poll_t *h, int status, int events)
 {
-	struct listener *l = server->data;
-	struct listeners *ls = l->set;
+	struct listener *l = h->data;
 	struct sockaddr_storage ss;
-	struct conn *c;
-	uv_tcp_t *t;
-	int len = sizeof(ss);
+	socklen_t len;
+	int i, fd;
 
+	(void)events;
 	if (status != 0) {
-		log_warn("%s: accept: %s", l->name, uv_strerror(status));
+		log_warn("%s: %s", l->name, uv_strerror(status));
 		return;
 	}
-	if (ls->nconns >= ls->env.max_connections) {
-		/* Accept and close at once: a refused sender retries. */
-		if ((t = malloc(sizeof(*t))) == NULL)
+	for (i = 0; i < ACCEPTS_PER_WAKEUP; i++) {
+		len = sizeof(ss);
+		fd = accept4(l->fd, (struct sockaddr *)&ss, &len,
+		    SOCK_NONBLOCK | SOCK_CLOEXEC);
+		if (fd >= 0) {
+			admit(l, fd, (struct sockaddr *)&ss);
+			continue;
+		}
+		if (errno == EINTR || errno == ECONNABORTED)
+			continue;
+		if (errno == EMFILE || errno == ENFILE) {
+			refuse_no_fd(l, errno);
 			return;
-		uv_tcp_init(ls->env.loop, t);
-		if (uv_accept(server, (uv_stream_t *)t) == 0 &&
-		    ls->refused++ == 0)
-			log_warn("%s: more than %zu connections: refusing",
-			    l->name, ls->env.max_connections);
-		uv_close((uv_handle_t *)t, refused_closed);
+		}
+		if (errno != EAGAIN && errno != EWOULDBLOCK)
+			log_warn("%s: accept: %s", l->name, strerror(errno));
 		return;
 	}
-	if ((c = calloc(1, sizeof(*c))) == NULL)
-		return;
-	uv_tcp_init(ls->env.loop, &c->h);
-	c->h.data = c;
-	c->l = l;
-	if (uv_accept(server, (uv_stream_t *)&c->h) != 0) {
-		uv_close((uv_handle_t *)&c->h, refused_closed);
-		return;
+}
+
+/* A listening socket for ai (borrowed), bound; -1 with errno if not. */
+static int
+listen_socket(const struct addrinfo *ai)
+{
+	int fd, on = 1, e;
+
+	if ((fd = socket(ai->ai_family, SOCK_STREAM | SOCK_NONBLOCK |
+	    SOCK_CLOEXEC, 0)) == -1)
+		return (-1);
+	/* A restart must not wait out the last run's TIME_WAITs. */
+	if (setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &on, sizeof(on)) != 0 ||
+	    bind(fd, ai->ai_addr, ai->ai_addrlen) != 0 ||
+	    listen(fd, 511) != 0) {
+		e = errno;
+		close(fd);
+		errno = e;
+		return (-1);
 	}
-	ls->handles++;
-	listener_source_init(&c->src, l, CST_TR_TCP);
-	if (uv_tcp_getpeername(&c->h, (struct sockaddr *)&ss, &len) == 0)
-		c->src.peer_len = addr_format((struct sockaddr *)&ss,
-		    c->src.peer, sizeof(c->src.peer));
-	cst_deframer_init(&c->df, ls->env.max_message, conn_message, c);
-	uv_tcp_keepalive(&c->h, 1, 60);
-	c->next = ls->conns;
-	if (ls->conns != NULL)
-		ls->conns->prev = c;
-	ls->conns = c;
-	ls->nconns++;
-	if (!ls->paused)
-		conn_start(c);
+	return (fd);
 }
 
 int
@@ -187,27 +336,31 @@ listener_stream_open_tcp(struct listener *l, const char *hostport,
 	struct addrinfo *ai;
 	struct sockaddr_storage ss;
 	char msg[ADDR_ERR_LEN], peer[128];
-	int len = sizeof(ss);
+	socklen_t len = sizeof(ss);
 	int rc;
 
 	if ((rc = addr_resolve(hostport, SOCK_STREAM, 1, &ai, msg)) != 0) {
 		listener_seterr(err, "%s", msg);
 		return (rc);
 	}
-	uv_tcp_init_ex(ls->env.loop, &l->h.tcp, (unsigned)ai->ai_family);
-	l->h.tcp.data = l;
-	l->open = 1;
-	ls->handles++;
-	if ((rc = uv_tcp_bind(&l->h.tcp, ai->ai_addr, 0)) != 0 ||
-	    (rc = uv_listen((uv_stream_t *)&l->h.tcp, 511,
-	    tcp_connection)) != 0) {
-		listener_seterr(err, "%s", uv_strerror(rc));
-		freeaddrinfo(ai);
+	l->fd = listen_socket(ai);
+	freeaddrinfo(ai);
+	if (l->fd == -1) {
+		listener_seterr(err, "%s", strerror(errno));
 		return (CST_EIO);
 	}
-	freeaddrinfo(ai);
-	if (uv_tcp_getsockname(&l->h.tcp, (struct sockaddr *)&ss,
-	    &len) == 0) {
+	if ((rc = uv_poll_init(ls->env.loop, &l->h.poll, l->fd)) != 0) {
+		listener_seterr(err, "%s", uv_strerror(rc));
+		close(l->fd);
+		l->fd = -1;
+		return (CST_EIO);
+	}
+	l->h.poll.data = l;
+	l->open = 1;
+	ls->handles++;
+	/* Accepting goes on while reading is paused: refusals are counted. */
+	uv_poll_start(&l->h.poll, UV_READABLE, tcp_acceptable);
+	if (getsockname(l->fd, (struct sockaddr *)&ss, &len) == 0) {
 		addr_format((struct sockaddr *)&ss, peer, sizeof(peer));
 		snprintf(l->name, sizeof(l->name), "tcp://%s", peer);
 	}
@@ -273,13 +426,44 @@ conn_drain(struct conn *c)
 int
 listener_stream_close_all(struct listeners *ls)
 {
+	struct conn *c;
 	int rc, first = 0;
 
-	while (ls->conns != NULL) {
-		if ((rc = conn_drain(ls->conns)) != 0 && first == 0)
+	/* Draining may move c to the end of the list: c is held here. */
+	while ((c = ls->conns) != NULL) {
+		if ((rc = conn_drain(c)) != 0 && first == 0)
 			first = rc;
-		if ((rc = conn_end(ls->conns, 1)) != 0 && first == 0)
+		if ((rc = conn_end(c, 1)) != 0 && first == 0)
 			first = rc;
 	}
 	return (first);
+}
+
+void
+listener_stream_sweep(struct listeners *ls)
+{
+	uint64_t now = uv_now(ls->env.loop), since;
+	struct conn *c;
+	int rc;
+
+	/* While paused nothing is read: no connection can be idle by it. */
+	if (ls->paused)
+		return;
+	while ((c = ls->conns) != NULL) {
+		since = c->last_ms > ls->resumed_ms ? c->last_ms :
+		    ls->resumed_ms;
+		if (now - since < ls->env.idle_timeout_ms)
+			break;
+		ls->st.idle_closed++;
+		if (peers_may_log(c->peer, PEER_LOG_IDLE, now, LOG_INTERVAL_MS))
+			log_warn("%s: %s: no complete message in %" PRIu64
+			    " s: closed (logged once a minute per peer)",
+			    c->l->name, c->src.peer,
+			    ls->env.idle_timeout_ms / 1000);
+		/* What it did send of a message is kept, flagged. */
+		if ((rc = conn_end(c, 1)) != 0) {
+			ls->env.fatal(ls->env.ctx, rc);
+			return;
+		}
+	}
 }

@@ -54,6 +54,37 @@ metric_per_listener(struct daemon *d, cst_buf *out, const char *name,
 	}
 }
 
+/* Connections accepted and closed at once, by why. */
+static void
+refused(cst_buf *out, const struct listener_conn_stats *cs)
+{
+	static const char name[] = "custody_connections_refused_total";
+	const struct {
+		const char *reason;
+		uint64_t v;
+	} r[] = {
+		{ "max_connections", cs->refused_max },
+		{ "per_peer", cs->refused_peer },
+		{ "descriptors", cs->refused_fd },
+	};
+	char line[512];
+	size_t i;
+	int n;
+
+	n = snprintf(line, sizeof(line), "# HELP %s Stream connections "
+	    "refused: over input.max_connections, over "
+	    "input.max_connections_per_peer, or no descriptor left.\n"
+	    "# TYPE %s counter\n", name, name);
+	if (n > 0 && (size_t)n < sizeof(line))
+		cst_buf_append(out, line, (size_t)n);
+	for (i = 0; i < sizeof(r) / sizeof(r[0]); i++) {
+		n = snprintf(line, sizeof(line), "%s{reason=\"%s\"} %" PRIu64
+		    "\n", name, r[i].reason, r[i].v);
+		if (n > 0 && (size_t)n < sizeof(line))
+			cst_buf_append(out, line, (size_t)n);
+	}
+}
+
 #define LC(f) offsetof(struct listener_counters, f)
 
 void
@@ -61,6 +92,11 @@ metrics_render(void *ctx, cst_buf *out)
 {
 	struct daemon *d = ctx;
 	const struct writer_stats *ws = writer_stats(d->writer);
+	struct listener_conn_stats cs;
+
+	memset(&cs, 0, sizeof(cs));
+	if (d->ls != NULL)
+		listeners_conn_stats(d->ls, &cs);
 
 	metric_per_listener(d, out, "custody_received_total",
 	    "Messages (or pieces of split messages) recorded.", LC(received));
@@ -124,11 +160,11 @@ metrics_render(void *ctx, cst_buf *out)
 	metric(out, "custody_pauses_total", "counter",
 	    "Times the listeners were paused.", d->pauses);
 	metric(out, "custody_connections", "gauge",
-	    "Open stream connections.",
-	    d->ls != NULL ? listeners_connections(d->ls) : 0);
-	metric(out, "custody_connections_refused_total", "counter",
-	    "Connections refused over max_connections.",
-	    d->ls != NULL ? listeners_refused(d->ls) : 0);
+	    "Open stream connections.", cs.open);
+	refused(out, &cs);
+	metric(out, "custody_connections_idle_closed_total", "counter",
+	    "Stream connections closed after input.idle_timeout without a "
+	    "complete message.", cs.idle_closed);
 	metric(out, "custody_start_time_seconds", "gauge",
 	    "UTC time custodyd started.", (uint64_t)(d->start_ns / NS_PER_S));
 }

@@ -56,12 +56,15 @@ reload_run(struct daemon *d)
 	    nc.batch_bytes != d->cfg->batch_bytes ||
 	    nc.max_inflight != d->cfg->max_inflight ||
 	    nc.max_message != d->cfg->max_message ||
+	    nc.max_connections != d->cfg->max_connections ||
+	    nc.max_connections_per_peer != d->cfg->max_connections_per_peer ||
+	    nc.idle_timeout_s != d->cfg->idle_timeout_s ||
 	    nc.seal_threads != d->cfg->seal_threads ||
 	    nc.zstd_level != d->cfg->zstd_level ||
 	    nc.nlisten != d->cfg->nlisten ||
 	    strcmp(nc.data_dir, d->cfg->data_dir) != 0)
-		log_notice("reload: listeners, sizes, threads and the data "
-		    "directory change only on restart");
+		log_notice("reload: listeners, input limits, sizes, threads "
+		    "and the data directory change only on restart");
 	d->cfg->batch_delay_ms = nc.batch_delay_ms;
 	d->cfg->commit_interval_ms = nc.commit_interval_ms;
 	d->cfg->segment_max_bytes = nc.segment_max_bytes;
@@ -78,7 +81,8 @@ reload_run(struct daemon *d)
 	if (nc.sha256_hex[0] != '\0')
 		memcpy(d->config_hash, nc.sha256_hex, sizeof(d->config_hash));
 	log_notice("reloaded the configuration (sha256 %s)", d->config_hash);
-	if ((rc = audit_reload(d->batcher, d->config_hash, daemon_real_ns())) != 0)
+	if ((rc = audit_reload(d->batcher, d->config_hash,
+	    daemon_real_ns())) != 0)
 		daemon_audit_failed(d, rc);
 rotate:
 	conf_close(&nc);
