@@ -11,12 +11,17 @@ with 260 connections from ten addresses:
   create their segments, while every connection is held;
 - after a clean stop custody-verify says the store is intact, and every
   message sent on the held connections is in it.
+If descriptors still run out (here: the limit lowered under the running
+daemon with prlimit --pid), the connections accept cannot take are
+accepted with the spare descriptor, closed and counted
+(reason="descriptors"), and the daemon carries on once they are back.
 And started with a hard limit of 128 under the default max_connections
 (1024), custodyd refuses to start, saying which numbers do not fit.
 """
 import os
 import signal
 import socket
+import subprocess
 import sys
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "lib"))
@@ -78,6 +83,40 @@ def too_small(work):
             f"{err.strip()[-300:]}")
 
 
+def backlog(port):
+    """Connections waiting in the listening socket's queue (ss Recv-Q)."""
+    r = subprocess.run(["ss", "-ltnH", f"( sport = :{port} )"],
+                       capture_output=True, timeout=5)
+    f = r.stdout.decode().split()
+    return int(f[1]) if len(f) >= 2 and f[1].isdigit() else -1
+
+
+def emfile(d):
+    """Descriptors run out under the daemon: refusals are still counted."""
+    fds = len(os.listdir(f"/proc/{d.pid}/fd"))
+    h.run(["prlimit", f"--pid={d.pid}", f"--nofile={fds + 8}:{HARD}"],
+          bound_s=10)
+    before = d.metric("custody_connections")
+    flood = [connect(f"127.0.0.{30 + i % 10}", d.port) for i in range(40)]
+    # /metrics has no descriptor either until the flood lets go: the
+    # listening socket's queue says when every connection was handled.
+    h.wait_for(lambda: backlog(d.port) == 0, 10,
+               "the daemon to accept or refuse every connection")
+    kept = len([s for s in flood if alive(s)])
+    for s in flood:
+        s.close()
+    h.run(["prlimit", f"--pid={d.pid}", f"--nofile={HARD}:{HARD}"],
+          bound_s=10)
+    h.wait_for(lambda: d.metric("custody_connections") == before, 10,
+               "the flood's connections to be gone")
+    nofd = d.metrics().get(
+        'custody_connections_refused_total{reason="descriptors"}', 0)
+    h.check(nofd == len(flood) - kept and nofd > 0,
+            f"with {fds + 8} descriptors, {kept} connections were taken "
+            f"and the other {nofd:.0f} refused and counted as "
+            "reason=\"descriptors\"")
+
+
 def body():
     work = h.workdir("fdflood")
     too_small(work)
@@ -130,6 +169,16 @@ def body():
             "the held connections are still open")
     for s in held:
         s.close()
+    h.wait_for(lambda: d.metric("custody_connections") == 0, 10,
+               "the held connections to be closed")
+    emfile(d)
+    s = connect("127.0.0.5", d.port)
+    line = "<13>1 - host app - - - after the descriptors came back"
+    s.sendall(line.encode() + b"\n")
+    sent.append(line)
+    s.close()
+    h.wait_for(lambda: d.metric("custody_events_durable_total") >=
+               len(sent), 20, "a message after the flood to be durable")
     d.stop()
 
     rc, summary, records = h.check_store(d.data, dump=True)
