@@ -38,6 +38,8 @@ conf_init(struct conf *c)
 	c->max_message = 64 << 10;
 	c->max_connections = 1024;
 	c->udp_rcvbuf = 4 << 20;
+	c->idle_timeout_s = CONF_IDLE_TIMEOUT_MAX_S;
+	c->max_connections_per_peer = 64;
 	c->batch_records = 16384;
 	c->batch_bytes = 4 << 20;
 	c->batch_delay_ms = 20;
@@ -222,6 +224,8 @@ static const struct size_key size_keys[] = {
 	{ "input", "max_message", SZ(max_message), 16, CST_MAX_RAW / 2 },
 	{ "input", "max_connections", SZ(max_connections), 1, 1 << 20 },
 	{ "input", "udp_rcvbuf", SZ(udp_rcvbuf), 0, 1 << 30 },
+	{ "input", "max_connections_per_peer", SZ(max_connections_per_peer), 1,
+	    1 << 20 },
 	{ "pipeline", "batch_records", SZ(batch_records), 1, CST_MAX_RECORDS },
 	{ "pipeline", "batch_bytes", SZ(batch_bytes), 4096, CST_MAX_RAW / 2 },
 	{ "pipeline", "max_inflight", SZ(max_inflight), 1 << 20,
@@ -232,6 +236,7 @@ static const struct size_key size_keys[] = {
 };
 
 static const struct dur_key dur_keys[] = {
+	{ "input", "idle_timeout", SZ(idle_timeout_s), 1000, 1000 },
 	{ "pipeline", "batch_delay", SZ(batch_delay_ms), 1, 1 },
 	{ "store", "commit_interval", SZ(commit_interval_ms), 1, 0 },
 	{ "store", "segment_max_age", SZ(segment_max_age_s), 1000, 0 },
@@ -514,6 +519,12 @@ conf_check(const struct conf *c, char err[CONF_ERR_LEN])
 			    "udp://HOST:PORT or unix:///PATH", u);
 			goto err0;
 		}
+	}
+	if (c->idle_timeout_s > CONF_IDLE_TIMEOUT_MAX_S) {
+		seterr(err, "input.idle_timeout (%llu s) must be at most %d s",
+		    (unsigned long long)c->idle_timeout_s,
+		    CONF_IDLE_TIMEOUT_MAX_S);
+		goto err0;
 	}
 	/* A piece of a message always fits an empty batch. */
 	if (c->max_message + 1024 > c->batch_bytes) {

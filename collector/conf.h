@@ -10,6 +10,11 @@
 
 #define CONF_MAX_LISTEN 64
 #define CONF_ERR_LEN 256
+/*
+ * The longest input.idle_timeout: how long idle or trickling connections
+ * can hold every slot of max_connections before they are cut.
+ */
+#define CONF_IDLE_TIMEOUT_MAX_S 60
 
 /* Every number is a uint64_t so that one table can set them all. */
 struct conf {
@@ -24,6 +29,8 @@ struct conf {
 	uint64_t max_message;
 	uint64_t max_connections;
 	uint64_t udp_rcvbuf;    /* 0: the kernel's default */
+	uint64_t idle_timeout_s;       /* a stream without a message: closed */
+	uint64_t max_connections_per_peer;
 	/* [pipeline] */
 	uint64_t batch_records;
 	uint64_t batch_bytes;

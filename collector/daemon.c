@@ -28,7 +28,8 @@
 
 #include "audit.h"
 #include "batcher.h"
-#include "daemon.h"
+#include "daemon_int.h"
+#include "fdlimit.h"
 #include "listener.h"
 #include "log.h"
 #include "metrics.h"
@@ -37,64 +38,8 @@
 #include "store.h"
 #include "writer.h"
 
-#define NS_PER_MS INT64_C(1000000)
-#define NS_PER_S INT64_C(1000000000)
-/* As many as listener.c takes. */
-#define MAX_LISTEN 64
-
-enum dstate { RUNNING, STOPPING, STOPPED };
-
-/* What was last sealed in a loss record for one listener. */
-struct loss_mark {
-	uint64_t udp_dropped;
-	uint64_t kernel_dropped;
-	uint64_t oversize;
-	int64_t since_ns;
-};
-
-struct daemon {
-	uv_loop_t loop;
-	struct conf *cfg;
-	daemon_reload_fn *reload;
-	void *reload_ctx;
-	char config_hash[65];
-	char root_fpr[2 * CST_FPR_LEN + 1];
-	char chain_hex[2 * CST_CHAIN_ID_LEN + 1];
-
-	struct batcher *batcher;
-	struct sealpool *seal;
-	struct writer *writer;
-	struct listeners *ls;
-	struct metrics *metrics;
-
-	/* The mailbox, filled by other threads. */
-	uv_async_t notify;
-	pthread_mutex_t mtx;
-	struct batchbuf *built;
-	struct batch *dur_head;
-	struct batch *dur_tail;
-	uint32_t new_epoch;       /* 0: none */
-	char new_fpr[2 * CST_FPR_LEN + 1];
-	int fatal_rc;
-	char fatal_msg[256];
-
-	uv_timer_t batch_timer;
-	uv_timer_t tick;
-	uv_signal_t sigs[3];
-
-	enum dstate state;
-	int exit_code;
-	int64_t start_ns;
-	int64_t tick_real;
-	int64_t tick_mono;
-	int64_t last_stats;
-	uint64_t pauses;
-	uint64_t events_durable;
-	struct loss_mark loss[MAX_LISTEN];
-};
-
-static int64_t
-real_ns(void)
+int64_t
+daemon_real_ns(void)
 {
 	struct timespec ts;
 
@@ -208,8 +153,8 @@ on_writer_fatal(void *ctx, int rc, const char *msg)
 }
 
 /* A self-audit record could not be recorded: out of memory. */
-static void
-audit_failed(struct daemon *d, int rc)
+void
+daemon_audit_failed(struct daemon *d, int rc)
 {
 
 	log_err("cannot record a self-audit record: %s", cst_strerror(rc));
@@ -306,8 +251,8 @@ on_notify(uv_async_t *h)
 		log_notice("signing key rotated to epoch %" PRIu32 " (%s)",
 		    epoch, fpr);
 		if ((rc = audit_key_epoch(d->batcher, epoch, fpr,
-		    real_ns())) != 0)
-			audit_failed(d, rc);
+		    daemon_real_ns())) != 0)
+			daemon_audit_failed(d, rc);
 	}
 	if (fatal != 0 && d->state != STOPPED) {
 		log_err("%s: stopping; the next start recovers the store",
@@ -379,7 +324,7 @@ report_losses(struct daemon *d, int64_t now)
 		    c->udp_dropped - m->udp_dropped,
 		    c->kernel_dropped - m->kernel_dropped,
 		    c->oversize - m->oversize, m->since_ns, now)) != 0) {
-			audit_failed(d, rc);
+			daemon_audit_failed(d, rc);
 			return;
 		}
 		m->udp_dropped = c->udp_dropped;
@@ -411,7 +356,7 @@ static void
 on_tick(uv_timer_t *t)
 {
 	struct daemon *d = t->data;
-	int64_t real = real_ns(), mono = mono_ns(), step;
+	int64_t real = daemon_real_ns(), mono = mono_ns(), step;
 	uint64_t received, failed, bytes;
 	int rc;
 
@@ -424,7 +369,7 @@ on_tick(uv_timer_t *t)
 		log_warn("the system clock stepped by %" PRId64 " ms",
 		    step / NS_PER_MS);
 		if ((rc = audit_clock(d->batcher, step, real)) != 0) {
-			audit_failed(d, rc);
+			daemon_audit_failed(d, rc);
 			return;
 		}
 	}
@@ -435,11 +380,11 @@ on_tick(uv_timer_t *t)
 		totals(d, &received, &failed, &bytes);
 		if ((rc = audit_stats(d->batcher, received, failed, bytes,
 		    real)) != 0)
-			audit_failed(d, rc);
+			daemon_audit_failed(d, rc);
 	}
 }
 
-/* ---- stop, reload ---- */
+/* ---- stop, signals ---- */
 
 static void
 begin_stop(struct daemon *d, const char *reason, int code)
@@ -457,12 +402,13 @@ begin_stop(struct daemon *d, const char *reason, int code)
 		if ((rc = listeners_close(d->ls, listeners_closed, d)) != 0)
 			log_err("recording a partial message: %s",
 			    cst_strerror(rc));
-		report_losses(d, real_ns());
+		report_losses(d, daemon_real_ns());
 	}
 	totals(d, &received, &failed, &bytes);
 	d->ls = NULL;
 	if ((rc = audit_stop(d->batcher, reason, received,
-	    atomic_load(&writer_stats(d->writer)->records), real_ns())) != 0)
+	    atomic_load(&writer_stats(d->writer)->records),
+	    daemon_real_ns())) != 0)
 		log_err("recording the stop record: %s", cst_strerror(rc));
 	if ((rc = batcher_control(d->batcher, BATCH_STOP)) != 0) {
 		log_err("cannot stop the pipeline: %s", cst_strerror(rc));
@@ -472,87 +418,13 @@ begin_stop(struct daemon *d, const char *reason, int code)
 }
 
 static void
-writer_cfg_of(const struct conf *c, struct writer_cfg *w)
-{
-
-	memset(w, 0, sizeof(*w));
-	w->commit_interval_ms = c->commit_interval_ms;
-	w->segment_max_bytes = c->segment_max_bytes;
-	w->segment_max_age_s = c->segment_max_age_s;
-	w->key_rotate_s = c->key_rotate_s;
-	w->checkpoint_interval_ms = c->checkpoint_interval_ms;
-	if (c->checkpoint_export_dir != NULL)
-		snprintf(w->checkpoint_export_dir,
-		    sizeof(w->checkpoint_export_dir), "%s",
-		    c->checkpoint_export_dir);
-}
-
-/*
- * SIGHUP: the tunables that can change while running are taken from the
- * file again; a change to anything else (listeners, sizes, data
- * directory) waits for a restart, and says so.  The segment is rotated
- * either way.
- */
-static void
-reload(struct daemon *d)
-{
-	struct writer_cfg wc;
-	struct conf nc;
-	char err[CONF_ERR_LEN];
-	int rc;
-
-	conf_init(&nc);
-	if (d->reload == NULL ||
-	    (rc = d->reload(d->reload_ctx, &nc, err)) != 0 ||
-	    (rc = conf_check(&nc, err)) != 0) {
-		if (d->reload != NULL)
-			log_err("reload: %s; keeping the running configuration",
-			    err);
-		goto rotate;
-	}
-	if (nc.batch_records != d->cfg->batch_records ||
-	    nc.batch_bytes != d->cfg->batch_bytes ||
-	    nc.max_inflight != d->cfg->max_inflight ||
-	    nc.max_message != d->cfg->max_message ||
-	    nc.seal_threads != d->cfg->seal_threads ||
-	    nc.zstd_level != d->cfg->zstd_level ||
-	    nc.nlisten != d->cfg->nlisten ||
-	    strcmp(nc.data_dir, d->cfg->data_dir) != 0)
-		log_notice("reload: listeners, sizes, threads and the data "
-		    "directory change only on restart");
-	d->cfg->batch_delay_ms = nc.batch_delay_ms;
-	d->cfg->commit_interval_ms = nc.commit_interval_ms;
-	d->cfg->segment_max_bytes = nc.segment_max_bytes;
-	d->cfg->segment_max_age_s = nc.segment_max_age_s;
-	d->cfg->key_rotate_s = nc.key_rotate_s;
-	d->cfg->checkpoint_interval_ms = nc.checkpoint_interval_ms;
-	d->cfg->stats_interval_s = nc.stats_interval_s;
-	d->cfg->clock_step_ms = nc.clock_step_ms;
-	free(d->cfg->checkpoint_export_dir);
-	d->cfg->checkpoint_export_dir = nc.checkpoint_export_dir;
-	nc.checkpoint_export_dir = NULL;
-	writer_cfg_of(d->cfg, &wc);
-	writer_set_cfg(d->writer, &wc);
-	if (nc.sha256_hex[0] != '\0')
-		memcpy(d->config_hash, nc.sha256_hex, sizeof(d->config_hash));
-	log_notice("reloaded the configuration (sha256 %s)", d->config_hash);
-	if ((rc = audit_reload(d->batcher, d->config_hash, real_ns())) != 0)
-		audit_failed(d, rc);
-rotate:
-	conf_close(&nc);
-	if (d->state == RUNNING &&
-	    (rc = batcher_control(d->batcher, BATCH_ROTATE)) != 0)
-		audit_failed(d, rc);
-}
-
-static void
 on_signal(uv_signal_t *s, int signum)
 {
 	struct daemon *d = s->data;
 
 	if (signum == SIGHUP) {
 		if (d->state == RUNNING)
-			reload(d);
+			reload_run(d);
 		return;
 	}
 	if (d->state != RUNNING) {
@@ -560,126 +432,6 @@ on_signal(uv_signal_t *s, int signum)
 		return;
 	}
 	begin_stop(d, signum == SIGTERM ? "SIGTERM" : "SIGINT", 0);
-}
-
-/* ---- health ---- */
-
-static void
-metric(cst_buf *out, const char *name, const char *type, const char *help,
-    uint64_t v)
-{
-	char line[512];
-	int n;
-
-	n = snprintf(line, sizeof(line), "# HELP %s %s\n# TYPE %s %s\n%s %"
-	    PRIu64 "\n", name, help, name, type, name, v);
-	if (n > 0 && (size_t)n < sizeof(line))
-		cst_buf_append(out, line, (size_t)n);
-}
-
-/* One counter per listener, labelled with its name. */
-static void
-metric_per_listener(struct daemon *d, cst_buf *out, const char *name,
-    const char *help, size_t off)
-{
-	char line[600];
-	size_t i;
-	int n;
-
-	n = snprintf(line, sizeof(line), "# HELP %s %s\n# TYPE %s counter\n",
-	    name, help, name);
-	cst_buf_append(out, line, (size_t)n);
-	if (d->ls == NULL)
-		return;
-	for (i = 0; i < listeners_count(d->ls); i++) {
-		uint64_t v;
-
-		memcpy(&v, (char *)listeners_counters(d->ls, i) + off,
-		    sizeof(v));
-		n = snprintf(line, sizeof(line), "%s{listener=\"%s\"} %" PRIu64
-		    "\n", name, listeners_name(d->ls, i), v);
-		if (n > 0 && (size_t)n < sizeof(line))
-			cst_buf_append(out, line, (size_t)n);
-	}
-}
-
-#define LC(f) offsetof(struct listener_counters, f)
-
-static void
-render(void *ctx, cst_buf *out)
-{
-	struct daemon *d = ctx;
-	const struct writer_stats *ws = writer_stats(d->writer);
-
-	metric_per_listener(d, out, "custody_received_total",
-	    "Messages (or pieces of split messages) recorded.", LC(received));
-	metric_per_listener(d, out, "custody_received_bytes_total",
-	    "Raw bytes recorded.", LC(bytes));
-	metric_per_listener(d, out, "custody_parse_failed_total",
-	    "Messages kept raw because they did not parse.", LC(parse_failed));
-	metric_per_listener(d, out, "custody_oversize_total",
-	    "Messages longer than max_message, kept in pieces.", LC(oversize));
-	metric_per_listener(d, out, "custody_framing_errors_total",
-	    "Streams closed on bad framing (bytes kept, flagged).",
-	    LC(framing_errors));
-	metric_per_listener(d, out, "custody_incomplete_total",
-	    "Messages cut short by the end of their stream (kept, flagged).",
-	    LC(incomplete));
-	metric_per_listener(d, out, "custody_udp_dropped_total",
-	    "Datagrams custodyd could not record whole.", LC(udp_dropped));
-	metric_per_listener(d, out, "custody_kernel_dropped_total",
-	    "Datagrams the kernel dropped on a full socket queue.",
-	    LC(kernel_dropped));
-	metric(out, "custody_events_durable_total", "counter",
-	    "Events sealed, signed and fsynced.", d->events_durable);
-	metric(out, "custody_records_durable_total", "counter",
-	    "Records (events and self-audit) durable.",
-	    atomic_load(&ws->records));
-	metric(out, "custody_blocks_total", "counter",
-	    "Data blocks durable.", atomic_load(&ws->blocks));
-	metric(out, "custody_written_bytes_total", "counter",
-	    "Bytes of block frames written.", atomic_load(&ws->bytes));
-	metric(out, "custody_commits_total", "counter",
-	    "fdatasync group commits.", atomic_load(&ws->syncs));
-	metric(out, "custody_last_commit_timestamp_seconds", "gauge",
-	    "UTC time of the last commit.",
-	    atomic_load(&ws->last_commit_ns) / NS_PER_S);
-	metric(out, "custody_checkpoints_total", "counter",
-	    "Checkpoints written.", atomic_load(&ws->checkpoints));
-	metric(out, "custody_checkpoint_errors", "gauge",
-	    "Checkpoint writes failed in a row.",
-	    atomic_load(&ws->checkpoint_errors));
-	metric(out, "custody_next_seq", "gauge",
-	    "Sequence number of the next record.",
-	    batcher_next_seq(d->batcher));
-	metric(out, "custody_segment_number", "gauge",
-	    "Segment being written.", atomic_load(&ws->segment_no));
-	metric(out, "custody_next_block_number", "gauge",
-	    "Number of the next block.", atomic_load(&ws->next_block_no));
-	metric(out, "custody_key_epoch", "gauge",
-	    "Epoch of the signing key.", atomic_load(&ws->epoch));
-	metric(out, "custody_open_batch_records", "gauge",
-	    "Records waiting in the open batch.",
-	    batcher_pending(d->batcher));
-	metric(out, "custody_seal_queue_batches", "gauge",
-	    "Batches queued for or being sealed.", sealpool_depth(d->seal));
-	metric(out, "custody_inflight_bytes", "gauge",
-	    "Pipeline memory in use.", batcher_inflight(d->batcher));
-	metric(out, "custody_inflight_limit_bytes", "gauge",
-	    "pipeline.max_inflight.", d->cfg->max_inflight);
-	metric(out, "custody_paused", "gauge",
-	    "1 while listeners are paused for memory (back-pressure).",
-	    d->ls != NULL && listeners_paused(d->ls));
-	metric(out, "custody_pauses_total", "counter",
-	    "Times the listeners were paused.", d->pauses);
-	metric(out, "custody_connections", "gauge",
-	    "Open stream connections.",
-	    d->ls != NULL ? listeners_connections(d->ls) : 0);
-	metric(out, "custody_connections_refused_total", "counter",
-	    "Connections refused over max_connections.",
-	    d->ls != NULL ? listeners_refused(d->ls) : 0);
-	metric(out, "custody_start_time_seconds", "gauge",
-	    "UTC time custodyd started.", (uint64_t)(d->start_ns / NS_PER_S));
 }
 
 /* ---- start ---- */
@@ -691,7 +443,7 @@ first_records(struct daemon *d, const struct recovery *rec,
 {
 	struct audit_start s;
 	char host[256], fpr[2 * CST_FPR_LEN + 1];
-	int64_t now = real_ns();
+	int64_t now = daemon_real_ns();
 	int rc;
 
 	if (rec->unclean && (rc = audit_recovery(d->batcher, rec, now)) != 0)
@@ -760,44 +512,25 @@ banner(struct daemon *d)
 	    "custody-verify %s", (long)getpid(), d->cfg->data_dir);
 }
 
-int
-daemon_run(struct conf *c, daemon_reload_fn *reload_fn, void *ctx)
+/*
+ * Prepares the data directory, loads (or creates) the keys into *key
+ * (returned to free) and recovers the store (R-REC-5/6) into *rec.
+ * Returns 0, or -1 after logging why.
+ */
+static int
+open_store(struct daemon *d, cst_epoch_key **key, struct recovery *rec)
 {
-	static const int signums[3] = { SIGTERM, SIGINT, SIGHUP };
-	struct daemon *d;
-	struct listener_env env;
-	struct batcher_cfg bc;
-	struct batcher_ops bops = { on_cut, on_opened };
-	struct sealpool_ops sops = { on_built, on_sealed };
-	struct writer_ops wops = { on_durable, on_key_epoch, on_writer_fatal };
-	struct writer_cfg wc;
-	struct recovery rec;
-	cst_epoch_key *key = NULL;
+	const struct conf *c = d->cfg;
 	cst_root_pub root;
 	uint8_t fp[CST_HASH_LEN];
 	char err[STORE_ERR_LEN];
-	int created, rc, code = 1;
-	size_t i;
-
-	if ((d = calloc(1, sizeof(*d))) == NULL) {
-		log_err("%s", cst_strerror(CST_ENOMEM));
-		return (1);
-	}
-	d->cfg = c;
-	d->reload = reload_fn;
-	d->reload_ctx = ctx;
-	d->start_ns = real_ns();
-	pthread_mutex_init(&d->mtx, NULL);
-	/* With no file there is nothing to hash: the hash of no bytes. */
-	snprintf(d->config_hash, sizeof(d->config_hash), "%s",
-	    c->sha256_hex[0] != '\0' ? c->sha256_hex :
-	    "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855");
+	int created;
 
 	if (store_prepare(c->data_dir, err) != 0 ||
-	    store_keys(c->data_dir, c->keys_create, d->start_ns, &key, &root,
+	    store_keys(c->data_dir, c->keys_create, d->start_ns, key, &root,
 	    &created, err) != 0) {
 		log_err("%s", err);
-		goto err0;
+		return (-1);
 	}
 	cst_key_fingerprint(root.pk, fp);
 	cst_hex(fp, CST_FPR_LEN, d->root_fpr);
@@ -807,19 +540,106 @@ daemon_run(struct conf *c, daemon_reload_fn *reload_fn, void *ctx)
 		    "for production make them with `custodyd keygen` and "
 		    "keep root.key offline", c->data_dir, d->chain_hex);
 
-	if ((rc = recovery_run(c->data_dir, key, real_ns(), &rec, err)) != 0) {
+	if (recovery_run(c->data_dir, *key, daemon_real_ns(), rec,
+	    err) != 0) {
 		log_err("%s", err);
-		goto err1;
+		return (-1);
 	}
-	if (rec.cut_len > 0)
+	if (rec->cut_len > 0)
 		log_warn("recovery: cut %" PRIu64 " bytes from segment %"
 		    PRIu64 " at offset %" PRIu64 " into quarantine/%s",
-		    rec.cut_len, rec.segment_no, rec.valid_len,
-		    rec.quarantine);
-	else if (rec.unclean)
+		    rec->cut_len, rec->segment_no, rec->valid_len,
+		    rec->quarantine);
+	else if (rec->unclean)
 		log_warn("recovery: the last run did not stop cleanly; "
 		    "segment %" PRIu64 " continues at offset %" PRIu64,
-		    rec.segment_no, rec.valid_len);
+		    rec->segment_no, rec->valid_len);
+	return (0);
+}
+
+/*
+ * Opens the listeners and the metrics endpoint and starts the clock; a
+ * listener that cannot be opened stops the daemon, with the reason in
+ * the chain.
+ */
+static void
+start_listening(struct daemon *d)
+{
+	const struct conf *c = d->cfg;
+	struct listener_env env;
+	char err[LISTENER_ERR_LEN];
+	size_t i;
+
+	memset(&env, 0, sizeof(env));
+	env.loop = &d->loop;
+	env.batcher = d->batcher;
+	env.max_message = c->max_message;
+	env.max_connections = c->max_connections;
+	env.max_connections_per_peer = c->max_connections_per_peer;
+	env.idle_timeout_ms = c->idle_timeout_s * 1000;
+	env.udp_rcvbuf = c->udp_rcvbuf;
+	env.after_read = after_read;
+	env.fatal = listener_fatal;
+	env.ctx = d;
+	if (listeners_open(&env, c->listen, c->nlisten, &d->ls, err) != 0) {
+		log_err("%s", err);
+		/* The start is in the chain: so is why it ended. */
+		begin_stop(d, "cannot listen", 1);
+		return;
+	}
+	if (c->metrics != NULL && metrics_open(&d->loop, c->metrics,
+	    metrics_render, d, &d->metrics, err) != 0)
+		log_warn("no metrics endpoint: %s", err);
+	d->tick_real = daemon_real_ns();
+	d->tick_mono = d->last_stats = mono_ns();
+	for (i = 0; i < listeners_count(d->ls) && i < MAX_LISTEN; i++)
+		d->loss[i].since_ns = d->start_ns;
+	uv_timer_start(&d->tick, on_tick, 1000, 1000);
+	/* The start records are sealed without waiting for events. */
+	batcher_cut(d->batcher);
+	banner(d);
+	sd_notifyf(0, "READY=1\nSTATUS=collecting into %s\nMAINPID=%lu",
+	    c->data_dir, (unsigned long)getpid());
+}
+
+int
+daemon_run(struct conf *c, daemon_reload_fn *reload_fn, void *ctx)
+{
+	static const int signums[3] = { SIGTERM, SIGINT, SIGHUP };
+	struct daemon *d;
+	struct batcher_cfg bc;
+	struct batcher_ops bops = { on_cut, on_opened };
+	struct sealpool_ops sops = { on_built, on_sealed };
+	struct writer_ops wops = { on_durable, on_key_epoch, on_writer_fatal };
+	struct writer_cfg wc;
+	struct recovery rec;
+	cst_epoch_key *key = NULL;
+	char err[STORE_ERR_LEN], fderr[FDLIMIT_ERR_LEN];
+	uint64_t fdmax;
+	int rc, code = 1;
+	size_t i;
+
+	if ((d = calloc(1, sizeof(*d))) == NULL) {
+		log_err("%s", cst_strerror(CST_ENOMEM));
+		return (1);
+	}
+	d->cfg = c;
+	d->reload = reload_fn;
+	d->reload_ctx = ctx;
+	d->start_ns = daemon_real_ns();
+	pthread_mutex_init(&d->mtx, NULL);
+	/* With no file there is nothing to hash: the hash of no bytes. */
+	snprintf(d->config_hash, sizeof(d->config_hash), "%s",
+	    c->sha256_hex[0] != '\0' ? c->sha256_hex :
+	    "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855");
+
+	/* Before anything is opened: a flood must not starve the store. */
+	if (fdlimit_fit(c->max_connections, c->nlisten, &fdmax, fderr) != 0) {
+		log_err("%s", fderr);
+		goto err1;
+	}
+	if (open_store(d, &key, &rec) != 0)
+		goto err1;
 
 	if ((rc = uv_loop_init(&d->loop)) != 0) {
 		log_err("uv_loop_init: %s", uv_strerror(rc));
@@ -850,7 +670,7 @@ daemon_run(struct conf *c, daemon_reload_fn *reload_fn, void *ctx)
 		log_err("recording the start: %s", cst_strerror(rc));
 		goto err3;
 	}
-	writer_cfg_of(c, &wc);
+	reload_writer_cfg(c, &wc);
 	if ((rc = writer_new(c->data_dir, &wc, key, &rec, &wops, d,
 	    &d->writer, err)) != 0) {
 		log_err("%s", err);
@@ -863,35 +683,7 @@ daemon_run(struct conf *c, daemon_reload_fn *reload_fn, void *ctx)
 		goto err4;
 	}
 
-	memset(&env, 0, sizeof(env));
-	env.loop = &d->loop;
-	env.batcher = d->batcher;
-	env.max_message = c->max_message;
-	env.max_connections = c->max_connections;
-	env.udp_rcvbuf = c->udp_rcvbuf;
-	env.after_read = after_read;
-	env.fatal = listener_fatal;
-	env.ctx = d;
-	if ((rc = listeners_open(&env, c->listen, c->nlisten, &d->ls,
-	    err)) != 0) {
-		log_err("%s", err);
-		/* The start is in the chain: so is why it ended. */
-		begin_stop(d, "cannot listen", 1);
-	} else {
-		if (c->metrics != NULL && metrics_open(&d->loop, c->metrics,
-		    render, d, &d->metrics, err) != 0)
-			log_warn("no metrics endpoint: %s", err);
-		d->tick_real = real_ns();
-		d->tick_mono = d->last_stats = mono_ns();
-		for (i = 0; i < listeners_count(d->ls) && i < MAX_LISTEN; i++)
-			d->loss[i].since_ns = d->start_ns;
-		uv_timer_start(&d->tick, on_tick, 1000, 1000);
-		/* The start records are sealed without waiting for events. */
-		batcher_cut(d->batcher);
-		banner(d);
-		sd_notifyf(0, "READY=1\nSTATUS=collecting into %s\nMAINPID=%lu",
-		    c->data_dir, (unsigned long)getpid());
-	}
+	start_listening(d);
 	uv_run(&d->loop, UV_RUN_DEFAULT);
 	code = d->exit_code;
 
@@ -910,7 +702,6 @@ err2:
 	uv_loop_close(&d->loop);
 err1:
 	cst_epoch_key_free(key);
-err0:
 	pthread_mutex_destroy(&d->mtx);
 	free(d);
 	return (code);

@@ -3,6 +3,13 @@
  * (framing.h), and a local unix datagram socket (the /dev/log kind).
  * Every message goes to the parser stage on the loop thread.
  *
+ * A stream connection is cut when it completes no message within
+ * idle_timeout, so that idle or trickling connections cannot hold every
+ * slot of max_connections; one source address holds at most
+ * max_connections_per_peer of them.  A connection that cannot be taken
+ * (a limit, or no descriptor left) is accepted and closed at once, and
+ * counted.
+ *
  * Streams are flow-controlled: when the pipeline's memory is full the
  * daemon pauses every listener (uv_read_stop), so TCP senders are slowed
  * by their own send buffers and unix senders block; UDP has no such
@@ -32,6 +39,8 @@ struct listener_env {
 	struct batcher *batcher;
 	size_t max_message;
 	size_t max_connections;
+	size_t max_connections_per_peer;  /* one source address */
+	uint64_t idle_timeout_ms; /* a stream without a complete message: cut */
 	size_t udp_rcvbuf;       /* 0: the kernel's default */
 	/* After every read callback: the daemon checks the memory budget. */
 	void (*after_read)(void *ctx);
@@ -61,9 +70,17 @@ void listeners_pause(struct listeners *ls);
 void listeners_resume(struct listeners *ls);
 int listeners_paused(const struct listeners *ls);
 
-/* Open stream connections, and connections refused (max_connections). */
-size_t listeners_connections(const struct listeners *ls);
-uint64_t listeners_refused(const struct listeners *ls);
+/* Stream connections: open now, refused, and cut for idleness. */
+struct listener_conn_stats {
+	size_t open;
+	uint64_t refused_max;    /* over max_connections */
+	uint64_t refused_peer;   /* over max_connections_per_peer */
+	uint64_t refused_fd;     /* no descriptor left (EMFILE, ENFILE) */
+	uint64_t idle_closed;    /* no complete message within idle_timeout */
+};
+
+void listeners_conn_stats(const struct listeners *ls,
+    struct listener_conn_stats *out);
 
 /*
  * Refreshes each UDP listener's kernel_dropped counter from

@@ -26,6 +26,7 @@
 
 #include "conf.h"
 #include "daemon.h"
+#include "fdlimit.h"
 #include "log.h"
 #include "metrics.h"
 #include "store.h"
@@ -209,6 +210,16 @@ cmd_run(int argc, char **argv)
 		return (1);
 	}
 	if (cli.check) {
+		char fderr[FDLIMIT_ERR_LEN];
+		uint64_t limit;
+
+		/* As the start would: under this process's open-file limit. */
+		if (fdlimit_fit(c.max_connections, c.nlisten, &limit,
+		    fderr) != 0) {
+			log_err("%s", fderr);
+			conf_close(&c);
+			return (1);
+		}
 		printf("custodyd: configuration OK\n");
 		conf_close(&c);
 		return (0);

@@ -21,6 +21,7 @@
 #include "custody/buf.h"
 #include "custody/error.h"
 
+#include "addr.h"
 #include "metrics.h"
 
 #define REQ_MAX 4096
@@ -61,41 +62,23 @@ seterr(char *err, const char *fmt, ...)
 	va_end(ap);
 }
 
-/* Splits tcp://HOST:PORT or tcp://[HOST]:PORT and resolves it. */
+/* Resolves tcp://HOST:PORT (addr.h) to bind (passive) or to connect. */
 static int
 resolve(const char *url, int passive, struct addrinfo **res, char *err)
 {
-	struct addrinfo hints;
-	char buf[300], *host, *port;
+	char msg[ADDR_ERR_LEN];
 	int rc;
 
-	if (strncmp(url, "tcp://", 6) != 0 || strlen(url + 6) >= sizeof(buf))
-		goto bad;
-	strcpy(buf, url + 6);
-	host = buf;
-	if (*host == '[') {
-		host++;
-		if ((port = strchr(host, ']')) == NULL || port[1] != ':')
-			goto bad;
-		*port = '\0';
-		port += 2;
-	} else {
-		if ((port = strrchr(host, ':')) == NULL)
-			goto bad;
-		*port++ = '\0';
-	}
-	memset(&hints, 0, sizeof(hints));
-	hints.ai_socktype = SOCK_STREAM;
-	hints.ai_flags = AI_NUMERICSERV | (passive ? AI_PASSIVE : 0);
-	if ((rc = getaddrinfo(host, port, &hints, res)) != 0) {
-		seterr(err, "%s: %s", url, gai_strerror(rc));
+	if (strncmp(url, "tcp://", 6) != 0) {
+		seterr(err, "%s: expected tcp://HOST:PORT", url);
 		return (CST_EINVAL);
 	}
+	if ((rc = addr_resolve(url + 6, SOCK_STREAM, passive, res,
+	    msg)) != 0) {
+		seterr(err, "%s: %s", url, msg);
+		return (rc);
+	}
 	return (0);
-
-bad:
-	seterr(err, "%s: expected tcp://HOST:PORT", url);
-	return (CST_EINVAL);
 }
 
 static void

@@ -30,6 +30,8 @@
 #define PATH_LEN 4096
 #define NS_PER_MS INT64_C(1000000)
 #define NS_PER_S INT64_C(1000000000)
+/* How long a new segment that cannot be created is retried. */
+#define SEGMENT_RETRY_S 60
 
 struct writer {
 	/* Shared with other threads, under mtx. */
@@ -379,6 +381,40 @@ err0:
 	return (rc);
 }
 
+/*
+ * Creates the next segment, retrying a failure that may pass (no
+ * descriptor or no space left for a moment) with a back-off from 10 ms
+ * doubling to 1 s, for at most SEGMENT_RETRY_S; then it is fatal.  The
+ * segment before is sealed and durable, so nothing waits on the disk
+ * meanwhile but the batches, and back-pressure holds the senders.
+ */
+static int
+create_segment_retry(struct writer *w)
+{
+	int64_t start = mono_ns(), delay = 10 * NS_PER_MS;
+	struct timespec ts;
+	unsigned tries = 0;
+	int rc;
+
+	while ((rc = create_segment(w)) != 0) {
+		/* A file of that name is not ours to replace: no retry. */
+		if (rc == CST_EEXIST || mono_ns() - start >=
+		    SEGMENT_RETRY_S * NS_PER_S)
+			return (rc);
+		if (tries++ % 10 == 0)
+			log_warn("%s; retrying for up to %d s", w->msg,
+			    SEGMENT_RETRY_S);
+		ts.tv_sec = (time_t)(delay / NS_PER_S);
+		ts.tv_nsec = (long)(delay % NS_PER_S);
+		nanosleep(&ts, NULL);
+		delay = delay * 2 > NS_PER_S ? NS_PER_S : delay * 2;
+	}
+	if (tries > 0)
+		log_notice("segment %" PRIu64 " created after %u retries",
+		    w->st.segment_no, tries);
+	return (0);
+}
+
 static int
 rotate_segment(struct writer *w)
 {
@@ -394,7 +430,7 @@ rotate_segment(struct writer *w)
 	}
 	w->seg = NULL;
 	w->st.segment_no++;
-	return (create_segment(w));
+	return (create_segment_retry(w));
 }
 
 static int

@@ -13,6 +13,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
@@ -424,4 +425,64 @@ Test(pipeline, a_failure_is_fatal_and_nothing_after_it_is_durable)
 		cr_assert_lt(h.durable[i]->no, 1, "only batch 0 is durable");
 	pthread_mutex_unlock(&h.mtx);
 	stop();
+}
+
+static struct rlimit saved_nofile;
+
+/* Gives the descriptors back after a moment, as a flood ending would. */
+static void *
+restore_nofile(void *arg)
+{
+	struct timespec ts = { 0, 300 * 1000 * 1000 };
+
+	(void)arg;
+	nanosleep(&ts, NULL);
+	setrlimit(RLIMIT_NOFILE, &saved_nofile);
+	return (NULL);
+}
+
+/*
+ * A rotation whose new segment cannot be created for a moment (no
+ * descriptor left, as under a connection flood) waits it out rather than
+ * stopping the writer; the chain goes on in the next segment.
+ */
+Test(pipeline, a_rotation_waits_out_a_moment_without_descriptors)
+{
+	struct writer_cfg wc = { .commit_interval_ms = 1,
+	    .segment_max_bytes = 1 << 30, .checkpoint_interval_ms = 1000 };
+	char err[RECOVERY_ERR_LEN], path[256];
+	struct recovery rec;
+	struct rlimit rl;
+	cst_epoch_key *key;
+	pthread_t thr;
+	size_t i;
+
+	start(&wc, 10);
+	for (i = 0; i < 10; i++)
+		add_event(i);
+	batcher_cut(h.b);
+	wait_for(BATCH_DATA);
+	cr_assert_eq(getrlimit(RLIMIT_NOFILE, &saved_nofile), 0);
+	/* Every descriptor from 3 up is taken: open fails with EMFILE. */
+	rl = saved_nofile;
+	rl.rlim_cur = 3;
+	cr_assert_eq(setrlimit(RLIMIT_NOFILE, &rl), 0);
+	cr_assert_eq(pthread_create(&thr, NULL, restore_nofile, NULL), 0);
+	cr_assert_eq(batcher_control(h.b, BATCH_ROTATE), 0);
+	for (i = 10; i < 20; i++)
+		add_event(i);
+	cr_assert_eq(batcher_control(h.b, BATCH_STOP), 0);
+	wait_for(BATCH_STOP);
+	pthread_join(thr, NULL);
+	cr_assert_eq(h.fatal, 0, "%s", h.fatal_msg);
+	stop();
+
+	snprintf(path, sizeof(path), "%s/keys/epoch.key", dir);
+	cr_assert_eq(cst_epoch_key_load(path, NULL, &key), 0);
+	cr_assert_eq(recovery_run(dir, key, real_ns(), &rec, err), 0, "%s",
+	    err);
+	cr_assert(!rec.unclean);
+	cr_assert_eq(rec.st.segment_no, 2, "rotated once, then sealed");
+	cr_assert_eq(rec.st.next_seq, 20);
+	cst_epoch_key_free(key);
 }

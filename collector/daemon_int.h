@@ -1,0 +1,101 @@
+/*
+ * The daemon's state, shared by the files that make up its life on the
+ * event loop thread: daemon.c (start, the mailbox, self-audit, signals,
+ * the stop), reload.c (SIGHUP) and metrics_render.c (the counters' text).
+ * Everything here belongs to the loop thread, except the mailbox, which
+ * is guarded by mtx.
+ */
+#ifndef CUSTODY_COLLECTOR_DAEMON_INT_H
+#define CUSTODY_COLLECTOR_DAEMON_INT_H
+
+#include <pthread.h>
+#include <stdint.h>
+
+#include <uv.h>
+
+#include "custody/buf.h"
+#include "custody/keys.h"
+
+#include "conf.h"
+#include "daemon.h"
+#include "writer.h"
+
+#define NS_PER_MS INT64_C(1000000)
+#define NS_PER_S INT64_C(1000000000)
+/* As many as the listener set takes. */
+#define MAX_LISTEN 64
+
+enum dstate { RUNNING, STOPPING, STOPPED };
+
+/* What was last sealed in a loss record for one listener. */
+struct loss_mark {
+	uint64_t udp_dropped;
+	uint64_t kernel_dropped;
+	uint64_t oversize;
+	int64_t since_ns;
+};
+
+struct daemon {
+	uv_loop_t loop;
+	struct conf *cfg;
+	daemon_reload_fn *reload;
+	void *reload_ctx;
+	char config_hash[65];
+	char root_fpr[2 * CST_FPR_LEN + 1];
+	char chain_hex[2 * CST_CHAIN_ID_LEN + 1];
+
+	struct batcher *batcher;
+	struct sealpool *seal;
+	struct writer *writer;
+	struct listeners *ls;
+	struct metrics *metrics;
+
+	/* The mailbox, filled by other threads. */
+	uv_async_t notify;
+	pthread_mutex_t mtx;
+	struct batchbuf *built;
+	struct batch *dur_head;
+	struct batch *dur_tail;
+	uint32_t new_epoch;       /* 0: none */
+	char new_fpr[2 * CST_FPR_LEN + 1];
+	int fatal_rc;
+	char fatal_msg[256];
+
+	uv_timer_t batch_timer;
+	uv_timer_t tick;
+	uv_signal_t sigs[3];
+
+	enum dstate state;
+	int exit_code;
+	int64_t start_ns;
+	int64_t tick_real;
+	int64_t tick_mono;
+	int64_t last_stats;
+	uint64_t pauses;
+	uint64_t events_durable;
+	struct loss_mark loss[MAX_LISTEN];
+};
+
+/* ---- daemon.c ---- */
+
+/* The wall clock, in ns since the epoch. */
+int64_t daemon_real_ns(void);
+/* A self-audit record could not be recorded (rc): the daemon stops. */
+void daemon_audit_failed(struct daemon *d, int rc);
+
+/* ---- reload.c ---- */
+
+/* The writer's tunables out of configuration c (borrowed). */
+void reload_writer_cfg(const struct conf *c, struct writer_cfg *w);
+/*
+ * SIGHUP: takes the tunables that can change while running from the
+ * file again, and rotates the segment.
+ */
+void reload_run(struct daemon *d);
+
+/* ---- metrics_render.c ---- */
+
+/* Appends the daemon's (ctx) counters as Prometheus text to out (borrowed). */
+void metrics_render(void *ctx, cst_buf *out);
+
+#endif /* CUSTODY_COLLECTOR_DAEMON_INT_H */

@@ -1,0 +1,145 @@
+/*
+ * The listener stage's internals, shared by its three files:
+ *
+ *   listener.c         the set: URLs to listeners, start, pause, close
+ *   listener_stream.c  stream listeners (TCP): accept, read, the
+ *                      deframer, back-pressure per connection
+ *   listener_dgram.c   datagram listeners (UDP, unix): read, cut, count
+ *                      what is dropped
+ *
+ * One read buffer serves every socket: libuv calls a read callback right
+ * after filling the buffer, and each callback consumes the bytes before it
+ * returns (the deframer copies only a message cut by the end of a read),
+ * so no read ever needs a buffer of its own.
+ */
+#ifndef CUSTODY_COLLECTOR_LISTENER_INT_H
+#define CUSTODY_COLLECTOR_LISTENER_INT_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+
+#include <uv.h>
+
+#include "framing.h"
+#include "listener.h"
+#include "peers.h"
+
+/* Room for 16 datagrams per recvmmsg (libuv splits it in 64 KiB slots). */
+#define RBUF_LEN (16u << 16)
+/* A stream read takes at most this much: it bounds one callback's work. */
+#define STREAM_READ_LEN (256u << 10)
+/*
+ * At a stop, what the kernel has already accepted for a socket is read
+ * first, up to this much (far more than a socket buffer holds), so that a
+ * sender that keeps writing cannot hold the stop off for ever.
+ */
+#define DRAIN_MAX (64u << 20)
+#define MAX_LISTENERS 64
+#define NAME_LEN 300
+/* What is logged about refused or idle connections: once per this. */
+#define LOG_INTERVAL_MS 60000u
+
+enum ltype { L_TCP, L_UDP, L_UNIX };
+
+struct listener {
+	struct listeners *set;
+	enum ltype type;
+	char name[NAME_LEN];
+	struct listener_counters ctr;
+	union {
+		uv_handle_t handle;
+		uv_udp_t udp;
+		uv_poll_t poll;
+	} h;
+	/* TCP and unix: the socket, which libuv only polls; else -1. */
+	int fd;
+	char path[sizeof(((struct sockaddr_un *)0)->sun_path)];
+	struct source src;        /* datagram listeners: the current sender */
+	struct sockaddr_storage last_peer;
+	socklen_t last_peer_len;
+	uint64_t inode;           /* UDP: the socket, to find in /proc */
+	int open;                 /* the handle is initialised */
+};
+
+/*
+ * A stream connection.  The set's list of them is in the order of their
+ * last complete message (last_ms), the oldest first, so the idle sweep
+ * stops at the first one still active.
+ */
+struct conn {
+	uv_tcp_t h;
+	struct listener *l;
+	struct conn *prev;
+	struct conn *next;
+	struct peer *peer;
+	cst_deframer df;
+	struct source src;
+	int64_t recv_ns;
+	uint64_t last_ms;         /* loop time: accepted, or last message */
+	int reading;
+};
+
+struct listeners {
+	struct listener_env env;
+	struct listener *l[MAX_LISTENERS];
+	size_t n;
+	struct conn *conns;       /* oldest last message first */
+	struct conn *conns_tail;
+	struct peers *peers;
+	struct listener_conn_stats st;  /* st.open: the connections */
+	uv_timer_t sweep;         /* the idle sweep */
+	uint64_t resumed_ms;      /* loop time reading last resumed */
+	uint64_t logged_max_ms;   /* refusals for max_connections, logged */
+	uint64_t logged_fd_ms;    /* refusals for descriptors, logged */
+	int spare_fd;             /* given up to refuse when none is left */
+	int paused;
+	int closing;
+	size_t handles;          /* listeners and connections not yet closed */
+	void (*done)(void *);
+	void *done_ctx;
+	uint8_t rbuf[RBUF_LEN];
+};
+
+/* ---- listener.c: what the other two share ---- */
+
+void listener_seterr(char *err, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+int64_t listener_now_ns(void);
+/* Makes src (borrowed) name listener l (borrowed) with transport. */
+void listener_source_init(struct source *src, struct listener *l,
+    uint8_t transport);
+/* A handle's close callback ran; the last one after closing frees ls. */
+void listener_handle_closed(struct listeners *ls);
+
+/* ---- listener_stream.c ---- */
+
+/* Binds and listens on hostport (borrowed).  0 or an error, in err. */
+int listener_stream_open_tcp(struct listener *l, const char *hostport,
+    char *err);
+/* Cuts the connections with no complete message within idle_timeout. */
+void listener_stream_sweep(struct listeners *ls);
+/* Starts and stops reading every connection of ls. */
+void listener_stream_start(struct listeners *ls);
+void listener_stream_stop(struct listeners *ls);
+/*
+ * Records what the kernel holds for every connection and ends them all.
+ * Returns the first recording error, if any.
+ */
+int listener_stream_close_all(struct listeners *ls);
+
+/* ---- listener_dgram.c ---- */
+
+int listener_dgram_open_udp(struct listener *l, const char *hostport,
+    char *err);
+int listener_dgram_open_unix(struct listener *l, const char *path,
+    char *err);
+void listener_dgram_start(struct listener *l);
+void listener_dgram_stop(struct listener *l);
+/* Records the datagrams queued for l (a stop). */
+int listener_dgram_drain(struct listener *l);
+/* Refreshes kernel_dropped of the UDP listeners of ls from /proc. */
+void listener_dgram_poll_drops(struct listeners *ls);
+
+#endif /* CUSTODY_COLLECTOR_LISTENER_INT_H */
