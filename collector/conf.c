@@ -38,7 +38,7 @@ conf_init(struct conf *c)
 	c->max_message = 64 << 10;
 	c->max_connections = 1024;
 	c->udp_rcvbuf = 4 << 20;
-	c->idle_timeout_s = CONF_IDLE_TIMEOUT_MAX_S;
+	c->idle_timeout_s = CONF_IDLE_TIMEOUT_DEFAULT_S;
 	c->max_connections_per_peer = 64;
 	c->batch_records = 16384;
 	c->batch_bytes = 4 << 20;

@@ -11,10 +11,12 @@
 #define CONF_MAX_LISTEN 64
 #define CONF_ERR_LEN 256
 /*
- * The longest input.idle_timeout: how long idle or trickling connections
- * can hold every slot of max_connections before they are cut.
+ * input.idle_timeout: by default, how long trickling connections (and idle
+ * ones, when slots run short) can hold slots before they are cut; at most
+ * a day, since a longer one protects nothing.
  */
-#define CONF_IDLE_TIMEOUT_MAX_S 60
+#define CONF_IDLE_TIMEOUT_DEFAULT_S 60
+#define CONF_IDLE_TIMEOUT_MAX_S 86400
 
 /* Every number is a uint64_t so that one table can set them all. */
 struct conf {

@@ -355,3 +355,10 @@ cst_deframer_close(cst_deframer *df)
 	df->buf = NULL;
 	df->buflen = 0;
 }
+
+int
+cst_deframer_between(const cst_deframer *df)
+{
+
+	return (df->state == ST_START);
+}

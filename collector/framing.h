@@ -77,6 +77,12 @@ typedef struct cst_deframer {
 } cst_deframer;
 
 /*
+ * Whether df (borrowed) is between messages: every byte fed so far has
+ * been delivered and no message is begun.
+ */
+int cst_deframer_between(const cst_deframer *df);
+
+/*
  * Prepares df (borrowed) for a new stream whose messages go to cb with ctx
  * (borrowed; passed through).  max_msg is the largest piece delivered,
  * 1..CST_FRAME_COUNT_MAX.  Returns 0 or CST_EINVAL.  Allocates nothing;

@@ -443,17 +443,28 @@ void
 listener_stream_sweep(struct listeners *ls)
 {
 	uint64_t now = uv_now(ls->env.loop), since;
-	struct conn *c;
+	struct conn *c, *next;
 	int rc;
 
 	/* While paused nothing is read: no connection can be idle by it. */
 	if (ls->paused)
 		return;
-	while ((c = ls->conns) != NULL) {
+	for (c = ls->conns; c != NULL; c = next) {
+		next = c->next;
 		since = c->last_ms > ls->resumed_ms ? c->last_ms :
 		    ls->resumed_ms;
 		if (now - since < ls->env.idle_timeout_ms)
 			break;
+		/*
+		 * A quiet sender between messages is cut only when slots run
+		 * short: a plain TCP sender learns of a close only by losing
+		 * the next message it writes.  One that is trickling a
+		 * message is cut whatever the load.
+		 */
+		if (cst_deframer_between(&c->df) &&
+		    ls->st.open < ls->env.max_connections -
+		    ls->env.max_connections / 4)
+			continue;
 		ls->st.idle_closed++;
 		if (peers_may_log(c->peer, PEER_LOG_IDLE, now, LOG_INTERVAL_MS))
 			log_warn("%s: %s: no complete message in %" PRIu64

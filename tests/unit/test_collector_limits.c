@@ -25,12 +25,12 @@ Test(limits, input_settings_have_their_documented_defaults)
 
 	conf_init(&c);
 	cr_assert_eq(c.idle_timeout_s, 60);
-	cr_assert_eq(c.idle_timeout_s, CONF_IDLE_TIMEOUT_MAX_S);
+	cr_assert_eq(c.idle_timeout_s, CONF_IDLE_TIMEOUT_DEFAULT_S);
 	cr_assert_eq(c.max_connections_per_peer, 64);
 	conf_close(&c);
 }
 
-Test(limits, idle_timeout_is_whole_seconds_from_1_to_60)
+Test(limits, idle_timeout_is_whole_seconds_from_1s_to_1d)
 {
 	struct conf c;
 	char err[CONF_ERR_LEN];
@@ -45,8 +45,9 @@ Test(limits, idle_timeout_is_whole_seconds_from_1_to_60)
 	cr_assert_eq(conf_set(&c, "input.idle_timeout", "1m", err), 0);
 	cr_assert_eq(c.idle_timeout_s, 60);
 	cr_assert_eq(conf_check(&c, err), 0, "%s", err);
-	/* Past 60 s, idle connections could hold every slot for longer. */
-	cr_assert_eq(conf_set(&c, "input.idle_timeout", "61s", err), 0);
+	cr_assert_eq(conf_set(&c, "input.idle_timeout", "1d", err), 0);
+	cr_assert_eq(conf_check(&c, err), 0, "%s", err);
+	cr_assert_eq(conf_set(&c, "input.idle_timeout", "86401s", err), 0);
 	cr_assert_eq(conf_check(&c, err), CST_EINVAL);
 	cr_assert(strstr(err, "idle_timeout") != NULL, "%s", err);
 	cr_assert_eq(conf_set(&c, "input.idle_timeout", "0", err),
