@@ -24,6 +24,7 @@
 #include "custody_version.h"
 
 #include "bundle_check.h"
+#include "exit.h"
 #include "query.h"
 
 struct ctx {
@@ -228,38 +229,38 @@ bundle_check_main(int argc, char **argv)
 		case 'j': c.json = 1; break;
 		case 'o': report = optarg; break;
 		case 'r': c.records = 1; break;
-		default: usage(); return (BUNDLE_CHECK_USAGE);
+		default: usage(); return (EXIT_USAGE);
 		}
 	}
 	if (bundle == NULL || rootf == NULL || optind != argc) {
 		usage();
-		return (BUNDLE_CHECK_USAGE);
+		return (EXIT_USAGE);
 	}
 	if (sodium_init() < 0)
-		return (BUNDLE_CHECK_IO);
+		return (EXIT_IO);
 	if ((rc = cst_root_pub_load(rootf, &root)) != 0) {
 		fprintf(stderr, "custody-verify: %s: %s\n", rootf,
 		    cst_strerror(rc));
-		return (BUNDLE_CHECK_IO);
+		return (EXIT_IO);
 	}
 	cst_key_fingerprint_hex(root.pk, kfpr);
 	if (fpr != NULL && (strlen(fpr) < 16 ||
 	    strncmp(kfpr, fpr, strlen(fpr)) != 0)) {
 		fprintf(stderr, "custody-verify: %s has fingerprint %s, not "
 		    "%s\n", rootf, kfpr, fpr);
-		return (BUNDLE_CHECK_INVALID);
+		return (EXIT_INTEGRITY);
 	}
 	if ((rc = cst_map_open(bundle, &m)) != 0) {
 		fprintf(stderr, "custody-verify: %s: %s\n", bundle,
 		    cst_strerror(rc));
-		return (BUNDLE_CHECK_IO);
+		return (EXIT_IO);
 	}
 	c.out = stdout;
 	if (report != NULL && (c.out = fopen(report, "w")) == NULL) {
 		fprintf(stderr, "custody-verify: %s: %s\n", report,
 		    strerror(errno));
 		cst_map_close(&m);
-		return (BUNDLE_CHECK_IO);
+		return (EXIT_IO);
 	}
 	if ((rc = cst_digests_compute(m.p, m.len, &dig)) != 0) {
 		fprintf(stderr, "custody-verify: %s: %s\n", bundle,
@@ -267,7 +268,7 @@ bundle_check_main(int argc, char **argv)
 		if (c.out != stdout)
 			fclose(c.out);
 		cst_map_close(&m);
-		return (BUNDLE_CHECK_IO);
+		return (EXIT_IO);
 	}
 	cst_hex(dig.sha256, sizeof(dig.sha256), hsha);
 	cst_hex(dig.blake2b, sizeof(dig.blake2b), hb2);
@@ -302,7 +303,7 @@ bundle_check_main(int argc, char **argv)
 	cst_hex(info.digest, CST_HASH_LEN, hdig);
 	query_time_format(info.created_ns, 0, created, sizeof(created));
 	if (rc == 0) {
-		status = BUNDLE_CHECK_VALID;
+		status = EXIT_OK;
 		if (c.json) {
 			fprintf(c.out, ",\"digest\":\"%s\",\"created\":\"%s\","
 			    "\"note\":", hdig, created);
@@ -334,8 +335,8 @@ bundle_check_main(int argc, char **argv)
 			    kfpr, info.block_count, info.runs, info.anchored_runs);
 		}
 	} else {
-		status = rc == CST_ENOMEM ? BUNDLE_CHECK_IO :
-		    BUNDLE_CHECK_INVALID;
+		status = rc == CST_ENOMEM ? EXIT_IO :
+		    EXIT_INTEGRITY;
 		if (c.json) {
 			fprintf(c.out, ",\"result\":\"invalid\",\"rule\":\"%s\","
 			    "\"error\":\"%s\",\"part\":\"%s\",\"entry\":%lld,"
@@ -358,8 +359,8 @@ bundle_check_main(int argc, char **argv)
 	}
 	if (report != NULL) {
 		if (fclose(c.out) != 0)
-			status = BUNDLE_CHECK_IO;
-		printf("%s: %s\n", bundle, status == BUNDLE_CHECK_VALID ?
+			status = EXIT_IO;
+		printf("%s: %s\n", bundle, status == EXIT_OK ?
 		    "VALID" : "INVALID");
 	}
 	cst_buf_close(&c.line);

@@ -40,14 +40,10 @@
 #include "custody/record.h"
 #include "custody/segment.h"
 
+#include "exit.h"
 #include "index.h"
 #include "query.h"
 #include "query_store.h"
-
-#define EXIT_OK 0
-#define EXIT_INTEGRITY 1
-#define EXIT_USAGE 2
-#define EXIT_IO 3
 
 #define MAX_THREADS 16
 #define MAX_BUCKETS 100000
@@ -246,10 +242,12 @@ usage(FILE *f)
 "      --threads N        worker threads (default: online CPUs, max 16)\n"
 "  -v, --verbose          say what was skipped and opened\n"
 "\n"
-"Exit status: 0 every record shown was verified and no failure was\n"
-"found; 1 an integrity failure was found (reported on stderr; the failed\n"
-"blocks' records were not shown); 2 usage error; 3 the store, a key or\n"
-"an output could not be read or written.\n", progname);
+"Exit status (the same scheme as custody-verify's):\n"
+"  0  every record shown was verified and no failure was found\n"
+"  1  integrity failure: reported on stderr; the failed blocks' records\n"
+"     were not shown\n"
+"  2  usage error, or the store, a key or an output could not be read or\n"
+"     written\n", progname);
 }
 
 static void
