@@ -362,11 +362,18 @@ vreport_statements(const struct vreport *r, vreport_stmt_fn fn, void *ctx)
 	}
 	if (s->losses > 0)
 		say(fn, ctx, 1, "The collector recorded in the chain, in %"
-		    PRIu64 " loss record(s), that it did not receive or could "
-		    "not keep %" PRIu64 " UDP datagram(s) (%" PRIu64 " dropped "
-		    "by the kernel, %" PRIu64 " oversize): those messages are "
-		    "not in the store, by the collector's own account.",
-		    s->losses, s->udp_dropped, s->kernel_dropped, s->oversize);
+		    PRIu64 " loss record(s), that %" PRIu64 " UDP datagram(s) "
+		    "were dropped by the collector and %" PRIu64 " by the "
+		    "kernel: those messages are not in the store, by the "
+		    "collector's own account.", s->losses, s->udp_dropped,
+		    s->kernel_dropped);
+	if (s->oversize > 0)
+		say(fn, ctx, 1, "The collector recorded %" PRIu64 " message(s) "
+		    "longer than its maximum message size: those are in the "
+		    "store, split into pieces, one record each: every piece "
+		    "but the last is flagged truncated and every piece but "
+		    "the first continued (SPEC section 5, record flags bits 1 "
+		    "and 2).", s->oversize);
 	if (s->records > 0)
 		say(fn, ctx, 0, "Receive times are those of the collector's "
 		    "clock when it received each message; the verification "
