@@ -193,49 +193,50 @@ say(vreport_stmt_fn fn, void *ctx, int proven, const char *fmt, ...)
 	free(s);
 }
 
-void
-vreport_statements(const struct vreport *r, vreport_stmt_fn fn, void *ctx)
+/* Which root key the run trusted, and why it is or is not independent. */
+static void
+say_root(const struct vreport *r, vreport_stmt_fn fn, void *ctx)
+{
+	char fpr[2 * CST_FPR_LEN + 1], cid[2 * CST_CHAIN_ID_LEN + 1];
+
+	if (!r->has_root)
+		return;
+	cst_key_fingerprint_hex(r->root.pk, fpr);
+	cst_hex(r->root.chain_id, CST_CHAIN_ID_LEN, cid);
+	say(fn, ctx, 1, "The verification used the root public key "
+	    "with fingerprint %s, for the chain with id %s, read from "
+	    "%s.", fpr, cid, r->root_source != NULL ?
+	    r->root_source : "(unknown)");
+	if (r->root_fpr_given != NULL)
+		say(fn, ctx, 1, "That key has the fingerprint given "
+		    "independently to the verifier (%s).",
+		    r->root_fpr_given);
+	else if (r->root_from_store)
+		say(fn, ctx, 0, "The root public key was read from the "
+		    "store being verified. Whoever could alter the "
+		    "store could also have replaced that key, so "
+		    "nothing below is proven unless the fingerprint "
+		    "%s is confirmed from an independent source (for "
+		    "example, the record made when the collector was "
+		    "set up).", fpr);
+}
+
+/* The verdict on the blocks, the chain and the records. */
+static void
+say_chain(const struct vreport *r, vreport_stmt_fn fn, void *ctx)
 {
 	const cst_verify_summary *s;
 	const cst_seg_info *segs;
 	const cst_unproven *un;
-	const cst_recovery_info *recs;
-	char fpr[2 * CST_FPR_LEN + 1], cid[2 * CST_CHAIN_ID_LEN + 1];
 	char head[2 * CST_HASH_LEN + 1];
-	size_t nsegs, neps, nun, nrecs, i, files = 0;
+	size_t nsegs, neps, nun, i, files = 0;
 	uint64_t audits = 0;
 	int intact;
 
-	if (r->has_root) {
-		cst_key_fingerprint_hex(r->root.pk, fpr);
-		cst_hex(r->root.chain_id, CST_CHAIN_ID_LEN, cid);
-		say(fn, ctx, 1, "The verification used the root public key "
-		    "with fingerprint %s, for the chain with id %s, read from "
-		    "%s.", fpr, cid, r->root_source != NULL ?
-		    r->root_source : "(unknown)");
-		if (r->root_fpr_given != NULL)
-			say(fn, ctx, 1, "That key has the fingerprint given "
-			    "independently to the verifier (%s).",
-			    r->root_fpr_given);
-		else if (r->root_from_store)
-			say(fn, ctx, 0, "The root public key was read from the "
-			    "store being verified. Whoever could alter the "
-			    "store could also have replaced that key, so "
-			    "nothing below is proven unless the fingerprint "
-			    "%s is confirmed from an independent source (for "
-			    "example, the record made when the collector was "
-			    "set up).", fpr);
-	}
-	if (r->error != NULL || r->v == NULL) {
-		say(fn, ctx, 0, "Nothing was verified: %s.", r->error != NULL ?
-		    r->error : "the verification did not run");
-		return;
-	}
 	s = cst_verifier_summary(r->v);
 	segs = cst_verifier_segments(r->v, &nsegs);
 	(void)cst_verifier_epochs(r->v, &neps);
 	un = cst_verifier_unproven(r->v, &nun);
-	recs = cst_verifier_recoveries(r->v, &nrecs);
 	for (i = 0; i < nsegs; i++)
 		if (segs[i].path != NULL)
 			files++;
@@ -301,7 +302,17 @@ vreport_statements(const struct vreport *r, vreport_stmt_fn fn, void *ctx)
 	if (s->errors > 0)
 		say(fn, ctx, 0, "%" PRIu64 " input(s) or part(s) could not be "
 		    "read; what they hold is not verified.", s->errors);
+}
 
+/* Completeness (checkpoints), the tail, and the collector's own account. */
+static void
+say_rest(const struct vreport *r, vreport_stmt_fn fn, void *ctx)
+{
+	const cst_verify_summary *s = cst_verifier_summary(r->v);
+	const cst_recovery_info *recs;
+	size_t nrecs, i;
+
+	recs = cst_verifier_recoveries(r->v, &nrecs);
 	if (s->has_anchor && s->anchor_blocks > 0) {
 		say(fn, ctx, 1, "A checkpoint signed by the collector shows the "
 		    "chain had reached block %" PRIu64 " (%" PRIu64 " records) "
@@ -379,4 +390,18 @@ vreport_statements(const struct vreport *r, vreport_stmt_fn fn, void *ctx)
 		    "clock when it received each message; the verification "
 		    "proves they were not changed after sealing, not that the "
 		    "clock was right.");
+}
+
+void
+vreport_statements(const struct vreport *r, vreport_stmt_fn fn, void *ctx)
+{
+
+	say_root(r, fn, ctx);
+	if (r->error != NULL || r->v == NULL) {
+		say(fn, ctx, 0, "Nothing was verified: %s.", r->error != NULL ?
+		    r->error : "the verification did not run");
+		return;
+	}
+	say_chain(r, fn, ctx);
+	say_rest(r, fn, ctx);
 }
