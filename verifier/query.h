@@ -114,6 +114,9 @@ void query_filter_peer_host(const uint8_t *p, size_t len, size_t *off,
  */
 int query_time_parse(const char *s, int64_t now_ns, int64_t *out);
 
+/* The time now (CLOCK_REALTIME), ns since 1970 UTC. */
+int64_t query_time_now(void);
+
 /* Parses a duration ("5min", "1h", "30s") into ns > 0.  Returns 0 or -1. */
 int query_time_duration(const char *s, int64_t *out);
 
