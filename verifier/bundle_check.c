@@ -24,14 +24,16 @@
 #include "custody_version.h"
 
 #include "bundle_check.h"
+#include "exit.h"
+#include "json.h"
 #include "query.h"
 
 struct ctx {
 	FILE *out;
 	int json;
+	struct json j;        /* the report, with json */
 	int records;
 	int section;          /* 0 none yet, 1 blocks, 2 records, 3 checkpoints */
-	int first;            /* no entry printed yet in this section */
 	const cst_bundle_info *info;
 	cst_buf line;
 };
@@ -50,35 +52,16 @@ enter(struct ctx *c, int s)
 	count[3] = in->checkpoint_count;
 	while (c->section < s) {
 		if (c->json && c->section > 0)
-			fputs("]", c->out);
+			json_end_array(&c->j);
 		if (++c->section > 3)
 			break;
-		if (c->json)
-			fprintf(c->out, ",\"%s\":[", jname[c->section]);
-		else if (count[c->section] > 0)
+		if (c->json) {
+			json_key(&c->j, jname[c->section]);
+			json_begin_array(&c->j);
+		} else if (count[c->section] > 0)
 			fprintf(c->out, "%s (%u):\n", jname[c->section],
 			    count[c->section]);
-		c->first = 1;
 	}
-}
-
-static void
-jstr(FILE *f, const char *s, size_t len)
-{
-	size_t i;
-
-	putc('"', f);
-	for (i = 0; i < len; i++) {
-		unsigned char c = (unsigned char)s[i];
-
-		if (c == '"' || c == '\\')
-			fprintf(f, "\\%c", c);
-		else if (c < 0x20 || c >= 0x7f)
-			fprintf(f, "\\u%04x", c);
-		else
-			putc(c, f);
-	}
-	putc('"', f);
 }
 
 static int
@@ -94,16 +77,32 @@ on_block(void *arg, uint32_t index, const cst_blk_hdr *h,
 	query_time_format(h->min_time_ns, 3, t0, sizeof(t0));
 	query_time_format(h->max_time_ns, 3, t1, sizeof(t1));
 	if (c->json) {
-		fprintf(c->out, "%s{\"index\":%u,\"block_no\":%llu,"
-		    "\"segment_no\":%llu,\"type\":\"%s\",\"key_epoch\":%u,"
-		    "\"first_seq\":%llu,\"record_count\":%u,\"min_time\":\"%s\","
-		    "\"max_time\":\"%s\",\"block_hash\":\"%s\",\"run\":%u,"
-		    "\"anchored\":%s}", c->first ? "" : ",", index,
-		    (unsigned long long)h->block_no,
-		    (unsigned long long)h->segment_no,
-		    h->type == CST_BLOCK_SEAL ? "seal" : "data", h->key_epoch,
-		    (unsigned long long)h->first_seq, h->record_count, t0, t1,
-		    hx, run, anchored ? "true" : "false");
+		json_begin_object(&c->j);
+		json_key(&c->j, "index");
+		json_u64(&c->j, index);
+		json_key(&c->j, "block_no");
+		json_u64(&c->j, h->block_no);
+		json_key(&c->j, "segment_no");
+		json_u64(&c->j, h->segment_no);
+		json_key(&c->j, "type");
+		json_cstring(&c->j, h->type == CST_BLOCK_SEAL ? "seal" : "data");
+		json_key(&c->j, "key_epoch");
+		json_u64(&c->j, h->key_epoch);
+		json_key(&c->j, "first_seq");
+		json_u64(&c->j, h->first_seq);
+		json_key(&c->j, "record_count");
+		json_u64(&c->j, h->record_count);
+		json_key(&c->j, "min_time");
+		json_cstring(&c->j, t0);
+		json_key(&c->j, "max_time");
+		json_cstring(&c->j, t1);
+		json_key(&c->j, "block_hash");
+		json_cstring(&c->j, hx);
+		json_key(&c->j, "run");
+		json_u64(&c->j, run);
+		json_key(&c->j, "anchored");
+		json_bool(&c->j, anchored);
+		json_end_object(&c->j);
 	} else {
 		fprintf(c->out, "  block %llu (segment %llu, epoch %u, %u "
 		    "records from seq %llu, %s .. %s) run %u%s\n    hash %s\n",
@@ -112,7 +111,6 @@ on_block(void *arg, uint32_t index, const cst_blk_hdr *h,
 		    h->record_count, (unsigned long long)h->first_seq, t0, t1,
 		    run, anchored ? ", anchored by a checkpoint" : "", hx);
 	}
-	c->first = 0;
 	return (0);
 }
 
@@ -133,10 +131,12 @@ on_record(void *arg, uint32_t block_index, const cst_blk_hdr *h,
 		    h->block_no) != 0 || c->line.len < 2)
 			return (CST_ENOMEM);
 		/* The record's JSON object, less its newline, plus its leaf. */
-		fprintf(c->out, "%s{\"leaf_index\":%u,\"record\":%.*s}",
-		    c->first ? "" : ",", leaf, (int)(c->line.len - 1),
-		    (const char *)c->line.p);
-		c->first = 0;
+		json_begin_object(&c->j);
+		json_key(&c->j, "leaf_index");
+		json_u64(&c->j, leaf);
+		json_key(&c->j, "record");
+		json_raw(&c->j, c->line.p, c->line.len - 1);
+		json_end_object(&c->j);
 		return (0);
 	}
 	query_time_format(rec->recv_ns, 9, t, sizeof(t));
@@ -164,14 +164,22 @@ on_checkpoint(void *arg, uint32_t index, const cst_checkpoint *cp,
 	enter(c, 3);
 	cst_hex(cp->head, CST_HASH_LEN, hx);
 	query_time_format(cp->time_ns, 0, t, sizeof(t));
-	if (c->json)
-		fprintf(c->out, "%s{\"blocks\":%llu,\"records\":%llu,"
-		    "\"head\":\"%s\",\"time\":\"%s\",\"epoch\":%u,"
-		    "\"anchors_block_index\":%lld}", c->first ? "" : ",",
-		    (unsigned long long)cp->blocks,
-		    (unsigned long long)cp->records, hx, t, cp->epoch,
-		    (long long)anchor);
-	else
+	if (c->json) {
+		json_begin_object(&c->j);
+		json_key(&c->j, "blocks");
+		json_u64(&c->j, cp->blocks);
+		json_key(&c->j, "records");
+		json_u64(&c->j, cp->records);
+		json_key(&c->j, "head");
+		json_cstring(&c->j, hx);
+		json_key(&c->j, "time");
+		json_cstring(&c->j, t);
+		json_key(&c->j, "epoch");
+		json_u64(&c->j, cp->epoch);
+		json_key(&c->j, "anchors_block_index");
+		json_i64(&c->j, anchor);
+		json_end_object(&c->j);
+	} else {
 		fprintf(c->out, "  checkpoint of %s: %llu blocks, %llu records, "
 		    "head %s, epoch %u; %s\n", t,
 		    (unsigned long long)cp->blocks,
@@ -179,8 +187,164 @@ on_checkpoint(void *arg, uint32_t index, const cst_checkpoint *cp,
 		    anchor >= 0 ? "its head block is in the bundle: it anchors "
 		    "that run" : "its head block is not in the bundle: it "
 		    "anchors nothing here");
-	c->first = 0;
+	}
 	return (0);
+}
+
+/* The bundle file, its digests and the trust anchor, before any listing. */
+static void
+report_head(struct ctx *c, const char *bundle, const char *rootf,
+    size_t len, const cst_digests *dig, const cst_root_pub *root,
+    const char *kfpr)
+{
+	char hsha[65], hb2[65], cid[2 * CST_CHAIN_ID_LEN + 1], now[48];
+	char tool[128];
+
+	cst_hex(dig->sha256, sizeof(dig->sha256), hsha);
+	cst_hex(dig->blake2b, sizeof(dig->blake2b), hb2);
+	cst_hex(root->chain_id, CST_CHAIN_ID_LEN, cid);
+	query_time_format((int64_t)time(NULL) * 1000000000, 0, now,
+	    sizeof(now));
+	if (!c->json) {
+		fprintf(c->out, "custody-verify %s (%s), evidence bundle check "
+		    "at %s\nbundle  %s\n  %zu bytes\n  SHA-256 %s\n  BLAKE2b "
+		    "%s\nroot key fingerprint %s (%s)\nchain %s\n",
+		    CUSTODY_VERSION, CUSTODY_GIT_COMMIT, now, bundle, len,
+		    hsha, hb2, kfpr, rootf, cid);
+		return;
+	}
+	snprintf(tool, sizeof(tool), "custody-verify %s (%s)",
+	    CUSTODY_VERSION, CUSTODY_GIT_COMMIT);
+	json_begin_object(&c->j);
+	json_key(&c->j, "tool");
+	json_cstring(&c->j, tool);
+	json_key(&c->j, "verified_at");
+	json_cstring(&c->j, now);
+	json_key(&c->j, "bundle");
+	json_begin_object(&c->j);
+	json_key(&c->j, "path");
+	json_cstring(&c->j, bundle);
+	json_key(&c->j, "size");
+	json_u64(&c->j, len);
+	json_key(&c->j, "sha256");
+	json_cstring(&c->j, hsha);
+	json_key(&c->j, "blake2b");
+	json_cstring(&c->j, hb2);
+	json_end_object(&c->j);
+	json_key(&c->j, "root_fingerprint");
+	json_cstring(&c->j, kfpr);
+	json_key(&c->j, "chain_id");
+	json_cstring(&c->j, cid);
+}
+
+/*
+ * The maker's note in the text report: quoted and escaped as a JSON
+ * string (json.h), so that UTF-8 shows as itself and a control byte
+ * cannot reach the terminal.
+ */
+static void
+text_note(struct ctx *c, const uint8_t *note, size_t len)
+{
+
+	c->line.len = 0;
+	if (json_escape(&c->line, note, len) == 0)
+		fwrite(c->line.p, 1, c->line.len, c->out);
+	else
+		fputs("(out of memory)", c->out);
+}
+
+static void
+result_valid(struct ctx *c, const cst_bundle_info *info,
+    const cst_root_pub *root, const char *kfpr)
+{
+	char hdig[65], cid[2 * CST_CHAIN_ID_LEN + 1], created[48];
+
+	cst_hex(info->digest, CST_HASH_LEN, hdig);
+	cst_hex(root->chain_id, CST_CHAIN_ID_LEN, cid);
+	query_time_format(info->created_ns, 0, created, sizeof(created));
+	if (c->json) {
+		json_key(&c->j, "digest");
+		json_cstring(&c->j, hdig);
+		json_key(&c->j, "created");
+		json_cstring(&c->j, created);
+		json_key(&c->j, "note");
+		json_string(&c->j, info->note, info->note_len);
+		json_key(&c->j, "epochs");
+		json_u64(&c->j, info->cert_count);
+		json_key(&c->j, "runs");
+		json_u64(&c->j, info->runs);
+		json_key(&c->j, "anchored_runs");
+		json_u64(&c->j, info->anchored_runs);
+		json_key(&c->j, "result");
+		json_cstring(&c->j, "valid");
+		json_end_object(&c->j);
+		return;
+	}
+	fprintf(c->out, "bundle digest %s\nmaker's note (not proven): ",
+	    hdig);
+	text_note(c, info->note, info->note_len);
+	fprintf(c->out, "\nmade at (not proven) %s\n\n"
+	    "RESULT: VALID\n"
+	    "Proven: each of the %u records above is, byte for "
+	    "byte, the record at the stated block and position of "
+	    "chain %s, sealed under key epochs 1..%u certified "
+	    "from the root key %s; its sequence number and "
+	    "receive time are as stated.  The %u blocks form %u "
+	    "run(s) of consecutive blocks with nothing missing "
+	    "inside a run; %u run(s) are anchored by a signed "
+	    "checkpoint.\n"
+	    "Not proven: that these are all the records a "
+	    "search would have found (a bundle proves inclusion, "
+	    "not completeness); anything about records and "
+	    "blocks not in the bundle beyond their hashes; how "
+	    "far the chain had grown, for runs no checkpoint "
+	    "anchors; the maker's note and time.\n",
+	    created, info->record_count, cid, info->cert_count,
+	    kfpr, info->block_count, info->runs, info->anchored_runs);
+}
+
+static void
+result_invalid(struct ctx *c, int rc, const cst_bundle_info *info)
+{
+
+	if (c->json) {
+		json_key(&c->j, "result");
+		json_cstring(&c->j, "invalid");
+		json_key(&c->j, "rule");
+		json_cstring(&c->j, info->rule != NULL ? info->rule : "-");
+		json_key(&c->j, "error");
+		json_cstring(&c->j, cst_err_name(rc));
+		json_key(&c->j, "part");
+		json_cstring(&c->j, info->part != NULL ? info->part : "-");
+		json_key(&c->j, "entry");
+		json_i64(&c->j, info->entry);
+		json_key(&c->j, "offset");
+		json_u64(&c->j, info->offset);
+		json_end_object(&c->j);
+		return;
+	}
+	fprintf(c->out, "\nRESULT: INVALID\nThe bundle fails %s (%s: %s) in "
+	    "its %s", info->rule != NULL ? info->rule : "-",
+	    cst_err_name(rc), cst_strerror(rc),
+	    info->part != NULL ? info->part : "-");
+	if (info->entry >= 0)
+		fprintf(c->out, " entry %lld", (long long)info->entry);
+	fprintf(c->out, " at byte offset %llu.  Nothing in it is proven, and "
+	    "no record of it is listed.\n", (unsigned long long)info->offset);
+}
+
+/* The verdict of cst_bundle_verify's rc, printed; returns the status. */
+static int
+report_result(struct ctx *c, int rc, const cst_bundle_info *info,
+    const cst_root_pub *root, const char *kfpr)
+{
+
+	if (rc == 0) {
+		result_valid(c, info, root, kfpr);
+		return (EXIT_OK);
+	}
+	result_invalid(c, rc, info);
+	return (rc == CST_ENOMEM ? EXIT_IO : EXIT_INTEGRITY);
 }
 
 static void
@@ -207,8 +371,7 @@ bundle_check_main(int argc, char **argv)
 	};
 	const char *bundle = NULL, *rootf = NULL, *fpr = NULL, *report = NULL;
 	cst_digests dig;
-	char hsha[65], hb2[65], hdig[65], kfpr[2 * CST_FPR_LEN + 1];
-	char cid[2 * CST_CHAIN_ID_LEN + 1], now[48], created[48];
+	char kfpr[2 * CST_FPR_LEN + 1];
 	cst_bundle_cb cb = { on_block, on_record, on_checkpoint };
 	cst_bundle_info info;
 	cst_root_pub root;
@@ -228,38 +391,38 @@ bundle_check_main(int argc, char **argv)
 		case 'j': c.json = 1; break;
 		case 'o': report = optarg; break;
 		case 'r': c.records = 1; break;
-		default: usage(); return (BUNDLE_CHECK_USAGE);
+		default: usage(); return (EXIT_USAGE);
 		}
 	}
 	if (bundle == NULL || rootf == NULL || optind != argc) {
 		usage();
-		return (BUNDLE_CHECK_USAGE);
+		return (EXIT_USAGE);
 	}
 	if (sodium_init() < 0)
-		return (BUNDLE_CHECK_IO);
+		return (EXIT_IO);
 	if ((rc = cst_root_pub_load(rootf, &root)) != 0) {
 		fprintf(stderr, "custody-verify: %s: %s\n", rootf,
 		    cst_strerror(rc));
-		return (BUNDLE_CHECK_IO);
+		return (EXIT_IO);
 	}
 	cst_key_fingerprint_hex(root.pk, kfpr);
 	if (fpr != NULL && (strlen(fpr) < 16 ||
 	    strncmp(kfpr, fpr, strlen(fpr)) != 0)) {
 		fprintf(stderr, "custody-verify: %s has fingerprint %s, not "
 		    "%s\n", rootf, kfpr, fpr);
-		return (BUNDLE_CHECK_INVALID);
+		return (EXIT_INTEGRITY);
 	}
 	if ((rc = cst_map_open(bundle, &m)) != 0) {
 		fprintf(stderr, "custody-verify: %s: %s\n", bundle,
 		    cst_strerror(rc));
-		return (BUNDLE_CHECK_IO);
+		return (EXIT_IO);
 	}
 	c.out = stdout;
 	if (report != NULL && (c.out = fopen(report, "w")) == NULL) {
 		fprintf(stderr, "custody-verify: %s: %s\n", report,
 		    strerror(errno));
 		cst_map_close(&m);
-		return (BUNDLE_CHECK_IO);
+		return (EXIT_IO);
 	}
 	if ((rc = cst_digests_compute(m.p, m.len, &dig)) != 0) {
 		fprintf(stderr, "custody-verify: %s: %s\n", bundle,
@@ -267,29 +430,11 @@ bundle_check_main(int argc, char **argv)
 		if (c.out != stdout)
 			fclose(c.out);
 		cst_map_close(&m);
-		return (BUNDLE_CHECK_IO);
+		return (EXIT_IO);
 	}
-	cst_hex(dig.sha256, sizeof(dig.sha256), hsha);
-	cst_hex(dig.blake2b, sizeof(dig.blake2b), hb2);
-	cst_hex(root.chain_id, CST_CHAIN_ID_LEN, cid);
-	query_time_format((int64_t)time(NULL) * 1000000000, 0, now,
-	    sizeof(now));
 	if (c.json)
-		fprintf(c.out, "{\"tool\":\"custody-verify %s (%s)\","
-		    "\"verified_at\":\"%s\",\"bundle\":{\"path\":", CUSTODY_VERSION,
-		    CUSTODY_GIT_COMMIT, now);
-	if (c.json) {
-		jstr(c.out, bundle, strlen(bundle));
-		fprintf(c.out, ",\"size\":%zu,\"sha256\":\"%s\",\"blake2b\":"
-		    "\"%s\"},\"root_fingerprint\":\"%s\",\"chain_id\":\"%s\"",
-		    m.len, hsha, hb2, kfpr, cid);
-	} else {
-		fprintf(c.out, "custody-verify %s (%s), evidence bundle check "
-		    "at %s\nbundle  %s\n  %zu bytes\n  SHA-256 %s\n  BLAKE2b "
-		    "%s\nroot key fingerprint %s (%s)\nchain %s\n",
-		    CUSTODY_VERSION, CUSTODY_GIT_COMMIT, now, bundle, m.len,
-		    hsha, hb2, kfpr, rootf, cid);
-	}
+		json_init_file(&c.j, c.out);
+	report_head(&c, bundle, rootf, m.len, &dig, &root, kfpr);
 	/*
 	 * Callbacks run only once everything has verified, blocks first,
 	 * then records, then checkpoints: nothing is listed from a bundle
@@ -299,67 +444,17 @@ bundle_check_main(int argc, char **argv)
 	rc = cst_bundle_verify(m.p, m.len, &root, &cb, &c, &info);
 	if (c.json || rc == 0)
 		enter(&c, 4);
-	cst_hex(info.digest, CST_HASH_LEN, hdig);
-	query_time_format(info.created_ns, 0, created, sizeof(created));
-	if (rc == 0) {
-		status = BUNDLE_CHECK_VALID;
-		if (c.json) {
-			fprintf(c.out, ",\"digest\":\"%s\",\"created\":\"%s\","
-			    "\"note\":", hdig, created);
-			jstr(c.out, (const char *)info.note, info.note_len);
-			fprintf(c.out, ",\"epochs\":%u,\"runs\":%u,"
-			    "\"anchored_runs\":%u,\"result\":\"valid\"}\n",
-			    info.cert_count, info.runs, info.anchored_runs);
-		} else {
-			fprintf(c.out, "bundle digest %s\nmaker's note (not "
-			    "proven): ", hdig);
-			jstr(c.out, (const char *)info.note, info.note_len);
-			fprintf(c.out, "\nmade at (not proven) %s\n\n"
-			    "RESULT: VALID\n"
-			    "Proven: each of the %u records above is, byte for "
-			    "byte, the record at the stated block and position of "
-			    "chain %s, sealed under key epochs 1..%u certified "
-			    "from the root key %s; its sequence number and "
-			    "receive time are as stated.  The %u blocks form %u "
-			    "run(s) of consecutive blocks with nothing missing "
-			    "inside a run; %u run(s) are anchored by a signed "
-			    "checkpoint.\n"
-			    "Not proven: that these are all the records a "
-			    "search would have found (a bundle proves inclusion, "
-			    "not completeness); anything about records and "
-			    "blocks not in the bundle beyond their hashes; how "
-			    "far the chain had grown, for runs no checkpoint "
-			    "anchors; the maker's note and time.\n",
-			    created, info.record_count, cid, info.cert_count,
-			    kfpr, info.block_count, info.runs, info.anchored_runs);
-		}
-	} else {
-		status = rc == CST_ENOMEM ? BUNDLE_CHECK_IO :
-		    BUNDLE_CHECK_INVALID;
-		if (c.json) {
-			fprintf(c.out, ",\"result\":\"invalid\",\"rule\":\"%s\","
-			    "\"error\":\"%s\",\"part\":\"%s\",\"entry\":%lld,"
-			    "\"offset\":%llu}\n", info.rule != NULL ? info.rule :
-			    "-", cst_err_name(rc), info.part != NULL ?
-			    info.part : "-", (long long)info.entry,
-			    (unsigned long long)info.offset);
-		} else {
-			fprintf(c.out, "\nRESULT: INVALID\nThe bundle fails %s "
-			    "(%s: %s) in its %s", info.rule != NULL ?
-			    info.rule : "-", cst_err_name(rc), cst_strerror(rc),
-			    info.part != NULL ? info.part : "-");
-			if (info.entry >= 0)
-				fprintf(c.out, " entry %lld",
-				    (long long)info.entry);
-			fprintf(c.out, " at byte offset %llu.  Nothing in it is "
-			    "proven, and no record of it is listed.\n",
-			    (unsigned long long)info.offset);
-		}
+	status = report_result(&c, rc, &info, &root, kfpr);
+	if (c.json) {
+		if (json_finish(&c.j) != 0)
+			status = EXIT_IO;
+		else
+			fputc('\n', c.out);
 	}
 	if (report != NULL) {
 		if (fclose(c.out) != 0)
-			status = BUNDLE_CHECK_IO;
-		printf("%s: %s\n", bundle, status == BUNDLE_CHECK_VALID ?
+			status = EXIT_IO;
+		printf("%s: %s\n", bundle, status == EXIT_OK ?
 		    "VALID" : "INVALID");
 	}
 	cst_buf_close(&c.line);

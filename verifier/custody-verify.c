@@ -18,10 +18,9 @@
 #include "custody/keys.h"
 #include "custody/verify.h"
 #include "bundle_check.h"
+#include "exit.h"
 #include "custody_version.h"
 #include "vreport.h"
-
-#define EXIT_USAGE 2
 
 static const char usage_text[] =
 "usage: custody-verify [options] DIR|FILE...\n"
@@ -60,7 +59,7 @@ static const char usage_text[] =
 "                      a store, with only the root key; --records lists the\n"
 "                      disclosed records\n"
 "\n"
-"exit status:\n"
+"exit status (the same scheme as custody-query's; --bundle too):\n"
 "  0  intact: every check passed (the report still says what a\n"
 "     verification without a newer checkpoint cannot prove)\n"
 "  1  integrity failure: the store, a checkpoint or the root key given do\n"
@@ -279,10 +278,10 @@ parse_args(int argc, char **argv, struct args *a)
 			printf("custody-verify %s (commit %s), store format "
 			    "v%d\n", CUSTODY_VERSION, CUSTODY_GIT_COMMIT,
 			    CST_FORMAT_VERSION);
-			exit(0);
+			exit(EXIT_OK);
 		case 'h':
 			fputs(usage_text, stdout);
-			exit(0);
+			exit(EXIT_OK);
 		default:
 			usage_error("unknown option");
 		}

@@ -18,11 +18,11 @@
 #include "custody/error.h"
 #include "custody/format.h"
 #include "custody/keys.h"
+#include "custody/le.h"
 #include "custody/record.h"
 #include "custody/segment.h"
 
 #include "index.h"
-#include "le.h"
 #include "query.h"
 
 #define IDX_HDR_LEN 40

@@ -114,6 +114,9 @@ void query_filter_peer_host(const uint8_t *p, size_t len, size_t *off,
  */
 int query_time_parse(const char *s, int64_t now_ns, int64_t *out);
 
+/* The time now (CLOCK_REALTIME), ns since 1970 UTC. */
+int64_t query_time_now(void);
+
 /* Parses a duration ("5min", "1h", "30s") into ns > 0.  Returns 0 or -1. */
 int query_time_duration(const char *s, int64_t *out);
 
@@ -123,11 +126,13 @@ int query_time_duration(const char *s, int64_t *out);
  */
 void query_time_format(int64_t t, int digits, char *out, size_t len);
 
-/* Static names: "err", "local0", "event", "tcp"; "-" for none. */
+/*
+ * Static names of syslog severities and facilities: "err", "local0"; "-"
+ * for none.  Record kinds and transports are named by the library
+ * (cst_record_kind_name, cst_transport_name).
+ */
 const char *query_out_severity(int s);
 const char *query_out_facility(int f);
-const char *query_out_kind(unsigned k);
-const char *query_out_transport(unsigned t);
 
 enum query_format {
 	QUERY_TEXT,

@@ -166,7 +166,7 @@ static const char *
 kind_name(int k)
 {
 
-	return (query_out_kind((unsigned)k));
+	return (cst_record_kind_name((unsigned)k));
 }
 
 /* A comma list: event, audit (every collector record), or a kind name. */

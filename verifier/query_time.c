@@ -241,3 +241,12 @@ query_time_format(int64_t t, int ndigits, char *out, size_t len)
 	/* ns / div has at most ndigits digits; keep the last ndigits. */
 	snprintf(out, len, "%s.%sZ", base, frac + 9 - ndigits);
 }
+
+int64_t
+query_time_now(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return ((int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec);
+}

@@ -17,10 +17,12 @@
 #include "custody/keys.h"
 #include "custody/verify.h"
 
+#include "exit.h"
+
 enum vreport_verdict {
-	VREPORT_INTACT = 0,     /* exit 0 */
-	VREPORT_FAILED = 1,     /* exit 1: an integrity failure */
-	VREPORT_ERROR = 2,      /* exit 2: could not verify */
+	VREPORT_INTACT = EXIT_OK,
+	VREPORT_FAILED = EXIT_INTEGRITY,
+	VREPORT_ERROR = EXIT_IO,        /* could not verify */
 };
 
 struct vreport_input {

@@ -113,4 +113,35 @@ int cst_detail_put_i64(cst_buf *out, const char *key, int64_t v);
 int cst_detail_put_str(cst_buf *out, const char *key, const char *v,
     size_t vlen);
 
+/*
+ * The names of the record kinds and transports, one list each: every tool
+ * (custody-query's --kind and output, custody-verify's report) spells a
+ * kind the same way.  XX(NAME, value, "name"); the values are those of
+ * the enums above, which formats/names.c checks at compile time.
+ */
+#define CST_RECORD_KIND_MAP(XX)                                               \
+	XX(EVENT, 0, "event")                                                 \
+	XX(START, 1, "start")                                                 \
+	XX(STOP, 2, "stop")                                                   \
+	XX(RECOVERY, 3, "recovery")                                           \
+	XX(KEY_EPOCH, 4, "key-epoch")                                         \
+	XX(LOSS, 5, "loss")                                                   \
+	XX(STATS, 6, "stats")                                                 \
+	XX(CLOCK, 7, "clock")                                                 \
+	XX(RELOAD, 8, "reload")
+
+#define CST_TRANSPORT_MAP(XX)                                                 \
+	XX(INTERNAL, 0, "internal")                                           \
+	XX(UDP, 1, "udp")                                                     \
+	XX(TCP, 2, "tcp")                                                     \
+	XX(TLS, 3, "tls")                                                     \
+	XX(RELP, 4, "relp")                                                   \
+	XX(UNIX, 5, "unix")
+
+/* The static name of record kind kind ("key-epoch"), or "-" if unknown. */
+const char *cst_record_kind_name(unsigned kind);
+
+/* The static name of transport t ("udp"), or "-" if unknown. */
+const char *cst_transport_name(unsigned t);
+
 #endif /* CUSTODY_RECORD_H */

@@ -328,4 +328,38 @@ int cst_digests_compute(const uint8_t *p, size_t len, cst_digests *out)
  */
 int cst_digests_file(const char *path, cst_digests *out, uint64_t *size);
 
+/*
+ * The names of finding severities, segment statuses and quarantine
+ * states, one list each, as the reports print them.  XX(NAME, value,
+ * "name"); the values are those of the enums above, which formats/names.c
+ * checks at compile time.
+ */
+#define CST_SEVERITY_MAP(XX)                                                  \
+	XX(FAILURE, 0, "failure")                                             \
+	XX(ERROR, 1, "error")                                                 \
+	XX(WARNING, 2, "warning")                                             \
+	XX(NOTE, 3, "note")
+
+#define CST_SEG_STATUS_MAP(XX)                                                \
+	XX(VALID, 0, "valid")                                                 \
+	XX(UNSEALED, 1, "unsealed")                                           \
+	XX(INVALID, 2, "invalid")                                             \
+	XX(MISSING, 3, "missing")                                             \
+	XX(GAP, 4, "gap")                                                     \
+	XX(FOREIGN, 5, "foreign")                                             \
+	XX(DUPLICATE, 6, "duplicate")                                         \
+	XX(UNREADABLE, 7, "unreadable")
+
+#define CST_QUARANTINE_MAP(XX)                                                \
+	XX(NONE, 0, "none")                                                   \
+	XX(OK, 1, "verified")                                                 \
+	XX(MISMATCH, 2, "mismatch")                                           \
+	XX(ABSENT, 3, "absent")                                               \
+	XX(BADNAME, 4, "bad-name")
+
+/* The static name of each, or "-" for a value not in its list. */
+const char *cst_severity_name(int severity);
+const char *cst_seg_status_name(int status);
+const char *cst_quarantine_name(int state);
+
 #endif /* CUSTODY_VERIFY_H */

@@ -60,11 +60,6 @@
 #define MAX_RUNS 16
 #define MAX_REPORTS 5 /* examples printed of each kind of failure */
 
-static const char *const kind_names[] = {
-	"event", "start", "stop", "recovery", "key_epoch", "loss", "stats",
-	"clock", "reload",
-};
-
 struct conn_state {
 	int present;           /* listed in the manifest */
 	uint64_t first;
@@ -439,7 +434,7 @@ check_record(struct check *ck, const cst_record *r)
 		dump_record(ck->dump, r);
 	if (r->kind != CST_REC_EVENT) {
 		fprintf(ck->out, "audit seq=%" PRIu64 " kind=%s recv_ns=%" PRId64,
-		    r->seq, kind_names[r->kind], r->recv_ns);
+		    r->seq, cst_record_kind_name(r->kind), r->recv_ns);
 		if (r->detail.p != NULL)
 			detail_out(ck->out, r->detail.p, r->detail.len, 0);
 		fputc('\n', ck->out);
@@ -865,7 +860,8 @@ main(int argc, char **argv)
 	    ck->corrupt, ck->chain_breaks);
 	fprintf(ck->out, "kinds");
 	for (k = 0; k <= CST_REC_KIND_MAX; k++)
-		fprintf(ck->out, " %s=%" PRIu64, kind_names[k], ck->kinds[k]);
+		fprintf(ck->out, " %s=%" PRIu64,
+		    cst_record_kind_name((unsigned)k), ck->kinds[k]);
 	fprintf(ck->out, "\nevents total=%" PRIu64 " raw_bytes=%" PRIu64
 	    " parse_failed=%" PRIu64 " flagged=%" PRIu64 " tagged=%" PRIu64
 	    " untagged=%" PRIu64 " foreign=%" PRIu64 "\n", ck->events,

@@ -1,0 +1,369 @@
+/*
+ * custody-query's command line: its options, their checks, and the help
+ * texts.
+ */
+#include <errno.h>
+#include <getopt.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "custody/error.h"
+
+#include "exit.h"
+#include "query.h"
+#include "query_cli.h"
+
+static const char progname[] = QUERY_PROGNAME;
+
+static void
+usage(FILE *f)
+{
+
+	fprintf(f,
+"usage: %s DIR [filters] [output]\n"
+"\n"
+"Shows records of the custody store DIR after verifying them.\n"
+"\n"
+"Filters (different options combine with AND; a repeated --host, --app,\n"
+"--peer, --severity, --facility or --kind accepts any of its values;\n"
+"repeated --grep and --sd must all hold):\n"
+"  -S, --since TIME       receive time >= TIME\n"
+"  -U, --until TIME       receive time < TIME\n"
+"      TIME: RFC 3339 (2024-05-01T12:00:00Z, offsets allowed; no zone\n"
+"      means UTC), 'YYYY-MM-DD', now, today, yesterday, @SECONDS, or\n"
+"      relative: -2h, +30min, 1h30min, '2 days ago' (no sign: the past)\n"
+"  -H, --host NAME        hostname equals NAME\n"
+"  -a, --app NAME         app-name (RFC 3164 tag) equals NAME\n"
+"  -p, --severity S       one severity (err or 3) or a range\n"
+"                         (warning..emerg); records without one never match\n"
+"      --facility LIST    facility names or numbers, comma separated\n"
+"      --seq A..B         sequence numbers A to B inclusive (A.., ..B, A)\n"
+"      --peer ADDR        sender address, with or without its port\n"
+"      --kind LIST        event, audit (all collector records), or start,\n"
+"                         stop, recovery, key-epoch, loss, stats, clock,\n"
+"                         reload\n"
+"      --sd ID[.PARAM[=VALUE]]  RFC 5424 structured data\n"
+"  -g, --grep TEXT        the raw message contains TEXT (repeat: all)\n"
+"  -e, --regex PCRE2      the raw message matches the PCRE2 pattern\n"
+"\n"
+"Output:\n"
+"  (default)              one line per record: receive time, host,\n"
+"                         app[procid], severity, message; control bytes\n"
+"                         are shown as \\xNN\n"
+"  -j, --json             JSON lines (see --help-json)\n"
+"      --raw              the exact bytes received, one record per line\n"
+"  -c, --count            the number of matching records\n"
+"  -n, --limit N          at most N records (with -f: the last N, then\n"
+"                         follow; default 10)\n"
+"  -r, --reverse          newest first\n"
+"  -f, --follow           then show new records as they are sealed\n"
+"      --interval DUR     poll interval of --follow (default 250ms,\n"
+"                         50ms..10s)\n"
+"      --histogram DUR    matching records per DUR as a bar chart\n"
+"      --bundle FILE      write the matches as an evidence bundle (SPEC\n"
+"                         section 11), joined up to the latest checkpoint\n"
+"      --bundle-minimal   only the blocks that hold matches\n"
+"\n"
+"Other:\n"
+"      --root FILE        root public key (default DIR/keys/root.pub)\n"
+"      --no-index         do not use or build DIR/index/\n"
+"      --reindex          rebuild the index of every segment\n"
+"      --threads N        worker threads (default: online CPUs, max 16)\n"
+"  -v, --verbose          say what was skipped and opened\n"
+"\n"
+"Exit status (the same scheme as custody-verify's):\n"
+"  0  every record shown was verified and no failure was found\n"
+"  1  integrity failure: reported on stderr; the failed blocks' records\n"
+"     were not shown\n"
+"  2  usage error, or the store, a key or an output could not be read or\n"
+"     written\n", progname);
+}
+
+static void
+usage_json(void)
+{
+
+	printf(
+"JSON lines: one object per record, fields always present, in this order:\n"
+"  seq        integer  sequence number in the chain\n"
+"  block      integer  block number\n"
+"  recv_ns    integer  receive time, ns since 1970 UTC\n"
+"  recv_time  string   receive time, RFC 3339 UTC with 9 digits\n"
+"  kind       string   event, start, stop, recovery, key-epoch, loss,\n"
+"                      stats, clock, reload\n"
+"  transport  string   internal, udp, tcp, tls, relp, unix\n"
+"  listener   string\n"
+"  peer       string   sender address\n"
+"  tls_peer   string or null\n"
+"  flags      integer  record flags (SPEC section 5)\n"
+"  format     \"rfc5424\", \"rfc3164\" or null (did not parse)\n"
+"  facility   integer or null\n"
+"  severity   integer or null\n"
+"  timestamp  string or null: the message's own time, RFC 3339 UTC\n"
+"  host, app, procid, msgid, sd, msg: string or null (absent); derived\n"
+"             from raw, invalid UTF-8 replaced by U+FFFD\n"
+"  detail     object or null: a collector record's details\n"
+"  raw        string: the exact bytes received, when they are valid UTF-8;\n"
+"  raw_base64 string: instead of raw, base64 (RFC 4648) of the bytes\n"
+"             when they are not\n");
+}
+
+static int
+parse_u64(const char *s, uint64_t *out)
+{
+	char *end;
+
+	errno = 0;
+	if (s[0] < '0' || s[0] > '9')
+		return (-1);
+	*out = strtoull(s, &end, 10);
+	return (errno != 0 || *end != '\0' ? -1 : 0);
+}
+
+enum {
+	OPT_FACILITY = 256, OPT_SEQ, OPT_PEER, OPT_KIND, OPT_SD, OPT_RAW,
+	OPT_HISTOGRAM, OPT_BUNDLE, OPT_BUNDLE_MIN, OPT_ROOT, OPT_NO_INDEX,
+	OPT_REINDEX, OPT_THREADS, OPT_INTERVAL, OPT_HELP_JSON,
+};
+
+static const struct option longopts[] = {
+	{ "since", required_argument, NULL, 'S' },
+	{ "until", required_argument, NULL, 'U' },
+	{ "host", required_argument, NULL, 'H' },
+	{ "app", required_argument, NULL, 'a' },
+	{ "severity", required_argument, NULL, 'p' },
+	{ "priority", required_argument, NULL, 'p' },
+	{ "facility", required_argument, NULL, OPT_FACILITY },
+	{ "seq", required_argument, NULL, OPT_SEQ },
+	{ "peer", required_argument, NULL, OPT_PEER },
+	{ "kind", required_argument, NULL, OPT_KIND },
+	{ "sd", required_argument, NULL, OPT_SD },
+	{ "grep", required_argument, NULL, 'g' },
+	{ "regex", required_argument, NULL, 'e' },
+	{ "json", no_argument, NULL, 'j' },
+	{ "raw", no_argument, NULL, OPT_RAW },
+	{ "count", no_argument, NULL, 'c' },
+	{ "limit", required_argument, NULL, 'n' },
+	{ "reverse", no_argument, NULL, 'r' },
+	{ "follow", no_argument, NULL, 'f' },
+	{ "interval", required_argument, NULL, OPT_INTERVAL },
+	{ "histogram", required_argument, NULL, OPT_HISTOGRAM },
+	{ "bundle", required_argument, NULL, OPT_BUNDLE },
+	{ "bundle-minimal", no_argument, NULL, OPT_BUNDLE_MIN },
+	{ "root", required_argument, NULL, OPT_ROOT },
+	{ "no-index", no_argument, NULL, OPT_NO_INDEX },
+	{ "reindex", no_argument, NULL, OPT_REINDEX },
+	{ "threads", required_argument, NULL, OPT_THREADS },
+	{ "verbose", no_argument, NULL, 'v' },
+	{ "help", no_argument, NULL, 'h' },
+	{ "help-json", no_argument, NULL, OPT_HELP_JSON },
+	{ NULL, 0, NULL, 0 },
+};
+
+static int
+bad(const char *opt, const char *arg)
+{
+
+	fprintf(stderr, "%s: invalid %s: '%s'\n", progname, opt, arg);
+	return (-1);
+}
+
+/* The command line, as the bundle's note: what selected the records. */
+static char *
+join_args(int argc, char **argv)
+{
+	size_t len = 1;
+	char *s;
+	int i;
+
+	for (i = 0; i < argc; i++)
+		len += strlen(argv[i]) + 1;
+	if ((s = malloc(len)) == NULL)
+		return (NULL);
+	s[0] = '\0';
+	for (i = 0; i < argc; i++) {
+		if (i > 0)
+			strcat(s, " ");
+		strcat(s, argv[i]);
+	}
+	return (s);
+}
+
+int
+query_opts_parse(int argc, char **argv, struct query_opts *o)
+{
+	struct query_filter *f = &o->f;
+	char err[300];
+	int64_t t, nowt = query_time_now();
+	uint64_t u;
+	long n;
+	int c;
+
+	memset(o, 0, sizeof(*o));
+	query_filter_init(f);
+	o->fmt = QUERY_TEXT;
+	o->use_index = 1;
+	o->poll_ns = 250000000;
+	n = sysconf(_SC_NPROCESSORS_ONLN);
+	o->threads = n < 1 ? 1 : n > QUERY_MAX_THREADS ? QUERY_MAX_THREADS :
+	    (int)n;
+	while ((c = getopt_long(argc, argv, "S:U:H:a:p:g:e:jcn:rfvh", longopts,
+	    NULL)) != -1) {
+		switch (c) {
+		case 'S':
+			if (query_time_parse(optarg, nowt, &f->since) != 0)
+				return (bad("--since", optarg));
+			break;
+		case 'U':
+			if (query_time_parse(optarg, nowt, &f->until) != 0)
+				return (bad("--until", optarg));
+			break;
+		case 'H':
+			if (query_filter_add(&f->hosts, &f->nhosts, optarg))
+				return (-1);
+			break;
+		case 'a':
+			if (query_filter_add(&f->apps, &f->napps, optarg))
+				return (-1);
+			break;
+		case 'p':
+			if (query_filter_severity(f, optarg) != 0)
+				return (bad("--severity", optarg));
+			break;
+		case OPT_FACILITY:
+			if (query_filter_facility(f, optarg) != 0)
+				return (bad("--facility", optarg));
+			break;
+		case OPT_SEQ:
+			if (query_filter_seq(f, optarg) != 0)
+				return (bad("--seq", optarg));
+			break;
+		case OPT_PEER:
+			if (query_filter_add(&f->peers, &f->npeers, optarg))
+				return (-1);
+			break;
+		case OPT_KIND:
+			if (query_filter_kind(f, optarg) != 0)
+				return (bad("--kind", optarg));
+			break;
+		case OPT_SD:
+			if (query_filter_sd(f, optarg) != 0)
+				return (bad("--sd", optarg));
+			break;
+		case 'g':
+			if (optarg[0] == '\0')
+				return (bad("--grep", optarg));
+			if (query_filter_add(&f->greps, &f->ngreps, optarg))
+				return (-1);
+			break;
+		case 'e':
+			if (f->re != NULL) {
+				fprintf(stderr, "%s: one --regex only\n",
+				    progname);
+				return (-1);
+			}
+			if (query_filter_regex(f, optarg, err,
+			    sizeof(err)) != 0) {
+				fprintf(stderr, "%s: --regex: %s\n", progname,
+				    err);
+				return (-1);
+			}
+			break;
+		case 'j':
+			o->fmt = QUERY_JSON;
+			break;
+		case OPT_RAW:
+			o->fmt = QUERY_RAW;
+			break;
+		case 'c':
+			o->count = 1;
+			break;
+		case 'n':
+			if (parse_u64(optarg, &o->limit) != 0)
+				return (bad("--limit", optarg));
+			o->have_limit = 1;
+			break;
+		case 'r':
+			o->reverse = 1;
+			break;
+		case 'f':
+			o->follow = 1;
+			break;
+		case OPT_INTERVAL:
+			if (query_time_duration(optarg, &t) != 0 ||
+			    t < 50000000 || t > 10000000000LL)
+				return (bad("--interval", optarg));
+			o->poll_ns = t;
+			break;
+		case OPT_HISTOGRAM:
+			if (query_time_duration(optarg, &o->histogram) != 0)
+				return (bad("--histogram", optarg));
+			break;
+		case OPT_BUNDLE:
+			o->bundle = optarg;
+			break;
+		case OPT_BUNDLE_MIN:
+			o->bundle_minimal = 1;
+			break;
+		case OPT_ROOT:
+			o->root_file = optarg;
+			break;
+		case OPT_NO_INDEX:
+			o->use_index = 0;
+			break;
+		case OPT_REINDEX:
+			o->reindex = 1;
+			break;
+		case OPT_THREADS:
+			if (parse_u64(optarg, &u) != 0 || u < 1 ||
+			    u > QUERY_MAX_THREADS)
+				return (bad("--threads", optarg));
+			o->threads = (int)u;
+			break;
+		case 'v':
+			o->verbose = 1;
+			break;
+		case 'h':
+			usage(stdout);
+			exit(EXIT_OK);
+		case OPT_HELP_JSON:
+			usage_json();
+			exit(EXIT_OK);
+		default:
+			return (-1);
+		}
+	}
+	if (optind + 1 != argc) {
+		fprintf(stderr, "%s: one store directory expected\n", progname);
+		return (-1);
+	}
+	o->dir = argv[optind];
+	if (f->since >= f->until) {
+		fprintf(stderr, "%s: --since is not before --until\n",
+		    progname);
+		return (-1);
+	}
+	if ((o->count != 0) + (o->histogram != 0) + (o->bundle != NULL) +
+	    o->follow > 1) {
+		fprintf(stderr, "%s: --count, --histogram, --bundle and "
+		    "--follow exclude each other\n", progname);
+		return (-1);
+	}
+	if (o->bundle != NULL && o->reverse) {
+		fprintf(stderr, "%s: a bundle is written in chain order; drop "
+		    "--reverse\n", progname);
+		return (-1);
+	}
+	if (o->follow && !o->have_limit)
+		o->limit = 10;
+	if (o->reindex && !o->use_index) {
+		fprintf(stderr, "%s: --reindex and --no-index exclude each "
+		    "other\n", progname);
+		return (-1);
+	}
+	if (o->bundle != NULL && (o->note = join_args(argc, argv)) == NULL)
+		return (-1);
+	return (0);
+}
