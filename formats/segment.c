@@ -24,6 +24,7 @@
 #include "custody/block.h"
 #include "custody/error.h"
 #include "custody/format.h"
+#include "custody/frame.h"
 #include "custody/hash.h"
 #include "custody/keys.h"
 #include "custody/segment.h"
@@ -254,10 +255,11 @@ cst_segment_scan(const uint8_t *buf, size_t len, const cst_epoch_key *key,
 	uint8_t hash[CST_HASH_LEN], prev_hash[CST_HASH_LEN];
 	const uint8_t *pk;
 	const cst_blk_hdr *h;
+	cst_resync rs = { CST_RESYNC_STOP, NULL, NULL, NULL };
+	cst_frame_walk w;
 	cst_frame f;
 	uint64_t block_no, seq;
 	uint32_t prev_epoch;
-	size_t off;
 
 	memset(out, 0, sizeof(*out));
 	if (cst_seg_hdr_decode(buf, len, &out->hdr) != 0)
@@ -266,17 +268,17 @@ cst_segment_scan(const uint8_t *buf, size_t len, const cst_epoch_key *key,
 		return (CST_EFOREIGN);
 
 	/* R-SEG-3: the first block continues what the header says. */
-	off = CST_SEG_HDR_LEN;
+	cst_frame_walk_init(&w, buf, len, CST_SEG_HDR_LEN, &rs);
 	block_no = out->hdr.first_block_no;
 	seq = out->hdr.first_seq;
 	memcpy(prev_hash, out->hdr.prev_hash, CST_HASH_LEN);
 	prev_epoch = block_no == 0 ? 0 : UINT32_MAX;
-	out->valid_len = off;
+	out->valid_len = w.pos;
 	out->next_seq = seq;
 
-	/* Stop at the first frame that is partial or breaks a rule. */
-	while (off < len) {
-		if (cst_frame_parse(buf + off, len - off, &f) != 0)
+	/* Stop at the first frame that is partial or breaks a rule (R-REC-5). */
+	while (w.pos < len) {
+		if (cst_frame_walk_next(&w, &f) != 0)
 			break;
 		h = &f.hdr;
 		/* R-BLK-6, R-BLK-7. */
@@ -299,8 +301,7 @@ cst_segment_scan(const uint8_t *buf, size_t len, const cst_epoch_key *key,
 		if (sodium_memcmp(hash, h->payload_hash, CST_HASH_LEN) != 0)
 			break;
 
-		off += f.frame_len;
-		out->valid_len = off;
+		out->valid_len = w.pos;
 		out->blocks++;
 		out->last = f;
 		out->epoch = h->key_epoch;

@@ -48,14 +48,12 @@
 #include "custody/checkpoint.h"
 #include "custody/error.h"
 #include "custody/format.h"
+#include "custody/frame.h"
 #include "custody/hash.h"
 #include "custody/keys.h"
 #include "custody/record.h"
 #include "custody/segment.h"
 #include "custody/verify.h"
-
-#define MAGIC_BLK "CBLK"
-#define MAGIC_LEN 4
 
 /* Where a file stands after placement. */
 enum place {
@@ -1666,53 +1664,23 @@ push_frame(cst_verifier *v, size_t file, uint64_t off, const cst_frame *fr)
 }
 
 /*
- * Finds the next frame to resume at after damage at pos, searching from
- * from (> the start of the last frame taken).  Before pos a candidate
- * must be authentic (it lies inside a frame already taken, whose length
- * may have been altered); from pos on, a frame of this chain that parses
- * will do, the damage being reported anyway.  With strict set, every
- * candidate must be authentic.  Returns the offset, or CST_NONE.
+ * The verifier's resynchronisation policy: a candidate before pos lies
+ * inside a frame already taken, whose length may have been altered, so it
+ * must be authentic; from pos on, a frame of this chain that parses will
+ * do, the damage being reported anyway.  With strict set, every candidate
+ * must be authentic.
  */
-static uint64_t
-resync(cst_verifier *v, const struct vfile *vf, uint64_t from, uint64_t pos,
-    int strict)
-{
-	const uint8_t *p = vf->map.p, *hit;
-	size_t len = vf->map.len;
-	uint64_t q = from;
-	cst_frame f;
+struct vresync {
+	cst_verifier *v;
+	int strict;
+};
 
-	while (q + MAGIC_LEN <= len) {
-		hit = memmem(p + q, len - q, MAGIC_BLK, MAGIC_LEN);
-		if (hit == NULL)
-			break;
-		q = (uint64_t)(hit - p);
-		if (cst_frame_parse(p + q, len - q, &f) == 0 &&
-		    memcmp(f.hdr.chain_id, v->root.chain_id,
-		    CST_CHAIN_ID_LEN) == 0 &&
-		    ((q >= pos && !strict) || frame_authentic(v, &f)))
-			return (q);
-		q++;
-	}
-	return (CST_NONE);
-}
-
-/* Whether p[0..n), the end of a file, can be the start of a frame. */
 static int
-looks_partial(const uint8_t *p, size_t n)
+resync_accept(void *arg, const cst_frame *f, uint64_t off, uint64_t pos)
 {
-	cst_blk_hdr h;
+	const struct vresync *r = arg;
 
-	if (n >= CST_BLK_HDR_LEN)
-		return (cst_blk_hdr_decode(p, n, &h) == 0);
-	return (memcmp(p, MAGIC_BLK, n < MAGIC_LEN ? n : MAGIC_LEN) == 0);
-}
-
-static const char *
-frame_rule(int rc)
-{
-
-	return (rc == CST_ETOOBIG || rc == CST_ETRUNC ? "R-BLK-2" : "R-BLK-1");
+	return ((off >= pos && !r->strict) || frame_authentic(r->v, f));
 }
 
 /* Walks the frames of the chain file index fi. */
@@ -1721,9 +1689,12 @@ scan_file(cst_verifier *v, size_t fi)
 {
 	struct vfile *vf = &v->files[fi];
 	const uint8_t *p = vf->map.p;
-	uint64_t len = vf->map.len, pos = CST_SEG_HDR_LEN, last = CST_NONE;
-	uint64_t q, from;
+	uint64_t len = vf->map.len, pos, q, from;
 	int last_seal = 0, rc;
+	struct vresync rsa = { v, 0 };
+	cst_resync rs = { CST_RESYNC_SKIP, v->root.chain_id, resync_accept,
+	    &rsa };
+	cst_frame_walk w;
 	struct item *it;
 	cst_frame f;
 	struct fnd fd;
@@ -1731,17 +1702,17 @@ scan_file(cst_verifier *v, size_t fi)
 	/* One file at a time: a store may be larger than memory. */
 	if (vf->copy == NULL)
 		cst_map_will_read(&vf->map);
-	while (pos < len) {
-		rc = cst_frame_parse(p + pos, len - pos, &f);
+	cst_frame_walk_init(&w, p, vf->map.len, CST_SEG_HDR_LEN, &rs);
+	while (w.pos < len) {
+		pos = w.pos;
+		rc = cst_frame_walk_next(&w, &f);
 		if (rc == 0) {
 			push_frame(v, fi, pos, &f);
-			last = pos;
 			last_seal = f.hdr.type == CST_BLOCK_SEAL;
-			pos += f.frame_len;
 			continue;
 		}
-		from = last == CST_NONE ? CST_SEG_HDR_LEN : last + 1;
-		fnd_init(&fd, CST_SEV_FAILURE, rc, frame_rule(rc));
+		from = w.last == UINT64_MAX ? CST_SEG_HDR_LEN : w.last + 1;
+		fnd_init(&fd, CST_SEV_FAILURE, rc, cst_frame_rule(rc));
 		fnd_file(&fd, vf, pos);
 		fd.damage = 1;
 		if (rc == CST_ETRUNC) {
@@ -1751,14 +1722,17 @@ scan_file(cst_verifier *v, size_t fi)
 			 */
 			if (cst_blk_hdr_decode(p + pos, len - pos, &f.hdr) == 0)
 				fnd_block(&fd, &f.hdr);
-			q = resync(v, vf, pos + 1, pos + 1, 1);
+			rsa.strict = 1;
+			q = cst_frame_resync(&w, pos + 1, pos + 1);
+			rsa.strict = 0;
 			if (q == CST_NONE) {
 				if (last_seal) {
 					fd.rule = "R-SEG-4";
 					queue_finding(v, fi, &fd, fmt("%" PRIu64
 					    " bytes follow the seal block",
 					    len - pos));
-				} else if (looks_partial(p + pos, len - pos)) {
+				} else if (cst_frame_looks_partial(p + pos,
+				    len - pos)) {
 					it = item_new(v, IT_SEG_END, fi, 0);
 					it->tail_off = pos;
 					it->tail_len = len - pos;
@@ -1777,10 +1751,10 @@ scan_file(cst_verifier *v, size_t fi)
 			    PRIu64 " claims a length that runs past the next "
 			    "frame at offset %" PRIu64 " (%" PRIu64 " bytes "
 			    "not verified)", pos, q, q - pos));
-			pos = q;
+			w.pos = q;
 			continue;
 		}
-		q = resync(v, vf, from, pos, 0);
+		q = cst_frame_resync(&w, from, pos);
 		if (q == CST_NONE) {
 			if (last_seal)
 				fd.rule = "R-SEG-4";
@@ -1799,7 +1773,7 @@ scan_file(cst_verifier *v, size_t fi)
 			    PRIu64, q - pos, cst_strerror(rc), q));
 		}
 		/* q < pos: the frame taken last was longer than it said. */
-		pos = q;
+		w.pos = q;
 	}
 	it = item_new(v, IT_SEG_END, fi, 0);
 	item_push(v, it);

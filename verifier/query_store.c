@@ -24,6 +24,7 @@
 #include "custody/checkpoint.h"
 #include "custody/error.h"
 #include "custody/format.h"
+#include "custody/frame.h"
 #include "custody/keys.h"
 #include "custody/segment.h"
 
@@ -166,7 +167,9 @@ static int
 scan_seg(struct query_store *s, size_t si, int newest)
 {
 	struct query_seg *g = &s->segs[si];
-	const uint8_t *p, *m;
+	cst_resync rs = { CST_RESYNC_SKIP, s->root.chain_id, NULL, NULL };
+	cst_frame_walk w;
+	const uint8_t *p;
 	cst_frame f;
 	uint64_t off;
 	int rc;
@@ -197,9 +200,10 @@ scan_seg(struct query_store *s, size_t si, int newest)
 		}
 		g->scanned = CST_SEG_HDR_LEN;
 	}
-	off = g->scanned;
-	while (off < g->map.len) {
-		rc = cst_frame_parse(p + off, g->map.len - off, &f);
+	cst_frame_walk_init(&w, p, g->map.len, g->scanned, &rs);
+	while (w.pos < g->map.len) {
+		off = w.pos;
+		rc = cst_frame_walk_next(&w, &f);
 		if (rc == CST_ETRUNC) {
 			if (!newest)
 				report(s, si, off, -1, "R-SEG-4", rc,
@@ -208,20 +212,13 @@ scan_seg(struct query_store *s, size_t si, int newest)
 			break;
 		}
 		if (rc != 0) {
-			report(s, si, off, -1, "R-BLK-1", rc,
+			report(s, si, off, -1, cst_frame_rule(rc), rc,
 			    "malformed block header; looking for the next "
 			    "frame");
-			/* Resynchronise on the next plausible frame (SPEC 7). */
-			for (m = p + off + 1; (m = memmem(m, g->map.len -
-			    (size_t)(m - p), "CBLK", 4)) != NULL; m++)
-				if (cst_frame_parse(m, g->map.len -
-				    (size_t)(m - p), &f) == 0)
-					break;
-			if (m == NULL) {
-				off = g->map.len;
-				break;
-			}
-			off = (uint64_t)(m - p);
+			/* Resynchronise on the next frame of the chain. */
+			if ((w.pos = cst_frame_resync(&w, off + 1, off + 1)) ==
+			    UINT64_MAX)
+				w.pos = g->map.len;
 			continue;
 		}
 		if (g->sealed)
@@ -230,9 +227,8 @@ scan_seg(struct query_store *s, size_t si, int newest)
 		if ((rc = add_block(s, si, off, &f)) != 0)
 			return (rc);
 		g->sealed = f.hdr.type == CST_BLOCK_SEAL;
-		off += f.frame_len;
 	}
-	g->scanned = off;
+	g->scanned = w.pos;
 	return (0);
 }
 
@@ -381,11 +377,22 @@ pass_links(struct query_store *s, size_t from)
 		h = &b->f.hdr;
 		g = &s->segs[b->seg];
 		bn = (int64_t)h->block_no;
-		if (b->rc != 0)
+		if (b->rc != 0) {
 			report(s, b->seg, b->off, bn, b->rule, b->rc,
 			    b->rc == CST_ESIG ? "signature does not verify; "
 			    "block not shown" : "key not proven; block not "
 			    "shown");
+			/*
+			 * A header that is not authentic states nothing about
+			 * its place in the chain: one altered block is one
+			 * failure, as custody-verify counts it (SPEC section
+			 * 7), and the next block re-anchors the links.
+			 */
+			g->have_first = 1;
+			s->have_prev = 1;
+			s->prev_failed = 1;
+			continue;
+		}
 		if (h->segment_no != g->number)
 			report(s, b->seg, b->off, bn, "R-BLK-6", CST_ECHAIN,
 			    "block names another segment");
