@@ -371,8 +371,10 @@ epoch_get(cst_verifier *v, uint32_t e)
 	return (&v->epochs[e - 1]);
 }
 
-/* printf-like formatting into a new string, returned to free; NULL when
- * out of memory. */
+/*
+ * printf-like formatting into a new string, returned to free; NULL when
+ * out of memory.
+ */
 static inline char *
 vfmt(const char *fmt, va_list ap)
 {
@@ -398,6 +400,7 @@ fmt(const char *f, ...)
 	return (s);
 }
 
+/* Emits finding f (borrowed) with the text printf(fm, ...). */
 static inline void
 report(cst_verifier *v, const struct fnd *f, const char *fm, ...)
     __attribute__((format(printf, 3, 4)));
