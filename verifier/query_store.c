@@ -172,6 +172,7 @@ scan_seg(struct query_store *s, size_t si, int newest)
 	const uint8_t *p;
 	cst_frame f;
 	uint64_t off;
+	uint32_t damaged = 0;
 	int rc;
 
 	cst_map_close(&g->map);
@@ -215,6 +216,7 @@ scan_seg(struct query_store *s, size_t si, int newest)
 			report(s, si, off, -1, cst_frame_rule(rc), rc,
 			    "malformed block header; looking for the next "
 			    "frame");
+			damaged++;
 			/* Resynchronise on the next frame of the chain. */
 			if ((w.pos = cst_frame_resync(&w, off + 1, off + 1)) ==
 			    UINT64_MAX)
@@ -226,6 +228,8 @@ scan_seg(struct query_store *s, size_t si, int newest)
 			    CST_ECORRUPT, "block after the segment's seal");
 		if ((rc = add_block(s, si, off, &f)) != 0)
 			return (rc);
+		s->blocks[s->nblocks - 1].damaged = damaged;
+		damaged = 0;
 		g->sealed = f.hdr.type == CST_BLOCK_SEAL;
 	}
 	g->scanned = w.pos;
@@ -362,6 +366,32 @@ pass_sigs(struct query_store *s, size_t from)
 	pthread_mutex_destroy(&p.mu);
 }
 
+/*
+ * The link into block b, which follows regions that are not frames: as
+ * custody-verify judges it (SPEC section 7), each region may have been
+ * one block, so only a gap larger than the damage, a block that goes
+ * back, or sequence numbers that break across an intact link are
+ * failures of their own (R-BLK-6, R-BLK-7).
+ */
+static void
+link_after_damage(struct query_store *s, const struct query_block *b)
+{
+	const cst_blk_hdr *h = &b->f.hdr;
+	int64_t bn = (int64_t)h->block_no;
+
+	if (h->block_no < s->next_block_no)
+		report(s, b->seg, b->off, bn, "R-BLK-6", CST_ESEQ,
+		    "block number repeated or out of order");
+	else if (h->block_no - s->next_block_no > b->damaged)
+		report(s, b->seg, b->off, bn, "R-BLK-6", CST_ESEQ,
+		    "blocks missing before this one");
+	else if (h->block_no == s->next_block_no &&
+	    memcmp(h->prev_hash, s->prev_hash, CST_HASH_LEN) == 0 &&
+	    h->first_seq != s->next_seq)
+		report(s, b->seg, b->off, bn, "R-BLK-7", CST_ESEQ,
+		    "sequence numbers not continuous");
+}
+
 /* Pass 3: links, in chain order, and every failure reported in order. */
 static void
 pass_links(struct query_store *s, size_t from)
@@ -398,7 +428,9 @@ pass_links(struct query_store *s, size_t from)
 			    "block names another segment");
 		if (!g->have_first) {
 			g->have_first = 1;
-			if (g->hdr_ok && (g->hdr.first_block_no != h->block_no ||
+			/* After damage this may not be the segment's first. */
+			if (g->hdr_ok && b->damaged == 0 &&
+			    (g->hdr.first_block_no != h->block_no ||
 			    g->hdr.first_seq != h->first_seq ||
 			    memcmp(g->hdr.prev_hash, h->prev_hash,
 			    CST_HASH_LEN) != 0))
@@ -407,11 +439,15 @@ pass_links(struct query_store *s, size_t from)
 				    "block");
 		}
 		if (!s->have_prev) {
-			if (h->block_no != 0 || h->first_seq != 0 ||
-			    memcmp(h->prev_hash, zero_hash, CST_HASH_LEN) != 0)
+			/* Each region of damage before it may be a block. */
+			if ((b->damaged == 0 || h->block_no > b->damaged) &&
+			    (h->block_no != 0 || h->first_seq != 0 ||
+			    memcmp(h->prev_hash, zero_hash, CST_HASH_LEN) != 0))
 				report(s, b->seg, b->off, bn, "R-BLK-6",
 				    CST_ECHAIN, "the chain does not start at "
 				    "block 0: earlier blocks are missing");
+		} else if (b->damaged > 0 && !s->prev_failed) {
+			link_after_damage(s, b);
 		} else if (!s->prev_failed) {
 			/* After a failed block the link cannot be judged. */
 			if (h->block_no != s->next_block_no)
@@ -433,7 +469,7 @@ pass_links(struct query_store *s, size_t from)
 				    "certificate");
 		}
 		s->have_prev = 1;
-		s->prev_failed = b->rc != 0;
+		s->prev_failed = 0;
 		s->next_block_no = h->block_no + 1;
 		s->next_seq = h->first_seq + h->record_count;
 		memcpy(s->prev_hash, b->f.block_hash, CST_HASH_LEN);

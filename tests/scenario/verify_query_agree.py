@@ -19,6 +19,12 @@ vectors are out of its reach):
    R-KEY-2, R-SEG-3) from either tool: its header states nothing;
 4. the query shows no record in the sequence range of a block the
    verifier found not authentic.
+
+Then copies of good_multi with damage a frame walker must resynchronise
+over (SPEC section 7): a flipped byte of a block's magic, the first
+block of a segment so damaged, and 4 KiB of zeros between two frames.
+There both tools must cite the same failures, rule for rule: one region
+that is not a frame is one failure, not one plus the link it broke.
 """
 import json
 import os
@@ -117,6 +123,47 @@ def compare(name, d, e):
             f"({sorted(shown & v_seqs)[:5]})")
 
 
+def frame_offsets(path):
+    """The offsets of the frames in segment file path, by their magic."""
+    data = open(path, "rb").read()
+    offs, i = [], data.find(b"CBLK", 128)
+    while i >= 0:
+        offs.append(i)
+        i = data.find(b"CBLK", i + 1)
+    return data, offs
+
+
+def damaged_copies(src, work):
+    seg = os.path.join("segments", "seg-0000000001.cst")
+    cases = {}
+    for name, at in (("magic_flip", 1), ("first_magic_flip", 0)):
+        d = os.path.join(work, name)
+        shutil.copytree(src, d)
+        data, offs = frame_offsets(os.path.join(d, seg))
+        b = bytearray(data)
+        b[offs[at]] ^= 0x01
+        open(os.path.join(d, seg), "wb").write(bytes(b))
+        cases[name] = d
+    d = os.path.join(work, "zeros_between")
+    shutil.copytree(src, d)
+    data, offs = frame_offsets(os.path.join(d, seg))
+    open(os.path.join(d, seg), "wb").write(
+        data[:offs[2]] + bytes(4096) + data[offs[2]:])
+    cases["zeros_between"] = d
+    return cases
+
+
+def compare_rules(name, d):
+    e = {"root": "keys/root.pub", "checkpoints": []}
+    vrc, vf = run_verify(d, e)
+    qrc, qf, _ = run_query(d, e)
+    h.check(vrc == 1 and qrc == 1,
+            f"{name}: both fail (verify {vrc}, query {qrc})")
+    vr = sorted(f["rule"] for f in vf)
+    qr = sorted(f["rule"] for f in qf)
+    h.check(vr == qr, f"{name}: the same failures (verify {vr}, query {qr})")
+
+
 def body():
     src = os.path.join(h.env_path("CUSTODY_SOURCE_DIR"), "tests", "vectors")
     work = h.workdir("agree")
@@ -135,6 +182,9 @@ def body():
         compare(name, d, e)
         n += 1
     h.check(n >= 15, f"{n} forged vectors compared")
+    for name, d in sorted(damaged_copies(os.path.join(src, "good_multi"),
+                                         work).items()):
+        compare_rules(name, d)
 
 
 if __name__ == "__main__":
