@@ -19,6 +19,11 @@
 #include "custody/record.h"
 #include "verify_int.h"
 
+/*
+ * Adds blocks b0..b1, seqs s0..s1 (CST_NONE: not known) to the ranges
+ * not proven, for the reason why (static); the list stops growing at
+ * CST_VERIFY_LIST_MAX.
+ */
 static void
 add_unproven(cst_verifier *v, uint64_t b0, uint64_t b1, uint64_t s0,
     uint64_t s1, const char *why)

@@ -2,6 +2,9 @@
  * The scanner: walks each chain segment in order into frames with the
  * one frame walker (formats/frame.c), resynchronising after damage (SPEC
  * section 7), and queues frames and findings on the ring in file order.
+ * It verifies key certificates as it meets them (R-KEY-1): they decide
+ * which key checks each block, and which frames are authentic when
+ * resynchronising.
  */
 #include <inttypes.h>
 #include <stdint.h>

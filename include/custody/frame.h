@@ -18,7 +18,7 @@
 
 /* What a walk does at a frame that does not parse. */
 enum cst_resync_mode {
-	/* Ends there: crash recovery keeps the longest valid prefix (R-REC-5). */
+	/* Ends there: recovery keeps the longest valid prefix (R-REC-5). */
 	CST_RESYNC_STOP = 0,
 	/* Looks for the next frame the policy accepts (SPEC section 7). */
 	CST_RESYNC_SKIP,
@@ -49,7 +49,8 @@ typedef struct cst_frame_walk {
 	size_t len;
 	uint64_t pos;                /* where the next frame is expected */
 	uint64_t last;               /* offset of the last frame taken;
-	                                UINT64_MAX before the first */
+	                                UINT64_MAX (CST_NONE) before the
+	                                first */
 	const cst_resync *rs;        /* borrowed */
 } cst_frame_walk;
 
