@@ -171,7 +171,7 @@ scan_seg(struct query_store *s, size_t si, int newest)
 	cst_frame_walk w;
 	const uint8_t *p;
 	cst_frame f;
-	uint64_t off;
+	uint64_t off, q;
 	uint32_t damaged = 0;
 	int rc;
 
@@ -205,22 +205,24 @@ scan_seg(struct query_store *s, size_t si, int newest)
 	while (w.pos < g->map.len) {
 		off = w.pos;
 		rc = cst_frame_walk_next(&w, &f);
-		if (rc == CST_ETRUNC) {
-			if (!newest)
+		/* The newest may end in a frame being written (R-SEG-4). */
+		if (rc == CST_ETRUNC && newest)
+			break;
+		if (rc != 0) {
+			/* Resynchronise on the next frame of the chain. */
+			q = cst_frame_resync(&w, off + 1, off + 1);
+			if (rc == CST_ETRUNC && q == UINT64_MAX) {
 				report(s, si, off, -1, "R-SEG-4", rc,
 				    "partial frame at the end of an older "
 				    "segment");
-			break;
-		}
-		if (rc != 0) {
+				break;
+			}
 			report(s, si, off, -1, cst_frame_rule(rc), rc,
-			    "malformed block header; looking for the next "
-			    "frame");
+			    rc == CST_ETRUNC ? "frame runs past the next "
+			    "frame" : "malformed block header; looking for "
+			    "the next frame");
 			damaged++;
-			/* Resynchronise on the next frame of the chain. */
-			if ((w.pos = cst_frame_resync(&w, off + 1, off + 1)) ==
-			    UINT64_MAX)
-				w.pos = g->map.len;
+			w.pos = q == UINT64_MAX ? g->map.len : q;
 			continue;
 		}
 		if (g->sealed)

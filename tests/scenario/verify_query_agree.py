@@ -22,7 +22,8 @@ vectors are out of its reach):
 
 Then copies of good_multi with damage a frame walker must resynchronise
 over (SPEC section 7): a flipped byte of a block's magic, the first
-block of a segment so damaged, and 4 KiB of zeros between two frames.
+block of a segment so damaged, a block length that runs past the next
+frame, and 4 KiB of zeros between two frames.
 There both tools must cite the same failures, rule for rule: one region
 that is not a frame is one failure, not one plus the link it broke.
 """
@@ -144,6 +145,14 @@ def damaged_copies(src, work):
         b[offs[at]] ^= 0x01
         open(os.path.join(d, seg), "wb").write(bytes(b))
         cases[name] = d
+    # payload_len + 16 MiB: the frame runs past the next one (R-BLK-2).
+    d = os.path.join(work, "length_past_next")
+    shutil.copytree(src, d)
+    data, offs = frame_offsets(os.path.join(d, seg))
+    b = bytearray(data)
+    b[offs[1] + 64 + 3] ^= 0x01
+    open(os.path.join(d, seg), "wb").write(bytes(b))
+    cases["length_past_next"] = d
     d = os.path.join(work, "zeros_between")
     shutil.copytree(src, d)
     data, offs = frame_offsets(os.path.join(d, seg))
