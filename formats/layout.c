@@ -13,6 +13,7 @@
 
 #include "custody/error.h"
 #include "custody/format.h"
+#include "custody/frame.h"
 #include "custody/hash.h"
 #include "le.h"
 
@@ -22,7 +23,6 @@ const uint8_t cst_empty_zstd_frame[9] = {
 };
 
 static const uint8_t seg_magic[8] = { 'C', 'U', 'S', 'T', 'S', 'E', 'G', 0 };
-static const uint8_t blk_magic[4] = { 'C', 'B', 'L', 'K' };
 static const uint8_t cert_magic[4] = { 'C', 'K', 'E', 'Y' };
 
 /* Bytes of the segment header covered by its check field (R-SEG-1). */
@@ -80,7 +80,7 @@ void
 cst_blk_hdr_encode(const cst_blk_hdr *h, uint8_t *out)
 {
 
-	memcpy(out, blk_magic, sizeof(blk_magic));
+	memcpy(out, CST_BLK_MAGIC, CST_BLK_MAGIC_LEN);
 	put16(out + 4, h->version);
 	put16(out + 6, h->type);
 	put32(out + 8, h->flags);
@@ -110,7 +110,7 @@ cst_blk_hdr_decode(const uint8_t *buf, size_t len, cst_blk_hdr *out)
 	if (len < CST_BLK_HDR_LEN)
 		return (CST_ETRUNC);
 	/* R-BLK-1.  First: a verifier resynchronising tries many offsets. */
-	if (memcmp(buf, blk_magic, sizeof(blk_magic)) != 0)
+	if (memcmp(buf, CST_BLK_MAGIC, CST_BLK_MAGIC_LEN) != 0)
 		return (CST_ECORRUPT);
 
 	/* Padding too, so equal headers compare equal byte for byte. */

@@ -24,6 +24,7 @@
 #include "custody/checkpoint.h"
 #include "custody/error.h"
 #include "custody/format.h"
+#include "custody/frame.h"
 #include "custody/keys.h"
 #include "custody/segment.h"
 
@@ -166,9 +167,12 @@ static int
 scan_seg(struct query_store *s, size_t si, int newest)
 {
 	struct query_seg *g = &s->segs[si];
-	const uint8_t *p, *m;
+	cst_resync rs = { CST_RESYNC_SKIP, s->root.chain_id, NULL, NULL };
+	cst_frame_walk w;
+	const uint8_t *p;
 	cst_frame f;
-	uint64_t off;
+	uint64_t off, q;
+	uint32_t damaged = 0;
 	int rc;
 
 	cst_map_close(&g->map);
@@ -197,31 +201,28 @@ scan_seg(struct query_store *s, size_t si, int newest)
 		}
 		g->scanned = CST_SEG_HDR_LEN;
 	}
-	off = g->scanned;
-	while (off < g->map.len) {
-		rc = cst_frame_parse(p + off, g->map.len - off, &f);
-		if (rc == CST_ETRUNC) {
-			if (!newest)
+	cst_frame_walk_init(&w, p, g->map.len, g->scanned, &rs);
+	while (w.pos < g->map.len) {
+		off = w.pos;
+		rc = cst_frame_walk_next(&w, &f);
+		/* The newest may end in a frame being written (R-SEG-4). */
+		if (rc == CST_ETRUNC && newest)
+			break;
+		if (rc != 0) {
+			/* Resynchronise on the next frame of the chain. */
+			q = cst_frame_resync(&w, off + 1, off + 1);
+			if (rc == CST_ETRUNC && q == UINT64_MAX) {
 				report(s, si, off, -1, "R-SEG-4", rc,
 				    "partial frame at the end of an older "
 				    "segment");
-			break;
-		}
-		if (rc != 0) {
-			report(s, si, off, -1, "R-BLK-1", rc,
-			    "malformed block header; looking for the next "
-			    "frame");
-			/* Resynchronise on the next plausible frame (SPEC 7). */
-			for (m = p + off + 1; (m = memmem(m, g->map.len -
-			    (size_t)(m - p), "CBLK", 4)) != NULL; m++)
-				if (cst_frame_parse(m, g->map.len -
-				    (size_t)(m - p), &f) == 0)
-					break;
-			if (m == NULL) {
-				off = g->map.len;
 				break;
 			}
-			off = (uint64_t)(m - p);
+			report(s, si, off, -1, cst_frame_rule(rc), rc,
+			    rc == CST_ETRUNC ? "frame runs past the next "
+			    "frame" : "malformed block header; looking for "
+			    "the next frame");
+			damaged++;
+			w.pos = q == UINT64_MAX ? g->map.len : q;
 			continue;
 		}
 		if (g->sealed)
@@ -229,10 +230,11 @@ scan_seg(struct query_store *s, size_t si, int newest)
 			    CST_ECORRUPT, "block after the segment's seal");
 		if ((rc = add_block(s, si, off, &f)) != 0)
 			return (rc);
+		s->blocks[s->nblocks - 1].damaged = damaged;
+		damaged = 0;
 		g->sealed = f.hdr.type == CST_BLOCK_SEAL;
-		off += f.frame_len;
 	}
-	g->scanned = off;
+	g->scanned = w.pos;
 	return (0);
 }
 
@@ -366,6 +368,32 @@ pass_sigs(struct query_store *s, size_t from)
 	pthread_mutex_destroy(&p.mu);
 }
 
+/*
+ * The link into block b, which follows regions that are not frames: as
+ * custody-verify judges it (SPEC section 7), each region may have been
+ * one block, so only a gap larger than the damage, a block that goes
+ * back, or sequence numbers that break across an intact link are
+ * failures of their own (R-BLK-6, R-BLK-7).
+ */
+static void
+link_after_damage(struct query_store *s, const struct query_block *b)
+{
+	const cst_blk_hdr *h = &b->f.hdr;
+	int64_t bn = (int64_t)h->block_no;
+
+	if (h->block_no < s->next_block_no)
+		report(s, b->seg, b->off, bn, "R-BLK-6", CST_ESEQ,
+		    "block number repeated or out of order");
+	else if (h->block_no - s->next_block_no > b->damaged)
+		report(s, b->seg, b->off, bn, "R-BLK-6", CST_ESEQ,
+		    "blocks missing before this one");
+	else if (h->block_no == s->next_block_no &&
+	    memcmp(h->prev_hash, s->prev_hash, CST_HASH_LEN) == 0 &&
+	    h->first_seq != s->next_seq)
+		report(s, b->seg, b->off, bn, "R-BLK-7", CST_ESEQ,
+		    "sequence numbers not continuous");
+}
+
 /* Pass 3: links, in chain order, and every failure reported in order. */
 static void
 pass_links(struct query_store *s, size_t from)
@@ -381,17 +409,30 @@ pass_links(struct query_store *s, size_t from)
 		h = &b->f.hdr;
 		g = &s->segs[b->seg];
 		bn = (int64_t)h->block_no;
-		if (b->rc != 0)
+		if (b->rc != 0) {
 			report(s, b->seg, b->off, bn, b->rule, b->rc,
 			    b->rc == CST_ESIG ? "signature does not verify; "
 			    "block not shown" : "key not proven; block not "
 			    "shown");
+			/*
+			 * A header that is not authentic states nothing about
+			 * its place in the chain: one altered block is one
+			 * failure, as custody-verify counts it (SPEC section
+			 * 7), and the next block re-anchors the links.
+			 */
+			g->have_first = 1;
+			s->have_prev = 1;
+			s->prev_failed = 1;
+			continue;
+		}
 		if (h->segment_no != g->number)
 			report(s, b->seg, b->off, bn, "R-BLK-6", CST_ECHAIN,
 			    "block names another segment");
 		if (!g->have_first) {
 			g->have_first = 1;
-			if (g->hdr_ok && (g->hdr.first_block_no != h->block_no ||
+			/* After damage this may not be the segment's first. */
+			if (g->hdr_ok && b->damaged == 0 &&
+			    (g->hdr.first_block_no != h->block_no ||
 			    g->hdr.first_seq != h->first_seq ||
 			    memcmp(g->hdr.prev_hash, h->prev_hash,
 			    CST_HASH_LEN) != 0))
@@ -400,11 +441,15 @@ pass_links(struct query_store *s, size_t from)
 				    "block");
 		}
 		if (!s->have_prev) {
-			if (h->block_no != 0 || h->first_seq != 0 ||
-			    memcmp(h->prev_hash, zero_hash, CST_HASH_LEN) != 0)
+			/* Each region of damage before it may be a block. */
+			if ((b->damaged == 0 || h->block_no > b->damaged) &&
+			    (h->block_no != 0 || h->first_seq != 0 ||
+			    memcmp(h->prev_hash, zero_hash, CST_HASH_LEN) != 0))
 				report(s, b->seg, b->off, bn, "R-BLK-6",
 				    CST_ECHAIN, "the chain does not start at "
 				    "block 0: earlier blocks are missing");
+		} else if (b->damaged > 0 && !s->prev_failed) {
+			link_after_damage(s, b);
 		} else if (!s->prev_failed) {
 			/* After a failed block the link cannot be judged. */
 			if (h->block_no != s->next_block_no)
@@ -426,7 +471,7 @@ pass_links(struct query_store *s, size_t from)
 				    "certificate");
 		}
 		s->have_prev = 1;
-		s->prev_failed = b->rc != 0;
+		s->prev_failed = 0;
 		s->next_block_no = h->block_no + 1;
 		s->next_seq = h->first_seq + h->record_count;
 		memcpy(s->prev_hash, b->f.block_hash, CST_HASH_LEN);

@@ -39,6 +39,7 @@ struct query_block {
 	uint64_t off;         /* offset of the frame in its file */
 	int rc;               /* 0: signature and key proven; else why not */
 	const char *rule;     /* the rule rc breaks */
+	uint32_t damaged;     /* regions that are not frames just before it */
 };
 
 /*

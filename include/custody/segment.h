@@ -1,6 +1,7 @@
 /*
- * Segment files: the append-only writer, a read-only mapping, and the
- * scan crash recovery uses (SPEC sections 3 and 9).
+ * Segment files: the append-only writer (formats/segment_write.c), a
+ * read-only mapping and the scan crash recovery uses
+ * (formats/segment_read.c); SPEC sections 3 and 9.
  */
 #ifndef CUSTODY_SEGMENT_H
 #define CUSTODY_SEGMENT_H

@@ -1,11 +1,7 @@
 /*
- * Segment files (SPEC sections 3 and 9): the append-only writer, a
- * read-only mapping, and the scan crash recovery uses to find where the
- * valid frames of the newest segment end.
- *
- * The writer never moves backwards: a file is created with O_EXCL and
- * reopened with O_APPEND, so no byte before the end is ever rewritten
- * (R-REC-6).
+ * Reading segment files (SPEC sections 3 and 9): a read-only mapping, the
+ * file names, and the scan crash recovery uses to find where the valid
+ * frames of the newest segment end.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -13,7 +9,6 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
-#include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
@@ -24,122 +19,10 @@
 #include "custody/block.h"
 #include "custody/error.h"
 #include "custody/format.h"
+#include "custody/frame.h"
 #include "custody/hash.h"
 #include "custody/keys.h"
 #include "custody/segment.h"
-#include "fsutil.h"
-
-struct cst_segw {
-	int fd;
-	uint64_t size;
-};
-
-int
-cst_segw_create(const char *path, const cst_seg_hdr *h, cst_segw **out)
-{
-	uint8_t hdr[CST_SEG_HDR_LEN];
-	cst_segw *w;
-	int rc;
-
-	if ((w = malloc(sizeof(*w))) == NULL) {
-		rc = CST_ENOMEM;
-		goto err0;
-	}
-	w->size = 0;
-	if ((w->fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC |
-	    O_APPEND, 0640)) == -1) {
-		rc = errno == EEXIST ? CST_EEXIST : CST_EIO;
-		goto err1;
-	}
-	cst_seg_hdr_encode(h, hdr);
-	if ((rc = cst_fs_write_all(w->fd, hdr, sizeof(hdr), &w->size)) != 0)
-		goto err2;
-	rc = CST_EIO;
-	if (fsync(w->fd) != 0 || cst_fs_sync_dir_of(path) != 0)
-		goto err2;
-	*out = w;
-	return (0);
-
-err2:
-	/* The file is ours alone (O_EXCL) and holds no evidence yet. */
-	close(w->fd);
-	unlink(path);
-err1:
-	free(w);
-err0:
-	return (rc);
-}
-
-int
-cst_segw_open(const char *path, uint64_t valid_len, cst_segw **out)
-{
-	struct stat st;
-	cst_segw *w;
-	int rc;
-
-	if ((w = malloc(sizeof(*w))) == NULL) {
-		rc = CST_ENOMEM;
-		goto err0;
-	}
-	if ((w->fd = open(path, O_WRONLY | O_APPEND | O_CLOEXEC)) == -1) {
-		rc = errno == ENOENT ? CST_ENOENT : CST_EIO;
-		goto err1;
-	}
-	/*
-	 * The cut (R-REC-5) must already be made: appending after bytes
-	 * we were not told about would bury them inside the chain.
-	 */
-	rc = CST_EIO;
-	if (fstat(w->fd, &st) != 0 || !S_ISREG(st.st_mode) ||
-	    (uint64_t)st.st_size != valid_len)
-		goto err2;
-	w->size = valid_len;
-	*out = w;
-	return (0);
-
-err2:
-	close(w->fd);
-err1:
-	free(w);
-err0:
-	return (rc);
-}
-
-int
-cst_segw_append(cst_segw *w, const uint8_t *data, size_t len)
-{
-
-	return (cst_fs_write_all(w->fd, data, len, &w->size));
-}
-
-int
-cst_segw_sync(cst_segw *w)
-{
-
-	return (fdatasync(w->fd) == 0 ? 0 : CST_EIO);
-}
-
-uint64_t
-cst_segw_size(const cst_segw *w)
-{
-
-	return (w->size);
-}
-
-int
-cst_segw_close(cst_segw *w)
-{
-	int rc = 0;
-
-	if (w == NULL)
-		return (0);
-	if (fdatasync(w->fd) != 0)
-		rc = CST_EIO;
-	if (close(w->fd) != 0)
-		rc = CST_EIO;
-	free(w);
-	return (rc);
-}
 
 int
 cst_map_open(const char *path, cst_map *out)
@@ -254,10 +137,11 @@ cst_segment_scan(const uint8_t *buf, size_t len, const cst_epoch_key *key,
 	uint8_t hash[CST_HASH_LEN], prev_hash[CST_HASH_LEN];
 	const uint8_t *pk;
 	const cst_blk_hdr *h;
+	cst_resync rs = { CST_RESYNC_STOP, NULL, NULL, NULL };
+	cst_frame_walk w;
 	cst_frame f;
 	uint64_t block_no, seq;
 	uint32_t prev_epoch;
-	size_t off;
 
 	memset(out, 0, sizeof(*out));
 	if (cst_seg_hdr_decode(buf, len, &out->hdr) != 0)
@@ -266,17 +150,17 @@ cst_segment_scan(const uint8_t *buf, size_t len, const cst_epoch_key *key,
 		return (CST_EFOREIGN);
 
 	/* R-SEG-3: the first block continues what the header says. */
-	off = CST_SEG_HDR_LEN;
+	cst_frame_walk_init(&w, buf, len, CST_SEG_HDR_LEN, &rs);
 	block_no = out->hdr.first_block_no;
 	seq = out->hdr.first_seq;
 	memcpy(prev_hash, out->hdr.prev_hash, CST_HASH_LEN);
 	prev_epoch = block_no == 0 ? 0 : UINT32_MAX;
-	out->valid_len = off;
+	out->valid_len = w.pos;
 	out->next_seq = seq;
 
-	/* Stop at the first frame that is partial or breaks a rule. */
-	while (off < len) {
-		if (cst_frame_parse(buf + off, len - off, &f) != 0)
+	/* Stop at the first frame that is partial or breaks a rule (R-REC-5). */
+	while (w.pos < len) {
+		if (cst_frame_walk_next(&w, &f) != 0)
 			break;
 		h = &f.hdr;
 		/* R-BLK-6, R-BLK-7. */
@@ -299,8 +183,7 @@ cst_segment_scan(const uint8_t *buf, size_t len, const cst_epoch_key *key,
 		if (sodium_memcmp(hash, h->payload_hash, CST_HASH_LEN) != 0)
 			break;
 
-		off += f.frame_len;
-		out->valid_len = off;
+		out->valid_len = w.pos;
 		out->blocks++;
 		out->last = f;
 		out->epoch = h->key_epoch;
