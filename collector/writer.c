@@ -285,7 +285,7 @@ checkpoint(struct writer *w)
 	if (w->st.next_block_no == 0)
 		return;
 	w->ckpt.len = 0;
-	if ((rc = cst_checkpoint_make(w->key, w->st.next_block_no,
+	if ((rc = cst_checkpoint_encode(w->key, w->st.next_block_no,
 	    w->st.next_seq, w->st.prev_hash, real_ns(), &w->ckpt)) != 0)
 		goto err;
 	if ((rc = write_atomic(w->ckptdir, "latest.ckpt", w->ckpt.p,

@@ -421,7 +421,7 @@ main(int argc, char **argv)
 		w.w = NULL;
 	}
 	w.frame.len = 0;
-	if (cst_checkpoint_make(w.ek, w.st.next_block_no, w.st.next_seq,
+	if (cst_checkpoint_encode(w.ek, w.st.next_block_no, w.st.next_seq,
 	    w.head, t + 3, &w.frame) != 0)
 		goto err;
 	snprintf(path, sizeof(path), "%s/checkpoints/latest.ckpt", w.dir);

@@ -437,7 +437,7 @@ write_checkpoint(struct store *s, const char *name)
 	int rc;
 
 	cst_buf_init(&b);
-	if ((rc = cst_checkpoint_make(s->key, s->st.next_block_no,
+	if ((rc = cst_checkpoint_encode(s->key, s->st.next_block_no,
 	    s->st.next_seq, s->st.prev_hash, s->last_ns, &b)) != 0)
 		die("checkpoint", rc);
 	path = path_of(s->ckpdir, name);
