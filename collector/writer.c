@@ -358,7 +358,7 @@ seal_segment(struct writer *w, int force_ckpt)
 	int rc;
 
 	cst_draft_init(&d);
-	if ((rc = cst_draft_seal(&d, w->st.next_seq, now)) != 0)
+	if ((rc = cst_draft_build_seal(&d, w->st.next_seq, now)) != 0)
 		goto err0;
 	w->frame.len = 0;
 	if ((rc = cst_block_finish(&d, &w->st, w->key, now, &w->frame,

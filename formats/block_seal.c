@@ -80,6 +80,12 @@ cst_sealer_free(cst_sealer *s)
 	free(s);
 }
 
+/*
+ * Makes d (borrowed) an empty draft that owns nothing; allocates nothing.
+ * Call it once on fresh memory before d is given to cst_sealer_build or
+ * cst_draft_build_seal, which overwrite d and reuse its payload buffer
+ * from one draft to the next.  Release with cst_draft_close.
+ */
 void
 cst_draft_init(cst_draft *d)
 {
@@ -88,6 +94,11 @@ cst_draft_init(cst_draft *d)
 	cst_buf_init(&d->payload);
 }
 
+/*
+ * Frees the payload buffer d (borrowed) owns and leaves d as
+ * cst_draft_init does, ready for reuse; safe on a draft that was only
+ * initialised or already closed.
+ */
 void
 cst_draft_close(cst_draft *d)
 {
@@ -171,8 +182,13 @@ cst_sealer_build(cst_sealer *s, const cst_record *recs, size_t n,
 	return (0);
 }
 
+/*
+ * Builds the draft of a seal block (R-BLK-9) before sequence next_seq into
+ * out (borrowed, initialised by cst_draft_init, overwritten); pass the
+ * same sealed_ns to cst_block_finish.  Returns 0 or CST_ENOMEM.
+ */
 int
-cst_draft_seal(cst_draft *out, uint64_t next_seq, int64_t sealed_ns)
+cst_draft_build_seal(cst_draft *out, uint64_t next_seq, int64_t sealed_ns)
 {
 
 	/* R-BLK-9: no records, the empty frame, times equal to sealed_ns. */

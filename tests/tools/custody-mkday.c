@@ -241,7 +241,7 @@ static int
 seal_segment(struct writer *w, int64_t t)
 {
 
-	if (cst_draft_seal(&w->d, w->st.next_seq, t) != 0 ||
+	if (cst_draft_build_seal(&w->d, w->st.next_seq, t) != 0 ||
 	    put_frame(w, t) != 0 || cst_segw_close(w->w) != 0)
 		return (-1);
 	w->w = NULL;

@@ -477,7 +477,8 @@ seal_segment(struct store *s)
 	int rc;
 
 	cst_draft_init(&d);
-	if ((rc = cst_draft_seal(&d, s->st.next_seq, s->last_ns + 1000)) != 0)
+	if ((rc = cst_draft_build_seal(&d, s->st.next_seq,
+	    s->last_ns + 1000)) != 0)
 		die("seal", rc);
 	append_draft(s, &d, s->last_ns + 1000);
 	cst_draft_close(&d);

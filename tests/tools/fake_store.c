@@ -180,7 +180,7 @@ write_store(const char *dir, struct msggen *g, const struct msg *m, size_t n,
 	}
 	t = now_ns();
 	frame.len = 0;
-	if (cst_draft_seal(&d, st.next_seq, t) != 0 ||
+	if (cst_draft_build_seal(&d, st.next_seq, t) != 0 ||
 	    cst_block_finish(&d, &st, ek, t, &frame, head) != 0 ||
 	    cst_segw_append(w, frame.p, frame.len) != 0)
 		goto err0;
