@@ -287,7 +287,7 @@ checkpoint(struct writer *w)
 	if (w->st.next_block_no == 0)
 		return;
 	w->ckpt.len = 0;
-	if ((rc = cst_checkpoint_make(w->key, w->st.next_block_no,
+	if ((rc = cst_checkpoint_encode(w->key, w->st.next_block_no,
 	    w->st.next_seq, w->st.prev_hash, real_ns(), &w->ckpt)) != 0)
 		goto err;
 	if ((rc = write_atomic(w->ckptdir, "latest.ckpt", w->ckpt.p,
@@ -360,7 +360,7 @@ seal_segment(struct writer *w, int force_ckpt)
 	int rc;
 
 	cst_draft_init(&d);
-	if ((rc = cst_draft_seal(&d, w->st.next_seq, now)) != 0)
+	if ((rc = cst_draft_build_seal(&d, w->st.next_seq, now)) != 0)
 		goto err0;
 	w->frame.len = 0;
 	if ((rc = cst_block_finish(&d, &w->st, w->key, now, &w->frame,

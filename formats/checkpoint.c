@@ -195,7 +195,7 @@ put_b64_line(cst_buf *out, const char *name, const uint8_t *b, size_t len)
 }
 
 int
-cst_checkpoint_make(const cst_epoch_key *key, uint64_t blocks,
+cst_checkpoint_encode(const cst_epoch_key *key, uint64_t blocks,
     uint64_t records, const uint8_t head[CST_HASH_LEN], int64_t time_ns,
     cst_buf *out)
 {

@@ -54,24 +54,36 @@ cst_sealer *cst_sealer_new(int level);
 /* Frees s; NULL is a no-op. */
 void cst_sealer_free(cst_sealer *s);
 
+/*
+ * Makes d (borrowed) an empty draft that owns nothing; allocates nothing.
+ * Call it once on fresh memory before d is given to cst_sealer_build or
+ * cst_draft_build_seal, which overwrite d and reuse its payload buffer
+ * from one draft to the next.  Release with cst_draft_close.
+ */
 void cst_draft_init(cst_draft *d);
+
+/*
+ * Frees the payload buffer d (borrowed) owns and leaves d as
+ * cst_draft_init does, ready for reuse; safe on a draft that was only
+ * initialised or already closed.
+ */
 void cst_draft_close(cst_draft *d);
 
 /*
  * Builds a data draft from recs[0..n) (borrowed; n >= 1; seq must run
- * first_seq, first_seq+1, ...).  out (borrowed) is overwritten.  Returns 0,
- * CST_EINVAL (bad record or sequence), CST_ETOOBIG (R-BLK-2 limits),
- * CST_ECOMPRESS or CST_ENOMEM.
+ * first_seq, first_seq+1, ...).  out (borrowed, initialised by
+ * cst_draft_init) is overwritten.  Returns 0, CST_EINVAL (bad record or
+ * sequence), CST_ETOOBIG (R-BLK-2 limits), CST_ECOMPRESS or CST_ENOMEM.
  */
 int cst_sealer_build(cst_sealer *s, const cst_record *recs, size_t n,
     cst_draft *out);
 
 /*
- * Makes the draft of a seal block (R-BLK-9) before sequence next_seq into
- * out (borrowed, overwritten); pass the same sealed_ns to
- * cst_block_finish.  Returns 0 or CST_ENOMEM.
+ * Builds the draft of a seal block (R-BLK-9) before sequence next_seq into
+ * out (borrowed, initialised by cst_draft_init, overwritten); pass the
+ * same sealed_ns to cst_block_finish.  Returns 0 or CST_ENOMEM.
  */
-int cst_draft_seal(cst_draft *out, uint64_t next_seq, int64_t sealed_ns);
+int cst_draft_build_seal(cst_draft *out, uint64_t next_seq, int64_t sealed_ns);
 
 /*
  * Places d in the chain after st, signs it with key (borrowed) and appends

@@ -30,7 +30,7 @@ typedef struct cst_checkpoint {
  * to out (borrowed, appended).  Returns 0, CST_EINVAL (key has no epoch)
  * or CST_ENOMEM.
  */
-int cst_checkpoint_make(const cst_epoch_key *key, uint64_t blocks,
+int cst_checkpoint_encode(const cst_epoch_key *key, uint64_t blocks,
     uint64_t records, const uint8_t head[CST_HASH_LEN], int64_t time_ns,
     cst_buf *out);
 

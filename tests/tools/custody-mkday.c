@@ -241,7 +241,7 @@ static int
 seal_segment(struct writer *w, int64_t t)
 {
 
-	if (cst_draft_seal(&w->d, w->st.next_seq, t) != 0 ||
+	if (cst_draft_build_seal(&w->d, w->st.next_seq, t) != 0 ||
 	    put_frame(w, t) != 0 || cst_segw_close(w->w) != 0)
 		return (-1);
 	w->w = NULL;
@@ -421,7 +421,7 @@ main(int argc, char **argv)
 		w.w = NULL;
 	}
 	w.frame.len = 0;
-	if (cst_checkpoint_make(w.ek, w.st.next_block_no, w.st.next_seq,
+	if (cst_checkpoint_encode(w.ek, w.st.next_block_no, w.st.next_seq,
 	    w.head, t + 3, &w.frame) != 0)
 		goto err;
 	snprintf(path, sizeof(path), "%s/checkpoints/latest.ckpt", w.dir);

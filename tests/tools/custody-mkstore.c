@@ -437,7 +437,7 @@ write_checkpoint(struct store *s, const char *name)
 	int rc;
 
 	cst_buf_init(&b);
-	if ((rc = cst_checkpoint_make(s->key, s->st.next_block_no,
+	if ((rc = cst_checkpoint_encode(s->key, s->st.next_block_no,
 	    s->st.next_seq, s->st.prev_hash, s->last_ns, &b)) != 0)
 		die("checkpoint", rc);
 	path = path_of(s->ckpdir, name);
@@ -477,7 +477,8 @@ seal_segment(struct store *s)
 	int rc;
 
 	cst_draft_init(&d);
-	if ((rc = cst_draft_seal(&d, s->st.next_seq, s->last_ns + 1000)) != 0)
+	if ((rc = cst_draft_build_seal(&d, s->st.next_seq,
+	    s->last_ns + 1000)) != 0)
 		die("seal", rc);
 	append_draft(s, &d, s->last_ns + 1000);
 	cst_draft_close(&d);

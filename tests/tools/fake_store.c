@@ -180,7 +180,7 @@ write_store(const char *dir, struct msggen *g, const struct msg *m, size_t n,
 	}
 	t = now_ns();
 	frame.len = 0;
-	if (cst_draft_seal(&d, st.next_seq, t) != 0 ||
+	if (cst_draft_build_seal(&d, st.next_seq, t) != 0 ||
 	    cst_block_finish(&d, &st, ek, t, &frame, head) != 0 ||
 	    cst_segw_append(w, frame.p, frame.len) != 0)
 		goto err0;
@@ -188,7 +188,7 @@ write_store(const char *dir, struct msggen *g, const struct msg *m, size_t n,
 	frame.len = 0;
 	snprintf(path, sizeof(path), "%s/checkpoints", dir);
 	if (mkdir(path, 0700) != 0 ||
-	    cst_checkpoint_make(ek, st.next_block_no, st.next_seq, head, t,
+	    cst_checkpoint_encode(ek, st.next_block_no, st.next_seq, head, t,
 	    &frame) != 0)
 		goto err0;
 	snprintf(path, sizeof(path), "%s/checkpoints/latest.ckpt", dir);

@@ -246,7 +246,7 @@ Test(block, seal_block_round_trip)
 	cr_assert_not_null(o = cst_opener_new());
 	cst_draft_init(&d);
 	cst_buf_init(&frame);
-	cr_assert_eq(cst_draft_seal(&d, 10, NOW_NS), 0);
+	cr_assert_eq(cst_draft_build_seal(&d, 10, NOW_NS), 0);
 	/* R-BLK-9: the seal's times must be its sealing time. */
 	cr_assert_eq(cst_block_finish(&d, &st, k.e[0], NOW_NS + 1, &frame,
 	    NULL), CST_EINVAL);
@@ -650,7 +650,7 @@ Test(block, seal_block_rules)
 	cst_buf_init(&frame);
 
 	/* R-BLK-9: a seal claiming a record. */
-	cr_assert_eq(cst_draft_seal(&d, 0, NOW_NS), 0);
+	cr_assert_eq(cst_draft_build_seal(&d, 0, NOW_NS), 0);
 	d.record_count = 1;
 	state_init(&st, &k);
 	cr_assert_eq(cst_block_finish(&d, &st, k.e[0], NOW_NS, &frame, NULL),
@@ -660,7 +660,7 @@ Test(block, seal_block_rules)
 	cr_assert_str_eq(rule, "R-BLK-9");
 
 	/* A seal with another Merkle root. */
-	cr_assert_eq(cst_draft_seal(&d, 0, NOW_NS), 0);
+	cr_assert_eq(cst_draft_build_seal(&d, 0, NOW_NS), 0);
 	d.merkle_root[0] ^= 1;
 	state_init(&st, &k);
 	frame.len = 0;
@@ -671,7 +671,7 @@ Test(block, seal_block_rules)
 	cr_assert_str_eq(rule, "R-BLK-9");
 
 	/* A data block with no records (R-BLK-8). */
-	cr_assert_eq(cst_draft_seal(&d, 0, NOW_NS), 0);
+	cr_assert_eq(cst_draft_build_seal(&d, 0, NOW_NS), 0);
 	d.type = CST_BLOCK_DATA;
 	state_init(&st, &k);
 	frame.len = 0;
@@ -875,7 +875,7 @@ Test(block, open_many_matches_open_one_by_one)
 	}
 	cst_buf_init(&frames[NSIZES]);
 	cst_draft_init(&d);
-	cr_assert_eq(cst_draft_seal(&d, st.next_seq, NOW_NS), 0);
+	cr_assert_eq(cst_draft_build_seal(&d, st.next_seq, NOW_NS), 0);
 	cr_assert_eq(cst_block_finish(&d, &st, k.e[0], NOW_NS,
 	    &frames[NSIZES], NULL), 0);
 	cst_draft_close(&d);

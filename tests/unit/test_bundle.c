@@ -92,7 +92,7 @@ make_chain(struct chain *c)
 	c->ncerts = ek->epoch;
 	memcpy(c->certs, ek->certs, ek->epoch * sizeof(cst_cert));
 	cst_buf_init(&c->ckp);
-	cr_assert_eq(cst_checkpoint_make(ek, st.next_block_no, st.next_seq,
+	cr_assert_eq(cst_checkpoint_encode(ek, st.next_block_no, st.next_seq,
 	    head, 4000, &c->ckp), 0);
 	cst_draft_close(&d);
 	cst_sealer_free(s);

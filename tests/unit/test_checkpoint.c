@@ -65,7 +65,7 @@ make(const cst_epoch_key *k, const uint8_t head[CST_HASH_LEN],
 {
 
 	cst_buf_init(out);
-	cr_assert_eq(cst_checkpoint_make(k, 4242, 1234567, head, time_ns,
+	cr_assert_eq(cst_checkpoint_encode(k, 4242, 1234567, head, time_ns,
 	    out), 0);
 }
 

@@ -117,7 +117,7 @@ write_segment(cst_chain_state *st, int nblocks, int seal)
 		cr_assert_eq(cst_segw_append(w, frame.p, frame.len), 0);
 	}
 	if (seal) {
-		cr_assert_eq(cst_draft_seal(&d, st->next_seq, NOW_NS), 0);
+		cr_assert_eq(cst_draft_build_seal(&d, st->next_seq, NOW_NS), 0);
 		frame.len = 0;
 		cr_assert_eq(cst_block_finish(&d, st, key, NOW_NS, &frame,
 		    NULL), 0);

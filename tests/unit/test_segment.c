@@ -105,7 +105,7 @@ add_block(cst_sealer *sealer, const struct keys *k, cst_chain_state *st,
 	cr_assert(s->nframes < MAX_FRAMES);
 	cst_draft_init(&d);
 	if (seal_block) {
-		cr_assert_eq(cst_draft_seal(&d, st->next_seq, NOW_NS), 0);
+		cr_assert_eq(cst_draft_build_seal(&d, st->next_seq, NOW_NS), 0);
 	} else {
 		for (i = 0; i < RECS_PER_BLOCK; i++) {
 			memset(&recs[i], 0, sizeof(recs[i]));

@@ -72,7 +72,7 @@ seg_recheck(uint8_t *b)
 	ref_hash(CST_D_SEGMENT, b, 96, b + 96);
 }
 
-Test(layout, seg_hdr_roundtrip_and_offsets)
+Test(format, seg_hdr_roundtrip_and_offsets)
 {
 	cst_seg_hdr h = sample_seg(), d;
 	uint8_t b[CST_SEG_HDR_LEN], check[CST_HASH_LEN];
@@ -99,7 +99,7 @@ Test(layout, seg_hdr_roundtrip_and_offsets)
 	cr_assert_eq(d.created_ns, h.created_ns);
 }
 
-Test(layout, seg_hdr_rejects_r_seg_1)
+Test(format, seg_hdr_rejects_r_seg_1)
 {
 	cst_seg_hdr h = sample_seg(), d;
 	uint8_t good[CST_SEG_HDR_LEN], b[CST_SEG_HDR_LEN];
@@ -189,7 +189,7 @@ sample_blk(void)
 	return (h);
 }
 
-Test(layout, blk_hdr_roundtrip_and_offsets)
+Test(format, blk_hdr_roundtrip_and_offsets)
 {
 	cst_blk_hdr h = sample_blk(), d;
 	uint8_t b[CST_BLK_HDR_LEN];
@@ -206,7 +206,7 @@ Test(layout, blk_hdr_roundtrip_and_offsets)
 	    "every field survives the round trip");
 }
 
-Test(layout, blk_hdr_rejects_r_blk_1_and_2)
+Test(format, blk_hdr_rejects_r_blk_1_and_2)
 {
 	cst_blk_hdr h = sample_blk(), d;
 	uint8_t b[CST_BLK_HDR_LEN];
@@ -305,7 +305,7 @@ sample_cert(void)
 	return (c);
 }
 
-Test(layout, cert_roundtrip_and_rejects)
+Test(format, cert_roundtrip_and_rejects)
 {
 	cst_cert c = sample_cert(), d;
 	uint8_t good[CST_CERT_LEN], b[CST_CERT_LEN];
@@ -383,7 +383,7 @@ make_frame(uint8_t *buf, int with_cert, uint32_t payload_len)
 	return (off + CST_SIG_LEN);
 }
 
-Test(layout, frame_parse)
+Test(format, frame_parse)
 {
 	static uint8_t buf[1024];
 	uint8_t hash[CST_HASH_LEN];
@@ -427,7 +427,7 @@ Test(layout, frame_parse)
 	cr_assert_eq(cst_frame_parse(buf, n, &f), CST_EVERSION);
 }
 
-Test(layout, frame_parse_huge_lengths)
+Test(format, frame_parse_huge_lengths)
 {
 	cst_blk_hdr h = sample_blk();
 	uint8_t buf[CST_BLK_HDR_LEN + 64];
@@ -441,7 +441,7 @@ Test(layout, frame_parse_huge_lengths)
 	cr_assert_eq(cst_frame_parse(buf, sizeof(buf), &f), CST_ETRUNC);
 }
 
-Test(layout, empty_zstd_frame)
+Test(format, empty_zstd_frame)
 {
 	uint8_t out[16];
 

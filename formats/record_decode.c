@@ -1,6 +1,6 @@
 /*
- * Records (SPEC section 5): encoding with msgpack-c's packer, and a strict
- * hand-rolled MessagePack reader for exactly the record schema.
+ * Records (SPEC section 5): a strict hand-rolled MessagePack reader for
+ * exactly the record schema.  The writer is in record_encode.c.
  *
  * The reader is on the verifier's hot path, so it allocates nothing and
  * borrows every string from the input; it is also the first code to see
@@ -17,17 +17,10 @@
 #include <stdint.h>
 #include <string.h>
 
-#include <msgpack.h>
-
-#include "custody/buf.h"
 #include "custody/error.h"
 #include "custody/record.h"
 #include "custody/syslog.h"
-
-#define RECORD_FIELDS 11
-#define PARSED_FIELDS 18
-#define FACILITY_MAX 23
-#define SEVERITY_MAX 7
+#include "record_int.h"
 
 /* cst_msgpack_skip: containers open at once. */
 #define SKIP_MAX_DEPTH 8
@@ -273,7 +266,8 @@ rd_nil(struct rd *r)
 
 /*
  * Reads a detail map (R-REC-1): at most CST_DETAIL_MAX_KEYS distinct str
- * keys; uint, int, str, bin, bool or nil values.  out spans the whole map's encoding.
+ * keys; uint, int, str, bin, bool or nil values.  out spans the whole
+ * map's encoding.
  */
 static int
 rd_detail(struct rd *r, cst_bytes *out)
@@ -326,6 +320,25 @@ rd_detail(struct rd *r, cst_bytes *out)
 	out->p = start;
 	out->len = (size_t)(r->p - start);
 	return (0);
+}
+
+/*
+ * Checks that detail[0..len) (borrowed) is exactly one detail map that
+ * cst_record_decode accepts (R-REC-1) and nothing after it.  Returns 0,
+ * CST_ETRUNC or CST_ECORRUPT.
+ */
+int
+cst_detail_check(const uint8_t *detail, size_t len)
+{
+	struct rd d;
+	cst_bytes map;
+	int rc;
+
+	d.p = detail;
+	d.end = detail + len;
+	if ((rc = rd_detail(&d, &map)) != 0)
+		return (rc);
+	return (d.p == d.end ? 0 : CST_ECORRUPT);
 }
 
 /* Reads one uint span of raw and checks that it lies inside (R-REC-1). */
@@ -676,302 +689,4 @@ cst_detail_get_str(const uint8_t *detail, size_t len, const char *key,
 	if ((rc = detail_find(detail, len, key, &r)) != 0)
 		return (rc);
 	return (rd_bytes(&r, 1, out) != 0 ? CST_ECORRUPT : 0);
-}
-
-/*
- * msgpack-c's write callback.  The fast path is here, not in buf.c, and
- * the packer's header sizes (1, 2, 3, 5, 9 bytes) are copied with constant
- * sizes: a call to memcpy for each was half the cost of an encode.
- */
-static inline int
-buf_write(void *data, const char *p, size_t n)
-{
-	cst_buf *b = data;
-	uint8_t *d;
-
-	if (n > b->cap - b->len)
-		return (cst_buf_append(b, p, n) != 0 ? -1 : 0);
-	d = b->p + b->len;
-	switch (n) {
-	case 1:
-		d[0] = (uint8_t)p[0];
-		break;
-	case 2:
-		memcpy(d, p, 2);
-		break;
-	case 3:
-		memcpy(d, p, 3);
-		break;
-	case 5:
-		memcpy(d, p, 5);
-		break;
-	case 9:
-		memcpy(d, p, 9);
-		break;
-	default:
-		memcpy(d, p, n);
-		break;
-	}
-	b->len += n;
-	return (0);
-}
-
-/* Checks that b is NULL and empty, or a string msgpack can frame. */
-static int
-bytes_ok(const cst_bytes *b)
-{
-
-	if (b->p == NULL)
-		return (b->len == 0);
-	return (b->len <= UINT32_MAX);
-}
-
-static int
-span_ok(const cst_span *s, size_t raw_len)
-{
-
-	return ((uint64_t)s->off + s->len <= raw_len);
-}
-
-/* The checks of R-REC-1 and R-REC-2 on a record about to be encoded. */
-static int
-record_ok(const cst_record *r)
-{
-	const cst_syslog *s = &r->parsed;
-	struct rd d;
-	cst_bytes map;
-
-	if (r->kind > CST_REC_KIND_MAX || r->transport > CST_TR_MAX ||
-	    (r->flags & ~CST_RF_ALL) != 0)
-		return (0);
-	/* listener and peer are str, never nil: NULL means "". */
-	if (!bytes_ok(&r->listener) || !bytes_ok(&r->peer) ||
-	    !bytes_ok(&r->tls_peer) || !bytes_ok(&r->raw) ||
-	    !bytes_ok(&r->detail))
-		return (0);
-	if (r->has_parsed) {
-		if ((s->format != CST_SYSLOG_RFC5424 &&
-		    s->format != CST_SYSLOG_RFC3164) ||
-		    s->facility < -1 || s->facility > FACILITY_MAX ||
-		    s->severity < -1 || s->severity > SEVERITY_MAX)
-			return (0);
-		if (!span_ok(&s->timestamp, r->raw.len) ||
-		    !span_ok(&s->hostname, r->raw.len) ||
-		    !span_ok(&s->app, r->raw.len) ||
-		    !span_ok(&s->procid, r->raw.len) ||
-		    !span_ok(&s->msgid, r->raw.len) ||
-		    !span_ok(&s->sd, r->raw.len) ||
-		    !span_ok(&s->msg, r->raw.len))
-			return (0);
-	}
-	if (r->detail.p == NULL) {
-		if (r->kind != CST_REC_EVENT)
-			return (0);
-	} else {
-		if (r->kind == CST_REC_EVENT || r->transport != CST_TR_INTERNAL)
-			return (0);
-		/* Exactly one well-formed detail map, nothing after it. */
-		d.p = r->detail.p;
-		d.end = r->detail.p + r->detail.len;
-		if (r->detail.len == 0 || rd_detail(&d, &map) != 0 ||
-		    d.p != d.end)
-			return (0);
-	}
-	return (1);
-}
-
-static inline int
-pack_bytes(msgpack_packer *pk, int is_str, const cst_bytes *b)
-{
-
-	if (is_str) {
-		if (msgpack_pack_str(pk, b->len) != 0)
-			return (-1);
-		return (b->len > 0 ? msgpack_pack_str_body(pk, b->p, b->len) : 0);
-	}
-	if (msgpack_pack_bin(pk, b->len) != 0)
-		return (-1);
-	return (b->len > 0 ? msgpack_pack_bin_body(pk, b->p, b->len) : 0);
-}
-
-static inline int
-pack_span(msgpack_packer *pk, const cst_span *s)
-{
-
-	if (msgpack_pack_uint32(pk, s->off) != 0 ||
-	    msgpack_pack_uint32(pk, s->len) != 0)
-		return (-1);
-	return (0);
-}
-
-static int
-pack_parsed(msgpack_packer *pk, const cst_syslog *s)
-{
-
-	if (msgpack_pack_array(pk, PARSED_FIELDS) != 0 ||
-	    msgpack_pack_uint8(pk, s->format) != 0 ||
-	    msgpack_pack_int8(pk, s->facility) != 0 ||
-	    msgpack_pack_int8(pk, s->severity) != 0)
-		return (-1);
-	if (s->ts_ns == CST_TS_NONE) {
-		if (msgpack_pack_nil(pk) != 0)
-			return (-1);
-	} else if (msgpack_pack_int64(pk, s->ts_ns) != 0) {
-		return (-1);
-	}
-	if (pack_span(pk, &s->timestamp) != 0 ||
-	    pack_span(pk, &s->hostname) != 0 ||
-	    pack_span(pk, &s->app) != 0 ||
-	    pack_span(pk, &s->procid) != 0 ||
-	    pack_span(pk, &s->msgid) != 0 ||
-	    pack_span(pk, &s->sd) != 0 ||
-	    pack_span(pk, &s->msg) != 0)
-		return (-1);
-	return (0);
-}
-
-/*
- * Longest encoding of a record's fixed parts: the array header, five ints,
- * four str/bin headers, two nils, the parsed array.  Undercounting would
- * only cost a slower append.
- */
-#define RECORD_OVERHEAD (1 + 5 * 9 + 4 * 5 + 2 + 3 + PARSED_FIELDS * 9)
-
-int
-cst_record_encode(const cst_record *r, cst_buf *out)
-{
-	msgpack_packer pk;
-	size_t start = out->len;
-	uint64_t need;
-	int rc;
-
-	if (!record_ok(r)) {
-		rc = CST_EINVAL;
-		goto err0;
-	}
-	/*
-	 * One reservation, so that every write of the packer is a memcpy.
-	 * record_ok bounded each length by 2^32, so the sum cannot wrap.
-	 */
-	need = (uint64_t)RECORD_OVERHEAD + r->listener.len + r->peer.len +
-	    r->tls_peer.len + r->raw.len + r->detail.len;
-	if (need > SIZE_MAX) {
-		rc = CST_ENOMEM;
-		goto err0;
-	}
-	if ((rc = cst_buf_reserve(out, (size_t)need)) != 0)
-		goto err0;
-
-	msgpack_packer_init(&pk, out, buf_write);
-	if (msgpack_pack_array(&pk, RECORD_FIELDS) != 0 ||
-	    msgpack_pack_uint8(&pk, r->kind) != 0 ||
-	    msgpack_pack_uint64(&pk, r->seq) != 0 ||
-	    msgpack_pack_int64(&pk, r->recv_ns) != 0 ||
-	    msgpack_pack_uint8(&pk, r->transport) != 0 ||
-	    pack_bytes(&pk, 1, &r->listener) != 0 ||
-	    pack_bytes(&pk, 1, &r->peer) != 0)
-		goto nomem;
-	if (r->tls_peer.p == NULL) {
-		if (msgpack_pack_nil(&pk) != 0)
-			goto nomem;
-	} else if (pack_bytes(&pk, 1, &r->tls_peer) != 0) {
-		goto nomem;
-	}
-	if (msgpack_pack_uint32(&pk, r->flags) != 0 ||
-	    pack_bytes(&pk, 0, &r->raw) != 0)
-		goto nomem;
-	if (!r->has_parsed) {
-		if (msgpack_pack_nil(&pk) != 0)
-			goto nomem;
-	} else if (pack_parsed(&pk, &r->parsed) != 0) {
-		goto nomem;
-	}
-	/* The detail map is already encoded (and checked by record_ok). */
-	if (r->detail.p == NULL) {
-		if (msgpack_pack_nil(&pk) != 0)
-			goto nomem;
-	} else if (buf_write(out, (const char *)r->detail.p,
-	    r->detail.len) != 0) {
-		goto nomem;
-	}
-	return (0);
-
-nomem:
-	rc = CST_ENOMEM;
-	out->len = start;
-err0:
-	return (rc);
-}
-
-int
-cst_detail_begin(cst_buf *out, uint32_t n)
-{
-	msgpack_packer pk;
-
-	msgpack_packer_init(&pk, out, buf_write);
-	return (msgpack_pack_map(&pk, n) != 0 ? CST_ENOMEM : 0);
-}
-
-/* Appends key; on failure leaves out as it was. */
-static int
-put_key(msgpack_packer *pk, const char *key)
-{
-	size_t klen = strlen(key);
-
-	if (msgpack_pack_str(pk, klen) != 0 ||
-	    msgpack_pack_str_body(pk, key, klen) != 0)
-		return (-1);
-	return (0);
-}
-
-int
-cst_detail_put_u64(cst_buf *out, const char *key, uint64_t v)
-{
-	msgpack_packer pk;
-	size_t start = out->len;
-
-	msgpack_packer_init(&pk, out, buf_write);
-	if (put_key(&pk, key) != 0 || msgpack_pack_uint64(&pk, v) != 0)
-		goto err0;
-	return (0);
-
-err0:
-	out->len = start;
-	return (CST_ENOMEM);
-}
-
-int
-cst_detail_put_i64(cst_buf *out, const char *key, int64_t v)
-{
-	msgpack_packer pk;
-	size_t start = out->len;
-
-	msgpack_packer_init(&pk, out, buf_write);
-	if (put_key(&pk, key) != 0 || msgpack_pack_int64(&pk, v) != 0)
-		goto err0;
-	return (0);
-
-err0:
-	out->len = start;
-	return (CST_ENOMEM);
-}
-
-int
-cst_detail_put_str(cst_buf *out, const char *key, const char *v, size_t vlen)
-{
-	msgpack_packer pk;
-	size_t start = out->len;
-
-	/* A str32 frames at most 4 GiB - 1; more cannot be represented. */
-	if (vlen > UINT32_MAX)
-		return (CST_ETOOBIG);
-	msgpack_packer_init(&pk, out, buf_write);
-	if (put_key(&pk, key) != 0 || msgpack_pack_str(&pk, vlen) != 0 ||
-	    (vlen > 0 && msgpack_pack_str_body(&pk, v, vlen) != 0))
-		goto err0;
-	return (0);
-
-err0:
-	out->len = start;
-	return (CST_ENOMEM);
 }
