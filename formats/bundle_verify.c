@@ -23,7 +23,7 @@
 #include "custody/merkle.h"
 #include "custody/record.h"
 #include "bundle_int.h"
-#include "le.h"
+#include "custody/le.h"
 
 #define BLK_ENTRY_MIN (CST_BLK_HDR_LEN + CST_SIG_LEN)
 
@@ -97,18 +97,18 @@ check_header(struct vstate *v, const uint8_t *buf, size_t len)
 	/* R-BND-1: everything structural before any signature. */
 	if (len < CST_BND_HDR_LEN + CST_BND_TRAILER_LEN)
 		return (fail(v, CST_ETRUNC, "R-BND-1", "header", -1, 0));
-	if (memcmp(buf, bnd_magic, 8) != 0 || get16(buf + 10) !=
-	    CST_BND_HDR_LEN || get32(buf + 12) != 0 || get32(buf + 60) != 0)
+	if (memcmp(buf, bnd_magic, 8) != 0 || cst_le_get16(buf + 10) !=
+	    CST_BND_HDR_LEN || cst_le_get32(buf + 12) != 0 || cst_le_get32(buf + 60) != 0)
 		return (fail(v, CST_ECORRUPT, "R-BND-1", "header", -1, 0));
-	if (get16(buf + 8) != 1)
+	if (cst_le_get16(buf + 8) != 1)
 		return (fail(v, CST_EVERSION, "R-BND-1", "header", -1, 8));
 	memcpy(in->chain_id, buf + 16, CST_CHAIN_ID_LEN);
-	in->created_ns = (int64_t)get64(buf + 32);
-	in->note_len = get32(buf + 40);
-	in->cert_count = get32(buf + 44);
-	in->block_count = get32(buf + 48);
-	in->record_count = get32(buf + 52);
-	in->checkpoint_count = get32(buf + 56);
+	in->created_ns = (int64_t)cst_le_get64(buf + 32);
+	in->note_len = cst_le_get32(buf + 40);
+	in->cert_count = cst_le_get32(buf + 44);
+	in->block_count = cst_le_get32(buf + 48);
+	in->record_count = cst_le_get32(buf + 52);
+	in->checkpoint_count = cst_le_get32(buf + 56);
 	if (in->note_len > CST_BND_MAX_NOTE || in->cert_count == 0 ||
 	    in->cert_count > CST_BND_MAX_CERTS || in->block_count == 0 ||
 	    in->block_count > CST_BND_MAX_BLOCKS ||
@@ -272,9 +272,9 @@ check_record(struct vstate *v, uint32_t i, int64_t *prev_key,
 
 	if (!room(v, CST_BND_REC_HDR_LEN))
 		return (fail(v, CST_ETRUNC, "R-BND-1", "record", i, off));
-	*bi = get32(e);
-	*leaf = get32(e + 4);
-	len = get32(e + 8);
+	*bi = cst_le_get32(e);
+	*leaf = cst_le_get32(e + 4);
+	len = cst_le_get32(e + 8);
 	plen = e[12];
 	if (e[13] != 0 || e[14] != 0 || e[15] != 0)
 		return (fail(v, CST_ECORRUPT, "R-BND-7", "record", i, off));
@@ -346,7 +346,7 @@ check_checkpoint(struct vstate *v, uint32_t i, const cst_root_pub *root,
 	*anchor = -1;
 	if (!room(v, 4))
 		return (fail(v, CST_ETRUNC, "R-BND-1", "checkpoint", i, off));
-	len = get32(v->buf + off);
+	len = cst_le_get32(v->buf + off);
 	if (len == 0 || len > CST_BND_MAX_CKP_LEN)
 		return (fail(v, CST_ETOOBIG, "R-BND-1", "checkpoint", i, off));
 	if (!room(v, 4 + (size_t)len))

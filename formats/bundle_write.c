@@ -14,7 +14,7 @@
 #include "custody/hash.h"
 #include "custody/keys.h"
 #include "bundle_int.h"
-#include "le.h"
+#include "custody/le.h"
 
 struct cst_bundle_writer {
 	uint8_t chain_id[CST_CHAIN_ID_LEN];
@@ -153,9 +153,9 @@ cst_bundle_writer_record(cst_bundle_writer *w, uint32_t leaf_index,
 	if (len > CST_MAX_RAW || w->nrecords >= CST_BND_MAX_RECORDS)
 		return (CST_ETOOBIG);
 	memset(eh, 0, sizeof(eh));
-	put32(eh, w->nblocks - 1);
-	put32(eh + 4, leaf_index);
-	put32(eh + 8, (uint32_t)len);
+	cst_le_put32(eh, w->nblocks - 1);
+	cst_le_put32(eh + 4, leaf_index);
+	cst_le_put32(eh + 8, (uint32_t)len);
 	eh[12] = (uint8_t)path_len;
 	if ((rc = cst_buf_append(&w->records, eh, sizeof(eh))) != 0 ||
 	    (rc = cst_buf_append(&w->records, rec, len)) != 0 ||
@@ -181,7 +181,7 @@ cst_bundle_writer_checkpoint(cst_bundle_writer *w, const char *text,
 	if (len == 0 || len > CST_BND_MAX_CKP_LEN ||
 	    w->nckps >= CST_BND_MAX_CHECKPOINTS)
 		return (CST_ETOOBIG);
-	put32(lb, (uint32_t)len);
+	cst_le_put32(lb, (uint32_t)len);
 	if ((rc = cst_buf_append(&w->ckps, lb, 4)) != 0 ||
 	    (rc = cst_buf_append(&w->ckps, text, len)) != 0)
 		goto err0;
@@ -213,12 +213,12 @@ cst_bundle_writer_finish(cst_bundle_writer *w, cst_buf *out,
 	h[8] = 1;
 	h[10] = CST_BND_HDR_LEN;
 	memcpy(h + 16, w->chain_id, CST_CHAIN_ID_LEN);
-	put64(h + 32, (uint64_t)w->created_ns);
-	put32(h + 40, (uint32_t)w->note.len);
-	put32(h + 44, w->max_epoch);
-	put32(h + 48, w->nblocks);
-	put32(h + 52, w->nrecords);
-	put32(h + 56, w->nckps);
+	cst_le_put64(h + 32, (uint64_t)w->created_ns);
+	cst_le_put32(h + 40, (uint32_t)w->note.len);
+	cst_le_put32(h + 44, w->max_epoch);
+	cst_le_put32(h + 48, w->nblocks);
+	cst_le_put32(h + 52, w->nrecords);
+	cst_le_put32(h + 56, w->nckps);
 	/* Reserved space was made above: these appends cannot fail. */
 	(void)cst_buf_append(out, h, sizeof(h));
 	if (w->note.len > 0)

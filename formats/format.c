@@ -15,7 +15,7 @@
 #include "custody/format.h"
 #include "custody/frame.h"
 #include "custody/hash.h"
-#include "le.h"
+#include "custody/le.h"
 
 /* R-BLK-9: a zstd frame header with Single_Segment set, content size 0. */
 const uint8_t cst_empty_zstd_frame[9] = {
@@ -35,15 +35,15 @@ cst_seg_hdr_encode(const cst_seg_hdr *h, uint8_t *out)
 {
 
 	memcpy(out, seg_magic, sizeof(seg_magic));
-	put16(out + 8, h->version);
-	put16(out + 10, CST_SEG_HDR_LEN);
-	put32(out + 12, 0);
+	cst_le_put16(out + 8, h->version);
+	cst_le_put16(out + 10, CST_SEG_HDR_LEN);
+	cst_le_put32(out + 12, 0);
 	memcpy(out + 16, h->chain_id, CST_CHAIN_ID_LEN);
-	put64(out + 32, h->segment_no);
-	put64(out + 40, h->first_block_no);
-	put64(out + 48, h->first_seq);
+	cst_le_put64(out + 32, h->segment_no);
+	cst_le_put64(out + 40, h->first_block_no);
+	cst_le_put64(out + 48, h->first_seq);
 	memcpy(out + 56, h->prev_hash, CST_HASH_LEN);
-	put64(out + 88, (uint64_t)h->created_ns);
+	cst_le_put64(out + 88, (uint64_t)h->created_ns);
 	cst_hash_domain(CST_D_SEGMENT, out, SEG_CHECKED_LEN, out + 96);
 }
 
@@ -58,21 +58,21 @@ cst_seg_hdr_decode(const uint8_t *buf, size_t len, cst_seg_hdr *out)
 	/* R-SEG-1, in the order that names the most useful error. */
 	if (memcmp(buf, seg_magic, sizeof(seg_magic)) != 0)
 		return (CST_ECORRUPT);
-	if (get16(buf + 8) != CST_FORMAT_VERSION)
+	if (cst_le_get16(buf + 8) != CST_FORMAT_VERSION)
 		return (CST_EVERSION);
-	if (get16(buf + 10) != CST_SEG_HDR_LEN || get32(buf + 12) != 0)
+	if (cst_le_get16(buf + 10) != CST_SEG_HDR_LEN || cst_le_get32(buf + 12) != 0)
 		return (CST_ECORRUPT);
 	cst_hash_domain(CST_D_SEGMENT, buf, SEG_CHECKED_LEN, check);
 	if (sodium_memcmp(check, buf + 96, CST_HASH_LEN) != 0)
 		return (CST_ECORRUPT);
 
-	out->version = get16(buf + 8);
+	out->version = cst_le_get16(buf + 8);
 	memcpy(out->chain_id, buf + 16, CST_CHAIN_ID_LEN);
-	out->segment_no = get64(buf + 32);
-	out->first_block_no = get64(buf + 40);
-	out->first_seq = get64(buf + 48);
+	out->segment_no = cst_le_get64(buf + 32);
+	out->first_block_no = cst_le_get64(buf + 40);
+	out->first_seq = cst_le_get64(buf + 48);
 	memcpy(out->prev_hash, buf + 56, CST_HASH_LEN);
-	out->created_ns = geti64(buf + 88);
+	out->created_ns = cst_le_geti64(buf + 88);
 	return (0);
 }
 
@@ -81,21 +81,21 @@ cst_blk_hdr_encode(const cst_blk_hdr *h, uint8_t *out)
 {
 
 	memcpy(out, CST_BLK_MAGIC, CST_BLK_MAGIC_LEN);
-	put16(out + 4, h->version);
-	put16(out + 6, h->type);
-	put32(out + 8, h->flags);
-	put32(out + 12, h->key_epoch);
+	cst_le_put16(out + 4, h->version);
+	cst_le_put16(out + 6, h->type);
+	cst_le_put32(out + 8, h->flags);
+	cst_le_put32(out + 12, h->key_epoch);
 	memcpy(out + 16, h->chain_id, CST_CHAIN_ID_LEN);
-	put64(out + 32, h->segment_no);
-	put64(out + 40, h->block_no);
-	put64(out + 48, h->first_seq);
-	put32(out + 56, h->record_count);
-	put32(out + 60, h->cert_len);
-	put32(out + 64, h->payload_len);
-	put32(out + 68, h->raw_len);
-	put64(out + 72, (uint64_t)h->min_time_ns);
-	put64(out + 80, (uint64_t)h->max_time_ns);
-	put64(out + 88, (uint64_t)h->sealed_ns);
+	cst_le_put64(out + 32, h->segment_no);
+	cst_le_put64(out + 40, h->block_no);
+	cst_le_put64(out + 48, h->first_seq);
+	cst_le_put32(out + 56, h->record_count);
+	cst_le_put32(out + 60, h->cert_len);
+	cst_le_put32(out + 64, h->payload_len);
+	cst_le_put32(out + 68, h->raw_len);
+	cst_le_put64(out + 72, (uint64_t)h->min_time_ns);
+	cst_le_put64(out + 80, (uint64_t)h->max_time_ns);
+	cst_le_put64(out + 88, (uint64_t)h->sealed_ns);
 	memcpy(out + 96, h->payload_hash, CST_HASH_LEN);
 	memcpy(out + 128, h->records_hash, CST_HASH_LEN);
 	memcpy(out + 160, h->merkle_root, CST_HASH_LEN);
@@ -115,21 +115,21 @@ cst_blk_hdr_decode(const uint8_t *buf, size_t len, cst_blk_hdr *out)
 
 	/* Padding too, so equal headers compare equal byte for byte. */
 	memset(&h, 0, sizeof(h));
-	h.version = get16(buf + 4);
-	h.type = get16(buf + 6);
-	h.flags = get32(buf + 8);
-	h.key_epoch = get32(buf + 12);
+	h.version = cst_le_get16(buf + 4);
+	h.type = cst_le_get16(buf + 6);
+	h.flags = cst_le_get32(buf + 8);
+	h.key_epoch = cst_le_get32(buf + 12);
 	memcpy(h.chain_id, buf + 16, CST_CHAIN_ID_LEN);
-	h.segment_no = get64(buf + 32);
-	h.block_no = get64(buf + 40);
-	h.first_seq = get64(buf + 48);
-	h.record_count = get32(buf + 56);
-	h.cert_len = get32(buf + 60);
-	h.payload_len = get32(buf + 64);
-	h.raw_len = get32(buf + 68);
-	h.min_time_ns = geti64(buf + 72);
-	h.max_time_ns = geti64(buf + 80);
-	h.sealed_ns = geti64(buf + 88);
+	h.segment_no = cst_le_get64(buf + 32);
+	h.block_no = cst_le_get64(buf + 40);
+	h.first_seq = cst_le_get64(buf + 48);
+	h.record_count = cst_le_get32(buf + 56);
+	h.cert_len = cst_le_get32(buf + 60);
+	h.payload_len = cst_le_get32(buf + 64);
+	h.raw_len = cst_le_get32(buf + 68);
+	h.min_time_ns = cst_le_geti64(buf + 72);
+	h.max_time_ns = cst_le_geti64(buf + 80);
+	h.sealed_ns = cst_le_geti64(buf + 88);
 	memcpy(h.payload_hash, buf + 96, CST_HASH_LEN);
 	memcpy(h.records_hash, buf + 128, CST_HASH_LEN);
 	memcpy(h.merkle_root, buf + 160, CST_HASH_LEN);
@@ -156,14 +156,14 @@ cst_cert_encode(const cst_cert *c, uint8_t *out)
 {
 
 	memcpy(out, cert_magic, sizeof(cert_magic));
-	put16(out + 4, CST_FORMAT_VERSION);
-	put16(out + 6, 0);
-	put32(out + 8, c->epoch);
-	put32(out + 12, c->signer_epoch);
+	cst_le_put16(out + 4, CST_FORMAT_VERSION);
+	cst_le_put16(out + 6, 0);
+	cst_le_put32(out + 8, c->epoch);
+	cst_le_put32(out + 12, c->signer_epoch);
 	memcpy(out + 16, c->chain_id, CST_CHAIN_ID_LEN);
 	memcpy(out + 32, c->public_key, CST_PK_LEN);
-	put64(out + 64, c->valid_from);
-	put64(out + 72, (uint64_t)c->created_ns);
+	cst_le_put64(out + 64, c->valid_from);
+	cst_le_put64(out + 72, (uint64_t)c->created_ns);
 	memcpy(out + CERT_SIGNED_LEN, c->signature, CST_SIG_LEN);
 }
 
@@ -178,18 +178,18 @@ cst_cert_decode(const uint8_t *buf, size_t len, cst_cert *out)
 	/* R-KEY-1, the part that needs no key. */
 	if (memcmp(buf, cert_magic, sizeof(cert_magic)) != 0)
 		return (CST_ECORRUPT);
-	if (get16(buf + 4) != CST_FORMAT_VERSION)
+	if (cst_le_get16(buf + 4) != CST_FORMAT_VERSION)
 		return (CST_EVERSION);
-	if (get16(buf + 6) != 0)
+	if (cst_le_get16(buf + 6) != 0)
 		return (CST_ECORRUPT);
-	c.epoch = get32(buf + 8);
-	c.signer_epoch = get32(buf + 12);
+	c.epoch = cst_le_get32(buf + 8);
+	c.signer_epoch = cst_le_get32(buf + 12);
 	if (c.epoch < 1 || c.signer_epoch != c.epoch - 1)
 		return (CST_ECORRUPT);
 	memcpy(c.chain_id, buf + 16, CST_CHAIN_ID_LEN);
 	memcpy(c.public_key, buf + 32, CST_PK_LEN);
-	c.valid_from = get64(buf + 64);
-	c.created_ns = geti64(buf + 72);
+	c.valid_from = cst_le_get64(buf + 64);
+	c.created_ns = cst_le_geti64(buf + 72);
 	memcpy(c.signature, buf + CERT_SIGNED_LEN, CST_SIG_LEN);
 
 	*out = c;

@@ -138,9 +138,9 @@ index_seg_load(const char *dir, uint64_t segment_no,
 	if (sodium_memcmp(m, map.p + end, IDX_MAC_LEN) != 0 ||
 	    memcmp(map.p, idx_magic, 8) != 0 ||
 	    memcmp(map.p + 16, chain_id, CST_CHAIN_ID_LEN) != 0 ||
-	    get64(map.p + 32) != segment_no)
+	    cst_le_get64(map.p + 32) != segment_no)
 		goto err0;
-	n = get32(map.p + 8);
+	n = cst_le_get32(map.p + 8);
 	if (n > (end - IDX_HDR_LEN) / (IDX_ENTRY_FIXED + BLOOM_MIN))
 		goto err0;
 	rc = CST_ENOMEM;
@@ -157,12 +157,12 @@ index_seg_load(const char *dir, uint64_t segment_no,
 			goto err1;
 		p = x->file + off;
 		e = &x->e[i];
-		e->block_no = get64(p);
+		e->block_no = cst_le_get64(p);
 		memcpy(e->hash, p + 8, CST_HASH_LEN);
-		e->sev_mask = get32(p + 40);
-		e->fac_mask = get32(p + 44);
-		e->kind_mask = get32(p + 48);
-		e->bloom_len = get32(p + 52);
+		e->sev_mask = cst_le_get32(p + 40);
+		e->fac_mask = cst_le_get32(p + 44);
+		e->kind_mask = cst_le_get32(p + 48);
+		e->bloom_len = cst_le_get32(p + 52);
 		off += IDX_ENTRY_FIXED;
 		if (e->bloom_len < BLOOM_MIN || e->bloom_len > BLOOM_MAX ||
 		    (e->bloom_len & (e->bloom_len - 1)) != 0 ||
@@ -243,18 +243,18 @@ index_seg_save(const char *dir, uint64_t segment_no,
 	crypto_generichash_init(&st, key, INDEX_KEY_LEN, IDX_MAC_LEN);
 	memset(h, 0, sizeof(h));
 	memcpy(h, idx_magic, 8);
-	put32(h + 8, (uint32_t)n);
+	cst_le_put32(h + 8, (uint32_t)n);
 	memcpy(h + 16, chain_id, CST_CHAIN_ID_LEN);
-	put64(h + 32, segment_no);
+	cst_le_put64(h + 32, segment_no);
 	fwrite(h, 1, sizeof(h), f);
 	crypto_generichash_update(&st, h, sizeof(h));
 	for (i = 0; i < n; i++) {
-		put64(eh, e[i].block_no);
+		cst_le_put64(eh, e[i].block_no);
 		memcpy(eh + 8, e[i].hash, CST_HASH_LEN);
-		put32(eh + 40, e[i].sev_mask);
-		put32(eh + 44, e[i].fac_mask);
-		put32(eh + 48, e[i].kind_mask);
-		put32(eh + 52, e[i].bloom_len);
+		cst_le_put32(eh + 40, e[i].sev_mask);
+		cst_le_put32(eh + 44, e[i].fac_mask);
+		cst_le_put32(eh + 48, e[i].kind_mask);
+		cst_le_put32(eh + 52, e[i].bloom_len);
 		fwrite(eh, 1, IDX_ENTRY_FIXED, f);
 		fwrite(e[i].bloom, 1, e[i].bloom_len, f);
 		crypto_generichash_update(&st, eh, IDX_ENTRY_FIXED);
