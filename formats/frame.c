@@ -20,6 +20,8 @@ cst_frame_walk_init(cst_frame_walk *w, const uint8_t *buf, size_t len,
 	w->pos = pos;
 	w->last = UINT64_MAX;
 	w->rs = rs;
+	w->data = NULL;
+	w->ndata = 0;
 }
 
 int
@@ -39,17 +41,40 @@ cst_frame_resync(const cst_frame_walk *w, uint64_t from, uint64_t pos)
 {
 	const cst_resync *rs = w->rs;
 	const uint8_t *p = w->buf, *hit;
-	size_t len = w->len;
-	uint64_t q = from;
+	size_t len = w->len, i = 0;
+	uint64_t q = from, end = len;
 	cst_frame f;
 
 	if (rs->mode != CST_RESYNC_SKIP)
 		return (UINT64_MAX);
 	/* SPEC section 7: the next frame whose magic and length hold. */
-	while (q + CST_BLK_MAGIC_LEN <= len) {
-		hit = memmem(p + q, len - q, CST_BLK_MAGIC, CST_BLK_MAGIC_LEN);
-		if (hit == NULL)
-			break;
+	for (;;) {
+		if (w->data != NULL) {
+			/* R-SEG-7: holes hold no frame; they are not read. */
+			while (i < w->ndata &&
+			    w->data[i].off + w->data[i].len <= q)
+				i++;
+			if (i == w->ndata)
+				break;
+			if (q < w->data[i].off)
+				q = w->data[i].off;
+			end = w->data[i].off + w->data[i].len;
+			if (end > len)
+				end = len;
+		}
+		if (q + CST_BLK_MAGIC_LEN > end) {
+			if (w->data == NULL || end >= len)
+				break;
+			q = end;
+			continue;
+		}
+		hit = memmem(p + q, end - q, CST_BLK_MAGIC, CST_BLK_MAGIC_LEN);
+		if (hit == NULL) {
+			if (w->data == NULL)
+				break;
+			q = end;
+			continue;
+		}
 		q = (uint64_t)(hit - p);
 		if (cst_frame_parse(p + q, len - q, &f) == 0 &&
 		    (rs->chain_id == NULL || memcmp(f.hdr.chain_id,

@@ -9,6 +9,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
@@ -22,7 +23,97 @@
 #include "custody/frame.h"
 #include "custody/hash.h"
 #include "custody/keys.h"
+#include "custody/mapguard.h"
 #include "custody/segment.h"
+
+int
+cst_file_open_read(const char *path, int *fd, uint64_t *size)
+{
+	struct stat st;
+	int f, flags;
+
+	f = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK |
+	    O_NOFOLLOW);
+	if (f == -1) {
+		if (errno == ENOENT)
+			return (CST_ENOENT);
+		/* O_NOFOLLOW on a symbolic link. */
+		return (errno == ELOOP ? CST_ENOTREG : CST_EIO);
+	}
+	if (fstat(f, &st) != 0)
+		goto err;
+	if (!S_ISREG(st.st_mode)) {
+		close(f);
+		return (CST_ENOTREG);
+	}
+	if (st.st_size < 0 || (uint64_t)st.st_size > SIZE_MAX ||
+	    (flags = fcntl(f, F_GETFL)) == -1 ||
+	    fcntl(f, F_SETFL, flags & ~O_NONBLOCK) == -1)
+		goto err;
+	*fd = f;
+	*size = (uint64_t)st.st_size;
+	return (0);
+
+err:
+	close(f);
+	return (CST_EIO);
+}
+
+/*
+ * The data extents of fd (size bytes) into m, when it has holes.  Fewer
+ * blocks than bytes is only a hint (compressing file systems report that
+ * too); SEEK_DATA and SEEK_HOLE decide, and a file of one extent has no
+ * holes.  Returns 0 or CST_ENOMEM; where the file system cannot say, the
+ * file counts as all data.
+ */
+static int
+map_extents(cst_map *m, int fd, uint64_t size, const struct stat *st)
+{
+	cst_extent *e = NULL, *ne;
+	size_t n = 0, cap = 0;
+	uint64_t data = 0;
+	off_t d, h = 0;
+
+	if ((uint64_t)st->st_blocks * 512u >= size)
+		return (0);
+	while ((uint64_t)h < size) {
+		if ((d = lseek(fd, h, SEEK_DATA)) == -1) {
+			if (errno == ENXIO)
+				break;
+			free(e);
+			return (0);
+		}
+		if ((h = lseek(fd, d, SEEK_HOLE)) == -1 || h <= d) {
+			free(e);
+			return (0);
+		}
+		if ((uint64_t)h > size)
+			h = (off_t)size;
+		if (n == cap) {
+			cap = cap == 0 ? 16 : cap * 2;
+			if ((ne = realloc(e, cap * sizeof(*e))) == NULL) {
+				free(e);
+				return (CST_ENOMEM);
+			}
+			e = ne;
+		}
+		e[n].off = (uint64_t)d;
+		e[n].len = (uint64_t)(h - d);
+		data += e[n].len;
+		n++;
+	}
+	if (data == size) {
+		free(e);
+		return (0);
+	}
+	m->holes = size - data;
+	m->data = e;
+	m->ndata = n;
+	/* A file with no data at all is one hole: an empty list, not NULL. */
+	if (m->data == NULL && (m->data = malloc(sizeof(*e))) == NULL)
+		return (CST_ENOMEM);
+	return (0);
+}
 
 int
 cst_map_open(const char *path, cst_map *out)
@@ -30,44 +121,65 @@ cst_map_open(const char *path, cst_map *out)
 	/* What an empty map points at: p is never NULL. */
 	static const uint8_t empty[1];
 	struct stat st;
+	uint64_t size;
 	void *p;
-	int fd, rc;
+	int fd, rc, slot;
 
-	if ((fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY)) == -1) {
-		rc = errno == ENOENT ? CST_ENOENT : CST_EIO;
-		goto err0;
+	memset(out, 0, sizeof(*out));
+	if ((rc = cst_file_open_read(path, &fd, &size)) != 0)
+		return (rc);
+	if (size == 0) {
+		out->p = empty;
+		close(fd);
+		return (0);
 	}
 	rc = CST_EIO;
-	if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode) || st.st_size < 0 ||
-	    (uint64_t)st.st_size > SIZE_MAX)
-		goto err1;
-	if (st.st_size == 0) {
-		out->p = empty;
-		out->len = 0;
-	} else {
-		p = mmap(NULL, (size_t)st.st_size, PROT_READ, MAP_PRIVATE, fd,
-		    0);
-		if (p == MAP_FAILED)
-			goto err1;
-		out->p = p;
-		out->len = (size_t)st.st_size;
+	if (fstat(fd, &st) != 0)
+		goto err;
+	if ((rc = map_extents(out, fd, size, &st)) != 0)
+		goto err;
+	p = mmap(NULL, (size_t)size, PROT_READ, MAP_PRIVATE, fd, 0);
+	if (p == MAP_FAILED) {
+		rc = CST_EIO;
+		goto err;
 	}
+	out->p = p;
+	out->len = (size_t)size;
+	if ((slot = cst_mapguard_add(p, (size_t)size)) >= 0)
+		out->guard = slot + 1;
 	close(fd);
 	return (0);
 
-err1:
+err:
+	free(out->data);
+	memset(out, 0, sizeof(*out));
 	close(fd);
-err0:
 	return (rc);
+}
+
+int
+cst_map_shrank(const cst_map *m)
+{
+
+	return (m->guard > 0 && cst_mapguard_faulted(m->guard - 1));
 }
 
 void
 cst_map_will_read(const cst_map *m)
 {
 	void *p = (void *)(uintptr_t)m->p;
+	size_t i;
 
 	if (m->len == 0)
 		return;
+	/* Holes are never read: populating them would fill memory. */
+	if (m->data != NULL) {
+		for (i = 0; i < m->ndata; i++)
+			(void)madvise((uint8_t *)p + (m->data[i].off &
+			    ~(uint64_t)4095), (size_t)(m->data[i].len +
+			    (m->data[i].off & 4095)), MADV_WILLNEED);
+		return;
+	}
 #ifdef MADV_POPULATE_READ
 	if (madvise(p, m->len, MADV_POPULATE_READ) == 0)
 		return;
@@ -80,10 +192,12 @@ void
 cst_map_close(cst_map *m)
 {
 
+	if (m->guard > 0)
+		(void)cst_mapguard_remove(m->guard - 1);
 	if (m->len > 0)
 		munmap((void *)(uintptr_t)m->p, m->len);
-	m->p = NULL;
-	m->len = 0;
+	free(m->data);
+	memset(m, 0, sizeof(*m));
 }
 
 void

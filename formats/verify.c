@@ -173,6 +173,8 @@ cst_verifier_run(cst_verifier *v, const char *const *paths, size_t n)
 	cst_vrf_flush_pending(v);
 	if (digesting)
 		pthread_join(dt, NULL);
+	cst_vrf_report_changed(v);
+	cst_vrf_flush_pending(v);
 	cst_vrf_progress(v, v->total_bytes);
 	if (rc != 0)
 		return (rc);

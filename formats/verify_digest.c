@@ -5,6 +5,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <stdint.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <openssl/evp.h>
@@ -12,7 +13,22 @@
 #include "blake2b.h"
 #include "custody/error.h"
 #include "custody/hash.h"
+#include "custody/segment.h"
 #include "verify_int.h"
+
+/*
+ * Holes beyond this are not read to digest a file: a sparse file of
+ * terabytes would take hours of hashing zeros (R-SEG-7).  Its digests are
+ * reported as not computed.
+ */
+#define DIGEST_HOLES_MAX ((uint64_t)64 << 20)
+
+static int
+digestible(const struct vfile *vf)
+{
+
+	return (vf->mapped && vf->map.holes <= DIGEST_HOLES_MAX);
+}
 
 void *
 cst_vrf_digest_main(void *arg)
@@ -34,13 +50,13 @@ cst_vrf_digest_main(void *arg)
 		for (n = 0; i + n < v->nfiles && n < CST_OPEN_MAX; n++) {
 			vf = &v->files[i + n];
 			data[n] = vf->map.p;
-			len[n] = vf->mapped ? vf->map.len : 0;
+			len[n] = digestible(vf) ? vf->map.len : 0;
 		}
 		cst_b2b_hash_many_with(CST_B2B_AVX512, b2[0], CST_HASH_LEN,
 		    NULL, 0, data, len, n);
 		for (j = 0; j < n; j++) {
 			vf = &v->files[i + j];
-			if (!vf->mapped)
+			if (!digestible(vf))
 				continue;
 			si = &v->segs[vf->info];
 			ok = EVP_Digest(vf->map.p, vf->map.len,
@@ -124,25 +140,44 @@ int
 cst_digests_file(const char *path, cst_digests *out, uint64_t *size)
 {
 	struct digester d;
+	struct stat st;
 	uint8_t buf[65536];
-	uint64_t total = 0;
+	uint64_t total = 0, want;
 	ssize_t n;
 	int fd, rc;
 
-	if ((fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY)) == -1)
-		return (errno == ENOENT ? CST_ENOENT : CST_EIO);
+	if ((rc = cst_file_open_read(path, &fd, &want)) != 0)
+		return (rc);
+	if (fstat(fd, &st) != 0) {
+		rc = CST_EIO;
+		goto err1;
+	}
+	/*
+	 * Fewer blocks than bytes may be compression, not holes: the file
+	 * system's own answer decides.
+	 */
+	if ((uint64_t)st.st_blocks * 512u + DIGEST_HOLES_MAX < want &&
+	    lseek(fd, 0, SEEK_HOLE) < (off_t)want) {
+		rc = CST_ETOOBIG;
+		goto err1;
+	}
 	if ((rc = digester_init(&d, out)) != 0)
 		goto err1;
-	for (;;) {
-		n = read(fd, buf, sizeof(buf));
+	/* The size at open bounds the read: a growing file ends there. */
+	while (total < want) {
+		n = read(fd, buf, want - total < sizeof(buf) ?
+		    (size_t)(want - total) : sizeof(buf));
 		if (n < 0 && errno == EINTR)
 			continue;
 		if (n < 0) {
 			rc = CST_EIO;
 			goto err2;
 		}
-		if (n == 0)
-			break;
+		if (n == 0) {
+			/* It shrank while it was read. */
+			rc = CST_ETRUNC;
+			goto err2;
+		}
 		if ((rc = digester_update(&d, buf, (size_t)n)) != 0)
 			goto err2;
 		total += (uint64_t)n;

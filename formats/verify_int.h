@@ -282,6 +282,13 @@ int cst_vrf_copy_file(struct vfile *vf);
 /* Reports the files that are not part of the walk. */
 void cst_vrf_report_unplaced(cst_verifier *v);
 
+/*
+ * R-SEG-7 for every mapped file: holes in it, and a truncation while it
+ * was read (after every reader of the mappings, digests included, is
+ * done).
+ */
+void cst_vrf_report_changed(cst_verifier *v);
+
 /* verify_chain.c: the consumer, chain and block checks. */
 
 /*

@@ -65,11 +65,14 @@ cst_vrf_place_file(cst_verifier *v, size_t fi)
 	vf->segno = CST_NONE;
 	vf->missing_from = vf->missing_to = CST_NONE;
 	if ((rc = cst_map_open(vf->path, &vf->map)) != 0) {
-		/* Named for a number, it holds that place, unread. */
+		/*
+		 * Named for a number, it holds that place, unread; but not
+		 * what is no file at all (R-SEG-7): that place is a gap.
+		 */
 		vf->hdr_rc = rc;
 		vf->segno = name_segno(vf->path);
-		vf->place = vf->segno == CST_NONE ? PLACE_UNREADABLE :
-		    PLACE_CHAIN;
+		vf->place = vf->segno == CST_NONE || rc == CST_ENOTREG ?
+		    PLACE_UNREADABLE : PLACE_CHAIN;
 		return;
 	}
 	vf->mapped = 1;
@@ -199,32 +202,35 @@ cst_vrf_place_all(cst_verifier *v)
  * Replaces the mapping of file vf by a copy read whole: a collector that
  * restarts cuts a torn tail off its newest segment (R-REC-5), and touching
  * a mapped page past a new end of file would kill the process.  Returns 0
- * or a negative code; the mapping stays on failure.
+ * (also when the file cannot be read again: the mapping then stays) or
+ * CST_ENOMEM.
  */
 int
 cst_vrf_copy_file(struct vfile *vf)
 {
-	uint8_t *b = NULL, *nb;
-	size_t cap = 0, len = 0;
+	uint8_t *b = NULL;
+	uint64_t size;
+	size_t len = 0;
 	ssize_t n;
-	int fd, rc = CST_EIO;
+	int fd, rc;
 
-	if ((fd = open(vf->path, O_RDONLY | O_CLOEXEC | O_NOCTTY)) == -1)
-		return (CST_EIO);
-	for (;;) {
-		if (len == cap) {
-			cap = cap == 0 ? vf->map.len + 65536 : cap * 2;
-			if ((nb = realloc(b, cap)) == NULL) {
-				rc = CST_ENOMEM;
-				goto err0;
-			}
-			b = nb;
-		}
-		n = read(fd, b + len, cap - len);
+	if (cst_file_open_read(vf->path, &fd, &size) != 0)
+		return (0);
+	/* What it held when opened; what was appended since is not read. */
+	if ((b = malloc(size > 0 ? (size_t)size : 1)) == NULL) {
+		rc = CST_ENOMEM;
+		goto err0;
+	}
+	while (len < size) {
+		n = read(fd, b + len, (size_t)size - len);
 		if (n < 0 && errno == EINTR)
 			continue;
-		if (n < 0)
+		if (n < 0) {
+			free(b);
+			rc = 0;
 			goto err0;
+		}
+		/* Shorter now: a restart cut its tail. */
 		if (n == 0)
 			break;
 		len += (size_t)n;
@@ -237,7 +243,6 @@ cst_vrf_copy_file(struct vfile *vf)
 	return (0);
 
 err0:
-	free(b);
 	close(fd);
 	return (rc);
 }
@@ -277,6 +282,13 @@ cst_vrf_report_unplaced(cst_verifier *v)
 				    "is invalid (%s), its name gives no "
 				    "number and no block of this chain "
 				    "follows it", cst_strerror(vf->hdr_rc));
+			} else if (vf->hdr_rc == CST_ENOTREG) {
+				f.rule = "R-SEG-7";
+				f.code = vf->hdr_rc;
+				report(v, &f, "not a regular file (a directory, "
+				    "FIFO, device, socket or symbolic link): "
+				    "not read; a store holds only regular "
+				    "segment files");
 			} else {
 				f.sev = CST_SEV_ERROR;
 				f.code = vf->hdr_rc;
@@ -288,5 +300,37 @@ cst_vrf_report_unplaced(cst_verifier *v)
 		default:
 			break;
 		}
+	}
+}
+
+void
+cst_vrf_report_changed(cst_verifier *v)
+{
+	struct vfile *vf;
+	struct fnd f;
+	size_t i;
+
+	for (i = 0; i < v->nfiles; i++) {
+		vf = &v->files[i];
+		if (!vf->mapped)
+			continue;
+		if (vf->map.holes > 0) {
+			fnd_init(&f, CST_SEV_FAILURE, CST_ECORRUPT, "R-SEG-7");
+			fnd_file(&f, vf, 0);
+			report(v, &f, "the file has holes (%" PRIu64 " of its %"
+			    PRIu64 " bytes): a segment is written by appending "
+			    "and has none; only its data was examined",
+			    vf->map.holes, (uint64_t)vf->map.len);
+		}
+		if (!cst_map_shrank(&vf->map))
+			continue;
+		/* What was digested past the new end was zeros too. */
+		if (vf->info < v->nsegs)
+			v->segs[vf->info].has_digests = 0;
+		fnd_init(&f, CST_SEV_FAILURE, CST_ETRUNC, "R-SEG-7");
+		fnd_file(&f, vf, 0);
+		report(v, &f, "the file shrank while it was read: what lay "
+		    "past its new end was read as zeros, so no finding about "
+		    "that part stands; verify the store again");
 	}
 }

@@ -182,6 +182,8 @@ scan_file(cst_verifier *v, size_t fi)
 	if (vf->copy == NULL)
 		cst_map_will_read(&vf->map);
 	cst_frame_walk_init(&w, p, vf->map.len, CST_SEG_HDR_LEN, &rs);
+	w.data = vf->map.data;
+	w.ndata = vf->map.ndata;
 	while (w.pos < len) {
 		pos = w.pos;
 		rc = cst_frame_walk_next(&w, &f);

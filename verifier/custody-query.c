@@ -16,6 +16,7 @@
  * output, and printed in chain order by the main thread (query_pool.c);
  * query_cli.h names the other stages.
  */
+#include <errno.h>
 #include <signal.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -28,6 +29,7 @@
 #include "custody/block.h"
 #include "custody/bundle.h"
 #include "custody/error.h"
+#include "custody/mapguard.h"
 #include "custody/hash.h"
 #include "custody/keys.h"
 
@@ -375,6 +377,12 @@ main(int argc, char **argv)
 	static char obuf[1 << 20];
 
 	sink_init(&k);
+	/* A file truncated while mapped must not kill us (R-SEG-7). */
+	if (cst_mapguard_install() != 0) {
+		fprintf(stderr, "%s: cannot install the SIGBUS handler: %s\n",
+		    progname, strerror(errno));
+		return (EXIT_IO);
+	}
 	if (sodium_init() < 0) {
 		fprintf(stderr, "%s: libsodium failed to start\n", progname);
 		return (EXIT_IO);

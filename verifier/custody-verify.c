@@ -14,6 +14,7 @@
 #include <unistd.h>
 
 #include "custody/error.h"
+#include "custody/mapguard.h"
 #include "custody/hash.h"
 #include "custody/keys.h"
 #include "custody/verify.h"
@@ -488,6 +489,12 @@ main(int argc, char **argv)
 	size_t i, n;
 	int rc, verdict;
 
+	/* A file truncated while mapped must not kill us (R-SEG-7). */
+	if (cst_mapguard_install() != 0) {
+		fprintf(stderr, "custody-verify: cannot install the SIGBUS "
+		    "handler: %s\n", strerror(errno));
+		return (EXIT_IO);
+	}
 	/* A bundle is its own kind of input with its own report. */
 	for (i = 1; i < (size_t)argc; i++)
 		if (strcmp(argv[i], "--bundle") == 0 ||

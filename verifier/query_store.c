@@ -176,9 +176,18 @@ scan_seg(struct query_store *s, size_t si, int newest)
 	int rc;
 
 	cst_map_close(&g->map);
-	if ((rc = cst_map_open(g->path, &g->map)) != 0)
-		return (rc == CST_ENOENT ? 0 : rc);
+	if ((rc = cst_map_open(g->path, &g->map)) != 0) {
+		/* R-SEG-7: a FIFO or a link there is damage, not an error. */
+		if (rc == CST_ENOTREG)
+			report(s, si, 0, -1, "R-SEG-7", rc, "not a regular "
+			    "file: not read");
+		return (rc == CST_ENOENT || rc == CST_ENOTREG ? 0 : rc);
+	}
 	p = g->map.p;
+	if (g->scanned == 0 && g->map.holes > 0)
+		report(s, si, 0, -1, "R-SEG-7", CST_ECORRUPT, "the file has "
+		    "holes: a segment is written by appending and has none; "
+		    "only its data is read");
 	if (g->scanned == 0) {
 		if (g->map.len < CST_SEG_HDR_LEN) {
 			if (!newest)
@@ -202,6 +211,8 @@ scan_seg(struct query_store *s, size_t si, int newest)
 		g->scanned = CST_SEG_HDR_LEN;
 	}
 	cst_frame_walk_init(&w, p, g->map.len, g->scanned, &rs);
+	w.data = g->map.data;
+	w.ndata = g->map.ndata;
 	while (w.pos < g->map.len) {
 		off = w.pos;
 		rc = cst_frame_walk_next(&w, &f);
@@ -235,6 +246,10 @@ scan_seg(struct query_store *s, size_t si, int newest)
 		g->sealed = f.hdr.type == CST_BLOCK_SEAL;
 	}
 	g->scanned = w.pos;
+	if (cst_map_shrank(&g->map))
+		report(s, si, 0, -1, "R-SEG-7", CST_ETRUNC, "the file shrank "
+		    "while it was read: what lay past its new end was read "
+		    "as zeros");
 	return (0);
 }
 

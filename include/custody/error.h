@@ -27,7 +27,8 @@
 	XX(EPARSE, 16, "cannot parse")                                        \
 	XX(ECOMPRESS, 17, "compression failed")                               \
 	XX(EFOREIGN, 18, "belongs to another chain")                          \
-	XX(EEXIST, 19, "already exists")
+	XX(EEXIST, 19, "already exists")                                      \
+	XX(ENOTREG, 20, "not a regular file")
 
 typedef enum {
 #define CST_XX_(name, num, msg) CST_##name = -(num),

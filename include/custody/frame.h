@@ -40,6 +40,12 @@ typedef struct cst_resync {
 	void *arg;                   /* borrowed; given to accept */
 } cst_resync;
 
+/* A run of bytes of a file that holds data (the rest are holes). */
+typedef struct cst_extent {
+	uint64_t off;
+	uint64_t len;
+} cst_extent;
+
 /*
  * A walk over buf[0..len) from offset pos.  Every field may be read; pos
  * may be set to resume elsewhere (e.g. where cst_frame_resync points).
@@ -52,11 +58,17 @@ typedef struct cst_frame_walk {
 	                                UINT64_MAX (CST_NONE) before the
 	                                first */
 	const cst_resync *rs;        /* borrowed */
+	const cst_extent *data;      /* borrowed; the file's data extents in
+	                                order (cst_map's), or NULL when it
+	                                has no holes: no frame starts in a
+	                                hole, so resync never scans one */
+	size_t ndata;
 } cst_frame_walk;
 
 /*
  * Starts a walk over buf[0..len) (borrowed, and must outlive w) at pos,
- * with the policy rs (borrowed, likewise).  Cannot fail.
+ * with the policy rs (borrowed, likewise), as if buf had no holes (set
+ * data and ndata after it otherwise).  Cannot fail.
  */
 void cst_frame_walk_init(cst_frame_walk *w, const uint8_t *buf, size_t len,
     uint64_t pos, const cst_resync *rs);

@@ -10,6 +10,7 @@
 #include <stdint.h>
 
 #include "custody/format.h"
+#include "custody/frame.h"
 #include "custody/keys.h"
 
 typedef struct cst_segw cst_segw;
@@ -41,17 +42,47 @@ uint64_t cst_segw_size(const cst_segw *w);
 /* Syncs and closes w; NULL is a no-op.  Returns 0 or CST_EIO. */
 int cst_segw_close(cst_segw *w);
 
-/* A read-only view of a whole file. */
+/*
+ * A read-only view of a whole file.  A reader must never hang, die or
+ * spend minutes on a hostile file (R-SEG-7): the file is opened without
+ * blocking and without following a final symbolic link, must be a
+ * regular file, is mapped at the size it had when opened, and, where the
+ * program installed the map guard (custody/mapguard.h), a truncation
+ * while it is read leaves zeros instead of SIGBUS and is reported by
+ * cst_map_shrank.  A file with holes (sparse) lists its data extents, so
+ * that nothing scans the holes.
+ */
 typedef struct cst_map {
 	const uint8_t *p;
 	size_t len;
+	int guard;            /* 1 + the map guard's slot; 0: unguarded */
+	cst_extent *data;     /* the data extents, or NULL: no holes */
+	size_t ndata;
+	uint64_t holes;       /* bytes in holes */
 } cst_map;
 
 /*
- * Maps the file path read-only (an empty file gives len 0, p non-NULL).
- * Returns 0, CST_ENOENT or CST_EIO.
+ * Opens path for reading as a store file: O_NONBLOCK (a FIFO cannot
+ * block the open) and O_NOFOLLOW (a symbolic link is refused), then
+ * refuses anything but a regular file.  On success *fd (returned to
+ * close) is a blocking descriptor and *size the file's size then.
+ * Returns 0, CST_ENOENT, CST_ENOTREG (not a regular file, or a symbolic
+ * link) or CST_EIO.
+ */
+int cst_file_open_read(const char *path, int *fd, uint64_t *size);
+
+/*
+ * Maps the file path read-only (an empty file gives len 0, p non-NULL),
+ * opened as cst_file_open_read does.  Returns 0, CST_ENOENT, CST_ENOTREG,
+ * CST_ENOMEM or CST_EIO.
  */
 int cst_map_open(const char *path, cst_map *out);
+
+/*
+ * Whether m's file was found shorter than m while it was read: the bytes
+ * past its new end read as zeros, and nothing read there is evidence.
+ */
+int cst_map_shrank(const cst_map *m);
 
 /*
  * Advice that the whole of m (from cst_map_open) is about to be read:
@@ -61,7 +92,7 @@ int cst_map_open(const char *path, cst_map *out);
  */
 void cst_map_will_read(const cst_map *m);
 
-/* Unmaps m; safe on a zeroed map. */
+/* Unmaps m and frees its extents; safe on a zeroed map. */
 void cst_map_close(cst_map *m);
 
 /* Formats the file name of segment n ("seg-0000000042.cst") into out. */

@@ -323,8 +323,11 @@ int cst_digests_compute(const uint8_t *p, size_t len, cst_digests *out)
     __attribute__((warn_unused_result));
 
 /*
- * Reads the file path and digests it into out, setting *size.  Returns 0,
- * CST_ENOENT, CST_EIO or CST_ENOMEM.
+ * Reads the file path (as a store file: cst_file_open_read, so never a
+ * FIFO, device or link) up to the size it had when opened and digests it
+ * into out, setting *size.  Returns 0, CST_ENOENT, CST_ENOTREG, CST_EIO,
+ * CST_ETRUNC (it shrank while read), CST_ETOOBIG (more than 64 MiB of
+ * holes: not read, R-SEG-7) or CST_ENOMEM.
  */
 int cst_digests_file(const char *path, cst_digests *out, uint64_t *size);
 

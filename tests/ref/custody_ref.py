@@ -134,6 +134,18 @@ RECORD_LEN = 11
 SEGMENT_NAME = re.compile(r"\Aseg-([0-9]{10})\.cst\Z")
 
 
+
+def _first_hole(path):
+    """Offset of the first hole of the file at path (its size if none);
+    st_blocks cannot tell holes from compression."""
+    fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW)
+    try:
+        return os.lseek(fd, 0, os.SEEK_HOLE)
+    except OSError:
+        return os.fstat(fd).st_size
+    finally:
+        os.close(fd)
+
 class Finding:
     """One located failure: the rule broken and where."""
 
@@ -789,12 +801,15 @@ class Verifier:
                 continue
             path = os.path.join(segdir, name)
             try:
-                st = os.stat(path)
+                st = os.lstat(path)
             except OSError as e:
                 raise UsageError("%s: %s" % (path, e.strerror))
             if not stat.S_ISREG(st.st_mode):
-                self.find("R-SEG-1", rel, 0, None, "not a regular file")
+                # R-SEG-7: links are not followed, nothing else is read.
+                self.find("R-SEG-7", rel, 0, None, "not a regular file")
                 continue
+            if st.st_size > 0 and _first_hole(path) < st.st_size:
+                self.find("R-SEG-7", rel, 0, None, "the file has holes")
             s = _Segment()
             # A .cst file with an odd name is still a segment (R-SEG-0); it
             # sorts last unless its header says where it belongs.
