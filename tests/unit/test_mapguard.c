@@ -17,6 +17,16 @@
 
 #define PAGES 4
 
+/*
+ * The previous action takes a fault the guard does not own; under ASan
+ * that is ASan's handler, which reports it and aborts.
+ */
+#ifdef __SANITIZE_ADDRESS__
+#define UNGUARDED_DEATH SIGABRT
+#else
+#define UNGUARDED_DEATH SIGBUS
+#endif
+
 /* A file of PAGES pages of 0xa5, mapped; its path is unlinked already. */
 static void *
 map_file(int *fd_out, size_t *len_out)
@@ -82,7 +92,7 @@ Test(mapguard, slots_are_reused_and_start_clean)
 	close(fd);
 }
 
-Test(mapguard, unguarded_mapping_still_dies, .signal = SIGBUS)
+Test(mapguard, unguarded_mapping_still_dies, .signal = UNGUARDED_DEATH)
 {
 	const volatile uint8_t *p;
 	size_t len, page = (size_t)sysconf(_SC_PAGESIZE);
@@ -94,7 +104,7 @@ Test(mapguard, unguarded_mapping_still_dies, .signal = SIGBUS)
 	(void)p[3 * page];
 }
 
-Test(mapguard, removed_range_is_not_guarded, .signal = SIGBUS)
+Test(mapguard, removed_range_is_not_guarded, .signal = UNGUARDED_DEATH)
 {
 	const volatile uint8_t *p;
 	size_t len, page = (size_t)sysconf(_SC_PAGESIZE);
