@@ -36,6 +36,7 @@
 #include "query.h"
 #include "query_cli.h"
 #include "query_store.h"
+#include "store_where.h"
 
 static const char progname[] = QUERY_PROGNAME;
 
@@ -153,9 +154,19 @@ select_blocks(struct query_opts *o, struct query_store *s, const uint8_t *key,
 {
 	const struct query_block *b;
 	const struct index_entry *e;
+	struct query_filter fi = o->f;
 	struct segidx *g;
 	size_t i, k, m = 0;
-	int use = key != NULL && query_filter_uses_index(&o->f);
+	int use;
+
+	/*
+	 * The index files hosts and apps as sent, byte for byte; the query
+	 * compares them in any case, so only its other fields may exclude a
+	 * block.
+	 */
+	fi.nhosts = 0;
+	fi.napps = 0;
+	use = key != NULL && query_filter_uses_index(&fi);
 
 	for (k = 0; k < s->nblocks; k++) {
 		i = o->reverse ? s->nblocks - 1 - k : k;
@@ -182,7 +193,7 @@ select_blocks(struct query_opts *o, struct query_store *s, const uint8_t *key,
 			continue;
 		if (o->reindex && b->f.hdr.type != CST_BLOCK_DATA)
 			continue;
-		if (use && e != NULL && !index_may_match(e, &o->f)) {
+		if (use && e != NULL && !index_may_match(e, &fi)) {
 			(*skipped_idx)++;
 			continue;
 		}
@@ -372,6 +383,7 @@ main(int argc, char **argv)
 	size_t *order = NULL, n = 0;
 	int *need = NULL, rc, status = EXIT_OK;
 	uint64_t skipped = 0;
+	char why[8192];
 	static char obuf[1 << 20];
 
 	sink_init(&k);
@@ -385,6 +397,11 @@ main(int argc, char **argv)
 	}
 	setvbuf(stdout, obuf, _IOFBF, sizeof(obuf));
 	catch_signals();
+	if (store_where_explain(o.dir, why, sizeof(why)) != 0) {
+		fprintf(stderr, "%s: %s\n", progname, why);
+		status = EXIT_USAGE;
+		goto done;
+	}
 	if (load_root(&o, &root) != 0) {
 		status = EXIT_IO;
 		goto done;
@@ -414,10 +431,14 @@ main(int argc, char **argv)
 	}
 	k.o = &o;
 	k.s = s;
-	if (o.follow) {
-		/* The newest N: walk backwards, print forwards. */
+	if (o.follow || (o.have_limit && !o.oldest)) {
+		/* The newest N: walk backwards, print in the order asked. */
+		k.tail = !o.reverse;
+		o.reverse = 1;
+	} else if (o.have_limit && o.reverse) {
+		/* The oldest N, newest first: walk forwards, print backwards. */
 		k.tail = 1;
-		o.reverse = !o.reverse;
+		o.reverse = 0;
 	}
 	select_blocks(&o, s, key, sx, order, need, &n, &skipped);
 	if (o.verbose)
@@ -451,10 +472,8 @@ main(int argc, char **argv)
 	if (status == EXIT_OK && k.bw != NULL &&
 	    query_bundle_finish(&o, s, &k) != 0)
 		status = EXIT_IO;
-	if (k.tail) {
+	if (k.tail)
 		flush_tail(&k);
-		o.reverse = !o.reverse;
-	}
 	if (fflush(stdout) != 0 && status == EXIT_OK)
 		status = EXIT_IO;
 	if (o.follow && status == EXIT_OK && follow(&o, s) != 0)
