@@ -19,6 +19,7 @@
 #include "custody/verify.h"
 #include "bundle_check.h"
 #include "exit.h"
+#include "store_where.h"
 #include "custody_version.h"
 #include "vreport.h"
 
@@ -235,6 +236,7 @@ parse_args(int argc, char **argv, struct args *a)
 		{ NULL, 0, NULL, 0 },
 	};
 	struct stat st;
+	char why[8192];
 	const char **n;
 	char **list;
 	size_t nlist, i;
@@ -300,9 +302,12 @@ parse_args(int argc, char **argv, struct args *a)
 			a->dir = argv[i];
 			if (list_dir(a->dir, "segments", want_cst, &list,
 			    &nlist) != 0) {
-				fprintf(stderr, "custody-verify: %s: no "
-				    "segments/ directory: not a store\n",
-				    a->dir);
+				if (store_where_explain(a->dir, why,
+				    sizeof(why)) == 0)
+					snprintf(why, sizeof(why), "%s: no "
+					    "segments/ directory: not a store",
+					    a->dir);
+				fprintf(stderr, "custody-verify: %s\n", why);
 				exit(EXIT_USAGE);
 			}
 			for (size_t k = 0; k < nlist; k++)
@@ -312,6 +317,11 @@ parse_args(int argc, char **argv, struct args *a)
 			    &a->others, &a->nothers) != 0)
 				a->nothers = 0;
 		} else {
+			if (store_where_bundle(argv[i], why,
+			    sizeof(why)) != 0) {
+				fprintf(stderr, "custody-verify: %s\n", why);
+				exit(EXIT_USAGE);
+			}
 			add_seg(a, argv[i], 1);
 			a->nexplicit++;
 		}
