@@ -154,19 +154,9 @@ select_blocks(struct query_opts *o, struct query_store *s, const uint8_t *key,
 {
 	const struct query_block *b;
 	const struct index_entry *e;
-	struct query_filter fi = o->f;
 	struct segidx *g;
 	size_t i, k, m = 0;
-	int use;
-
-	/*
-	 * The index files hosts and apps as sent, byte for byte; the query
-	 * compares them in any case, so only its other fields may exclude a
-	 * block.
-	 */
-	fi.nhosts = 0;
-	fi.napps = 0;
-	use = key != NULL && query_filter_uses_index(&fi);
+	int use = key != NULL && query_filter_uses_index(&o->f);
 
 	for (k = 0; k < s->nblocks; k++) {
 		i = o->reverse ? s->nblocks - 1 - k : k;
@@ -193,7 +183,7 @@ select_blocks(struct query_opts *o, struct query_store *s, const uint8_t *key,
 			continue;
 		if (o->reindex && b->f.hdr.type != CST_BLOCK_DATA)
 			continue;
-		if (use && e != NULL && !index_may_match(e, &fi)) {
+		if (use && e != NULL && !index_may_match(e, &o->f)) {
 			(*skipped_idx)++;
 			continue;
 		}

@@ -537,6 +537,16 @@ Test(query_index, mac_stale_and_forged_entries)
 	cr_assert(index_may_match(index_seg_find(x, 10, h0), &f));
 	cr_assert_not(index_may_match(index_seg_find(x, 11, h1), &f));
 	query_filter_close(&f);
+	/* The query matches hosts and apps in any case: so does the index. */
+	query_filter_init(&f);
+	cr_assert_eq(query_filter_add(&f.hosts, &f.nhosts, "WeB1"), 0);
+	cr_assert_eq(query_filter_add(&f.apps, &f.napps, "NGINX"), 0);
+	cr_assert(index_may_match(index_seg_find(x, 10, h0), &f));
+	query_filter_close(&f);
+	query_filter_init(&f);
+	cr_assert_eq(query_filter_add(&f.apps, &f.napps, "SSHD"), 0);
+	cr_assert_not(index_may_match(index_seg_find(x, 10, h0), &f));
+	query_filter_close(&f);
 	query_filter_init(&f);
 	cr_assert_eq(query_filter_severity(&f, "err"), 0);
 	cr_assert(index_may_match(index_seg_find(x, 10, h0), &f));
