@@ -129,7 +129,9 @@ clock_(const char **s, struct tm *tm, int64_t *frac)
 	int64_t scale = NS / 10;
 
 	*frac = 0;
-	if (digits(s, 2, &h) || *(*s)++ != ':' || digits(s, 2, &mi))
+	/* "9:05" as well as "09:05": typed from memory. */
+	if (digits(s, (*s)[0] != '\0' && (*s)[1] == ':' ? 1 : 2, &h) ||
+	    *(*s)++ != ':' || digits(s, 2, &mi))
 		return (-1);
 	if (**s == ':') {
 		(*s)++;

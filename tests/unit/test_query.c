@@ -120,6 +120,8 @@ Test(query_time, wall_clock_is_local_london)
 	cr_assert_eq(t, (T0 - 19 * H) * NS);
 	cr_assert_eq(query_time_parse("21:00", now, 0, &t), 0);
 	cr_assert_eq(t, (T0 + 8 * H) * NS, "a clock time alone: today");
+	cr_assert_eq(query_time_parse("9:05", now, 0, &t), 0);
+	cr_assert_eq(t, (T0 - 4 * H + 300) * NS, "one digit for the hour");
 	cr_assert_eq(query_time_parse("tomorrow 00:30:15", now, 0, &t), 0);
 	cr_assert_eq(t, (T0 + 11 * H + 1815) * NS);
 	cr_assert_eq(query_time_parse("now", now, 0, &t), 0);
