@@ -73,9 +73,9 @@ for idx in "" "--no-index"; do
 	# shellcheck disable=SC2086
 	run "window + host" $window --host host-1500.example.org $idx
 	FULL=1 run "full scan, no filter, 2 threads" --threads 2 $idx
-	FULL=1 run "full text (absent), 1 thread" --grep zz-absent-zz \
+	FULL=1 run "full text (absent), 1 thread" --grep-fixed zz-absent-zz \
 	    --threads 1 $idx
-	FULL=1 run "full text (absent), 2 threads" --grep zz-absent-zz \
+	FULL=1 run "full text (absent), 2 threads" --grep-fixed zz-absent-zz \
 	    --threads 2 $idx
 	FULL=1 run "regex every record, 1 thread" --regex 'ev=\d+7 GET' \
 	    --threads 1 $idx

@@ -38,6 +38,7 @@
 #include "query.h"
 #include "query_cli.h"
 #include "query_store.h"
+#include "store_where.h"
 
 static const char progname[] = QUERY_PROGNAME;
 
@@ -374,6 +375,7 @@ main(int argc, char **argv)
 	size_t *order = NULL, n = 0;
 	int *need = NULL, rc, status = EXIT_OK;
 	uint64_t skipped = 0;
+	char why[8192];
 	static char obuf[1 << 20];
 
 	sink_init(&k);
@@ -393,6 +395,11 @@ main(int argc, char **argv)
 	}
 	setvbuf(stdout, obuf, _IOFBF, sizeof(obuf));
 	catch_signals();
+	if (store_where_explain(o.dir, why, sizeof(why)) != 0) {
+		fprintf(stderr, "%s: %s\n", progname, why);
+		status = EXIT_USAGE;
+		goto done;
+	}
 	if (load_root(&o, &root) != 0) {
 		status = EXIT_IO;
 		goto done;
@@ -422,10 +429,14 @@ main(int argc, char **argv)
 	}
 	k.o = &o;
 	k.s = s;
-	if (o.follow) {
-		/* The newest N: walk backwards, print forwards. */
+	if (o.follow || (o.have_limit && !o.oldest)) {
+		/* The newest N: walk backwards, print in the order asked. */
+		k.tail = !o.reverse;
+		o.reverse = 1;
+	} else if (o.have_limit && o.reverse) {
+		/* The oldest N, newest first: walk forwards, print backwards. */
 		k.tail = 1;
-		o.reverse = !o.reverse;
+		o.reverse = 0;
 	}
 	select_blocks(&o, s, key, sx, order, need, &n, &skipped);
 	if (o.verbose)
@@ -459,10 +470,8 @@ main(int argc, char **argv)
 	if (status == EXIT_OK && k.bw != NULL &&
 	    query_bundle_finish(&o, s, &k) != 0)
 		status = EXIT_IO;
-	if (k.tail) {
+	if (k.tail)
 		flush_tail(&k);
-		o.reverse = !o.reverse;
-	}
 	if (fflush(stdout) != 0 && status == EXIT_OK)
 		status = EXIT_IO;
 	if (o.follow && status == EXIT_OK && follow(&o, s) != 0)

@@ -20,6 +20,7 @@
 #include "custody/verify.h"
 #include "bundle_check.h"
 #include "exit.h"
+#include "store_where.h"
 #include "custody_version.h"
 #include "vreport.h"
 
@@ -236,6 +237,7 @@ parse_args(int argc, char **argv, struct args *a)
 		{ NULL, 0, NULL, 0 },
 	};
 	struct stat st;
+	char why[8192];
 	const char **n;
 	char **list;
 	size_t nlist, i;
@@ -301,9 +303,12 @@ parse_args(int argc, char **argv, struct args *a)
 			a->dir = argv[i];
 			if (list_dir(a->dir, "segments", want_cst, &list,
 			    &nlist) != 0) {
-				fprintf(stderr, "custody-verify: %s: no "
-				    "segments/ directory: not a store\n",
-				    a->dir);
+				if (store_where_explain(a->dir, why,
+				    sizeof(why)) == 0)
+					snprintf(why, sizeof(why), "%s: no "
+					    "segments/ directory: not a store",
+					    a->dir);
+				fprintf(stderr, "custody-verify: %s\n", why);
 				exit(EXIT_USAGE);
 			}
 			for (size_t k = 0; k < nlist; k++)
@@ -313,6 +318,11 @@ parse_args(int argc, char **argv, struct args *a)
 			    &a->others, &a->nothers) != 0)
 				a->nothers = 0;
 		} else {
+			if (store_where_bundle(argv[i], why,
+			    sizeof(why)) != 0) {
+				fprintf(stderr, "custody-verify: %s\n", why);
+				exit(EXIT_USAGE);
+			}
 			add_seg(a, argv[i], 1);
 			a->nexplicit++;
 		}

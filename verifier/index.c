@@ -32,7 +32,11 @@
 #define BLOOM_MAX 65536u
 #define PROBES 4
 
-static const uint8_t idx_magic[8] = { 'C', 'S', 'T', 'I', 'D', 'X', '1', 0 };
+/*
+ * Version 2 files hosts and apps in lower case (queries match them in any
+ * case); a version 1 index is not believed, and is rebuilt.
+ */
+static const uint8_t idx_magic[8] = { 'C', 'S', 'T', 'I', 'D', 'X', '2', 0 };
 
 /* Bloom hashing needs spread, not secrecy: a fixed SipHash key. */
 static const uint8_t bloom_key[crypto_shorthash_KEYBYTES];
@@ -278,12 +282,17 @@ item_hash(char tag, const uint8_t *p, size_t len)
 {
 	uint8_t buf[256 + 1], out[crypto_shorthash_BYTES];
 	uint64_t h;
+	size_t i;
 
 	/* Longer values keep their first 256 bytes: a hint, not an answer. */
 	if (len > 256)
 		len = 256;
 	buf[0] = (uint8_t)tag;
 	memcpy(buf + 1, p, len);
+	if (tag == 'h' || tag == 'a')
+		for (i = 1; i <= len; i++)
+			if (buf[i] >= 'A' && buf[i] <= 'Z')
+				buf[i] = (uint8_t)(buf[i] + ('a' - 'A'));
 	crypto_shorthash(out, buf, len + 1, bloom_key);
 	memcpy(&h, out, sizeof(h));
 	return (h);

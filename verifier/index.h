@@ -16,7 +16,8 @@
  * File layout, little-endian:
  *
  *   OFFSET  SIZE  DESCRIPTION
- *   0       8     magic "CSTIDX1\0"
+ *   0       8     magic "CSTIDX2\0" (version 1 filed hosts and apps
+ *                 as sent; version 2 in ASCII lower case)
  *   8       4     entry count
  *   12      4     0
  *   16      16    chain_id

@@ -117,6 +117,14 @@ json_init(struct json *j, cst_buf *out)
 }
 
 void
+json_init_pretty(struct json *j, cst_buf *out)
+{
+
+	json_init(j, out);
+	j->pretty = 1;
+}
+
+void
 json_init_file(struct json *j, FILE *f)
 {
 
@@ -154,6 +162,16 @@ put(struct json *j, const void *p, size_t n)
 		flush(j);
 }
 
+/* A pretty writer's line break, indented two spaces per level. */
+static void
+newline(struct json *j, unsigned depth)
+{
+	static const char sp[] = "\n                                "
+	    "                                ";
+
+	put(j, sp, 1 + 2 * (size_t)depth);
+}
+
 /* What comes before any value or key: a comma after a sibling. */
 static void
 sep(struct json *j)
@@ -167,6 +185,8 @@ sep(struct json *j)
 	if (j->more & bit)
 		put(j, ",", 1);
 	j->more |= bit;
+	if (j->pretty && j->depth > 0)
+		newline(j, j->depth);
 }
 
 static void
@@ -187,9 +207,12 @@ open_(struct json *j, const char *c)
 static void
 close_(struct json *j, const char *c)
 {
+	int had = (j->more & ((uint32_t)1 << j->depth)) != 0;
 
 	if (j->depth > 0)
 		j->depth--;
+	if (j->pretty && had)
+		newline(j, j->depth);
 	put(j, c, 1);
 }
 
@@ -233,7 +256,7 @@ json_keyn(struct json *j, const void *p, size_t len)
 {
 
 	json_string(j, p, len);
-	put(j, ":", 1);
+	put(j, j->pretty ? ": " : ":", j->pretty ? 2 : 1);
 	j->keyed = 1;
 }
 

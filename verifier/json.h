@@ -40,10 +40,17 @@ struct json {
 	unsigned depth;
 	uint32_t more;          /* bit d: level d has a member already */
 	int keyed;              /* a key was written; its value is next */
+	int pretty;             /* one member per line, indented */
 };
 
 /* A writer that appends to out (borrowed; must outlive j). */
 void json_init(struct json *j, cst_buf *out);
+
+/*
+ * A writer like json_init's that puts each member and element on its own
+ * line, indented two spaces per level, and a space after each colon.
+ */
+void json_init_pretty(struct json *j, cst_buf *out);
 
 /* A writer that buffers and writes to f (borrowed) now and then. */
 void json_init_file(struct json *j, FILE *f);

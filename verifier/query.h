@@ -26,9 +26,10 @@ struct query_sd {
 };
 
 /*
- * A query.  Options of different kinds combine with AND; repeated --host,
- * --app and --peer accept any of their values (OR); repeated --sd and
- * --grep must all hold.  Strings are borrowed from argv.
+ * A query.  Options of different kinds combine with AND; repeated
+ * --identifier, --host and --peer accept any of their values (OR);
+ * repeated --sd, --grep, --grep-fixed and --regex must all hold.  Strings
+ * are borrowed from argv.
  */
 struct query_filter {
 	int64_t since;        /* recv_ns >= since; INT64_MIN when absent */
@@ -46,9 +47,10 @@ struct query_filter {
 	uint32_t kind_mask;   /* bit k: record kind k */
 	struct query_sd *sds;
 	size_t nsds;
-	const char **greps;
+	const char **greps;   /* --grep-fixed: literal byte strings */
 	size_t ngreps;
-	pcre2_code *re;       /* owned; NULL: no --regex */
+	pcre2_code **res;     /* owned: --grep and --regex patterns */
+	size_t nres;
 };
 
 #define QUERY_ALL_MASK 0xffffffffu
@@ -71,11 +73,14 @@ int query_filter_sd(struct query_filter *f, const char *arg);
 int query_filter_add(const char ***list, size_t *n, const char *arg);
 
 /*
- * Compiles pattern (borrowed) with PCRE2, JIT when it can.  On failure
+ * Adds pattern (borrowed), compiled with PCRE2 (JIT when it can), to the
+ * patterns a record's raw bytes must all match.  With smart set, the
+ * match ignores ASCII case when the pattern has no upper-case letter
+ * (journalctl's --grep); otherwise it is case-sensitive.  On failure
  * writes the reason to err (errlen bytes) and returns -1.
  */
 int query_filter_regex(struct query_filter *f, const char *pattern,
-    char *err, size_t errlen);
+    int smart, char *err, size_t errlen);
 
 /*
  * Can a block with header h hold a match, judged from the header alone
@@ -87,8 +92,8 @@ int query_filter_block(const struct query_filter *f, const cst_blk_hdr *h);
 int query_filter_uses_index(const struct query_filter *f);
 
 /*
- * Can an uncompressed payload raw[0..len) hold a match of the --grep
- * strings?  Every raw byte string is in the payload verbatim, so a block
+ * Can an uncompressed payload raw[0..len) hold a match of the
+ * --grep-fixed strings?  Every raw byte string is in the payload verbatim, so a block
  * without the text cannot match.
  */
 int query_filter_payload(const struct query_filter *f, const uint8_t *raw,
@@ -96,7 +101,8 @@ int query_filter_payload(const struct query_filter *f, const uint8_t *raw,
 
 /*
  * Does r match?  md (borrowed) is the caller's PCRE2 match data, one per
- * thread, or NULL when f has no regex.
+ * thread, from pcre2_match_data_create(1, NULL), or NULL when f has no
+ * pattern.
  */
 int query_filter_match(const struct query_filter *f, const cst_record *r,
     pcre2_match_data *md);
@@ -106,13 +112,16 @@ void query_filter_peer_host(const uint8_t *p, size_t len, size_t *off,
     size_t *hlen);
 
 /*
- * Parses a time as --since/--until take it, relative to now_ns: RFC 3339
- * ("2024-05-01T12:00:00Z", offsets, fractions, a space for T, a date
- * alone; no zone means UTC), "now", "today", "yesterday", "tomorrow",
- * "@SECONDS", or a duration "-2h", "+30min", "1h30min", "2 days ago" (no
- * sign: in the past).  Returns 0 or -1.
+ * Parses a time as --since/--until take it, relative to now_ns, as
+ * journalctl does: RFC 3339 ("2024-05-01T12:00:00Z", offsets, fractions,
+ * a space for T, no seconds, a date alone, a " UTC" suffix),
+ * "YYYY-MM-DD HH:MM[:SS]", a clock time "21:00" (today), "today",
+ * "yesterday", "tomorrow" (midnight) each optionally followed by a clock
+ * time, "now", "@SECONDS", or a duration "-2h", "+30min", "1h30min",
+ * "2 days ago" (no sign: in the past).  A time without a zone is local
+ * time (TZ), or UTC when utc is set.  Returns 0 or -1.
  */
-int query_time_parse(const char *s, int64_t now_ns, int64_t *out);
+int query_time_parse(const char *s, int64_t now_ns, int utc, int64_t *out);
 
 /* The time now (CLOCK_REALTIME), ns since 1970 UTC. */
 int64_t query_time_now(void);
@@ -126,6 +135,21 @@ int query_time_duration(const char *s, int64_t *out);
  */
 void query_time_format(int64_t t, int digits, char *out, size_t len);
 
+/* How a time is shown on screen, after journalctl's output modes. */
+enum query_tstyle {
+	QUERY_TS_SHORT,   /* "Jun 01 13:00:00" */
+	QUERY_TS_PRECISE, /* "Jun 01 13:00:00.123456" */
+	QUERY_TS_ISO,     /* "2024-06-01T13:00:00+01:00" */
+	QUERY_TS_VERBOSE, /* "Sat 2024-06-01 13:00:00.123456 BST" */
+};
+
+/*
+ * Formats t in style, in local time (TZ) or in UTC when utc is set, into
+ * out (at least 64 bytes).
+ */
+void query_time_show(int64_t t, enum query_tstyle style, int utc, char *out,
+    size_t len);
+
 /*
  * Static names of syslog severities and facilities: "err", "local0"; "-"
  * for none.  Record kinds and transports are named by the library
@@ -134,18 +158,35 @@ void query_time_format(int64_t t, int digits, char *out, size_t len);
 const char *query_out_severity(int s);
 const char *query_out_facility(int f);
 
+/*
+ * Output modes.  QUERY_TEXT is the evidence line custody-verify --bundle
+ * --records prints: UTC RFC 3339 with microseconds, host, app[procid],
+ * severity, message.  The others are custody-query's -o modes, named as
+ * journalctl names them.
+ */
 enum query_format {
 	QUERY_TEXT,
-	QUERY_JSON,
-	QUERY_RAW,
+	QUERY_SHORT,         /* "Jun 01 13:00:00 host app[pid]: msg" */
+	QUERY_SHORT_ISO,     /* "2024-06-01T13:00:00+01:00 host ..." */
+	QUERY_SHORT_PRECISE, /* "Jun 01 13:00:00.123456 host ..." */
+	QUERY_JSON,          /* one object per line (--help-json) */
+	QUERY_JSON_PRETTY,   /* the same object, indented */
+	QUERY_CAT,           /* the message alone */
+	QUERY_RAW,           /* the bytes as received */
+	QUERY_VERBOSE,       /* every field, one per line */
 };
 
 /*
- * Appends the output line of r (borrowed), the block_no-th block's record,
- * in format fmt to out (borrowed).  Text output escapes every control
- * byte and invalid UTF-8, so a hostile message cannot drive the terminal.
- * Returns 0 or CST_ENOMEM.
+ * Appends the output of r (borrowed), the block_no-th block's record, in
+ * mode fmt to out (borrowed), its times in local time (TZ) or in UTC when
+ * utc is set.  Text output escapes every control byte and invalid UTF-8,
+ * so a hostile message cannot drive the terminal.  Returns 0 or
+ * CST_ENOMEM.
  */
+int query_out_show(cst_buf *out, enum query_format fmt, int utc,
+    const cst_record *r, uint64_t block_no);
+
+/* query_out_show in UTC. */
 int query_out_record(cst_buf *out, enum query_format fmt, const cst_record *r,
     uint64_t block_no);
 

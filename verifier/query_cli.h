@@ -28,8 +28,11 @@ struct query_opts {
 	struct query_filter f;
 	enum query_format fmt;
 	int count;
-	uint64_t limit;       /* 0: none */
+	uint64_t limit;       /* -n N */
 	int have_limit;
+	int oldest;           /* -n +N: the oldest N, not the newest */
+	int utc;              /* --utc: read and show times in UTC */
+	int all;              /* --all: audit records too */
 	int reverse;
 	int follow;
 	int64_t poll_ns;

@@ -1,9 +1,10 @@
 /*
  * What a record must be to match a query, and which blocks can hold one.
  *
- * Text filters (--grep, --regex) look at the raw bytes as received, not
- * at a parsed field: the raw bytes are the evidence, and a message that
- * did not parse must still be found.
+ * Text filters (--grep, --grep-fixed, --regex) look at the raw bytes as
+ * received, not at a parsed field: the raw bytes are the evidence, and a
+ * message that did not parse must still be found.  Hosts and identifiers
+ * compare without regard to ASCII case, as journalctl users expect.
  */
 #include <ctype.h>
 #include <errno.h>
@@ -45,7 +46,9 @@ query_filter_close(struct query_filter *f)
 	for (i = 0; i < f->nsds; i++)
 		free((char *)(uintptr_t)f->sds[i].id);
 	free(f->sds);
-	pcre2_code_free(f->re);
+	for (i = 0; i < f->nres; i++)
+		pcre2_code_free(f->res[i]);
+	free(f->res);
 	memset(f, 0, sizeof(*f));
 }
 
@@ -108,8 +111,9 @@ severity(const char *s, size_t len, int *out)
 }
 
 /*
- * "err" or "3": that severity; "warning..emerg" or "4..0": the range,
- * either way round (severity numbers fall as urgency rises).
+ * "err" or "3": that severity and every more severe one (emerg..err), as
+ * journalctl's --priority; "warning..emerg" or "4..0": the range, either
+ * way round (severity numbers fall as urgency rises).
  */
 int
 query_filter_severity(struct query_filter *f, const char *arg)
@@ -119,9 +123,9 @@ query_filter_severity(struct query_filter *f, const char *arg)
 	uint32_t m = 0;
 
 	if ((dots = strstr(arg, "..")) == NULL) {
-		if (severity(arg, strlen(arg), &a) != 0)
+		if (severity(arg, strlen(arg), &b) != 0)
 			return (-1);
-		b = a;
+		a = 0;
 	} else {
 		if (severity(arg, (size_t)(dots - arg), &a) != 0 ||
 		    severity(dots + 2, strlen(dots + 2), &b) != 0)
@@ -276,24 +280,65 @@ query_filter_sd(struct query_filter *f, const char *arg)
 	return (0);
 }
 
+/*
+ * journalctl's smart case: does the pattern hold an upper-case letter
+ * (any script, when the pattern is UTF-8; ASCII otherwise)?
+ */
+static int
+has_upper(const char *pattern)
+{
+	pcre2_match_data *md;
+	pcre2_code *up;
+	PCRE2_SIZE off;
+	const char *p;
+	int code, rc;
+
+	up = pcre2_compile((PCRE2_SPTR)"\\p{Lu}", PCRE2_ZERO_TERMINATED,
+	    PCRE2_UTF | PCRE2_MATCH_INVALID_UTF, &code, &off, NULL);
+	md = up != NULL ? pcre2_match_data_create(1, NULL) : NULL;
+	if (md != NULL) {
+		rc = pcre2_match(up, (PCRE2_SPTR)pattern,
+		    PCRE2_ZERO_TERMINATED, 0, 0, md, NULL);
+		pcre2_match_data_free(md);
+		pcre2_code_free(up);
+		if (rc >= 0 || rc == PCRE2_ERROR_NOMATCH)
+			return (rc >= 0);
+	}
+	pcre2_code_free(up);
+	for (p = pattern; *p != '\0'; p++)
+		if (isupper((unsigned char)*p))
+			return (1);
+	return (0);
+}
+
 int
-query_filter_regex(struct query_filter *f, const char *pattern, char *err,
-    size_t errlen)
+query_filter_regex(struct query_filter *f, const char *pattern, int smart,
+    char *err, size_t errlen)
 {
 	PCRE2_UCHAR msg[256];
 	PCRE2_SIZE off;
+	pcre2_code **l, *re;
+	uint32_t opts = 0;
 	int code;
 
-	f->re = pcre2_compile((PCRE2_SPTR)pattern, PCRE2_ZERO_TERMINATED, 0,
+	if (smart && !has_upper(pattern))
+		opts |= PCRE2_CASELESS;
+	if ((l = realloc(f->res, (f->nres + 1) * sizeof(*l))) == NULL) {
+		snprintf(err, errlen, "out of memory");
+		return (-1);
+	}
+	f->res = l;
+	re = pcre2_compile((PCRE2_SPTR)pattern, PCRE2_ZERO_TERMINATED, opts,
 	    &code, &off, NULL);
-	if (f->re == NULL) {
+	if (re == NULL) {
 		pcre2_get_error_message(code, msg, sizeof(msg));
 		snprintf(err, errlen, "at offset %zu: %s", (size_t)off,
 		    (const char *)msg);
 		return (-1);
 	}
 	/* Without JIT the interpreter gives the same answers, slower. */
-	(void)pcre2_jit_compile(f->re, PCRE2_JIT_COMPLETE);
+	(void)pcre2_jit_compile(re, PCRE2_JIT_COMPLETE);
+	f->res[f->nres++] = re;
 	return (0);
 }
 
@@ -337,7 +382,8 @@ span_eq(const cst_record *r, cst_span s, const char *v)
 {
 	size_t n = strlen(v);
 
-	return (s.len == n && memcmp(r->raw.p + s.off, v, n) == 0);
+	return (s.len == n && strncasecmp((const char *)r->raw.p + s.off, v,
+	    n) == 0);
 }
 
 static int
@@ -476,10 +522,11 @@ query_filter_match(const struct query_filter *f, const cst_record *r,
 		if (memmem(r->raw.p, r->raw.len, f->greps[i],
 		    strlen(f->greps[i])) == NULL)
 			return (0);
-	if (f->re != NULL) {
-		rc = pcre2_match(f->re, (PCRE2_SPTR)(r->raw.len > 0 ?
+	for (i = 0; i < f->nres; i++) {
+		rc = pcre2_match(f->res[i], (PCRE2_SPTR)(r->raw.len > 0 ?
 		    r->raw.p : (const uint8_t *)""), r->raw.len, 0, 0, md,
 		    NULL);
+		/* 0: a match with more groups than md holds; still a match. */
 		if (rc < 0)
 			return (0);
 	}

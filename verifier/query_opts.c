@@ -8,8 +8,11 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
+#include <unistd.h>
 
 #include "custody/error.h"
+#include "custody/record.h"
 
 #include "exit.h"
 #include "query.h"
@@ -24,41 +27,65 @@ usage(FILE *f)
 	fprintf(f,
 "usage: %s DIR [filters] [output]\n"
 "\n"
-"Shows records of the custody store DIR after verifying them.\n"
+"Shows records of the custody store DIR after verifying them.  The\n"
+"options follow journalctl's where journalctl has one.\n"
 "\n"
-"Filters (different options combine with AND; a repeated --host, --app,\n"
-"--peer, --severity, --facility or --kind accepts any of its values;\n"
-"repeated --grep and --sd must all hold):\n"
+"Filters (different options combine with AND; a repeated -t, --host,\n"
+"--peer, --priority, --facility or --kind accepts any of its values;\n"
+"repeated --grep, --grep-fixed, --regex and --sd must all hold):\n"
 "  -S, --since TIME       receive time >= TIME\n"
 "  -U, --until TIME       receive time < TIME\n"
-"      TIME: RFC 3339 (2024-05-01T12:00:00Z, offsets allowed; no zone\n"
-"      means UTC), 'YYYY-MM-DD', now, today, yesterday, @SECONDS, or\n"
-"      relative: -2h, +30min, 1h30min, '2 days ago' (no sign: the past)\n"
-"  -H, --host NAME        hostname equals NAME\n"
-"  -a, --app NAME         app-name (RFC 3164 tag) equals NAME\n"
-"  -p, --severity S       one severity (err or 3) or a range\n"
-"                         (warning..emerg); records without one never match\n"
+"      TIME: '2024-05-01 21:00[:SS]', 2024-05-01, 21:00 (today), now,\n"
+"      today, yesterday, tomorrow (midnight), 'yesterday 18:00', RFC 3339\n"
+"      (2024-05-01T21:00:00Z, offsets allowed), @SECONDS, or relative:\n"
+"      -2h, +30min, 1h30min, '2 days ago' (no sign: the past).  Without\n"
+"      a zone, local time (TZ), or UTC with --utc\n"
+"  -t, --identifier NAME  syslog identifier (app-name, RFC 3164 tag) is\n"
+"                         NAME, any case (alias: -a, --app)\n"
+"  -H, --host NAME        hostname is NAME, any case\n"
+"  -p, --priority P       P (err or 3) and every more severe level\n"
+"                         (emerg..err), or a range (warning..emerg);\n"
+"                         records without one never match (alias:\n"
+"                         --severity)\n"
 "      --facility LIST    facility names or numbers, comma separated\n"
 "      --seq A..B         sequence numbers A to B inclusive (A.., ..B, A)\n"
 "      --peer ADDR        sender address, with or without its port\n"
 "      --kind LIST        event, audit (all collector records), or start,\n"
 "                         stop, recovery, key-epoch, loss, stats, clock,\n"
 "                         reload\n"
+"      --all              also the collector's own audit records (shown\n"
+"                         otherwise only with --kind)\n"
 "      --sd ID[.PARAM[=VALUE]]  RFC 5424 structured data\n"
-"  -g, --grep TEXT        the raw message contains TEXT (repeat: all)\n"
-"  -e, --regex PCRE2      the raw message matches the PCRE2 pattern\n"
+"  -g, --grep PCRE2       the raw message matches the PCRE2 pattern;\n"
+"                         case-insensitive when the pattern has no\n"
+"                         upper-case letter (journalctl's smart case)\n"
+"      --grep-fixed TEXT  the raw message contains TEXT exactly\n"
+"  -e, --regex PCRE2      the raw message matches, case-sensitive\n"
+"  -u, --unit             refused: custody has no units; use -t\n"
 "\n"
 "Output:\n"
-"  (default)              one line per record: receive time, host,\n"
-"                         app[procid], severity, message; control bytes\n"
-"                         are shown as \\xNN\n"
-"  -j, --json             JSON lines (see --help-json)\n"
-"      --raw              the exact bytes received, one record per line\n"
+"  -o, --output MODE      short (default): 'Mon DD HH:MM:SS host\n"
+"                           ident[pid]: message'\n"
+"                         short-iso: ISO 8601 time with its offset\n"
+"                         short-precise: the time with microseconds\n"
+"                         cat: the message alone\n"
+"                         verbose: every field, one per line\n"
+"                         json: JSON lines (see --help-json)\n"
+"                         json-pretty: the same objects, indented\n"
+"                         raw: the bytes received, one record per line;\n"
+"                           a trailing LF is not doubled, an LF inside a\n"
+"                           record stays\n"
+"                         Text modes show control bytes as \\xNN.\n"
+"  -j, --json             -o json\n"
+"      --raw              -o raw\n"
+"      --utc              show and read times in UTC, not local time\n"
 "  -c, --count            the number of matching records\n"
-"  -n, --limit N          at most N records (with -f: the last N, then\n"
-"                         follow; default 10)\n"
+"  -n, --lines [N]        the newest N records (default 10), oldest first;\n"
+"                         +N: the oldest N; all: no limit (alias:\n"
+"                         --limit N)\n"
 "  -r, --reverse          newest first\n"
-"  -f, --follow           then show new records as they are sealed\n"
+"  -f, --follow           then show new records as they are sealed (the\n"
+"                         newest 10 first unless -n)\n"
 "      --interval DUR     poll interval of --follow (default 250ms,\n"
 "                         50ms..10s)\n"
 "      --histogram DUR    matching records per DUR as a bar chart\n"
@@ -72,6 +99,9 @@ usage(FILE *f)
 "      --reindex          rebuild the index of every segment\n"
 "      --threads N        worker threads (default: online CPUs, max 16)\n"
 "  -v, --verbose          say what was skipped and opened\n"
+"\n"
+"An evidence bundle is not a store: read it with custody-verify --bundle\n"
+"FILE --root ROOT.pub --records.\n"
 "\n"
 "Exit status (the same scheme as custody-verify's):\n"
 "  0  every record shown was verified and no failure was found\n"
@@ -125,14 +155,17 @@ parse_u64(const char *s, uint64_t *out)
 enum {
 	OPT_FACILITY = 256, OPT_SEQ, OPT_PEER, OPT_KIND, OPT_SD, OPT_RAW,
 	OPT_HISTOGRAM, OPT_BUNDLE, OPT_BUNDLE_MIN, OPT_ROOT, OPT_NO_INDEX,
-	OPT_REINDEX, OPT_THREADS, OPT_INTERVAL, OPT_HELP_JSON,
+	OPT_REINDEX, OPT_THREADS, OPT_INTERVAL, OPT_HELP_JSON, OPT_GREP_FIXED,
+	OPT_UTC, OPT_ALL, OPT_LIMIT,
 };
 
 static const struct option longopts[] = {
 	{ "since", required_argument, NULL, 'S' },
 	{ "until", required_argument, NULL, 'U' },
 	{ "host", required_argument, NULL, 'H' },
+	{ "identifier", required_argument, NULL, 't' },
 	{ "app", required_argument, NULL, 'a' },
+	{ "unit", required_argument, NULL, 'u' },
 	{ "severity", required_argument, NULL, 'p' },
 	{ "priority", required_argument, NULL, 'p' },
 	{ "facility", required_argument, NULL, OPT_FACILITY },
@@ -140,12 +173,17 @@ static const struct option longopts[] = {
 	{ "peer", required_argument, NULL, OPT_PEER },
 	{ "kind", required_argument, NULL, OPT_KIND },
 	{ "sd", required_argument, NULL, OPT_SD },
+	{ "all", no_argument, NULL, OPT_ALL },
 	{ "grep", required_argument, NULL, 'g' },
+	{ "grep-fixed", required_argument, NULL, OPT_GREP_FIXED },
 	{ "regex", required_argument, NULL, 'e' },
+	{ "output", required_argument, NULL, 'o' },
 	{ "json", no_argument, NULL, 'j' },
 	{ "raw", no_argument, NULL, OPT_RAW },
+	{ "utc", no_argument, NULL, OPT_UTC },
 	{ "count", no_argument, NULL, 'c' },
-	{ "limit", required_argument, NULL, 'n' },
+	{ "lines", optional_argument, NULL, 'n' },
+	{ "limit", required_argument, NULL, OPT_LIMIT },
 	{ "reverse", no_argument, NULL, 'r' },
 	{ "follow", no_argument, NULL, 'f' },
 	{ "interval", required_argument, NULL, OPT_INTERVAL },
@@ -168,6 +206,63 @@ bad(const char *opt, const char *arg)
 
 	fprintf(stderr, "%s: invalid %s: '%s'\n", progname, opt, arg);
 	return (-1);
+}
+
+static const struct {
+	const char *name;
+	enum query_format fmt;
+} modes[] = {
+	{ "short", QUERY_SHORT }, { "short-iso", QUERY_SHORT_ISO },
+	{ "short-precise", QUERY_SHORT_PRECISE }, { "json", QUERY_JSON },
+	{ "json-pretty", QUERY_JSON_PRETTY }, { "cat", QUERY_CAT },
+	{ "raw", QUERY_RAW }, { "verbose", QUERY_VERBOSE },
+};
+
+static int
+output_mode(const char *arg, enum query_format *fmt)
+{
+	size_t i;
+
+	for (i = 0; i < sizeof(modes) / sizeof(modes[0]); i++)
+		if (strcmp(arg, modes[i].name) == 0) {
+			*fmt = modes[i].fmt;
+			return (0);
+		}
+	return (-1);
+}
+
+/* journalctl's -n: "N" the newest N, "+N" the oldest N, "all" no limit. */
+static int
+lines(struct query_opts *o, const char *arg)
+{
+
+	if (strcmp(arg, "all") == 0) {
+		o->have_limit = 0;
+		o->oldest = 0;
+		return (0);
+	}
+	o->oldest = arg[0] == '+';
+	if (parse_u64(arg + o->oldest, &o->limit) != 0)
+		return (-1);
+	o->have_limit = 1;
+	return (0);
+}
+
+/* Does s look like the argument of -n given apart ("-n 5")? */
+static int
+lines_arg(const char *s)
+{
+
+	if (strcmp(s, "all") == 0)
+		return (1);
+	if (*s == '+')
+		s++;
+	if (*s == '\0')
+		return (0);
+	for (; *s != '\0'; s++)
+		if (*s < '0' || *s > '9')
+			return (0);
+	return (1);
 }
 
 /* The command line, as the bundle's note: what selected the records. */
@@ -196,6 +291,7 @@ query_opts_parse(int argc, char **argv, struct query_opts *o)
 {
 	struct query_filter *f = &o->f;
 	char err[300];
+	const char *since = NULL, *until = NULL;
 	int64_t t, nowt = query_time_now();
 	uint64_t u;
 	long n;
@@ -203,34 +299,39 @@ query_opts_parse(int argc, char **argv, struct query_opts *o)
 
 	memset(o, 0, sizeof(*o));
 	query_filter_init(f);
-	o->fmt = QUERY_TEXT;
+	o->fmt = QUERY_SHORT;
+	tzset();
 	o->use_index = 1;
 	o->poll_ns = 250000000;
 	n = sysconf(_SC_NPROCESSORS_ONLN);
 	o->threads = n < 1 ? 1 : n > QUERY_MAX_THREADS ? QUERY_MAX_THREADS :
 	    (int)n;
-	while ((c = getopt_long(argc, argv, "S:U:H:a:p:g:e:jcn:rfvh", longopts,
+	while ((c = getopt_long(argc, argv, "S:U:H:t:a:u:p:g:e:o:jcn::rfvh", longopts,
 	    NULL)) != -1) {
 		switch (c) {
 		case 'S':
-			if (query_time_parse(optarg, nowt, &f->since) != 0)
-				return (bad("--since", optarg));
+			since = optarg;
 			break;
 		case 'U':
-			if (query_time_parse(optarg, nowt, &f->until) != 0)
-				return (bad("--until", optarg));
+			until = optarg;
 			break;
 		case 'H':
 			if (query_filter_add(&f->hosts, &f->nhosts, optarg))
 				return (-1);
 			break;
+		case 't':
 		case 'a':
 			if (query_filter_add(&f->apps, &f->napps, optarg))
 				return (-1);
 			break;
+		case 'u':
+			fprintf(stderr, "%s: custody has no units: records are "
+			    "syslog messages, named by their identifier "
+			    "(app-name); try -t %s\n", progname, optarg);
+			return (-1);
 		case 'p':
 			if (query_filter_severity(f, optarg) != 0)
-				return (bad("--severity", optarg));
+				return (bad("--priority", optarg));
 			break;
 		case OPT_FACILITY:
 			if (query_filter_facility(f, optarg) != 0)
@@ -252,24 +353,35 @@ query_opts_parse(int argc, char **argv, struct query_opts *o)
 			if (query_filter_sd(f, optarg) != 0)
 				return (bad("--sd", optarg));
 			break;
-		case 'g':
+		case OPT_ALL:
+			o->all = 1;
+			break;
+		case OPT_GREP_FIXED:
 			if (optarg[0] == '\0')
-				return (bad("--grep", optarg));
+				return (bad("--grep-fixed", optarg));
 			if (query_filter_add(&f->greps, &f->ngreps, optarg))
 				return (-1);
 			break;
+		case 'g':
 		case 'e':
-			if (f->re != NULL) {
-				fprintf(stderr, "%s: one --regex only\n",
-				    progname);
-				return (-1);
-			}
-			if (query_filter_regex(f, optarg, err,
+			if (query_filter_regex(f, optarg, c == 'g', err,
 			    sizeof(err)) != 0) {
-				fprintf(stderr, "%s: --regex: %s\n", progname,
-				    err);
+				fprintf(stderr, "%s: %s: %s\n", progname,
+				    c == 'g' ? "--grep" : "--regex", err);
 				return (-1);
 			}
+			break;
+		case 'o':
+			if (output_mode(optarg, &o->fmt) != 0) {
+				fprintf(stderr, "%s: invalid --output: '%s' "
+				    "(short, short-iso, short-precise, cat, "
+				    "verbose, json, json-pretty, raw)\n",
+				    progname, optarg);
+				return (-1);
+			}
+			break;
+		case OPT_UTC:
+			o->utc = 1;
 			break;
 		case 'j':
 			o->fmt = QUERY_JSON;
@@ -281,9 +393,15 @@ query_opts_parse(int argc, char **argv, struct query_opts *o)
 			o->count = 1;
 			break;
 		case 'n':
-			if (parse_u64(optarg, &o->limit) != 0)
+			if (optarg == NULL && optind < argc &&
+			    lines_arg(argv[optind]))
+				optarg = argv[optind++];
+			if (lines(o, optarg != NULL ? optarg : "10") != 0)
+				return (bad("--lines", optarg));
+			break;
+		case OPT_LIMIT:
+			if (!lines_arg(optarg) || lines(o, optarg) != 0)
 				return (bad("--limit", optarg));
-			o->have_limit = 1;
 			break;
 		case 'r':
 			o->reverse = 1;
@@ -340,6 +458,15 @@ query_opts_parse(int argc, char **argv, struct query_opts *o)
 		return (-1);
 	}
 	o->dir = argv[optind];
+	if (since != NULL && query_time_parse(since, nowt, o->utc,
+	    &f->since) != 0)
+		return (bad("--since", since));
+	if (until != NULL && query_time_parse(until, nowt, o->utc,
+	    &f->until) != 0)
+		return (bad("--until", until));
+	/* The collector's own records are asked for, not shown by default. */
+	if (f->kind_mask == QUERY_ALL_MASK && !o->all)
+		f->kind_mask = 1u << CST_REC_EVENT;
 	if (f->since >= f->until) {
 		fprintf(stderr, "%s: --since is not before --until\n",
 		    progname);
@@ -354,6 +481,11 @@ query_opts_parse(int argc, char **argv, struct query_opts *o)
 	if (o->bundle != NULL && o->reverse) {
 		fprintf(stderr, "%s: a bundle is written in chain order; drop "
 		    "--reverse\n", progname);
+		return (-1);
+	}
+	if (o->bundle != NULL && o->have_limit && !o->oldest) {
+		fprintf(stderr, "%s: a bundle is written in chain order: use "
+		    "-n +N (the oldest N) or --since\n", progname);
 		return (-1);
 	}
 	if (o->follow && !o->have_limit)

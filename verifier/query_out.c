@@ -1,6 +1,7 @@
 /*
- * Output of one record: text for a person, JSON lines for a program, raw
- * bytes for a replay.
+ * Output of one record: text for a person (journalctl's short, short-iso,
+ * short-precise, cat and verbose), JSON for a program, raw bytes for a
+ * replay.
  *
  * Every message was written by someone the collector does not trust, so
  * text output escapes control bytes (a message cannot move the cursor or
@@ -170,14 +171,17 @@ done:
 }
 
 static int
-out_json(cst_buf *o, const cst_record *r, uint64_t block_no)
+out_json(cst_buf *o, const cst_record *r, uint64_t block_no, int pretty)
 {
 	const cst_syslog *ps = &r->parsed;
 	struct json j;
 	char t[48];
 	int rc;
 
-	json_init(&j, o);
+	if (pretty)
+		json_init_pretty(&j, o);
+	else
+		json_init(&j, o);
 	json_begin_object(&j);
 	json_key(&j, "seq");
 	json_u64(&j, r->seq);
@@ -301,22 +305,226 @@ out_text(cst_buf *o, const cst_record *r)
 	return (puts_(o, "\n"));
 }
 
+/* The text of s, escaped, or "-" when it is empty or absent. */
+static int
+text_span(cst_buf *o, const cst_record *r, cst_span s)
+{
+
+	if (!r->has_parsed || s.len == 0)
+		return (puts_(o, "-"));
+	return (text_esc(o, r->raw.p + s.off, s.len));
+}
+
+/*
+ * The message part: a collector record's text, the raw bytes of a
+ * message that did not parse, or the structured data and message.
+ */
+static int
+text_message(cst_buf *o, const cst_record *r, int with_sd)
+{
+	const cst_syslog *ps = &r->parsed;
+	int rc;
+
+	if (r->kind != CST_REC_EVENT || !r->has_parsed ||
+	    ps->format == CST_SYSLOG_NONE)
+		return (text_esc(o, r->raw.p, r->raw.len));
+	if (with_sd && ps->sd.len > 0 && ((rc = text_esc(o,
+	    r->raw.p + ps->sd.off, ps->sd.len)) != 0 ||
+	    (ps->msg.len > 0 && (rc = puts_(o, " ")) != 0)))
+		return (rc);
+	return (text_esc(o, r->raw.p + ps->msg.off, ps->msg.len));
+}
+
+/*
+ * journalctl's short line: "TIME HOST IDENTIFIER[PID]: MESSAGE".  A
+ * collector record is "custodyd[KIND]" of no host ("-"); a message that
+ * did not parse has neither host nor identifier.
+ */
+static int
+out_short(cst_buf *o, const cst_record *r, enum query_tstyle ts, int utc)
+{
+	const cst_syslog *ps = &r->parsed;
+	char t[64];
+	int rc;
+
+	query_time_show(r->recv_ns, ts, utc, t, sizeof(t));
+	if ((rc = puts_(o, t)) != 0 || (rc = puts_(o, " ")) != 0)
+		return (rc);
+	if (r->kind != CST_REC_EVENT)
+		rc = puts_(o, "- custodyd[") || puts_(o,
+		    cst_record_kind_name(r->kind)) || puts_(o, "]");
+	else if (!r->has_parsed || ps->format == CST_SYSLOG_NONE)
+		rc = puts_(o, "- -");
+	else if ((rc = text_span(o, r, ps->hostname)) == 0 &&
+	    (rc = puts_(o, " ")) == 0 &&
+	    (rc = text_span(o, r, ps->app)) == 0 && ps->procid.len > 0 &&
+	    (rc = puts_(o, "[")) == 0 && (rc = text_esc(o,
+	    r->raw.p + ps->procid.off, ps->procid.len)) == 0)
+		rc = puts_(o, "]");
+	if (rc != 0)
+		return (CST_ENOMEM);
+	if ((rc = puts_(o, ": ")) != 0 || (rc = text_message(o, r, 1)) != 0)
+		return (rc);
+	return (puts_(o, "\n"));
+}
+
+/* One "    name=value" line of the verbose output; v escaped. */
+static int
+field(cst_buf *o, const char *name, const uint8_t *v, size_t len)
+{
+	int rc;
+
+	if ((rc = puts_(o, "    ")) != 0 || (rc = puts_(o, name)) != 0 ||
+	    (rc = puts_(o, "=")) != 0 || (rc = text_esc(o, v, len)) != 0)
+		return (rc);
+	return (puts_(o, "\n"));
+}
+
+static int
+field_s(cst_buf *o, const char *name, const char *v)
+{
+
+	return (field(o, name, (const uint8_t *)v, strlen(v)));
+}
+
+static int
+field_span(cst_buf *o, const char *name, const cst_record *r, cst_span s)
+{
+
+	if (!r->has_parsed || s.len == 0)
+		return (0);
+	return (field(o, name, r->raw.p + s.off, s.len));
+}
+
+/*
+ * journalctl's verbose: a line with the time and the record's place in
+ * the chain, then every field present, one per line, named as in the
+ * JSON output.
+ */
+static int
+out_verbose(cst_buf *o, const cst_record *r, uint64_t block_no, int utc)
+{
+	const cst_syslog *ps = &r->parsed;
+	struct json j;
+	cst_buf d;
+	char t[64], n[96];
+	int rc;
+
+	query_time_show(r->recv_ns, QUERY_TS_VERBOSE, utc, t, sizeof(t));
+	snprintf(n, sizeof(n), " [seq=%llu block=%llu]\n",
+	    (unsigned long long)r->seq, (unsigned long long)block_no);
+	if ((rc = puts_(o, t)) != 0 || (rc = puts_(o, n)) != 0)
+		return (rc);
+	snprintf(n, sizeof(n), "%lld", (long long)r->recv_ns);
+	if ((rc = field_s(o, "recv_ns", n)) != 0 ||
+	    (rc = field_s(o, "kind", cst_record_kind_name(r->kind))) != 0 ||
+	    (rc = field_s(o, "transport",
+	    cst_transport_name(r->transport))) != 0 ||
+	    (rc = field(o, "listener", r->listener.p, r->listener.len)) != 0 ||
+	    (rc = field(o, "peer", r->peer.p, r->peer.len)) != 0 ||
+	    (r->tls_peer.p != NULL && (rc = field(o, "tls_peer",
+	    r->tls_peer.p, r->tls_peer.len)) != 0))
+		return (rc);
+	snprintf(n, sizeof(n), "%u", (unsigned)r->flags);
+	if ((rc = field_s(o, "flags", n)) != 0)
+		return (rc);
+	if (r->has_parsed && ps->format != CST_SYSLOG_NONE &&
+	    (rc = field_s(o, "format", ps->format == CST_SYSLOG_RFC5424 ?
+	    "rfc5424" : "rfc3164")) != 0)
+		return (rc);
+	if (r->has_parsed && ps->facility >= 0) {
+		snprintf(n, sizeof(n), "%d (%s)", ps->facility,
+		    query_out_facility(ps->facility));
+		if ((rc = field_s(o, "facility", n)) != 0)
+			return (rc);
+	}
+	if (r->has_parsed && ps->severity >= 0) {
+		snprintf(n, sizeof(n), "%d (%s)", ps->severity,
+		    query_out_severity(ps->severity));
+		if ((rc = field_s(o, "severity", n)) != 0)
+			return (rc);
+	}
+	if (r->has_parsed && ps->ts_ns != CST_TS_NONE) {
+		query_time_format(ps->ts_ns, 9, t, sizeof(t));
+		if ((rc = field_s(o, "timestamp", t)) != 0)
+			return (rc);
+	}
+	if ((rc = field_span(o, "host", r, ps->hostname)) != 0 ||
+	    (rc = field_span(o, "app", r, ps->app)) != 0 ||
+	    (rc = field_span(o, "procid", r, ps->procid)) != 0 ||
+	    (rc = field_span(o, "msgid", r, ps->msgid)) != 0 ||
+	    (rc = field_span(o, "sd", r, ps->sd)) != 0 ||
+	    (rc = field_span(o, "msg", r, ps->msg)) != 0)
+		return (rc);
+	if (r->detail.p != NULL) {
+		cst_buf_init(&d);
+		json_init(&j, &d);
+		json_detail(&j, r);
+		if ((rc = json_finish(&j)) == 0)
+			rc = field(o, "detail", d.p, d.len);
+		cst_buf_close(&d);
+		if (rc != 0)
+			return (rc);
+	}
+	return (field(o, "raw", r->raw.p, r->raw.len));
+}
+
+/*
+ * The bytes as received, one record per line: a trailing line feed the
+ * sender sent ends the line instead of a second one, so no blank line is
+ * printed for it, and a record that is nothing but line feeds prints
+ * nothing.  Line feeds inside a record stay as received.
+ */
+static int
+out_raw(cst_buf *o, const cst_record *r)
+{
+	size_t len = r->raw.len;
+	int rc;
+
+	while (len > 0 && r->raw.p[len - 1] == '\n')
+		len--;
+	if (len == 0)
+		return (0);
+	if ((rc = cst_buf_append(o, r->raw.p, len)) != 0)
+		return (rc);
+	return (cst_buf_append(o, "\n", 1));
+}
+
 int
-query_out_record(cst_buf *out, enum query_format fmt, const cst_record *r,
-    uint64_t block_no)
+query_out_show(cst_buf *out, enum query_format fmt, int utc,
+    const cst_record *r, uint64_t block_no)
 {
 	int rc;
 
 	switch (fmt) {
+	case QUERY_SHORT:
+		return (out_short(out, r, QUERY_TS_SHORT, utc));
+	case QUERY_SHORT_ISO:
+		return (out_short(out, r, QUERY_TS_ISO, utc));
+	case QUERY_SHORT_PRECISE:
+		return (out_short(out, r, QUERY_TS_PRECISE, utc));
 	case QUERY_JSON:
-		return (out_json(out, r, block_no));
-	case QUERY_RAW:
-		if (r->raw.len > 0 &&
-		    (rc = cst_buf_append(out, r->raw.p, r->raw.len)) != 0)
+		return (out_json(out, r, block_no, 0));
+	case QUERY_JSON_PRETTY:
+		return (out_json(out, r, block_no, 1));
+	case QUERY_CAT:
+		if ((rc = text_message(out, r, 0)) != 0)
 			return (rc);
-		return (cst_buf_append(out, "\n", 1));
+		return (puts_(out, "\n"));
+	case QUERY_RAW:
+		return (out_raw(out, r));
+	case QUERY_VERBOSE:
+		return (out_verbose(out, r, block_no, utc));
 	case QUERY_TEXT:
 	default:
 		return (out_text(out, r));
 	}
+}
+
+int
+query_out_record(cst_buf *out, enum query_format fmt, const cst_record *r,
+    uint64_t block_no)
+{
+
+	return (query_out_show(out, fmt, 1, r, block_no));
 }

@@ -127,7 +127,8 @@ job_match(struct job *j, const struct query_opts *o, cst_opener *op, size_t i,
 		    plen * CST_HASH_LEN)) != 0)
 			return (rc);
 	} else if (!o->count && o->histogram == 0 &&
-	    (rc = query_out_record(&j->out, o->fmt, r, block_no)) != 0) {
+	    (rc = query_out_show(&j->out, o->fmt, o->utc, r,
+	    block_no)) != 0) {
 		return (rc);
 	}
 	j->ends[j->nmatch++] = j->out.len;
@@ -193,9 +194,8 @@ worker(void *arg)
 	if ((op = cst_opener_new()) == NULL)
 		return (NULL);
 	cst_opener_skip_records_hash(op, 1);
-	if (p->o->f.re != NULL &&
-	    (md = pcre2_match_data_create_from_pattern(p->o->f.re, NULL)) ==
-	    NULL) {
+	if (p->o->f.nres > 0 &&
+	    (md = pcre2_match_data_create(1, NULL)) == NULL) {
 		cst_opener_free(op);
 		return (NULL);
 	}

@@ -1,7 +1,9 @@
 /*
- * Times as custody-query takes and prints them.  The store keeps UTC, so
- * a time written without a zone is UTC, not local time: the same command
- * gives the same answer on any machine an investigator uses.
+ * Times as custody-query takes and prints them, with journalctl's habits:
+ * a time written without a zone is local time (TZ), and times are shown
+ * in local time, unless --utc asks for UTC both ways.  The store keeps
+ * UTC; only the reading and the showing change.  Someone typing a time
+ * from memory during an incident types the wall clock they see.
  */
 #include <ctype.h>
 #include <stdint.h>
@@ -101,93 +103,191 @@ digits(const char **s, int n, int *v)
 	return (0);
 }
 
-/* RFC 3339 and its common relaxations; no zone means UTC. */
+/*
+ * The instant of a broken-down wall-clock time: UTC, or local time (TZ)
+ * with mktime choosing summer or winter time (a time in the hour skipped
+ * in spring moves forward, as mktime normalises it).
+ */
 static int
-absolute(const char *s, int64_t *out)
+wall(struct tm *tm, int utc, int64_t *out)
 {
-	struct tm tm;
-	int y, mo, d, h = 0, mi = 0, sec = 0, oh, om, sign;
-	int64_t frac = 0, scale = NS / 10, t;
 	time_t tt;
 
-	if (digits(&s, 4, &y) || *s++ != '-' || digits(&s, 2, &mo) ||
-	    *s++ != '-' || digits(&s, 2, &d))
+	tm->tm_isdst = -1;
+	tt = utc ? timegm(tm) : mktime(tm);
+	if (tt == (time_t)-1)
 		return (-1);
-	if (*s == 'T' || *s == 't' || *s == ' ') {
-		s++;
-		if (digits(&s, 2, &h) || *s++ != ':' || digits(&s, 2, &mi))
+	*out = (int64_t)tt * NS;
+	return (0);
+}
+
+/* "HH:MM" or "HH:MM:SS" with an optional fraction, into tm and *frac. */
+static int
+clock_(const char **s, struct tm *tm, int64_t *frac)
+{
+	int h, mi, sec = 0;
+	int64_t scale = NS / 10;
+
+	*frac = 0;
+	/* "9:05" as well as "09:05": typed from memory. */
+	if (digits(s, (*s)[0] != '\0' && (*s)[1] == ':' ? 1 : 2, &h) ||
+	    *(*s)++ != ':' || digits(s, 2, &mi))
+		return (-1);
+	if (**s == ':') {
+		(*s)++;
+		if (digits(s, 2, &sec))
 			return (-1);
-		if (*s == ':') {
-			s++;
-			if (digits(&s, 2, &sec))
+		if (**s == '.' || **s == ',') {
+			(*s)++;
+			if (!isdigit((unsigned char)**s))
 				return (-1);
-			if (*s == '.' || *s == ',') {
-				s++;
-				if (!isdigit((unsigned char)*s))
-					return (-1);
-				for (; isdigit((unsigned char)*s); s++) {
-					frac += (*s - '0') * scale;
-					scale /= 10;
-				}
+			for (; isdigit((unsigned char)**s); (*s)++) {
+				*frac += (**s - '0') * scale;
+				scale /= 10;
 			}
 		}
 	}
-	if (mo < 1 || mo > 12 || d < 1 || d > 31 || h > 23 || mi > 59 ||
-	    sec > 60)
+	if (h > 23 || mi > 59 || sec > 60)
 		return (-1);
+	tm->tm_hour = h;
+	tm->tm_min = mi;
+	tm->tm_sec = sec;
+	return (0);
+}
+
+/*
+ * A zone at *s: "Z", "+HH:MM", "-HHMM", " UTC" or nothing.  *zoned says
+ * whether there was one, *off its offset east of UTC in seconds.
+ */
+static int
+zone(const char **s, int *zoned, int64_t *off)
+{
+	int oh, om, sign;
+
+	*zoned = 1;
+	*off = 0;
+	if (**s == 'Z' || **s == 'z') {
+		(*s)++;
+	} else if (strcmp(*s, " UTC") == 0 || strcmp(*s, " Z") == 0) {
+		*s += strlen(*s);
+	} else if (**s == '+' || **s == '-') {
+		sign = *(*s)++ == '+' ? 1 : -1;
+		if (digits(s, 2, &oh))
+			return (-1);
+		if (**s == ':')
+			(*s)++;
+		if (digits(s, 2, &om) || oh > 23 || om > 59)
+			return (-1);
+		*off = sign * ((int64_t)oh * 3600 + om * 60);
+	} else {
+		*zoned = 0;
+	}
+	return (0);
+}
+
+/*
+ * RFC 3339 and its common relaxations: a space for T, no seconds, a date
+ * alone (its midnight); without a zone, wall-clock time (local unless
+ * utc).
+ */
+static int
+absolute(const char *s, int utc, int64_t *out)
+{
+	struct tm tm;
+	int y, mo, d, zoned;
+	int64_t frac = 0, off, t;
+
 	memset(&tm, 0, sizeof(tm));
+	if (digits(&s, 4, &y) || *s++ != '-' || digits(&s, 2, &mo) ||
+	    *s++ != '-' || digits(&s, 2, &d))
+		return (-1);
+	if ((*s == 'T' || *s == 't' || *s == ' ') &&
+	    isdigit((unsigned char)s[1])) {
+		s++;
+		if (clock_(&s, &tm, &frac) != 0)
+			return (-1);
+	}
+	if (mo < 1 || mo > 12 || d < 1 || d > 31)
+		return (-1);
 	tm.tm_year = y - 1900;
 	tm.tm_mon = mo - 1;
 	tm.tm_mday = d;
-	tm.tm_hour = h;
-	tm.tm_min = mi;
-	tm.tm_sec = sec;
-	if ((tt = timegm(&tm)) == (time_t)-1)
+	if (zone(&s, &zoned, &off) != 0 || *s != '\0')
 		return (-1);
-	t = (int64_t)tt * NS + frac;
-	if (*s == 'Z' || *s == 'z') {
-		s++;
-	} else if (*s == '+' || *s == '-') {
-		sign = *s++ == '+' ? 1 : -1;
-		if (digits(&s, 2, &oh))
-			return (-1);
-		if (*s == ':')
-			s++;
-		if (digits(&s, 2, &om) || oh > 23 || om > 59)
-			return (-1);
-		t -= sign * ((int64_t)oh * 3600 + om * 60) * NS;
+	if (wall(&tm, utc || zoned, &t) != 0)
+		return (-1);
+	*out = t + frac - off * NS;
+	return (0);
+}
+
+/*
+ * "today", "yesterday", "tomorrow", each optionally followed by a clock
+ * time, or a clock time alone (today): wall-clock days and times.
+ */
+static int
+day_clock(const char *s, int64_t now_ns, int utc, int64_t *out)
+{
+	static const struct {
+		const char *name;
+		int days;
+	} words[] = { { "today", 0 }, { "yesterday", -1 }, { "tomorrow", 1 } };
+	struct tm tm, clk;
+	time_t now = (time_t)(now_ns / NS - (now_ns % NS < 0));
+	int64_t frac = 0;
+	size_t i, len;
+	int days = 0, zoned;
+	int64_t off;
+
+	memset(&clk, 0, sizeof(clk));
+	for (i = 0; i < sizeof(words) / sizeof(words[0]); i++) {
+		len = strlen(words[i].name);
+		if (strncmp(s, words[i].name, len) == 0 &&
+		    (s[len] == '\0' || s[len] == ' ')) {
+			days = words[i].days;
+			s += len;
+			if (*s == ' ')
+				s++;
+			break;
+		}
 	}
-	if (*s != '\0')
+	if (i == sizeof(words) / sizeof(words[0]) || *s != '\0') {
+		if (clock_(&s, &clk, &frac) != 0)
+			return (-1);
+	}
+	if (zone(&s, &zoned, &off) != 0 || *s != '\0')
 		return (-1);
-	*out = t;
+	utc = utc || zoned;
+	if ((utc ? gmtime_r(&now, &tm) : localtime_r(&now, &tm)) == NULL)
+		return (-1);
+	tm.tm_mday += days;
+	tm.tm_hour = clk.tm_hour;
+	tm.tm_min = clk.tm_min;
+	tm.tm_sec = clk.tm_sec;
+	if (wall(&tm, utc, out) != 0)
+		return (-1);
+	*out += frac - off * NS;
 	return (0);
 }
 
 int
-query_time_parse(const char *s, int64_t now_ns, int64_t *out)
+query_time_parse(const char *s, int64_t now_ns, int utc, int64_t *out)
 {
-	int64_t d, midnight;
+	int64_t d;
 	const char *ago;
 	char *end, buf[64];
 	double secs;
 	size_t len;
 
-	midnight = now_ns - ((now_ns % DAY_NS) + DAY_NS) % DAY_NS;
 	if (strcmp(s, "now") == 0) {
 		*out = now_ns;
-	} else if (strcmp(s, "today") == 0) {
-		*out = midnight;
-	} else if (strcmp(s, "yesterday") == 0) {
-		*out = midnight - DAY_NS;
-	} else if (strcmp(s, "tomorrow") == 0) {
-		*out = midnight + DAY_NS;
 	} else if (s[0] == '@') {
 		secs = strtod(s + 1, &end);
 		if (end == s + 1 || *end != '\0' || secs < -9.2e9 ||
 		    secs > 9.2e9)
 			return (-1);
 		*out = (int64_t)(secs * 1e9);
-	} else if (absolute(s, out) == 0) {
+	} else if (absolute(s, utc, out) == 0 ||
+	    day_clock(s, now_ns, utc, out) == 0) {
 		return (0);
 	} else if (s[0] == '+' || s[0] == '-') {
 		if (duration(s + 1, &d) != 0)
@@ -207,6 +307,63 @@ query_time_parse(const char *s, int64_t now_ns, int64_t *out)
 		*out = now_ns - d;
 	}
 	return (0);
+}
+
+/* Splits t into seconds (floor) and nanoseconds 0..NS-1. */
+static time_t
+split_ns(int64_t t, int64_t *ns)
+{
+	time_t secs = (time_t)(t / NS);
+
+	*ns = t % NS;
+	if (*ns < 0) {
+		*ns += NS;
+		secs--;
+	}
+	return (secs);
+}
+
+void
+query_time_show(int64_t t, enum query_tstyle style, int utc, char *out,
+    size_t len)
+{
+	struct tm tm, gm;
+	time_t secs;
+	int64_t ns, off;
+	char base[64];
+
+	secs = split_ns(t, &ns);
+	if ((utc ? gmtime_r(&secs, &tm) : localtime_r(&secs, &tm)) == NULL ||
+	    gmtime_r(&secs, &gm) == NULL) {
+		snprintf(out, len, "@%lld", (long long)t);
+		return;
+	}
+	if (style == QUERY_TS_ISO)
+		strftime(base, sizeof(base), "%Y-%m-%dT%H:%M:%S", &tm);
+	else if (style == QUERY_TS_VERBOSE)
+		strftime(base, sizeof(base), "%a %Y-%m-%d %H:%M:%S", &tm);
+	else
+		strftime(base, sizeof(base), "%b %d %H:%M:%S", &tm);
+	switch (style) {
+	case QUERY_TS_ISO:
+		/* The offset of this instant, whatever the zone's rules. */
+		off = ((int64_t)timegm(&tm) - (int64_t)timegm(&gm)) / 60;
+		snprintf(out, len, "%s%c%02lld:%02lld", base,
+		    off < 0 ? '-' : '+', (long long)(off < 0 ? -off : off) / 60,
+		    (long long)(off < 0 ? -off : off) % 60);
+		break;
+	case QUERY_TS_PRECISE:
+		snprintf(out, len, "%s.%06lld", base, (long long)(ns / 1000));
+		break;
+	case QUERY_TS_VERBOSE:
+		snprintf(out, len, "%s.%06lld %s", base, (long long)(ns / 1000),
+		    utc ? "UTC" : tm.tm_zone);
+		break;
+	case QUERY_TS_SHORT:
+	default:
+		snprintf(out, len, "%s", base);
+		break;
+	}
 }
 
 void

@@ -23,7 +23,7 @@ fail() {
 
 # The note is the query's command line: put UTF-8 and a tab in it.
 "$CUSTODY_QUERY" "$tmp/s" --regex "$(printf 'x|caf\xc3\xa9\t\xe2\x82\xac')" \
-    --limit 2 --bundle "$tmp/b.bnd" 2> /dev/null ||
+    --limit +2 --bundle "$tmp/b.bnd" 2> /dev/null ||
 	fail "custody-query --bundle exited $?"
 
 "$CUSTODY_VERIFY" --bundle "$tmp/b.bnd" --root "$tmp/s/keys/root.pub" \
@@ -37,7 +37,7 @@ grep -q '\\u00c3' "$tmp/text" && fail "the note is mojibake"
 "$PY" - "$tmp/json" <<'PYEOF' || fail "the JSON note does not round-trip"
 import json, sys
 j = json.load(open(sys.argv[1]))
-sys.exit(0 if "x|caf\u00e9\t\u20ac --limit 2" in j["note"] and
+sys.exit(0 if "x|caf\u00e9\t\u20ac --limit +2" in j["note"] and
          j["result"] == "valid" else 1)
 PYEOF
 
