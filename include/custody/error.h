@@ -30,10 +30,10 @@
 	XX(ECOMPRESS, 17, "compression failed")                               \
 	XX(EFOREIGN, 18, "belongs to another chain")                          \
 	XX(EEXIST, 19, "already exists")                                      \
-	XX(ENOSPC, 20, "no space left on device (or quota exceeded)")         \
-	XX(EACCES, 21, "permission denied")                                   \
-	XX(EMFILE, 22, "too many open files")                                 \
-	XX(EROFS, 23, "read-only file system")
+	XX(ENOSPC, 21, "no space left on device (or quota exceeded)")         \
+	XX(EACCES, 22, "permission denied")                                   \
+	XX(EMFILE, 23, "too many open files")                                 \
+	XX(EROFS, 24, "read-only file system")
 
 typedef enum {
 #define CST_XX_(name, num, msg) CST_##name = -(num),

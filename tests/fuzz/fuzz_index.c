@@ -22,7 +22,6 @@
 #include "custody/error.h"
 #include "custody/segment.h"
 #include "index.h"
-#include "le.h"
 #include "query.h"
 
 #define REQUIRE(cond) do {                                                    \
@@ -36,6 +35,18 @@
 #define MAC_LEN 32
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
+
+/* The file's little-endian uint64 at p (index.h's layout). */
+static uint64_t
+le64(const uint8_t *p)
+{
+	uint64_t v = 0;
+	int i;
+
+	for (i = 7; i >= 0; i--)
+		v = v << 8 | p[i];
+	return (v);
+}
 
 static char dir[] = "/tmp/fuzz_index.XXXXXX";
 static char path[4200];
@@ -111,7 +122,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	if (size >= 40) {
 		memcpy(chain_id, data + 16, sizeof(chain_id));
 		/* cst_segment_name prints 10 digits. */
-		segment_no = get64(data + 32) % 10000000000u;
+		segment_no = le64(data + 32) % 10000000000u;
 	}
 	put_index(segment_no, data, size);
 	rc = index_seg_load(dir, segment_no, chain_id, key, &x);

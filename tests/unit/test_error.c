@@ -45,18 +45,34 @@ Test(error, errno_keeps_its_cause)
 	}
 }
 
+/* Every code of the list, known by its name; the list ends before -100. */
+static int
+known(int code)
+{
+
+	return (strcmp(cst_err_name(code), "CST_EUNKNOWN") != 0);
+}
+
 Test(error, names_and_messages_are_distinct)
 {
-	int a, b;
+	int a, b, n = 0;
 
 	cr_assert_str_eq(cst_strerror(0), "success");
 	cr_assert_str_eq(cst_err_name(0), "CST_OK");
-	cr_assert_str_eq(cst_err_name(-99), "CST_EUNKNOWN");
-	cr_assert_str_eq(cst_strerror(-99), "unknown error");
-	for (a = -1; strcmp(cst_err_name(a), "CST_EUNKNOWN") != 0; a--)
-		for (b = a + 1; b < 0; b++) {
-			cr_assert_str_neq(cst_err_name(a), cst_err_name(b));
-			cr_assert_str_neq(cst_strerror(a), cst_strerror(b));
-		}
-	cr_assert_eq(a, CST_EROFS - 1, "the codes are 1..%d, no gap", -a - 1);
+	cr_assert_str_eq(cst_err_name(-100), "CST_EUNKNOWN");
+	cr_assert_str_eq(cst_strerror(-100), "unknown error");
+	for (a = -1; a > -100; a--) {
+		if (!known(a))
+			continue;
+		n++;
+		cr_assert_str_neq(cst_strerror(a), "unknown error");
+		for (b = a + 1; b < 0; b++)
+			if (known(b)) {
+				cr_assert_str_neq(cst_err_name(a),
+				    cst_err_name(b));
+				cr_assert_str_neq(cst_strerror(a),
+				    cst_strerror(b));
+			}
+	}
+	cr_assert_geq(n, 23, "only %d codes", n);
 }
