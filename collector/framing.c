@@ -135,38 +135,51 @@ err0:
 
 /*
  * Reads an octet count's digits at b[*pp..end); moves *pp past the SP
- * ending it, if there.  Returns 0, or CST_ECORRUPT after delivering the
- * bad bytes.
+ * ending it, if there.  Digits not followed by a SP were no count but the
+ * start of a line (an access log's "192.0.2.7 - -", a timestamp): the
+ * message goes on as LF-framed, from its first digit.  Returns 0, or
+ * CST_ECORRUPT after delivering the bad bytes.
  */
 static int
 count(cst_deframer *df, const uint8_t *b, size_t *pp, size_t end)
 {
-	size_t p;
+	size_t p, start = *pp, before = df->hdrlen;
 	uint8_t c;
+	int rc;
 
 	for (p = *pp; p < end; p++) {
 		c = b[p];
 		if (c == ' ' && df->hdrlen > 0) {
+			/* A count's form, but more than any message may be. */
+			if (df->remaining > CST_FRAME_COUNT_MAX)
+				goto bad;
 			df->state = ST_OCTETS;
 			df->mflags = CST_FRAME_OCTET;
 			p++;
 			break;
 		}
 		if (c < '0' || c > '9' || df->hdrlen == sizeof(df->hdr))
-			goto bad;
+			goto line;
 		df->hdr[df->hdrlen++] = c;
 		df->remaining = df->remaining * 10 + (c - '0');
-		/* Said at once, not at the SP: a long count must not stall. */
-		if (df->remaining > CST_FRAME_COUNT_MAX) {
-			p++;
-			goto bad;
-		}
 	}
 	*pp = p;
 	return (0);
 
+line:
+	df->state = ST_LINE;
+	df->remaining = 0;
+	df->hdrlen = 0;
+	/* Digits of earlier reads are only in hdr; this read's stay in b. */
+	if (before > 0 && (rc = content(df, df->hdr, before, 0)) != 0)
+		goto err0;
+	*pp = start;
+	return (0);
+
 bad:
-	return (framing_error(df, b + p, end - p));
+	rc = framing_error(df, b + p, end - p);
+err0:
+	return (rc);
 }
 
 /*
@@ -253,8 +266,10 @@ err0:
  * Deframes buf[0..len) (borrowed), the next bytes of the stream, calling
  * back for each message or piece completed.  Returns 0; CST_ECORRUPT on a
  * framing error (after delivering the bad bytes with CST_FRAME_ERROR);
- * CST_ENOMEM; or the callback's negative code.  After an error nothing is
- * delivered any more and every call returns the same error.
+ * CST_ENOMEM; or the callback's negative code.  After CST_ECORRUPT each
+ * feed delivers its bytes flagged CST_FRAME_ERROR and returns CST_ECORRUPT
+ * (or the callback's code); after any other error nothing is delivered any
+ * more and every call returns the same error, as finish does after any.
  */
 int
 cst_deframer_feed(cst_deframer *df, const uint8_t *buf, size_t len)
@@ -262,7 +277,9 @@ cst_deframer_feed(cst_deframer *df, const uint8_t *buf, size_t len)
 	size_t n, p = 0;
 	int rc;
 
-	if ((rc = df->err) != 0)
+	if ((rc = df->err) == CST_ECORRUPT)
+		goto salvage;
+	if (rc != 0)
 		goto err0;
 	while (p < len) {
 		switch (df->state) {
@@ -292,6 +309,12 @@ cst_deframer_feed(cst_deframer *df, const uint8_t *buf, size_t len)
 	}
 	return (0);
 
+salvage:
+	/* Bytes TCP already acknowledged: kept, though no framing holds. */
+	next_message(df);
+	df->mflags = CST_FRAME_ERROR;
+	if ((rc = content(df, buf, len, 1)) == 0)
+		rc = CST_ECORRUPT;
 err1:
 	df->err = rc;
 err0:

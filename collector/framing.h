@@ -5,13 +5,18 @@
  * (TCP, TLS) in whatever chunks they arrive; the deframer calls back once
  * per message, or per piece of an oversized message.
  *
- * Framing is chosen per message, by its first byte, as rsyslog does:
- *   '1'..'9'   octet counting: "LEN SP MSG", LEN 1..CST_FRAME_COUNT_MAX
+ * Framing is chosen per message, by how it starts:
+ *   "LEN SP"   octet counting: "LEN SP MSG", LEN 1..CST_FRAME_COUNT_MAX
  *              with no leading zero and at most 9 digits.
  *   otherwise  non-transparent: MSG ends at LF or NUL; a CR just before
  *              the terminator is dropped; empty frames (blank lines, or a
  *              stray LF after an octet-counted message) are skipped, as
  *              they hold no bytes.
+ * A run of digits that is not followed by a SP (a forwarded access-log
+ * line "192.0.2.7 - - ...", a timestamp), or that is longer than 9
+ * digits, is not an octet count: that message is LF-framed, its digits
+ * included.  rsyslog decides by the first digit alone and so takes such
+ * lines for broken counts; a sender sending them would lose its stream.
  *
  * Nothing is lost silently (DESIGN "Hard rules"):
  *   - A message longer than max_msg is delivered in pieces of exactly
@@ -19,10 +24,14 @@
  *     but the last has CST_FRAME_TRUNCATED, every piece but the first has
  *     CST_FRAME_CONTINUED.  The cut points depend only on the stream, never
  *     on how it was chunked.
- *   - A malformed or too large octet count is a framing error: the bytes
- *     of the bad frame received so far and the rest of the chunk being fed
- *     are delivered (in pieces as above, each flagged CST_FRAME_ERROR),
- *     then feed returns CST_ECORRUPT and the stream must be closed.
+ *   - An octet count above CST_FRAME_COUNT_MAX is a framing error: the
+ *     bytes of the bad frame received so far and the rest of the chunk
+ *     being fed are delivered (in pieces as above, each flagged
+ *     CST_FRAME_ERROR), then feed returns CST_ECORRUPT and the stream
+ *     must be closed.  Before closing, the caller feeds what the kernel
+ *     already accepted: each later feed delivers its bytes as one more
+ *     message flagged CST_FRAME_ERROR (in pieces) and returns
+ *     CST_ECORRUPT again.
  *   - At end of stream, cst_deframer_finish() delivers what is left of a
  *     partial message, its last piece flagged CST_FRAME_INCOMPLETE: the
  *     rest of an octet-counted message (0 bytes when only its count came),
@@ -95,8 +104,10 @@ int cst_deframer_init(cst_deframer *df, size_t max_msg, cst_deframe_cb *cb,
  * Deframes buf[0..len) (borrowed), the next bytes of the stream, calling
  * back for each message or piece completed.  Returns 0; CST_ECORRUPT on a
  * framing error (after delivering the bad bytes with CST_FRAME_ERROR);
- * CST_ENOMEM; or the callback's negative code.  After an error nothing is
- * delivered any more and every call returns the same error.
+ * CST_ENOMEM; or the callback's negative code.  After CST_ECORRUPT each
+ * feed delivers its bytes flagged CST_FRAME_ERROR and returns CST_ECORRUPT
+ * (or the callback's code); after any other error nothing is delivered any
+ * more and every call returns the same error, as finish does after any.
  */
 int cst_deframer_feed(cst_deframer *df, const uint8_t *buf, size_t len);
 

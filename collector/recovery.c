@@ -84,7 +84,7 @@ recovery_newest_segment(const char *dir, uint64_t *n)
 	int found = 0;
 
 	if ((d = opendir(dir)) == NULL)
-		return (errno == ENOENT ? CST_ENOENT : CST_EIO);
+		return (cst_err_from_errno(errno));
 	while ((de = readdir(d)) != NULL) {
 		if (segment_number(de->d_name, &v) != 0)
 			continue;
@@ -102,12 +102,12 @@ recovery_newest_segment(const char *dir, uint64_t *n)
 static int
 sync_dir(const char *dir)
 {
-	int fd, rc = CST_EIO;
+	int fd, rc = 0;
 
 	if ((fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) == -1)
-		return (CST_EIO);
-	if (fsync(fd) == 0)
-		rc = 0;
+		return (cst_err_from_errno(errno));
+	if (fsync(fd) != 0)
+		rc = cst_err_from_errno(errno);
 	close(fd);
 	return (rc);
 }
@@ -154,38 +154,56 @@ corrupt:
 	return (CST_ECORRUPT);
 }
 
-/* Writes data[0..len) to a new file dir/name, durably (file and name). */
+/*
+ * Writes data[0..len) to a new file dir/name, durably (file and name).
+ * On failure the file is removed: the bytes are still where they were
+ * copied from, and a start retried on a full disk (every 2 s under
+ * Restart=on-failure) must not leave a torn copy behind each time.
+ * Returns 0 or the cause (cst_err_from_errno()).
+ */
 static int
 write_new_file(const char *dir, const char *name, const uint8_t *data,
     size_t len)
 {
 	char path[PATH_LEN];
 	ssize_t n;
-	int fd;
+	int fd, rc;
 
-	if (path_join(path, dir, name) != 0)
-		return (CST_EIO);
+	if ((rc = path_join(path, dir, name)) != 0)
+		goto err0;
 	if ((fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC,
-	    0640)) == -1)
-		return (CST_EIO);
+	    0640)) == -1) {
+		rc = cst_err_from_errno(errno);
+		goto err0;
+	}
 	while (len > 0) {
 		if ((n = write(fd, data, len)) == -1) {
 			if (errno == EINTR)
 				continue;
+			rc = cst_err_from_errno(errno);
 			goto err1;
 		}
 		data += n;
 		len -= (size_t)n;
 	}
-	if (fsync(fd) != 0)
+	if (fsync(fd) != 0) {
+		rc = cst_err_from_errno(errno);
 		goto err1;
-	if (close(fd) != 0)
-		return (CST_EIO);
-	return (sync_dir(dir));
+	}
+	if (close(fd) != 0) {
+		rc = cst_err_from_errno(errno);
+		goto err2;
+	}
+	if ((rc = sync_dir(dir)) != 0)
+		goto err2;
+	return (0);
 
 err1:
 	close(fd);
-	return (CST_EIO);
+err2:
+	unlink(path);
+err0:
+	return (rc);
 }
 
 /*
@@ -199,15 +217,15 @@ cut_tail(const char *data_dir, const char *path, uint64_t n,
     struct recovery *out, char *err)
 {
 	uint8_t digest[crypto_hash_sha256_BYTES];
-	char qdir[PATH_LEN];
+	char qdir[PATH_LEN], qpath[PATH_LEN];
 	char name[32];
 	int fd, rc;
 
 	if ((rc = path_join(qdir, data_dir, "quarantine")) != 0)
 		goto err0;
 	if (mkdir(qdir, 0700) != 0 && errno != EEXIST) {
-		seterr(err, "%s: %s", qdir, strerror(errno));
-		rc = CST_EIO;
+		rc = cst_err_from_errno(errno);
+		seterr(err, "%s: %s", qdir, cst_strerror(rc));
 		goto err0;
 	}
 	cst_segment_name(n, name);
@@ -215,20 +233,28 @@ cut_tail(const char *data_dir, const char *path, uint64_t n,
 	    "%s.at%zu.%" PRId64 ".torn", name, valid_len, now_ns);
 	crypto_hash_sha256(digest, seg + valid_len, len - valid_len);
 	cst_hex(digest, sizeof(digest), out->cut_sha256);
+	if ((rc = path_join(qpath, qdir, out->quarantine)) != 0)
+		goto err0;
 	if ((rc = write_new_file(qdir, out->quarantine, seg + valid_len,
 	    len - valid_len)) != 0) {
-		seterr(err, "%s/%s: cannot write the torn tail", qdir,
-		    out->quarantine);
+		seterr(err, "%s: cannot write the torn tail: %s", qpath,
+		    cst_strerror(rc));
 		goto err0;
 	}
 	if ((fd = open(path, O_WRONLY | O_CLOEXEC)) == -1 ||
-	    ftruncate(fd, (off_t)valid_len) != 0 || fsync(fd) != 0) {
-		seterr(err, "%s: cannot cut at %zu: %s", path, valid_len,
-		    strerror(errno));
+	    ftruncate(fd, (off_t)valid_len) != 0) {
+		/* The segment is as it was: the copy would only pile up. */
+		rc = cst_err_from_errno(errno);
 		if (fd != -1)
 			close(fd);
-		rc = CST_EIO;
-		goto err0;
+		unlink(qpath);
+		goto cut;
+	}
+	/* Cut, maybe durably: the copy is now the only one left. */
+	if (fsync(fd) != 0) {
+		rc = cst_err_from_errno(errno);
+		close(fd);
+		goto cut;
 	}
 	close(fd);
 	out->unclean = 1;
@@ -237,6 +263,9 @@ cut_tail(const char *data_dir, const char *path, uint64_t n,
 	out->cut_len = len - valid_len;
 	return (0);
 
+cut:
+	seterr(err, "%s: cannot cut at %zu: %s", path, valid_len,
+	    cst_strerror(rc));
 err0:
 	return (rc);
 }
@@ -275,8 +304,8 @@ cut_whole(const char *data_dir, const char *segdir, const char *path,
 	if ((rc = path_join(qdir, data_dir, "quarantine")) != 0)
 		goto err0;
 	if (mkdir(qdir, 0700) != 0 && errno != EEXIST) {
-		seterr(err, "%s: %s", qdir, strerror(errno));
-		rc = CST_EIO;
+		rc = cst_err_from_errno(errno);
+		seterr(err, "%s: %s", qdir, cst_strerror(rc));
 		goto err0;
 	}
 	cst_segment_name(n, name);
@@ -286,11 +315,13 @@ cut_whole(const char *data_dir, const char *segdir, const char *path,
 	cst_hex(digest, sizeof(digest), out->cut_sha256);
 	if ((rc = path_join(qpath, qdir, out->quarantine)) != 0)
 		goto err0;
-	if (rename(path, qpath) != 0 || sync_dir(qdir) != 0 ||
-	    sync_dir(segdir) != 0) {
+	if (rename(path, qpath) != 0)
+		rc = cst_err_from_errno(errno);
+	else if ((rc = sync_dir(qdir)) == 0)
+		rc = sync_dir(segdir);
+	if (rc != 0) {
 		seterr(err, "%s: cannot move to %s: %s", path, qpath,
-		    strerror(errno));
-		rc = CST_EIO;
+		    cst_strerror(rc));
 		goto err0;
 	}
 	out->unclean = 1;
@@ -355,7 +386,7 @@ recovery_run(const char *data_dir, const cst_epoch_key *key,
 		goto done;
 	}
 	if (rc != 0) {
-		seterr(err, "%s: cannot list: %s", segdir, strerror(errno));
+		seterr(err, "%s: cannot list: %s", segdir, cst_strerror(rc));
 		goto err0;
 	}
 	cst_segment_name(n, name);

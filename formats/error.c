@@ -1,3 +1,5 @@
+#include <errno.h>
+
 #include "custody/error.h"
 
 const char *
@@ -28,4 +30,32 @@ cst_err_name(int code)
 #undef CST_XX_
 	}
 	return "CST_EUNKNOWN";
+}
+
+int
+cst_err_from_errno(int errnum)
+{
+
+	switch (errnum) {
+	case ENOSPC:
+#ifdef EDQUOT
+	case EDQUOT:
+#endif
+		return (CST_ENOSPC);
+	case EACCES:
+	case EPERM:
+		return (CST_EACCES);
+	case EMFILE:
+	case ENFILE:
+		return (CST_EMFILE);
+	case EROFS:
+		return (CST_EROFS);
+	case ENOENT:
+		return (CST_ENOENT);
+	case EEXIST:
+		return (CST_EEXIST);
+	case ENOMEM:
+		return (CST_ENOMEM);
+	}
+	return (CST_EIO);
 }

@@ -22,7 +22,7 @@ cst_fs_write_all(int fd, const uint8_t *data, size_t len, uint64_t *written)
 		if ((n = write(fd, data, len)) == -1) {
 			if (errno == EINTR)
 				continue;
-			return (CST_EIO);
+			return (cst_err_from_errno(errno));
 		}
 		data += n;
 		len -= (size_t)n;
@@ -35,12 +35,14 @@ cst_fs_write_all(int fd, const uint8_t *data, size_t len, uint64_t *written)
 int
 cst_fs_sync_dir(const char *dir)
 {
-	int fd, rc = CST_EIO;
+	int fd, rc = 0;
 
-	if ((fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) == -1)
+	if ((fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) == -1) {
+		rc = cst_err_from_errno(errno);
 		goto err0;
-	if (fsync(fd) == 0)
-		rc = 0;
+	}
+	if (fsync(fd) != 0)
+		rc = cst_err_from_errno(errno);
 	close(fd);
 err0:
 	return (rc);

@@ -6,7 +6,9 @@
  * of a secret key file) lives in sodium_malloc'd memory and is wiped when
  * freed.  Files are written to a fresh temporary name and renamed into
  * place, so a crash leaves the old file or the new one, never half of
- * either.
+ * either; an epoch key file replaced then has its old bytes overwritten
+ * with zeros, as far as the filesystem and the device let that reach
+ * (scrub()).
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -133,21 +135,64 @@ parse_epoch(const char *s, size_t n, uint32_t *out)
 	return (0);
 }
 
+/* How write_file_atomic treats a file already at path. */
+enum {
+	WF_REPLACE,   /* replace it */
+	WF_NOREPLACE, /* fail with CST_EEXIST */
+	WF_SCRUB      /* replace it, then overwrite its old bytes */
+};
+
+/*
+ * Overwrites the len bytes of the file open as fd with zeros and syncs
+ * them.  Best effort, and said to be: on a journalling filesystem the old
+ * bytes may also be in the journal, on a copy-on-write filesystem (btrfs,
+ * ZFS) or an SSD (wear levelling) the zeros go to new blocks and the old
+ * ones stay until reused, and nothing reaches a snapshot or a backup.
+ * A failure is not reported: see write_file_atomic.
+ */
+static void
+scrub(int fd, off_t len)
+{
+	static const uint8_t zeros[4096];
+	off_t off = 0;
+	ssize_t n;
+	size_t chunk;
+
+	while (off < len) {
+		chunk = len - off < (off_t)sizeof(zeros) ?
+		    (size_t)(len - off) : sizeof(zeros);
+		if ((n = pwrite(fd, zeros, chunk, off)) == -1) {
+			if (errno == EINTR)
+				continue;
+			return;
+		}
+		off += n;
+	}
+	(void)fdatasync(fd);
+}
+
 /*
  * Writes data[0..len) to path with the given mode through a temporary
- * file: created O_EXCL, written, synced, then renamed over path, or, when
- * noreplace is set, linked to path only if path does not exist yet.
- * Returns 0, CST_EEXIST, CST_ENOMEM or CST_EIO.
+ * file: created O_EXCL, written, synced, then renamed over path (WF_REPLACE,
+ * WF_SCRUB), or linked to path only if path does not exist yet
+ * (WF_NOREPLACE).  With WF_SCRUB the file path named before is kept open
+ * and, once the new one is durably in its place (never before: a crash
+ * must leave a usable key file), its bytes are overwritten with zeros
+ * (scrub()).  That is best effort: a failure there is not returned, since
+ * by then the new file is in place and the caller must go on with it.
+ * Returns 0, CST_EEXIST, CST_ENOMEM or the cause of a failed system call
+ * (cst_err_from_errno()).
  */
 static int
 write_file_atomic(const char *path, const uint8_t *data, size_t len,
-    mode_t mode, int noreplace)
+    mode_t mode, int how)
 {
 	uint8_t rnd[8];
 	char rhex[2 * sizeof(rnd) + 1];
 	char *tmp;
+	struct stat st;
 	size_t plen = strlen(path);
-	int fd, rc;
+	int fd, old = -1, rc;
 
 	/* A random name: a crash's leftover never blocks the next save. */
 	randombytes_buf(rnd, sizeof(rnd));
@@ -160,39 +205,67 @@ write_file_atomic(const char *path, const uint8_t *data, size_t len,
 	memcpy(tmp + plen, ".tmp-", 5);
 	memcpy(tmp + plen + 5, rhex, sizeof(rhex));
 
-	rc = CST_EIO;
+	/* A symlink's target, or a device, is not ours to overwrite. */
+	if (how == WF_SCRUB && (old = open(path, O_WRONLY | O_CLOEXEC |
+	    O_NOFOLLOW | O_NONBLOCK | O_NOCTTY)) != -1 &&
+	    (fstat(old, &st) != 0 || !S_ISREG(st.st_mode))) {
+		close(old);
+		old = -1;
+	}
 	if ((fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC |
-	    O_NOFOLLOW, mode)) == -1)
+	    O_NOFOLLOW, mode)) == -1) {
+		rc = cst_err_from_errno(errno);
 		goto err1;
+	}
 	/* open's mode went through the umask; the file's must be exact. */
-	if (fchmod(fd, mode) != 0 ||
-	    cst_fs_write_all(fd, data, len, NULL) != 0 || fsync(fd) != 0) {
+	if (fchmod(fd, mode) != 0) {
+		rc = cst_err_from_errno(errno);
 		close(fd);
 		goto err2;
 	}
-	if (close(fd) != 0)
-		goto err2;
-
-	if (noreplace) {
-		/* link() fails if path exists: no window for a race. */
-		if (link(tmp, path) != 0) {
-			if (errno == EEXIST)
-				rc = CST_EEXIST;
-			goto err2;
-		}
-		if (unlink(tmp) != 0)
-			goto err1;
-	} else if (rename(tmp, path) != 0) {
+	if ((rc = cst_fs_write_all(fd, data, len, NULL)) != 0) {
+		close(fd);
 		goto err2;
 	}
-	if (cst_fs_sync_dir_of(path) != 0)
+	if (fsync(fd) != 0) {
+		rc = cst_err_from_errno(errno);
+		close(fd);
+		goto err2;
+	}
+	if (close(fd) != 0) {
+		rc = cst_err_from_errno(errno);
+		goto err2;
+	}
+
+	if (how == WF_NOREPLACE) {
+		/* link() fails if path exists: no window for a race. */
+		if (link(tmp, path) != 0) {
+			rc = cst_err_from_errno(errno);
+			goto err2;
+		}
+		if (unlink(tmp) != 0) {
+			rc = cst_err_from_errno(errno);
+			goto err1;
+		}
+	} else if (rename(tmp, path) != 0) {
+		rc = cst_err_from_errno(errno);
+		goto err2;
+	}
+	if ((rc = cst_fs_sync_dir_of(path)) != 0)
 		goto err1;
+	if (old != -1) {
+		/* The new file is durable: the old bytes may go. */
+		scrub(old, st.st_size);
+		close(old);
+	}
 	free(tmp);
 	return (0);
 
 err2:
 	unlink(tmp);
 err1:
+	if (old != -1)
+		close(old);
 	free(tmp);
 err0:
 	return (rc);
@@ -216,11 +289,15 @@ read_key_file(const char *path, int secret, char **text, size_t *len)
 	if ((rc = sodium_ready()) != 0)
 		goto err0;
 	if ((fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY)) == -1) {
-		rc = errno == ENOENT ? CST_ENOENT : CST_EIO;
+		rc = cst_err_from_errno(errno);
 		goto err0;
 	}
+	if (fstat(fd, &st) != 0) {
+		rc = cst_err_from_errno(errno);
+		goto err1;
+	}
 	rc = CST_EIO;
-	if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode))
+	if (!S_ISREG(st.st_mode))
 		goto err1;
 	if (secret && (st.st_mode & (S_IRWXG | S_IRWXO)) != 0) {
 		rc = CST_EPERM;
@@ -239,8 +316,10 @@ read_key_file(const char *path, int secret, char **text, size_t *len)
 		n = read(fd, buf + got, (size_t)st.st_size + 1 - got);
 		if (n == -1 && errno == EINTR)
 			continue;
-		if (n == -1)
+		if (n == -1) {
+			rc = cst_err_from_errno(errno);
 			goto err2;
+		}
 		if (n == 0)
 			break;
 		got += (size_t)n;
@@ -320,7 +399,7 @@ cst_key_file_check(const char *path)
 	struct stat st;
 
 	if (stat(path, &st) != 0)
-		return (errno == ENOENT ? CST_ENOENT : CST_EIO);
+		return (cst_err_from_errno(errno));
 	if (!S_ISREG(st.st_mode))
 		return (CST_EIO);
 	/* R-KEY-3. */
@@ -424,7 +503,7 @@ cst_root_key_save(const cst_root_key *k, const char *path_key,
 		n = format_root_line(text, ROOT_SECRET_TAG, k->pub.chain_id,
 		    k->sk, CST_SEED_LEN);
 		rc = write_file_atomic(path_key, (const uint8_t *)text, n,
-		    0600, 1);
+		    0600, WF_NOREPLACE);
 		sodium_free(text);
 		if (rc != 0)
 			goto err0;
@@ -433,7 +512,7 @@ cst_root_key_save(const cst_root_key *k, const char *path_key,
 		n = format_root_line(pub, ROOT_PUB_TAG, k->pub.chain_id,
 		    k->pub.pk, CST_PK_LEN);
 		if ((rc = write_file_atomic(path_pub, (const uint8_t *)pub, n,
-		    0644, 0)) != 0)
+		    0644, WF_REPLACE)) != 0)
 			goto err0;
 	}
 
@@ -685,7 +764,9 @@ cst_epoch_key_save(const cst_epoch_key *k, const char *path)
 		n += B64_CERT_LEN;
 		text[n++] = '\n';
 	}
-	rc = write_file_atomic(path, (const uint8_t *)text, n, 0600, 0);
+	/* The old file holds the previous epoch's secret (SPEC 6). */
+	rc = write_file_atomic(path, (const uint8_t *)text, n, 0600,
+	    WF_SCRUB);
 	sodium_free(text);
 err0:
 	return (rc);

@@ -3,6 +3,9 @@
  *
  * Secret keys live in sodium_malloc'd memory and are wiped when freed.
  * A secret key file readable by group or others is refused (R-KEY-3).
+ * Where a file function below says CST_EIO, a failed system call may
+ * also give its cause instead: CST_ENOSPC, CST_EACCES, CST_EMFILE or
+ * CST_EROFS (cst_err_from_errno()).
  */
 #ifndef CUSTODY_KEYS_H
 #define CUSTODY_KEYS_H
@@ -107,7 +110,15 @@ void cst_epoch_key_free(cst_epoch_key *k);
 
 /*
  * Writes k to path atomically (temporary file 0600, fsync, rename, fsync
- * of the directory), overwriting the previous epoch's file.  Returns 0,
+ * of the directory), replacing the previous epoch's file.  Then, and only
+ * then, the bytes of the file replaced (which hold the previous epoch's
+ * secret) are overwritten with zeros through a descriptor opened before
+ * the rename, and fdatasync'd; rename() alone would only unlink them and
+ * leave the blocks as they were.  That overwrite is best effort and not
+ * reported: it does not reach a copy in a filesystem journal, blocks that
+ * a copy-on-write filesystem (btrfs, ZFS) or an SSD's wear levelling
+ * writes elsewhere, snapshots or backups; and it destroys any other hard
+ * link to the old file, which would have kept the secret.  Returns 0,
  * CST_EIO, CST_ENOMEM or CST_EINVAL (more epochs than a key file holds:
  * about 84,000).
  */

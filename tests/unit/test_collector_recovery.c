@@ -8,10 +8,12 @@
  */
 #include <dirent.h>
 #include <fcntl.h>
+#include <signal.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -275,6 +277,70 @@ Test(recovery, torn_tail_is_moved_to_quarantine)
 	    err);
 	cr_assert(r.unclean);
 	cr_assert_eq(r.cut_len, 0);
+}
+
+/* Names in dir/quarantine, or -1 when there is no such directory. */
+static int
+quarantine_files(void)
+{
+	char qdir[128];
+	struct dirent *de;
+	DIR *d;
+	int n = 0;
+
+	snprintf(qdir, sizeof(qdir), "%s/quarantine", dir);
+	if ((d = opendir(qdir)) == NULL)
+		return (-1);
+	while ((de = readdir(d)) != NULL)
+		if (strcmp(de->d_name, ".") != 0 && strcmp(de->d_name, "..") != 0)
+			n++;
+	closedir(d);
+	return (n);
+}
+
+/*
+ * The quarantine copy cannot be written (the disk is full; here a file
+ * size limit makes write() fail part way): start fails, saying why, the
+ * segment is untouched, and no torn copy is left behind, however often
+ * the start is retried.
+ */
+Test(recovery, a_failed_quarantine_copy_is_removed)
+{
+	struct recovery r;
+	char err[RECOVERY_ERR_LEN], path[256];
+	static uint8_t tail[4096];
+	cst_chain_state st = chain();
+	struct rlimit lim, old;
+	uint64_t len;
+	int i, rc;
+
+	len = write_segment(&st, 2, 0);
+	memset(tail, 0xa5, sizeof(tail));
+	seg_path(0, path, sizeof(path));
+	append_bytes(path, tail, sizeof(tail));
+
+	/* Past the limit write() fails with EFBIG, not a signal. */
+	cr_assert_neq(signal(SIGXFSZ, SIG_IGN), SIG_ERR);
+	cr_assert_eq(getrlimit(RLIMIT_FSIZE, &old), 0);
+	/* The soft limit only, so that it can be raised again. */
+	lim.rlim_cur = 100;
+	lim.rlim_max = old.rlim_max;
+	cr_assert_eq(setrlimit(RLIMIT_FSIZE, &lim), 0);
+	for (i = 0; i < 3; i++) {
+		rc = recovery_run(dir, key, NOW_NS + i, &r, err);
+		cr_assert_eq(rc, CST_EIO, "%s", cst_err_name(rc));
+		cr_assert_not_null(strstr(err, "cannot write the torn tail: "
+		    "input/output error"), "%s", err);
+		cr_assert_eq(quarantine_files(), 0, "a torn copy was left");
+		cr_assert_eq(file_size(path), len + sizeof(tail));
+	}
+	cr_assert_eq(setrlimit(RLIMIT_FSIZE, &old), 0);
+
+	/* Room again: the tail is moved as usual. */
+	cr_assert_eq(recovery_run(dir, key, NOW_NS + 9, &r, err), 0, "%s", err);
+	cr_assert_eq(r.cut_len, sizeof(tail));
+	cr_assert_eq(quarantine_files(), 1);
+	cr_assert_eq(file_size(path), len);
 }
 
 /* A block whose signature is wrong is as torn as a partial one. */

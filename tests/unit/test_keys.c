@@ -221,6 +221,59 @@ Test(keys, epoch_save_load_round_trip)
 	cst_root_key_free(root);
 }
 
+/*
+ * Forward security on disk (SPEC 6): the file a rotation replaces has its
+ * bytes overwritten with zeros, not just its name moved.  A descriptor
+ * kept open on the old file reads what its blocks now hold; a symlink at
+ * the key's path is replaced, and its target left alone.
+ */
+Test(keys, epoch_save_overwrites_the_old_file)
+{
+	cst_root_key *root;
+	cst_epoch_key *e1, *e2, *l;
+	char target[160], buf[4096];
+	struct stat st;
+	ssize_t n, i;
+	int fd;
+
+	cr_assert_eq(cst_root_key_generate(&root), 0);
+	cr_assert_eq(cst_epoch_key_first(root, NOW_NS, &e1), 0);
+	cr_assert_eq(cst_epoch_key_next(e1, 100, NOW_NS + 1, &e2), 0);
+	cr_assert_eq(cst_epoch_key_save(e1, path_epoch), 0);
+	cr_assert_geq(fd = open(path_epoch, O_RDONLY), 0);
+	cr_assert_eq(fstat(fd, &st), 0);
+	cr_assert_gt(st.st_size, 0);
+	cr_assert_eq(pread(fd, buf, 23, 0), 23);
+	cr_assert(memcmp(buf, "custody-epoch-secret-v1", 23) == 0);
+
+	cr_assert_eq(cst_epoch_key_save(e2, path_epoch), 0);
+	n = pread(fd, buf, sizeof(buf), 0);
+	cr_assert_eq(n, st.st_size, "the old file keeps its length");
+	for (i = 0; i < n; i++)
+		cr_assert_eq(buf[i], 0, "old byte %zd is %#x, not 0", i,
+		    (unsigned)(uint8_t)buf[i]);
+	close(fd);
+	cr_assert_eq(cst_epoch_key_load(path_epoch, &root->pub, &l), 0);
+	assert_same_epoch_key(l, e2);
+	cst_epoch_key_free(l);
+
+	/* A symlink is replaced by the new file; its target is not zeroed. */
+	snprintf(target, sizeof(target), "%s/elsewhere", dir);
+	cr_assert_eq(rename(path_epoch, target), 0);
+	cr_assert_eq(symlink(target, path_epoch), 0);
+	cr_assert_eq(cst_epoch_key_save(e1, path_epoch), 0);
+	cr_assert_eq(lstat(path_epoch, &st), 0);
+	cr_assert(S_ISREG(st.st_mode));
+	cr_assert_eq(cst_epoch_key_load(target, &root->pub, &l), 0);
+	assert_same_epoch_key(l, e2);
+	cst_epoch_key_free(l);
+	unlink(target);
+
+	cst_epoch_key_free(e1);
+	cst_epoch_key_free(e2);
+	cst_root_key_free(root);
+}
+
 Test(keys, secret_files_readable_by_others_are_refused)
 {
 	cst_root_key *root, *l;
