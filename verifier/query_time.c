@@ -5,6 +5,7 @@
  * UTC; only the reading and the showing change.  Someone typing a time
  * from memory during an incident types the wall clock they see.
  */
+#include <errno.h>
 #include <ctype.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -114,10 +115,27 @@ wall(struct tm *tm, int utc, int64_t *out)
 	time_t tt;
 
 	tm->tm_isdst = -1;
+	/* -1 is also the valid 1969-12-31T23:59:59Z: errno tells them apart. */
+	errno = 0;
 	tt = utc ? timegm(tm) : mktime(tm);
-	if (tt == (time_t)-1)
+	if (tt == (time_t)-1 && errno != 0)
 		return (-1);
-	*out = (int64_t)tt * NS;
+	/* Nanoseconds since 1970 fit an int64 from 1677 to 2262 only. */
+	if (__builtin_mul_overflow((int64_t)tt, NS, out))
+		return (-1);
+	return (0);
+}
+
+/* *out = t + frac - off seconds; -1 where that leaves int64. */
+static int
+shift(int64_t t, int64_t frac, int64_t off, int64_t *out)
+{
+	int64_t o;
+
+	if (__builtin_mul_overflow(off, NS, &o) ||
+	    __builtin_add_overflow(t, frac, &t) ||
+	    __builtin_sub_overflow(t, o, out))
+		return (-1);
 	return (0);
 }
 
@@ -216,8 +234,7 @@ absolute(const char *s, int utc, int64_t *out)
 		return (-1);
 	if (wall(&tm, utc || zoned, &t) != 0)
 		return (-1);
-	*out = t + frac - off * NS;
-	return (0);
+	return (shift(t, frac, off, out));
 }
 
 /*
@@ -236,7 +253,7 @@ day_clock(const char *s, int64_t now_ns, int utc, int64_t *out)
 	int64_t frac = 0;
 	size_t i, len;
 	int days = 0, zoned;
-	int64_t off;
+	int64_t off, t;
 
 	memset(&clk, 0, sizeof(clk));
 	for (i = 0; i < sizeof(words) / sizeof(words[0]); i++) {
@@ -263,10 +280,9 @@ day_clock(const char *s, int64_t now_ns, int utc, int64_t *out)
 	tm.tm_hour = clk.tm_hour;
 	tm.tm_min = clk.tm_min;
 	tm.tm_sec = clk.tm_sec;
-	if (wall(&tm, utc, out) != 0)
+	if (wall(&tm, utc, &t) != 0)
 		return (-1);
-	*out += frac - off * NS;
-	return (0);
+	return (shift(t, frac, off, out));
 }
 
 int
@@ -292,7 +308,9 @@ query_time_parse(const char *s, int64_t now_ns, int utc, int64_t *out)
 	} else if (s[0] == '+' || s[0] == '-') {
 		if (duration(s + 1, &d) != 0)
 			return (-1);
-		*out = s[0] == '+' ? now_ns + d : now_ns - d;
+		if (s[0] == '+' ? __builtin_add_overflow(now_ns, d, out) :
+		    __builtin_sub_overflow(now_ns, d, out))
+			return (-1);
 	} else {
 		/* "2h", "2h ago": without a sign, a time in the past. */
 		len = strlen(s);
@@ -302,9 +320,9 @@ query_time_parse(const char *s, int64_t now_ns, int utc, int64_t *out)
 		if (len > 4 && (ago = strstr(buf, " ago")) != NULL &&
 		    ago[4] == '\0')
 			buf[ago - buf] = '\0';
-		if (duration(buf, &d) != 0)
+		if (duration(buf, &d) != 0 ||
+		    __builtin_sub_overflow(now_ns, d, out))
 			return (-1);
-		*out = now_ns - d;
 	}
 	return (0);
 }

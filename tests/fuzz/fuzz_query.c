@@ -38,12 +38,12 @@ time_round_trip(const char *s)
 	char out[64];
 	int64_t t, back;
 
-	if (query_time_parse(s, NOW_NS, &t) != 0)
+	if (query_time_parse(s, NOW_NS, 1, &t) != 0)
 		return;
 	if (t < PRINTABLE_MIN || t >= PRINTABLE_MAX)
 		return;
 	query_time_format(t, 9, out, sizeof(out));
-	REQUIRE(query_time_parse(out, NOW_NS, &back) == 0);
+	REQUIRE(query_time_parse(out, NOW_NS, 1, &back) == 0);
 	REQUIRE(back == t);
 }
 
