@@ -164,8 +164,8 @@ audit_key_epoch(struct batcher *b, uint32_t epoch, const char *fpr,
 
 int
 audit_loss(struct batcher *b, const char *listener, uint64_t udp_dropped,
-    uint64_t kernel_dropped, uint64_t oversize, int64_t since_ns,
-    int64_t now_ns)
+    uint64_t kernel_dropped, uint64_t oversize, uint64_t discarded,
+    int64_t since_ns, int64_t now_ns)
 {
 	char t[TEXT_LEN];
 	cst_buf d;
@@ -173,15 +173,16 @@ audit_loss(struct batcher *b, const char *listener, uint64_t udp_dropped,
 
 	cst_buf_init(&d);
 	text(t, "%s: %" PRIu64 " datagrams dropped by custodyd, %" PRIu64
-	    " by the kernel, %" PRIu64 " oversized messages split, since %"
-	    PRId64, listener, udp_dropped, kernel_dropped, oversize,
-	    since_ns);
-	if ((rc = cst_detail_begin(&d, 5)) == 0 &&
+	    " by the kernel, %" PRIu64 " oversized messages split, %" PRIu64
+	    " bytes of closed streams not read, since %" PRId64, listener,
+	    udp_dropped, kernel_dropped, oversize, discarded, since_ns);
+	if ((rc = cst_detail_begin(&d, 6)) == 0 &&
 	    (rc = put_str(&d, "listener", listener)) == 0 &&
 	    (rc = cst_detail_put_u64(&d, "udp_dropped", udp_dropped)) == 0 &&
 	    (rc = cst_detail_put_u64(&d, "kernel_dropped",
 	    kernel_dropped)) == 0 &&
-	    (rc = cst_detail_put_u64(&d, "oversize", oversize)) == 0)
+	    (rc = cst_detail_put_u64(&d, "oversize", oversize)) == 0 &&
+	    (rc = cst_detail_put_u64(&d, "discarded_bytes", discarded)) == 0)
 		rc = cst_detail_put_i64(&d, "since_ns", since_ns);
 	return (finish(b, CST_REC_LOSS, t, &d, rc, now_ns));
 }

@@ -33,10 +33,14 @@ int audit_recovery(struct batcher *b, const struct recovery *r,
     int64_t now_ns);
 int audit_key_epoch(struct batcher *b, uint32_t epoch, const char *fpr,
     int64_t now_ns);
-/* Counts since since_ns: the previous loss record of listener, or start. */
+/*
+ * Counts since since_ns: the previous loss record of listener, or start.
+ * discarded: bytes the kernel held for streams closed without reading
+ * them (after bad framing, or past the drain bound at a stop).
+ */
 int audit_loss(struct batcher *b, const char *listener, uint64_t udp_dropped,
-    uint64_t kernel_dropped, uint64_t oversize, int64_t since_ns,
-    int64_t now_ns);
+    uint64_t kernel_dropped, uint64_t oversize, uint64_t discarded,
+    int64_t since_ns, int64_t now_ns);
 int audit_stats(struct batcher *b, uint64_t received, uint64_t parse_failed,
     uint64_t bytes, int64_t now_ns);
 int audit_clock(struct batcher *b, int64_t step_ns, int64_t now_ns);

@@ -318,18 +318,21 @@ report_losses(struct daemon *d, int64_t now)
 		m = &d->loss[i];
 		if (c->udp_dropped == m->udp_dropped &&
 		    c->kernel_dropped == m->kernel_dropped &&
-		    c->oversize == m->oversize)
+		    c->oversize == m->oversize &&
+		    c->discarded == m->discarded)
 			continue;
 		if ((rc = audit_loss(d->batcher, listeners_name(d->ls, i),
 		    c->udp_dropped - m->udp_dropped,
 		    c->kernel_dropped - m->kernel_dropped,
-		    c->oversize - m->oversize, m->since_ns, now)) != 0) {
+		    c->oversize - m->oversize, c->discarded - m->discarded,
+		    m->since_ns, now)) != 0) {
 			daemon_audit_failed(d, rc);
 			return;
 		}
 		m->udp_dropped = c->udp_dropped;
 		m->kernel_dropped = c->kernel_dropped;
 		m->oversize = c->oversize;
+		m->discarded = c->discarded;
 		m->since_ns = now;
 	}
 }

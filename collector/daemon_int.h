@@ -32,6 +32,7 @@ struct loss_mark {
 	uint64_t udp_dropped;
 	uint64_t kernel_dropped;
 	uint64_t oversize;
+	uint64_t discarded;
 	int64_t since_ns;
 };
 

@@ -79,6 +79,7 @@ struct conn {
 	int64_t recv_ns;
 	uint64_t last_ms;         /* loop time: accepted, or last message */
 	int reading;
+	int bad;                  /* its framing failed (counted once) */
 };
 
 struct listeners {

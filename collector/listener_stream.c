@@ -17,6 +17,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/ioctl.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -116,6 +117,8 @@ conn_end(struct conn *c, int finish)
 	return (rc);
 }
 
+static int conn_drain(struct conn *c);
+
 static void
 stream_alloc(uv_handle_t *h, size_t hint, uv_buf_t *buf)
 {
@@ -147,10 +150,19 @@ stream_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf)
 	rc = cst_deframer_feed(&c->df, (const uint8_t *)buf->base,
 	    (size_t)nread);
 	if (rc == CST_ECORRUPT) {
-		/* The bad bytes are recorded (CST_RF_FRAMING_ERROR). */
+		/*
+		 * The bad bytes are recorded (CST_RF_FRAMING_ERROR), and so is
+		 * everything the kernel has already acknowledged to the
+		 * sender; what is left is counted in the loss records.
+		 */
+		c->bad = 1;
 		c->l->ctr.framing_errors++;
 		log_warn("%s: %s: bad framing, connection closed", c->l->name,
 		    c->src.peer);
+		if ((rc = conn_drain(c)) != 0) {
+			ls->env.fatal(ls->env.ctx, rc);
+			return;
+		}
 		conn_end(c, 0);
 	} else if (rc != 0) {
 		ls->env.fatal(ls->env.ctx, rc);
@@ -390,8 +402,12 @@ listener_stream_stop(struct listeners *ls)
 }
 
 /*
- * Reads what the kernel holds for connection c (a stop: TCP has already
- * acknowledged it to the sender, so it must not be thrown away).
+ * Reads what the kernel holds for connection c before it is closed (a
+ * stop, or bad framing: TCP has already acknowledged it to the sender, so
+ * it must not be thrown away); after bad framing the deframer keeps
+ * delivering the bytes, flagged.  What is left past DRAIN_MAX, or arrived
+ * meanwhile, is counted in ctr.discarded.  Returns 0 or a recording
+ * error.
  */
 static int
 conn_drain(struct conn *c)
@@ -400,7 +416,7 @@ conn_drain(struct conn *c)
 	uv_os_fd_t fd;
 	size_t total = 0;
 	ssize_t n;
-	int rc;
+	int rc, left;
 
 	if (uv_fileno((uv_handle_t *)&c->h, &fd) != 0)
 		return (0);
@@ -414,12 +430,16 @@ conn_drain(struct conn *c)
 		c->recv_ns = listener_now_ns();
 		rc = cst_deframer_feed(&c->df, ls->rbuf, (size_t)n);
 		if (rc == CST_ECORRUPT) {
-			c->l->ctr.framing_errors++;
-			break;
+			if (!c->bad)
+				c->l->ctr.framing_errors++;
+			c->bad = 1;
+			continue;
 		}
 		if (rc != 0)
 			return (rc);
 	}
+	if (ioctl(fd, FIONREAD, &left) == 0 && left > 0)
+		c->l->ctr.discarded += (uint64_t)left;
 	return (0);
 }
 

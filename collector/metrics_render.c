@@ -109,6 +109,9 @@ metrics_render(void *ctx, cst_buf *out)
 	metric_per_listener(d, out, "custody_framing_errors_total",
 	    "Streams closed on bad framing (bytes kept, flagged).",
 	    LC(framing_errors));
+	metric_per_listener(d, out, "custody_discarded_bytes_total",
+	    "Bytes the kernel held for streams closed without reading them "
+	    "(sealed in loss records).", LC(discarded));
 	metric_per_listener(d, out, "custody_incomplete_total",
 	    "Messages cut short by the end of their stream (kept, flagged).",
 	    LC(incomplete));

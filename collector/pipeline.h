@@ -87,6 +87,8 @@ struct listener_counters {
 	uint64_t parse_failed;
 	uint64_t oversize;       /* messages cut into pieces (CST_RF_TRUNCATED) */
 	uint64_t framing_errors; /* streams closed on bad framing */
+	uint64_t discarded;      /* bytes the kernel held for a stream that
+	                            was closed, not read (loss records) */
 	uint64_t incomplete;     /* streams closed mid-message */
 	uint64_t udp_dropped;    /* datagrams we could not record */
 	uint64_t kernel_dropped; /* the kernel's receive queue drops */

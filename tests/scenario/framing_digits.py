@@ -8,6 +8,12 @@ Here 20,000 such lines (and some starting with a timestamp, more than 9
 digits before the SP) go over one connection; after a clean stop every
 line must be in the store exactly once, byte for byte, with no flag, no
 framing error counted, and custody-verify must say the chain is intact.
+
+Then a connection whose framing really is bad (an octet count past the
+64 MiB limit) is closed, but only after every byte the kernel had
+accepted is kept: the bytes after the bad count (sent in the same write)
+are in the store, flagged as a framing error, and whatever could not be
+read would be counted in custody_discarded_bytes_total and a loss record.
 """
 import os
 import socket
@@ -42,12 +48,39 @@ def body():
                f"{N} messages counted received")
     h.check(d.metric("custody_framing_errors_total") == 0,
             "no framing error is counted")
+
+    # 99999999 > 64 MiB: the one framing error left.  What follows it in
+    # the same write reaches the kernel before custodyd reads the count.
+    tail = b"".join(b"after the bad count, line %05d\n" % i
+                    for i in range(2000))
+    bad = b"99999999 " + tail
+    with socket.create_connection(("127.0.0.1", d.port), timeout=10) as c:
+        c.sendall(bad)
+        c.settimeout(30 * h.SLOW)
+        try:
+            closed = c.recv(1) == b""
+        except ConnectionResetError:
+            closed = True
+        h.check(closed, "custodyd closes the connection with bad framing")
+    h.wait_for(lambda: d.metric("custody_framing_errors_total") == 1, 10,
+               "the framing error to be counted once")
+    discarded = d.metric("custody_discarded_bytes_total")
     d.stop()
 
     rc, summary, records = h.check_store(d.data, dump=True)
     h.check(rc == 0 and summary.get("result") == "ok",
             f"the store reads back whole ({summary.get('store')})")
-    events = [r for r in records if r["kind"] == 0]
+    flagged = [r for r in records if r["kind"] == 0 and r["flags"] & 8]
+    kept = b"".join(bytes.fromhex(r["raw_hex"]) for r in flagged)
+    h.check(kept + b"" == bad[:len(kept)] and
+            len(kept) + discarded == len(bad),
+            f"the {len(bad)} bytes of the bad stream are kept, flagged "
+            f"({len(kept)}), or counted as discarded ({discarded:.0f})")
+    losses = [r for r in records if r["kind"] == 5]
+    h.check(discarded == 0 or any(
+        (r.get("detail") or {}).get("discarded_bytes") for r in losses),
+        "discarded bytes are sealed in a loss record")
+    events = [r for r in records if r["kind"] == 0 and not r["flags"] & 8]
     h.check(len(events) == N, f"{N} events stored (found {len(events)})")
     want = {s.encode(): i for i, s in enumerate(lines)}
     seen = [0] * N
