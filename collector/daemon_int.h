@@ -73,6 +73,8 @@ struct daemon {
 	int64_t last_stats;
 	uint64_t pauses;
 	uint64_t events_durable;
+	/* Every record below this sequence number is durable (RELP). */
+	uint64_t durable_next;
 	struct loss_mark loss[MAX_LISTEN];
 };
 

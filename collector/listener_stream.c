@@ -1,6 +1,6 @@
 /*
- * Stream listeners (TCP, RFC 6587): accept, read, the deframer, and the
- * per-connection brake of back-pressure.  libuv caps the reads per socket
+ * Stream listeners (TCP, RFC 6587; RELP, listener_relp.c): accept, read,
+ * the deframer, and the per-connection brake of back-pressure.  libuv caps the reads per socket
  * per wakeup (32), and accept here takes at most ACCEPTS_PER_WAKEUP, so
  * one busy peer cannot starve the others.
  *
@@ -64,20 +64,27 @@ conn_unlink(struct listeners *ls, struct conn *c)
 	c->prev = c->next = NULL;
 }
 
-static int
-conn_message(void *ctx, const uint8_t *msg, size_t len, unsigned flags)
+void
+listener_stream_touch(struct conn *c)
 {
-	struct conn *c = ctx;
 	struct listeners *ls = c->l->set;
 
-	if (flags & CST_FRAME_INCOMPLETE)
-		c->l->ctr.incomplete++;
 	/* A message keeps the connection: it goes to the end of the list. */
 	c->last_ms = uv_now(ls->env.loop);
 	if (ls->conns_tail != c) {
 		conn_unlink(ls, c);
 		conn_link_tail(ls, c);
 	}
+}
+
+static int
+conn_message(void *ctx, const uint8_t *msg, size_t len, unsigned flags)
+{
+	struct conn *c = ctx;
+
+	if (flags & CST_FRAME_INCOMPLETE)
+		c->l->ctr.incomplete++;
+	listener_stream_touch(c);
 	return (parser_message(c->l->set->env.batcher, &c->src, msg, len,
 	    flags, c->recv_ns));
 }
@@ -88,7 +95,10 @@ conn_freed(uv_handle_t *h)
 	struct conn *c = h->data;
 	struct listeners *ls = c->l->set;
 
-	cst_deframer_close(&c->df);
+	if (c->relp != NULL)
+		listener_relp_free(c);
+	else
+		cst_deframer_close(&c->df);
 	free(c);
 	listener_handle_closed(ls);
 }
@@ -103,7 +113,9 @@ conn_end(struct conn *c, int finish)
 	struct listeners *ls = c->l->set;
 	int rc = 0;
 
-	if (finish) {
+	c->ending = 1;
+	/* RELP keeps no partial message: what is not answered is resent. */
+	if (finish && c->relp == NULL) {
 		c->recv_ns = listener_now_ns();
 		rc = cst_deframer_finish(&c->df);
 		if (rc == CST_ECORRUPT)
@@ -114,6 +126,13 @@ conn_end(struct conn *c, int finish)
 	c->peer->conns--;
 	uv_close((uv_handle_t *)&c->h, conn_freed);
 	return (rc);
+}
+
+int
+listener_stream_end(struct conn *c, int finish)
+{
+
+	return (conn_end(c, finish));
 }
 
 static void
@@ -144,6 +163,15 @@ stream_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf)
 		return;
 	}
 	c->recv_ns = listener_now_ns();
+	if (c->relp != NULL) {
+		if ((rc = listener_relp_read(c, (const uint8_t *)buf->base,
+		    (size_t)nread)) != 0) {
+			ls->env.fatal(ls->env.ctx, rc);
+			return;
+		}
+		ls->env.after_read(ls->env.ctx);
+		return;
+	}
 	rc = cst_deframer_feed(&c->df, (const uint8_t *)buf->base,
 	    (size_t)nread);
 	if (rc == CST_ECORRUPT) {
@@ -163,10 +191,24 @@ static void
 conn_start(struct conn *c)
 {
 
-	if (c->reading)
+	if (c->reading || (c->relp != NULL && listener_relp_braked(c)))
 		return;
 	uv_read_start((uv_stream_t *)&c->h, stream_alloc, stream_read);
 	c->reading = 1;
+}
+
+void
+listener_stream_brake(struct conn *c)
+{
+
+	if (c->ending)
+		return;
+	if (!c->l->set->paused && !listener_relp_braked(c))
+		conn_start(c);
+	else if (c->reading) {
+		uv_read_stop((uv_stream_t *)&c->h);
+		c->reading = 0;
+	}
 }
 
 static void
@@ -224,9 +266,19 @@ admit(struct listener *l, int fd, const struct sockaddr *sa)
 	c->last_ms = now;
 	pe->conns++;
 	ls->handles++;
-	listener_source_init(&c->src, l, CST_TR_TCP);
+	listener_source_init(&c->src, l, l->type == L_RELP ? CST_TR_RELP :
+	    CST_TR_TCP);
 	c->src.peer_len = addr_format(sa, c->src.peer, sizeof(c->src.peer));
-	cst_deframer_init(&c->df, ls->env.max_message, conn_message, c);
+	if (l->type == L_RELP) {
+		if (listener_relp_init(c) != 0) {
+			/* Undone as a refusal: the sender retries. */
+			pe->conns--;
+			ls->handles--;
+			uv_close((uv_handle_t *)&c->h, conn_refused);
+			return;
+		}
+	} else
+		cst_deframer_init(&c->df, ls->env.max_message, conn_message, c);
 	uv_tcp_keepalive(&c->h, 1, 60);
 	conn_link_tail(ls, c);
 	ls->st.open++;
@@ -362,7 +414,8 @@ listener_stream_open_tcp(struct listener *l, const char *hostport,
 	uv_poll_start(&l->h.poll, UV_READABLE, tcp_acceptable);
 	if (getsockname(l->fd, (struct sockaddr *)&ss, &len) == 0) {
 		addr_format((struct sockaddr *)&ss, peer, sizeof(peer));
-		snprintf(l->name, sizeof(l->name), "tcp://%s", peer);
+		snprintf(l->name, sizeof(l->name), "%s://%s",
+		    l->type == L_RELP ? "relp" : "tcp", peer);
 	}
 	return (0);
 }
@@ -402,7 +455,8 @@ conn_drain(struct conn *c)
 	ssize_t n;
 	int rc;
 
-	if (uv_fileno((uv_handle_t *)&c->h, &fd) != 0)
+	/* RELP: what was not answered is sent again; nothing to keep. */
+	if (c->relp != NULL || uv_fileno((uv_handle_t *)&c->h, &fd) != 0)
 		return (0);
 	while (total < DRAIN_MAX) {
 		n = recv(fd, ls->rbuf, STREAM_READ_LEN, MSG_DONTWAIT);
@@ -433,6 +487,8 @@ listener_stream_close_all(struct listeners *ls)
 	while ((c = ls->conns) != NULL) {
 		if ((rc = conn_drain(c)) != 0 && first == 0)
 			first = rc;
+		if (c->relp != NULL)
+			listener_relp_serverclose(c);
 		if ((rc = conn_end(c, 1)) != 0 && first == 0)
 			first = rc;
 	}
@@ -461,7 +517,10 @@ listener_stream_sweep(struct listeners *ls)
 		 * the next message it writes.  One that is trickling a
 		 * message is cut whatever the load.
 		 */
-		if (cst_deframer_between(&c->df) &&
+		if (c->relp != NULL && listener_relp_waiting(c))
+			continue;
+		if ((c->relp != NULL ? relp_parser_between(&c->relp->p) :
+		    cst_deframer_between(&c->df)) &&
 		    ls->st.open < ls->env.max_connections -
 		    ls->env.max_connections / 4)
 			continue;
