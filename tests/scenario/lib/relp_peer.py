@@ -5,6 +5,11 @@ test's work dir: it takes LF-framed lines on an imptcp port and forwards
 each one's raw bytes (%rawmsg%, no LF) over RELP, retrying for ever
 (action.resumeRetryCount=-1) so that a collector that dies and comes back
 gets everything librelp has not seen acknowledged.
+
+omrelp corks its socket (TCP_CORK) for a batch and uncorks at the batch's
+end: a batch larger than the RELP window would leave the window's last
+frames in the cork, for up to 200 ms each time, while librelp waits for
+their answers.  Batches here are a quarter of the window.
 """
 import os
 import socket
@@ -40,9 +45,10 @@ module(load="imptcp")
 module(load="omrelp")
 input(type="imptcp" address="127.0.0.1" port="{self.port}" ruleset="fwd")
 template(name="raw" type="string" string="%rawmsg%")
-ruleset(name="fwd" queue.type="LinkedList" queue.size="200000") {{
+ruleset(name="fwd" queue.type="LinkedList" queue.size="200000"
+        queue.dequeueBatchSize="128") {{
     action(type="omrelp" target="127.0.0.1" port="{relp_port}"
-           template="raw" action.resumeRetryCount="-1"
+           template="raw" windowSize="512" action.resumeRetryCount="-1"
            action.resumeInterval="1")
 }}
 """)
