@@ -77,6 +77,11 @@ listener_relp_init(struct conn *c)
 
 	if ((c->relp = malloc(sizeof(*c->relp))) == NULL)
 		return (CST_ENOMEM);
+	/*
+	 * Answers are small and the sender waits for them: Nagle's delay
+	 * would hold each one back until the sender's next ACK.
+	 */
+	uv_tcp_nodelay(&c->h, 1);
 	relp_sess_init(c->relp, max_data, ls->durable_next, &sess_ops, c);
 	return (0);
 }
