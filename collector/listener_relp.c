@@ -37,8 +37,8 @@ struct wreq {
 };
 
 /*
- * Records one syslog command's data as a message, cut like the deframer
- * cuts (framing.h) when it is longer than max_message.
+ * Records one syslog command's data as a message (R-RELP-2), cut like the
+ * deframer cuts (framing.h) when it is longer than max_message.
  */
 static int
 relp_message(void *ctx, const uint8_t *msg, size_t len, uint64_t *seq)
@@ -200,6 +200,7 @@ listener_relp_read(struct conn *c, const uint8_t *in, size_t n)
 	rc = relp_sess_feed(c->relp, in, n);
 	count_acked(c, before);
 	if (rc == CST_ECORRUPT || rc == CST_ETOOBIG) {
+		/* R-RELP-3: the bad frame was never handed on. */
 		c->l->ctr.relp_refused++;
 		if (peers_may_log(c->peer, PEER_LOG_RELP, uv_now(ls->env.loop),
 		    LOG_INTERVAL_MS))

@@ -22,7 +22,7 @@
  * answer carries the offers after a LF; close is answered with an empty
  * rsp and ends the session.
  *
- * The one property that matters (SPEC section 10, R-RELP-1): a syslog
+ * The one property that matters (SPEC section 12, R-RELP-1): a syslog
  * command is answered 200 OK only once the record holding its message is
  * durable.  Each message gets the sequence number of its (last) record;
  * the answers wait in a queue, in TXNR order, until relp_sess_durable()

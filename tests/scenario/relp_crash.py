@@ -7,7 +7,7 @@ the seed is printed, CUSTODY_SEED replays it).  A message is acknowledged
 only once its block is durable (R-RELP-1), so librelp resends whatever a
 kill cut off and the store ends up holding every message; a message the
 daemon had recorded but not yet acknowledged when it died is there twice,
-its repeat after the next run's recovery record (SPEC section 10).  After
+its repeat after the next run's recovery record (SPEC section 12).  After
 the last clean stop: all 50,000 are in the store, the duplicates are
 counted and reported, each repeat follows a restart (a recovery or start
 record), and custody-verify says the chain is intact.

@@ -2,11 +2,11 @@
 
 After rsyslog has every message acknowledged and both have stopped cleanly:
 every message is in the store exactly once, its raw bytes as rsyslog took
-them in, transport relp (4), unflagged; and custody-verify says the chain
-is intact.  Before that, two senders that do not speak RELP (a plain
-syslog line, an HTTP request) are cut at once, counted in
+them in, transport relp (4), unflagged (R-RELP-2); and custody-verify says
+the chain is intact.  Before that, two senders that do not speak RELP (a
+plain syslog line, an HTTP request) are cut at once, counted in
 custody_relp_refused_total, logged once per peer per interval, and nothing
-of theirs is recorded.
+of theirs is recorded (R-RELP-3).
 """
 import os
 import socket
