@@ -1,8 +1,8 @@
 /*
  * Stream listeners (TCP, RFC 6587; RELP, listener_relp.c): accept, read,
- * the deframer, and the per-connection brake of back-pressure.  libuv caps the reads per socket
- * per wakeup (32), and accept here takes at most ACCEPTS_PER_WAKEUP, so
- * one busy peer cannot starve the others.
+ * the deframer, and the per-connection brake of back-pressure.  libuv
+ * caps the reads per socket per wakeup (32), and accept here takes at
+ * most ACCEPTS_PER_WAKEUP, so one busy peer cannot starve the others.
  *
  * The listening socket is ours, only polled by libuv, and accept is ours
  * too: libuv's own accept, when no descriptor is left, closes the pending
