@@ -211,8 +211,9 @@ drain(struct daemon *d)
 static void
 listeners_closed(void *ctx)
 {
+	struct daemon *d = ctx;
 
-	(void)ctx;
+	d->ls_stopping = NULL;
 }
 
 static void
@@ -252,6 +253,8 @@ on_notify(uv_async_t *h)
 	}
 	if (d->ls != NULL)
 		listeners_durable(d->ls, d->durable_next);
+	else if (d->ls_stopping != NULL)
+		listeners_durable(d->ls_stopping, d->durable_next);
 	if (epoch != 0 && d->state == RUNNING) {
 		log_notice("signing key rotated to epoch %" PRIu32 " (%s)",
 		    epoch, fpr);
@@ -410,6 +413,7 @@ begin_stop(struct daemon *d, const char *reason, int code)
 		report_losses(d, daemon_real_ns());
 	}
 	totals(d, &received, &failed, &bytes);
+	d->ls_stopping = d->ls;
 	d->ls = NULL;
 	if ((rc = audit_stop(d->batcher, reason, received,
 	    atomic_load(&writer_stats(d->writer)->records),

@@ -48,6 +48,8 @@ struct daemon {
 	struct sealpool *seal;
 	struct writer *writer;
 	struct listeners *ls;
+	/* Closed by a stop, until every handle is: RELP answers still go. */
+	struct listeners *ls_stopping;
 	struct metrics *metrics;
 
 	/* The mailbox, filled by other threads. */

@@ -55,10 +55,14 @@ listener_source_init(struct source *src, struct listener *l,
 void
 listener_handle_closed(struct listeners *ls)
 {
+	size_t i;
 
 	if (--ls->handles > 0 || !ls->closing)
 		return;
 	ls->done(ls->done_ctx);
+	/* Connections a stop held name their listener until the end. */
+	for (i = 0; i < ls->n; i++)
+		free(ls->l[i]);
 	if (ls->spare_fd >= 0)
 		close(ls->spare_fd);
 	peers_free(ls->peers);
@@ -86,7 +90,6 @@ listener_freed(uv_handle_t *h)
 		close(l->fd);
 	if (l->type == L_UNIX)
 		unlink(l->path);
-	free(l);
 	listener_handle_closed(ls);
 }
 
@@ -207,8 +210,6 @@ err:
 		l = ls->l[i];
 		if (l->open)
 			uv_close(&l->h.handle, listener_freed);
-		else
-			free(l);
 	}
 	listener_handle_closed(ls);
 	return (rc);

@@ -100,7 +100,10 @@ void listeners_poll_drops(struct listeners *ls);
 /*
  * Closes every socket, after recording what the kernel already holds for
  * it (bounded; past the memory budget if need be: a clean stop loses
- * nothing a sender was told was received).  A stream that ends
+ * nothing a sender was told was received).  RELP connections are not
+ * read again; those with answers outstanding stay open, and ls with
+ * them, until listeners_durable lets the answers go (or a bound of a few
+ * seconds passes), so the daemon keeps passing it the durable point.  A stream that ends
  * mid-message has that partial message recorded (CST_RF_INCOMPLETE).  done(ctx) is called once
  * every handle is closed; then ls is freed.  Returns 0, or the first
  * recording error (the closing goes on).

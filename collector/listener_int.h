@@ -86,6 +86,7 @@ struct conn {
 	uint64_t last_ms;         /* loop time: accepted, or last message */
 	int reading;
 	int ending;               /* conn_end ran: only callbacks remain */
+	int held;                 /* RELP, a stop: kept for its answers */
 	/* RELP connections (L_RELP), else NULL; df is then unused. */
 	struct relp_sess *relp;
 	uv_shutdown_t shut;       /* RELP: the last answer, then the end */
@@ -106,6 +107,10 @@ struct listeners {
 	int spare_fd;             /* given up to refuse when none is left */
 	/* Every record with a sequence number below is durable (RELP). */
 	uint64_t durable_next;
+	/* A stop: RELP connections kept open for their answers, and the
+	 * bound on how long they are kept. */
+	size_t held;
+	uv_timer_t hold_timer;
 	int paused;
 	int closing;
 	size_t handles;          /* listeners and connections not yet closed */
@@ -171,6 +176,12 @@ int listener_relp_waiting(const struct conn *c);
 void listener_relp_durable(struct conn *c);
 /* A stop: tells c's (borrowed) sender, best effort, without blocking. */
 void listener_relp_serverclose(struct conn *c);
+/*
+ * A stop: when c (borrowed) waits for answers, stops reading it and keeps
+ * it open until they are sent (listener_relp_durable ends it then), and
+ * returns nonzero; else returns 0.
+ */
+int listener_relp_hold(struct conn *c);
 
 /* ---- listener_dgram.c ---- */
 

@@ -8,7 +8,12 @@
  * OUT_MAX answer bytes wait for a sender that does not read them.  A
  * sender that does not speak RELP is cut at its first bad byte, counted
  * (relp_refused) and logged once per peer per LOG_INTERVAL_MS; nothing
- * it sent is recorded.
+ * of the bad frame is recorded.
+ *
+ * A stop holds the connections that wait for answers (listener_relp_hold):
+ * not read again, they stay open until the stop's last commit lets their
+ * answers go, then get the serverclose hint and end, so that a clean
+ * restart leaves the sender nothing recorded to send again.
  */
 #include <errno.h>
 #include <inttypes.h>
@@ -101,7 +106,7 @@ listener_relp_braked(const struct conn *c)
 
 	if (c->relp == NULL)
 		return (0);
-	return (relp_sess_unanswered(c->relp) >= RELP_WINDOW ||
+	return (c->held || relp_sess_unanswered(c->relp) >= RELP_WINDOW ||
 	    c->relp->state >= RELP_S_CLOSING ||
 	    uv_stream_get_write_queue_size((const uv_stream_t *)&c->h) >
 	    OUT_MAX);
@@ -165,7 +170,8 @@ send_out(struct conn *c)
 		return;
 	}
 check:
-	if (s->state == RELP_S_CLOSED && !c->ending) {
+	if ((s->state == RELP_S_CLOSED || (c->held &&
+	    relp_sess_unanswered(s) == 0)) && !c->ending) {
 		/* The last answer goes out first, then the connection ends. */
 		if (c->reading) {
 			uv_read_stop((uv_stream_t *)&c->h);
@@ -228,7 +234,28 @@ listener_relp_durable(struct conn *c)
 		return;
 	}
 	count_acked(c, before);
+	/* Held by a stop and all answered: the hint, then the end. */
+	if (c->held && relp_sess_unanswered(c->relp) == 0 &&
+	    relp_sess_serverclose(c->relp) != 0) {
+		listener_stream_end(c, 0);
+		return;
+	}
 	send_out(c);
+}
+
+int
+listener_relp_hold(struct conn *c)
+{
+
+	if (c->ending || relp_sess_unanswered(c->relp) == 0)
+		return (0);
+	c->held = 1;
+	c->l->set->held++;
+	if (c->reading) {
+		uv_read_stop((uv_stream_t *)&c->h);
+		c->reading = 0;
+	}
+	return (1);
 }
 
 void

@@ -34,6 +34,12 @@
 #define ACCEPTS_PER_WAKEUP 64
 /* Connections refused at most per wakeup when no descriptor is left. */
 #define REFUSALS_PER_WAKEUP 1024
+/*
+ * At a stop, RELP connections are kept this long at most for the answers
+ * that wait for the last commit; then what is unanswered is resent to the
+ * next run.
+ */
+#define HOLD_MS 5000
 
 /* Links c at the end of the set's list: the newest last message. */
 static void
@@ -103,6 +109,13 @@ conn_freed(uv_handle_t *h)
 	listener_handle_closed(ls);
 }
 
+static void
+hold_closed(uv_handle_t *h)
+{
+
+	listener_handle_closed(h->data);
+}
+
 /*
  * Ends connection c: records a partial message (when finish), then
  * closes.  Returns the recording error, if any.
@@ -114,6 +127,8 @@ conn_end(struct conn *c, int finish)
 	int rc = 0;
 
 	c->ending = 1;
+	if (c->held && --ls->held == 0)
+		uv_close((uv_handle_t *)&ls->hold_timer, hold_closed);
 	/* RELP keeps no partial message: what is not answered is resent. */
 	if (finish && c->relp == NULL) {
 		c->recv_ns = listener_now_ns();
@@ -477,20 +492,46 @@ conn_drain(struct conn *c)
 	return (0);
 }
 
+/* The stop's bound ran out: the RELP connections still held end. */
+static void
+hold_expired(uv_timer_t *t)
+{
+	struct listeners *ls = t->data;
+	struct conn *c, *next;
+
+	for (c = ls->conns; c != NULL; c = next) {
+		next = c->next;
+		if (c->held)
+			conn_end(c, 0);
+	}
+}
+
 int
 listener_stream_close_all(struct listeners *ls)
 {
-	struct conn *c;
+	struct conn *c, *next;
 	int rc, first = 0;
 
-	/* Draining may move c to the end of the list: c is held here. */
-	while ((c = ls->conns) != NULL) {
+	/*
+	 * Draining may move c to the end of the list, and conn_end takes it
+	 * out: the next is held here, and c is not met again.
+	 */
+	for (c = ls->conns; c != NULL; c = next) {
+		next = c->next;
+		if (c->relp != NULL && listener_relp_hold(c))
+			continue;
 		if ((rc = conn_drain(c)) != 0 && first == 0)
 			first = rc;
 		if (c->relp != NULL)
 			listener_relp_serverclose(c);
 		if ((rc = conn_end(c, 1)) != 0 && first == 0)
 			first = rc;
+	}
+	if (ls->held > 0) {
+		uv_timer_init(ls->env.loop, &ls->hold_timer);
+		ls->hold_timer.data = ls;
+		ls->handles++;
+		uv_timer_start(&ls->hold_timer, hold_expired, HOLD_MS, 0);
 	}
 	return (first);
 }
