@@ -82,14 +82,14 @@ struct relp_parser {
 };
 
 /*
- * Initialises p to call fn(ctx, frame) for each frame, whose DATALEN may
- * be at most max_data.  No allocation until a frame's data is cut by the
- * end of a feed.
+ * Initialises p (borrowed) to call fn(ctx, frame) for each frame, whose
+ * DATALEN may be at most max_data; ctx is borrowed.  No allocation until
+ * a frame's data is cut by the end of a feed.
  */
 void relp_parser_init(struct relp_parser *p, size_t max_data,
     relp_frame_fn *fn, void *ctx);
 
-/* Frees what p holds; p may be initialised again. */
+/* Frees what p (borrowed) holds; p may be initialised again. */
 void relp_parser_close(struct relp_parser *p);
 
 /*
@@ -101,7 +101,7 @@ void relp_parser_close(struct relp_parser *p);
  */
 int relp_parser_feed(struct relp_parser *p, const uint8_t *in, size_t n);
 
-/* Nonzero when p is between frames (nothing of a frame held). */
+/* Nonzero when p (borrowed) is between frames (nothing of one held). */
 int relp_parser_between(const struct relp_parser *p);
 
 /* ---- the session ---- */
@@ -148,18 +148,19 @@ struct relp_sess {
 };
 
 /*
- * Initialises s: messages longer than max_data are refused (CST_ETOOBIG),
- * durable_next is the daemon's current durable point, ops is copied and
- * ctx borrowed.
+ * Initialises s (borrowed): messages longer than max_data are refused
+ * (CST_ETOOBIG), durable_next is the daemon's current durable point, ops
+ * is copied and ctx borrowed.
  */
 void relp_sess_init(struct relp_sess *s, size_t max_data,
     uint64_t durable_next, const struct relp_sess_ops *ops, void *ctx);
 
-/* Frees what s holds. */
+/* Frees what s (borrowed) holds. */
 void relp_sess_close(struct relp_sess *s);
 
 /*
- * Takes the bytes in[0..n) (borrowed) from the connection: records the
+ * Takes the bytes in[0..n) (borrowed) from the connection into s
+ * (borrowed): records the
  * messages and queues their answers; the answers that can already go
  * are appended to s->out.  Returns 0 or an error of relp_parser_feed (the
  * connection must then be closed; s->why says why).
@@ -168,17 +169,17 @@ int relp_sess_feed(struct relp_sess *s, const uint8_t *in, size_t n);
 
 /*
  * Every record with a sequence number below durable_next is durable:
- * appends the answers now due to s->out, in TXNR order.  Returns 0 or
- * CST_ENOMEM.
+ * appends the answers now due to s->out (s borrowed), in TXNR order.
+ * Returns 0 or CST_ENOMEM.
  */
 int relp_sess_durable(struct relp_sess *s, uint64_t durable_next);
 
-/* Transactions received and not yet answered. */
+/* Transactions s (borrowed) received and has not yet answered. */
 size_t relp_sess_unanswered(const struct relp_sess *s);
 
 /*
- * Appends the serverclose hint (TXNR 0) to s->out: the daemon is
- * stopping.  Returns 0 or CST_ENOMEM.
+ * Appends the serverclose hint (TXNR 0) to s->out (s borrowed): the
+ * daemon is stopping.  Returns 0 or CST_ENOMEM.
  */
 int relp_sess_serverclose(struct relp_sess *s);
 
