@@ -160,10 +160,9 @@ void relp_sess_close(struct relp_sess *s);
 
 /*
  * Takes the bytes in[0..n) (borrowed) from the connection into s
- * (borrowed): records the
- * messages and queues their answers; the answers that can already go
- * are appended to s->out.  Returns 0 or an error of relp_parser_feed (the
- * connection must then be closed; s->why says why).
+ * (borrowed): records the messages and queues their answers; the answers
+ * that can already go are appended to s->out.  Returns 0 or an error of
+ * relp_parser_feed (the connection must then be closed; s->why says why).
  */
 int relp_sess_feed(struct relp_sess *s, const uint8_t *in, size_t n);
 
