@@ -10,6 +10,12 @@
  * accepted: this is a load generator, and the only collector it may load
  * is one on this machine.
  *
+ * RELP (relp://): each connection opens a RELP session, sends its
+ * messages as syslog commands with at most WINDOW (-w) unanswered, counts
+ * the 200 OK answers (acked), and closes the session once every message
+ * is answered; the rate printed is of acknowledged messages, and the
+ * manifest's SENT is what was acknowledged.
+ *
  * Stream connections use uv_write with two buffers in flight each, so a
  * receiver that stops reading stalls the sender (back-pressure) instead of
  * growing its memory.  Datagram sockets are driven by uv_poll and
@@ -37,15 +43,22 @@
 
 #include <uv.h>
 
+#include "custody/error.h"
+
 #include "msggen.h"
+#include "relp.h"
 
 #define LG_BUF_BYTES (128 * 1024) /* one stream write */
 #define LG_NBUF 2                 /* stream writes in flight per connection */
 #define LG_DGRAM_BATCH 64         /* datagrams per sendmmsg */
 #define LG_DGRAM_TURN 1024        /* datagrams per wakeup, so all sockets turn */
 #define LG_TICK_MS 1              /* rate and deadline granularity */
+#define LG_RELP_WINDOW 1024       /* default unanswered syslog commands */
+#define LG_RELP_RBUF 65536        /* one read of answers */
 
-enum lg_transport { LG_TCP, LG_UDP, LG_UNIX };
+enum lg_transport { LG_TCP, LG_UDP, LG_UNIX, LG_RELP };
+/* Transports on a TCP connection. */
+#define LG_STREAM(t) ((t) == LG_TCP || (t) == LG_RELP)
 enum lg_framing { LG_OCTET, LG_LF };
 enum lg_state { ST_CONNECTING, ST_READY, ST_CLOSING, ST_CLOSED };
 
@@ -85,6 +98,16 @@ struct lg_conn {
 	struct mmsghdr *mm;       /* datagram batch */
 	struct iovec *iov;
 	uint8_t *dbuf;
+	/* RELP */
+	struct relp_parser rp;    /* the answers */
+	uint8_t *rbuf;
+	uv_write_t oreq;          /* open or close */
+	char obuf[128];
+	uint32_t txnr;            /* the next to send */
+	uint32_t close_txnr;      /* 0: close not sent */
+	uint64_t unacked;         /* syslog commands not yet answered */
+	uint64_t acked;           /* answered 200 OK */
+	int relp_open;            /* open answered 200 OK */
 };
 
 struct lg {
@@ -103,6 +126,7 @@ struct lg {
 	double duration;          /* seconds, 0: none */
 	double rate;              /* events/s, all connections, 0: unlimited */
 	double timeout;           /* seconds, 0: none */
+	uint64_t window;          /* RELP: unanswered syslog commands at most */
 	uint64_t t0;              /* uv_hrtime when sending started */
 	uint64_t t_end;           /* when the last send completed */
 	int started;
@@ -116,6 +140,9 @@ struct lg {
 
 static void conn_kick(struct lg_conn *c);
 static void conn_close(struct lg_conn *c);
+static void relp_start(struct lg_conn *c);
+static void relp_finish(struct lg_conn *c);
+static int relp_answer(void *ctx, const struct relp_frame *f);
 
 static void
 usage(void)
@@ -124,11 +151,12 @@ usage(void)
 	fprintf(stderr,
 	    "usage: custody-loadgen -t URL [-c CONNS] [-f octet|lf] [-s SIZE]\n"
 	    "           [-n COUNT] [-d SECONDS] [-r EVENTS_PER_S] [-g RUNID]\n"
-	    "           [-b BASE_TIME] [-m MANIFEST] [-T TIMEOUT]\n"
+	    "           [-b BASE_TIME] [-m MANIFEST] [-T TIMEOUT] [-w WINDOW]\n"
 	    "       custody-loadgen          (no argument: time rendering alone,\n"
 	    "                                 the generator's own cost per message)\n"
-	    "  -t, --target URL      tcp://127.0.0.1:PORT, udp://127.0.0.1:PORT,\n"
-	    "                        unix:///PATH (datagram); loopback only\n"
+	    "  -t, --target URL      tcp://127.0.0.1:PORT, relp://127.0.0.1:PORT,\n"
+	    "                        udp://127.0.0.1:PORT, unix:///PATH (datagram);\n"
+	    "                        loopback only\n"
 	    "  -c, --connections N   connections or sockets (default 1)\n"
 	    "  -f, --framing F       TCP framing: octet (default) or lf\n"
 	    "  -s, --size BYTES      message size (default 200)\n"
@@ -140,7 +168,9 @@ usage(void)
 	    "  -g, --gen ID          run id in every message, [0-9A-Za-z]{1,16}\n"
 	    "  -b, --base T          message timestamps start at T (s since 1970)\n"
 	    "  -m, --manifest FILE   write what was sent, for check_store\n"
-	    "  -T, --timeout S       give up (exit 1) after S seconds\n");
+	    "  -T, --timeout S       give up (exit 1) after S seconds\n"
+	    "  -w, --window N        RELP: unanswered messages at most per\n"
+	    "                        connection (default 1024)\n");
 }
 
 static void
@@ -183,15 +213,18 @@ parse_target(struct lg *lg, const char *url)
 		lg->addrlen = (socklen_t)sizeof(*sun);
 		return (0);
 	}
+	rest = url + 6;
 	if (strncmp(url, "tcp://", 6) == 0)
 		lg->transport = LG_TCP;
 	else if (strncmp(url, "udp://", 6) == 0)
 		lg->transport = LG_UDP;
-	else {
+	else if (strncmp(url, "relp://", 7) == 0) {
+		lg->transport = LG_RELP;
+		rest = url + 7;
+	} else {
 		fprintf(stderr, "custody-loadgen: unknown scheme in %s\n", url);
 		goto err0;
 	}
-	rest = url + 6;
 	if (rest[0] == '[') {
 		if ((colon = strstr(rest, "]:")) == NULL)
 			goto bad;
@@ -279,6 +312,12 @@ conn_quota(struct lg_conn *c)
 				return (q);
 		}
 	}
+	if (lg->transport == LG_RELP) {
+		if (!c->relp_open || c->unacked >= lg->window)
+			return (0);
+		if (lg->window - c->unacked < c->end - c->next)
+			return (lg->window - c->unacked);
+	}
 	return (c->end - c->next);
 }
 
@@ -334,7 +373,7 @@ conn_close(struct lg_conn *c)
 	if (c->state == ST_CLOSING || c->state == ST_CLOSED)
 		return;
 	c->state = ST_CLOSING;
-	if (c->lg->transport == LG_TCP) {
+	if (LG_STREAM(c->lg->transport)) {
 		uv_close((uv_handle_t *)&c->h.tcp, on_closed);
 	} else {
 		if (c->polling)
@@ -386,6 +425,10 @@ conn_maybe_finish(struct lg_conn *c)
 		return;
 	if (c->shut)
 		return;
+	if (c->lg->transport == LG_RELP) {
+		relp_finish(c);
+		return;
+	}
 	c->shut = 1;
 	conn_sent_all(c);
 	if (c->lg->transport == LG_TCP) {
@@ -427,13 +470,24 @@ tcp_write_one(struct lg_conn *c, struct lg_wbuf *wb, uint64_t q)
 	uint8_t *p;
 	int rc;
 
-	per = lg->g.maxlen + 12;
+	per = lg->g.maxlen + 40;
 	room = LG_BUF_BYTES;
 	wb->nmsg = 0;
 	wb->bytes = 0;
 	while (wb->nmsg < q && pos + per <= room) {
 		p = wb->p + pos;
-		if (lg->framing == LG_OCTET) {
+		if (lg->transport == LG_RELP) {
+			len = lg->g.var[msggen_variant(c->id, c->next)].len;
+			pos += put_uint(p, c->txnr);
+			memcpy(wb->p + pos, " syslog ", 8);
+			pos += 8;
+			pos += put_uint(wb->p + pos, len);
+			wb->p[pos++] = ' ';
+			pos += msggen_render(&lg->g, c->id, c->next, wb->p + pos);
+			wb->p[pos++] = '\n';
+			c->txnr = c->txnr == RELP_TXNR_MAX ? 1 : c->txnr + 1;
+			c->unacked++;
+		} else if (lg->framing == LG_OCTET) {
 			len = lg->g.var[msggen_variant(c->id, c->next)].len;
 			pos += put_uint(p, len);
 			wb->p[pos++] = ' ';
@@ -564,7 +618,7 @@ conn_kick(struct lg_conn *c)
 
 	if (c->state != ST_READY)
 		return;
-	if (c->lg->transport == LG_TCP) {
+	if (LG_STREAM(c->lg->transport)) {
 		tcp_pump(c);
 	} else if (!c->polling) {
 		dgram_pump(c);
@@ -572,6 +626,122 @@ conn_kick(struct lg_conn *c)
 		dgram_poll(c, 0);
 		conn_maybe_finish(c);
 	}
+}
+
+/* ---- RELP: the session around the syslog commands tcp_pump writes ---- */
+
+static void
+relp_ctl_written(uv_write_t *req, int status)
+{
+	struct lg_conn *c = req->data;
+
+	if (status < 0)
+		conn_fail(c, "write", status);
+}
+
+/* Writes the n bytes of c->obuf (an open or a close). */
+static void
+relp_write_ctl(struct lg_conn *c, size_t n)
+{
+	uv_buf_t b = uv_buf_init(c->obuf, (unsigned)n);
+	int rc;
+
+	c->oreq.data = c;
+	if ((rc = uv_write(&c->oreq, (uv_stream_t *)&c->h.tcp, &b, 1,
+	    relp_ctl_written)) != 0)
+		conn_fail(c, "write", rc);
+}
+
+static void
+relp_alloc(uv_handle_t *h, size_t hint, uv_buf_t *buf)
+{
+	struct lg_conn *c = h->data;
+
+	(void)hint;
+	*buf = uv_buf_init((char *)c->rbuf, LG_RELP_RBUF);
+}
+
+static void
+relp_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf)
+{
+	struct lg_conn *c = s->data;
+	int rc;
+
+	if (nread == 0 || c->state != ST_READY)
+		return;
+	if (nread < 0) {
+		conn_fail(c, "read", (int)nread);
+		return;
+	}
+	if ((rc = relp_parser_feed(&c->rp, (const uint8_t *)buf->base,
+	    (size_t)nread)) != 0) {
+		if (!c->failed)
+			fprintf(stderr, "custody-loadgen: conn %u: RELP "
+			    "answer: %s\n", c->id, rc == CST_EINVAL ?
+			    "not 200 OK, or serverclose" : cst_strerror(rc));
+		c->failed = 1;
+		conn_close(c);
+	}
+}
+
+static void
+relp_start(struct lg_conn *c)
+{
+	static const char offers[] = "relp_version=0\n"
+	    "relp_software=custody-loadgen\ncommands=syslog";
+	int n, rc;
+
+	n = snprintf(c->obuf, sizeof(c->obuf), "1 open %zu %s\n",
+	    sizeof(offers) - 1, offers);
+	c->txnr = 2;
+	relp_write_ctl(c, (size_t)n);
+	if (c->state == ST_READY && (rc = uv_read_start((uv_stream_t *)
+	    &c->h.tcp, relp_alloc, relp_read)) != 0)
+		conn_fail(c, "read", rc);
+}
+
+/* Everything is sent: once every answer is in, close the session. */
+static void
+relp_finish(struct lg_conn *c)
+{
+	int n;
+
+	if (c->unacked > 0 || c->close_txnr != 0)
+		return;
+	conn_sent_all(c);
+	c->close_txnr = c->txnr;
+	n = snprintf(c->obuf, sizeof(c->obuf), "%u close 0\n", c->txnr);
+	relp_write_ctl(c, (size_t)n);
+}
+
+static int
+relp_answer(void *ctx, const struct relp_frame *f)
+{
+	struct lg_conn *c = ctx;
+	int ok = f->len >= 3 && memcmp(f->data, "200", 3) == 0;
+
+	if (c->state != ST_READY)
+		return (0);
+	if (strcmp(f->cmd, "rsp") != 0)
+		return (CST_EINVAL);
+	if (!c->relp_open) {
+		if (f->txnr != 1 || !ok)
+			return (CST_EINVAL);
+		c->relp_open = 1;
+		conn_kick(c);
+		return (0);
+	}
+	if (c->close_txnr != 0 && f->txnr == c->close_txnr) {
+		c->shut = 1;
+		conn_close(c);
+		return (0);
+	}
+	if (!ok || c->unacked == 0)
+		return (CST_EINVAL);
+	c->acked++;
+	c->unacked--;
+	conn_kick(c);
+	return (0);
 }
 
 static void
@@ -638,6 +808,8 @@ on_connect(uv_connect_t *req, int status)
 	} else if (c->state == ST_CONNECTING) {
 		c->state = ST_READY;
 		uv_tcp_nodelay(&c->h.tcp, 1);
+		if (c->lg->transport == LG_RELP)
+			relp_start(c);
 	}
 	settled(c->lg);
 }
@@ -649,7 +821,7 @@ conn_open(struct lg *lg, struct lg_conn *c)
 
 	c->fd = -1;
 	c->state = ST_CONNECTING;
-	if (lg->transport == LG_TCP) {
+	if (LG_STREAM(lg->transport)) {
 		if ((rc = uv_tcp_init(lg->loop, &c->h.tcp)) != 0)
 			goto err0;
 		c->h.tcp.data = c;
@@ -695,7 +867,13 @@ conn_alloc(struct lg *lg, struct lg_conn *c)
 {
 	int i;
 
-	if (lg->transport == LG_TCP) {
+	if (lg->transport == LG_RELP) {
+		relp_parser_init(&c->rp, LG_RELP_RBUF, relp_answer, c);
+		c->txnr = 1;
+		if ((c->rbuf = malloc(LG_RELP_RBUF)) == NULL)
+			return (-1);
+	}
+	if (LG_STREAM(lg->transport)) {
 		for (i = 0; i < LG_NBUF; i++) {
 			c->wb[i].c = c;
 			if ((c->wb[i].p = malloc(LG_BUF_BYTES)) == NULL)
@@ -721,12 +899,14 @@ conn_free(struct lg_conn *c)
 	free(c->mm);
 	free(c->iov);
 	free(c->dbuf);
+	free(c->rbuf);
+	relp_parser_close(&c->rp);
 }
 
 static int
 write_manifest(struct lg *lg, const char *path)
 {
-	static const char *const tnames[] = { "tcp", "udp", "unix" };
+	static const char *const tnames[] = { "tcp", "udp", "unix", "relp" };
 	struct msggen_manifest m;
 	unsigned i;
 	int rc;
@@ -737,6 +917,7 @@ write_manifest(struct lg *lg, const char *path)
 	m.base_s = lg->g.base_s;
 	snprintf(m.transport, sizeof(m.transport), "%s", tnames[lg->transport]);
 	snprintf(m.framing, sizeof(m.framing), "%s",
+	    lg->transport == LG_RELP ? "relp" :
 	    lg->transport != LG_TCP ? "dgram" :
 	    lg->framing == LG_OCTET ? "octet" : "lf");
 	if ((m.conns = calloc(lg->nconns, sizeof(*m.conns))) == NULL)
@@ -745,7 +926,9 @@ write_manifest(struct lg *lg, const char *path)
 	for (i = 0; i < lg->nconns; i++) {
 		m.conns[i].conn = lg->conns[i].id;
 		m.conns[i].first = lg->conns[i].first;
-		m.conns[i].sent = lg->conns[i].sent;
+		/* RELP: only what was answered is sure to be stored. */
+		m.conns[i].sent = lg->transport == LG_RELP ?
+		    lg->conns[i].acked : lg->conns[i].sent;
 		m.conns[i].attempted = lg->conns[i].next - lg->conns[i].first;
 	}
 	rc = msggen_manifest_write(&m, path);
@@ -835,6 +1018,7 @@ main(int argc, char **argv)
 		{ "base", required_argument, NULL, 'b' },
 		{ "manifest", required_argument, NULL, 'm' },
 		{ "timeout", required_argument, NULL, 'T' },
+		{ "window", required_argument, NULL, 'w' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
@@ -842,7 +1026,7 @@ main(int argc, char **argv)
 	const char *target = NULL, *manifest = NULL;
 	char gen[MSGGEN_GEN_MAX + 1];
 	uint64_t v, size = 200, base = (uint64_t)time(NULL), sent = 0;
-	uint64_t attempted = 0, bytes = 0, share, extra;
+	uint64_t attempted = 0, bytes = 0, share, extra, acked = 0;
 	double el;
 	unsigned i, failed = 0;
 	int ch, have_count = 0, status = 2;
@@ -852,8 +1036,9 @@ main(int argc, char **argv)
 	memset(&lg, 0, sizeof(lg));
 	lg.nconns = 1;
 	lg.framing = LG_OCTET;
+	lg.window = LG_RELP_WINDOW;
 	now_gen(gen, sizeof(gen));
-	while ((ch = getopt_long(argc, argv, "t:c:f:s:n:d:r:g:b:m:T:h",
+	while ((ch = getopt_long(argc, argv, "t:c:f:s:n:d:r:g:b:m:T:w:h",
 	    longopts, NULL)) != -1) {
 		switch (ch) {
 		case 't':
@@ -906,6 +1091,11 @@ main(int argc, char **argv)
 			break;
 		case 'T':
 			if (parse_double(optarg, &lg.timeout) != 0)
+				goto badarg;
+			break;
+		case 'w':
+			if (parse_u64(optarg, &lg.window) != 0 ||
+			    lg.window == 0 || lg.window > RELP_TXNR_MAX / 2)
 				goto badarg;
 			break;
 		case 'h':
@@ -969,17 +1159,23 @@ main(int argc, char **argv)
 		sent += lg.conns[i].sent;
 		attempted += lg.conns[i].next - lg.conns[i].first;
 		bytes += lg.conns[i].bytes;
+		acked += lg.conns[i].acked;
 		if (lg.conns[i].failed)
 			failed++;
 	}
 	el = lg.started ? (double)(lg.t_end - lg.t0) / 1e9 : 0;
 	printf("custody-loadgen gen=%s target=%s conns=%u size=%zu sent=%"
 	    PRIu64 " attempted=%" PRIu64 " bytes=%" PRIu64 " elapsed_s=%.3f "
-	    "events_per_s=%.0f mb_per_s=%.2f failed_conns=%u\n",
+	    "events_per_s=%.0f mb_per_s=%.2f failed_conns=%u",
 	    lg.g.gen, lg.target, lg.nconns, lg.g.size, sent, attempted, bytes,
 	    el, el > 0 ? (double)sent / el : 0,
 	    el > 0 ? (double)bytes / el / 1e6 : 0, failed);
-	status = (failed > 0 || lg.timed_out) ? 1 : 0;
+	if (lg.transport == LG_RELP)
+		printf(" acked=%" PRIu64 " acked_per_s=%.0f", acked,
+		    el > 0 ? (double)acked / el : 0);
+	printf("\n");
+	status = (failed > 0 || lg.timed_out ||
+	    (lg.transport == LG_RELP && acked < attempted)) ? 1 : 0;
 	if (manifest != NULL && write_manifest(&lg, manifest) != 0) {
 		fprintf(stderr, "custody-loadgen: %s: %s\n", manifest,
 		    strerror(errno));

@@ -27,13 +27,14 @@
  *   gen G
  *   size S
  *   base B                        (base time, seconds since 1970, UTC)
- *   transport tcp|udp|unix
- *   framing octet|lf|dgram
+ *   transport tcp|udp|unix|relp
+ *   framing octet|lf|dgram|relp
  *   conn C FIRST SENT ATTEMPTED   (one line per connection)
  *
  * SENT messages from FIRST on were accepted whole by the kernel; ATTEMPTED
  * >= SENT also counts those of a write that failed, which may or may not
- * have reached the receiver.
+ * have reached the receiver.  For RELP, SENT counts the messages the
+ * receiver acknowledged, ATTEMPTED those written.
  */
 #ifndef CUSTODY_BENCH_MSGGEN_H
 #define CUSTODY_BENCH_MSGGEN_H

@@ -513,10 +513,12 @@ conf_check(const struct conf *c, char err[CONF_ERR_LEN])
 		const char *u = c->listen[i];
 
 		if (strncmp(u, "tcp://", 6) != 0 &&
+		    strncmp(u, "relp://", 7) != 0 &&
 		    strncmp(u, "udp://", 6) != 0 &&
 		    strncmp(u, "unix:///", 8) != 0) {
 			seterr(err, "listen %s: expected tcp://HOST:PORT, "
-			    "udp://HOST:PORT or unix:///PATH", u);
+			    "relp://HOST:PORT, udp://HOST:PORT or unix:///PATH",
+			    u);
 			goto err0;
 		}
 	}

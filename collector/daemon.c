@@ -211,8 +211,9 @@ drain(struct daemon *d)
 static void
 listeners_closed(void *ctx)
 {
+	struct daemon *d = ctx;
 
-	(void)ctx;
+	d->ls_stopping = NULL;
 }
 
 static void
@@ -243,10 +244,17 @@ on_notify(uv_async_t *h)
 	while ((bt = dur) != NULL) {
 		dur = bt->next;
 		d->events_durable += bt->events;
+		/* Batches come back in order: their records below are done. */
+		if (bt->ctl == BATCH_DATA && bt->n > 0)
+			d->durable_next = bt->first_seq + bt->n;
 		if (bt->ctl == BATCH_STOP)
 			stopped = 1;
 		batcher_done(d->batcher, bt);
 	}
+	if (d->ls != NULL)
+		listeners_durable(d->ls, d->durable_next);
+	else if (d->ls_stopping != NULL)
+		listeners_durable(d->ls_stopping, d->durable_next);
 	if (epoch != 0 && d->state == RUNNING) {
 		log_notice("signing key rotated to epoch %" PRIu32 " (%s)",
 		    epoch, fpr);
@@ -408,6 +416,7 @@ begin_stop(struct daemon *d, const char *reason, int code)
 		report_losses(d, daemon_real_ns());
 	}
 	totals(d, &received, &failed, &bytes);
+	d->ls_stopping = d->ls;
 	d->ls = NULL;
 	if ((rc = audit_stop(d->batcher, reason, received,
 	    atomic_load(&writer_stats(d->writer)->records),
@@ -590,6 +599,7 @@ start_listening(struct daemon *d)
 		begin_stop(d, "cannot listen", 1);
 		return;
 	}
+	listeners_durable(d->ls, d->durable_next);
 	if (c->metrics != NULL && metrics_open(&d->loop, c->metrics,
 	    metrics_render, d, &d->metrics, err) != 0)
 		log_warn("no metrics endpoint: %s", err);
@@ -656,6 +666,7 @@ daemon_run(struct conf *c, daemon_reload_fn *reload_fn, void *ctx)
 		log_err("batcher: %s", cst_strerror(rc));
 		goto err2;
 	}
+	d->durable_next = rec.st.next_seq;
 	uv_async_init(&d->loop, &d->notify, on_notify);
 	d->notify.data = d;
 	uv_timer_init(&d->loop, &d->batch_timer);

@@ -49,6 +49,8 @@ struct daemon {
 	struct sealpool *seal;
 	struct writer *writer;
 	struct listeners *ls;
+	/* Closed by a stop, until every handle is: RELP answers still go. */
+	struct listeners *ls_stopping;
 	struct metrics *metrics;
 
 	/* The mailbox, filled by other threads. */
@@ -74,6 +76,8 @@ struct daemon {
 	int64_t last_stats;
 	uint64_t pauses;
 	uint64_t events_durable;
+	/* Every record below this sequence number is durable (RELP). */
+	uint64_t durable_next;
 	struct loss_mark loss[MAX_LISTEN];
 };
 

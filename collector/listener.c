@@ -55,10 +55,14 @@ listener_source_init(struct source *src, struct listener *l,
 void
 listener_handle_closed(struct listeners *ls)
 {
+	size_t i;
 
 	if (--ls->handles > 0 || !ls->closing)
 		return;
 	ls->done(ls->done_ctx);
+	/* Connections a stop held name their listener until the end. */
+	for (i = 0; i < ls->n; i++)
+		free(ls->l[i]);
 	if (ls->spare_fd >= 0)
 		close(ls->spare_fd);
 	peers_free(ls->peers);
@@ -71,7 +75,7 @@ start_reading(struct listeners *ls)
 	size_t i;
 
 	for (i = 0; i < ls->n; i++)
-		if (ls->l[i]->type != L_TCP)
+		if (!LISTENER_STREAM(ls->l[i]->type))
 			listener_dgram_start(ls->l[i]);
 	listener_stream_start(ls);
 }
@@ -86,7 +90,6 @@ listener_freed(uv_handle_t *h)
 		close(l->fd);
 	if (l->type == L_UNIX)
 		unlink(l->path);
-	free(l);
 	listener_handle_closed(ls);
 }
 
@@ -126,6 +129,10 @@ open_one(struct listener *l, const char *url, char *msg)
 		l->type = L_TCP;
 		return (listener_stream_open_tcp(l, url + 6, msg));
 	}
+	if (strncmp(url, "relp://", 7) == 0) {
+		l->type = L_RELP;
+		return (listener_stream_open_tcp(l, url + 7, msg));
+	}
 	if (strncmp(url, "udp://", 6) == 0) {
 		l->type = L_UDP;
 		return (listener_dgram_open_udp(l, url + 6, msg));
@@ -134,7 +141,7 @@ open_one(struct listener *l, const char *url, char *msg)
 		l->type = L_UNIX;
 		return (listener_dgram_open_unix(l, url + 7, msg));
 	}
-	listener_seterr(msg, "expected tcp://, udp:// or unix://");
+	listener_seterr(msg, "expected tcp://, relp://, udp:// or unix://");
 	return (CST_EINVAL);
 }
 
@@ -203,8 +210,6 @@ err:
 		l = ls->l[i];
 		if (l->open)
 			uv_close(&l->h.handle, listener_freed);
-		else
-			free(l);
 	}
 	listener_handle_closed(ls);
 	return (rc);
@@ -240,7 +245,7 @@ listeners_pause(struct listeners *ls)
 		return;
 	ls->paused = 1;
 	for (i = 0; i < ls->n; i++)
-		if (ls->l[i]->type != L_TCP)
+		if (!LISTENER_STREAM(ls->l[i]->type))
 			listener_dgram_stop(ls->l[i]);
 	listener_stream_stop(ls);
 }
@@ -273,6 +278,22 @@ listeners_conn_stats(const struct listeners *ls,
 }
 
 void
+listeners_durable(struct listeners *ls, uint64_t durable_next)
+{
+	struct conn *c, *next;
+
+	if (durable_next <= ls->durable_next)
+		return;
+	ls->durable_next = durable_next;
+	/* An answer may end its connection: the next is held here. */
+	for (c = ls->conns; c != NULL; c = next) {
+		next = c->next;
+		if (c->relp != NULL)
+			listener_relp_durable(c);
+	}
+}
+
+void
 listeners_poll_drops(struct listeners *ls)
 {
 
@@ -294,7 +315,8 @@ listeners_close(struct listeners *ls, void (*done)(void *ctx), void *ctx)
 	uv_close((uv_handle_t *)&ls->sweep, sweep_closed);
 	for (i = 0; i < ls->n; i++) {
 		l = ls->l[i];
-		if (l->type != L_TCP && (rc = listener_dgram_drain(l)) != 0 &&
+		if (!LISTENER_STREAM(l->type) &&
+		    (rc = listener_dgram_drain(l)) != 0 &&
 		    first == 0)
 			first = rc;
 		uv_close(&l->h.handle, listener_freed);

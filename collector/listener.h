@@ -16,10 +16,11 @@
  * brake, and what the kernel then drops is counted (listeners_poll_drops)
  * and sealed in loss records.
  *
- * A later TLS (RFC 5425) listener is a TCP connection with a decryption
- * step between the read callback and the deframer; a RELP listener
- * replaces the deframer with RELP's and acknowledges each message once
- * the daemon reports its sequence number durable.
+ * A RELP listener (relp://HOST:PORT, listener_relp.c) replaces the
+ * deframer with a RELP session and answers each message once the daemon
+ * reports its sequence number durable (listeners_durable).  A later TLS
+ * (RFC 5425) listener is a TCP connection with a decryption step between
+ * the read callback and the deframer (or the RELP session).
  */
 #ifndef CUSTODY_COLLECTOR_LISTENER_H
 #define CUSTODY_COLLECTOR_LISTENER_H
@@ -52,8 +53,8 @@ struct listener_env {
 struct listeners;
 
 /*
- * Binds every URL urls[0..n) (borrowed): tcp://HOST:PORT, udp://HOST:PORT,
- * unix:///PATH; HOST a literal address or name, [v6] in brackets; PORT 0
+ * Binds every URL urls[0..n) (borrowed): tcp://HOST:PORT, relp://HOST:PORT,
+ * udp://HOST:PORT, unix:///PATH; HOST a literal address or name, [v6] in brackets; PORT 0
  * picks a free port (the name then says which).  env is copied.  Returns
  * 0, CST_EINVAL (bad URL) or CST_EIO (cannot bind) with a message in err.
  */
@@ -83,6 +84,14 @@ void listeners_conn_stats(const struct listeners *ls,
     struct listener_conn_stats *out);
 
 /*
+ * Every record with a sequence number below durable_next is durable
+ * (sealed, signed, fdatasync'ed): RELP connections send the answers that
+ * waited for it (R-RELP-1).  The daemon calls this first with the next
+ * sequence number of a fresh start, before any record is added.
+ */
+void listeners_durable(struct listeners *ls, uint64_t durable_next);
+
+/*
  * Refreshes each UDP listener's kernel_dropped counter from
  * /proc/net/udp and /proc/net/udp6 (the socket's drops column).
  */
@@ -91,7 +100,10 @@ void listeners_poll_drops(struct listeners *ls);
 /*
  * Closes every socket, after recording what the kernel already holds for
  * it (bounded; past the memory budget if need be: a clean stop loses
- * nothing a sender was told was received).  A stream that ends
+ * nothing a sender was told was received).  RELP connections are not
+ * read again; those with answers outstanding stay open, and ls with
+ * them, until listeners_durable lets the answers go (or a bound of a few
+ * seconds passes), so the daemon keeps passing it the durable point.  A stream that ends
  * mid-message has that partial message recorded (CST_RF_INCOMPLETE).  done(ctx) is called once
  * every handle is closed; then ls is freed.  Returns 0, or the first
  * recording error (the closing goes on).

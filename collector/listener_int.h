@@ -2,8 +2,10 @@
  * The listener stage's internals, shared by its three files:
  *
  *   listener.c         the set: URLs to listeners, start, pause, close
- *   listener_stream.c  stream listeners (TCP): accept, read, the
+ *   listener_stream.c  stream listeners (TCP, RELP): accept, read, the
  *                      deframer, back-pressure per connection
+ *   listener_relp.c    RELP connections: the session, answers sent as
+ *                      the records become durable, the window's brake
  *   listener_dgram.c   datagram listeners (UDP, unix): read, cut, count
  *                      what is dropped
  *
@@ -25,6 +27,7 @@
 #include "framing.h"
 #include "listener.h"
 #include "peers.h"
+#include "relp.h"
 
 /* Room for 16 datagrams per recvmmsg (libuv splits it in 64 KiB slots). */
 #define RBUF_LEN (16u << 16)
@@ -41,7 +44,10 @@
 /* What is logged about refused or idle connections: once per this. */
 #define LOG_INTERVAL_MS 60000u
 
-enum ltype { L_TCP, L_UDP, L_UNIX };
+enum ltype { L_TCP, L_UDP, L_UNIX, L_RELP };
+
+/* Stream listeners: their connections are struct conn. */
+#define LISTENER_STREAM(t) ((t) == L_TCP || (t) == L_RELP)
 
 struct listener {
 	struct listeners *set;
@@ -80,6 +86,11 @@ struct conn {
 	uint64_t last_ms;         /* loop time: accepted, or last message */
 	int reading;
 	int bad;                  /* its framing failed (counted once) */
+	int ending;               /* conn_end ran: only callbacks remain */
+	int held;                 /* RELP, a stop: kept for its answers */
+	/* RELP connections (L_RELP), else NULL; df is then unused. */
+	struct relp_sess *relp;
+	uv_shutdown_t shut;       /* RELP: the last answer, then the end */
 };
 
 struct listeners {
@@ -95,6 +106,12 @@ struct listeners {
 	uint64_t logged_max_ms;   /* refusals for max_connections, logged */
 	uint64_t logged_fd_ms;    /* refusals for descriptors, logged */
 	int spare_fd;             /* given up to refuse when none is left */
+	/* Every record with a sequence number below is durable (RELP). */
+	uint64_t durable_next;
+	/* A stop: RELP connections kept open for their answers, and the
+	 * bound on how long they are kept. */
+	size_t held;
+	uv_timer_t hold_timer;
 	int paused;
 	int closing;
 	size_t handles;          /* listeners and connections not yet closed */
@@ -129,6 +146,43 @@ void listener_stream_stop(struct listeners *ls);
  * Returns the first recording error, if any.
  */
 int listener_stream_close_all(struct listeners *ls);
+
+/* Ends connection c (borrowed): see listener_stream.c. */
+int listener_stream_end(struct conn *c, int finish);
+/* c (borrowed) completed a message: it moves to the end of the list. */
+void listener_stream_touch(struct conn *c);
+/* Starts or stops reading c (borrowed) as the brakes say. */
+void listener_stream_brake(struct conn *c);
+
+/* ---- listener_relp.c ---- */
+
+/*
+ * Makes c (borrowed, just admitted) a RELP connection.  Returns 0 or
+ * CST_ENOMEM.
+ */
+int listener_relp_init(struct conn *c);
+/* Frees c's session (the close callback). */
+void listener_relp_free(struct conn *c);
+/*
+ * Takes the bytes in[0..n) (borrowed) read from c.  Returns 0, or an
+ * error for the daemon to stop on (c is ended when its sender is at
+ * fault, and counted).
+ */
+int listener_relp_read(struct conn *c, const uint8_t *in, size_t n);
+/* Nonzero when c (borrowed) must not be read: its window is full. */
+int listener_relp_braked(const struct conn *c);
+/* Nonzero when c (borrowed) is waiting for answers: not idle. */
+int listener_relp_waiting(const struct conn *c);
+/* Sends c's (borrowed) answers that are now due. */
+void listener_relp_durable(struct conn *c);
+/* A stop: tells c's (borrowed) sender, best effort, without blocking. */
+void listener_relp_serverclose(struct conn *c);
+/*
+ * A stop: when c (borrowed) waits for answers, stops reading it and keeps
+ * it open until they are sent (listener_relp_durable ends it then), and
+ * returns nonzero; else returns 0.
+ */
+int listener_relp_hold(struct conn *c);
 
 /* ---- listener_dgram.c ---- */
 

@@ -1,8 +1,8 @@
 /*
- * Stream listeners (TCP, RFC 6587): accept, read, the deframer, and the
- * per-connection brake of back-pressure.  libuv caps the reads per socket
- * per wakeup (32), and accept here takes at most ACCEPTS_PER_WAKEUP, so
- * one busy peer cannot starve the others.
+ * Stream listeners (TCP, RFC 6587; RELP, listener_relp.c): accept, read,
+ * the deframer, and the per-connection brake of back-pressure.  libuv
+ * caps the reads per socket per wakeup (32), and accept here takes at
+ * most ACCEPTS_PER_WAKEUP, so one busy peer cannot starve the others.
  *
  * The listening socket is ours, only polled by libuv, and accept is ours
  * too: libuv's own accept, when no descriptor is left, closes the pending
@@ -35,6 +35,12 @@
 #define ACCEPTS_PER_WAKEUP 64
 /* Connections refused at most per wakeup when no descriptor is left. */
 #define REFUSALS_PER_WAKEUP 1024
+/*
+ * At a stop, RELP connections are kept this long at most for the answers
+ * that wait for the last commit; then what is unanswered is resent to the
+ * next run.
+ */
+#define HOLD_MS 5000
 
 /* Links c at the end of the set's list: the newest last message. */
 static void
@@ -65,20 +71,27 @@ conn_unlink(struct listeners *ls, struct conn *c)
 	c->prev = c->next = NULL;
 }
 
-static int
-conn_message(void *ctx, const uint8_t *msg, size_t len, unsigned flags)
+void
+listener_stream_touch(struct conn *c)
 {
-	struct conn *c = ctx;
 	struct listeners *ls = c->l->set;
 
-	if (flags & CST_FRAME_INCOMPLETE)
-		c->l->ctr.incomplete++;
 	/* A message keeps the connection: it goes to the end of the list. */
 	c->last_ms = uv_now(ls->env.loop);
 	if (ls->conns_tail != c) {
 		conn_unlink(ls, c);
 		conn_link_tail(ls, c);
 	}
+}
+
+static int
+conn_message(void *ctx, const uint8_t *msg, size_t len, unsigned flags)
+{
+	struct conn *c = ctx;
+
+	if (flags & CST_FRAME_INCOMPLETE)
+		c->l->ctr.incomplete++;
+	listener_stream_touch(c);
 	return (parser_message(c->l->set->env.batcher, &c->src, msg, len,
 	    flags, c->recv_ns));
 }
@@ -89,9 +102,19 @@ conn_freed(uv_handle_t *h)
 	struct conn *c = h->data;
 	struct listeners *ls = c->l->set;
 
-	cst_deframer_close(&c->df);
+	if (c->relp != NULL)
+		listener_relp_free(c);
+	else
+		cst_deframer_close(&c->df);
 	free(c);
 	listener_handle_closed(ls);
+}
+
+static void
+hold_closed(uv_handle_t *h)
+{
+
+	listener_handle_closed(h->data);
 }
 
 /*
@@ -104,7 +127,11 @@ conn_end(struct conn *c, int finish)
 	struct listeners *ls = c->l->set;
 	int rc = 0;
 
-	if (finish) {
+	c->ending = 1;
+	if (c->held && --ls->held == 0)
+		uv_close((uv_handle_t *)&ls->hold_timer, hold_closed);
+	/* RELP keeps no partial message: what is not answered is resent. */
+	if (finish && c->relp == NULL) {
 		c->recv_ns = listener_now_ns();
 		rc = cst_deframer_finish(&c->df);
 		if (rc == CST_ECORRUPT)
@@ -115,6 +142,13 @@ conn_end(struct conn *c, int finish)
 	c->peer->conns--;
 	uv_close((uv_handle_t *)&c->h, conn_freed);
 	return (rc);
+}
+
+int
+listener_stream_end(struct conn *c, int finish)
+{
+
+	return (conn_end(c, finish));
 }
 
 static int conn_drain(struct conn *c);
@@ -147,6 +181,15 @@ stream_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf)
 		return;
 	}
 	c->recv_ns = listener_now_ns();
+	if (c->relp != NULL) {
+		if ((rc = listener_relp_read(c, (const uint8_t *)buf->base,
+		    (size_t)nread)) != 0) {
+			ls->env.fatal(ls->env.ctx, rc);
+			return;
+		}
+		ls->env.after_read(ls->env.ctx);
+		return;
+	}
 	rc = cst_deframer_feed(&c->df, (const uint8_t *)buf->base,
 	    (size_t)nread);
 	if (rc == CST_ECORRUPT) {
@@ -175,10 +218,24 @@ static void
 conn_start(struct conn *c)
 {
 
-	if (c->reading)
+	if (c->reading || (c->relp != NULL && listener_relp_braked(c)))
 		return;
 	uv_read_start((uv_stream_t *)&c->h, stream_alloc, stream_read);
 	c->reading = 1;
+}
+
+void
+listener_stream_brake(struct conn *c)
+{
+
+	if (c->ending)
+		return;
+	if (!c->l->set->paused && !listener_relp_braked(c))
+		conn_start(c);
+	else if (c->reading) {
+		uv_read_stop((uv_stream_t *)&c->h);
+		c->reading = 0;
+	}
 }
 
 static void
@@ -236,9 +293,19 @@ admit(struct listener *l, int fd, const struct sockaddr *sa)
 	c->last_ms = now;
 	pe->conns++;
 	ls->handles++;
-	listener_source_init(&c->src, l, CST_TR_TCP);
+	listener_source_init(&c->src, l, l->type == L_RELP ? CST_TR_RELP :
+	    CST_TR_TCP);
 	c->src.peer_len = addr_format(sa, c->src.peer, sizeof(c->src.peer));
-	cst_deframer_init(&c->df, ls->env.max_message, conn_message, c);
+	if (l->type == L_RELP) {
+		if (listener_relp_init(c) != 0) {
+			/* Undone as a refusal: the sender retries. */
+			pe->conns--;
+			ls->handles--;
+			uv_close((uv_handle_t *)&c->h, conn_refused);
+			return;
+		}
+	} else
+		cst_deframer_init(&c->df, ls->env.max_message, conn_message, c);
 	uv_tcp_keepalive(&c->h, 1, 60);
 	conn_link_tail(ls, c);
 	ls->st.open++;
@@ -374,7 +441,8 @@ listener_stream_open_tcp(struct listener *l, const char *hostport,
 	uv_poll_start(&l->h.poll, UV_READABLE, tcp_acceptable);
 	if (getsockname(l->fd, (struct sockaddr *)&ss, &len) == 0) {
 		addr_format((struct sockaddr *)&ss, peer, sizeof(peer));
-		snprintf(l->name, sizeof(l->name), "tcp://%s", peer);
+		snprintf(l->name, sizeof(l->name), "%s://%s",
+		    l->type == L_RELP ? "relp" : "tcp", peer);
 	}
 	return (0);
 }
@@ -418,7 +486,8 @@ conn_drain(struct conn *c)
 	ssize_t n;
 	int rc, left;
 
-	if (uv_fileno((uv_handle_t *)&c->h, &fd) != 0)
+	/* RELP: what was not answered is sent again; nothing to keep. */
+	if (c->relp != NULL || uv_fileno((uv_handle_t *)&c->h, &fd) != 0)
 		return (0);
 	while (total < DRAIN_MAX) {
 		n = recv(fd, ls->rbuf, STREAM_READ_LEN, MSG_DONTWAIT);
@@ -443,18 +512,46 @@ conn_drain(struct conn *c)
 	return (0);
 }
 
+/* The stop's bound ran out: the RELP connections still held end. */
+static void
+hold_expired(uv_timer_t *t)
+{
+	struct listeners *ls = t->data;
+	struct conn *c, *next;
+
+	for (c = ls->conns; c != NULL; c = next) {
+		next = c->next;
+		if (c->held)
+			conn_end(c, 0);
+	}
+}
+
 int
 listener_stream_close_all(struct listeners *ls)
 {
-	struct conn *c;
+	struct conn *c, *next;
 	int rc, first = 0;
 
-	/* Draining may move c to the end of the list: c is held here. */
-	while ((c = ls->conns) != NULL) {
+	/*
+	 * Draining may move c to the end of the list, and conn_end takes it
+	 * out: the next is held here, and c is not met again.
+	 */
+	for (c = ls->conns; c != NULL; c = next) {
+		next = c->next;
+		if (c->relp != NULL && listener_relp_hold(c))
+			continue;
 		if ((rc = conn_drain(c)) != 0 && first == 0)
 			first = rc;
+		if (c->relp != NULL)
+			listener_relp_serverclose(c);
 		if ((rc = conn_end(c, 1)) != 0 && first == 0)
 			first = rc;
+	}
+	if (ls->held > 0) {
+		uv_timer_init(ls->env.loop, &ls->hold_timer);
+		ls->hold_timer.data = ls;
+		ls->handles++;
+		uv_timer_start(&ls->hold_timer, hold_expired, HOLD_MS, 0);
 	}
 	return (first);
 }
@@ -481,7 +578,10 @@ listener_stream_sweep(struct listeners *ls)
 		 * the next message it writes.  One that is trickling a
 		 * message is cut whatever the load.
 		 */
-		if (cst_deframer_between(&c->df) &&
+		if (c->relp != NULL && listener_relp_waiting(c))
+			continue;
+		if ((c->relp != NULL ? relp_parser_between(&c->relp->p) :
+		    cst_deframer_between(&c->df)) &&
 		    ls->st.open < ls->env.max_connections -
 		    ls->env.max_connections / 4)
 			continue;

@@ -67,6 +67,7 @@ usage(FILE *f)
 "  -d, --data-dir DIR       the store: segments/, keys/, checkpoints/, ...\n"
 "  -l, --listen URL         listen on URL; repeatable; replaces the file's:\n"
 "                             tcp://HOST:PORT  RFC 6587, octet-counted or LF\n"
+"                             relp://HOST:PORT RELP, acknowledged once durable\n"
 "                             udp://HOST:PORT  RFC 5426\n"
 "                             unix:///PATH     local datagram socket (/dev/log)\n"
 "                           [ADDR] for IPv6; port 0 picks a free port, and\n"

@@ -120,6 +120,12 @@ metrics_render(void *ctx, cst_buf *out)
 	metric_per_listener(d, out, "custody_kernel_dropped_total",
 	    "Datagrams the kernel dropped on a full socket queue.",
 	    LC(kernel_dropped));
+	metric_per_listener(d, out, "custody_relp_acked_total",
+	    "RELP messages answered 200 OK, each once its record was durable.",
+	    LC(relp_acked));
+	metric_per_listener(d, out, "custody_relp_refused_total",
+	    "RELP connections closed for not speaking RELP (nothing of them "
+	    "recorded).", LC(relp_refused));
 	metric(out, "custody_events_durable_total", "counter",
 	    "Events sealed, signed and fsynced.", d->events_durable);
 	metric(out, "custody_records_durable_total", "counter",

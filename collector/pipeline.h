@@ -92,6 +92,8 @@ struct listener_counters {
 	uint64_t incomplete;     /* streams closed mid-message */
 	uint64_t udp_dropped;    /* datagrams we could not record */
 	uint64_t kernel_dropped; /* the kernel's receive queue drops */
+	uint64_t relp_acked;     /* RELP messages answered, once durable */
+	uint64_t relp_refused;   /* RELP connections cut: not RELP */
 };
 
 #endif /* CUSTODY_COLLECTOR_PIPELINE_H */
