@@ -924,6 +924,8 @@ class Verifier:
             flen = (BLK_HDR_LEN + hdr["cert_len"] + hdr["payload_len"]
                     + SIG_LEN)
             if flen > rem:
+                # R-SEG-7: a frame that runs past the end of the file is a
+                # partial frame only when no candidate frame follows it.
                 nxt = self._resync(s, off + 1)
                 if nxt is not None:
                     self.find("R-BLK-2", s.rel, off, hdr["block_no"],
@@ -932,6 +934,11 @@ class Verifier:
                               % (flen, nxt))
                     off = nxt
                     continue
+                if not self._header_ok(hdr):
+                    self.find("R-BLK-1", s.rel, off, hdr["block_no"],
+                              "%d bytes at the end: an invalid block "
+                              "header, not a partial frame (R-SEG-7)" % rem)
+                    break
                 self._partial(s, off, rem, newest)
                 break
             if nblocks == 0 and h is not None:
@@ -978,13 +985,22 @@ class Verifier:
             bad.append("record_count %d > 1048576" % hdr["record_count"])
         return "; ".join(bad)
 
+    @staticmethod
+    def _header_ok(hdr):
+        """R-BLK-1 on the fields a frame walk reads before the frame."""
+        return (hdr["magic"] == BLK_MAGIC and hdr["version"] == 1
+                and hdr["type"] in (TYPE_DATA, TYPE_SEAL)
+                and hdr["flags"] == 0)
+
     def _plausible(self, s, off):
-        """A frame whose magic and lengths are plausible (section 7)."""
+        """A candidate frame (R-VER-1): a header by R-BLK-1 within
+        R-BLK-2's limits, of this chain, whose frame fits in the file."""
         if off + BLK_HDR_LEN > s.size:
             return False
         hdr = dict(zip(BLK_FIELDS, BLK_HDR.unpack(
             s.data[off:off + BLK_HDR_LEN])))
-        if hdr["magic"] != BLK_MAGIC or self._length_problems(hdr):
+        if (not self._header_ok(hdr) or self._length_problems(hdr)
+                or hdr["chain_id"] != self.chain_id):
             return False
         flen = BLK_HDR_LEN + hdr["cert_len"] + hdr["payload_len"] + SIG_LEN
         return off + flen <= s.size
