@@ -61,49 +61,6 @@ puts_(cst_buf *o, const char *s)
 	return (cst_buf_append(o, s, strlen(s)));
 }
 
-/* Text: printable UTF-8 as is, everything else as \xNN. */
-static int
-text_esc(cst_buf *o, const uint8_t *p, size_t len)
-{
-	static const char hex[] = "0123456789abcdef";
-	char e[4] = { '\\', 'x', 0, 0 };
-	size_t i, n, run;
-	uint32_t cp;
-	int rc;
-
-	for (i = 0; i < len; i += n) {
-		run = i;
-		while (run < len && p[run] >= 0x20 && p[run] < 0x7f &&
-		    p[run] != '\\')
-			run++;
-		if (run > i) {
-			if ((rc = cst_buf_append(o, p + i, run - i)) != 0)
-				return (rc);
-			n = 0;
-			i = run;
-			continue;
-		}
-		n = json_utf8_len(p + i, len - i, &cp);
-		if (n > 1 && cp >= 0xa0) {
-			if ((rc = cst_buf_append(o, p + i, n)) != 0)
-				return (rc);
-			continue;
-		}
-		/* A C0 or C1 control, DEL, backslash or an invalid byte. */
-		n = 1;
-		if (p[i] == '\\') {
-			rc = cst_buf_append(o, "\\\\", 2);
-		} else {
-			e[2] = hex[p[i] >> 4];
-			e[3] = hex[p[i] & 15];
-			rc = cst_buf_append(o, e, 4);
-		}
-		if (rc != 0)
-			return (rc);
-	}
-	return (0);
-}
-
 static void
 json_span(struct json *j, const char *key, const cst_record *r, cst_span s)
 {
@@ -262,30 +219,30 @@ out_text(cst_buf *o, const cst_record *r)
 		if ((rc = puts_(o, "custodyd[")) != 0 ||
 		    (rc = puts_(o, cst_record_kind_name(r->kind))) != 0 ||
 		    (rc = puts_(o, "]: ")) != 0 ||
-		    (rc = text_esc(o, r->raw.p, r->raw.len)) != 0)
+		    (rc = json_text_escape(o, r->raw.p, r->raw.len)) != 0)
 			return (rc);
 		return (puts_(o, "\n"));
 	}
 	if (!r->has_parsed || ps->format == CST_SYSLOG_NONE) {
 		if ((rc = puts_(o, "- - ?: ")) != 0 ||
-		    (rc = text_esc(o, r->raw.p, r->raw.len)) != 0)
+		    (rc = json_text_escape(o, r->raw.p, r->raw.len)) != 0)
 			return (rc);
 		return (puts_(o, "\n"));
 	}
 	if (ps->hostname.len > 0)
-		rc = text_esc(o, r->raw.p + ps->hostname.off, ps->hostname.len);
+		rc = json_text_escape(o, r->raw.p + ps->hostname.off, ps->hostname.len);
 	else
 		rc = puts_(o, "-");
 	if (rc != 0 || (rc = puts_(o, " ")) != 0)
 		return (rc);
 	if (ps->app.len > 0)
-		rc = text_esc(o, r->raw.p + ps->app.off, ps->app.len);
+		rc = json_text_escape(o, r->raw.p + ps->app.off, ps->app.len);
 	else
 		rc = puts_(o, "-");
 	if (rc != 0)
 		return (rc);
 	if (ps->procid.len > 0 && ((rc = puts_(o, "[")) != 0 ||
-	    (rc = text_esc(o, r->raw.p + ps->procid.off, ps->procid.len)) != 0 ||
+	    (rc = json_text_escape(o, r->raw.p + ps->procid.off, ps->procid.len)) != 0 ||
 	    (rc = puts_(o, "]")) != 0))
 		return (rc);
 	if ((rc = puts_(o, " ")) != 0 ||
@@ -293,10 +250,10 @@ out_text(cst_buf *o, const cst_record *r)
 	    (rc = puts_(o, ": ")) != 0)
 		return (rc);
 	msg = ps->msg;
-	if (ps->sd.len > 0 && ((rc = text_esc(o, r->raw.p + ps->sd.off,
+	if (ps->sd.len > 0 && ((rc = json_text_escape(o, r->raw.p + ps->sd.off,
 	    ps->sd.len)) != 0 || (msg.len > 0 && (rc = puts_(o, " ")) != 0)))
 		return (rc);
-	if ((rc = text_esc(o, r->raw.p + msg.off, msg.len)) != 0)
+	if ((rc = json_text_escape(o, r->raw.p + msg.off, msg.len)) != 0)
 		return (rc);
 	return (puts_(o, "\n"));
 }
