@@ -358,6 +358,11 @@ def _is_int(x):
     return type(x) is int
 
 
+def _is_i64(x):
+    """An int of SPEC section 1's i64 range, whatever its encoding."""
+    return type(x) is int and -(1 << 63) <= x < 1 << 63
+
+
 def _is_str(x):
     return type(x) is str
 
@@ -385,8 +390,8 @@ def check_record(rec):
         bad("kind is not a uint <= 8")
     if not _is_uint(seq):
         bad("seq is not a uint")
-    if not _is_int(recv_ns):
-        bad("recv_ns is not an int")
+    if not _is_i64(recv_ns):
+        bad("recv_ns is not an int in the i64 range")
     if not _is_uint(transport) or transport > MAX_TRANSPORT:
         bad("transport is not a uint <= 5")
     if not _is_str(listener):
@@ -410,8 +415,9 @@ def check_record(rec):
                 bad("parsed facility is not an int in -1..23")
             if not _is_int(severity) or not -1 <= severity <= 7:
                 bad("parsed severity is not an int in -1..7")
-            if ts_ns is not None and not _is_int(ts_ns):
-                bad("parsed ts_ns is neither int nor nil")
+            if ts_ns is not None and not _is_i64(ts_ns):
+                bad("parsed ts_ns is neither nil nor an int in the i64 "
+                    "range")
             spans = parsed[4:]
             if not all(_is_uint(x) for x in spans):
                 bad("parsed span is not a uint")

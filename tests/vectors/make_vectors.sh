@@ -267,4 +267,15 @@ sed -i 's/^records \([0-9]*\)$/records 9\1/' "$out/bad_ckpt_forged/checkpoints/l
 expect "$out/bad_ckpt_forged" failed "R-CKP-1" "checkpoints/latest.ckpt" \
     "a checkpoint whose record count was altered: its signature fails"
 
+# A correctly signed record whose parsed ts_ns is the MessagePack uint 64
+# 2^63: custody-mkstore writes only valid records, so the reference writer
+# (tests/ref/gen_ref_store.py, deterministic from its seed) makes it.
+rm -rf "${out:?}/bad_ts_uint64"
+"$PY" "$here/../ref/gen_ref_store.py" --events 40 --segments 1 --seed 5 \
+    --fault rec-ts-uint64 "$out/bad_ts_uint64" > /dev/null
+rm "$out/bad_ts_uint64/keys/root.key" "$out/bad_ts_uint64/keys/epoch.key"
+chmod -R u+w,go+r "$out/bad_ts_uint64"
+expect "$out/bad_ts_uint64" failed "R-REC-1" "" \
+    "a signed record whose parsed ts_ns is MessagePack uint 64 2^63: not an i64 (R-REC-1)"
+
 echo "make_vectors.sh: $(ls -d "$out"/*/ | wc -l) vectors in $out"
