@@ -73,7 +73,7 @@ text_finding(FILE *f, const cst_finding *x)
 static void
 text_head(FILE *f, const struct vreport *r)
 {
-	char t[40], hex[65], hex2[65], fpr[2 * CST_FPR_LEN + 1];
+	char t[40], hex[65], hex2[65], fpr[2 * CST_FPR_LEN + 1], warn[256];
 	size_t i;
 	int verdict = vreport_verdict(r);
 
@@ -81,9 +81,14 @@ text_head(FILE *f, const struct vreport *r)
 	fprintf(f, "custody-verify %s (commit %s), store format v%d\n",
 	    CUSTODY_VERSION, CUSTODY_GIT_COMMIT, CST_FORMAT_VERSION);
 	fprintf(f, "verified at %s (UTC)\n\n", t);
-	fprintf(f, "VERDICT: %s\n\n", verdict == VREPORT_INTACT ? "INTACT" :
-	    verdict == VREPORT_FAILED ? "FAILED: integrity failure" :
-	    "ERROR: could not verify");
+	/* INTACT only when nothing present went unverified (R-VER-2). */
+	if (vreport_warning(r, warn, sizeof(warn)))
+		fprintf(f, "VERDICT: WARNING: no check failed, but %s\n\n",
+		    warn);
+	else
+		fprintf(f, "VERDICT: %s\n\n", verdict == VREPORT_INTACT ?
+		    "INTACT" : verdict == VREPORT_FAILED ? "FAILED: "
+		    "integrity failure" : "ERROR: could not verify");
 
 	fprintf(f, "Trust anchor\n");
 	if (r->has_root) {
