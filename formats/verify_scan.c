@@ -149,7 +149,7 @@ push_frame(cst_verifier *v, size_t file, uint64_t off, const cst_frame *fr)
  * this chain will do, the damage being reported anyway.  Not even after
  * a frame that runs past the end of the file is authenticity asked for:
  * the key of the frames after it may be in the very certificate whose
- * frame was damaged (R-SEG-7).
+ * frame was damaged (R-SEG-8).
  */
 static int
 resync_accept(void *arg, const cst_frame *f, uint64_t off, uint64_t pos)
@@ -193,7 +193,7 @@ scan_file(cst_verifier *v, size_t fi)
 			/*
 			 * A frame that does not fit: the tail a writer is
 			 * appending only when no candidate frame follows
-			 * (R-SEG-7).
+			 * (R-SEG-8).
 			 */
 			if (cst_blk_hdr_decode(p + pos, len - pos, &f.hdr) == 0)
 				fnd_block(&fd, &f.hdr);

@@ -211,7 +211,7 @@ scan_seg(struct query_store *s, size_t si, int newest)
 			/*
 			 * Only the newest may end in a frame being written,
 			 * and only when no frame follows it (R-SEG-4,
-			 * R-SEG-7).
+			 * R-SEG-8).
 			 */
 			if (rc == CST_ETRUNC && q == UINT64_MAX && newest)
 				break;

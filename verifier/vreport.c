@@ -168,7 +168,7 @@ vreport_warning(const struct vreport *r, char *out, size_t n)
 			odd++;
 	if (n > 0)
 		out[0] = '\0';
-	/* Under --live the tail is the frame being written (R-SEG-7). */
+	/* Under --live the tail is the frame being written (R-SEG-8). */
 	if (s->tail_partial > 0 && !r->live)
 		len = snprintf(out, n, "the last %" PRIu64 " bytes of the "
 		    "newest segment, an incomplete block, were not verified",
@@ -381,7 +381,7 @@ say_rest(const struct vreport *r, vreport_stmt_fn fn, void *ctx)
 		say(fn, ctx, 0, "%" PRIu64 " bytes at the end of the newest "
 		    "segment are an incomplete block and were not verified: "
 		    "no block starts after them, and nothing proves what "
-		    "they would have held (SPEC R-SEG-7).", s->tail_partial);
+		    "they would have held (SPEC R-SEG-8).", s->tail_partial);
 	if (s->recoveries > 0) {
 		say(fn, ctx, 1, "The collector recorded %" PRIu64 " crash "
 		    "recovery(ies) in the chain.", s->recoveries);

@@ -930,7 +930,7 @@ class Verifier:
             flen = (BLK_HDR_LEN + hdr["cert_len"] + hdr["payload_len"]
                     + SIG_LEN)
             if flen > rem:
-                # R-SEG-7: a frame that runs past the end of the file is a
+                # R-SEG-8: a frame that runs past the end of the file is a
                 # partial frame only when no candidate frame follows it.
                 nxt = self._resync(s, off + 1)
                 if nxt is not None:
@@ -943,7 +943,7 @@ class Verifier:
                 if not self._header_ok(hdr):
                     self.find("R-BLK-1", s.rel, off, hdr["block_no"],
                               "%d bytes at the end: an invalid block "
-                              "header, not a partial frame (R-SEG-7)" % rem)
+                              "header, not a partial frame (R-SEG-8)" % rem)
                     break
                 self._partial(s, off, rem, newest)
                 break

@@ -4,7 +4,7 @@
 A small two-segment store (custody-mkstore: two key epochs, the newest
 segment unsealed and ending in a partial frame) is damaged in every way
 below, and for every variant custody-verify's exit status (0 intact,
-1 failed) must be the reference verifier's verdict (SPEC R-SEG-7,
+1 failed) must be the reference verifier's verdict (SPEC R-SEG-8,
 R-VER-1: both resynchronise and both decide what a partial frame is by
 the same rules):
 

@@ -184,7 +184,7 @@ expect "$out/bad_cert_flip" failed "R-KEY-1 R-BLK-3" "" \
 vec bad_hidden_epoch epochs
 surgery flip_cert_len "$(seg "$out/bad_hidden_epoch" 2)"
 expect "$out/bad_hidden_epoch" failed "R-BLK-2" "" \
-    "one bit of payload_len flipped in the newest segment's block that carries the epoch 3 certificate: the frame runs past the end of the file, yet the frames after it are there (R-SEG-7)"
+    "one bit of payload_len flipped in the newest segment's block that carries the epoch 3 certificate: the frame runs past the end of the file, yet the frames after it are there (R-SEG-8)"
 vec bad_seghdr_flip multi
 surgery flip_at "$(seg "$out/bad_seghdr_flip" 2)" 50
 expect "$out/bad_seghdr_flip" failed "R-SEG-1" "" \
