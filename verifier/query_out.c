@@ -61,6 +61,14 @@ puts_(cst_buf *o, const char *s)
 	return (cst_buf_append(o, s, strlen(s)));
 }
 
+/* Text: the one text escaper (json.h). */
+static int
+text_esc(cst_buf *o, const uint8_t *p, size_t len)
+{
+
+	return (json_text_escape(o, p, len));
+}
+
 static void
 json_span(struct json *j, const char *key, const cst_record *r, cst_span s)
 {
@@ -219,30 +227,30 @@ out_text(cst_buf *o, const cst_record *r)
 		if ((rc = puts_(o, "custodyd[")) != 0 ||
 		    (rc = puts_(o, cst_record_kind_name(r->kind))) != 0 ||
 		    (rc = puts_(o, "]: ")) != 0 ||
-		    (rc = json_text_escape(o, r->raw.p, r->raw.len)) != 0)
+		    (rc = text_esc(o, r->raw.p, r->raw.len)) != 0)
 			return (rc);
 		return (puts_(o, "\n"));
 	}
 	if (!r->has_parsed || ps->format == CST_SYSLOG_NONE) {
 		if ((rc = puts_(o, "- - ?: ")) != 0 ||
-		    (rc = json_text_escape(o, r->raw.p, r->raw.len)) != 0)
+		    (rc = text_esc(o, r->raw.p, r->raw.len)) != 0)
 			return (rc);
 		return (puts_(o, "\n"));
 	}
 	if (ps->hostname.len > 0)
-		rc = json_text_escape(o, r->raw.p + ps->hostname.off, ps->hostname.len);
+		rc = text_esc(o, r->raw.p + ps->hostname.off, ps->hostname.len);
 	else
 		rc = puts_(o, "-");
 	if (rc != 0 || (rc = puts_(o, " ")) != 0)
 		return (rc);
 	if (ps->app.len > 0)
-		rc = json_text_escape(o, r->raw.p + ps->app.off, ps->app.len);
+		rc = text_esc(o, r->raw.p + ps->app.off, ps->app.len);
 	else
 		rc = puts_(o, "-");
 	if (rc != 0)
 		return (rc);
 	if (ps->procid.len > 0 && ((rc = puts_(o, "[")) != 0 ||
-	    (rc = json_text_escape(o, r->raw.p + ps->procid.off, ps->procid.len)) != 0 ||
+	    (rc = text_esc(o, r->raw.p + ps->procid.off, ps->procid.len)) != 0 ||
 	    (rc = puts_(o, "]")) != 0))
 		return (rc);
 	if ((rc = puts_(o, " ")) != 0 ||
@@ -250,10 +258,10 @@ out_text(cst_buf *o, const cst_record *r)
 	    (rc = puts_(o, ": ")) != 0)
 		return (rc);
 	msg = ps->msg;
-	if (ps->sd.len > 0 && ((rc = json_text_escape(o, r->raw.p + ps->sd.off,
+	if (ps->sd.len > 0 && ((rc = text_esc(o, r->raw.p + ps->sd.off,
 	    ps->sd.len)) != 0 || (msg.len > 0 && (rc = puts_(o, " ")) != 0)))
 		return (rc);
-	if ((rc = json_text_escape(o, r->raw.p + msg.off, msg.len)) != 0)
+	if ((rc = text_esc(o, r->raw.p + msg.off, msg.len)) != 0)
 		return (rc);
 	return (puts_(o, "\n"));
 }
