@@ -159,10 +159,10 @@ json_text_puts(FILE *f, const char *s)
 		return;
 	}
 	cst_buf_init(&b);
-	if (json_text_escape(&b, (const uint8_t *)s, strlen(s)) == 0)
-		fwrite(b.p, 1, b.len, f);
-	else
+	if (json_text_escape(&b, (const uint8_t *)s, strlen(s)) != 0)
 		fputs("(out of memory)", f);
+	else if (b.len > 0)	/* an empty buffer has no storage */
+		fwrite(b.p, 1, b.len, f);
 	cst_buf_close(&b);
 }
 

@@ -238,3 +238,19 @@ Test(json, text_escape_table)
 		cst_buf_close(&b);
 	}
 }
+
+/* json_text_puts: NULL as "-", the empty string as nothing. */
+Test(json, text_puts)
+{
+	char *out = NULL;
+	size_t len = 0;
+	FILE *f = open_memstream(&out, &len);
+
+	cr_assert_not_null(f);
+	json_text_puts(f, "");
+	json_text_puts(f, NULL);
+	json_text_puts(f, "a\x1b");
+	cr_assert_eq(fclose(f), 0);
+	cr_assert_str_eq(out, "-a\\x1b");
+	free(out);
+}
