@@ -143,23 +143,19 @@ push_frame(cst_verifier *v, size_t file, uint64_t off, const cst_frame *fr)
 }
 
 /*
- * The verifier's resynchronisation policy: a candidate before pos lies
- * inside a frame already taken, whose length may have been altered, so it
- * must be authentic; from pos on, a frame of this chain that parses will
- * do, the damage being reported anyway.  With strict set, every candidate
- * must be authentic.
+ * The verifier's resynchronisation policy (R-VER-1): a candidate before
+ * pos lies inside a frame already taken, whose length may have been
+ * altered, so it must be authentic; from pos on, any candidate frame of
+ * this chain will do, the damage being reported anyway.  Not even after
+ * a frame that runs past the end of the file is authenticity asked for:
+ * the key of the frames after it may be in the very certificate whose
+ * frame was damaged (R-SEG-8).
  */
-struct vresync {
-	cst_verifier *v;
-	int strict;
-};
-
 static int
 resync_accept(void *arg, const cst_frame *f, uint64_t off, uint64_t pos)
 {
-	const struct vresync *r = arg;
 
-	return ((off >= pos && !r->strict) || frame_authentic(r->v, f));
+	return (off >= pos || frame_authentic(arg, f));
 }
 
 /* Walks the frames of the chain file index fi. */
@@ -170,9 +166,8 @@ scan_file(cst_verifier *v, size_t fi)
 	const uint8_t *p = vf->map.p;
 	uint64_t len = vf->map.len, pos, q, from;
 	int last_seal = 0, rc;
-	struct vresync rsa = { v, 0 };
 	cst_resync rs = { CST_RESYNC_SKIP, v->root.chain_id, resync_accept,
-	    &rsa };
+	    v };
 	cst_frame_walk w;
 	struct item *it;
 	cst_frame f;
@@ -199,13 +194,12 @@ scan_file(cst_verifier *v, size_t fi)
 		if (rc == CST_ETRUNC) {
 			/*
 			 * A frame that does not fit: the tail a writer is
-			 * appending, unless an authentic frame follows.
+			 * appending only when no candidate frame follows
+			 * (R-SEG-8).
 			 */
 			if (cst_blk_hdr_decode(p + pos, len - pos, &f.hdr) == 0)
 				fnd_block(&fd, &f.hdr);
-			rsa.strict = 1;
 			q = cst_frame_resync(&w, pos + 1, pos + 1);
-			rsa.strict = 0;
 			if (q == CST_NONE) {
 				if (last_seal) {
 					fd.rule = "R-SEG-4";

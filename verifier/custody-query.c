@@ -27,6 +27,7 @@
 #include <sodium.h>
 
 #include "custody/block.h"
+#include "custody/buf.h"
 #include "custody/bundle.h"
 #include "custody/error.h"
 #include "custody/mapguard.h"
@@ -35,6 +36,7 @@
 
 #include "exit.h"
 #include "index.h"
+#include "json.h"
 #include "query.h"
 #include "query_cli.h"
 #include "query_store.h"
@@ -61,25 +63,33 @@ static struct reporter rep;
 static void
 rep_flush(void)
 {
+	const char *name = "(out of memory)";
+	cst_buf b;
 
 	if (!rep.pending)
 		return;
+	/* A segment's name is the store's, untrusted (json.h). */
+	cst_buf_init(&b);
+	if (json_text_escape(&b, (const uint8_t *)rep.file,
+	    strlen(rep.file)) == 0 && cst_buf_append(&b, "", 1) == 0)
+		name = (const char *)b.p;
 	if (rep.first < 0)
 		fprintf(stderr, "%s: INTEGRITY FAILURE: %s offset %llu (%s, "
-		    "%s): %s\n", progname, rep.file,
+		    "%s): %s\n", progname, name,
 		    (unsigned long long)rep.off, rep.rule,
 		    cst_err_name(rep.code), rep.what);
 	else if (rep.first == rep.last)
 		fprintf(stderr, "%s: INTEGRITY FAILURE: %s offset %llu block "
-		    "%lld (%s, %s): %s\n", progname, rep.file,
+		    "%lld (%s, %s): %s\n", progname, name,
 		    (unsigned long long)rep.off, (long long)rep.first,
 		    rep.rule, cst_err_name(rep.code), rep.what);
 	else
 		fprintf(stderr, "%s: INTEGRITY FAILURE: %s from offset %llu "
-		    "blocks %lld..%lld (%s, %s): %s\n", progname, rep.file,
+		    "blocks %lld..%lld (%s, %s): %s\n", progname, name,
 		    (unsigned long long)rep.off, (long long)rep.first,
 		    (long long)rep.last, rep.rule, cst_err_name(rep.code),
 		    rep.what);
+	cst_buf_close(&b);
 	rep.pending = 0;
 }
 

@@ -576,6 +576,7 @@ out:
 		verdict = VREPORT_ERROR;
 	if (a.report != NULL && !a.quiet)
 		printf("custody-verify: %s: %zu finding(s); report in %s\n",
+		    vreport_warning(&r, NULL, 0) ? "WARNING" :
 		    verdicts[verdict], r.nfindings, a.report);
 	if (r.error != NULL)
 		fprintf(stderr, "custody-verify: %s\n", r.error);

@@ -107,6 +107,65 @@ json_escape(cst_buf *o, const uint8_t *p, size_t len)
 	return (cst_buf_append(o, "\"", 1));
 }
 
+int
+json_text_escape(cst_buf *o, const uint8_t *p, size_t len)
+{
+	static const char hex[] = "0123456789abcdef";
+	char e[4] = { '\\', 'x', 0, 0 };
+	size_t i, n, run;
+	uint32_t cp;
+	int rc;
+
+	for (i = 0; i < len; i += n) {
+		run = i;
+		while (run < len && p[run] >= 0x20 && p[run] < 0x7f &&
+		    p[run] != '\\')
+			run++;
+		if (run > i) {
+			if ((rc = cst_buf_append(o, p + i, run - i)) != 0)
+				return (rc);
+			n = 0;
+			i = run;
+			continue;
+		}
+		n = json_utf8_len(p + i, len - i, &cp);
+		if (n > 1 && cp >= 0xa0) {
+			if ((rc = cst_buf_append(o, p + i, n)) != 0)
+				return (rc);
+			continue;
+		}
+		/* A C0 or C1 control, DEL, backslash or an invalid byte. */
+		n = 1;
+		if (p[i] == '\\') {
+			rc = cst_buf_append(o, "\\\\", 2);
+		} else {
+			e[2] = hex[p[i] >> 4];
+			e[3] = hex[p[i] & 15];
+			rc = cst_buf_append(o, e, 4);
+		}
+		if (rc != 0)
+			return (rc);
+	}
+	return (0);
+}
+
+void
+json_text_puts(FILE *f, const char *s)
+{
+	cst_buf b;
+
+	if (s == NULL) {
+		fputs("-", f);
+		return;
+	}
+	cst_buf_init(&b);
+	if (json_text_escape(&b, (const uint8_t *)s, strlen(s)) != 0)
+		fputs("(out of memory)", f);
+	else if (b.len > 0)	/* an empty buffer has no storage */
+		fwrite(b.p, 1, b.len, f);
+	cst_buf_close(&b);
+}
+
 void
 json_init(struct json *j, cst_buf *out)
 {

@@ -105,4 +105,20 @@ int json_escape(cst_buf *o, const uint8_t *p, size_t len);
  */
 size_t json_utf8_len(const uint8_t *p, size_t len, uint32_t *cp);
 
+/*
+ * The one text escaper, for every untrusted string a text output shows (a
+ * file name, a note, a host name, a message, a finding's detail): a
+ * valid UTF-8 sequence of a printable character (ASCII 0x20..0x7e, or a
+ * code point from U+00A0) as its own bytes; a backslash as \\; every
+ * other byte (C0 and C1 controls, newline included, DEL, bytes that do
+ * not start a valid sequence) as \xNN, lower-case hex.  No escape
+ * sequence reaches the terminal and no string starts a line of its own.
+ *
+ * json_text_escape appends p[0..len) (borrowed), escaped, to o: returns 0
+ * or CST_ENOMEM.  json_text_puts writes the NUL-terminated s (borrowed)
+ * escaped to f, "-" for NULL.
+ */
+int json_text_escape(cst_buf *o, const uint8_t *p, size_t len);
+void json_text_puts(FILE *f, const char *s);
+
 #endif /* CUSTODY_JSON_H */

@@ -216,12 +216,16 @@ scan_seg(struct query_store *s, size_t si, int newest)
 	while (w.pos < g->map.len) {
 		off = w.pos;
 		rc = cst_frame_walk_next(&w, &f);
-		/* The newest may end in a frame being written (R-SEG-4). */
-		if (rc == CST_ETRUNC && newest)
-			break;
 		if (rc != 0) {
 			/* Resynchronise on the next frame of the chain. */
 			q = cst_frame_resync(&w, off + 1, off + 1);
+			/*
+			 * Only the newest may end in a frame being written,
+			 * and only when no frame follows it (R-SEG-4,
+			 * R-SEG-8).
+			 */
+			if (rc == CST_ETRUNC && q == UINT64_MAX && newest)
+				break;
 			if (rc == CST_ETRUNC && q == UINT64_MAX) {
 				report(s, si, off, -1, "R-SEG-4", rc,
 				    "partial frame at the end of an older "

@@ -153,6 +153,33 @@ vreport_verdict(const struct vreport *r)
 	return (VREPORT_INTACT);
 }
 
+int
+vreport_warning(const struct vreport *r, char *out, size_t n)
+{
+	const cst_verify_summary *s;
+	size_t i, odd = 0;
+	int len = 0;
+
+	if (vreport_verdict(r) != VREPORT_INTACT)
+		return (0);
+	s = cst_verifier_summary(r->v);
+	for (i = 0; i < r->ninputs; i++)
+		if (strcmp(r->inputs[i].role, "not-segment") == 0)
+			odd++;
+	if (n > 0)
+		out[0] = '\0';
+	/* Under --live the tail is the frame being written (R-SEG-8). */
+	if (s->tail_partial > 0 && !r->live)
+		len = snprintf(out, n, "the last %" PRIu64 " bytes of the "
+		    "newest segment, an incomplete block, were not verified",
+		    s->tail_partial);
+	if (odd > 0 && len >= 0 && (size_t)len < n)
+		snprintf(out + len, n - (size_t)len, "%s%zu file(s) in "
+		    "segments/ are not segments and were not verified",
+		    len > 0 ? "; " : "", odd);
+	return ((s->tail_partial > 0 && !r->live) || odd > 0);
+}
+
 void
 vreport_time(int64_t ns, char out[40])
 {
@@ -323,11 +350,15 @@ say_rest(const struct vreport *r, vreport_stmt_fn fn, void *ctx)
 		if (s->has_head && s->head_block_no + 1 > s->anchor_blocks)
 			say(fn, ctx, 0, "Records after block %" PRIu64 " (from "
 			    "sequence number %" PRIu64 ") are not covered by "
-			    "any checkpoint given: their integrity and order "
-			    "are proven, but not their completeness; deletion "
-			    "of the newest blocks cannot be told from a "
-			    "collector that stopped (SPEC R-CKP-3).",
-			    s->anchor_blocks - 1, s->anchor_records);
+			    "any checkpoint given: %s, but not their "
+			    "completeness; deletion of the newest blocks "
+			    "cannot be told from a collector that stopped "
+			    "(SPEC R-CKP-3).", s->anchor_blocks - 1,
+			    s->anchor_records, vreport_verdict(r) ==
+			    VREPORT_INTACT ? "their integrity and order are "
+			    "proven" : "their integrity and order are proven "
+			    "only outside what is listed as failed or not "
+			    "proven");
 	} else if (s->has_head) {
 		say(fn, ctx, 0, "No checkpoint anchors this store, so its "
 		    "completeness at the end is not proven: blocks after block "
@@ -348,20 +379,34 @@ say_rest(const struct vreport *r, vreport_stmt_fn fn, void *ctx)
 		    "closing it (SPEC R-SEG-4).");
 	if (s->tail_partial > 0)
 		say(fn, ctx, 0, "%" PRIu64 " bytes at the end of the newest "
-		    "segment are an incomplete block and were not verified.",
-		    s->tail_partial);
+		    "segment are an incomplete block and were not verified: "
+		    "no block starts after them, and nothing proves what "
+		    "they would have held (SPEC R-SEG-8).", s->tail_partial);
 	if (s->recoveries > 0) {
 		say(fn, ctx, 1, "The collector recorded %" PRIu64 " crash "
 		    "recovery(ies) in the chain.", s->recoveries);
 		for (i = 0; i < nrecs; i++) {
-			if (recs[i].state == CST_QUAR_OK)
-				say(fn, ctx, 1, "The %" PRIu64 " bytes cut from "
-				    "segment %" PRIu64 " in recovery (record %"
-				    PRIu64 ") are in quarantine/%s, with the "
-				    "length and SHA-256 the chain records (SPEC "
-				    "R-REC-4).", recs[i].cut_len,
-				    recs[i].segment_no, recs[i].seq,
-				    recs[i].quarantine);
+			if (recs[i].state == CST_QUAR_OK) {
+				say(fn, ctx, 1, "quarantine/%s has the length "
+				    "(%" PRIu64 " bytes) and SHA-256 that the "
+				    "recovery record (record %" PRIu64 ") states "
+				    "for the bytes cut from segment %" PRIu64
+				    " (SPEC R-REC-4).", recs[i].quarantine,
+				    recs[i].cut_len, recs[i].seq,
+				    recs[i].segment_no);
+				say(fn, ctx, 0, "What quarantine/%s holds is not "
+				    "authenticated: the bytes were cut because "
+				    "they were not a complete signed block, so no "
+				    "signature covers them. The match shows only "
+				    "that the file is the one the recovery record "
+				    "(record %" PRIu64 ") describes; that record "
+				    "is the collector's own statement, signed "
+				    "with a key that was on the collector's host, "
+				    "and does not prove that those bytes were "
+				    "ever in segment %" PRIu64 " (SPEC R-REC-4).",
+				    recs[i].quarantine, recs[i].seq,
+				    recs[i].segment_no);
+			}
 			else if (recs[i].state == CST_QUAR_ABSENT)
 				say(fn, ctx, 0, "The %" PRIu64 " bytes cut from "
 				    "segment %" PRIu64 " in recovery (record %"

@@ -80,6 +80,14 @@ int vreport_add_unused(struct vreport *r, const char *path);
 /* The verdict of the run. */
 int vreport_verdict(const struct vreport *r);
 
+/*
+ * Whether an intact run leaves something present unverified that the
+ * verdict line must warn of (SPEC R-VER-2): a partial frame at the end
+ * of the newest segment outside --live, files in segments/ that are not
+ * segments.  Returns 0, or 1 with one sentence in out[0..n).
+ */
+int vreport_warning(const struct vreport *r, char *out, size_t n);
+
 /* Writes the report for a person to f. */
 void vreport_text(FILE *f, const struct vreport *r);
 

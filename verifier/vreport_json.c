@@ -369,7 +369,7 @@ json_report(struct json *j, const struct vreport *r)
 {
 	static const char *verdicts[] = { "intact", "failed", "error" };
 	struct json_stmts sc;
-	char fpr[2 * CST_FPR_LEN + 1];
+	char fpr[2 * CST_FPR_LEN + 1], warn[256];
 	int verdict = vreport_verdict(r);
 	size_t i;
 
@@ -378,6 +378,11 @@ json_report(struct json *j, const struct vreport *r)
 	json_cstring(j, verdicts[verdict]);
 	json_key(j, "exit_code");
 	json_i64(j, verdict);
+	json_key(j, "warning");
+	if (vreport_warning(r, warn, sizeof(warn)))
+		json_cstring(j, warn);
+	else
+		json_null(j);
 	json_key(j, "findings");
 	json_begin_array(j);
 	for (i = 0; i < r->nfindings; i++)

@@ -12,6 +12,7 @@
 #include "custody/record.h"
 #include "custody/verify.h"
 #include "custody_version.h"
+#include "json.h"
 #include "vreport.h"
 #include "vreport_int.h"
 
@@ -20,8 +21,11 @@ text_stmt(int proven, const char *text, void *ctx)
 {
 	struct { FILE *f; int want; } *c = ctx;
 
-	if (proven == c->want)
-		fprintf(c->f, "  - %s\n", text);
+	if (proven == c->want) {
+		fputs("  - ", c->f);
+		json_text_puts(c->f, text);
+		fputs("\n", c->f);
+	}
 }
 
 static void
@@ -40,8 +44,10 @@ text_finding(FILE *f, const cst_finding *x)
 	char a[24], b[24];
 
 	fprintf(f, "  [%s] %s", cst_severity_name(x->severity), x->rule);
-	if (x->file != NULL)
-		fprintf(f, " %s", x->file);
+	if (x->file != NULL) {
+		fputs(" ", f);
+		json_text_puts(f, x->file);
+	}
 	if (x->offset != CST_NONE)
 		fprintf(f, " @%" PRIu64, x->offset);
 	if (x->segment_no != CST_NONE)
@@ -58,14 +64,16 @@ text_finding(FILE *f, const cst_finding *x)
 		num_or_dash(b, sizeof(b), x->seq_last);
 		fprintf(f, " seq %s..%s", a, b);
 	}
-	fprintf(f, "\n      %s\n", x->detail);
+	fputs("\n      ", f);
+	json_text_puts(f, x->detail);
+	fputs("\n", f);
 }
 
 /* The tool, the verdict, the trust anchor and the input files. */
 static void
 text_head(FILE *f, const struct vreport *r)
 {
-	char t[40], hex[65], hex2[65], fpr[2 * CST_FPR_LEN + 1];
+	char t[40], hex[65], hex2[65], fpr[2 * CST_FPR_LEN + 1], warn[256];
 	size_t i;
 	int verdict = vreport_verdict(r);
 
@@ -73,41 +81,49 @@ text_head(FILE *f, const struct vreport *r)
 	fprintf(f, "custody-verify %s (commit %s), store format v%d\n",
 	    CUSTODY_VERSION, CUSTODY_GIT_COMMIT, CST_FORMAT_VERSION);
 	fprintf(f, "verified at %s (UTC)\n\n", t);
-	fprintf(f, "VERDICT: %s\n\n", verdict == VREPORT_INTACT ? "INTACT" :
-	    verdict == VREPORT_FAILED ? "FAILED: integrity failure" :
-	    "ERROR: could not verify");
+	/* INTACT only when nothing present went unverified (R-VER-2). */
+	if (vreport_warning(r, warn, sizeof(warn)))
+		fprintf(f, "VERDICT: WARNING: no check failed, but %s\n\n",
+		    warn);
+	else
+		fprintf(f, "VERDICT: %s\n\n", verdict == VREPORT_INTACT ?
+		    "INTACT" : verdict == VREPORT_FAILED ? "FAILED: "
+		    "integrity failure" : "ERROR: could not verify");
 
 	fprintf(f, "Trust anchor\n");
 	if (r->has_root) {
 		cst_key_fingerprint_hex(r->root.pk, fpr);
 		cst_hex(r->root.chain_id, CST_CHAIN_ID_LEN, hex);
-		fprintf(f, "  root key fingerprint %s\n  chain id %s\n  from "
-		    "%s\n", fpr, hex, r->root_source != NULL ?
-		    r->root_source : "-");
+		fprintf(f, "  root key fingerprint %s\n  chain id %s\n  from ",
+		    fpr, hex);
+		json_text_puts(f, r->root_source);
+		fputs("\n", f);
 		if (r->root_from_store && r->root_fpr_given == NULL)
 			fprintf(f, "  WARNING: this root key was taken from "
 			    "the store being verified; confirm its "
 			    "fingerprint independently\n");
-		if (r->root_fpr_given != NULL)
-			fprintf(f, "  fingerprint given: %s\n",
-			    r->root_fpr_given);
+		if (r->root_fpr_given != NULL) {
+			fputs("  fingerprint given: ", f);
+			json_text_puts(f, r->root_fpr_given);
+			fputs("\n", f);
+		}
 	} else {
 		fprintf(f, "  none\n");
 	}
 
 	fprintf(f, "\nInput files (%zu)\n", r->ninputs);
 	for (i = 0; i < r->ninputs; i++) {
+		fprintf(f, "  %-10s ", r->inputs[i].role);
+		json_text_puts(f, r->inputs[i].path);
 		if (!r->inputs[i].ok) {
-			fprintf(f, "  %-10s %s (unreadable)\n",
-			    r->inputs[i].role, r->inputs[i].path);
+			fputs(" (unreadable)\n", f);
 			continue;
 		}
 		cst_hex(r->inputs[i].d.sha256, 32, hex);
 		cst_hex(r->inputs[i].d.blake2b, 32, hex2);
-		fprintf(f, "  %-10s %s\n             %" PRIu64 " bytes\n"
+		fprintf(f, "\n             %" PRIu64 " bytes\n"
 		    "             sha256  %s\n             blake2b %s\n",
-		    r->inputs[i].role, r->inputs[i].path, r->inputs[i].size,
-		    hex, hex2);
+		    r->inputs[i].size, hex, hex2);
 	}
 }
 
@@ -149,9 +165,9 @@ text_segments(FILE *f, const struct vreport *r)
 		}
 		num_or_dash(c1, sizeof(c1), g->first_block);
 		num_or_dash(c2, sizeof(c2), g->last_block);
-		fprintf(f, "  %s  %s  %s%s\n      blocks %s..%s",
-		    a, cst_seg_status_name(g->status),
-		    g->path != NULL ? g->path : "-",
+		fprintf(f, "  %s  %s  ", a, cst_seg_status_name(g->status));
+		json_text_puts(f, g->path);
+		fprintf(f, "%s\n      blocks %s..%s",
 		    g->sealed ? "  (sealed)" : "", c1, c2);
 		num_or_dash(c1, sizeof(c1), g->first_seq);
 		num_or_dash(c2, sizeof(c2), g->last_seq);
@@ -221,19 +237,20 @@ text_audit(FILE *f, const struct vreport *r)
 	for (i = 0; i < n; i++) {
 		vreport_time(rc[i].recv_ns, t);
 		fprintf(f, "  recovery seq %" PRIu64 " at %s: segment %" PRIu64
-		    " cut at %" PRIu64 ", %" PRIu64 " bytes to quarantine/%s: "
-		    "%s\n", rc[i].seq, t, rc[i].segment_no, rc[i].valid_len,
-		    rc[i].cut_len, rc[i].quarantine,
-		    cst_quarantine_name(rc[i].state));
+		    " cut at %" PRIu64 ", %" PRIu64 " bytes to quarantine/",
+		    rc[i].seq, t, rc[i].segment_no, rc[i].valid_len,
+		    rc[i].cut_len);
+		json_text_puts(f, rc[i].quarantine);
+		fprintf(f, ": %s\n", cst_quarantine_name(rc[i].state));
 	}
 	losses = cst_verifier_losses(r->v, &n);
 	for (i = 0; i < n && i < 20; i++) {
 		vreport_time(losses[i].recv_ns, t);
-		fprintf(f, "  loss seq %" PRIu64 " at %s: %s udp %" PRIu64
-		    " kernel %" PRIu64 " oversize %" PRIu64 "\n",
-		    losses[i].seq, t, losses[i].listener,
-		    losses[i].udp_dropped, losses[i].kernel_dropped,
-		    losses[i].oversize);
+		fprintf(f, "  loss seq %" PRIu64 " at %s: ", losses[i].seq, t);
+		json_text_puts(f, losses[i].listener);
+		fprintf(f, " udp %" PRIu64 " kernel %" PRIu64 " oversize %"
+		    PRIu64 "\n", losses[i].udp_dropped,
+		    losses[i].kernel_dropped, losses[i].oversize);
 	}
 	if (n > 20)
 		fprintf(f, "  ... %zu more loss records\n", n - 20);
@@ -250,15 +267,21 @@ text_checkpoints(FILE *f, const struct vreport *r)
 	fprintf(f, "\nCheckpoints (%zu given)\n", n);
 	for (i = 0; i < n; i++) {
 		vreport_time(ckps[i].time_ns, t);
-		fprintf(f, "  %s: %s, %" PRIu64 " blocks, %" PRIu64
-		    " records, made %s%s%s\n", ckps[i].path != NULL ?
-		    ckps[i].path : "-", ckps[i].ok ? "holds" : "FAILS",
+		fputs("  ", f);
+		json_text_puts(f, ckps[i].path);
+		fprintf(f, ": %s, %" PRIu64 " blocks, %" PRIu64
+		    " records, made %s%s", ckps[i].ok ? "holds" : "FAILS",
 		    ckps[i].blocks, ckps[i].records, t,
-		    ckps[i].ok ? "" : ": ", ckps[i].why);
+		    ckps[i].ok ? "" : ": ");
+		if (!ckps[i].ok)
+			json_text_puts(f, ckps[i].why);
+		fputs("\n", f);
 	}
-	for (i = 0; i < r->nunused; i++)
-		fprintf(f, "  (in the store, not given: %s)\n",
-		    r->unused_ckps[i]);
+	for (i = 0; i < r->nunused; i++) {
+		fputs("  (in the store, not given: ", f);
+		json_text_puts(f, r->unused_ckps[i]);
+		fputs(")\n", f);
+	}
 }
 
 void

@@ -119,7 +119,8 @@ enum cst_seg_status {
 /* What a recovery record's quarantine file check found (R-REC-4). */
 enum cst_quarantine_state {
 	CST_QUAR_NONE = 0,     /* nothing was cut (cut_len 0) */
-	CST_QUAR_OK,           /* file present, length and SHA-256 match */
+	CST_QUAR_OK,           /* file present, length and SHA-256 are the
+	                          record's: nothing more is shown */
 	CST_QUAR_MISMATCH,     /* file present and differs: a failure */
 	CST_QUAR_ABSENT,       /* file not present: not checked */
 	CST_QUAR_BADNAME,      /* the record names no plain file: a failure */
@@ -355,7 +356,7 @@ int cst_digests_file(const char *path, cst_digests *out, uint64_t *size);
 
 #define CST_QUARANTINE_MAP(XX)                                                \
 	XX(NONE, 0, "none")                                                   \
-	XX(OK, 1, "verified")                                                 \
+	XX(OK, 1, "matches-record")                                           \
 	XX(MISMATCH, 2, "mismatch")                                           \
 	XX(ABSENT, 3, "absent")                                               \
 	XX(BADNAME, 4, "bad-name")

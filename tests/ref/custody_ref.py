@@ -370,6 +370,11 @@ def _is_int(x):
     return type(x) is int
 
 
+def _is_i64(x):
+    """An int of SPEC section 1's i64 range, whatever its encoding."""
+    return type(x) is int and -(1 << 63) <= x < 1 << 63
+
+
 def _is_str(x):
     return type(x) is str
 
@@ -397,8 +402,8 @@ def check_record(rec):
         bad("kind is not a uint <= 8")
     if not _is_uint(seq):
         bad("seq is not a uint")
-    if not _is_int(recv_ns):
-        bad("recv_ns is not an int")
+    if not _is_i64(recv_ns):
+        bad("recv_ns is not an int in the i64 range")
     if not _is_uint(transport) or transport > MAX_TRANSPORT:
         bad("transport is not a uint <= 5")
     if not _is_str(listener):
@@ -422,8 +427,9 @@ def check_record(rec):
                 bad("parsed facility is not an int in -1..23")
             if not _is_int(severity) or not -1 <= severity <= 7:
                 bad("parsed severity is not an int in -1..7")
-            if ts_ns is not None and not _is_int(ts_ns):
-                bad("parsed ts_ns is neither int nor nil")
+            if ts_ns is not None and not _is_i64(ts_ns):
+                bad("parsed ts_ns is neither nil nor an int in the i64 "
+                    "range")
             spans = parsed[4:]
             if not all(_is_uint(x) for x in spans):
                 bad("parsed span is not a uint")
@@ -939,6 +945,8 @@ class Verifier:
             flen = (BLK_HDR_LEN + hdr["cert_len"] + hdr["payload_len"]
                     + SIG_LEN)
             if flen > rem:
+                # R-SEG-8: a frame that runs past the end of the file is a
+                # partial frame only when no candidate frame follows it.
                 nxt = self._resync(s, off + 1)
                 if nxt is not None:
                     self.find("R-BLK-2", s.rel, off, hdr["block_no"],
@@ -947,6 +955,11 @@ class Verifier:
                               % (flen, nxt))
                     off = nxt
                     continue
+                if not self._header_ok(hdr):
+                    self.find("R-BLK-1", s.rel, off, hdr["block_no"],
+                              "%d bytes at the end: an invalid block "
+                              "header, not a partial frame (R-SEG-8)" % rem)
+                    break
                 self._partial(s, off, rem, newest)
                 break
             if nblocks == 0 and h is not None:
@@ -993,13 +1006,22 @@ class Verifier:
             bad.append("record_count %d > 1048576" % hdr["record_count"])
         return "; ".join(bad)
 
+    @staticmethod
+    def _header_ok(hdr):
+        """R-BLK-1 on the fields a frame walk reads before the frame."""
+        return (hdr["magic"] == BLK_MAGIC and hdr["version"] == 1
+                and hdr["type"] in (TYPE_DATA, TYPE_SEAL)
+                and hdr["flags"] == 0)
+
     def _plausible(self, s, off):
-        """A frame whose magic and lengths are plausible (section 7)."""
+        """A candidate frame (R-VER-1): a header by R-BLK-1 within
+        R-BLK-2's limits, of this chain, whose frame fits in the file."""
         if off + BLK_HDR_LEN > s.size:
             return False
         hdr = dict(zip(BLK_FIELDS, BLK_HDR.unpack(
             s.data[off:off + BLK_HDR_LEN])))
-        if hdr["magic"] != BLK_MAGIC or self._length_problems(hdr):
+        if (not self._header_ok(hdr) or self._length_problems(hdr)
+                or hdr["chain_id"] != self.chain_id):
             return False
         flen = BLK_HDR_LEN + hdr["cert_len"] + hdr["payload_len"] + SIG_LEN
         return off + flen <= s.size

@@ -41,6 +41,7 @@ FAULTS = {
     "rec-span": "R-REC-1",
     "rec-type": "R-REC-1",
     "rec-flags": "R-REC-1",
+    "rec-ts-uint64": "R-REC-1",
     "rec-event-detail": "R-REC-2",
     "rec-audit-transport": "R-REC-2",
     "seq-gap": "R-BLK-7",
@@ -214,6 +215,9 @@ class ChainWriter:
             records[0][4] = b"tcp://not-a-str"
         if target and f == "rec-flags":
             records[0][7] = 1 << 5
+        if target and f == "rec-ts-uint64":
+            # msgpack uint64 2^63: an int, but not an i64 (section 1)
+            next(r for r in records if r[9] is not None)[9][3] = 1 << 63
         if target and f == "rec-event-detail":
             records[0][10] = {"note": "events carry no detail"}
         if target and f == "seq-gap":

@@ -207,3 +207,50 @@ Test(json, too_deep)
 	cr_assert_eq(json_finish(&j), CST_ETOOBIG);
 	cst_buf_close(&b);
 }
+
+/* The text escaper beside it (json.h): what a terminal may be shown. */
+static const struct esc_case text_cases[] = {
+	C("ascii", "seg-1.cst", "seg-1.cst"),
+	C("backslash", "a\\b", "a\\\\b"),
+	C("escape sequence", "\x1b[2K\x1b[1A", "\\x1b[2K\\x1b[1A"),
+	C("newline and CR", "a\r\nb", "a\\x0d\\x0ab"),
+	C("DEL", "\x7f", "\\x7f"),
+	C("C1 control as UTF-8", "\xc2\x9b", "\\xc2\\x9b"),
+	C("printable UTF-8", "caf\xc3\xa9", "caf\xc3\xa9"),
+	C("invalid byte", "\xff", "\\xff"),
+	C("NUL inside", "a\0b", "a\\x00b"),
+};
+
+Test(json, text_escape_table)
+{
+	cst_buf b;
+	size_t i;
+
+	for (i = 0; i < sizeof(text_cases) / sizeof(text_cases[0]); i++) {
+		const struct esc_case *c = &text_cases[i];
+
+		cst_buf_init(&b);
+		cr_assert_eq(json_text_escape(&b, (const uint8_t *)c->in,
+		    c->len), 0, "%s", c->name);
+		cr_assert_eq(b.len, strlen(c->want), "%s: length %zu",
+		    c->name, b.len);
+		cr_assert(memcmp(b.p, c->want, b.len) == 0, "%s", c->name);
+		cst_buf_close(&b);
+	}
+}
+
+/* json_text_puts: NULL as "-", the empty string as nothing. */
+Test(json, text_puts)
+{
+	char *out = NULL;
+	size_t len = 0;
+	FILE *f = open_memstream(&out, &len);
+
+	cr_assert_not_null(f);
+	json_text_puts(f, "");
+	json_text_puts(f, NULL);
+	json_text_puts(f, "a\x1b");
+	cr_assert_eq(fclose(f), 0);
+	cr_assert_str_eq(out, "-a\\x1b");
+	free(out);
+}

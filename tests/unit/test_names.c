@@ -34,6 +34,6 @@ Test(names, report_enums)
 	cr_expect_str_eq(cst_seg_status_name(CST_SEG_UNREADABLE),
 	    "unreadable");
 	cr_expect_str_eq(cst_seg_status_name(CST_SEG_UNREADABLE + 1), "-");
-	cr_expect_str_eq(cst_quarantine_name(CST_QUAR_OK), "verified");
+	cr_expect_str_eq(cst_quarantine_name(CST_QUAR_OK), "matches-record");
 	cr_expect_str_eq(cst_quarantine_name(CST_QUAR_BADNAME), "bad-name");
 }

@@ -54,6 +54,10 @@ elif op == 'flip_payload':  # flip the middle byte of frame i's payload
 elif op == 'flip_sig':
     pos, n = f[a[0]]
     d[pos + n - 10] ^= 0x01
+elif op == 'flip_cert_len': # flip bit 0 of payload_len's top byte in the
+    # last frame that carries a certificate: it runs 16 MiB past the end
+    pos = [p for p, n in f if struct.unpack_from('<I', d, p + 60)[0]][-1]
+    d[pos + 67] ^= 0x01
 elif op == 'flip_at':       # flip: absolute offset
     d[a[0]] ^= 0x01
 elif op == 'truncate_mid':  # cut frame i in half
@@ -177,6 +181,10 @@ vec bad_cert_flip epochs
 surgery flip "$(seg "$out/bad_cert_flip" 1)" 0 260
 expect "$out/bad_cert_flip" failed "R-KEY-1 R-BLK-3" "" \
     "one bit of the public key in the epoch 2 certificate flipped"
+vec bad_hidden_epoch epochs
+surgery flip_cert_len "$(seg "$out/bad_hidden_epoch" 2)"
+expect "$out/bad_hidden_epoch" failed "R-BLK-2" "" \
+    "one bit of payload_len flipped in the newest segment's block that carries the epoch 3 certificate: the frame runs past the end of the file, yet the frames after it are there (R-SEG-8)"
 vec bad_seghdr_flip multi
 surgery flip_at "$(seg "$out/bad_seghdr_flip" 2)" 50
 expect "$out/bad_seghdr_flip" failed "R-SEG-1" "" \
@@ -258,5 +266,16 @@ vec bad_ckpt_forged ckpt
 sed -i 's/^records \([0-9]*\)$/records 9\1/' "$out/bad_ckpt_forged/checkpoints/latest.ckpt"
 expect "$out/bad_ckpt_forged" failed "R-CKP-1" "checkpoints/latest.ckpt" \
     "a checkpoint whose record count was altered: its signature fails"
+
+# A correctly signed record whose parsed ts_ns is the MessagePack uint 64
+# 2^63: custody-mkstore writes only valid records, so the reference writer
+# (tests/ref/gen_ref_store.py, deterministic from its seed) makes it.
+rm -rf "${out:?}/bad_ts_uint64"
+"$PY" "$here/../ref/gen_ref_store.py" --events 40 --segments 1 --seed 5 \
+    --fault rec-ts-uint64 "$out/bad_ts_uint64" > /dev/null
+rm "$out/bad_ts_uint64/keys/root.key" "$out/bad_ts_uint64/keys/epoch.key"
+chmod -R u+w,go+r "$out/bad_ts_uint64"
+expect "$out/bad_ts_uint64" failed "R-REC-1" "" \
+    "a signed record whose parsed ts_ns is MessagePack uint 64 2^63: not an i64 (R-REC-1)"
 
 echo "make_vectors.sh: $(ls -d "$out"/*/ | wc -l) vectors in $out"
