@@ -313,17 +313,27 @@ say_rest(const struct vreport *r, vreport_stmt_fn fn, void *ctx)
 	size_t nrecs, i;
 
 	recs = cst_verifier_recoveries(r->v, &nrecs);
-	if (s->has_anchor && s->anchor_blocks > 0) {
-		say(fn, ctx, 1, "A checkpoint signed by the collector shows the "
-		    "chain had reached block %" PRIu64 " (%" PRIu64 " records) "
-		    "when it was made, and the store contains that same chain "
-		    "up to there: nothing up to that block was removed or "
-		    "replaced afterwards (SPEC R-CKP-2).",
+	if (s->has_given_anchor && s->given_anchor_blocks > 0)
+		say(fn, ctx, 1, "A checkpoint given from off the machine shows "
+		    "the chain had reached block %" PRIu64 " (%" PRIu64
+		    " records) when it was made, and the store contains that "
+		    "same chain up to there: nothing up to that block was "
+		    "removed or replaced afterwards (SPEC R-CKP-2).",
+		    s->given_anchor_blocks - 1, s->given_anchor_records);
+	if (s->has_anchor && s->anchor_blocks > 0 && (!s->has_given_anchor ||
+	    s->anchor_blocks > s->given_anchor_blocks))
+		say(fn, ctx, 0, "A checkpoint found only in the store, not "
+		    "given from off the machine, reaches block %" PRIu64 " (%"
+		    PRIu64 " records) and the store holds that chain up to "
+		    "there; this is weaker: whoever removed the newest blocks "
+		    "could have deleted that checkpoint too, which cannot be "
+		    "detected (SPEC R-CKP-4).",
 		    s->anchor_blocks - 1, s->anchor_records);
+	if (s->has_anchor && s->anchor_blocks > 0) {
 		if (s->has_head && s->head_block_no + 1 > s->anchor_blocks)
 			say(fn, ctx, 0, "Records after block %" PRIu64 " (from "
 			    "sequence number %" PRIu64 ") are not covered by "
-			    "any checkpoint given: their integrity and order "
+			    "any checkpoint: their integrity and order "
 			    "are proven, but not their completeness; deletion "
 			    "of the newest blocks cannot be told from a "
 			    "collector that stopped (SPEC R-CKP-3).",

@@ -247,12 +247,14 @@ text_checkpoints(FILE *f, const struct vreport *r)
 	size_t i, n;
 
 	ckps = cst_verifier_checkpoints(r->v, &n);
-	fprintf(f, "\nCheckpoints (%zu given)\n", n);
+	fprintf(f, "\nCheckpoints (%zu)\n", n);
 	for (i = 0; i < n; i++) {
 		vreport_time(ckps[i].time_ns, t);
-		fprintf(f, "  %s: %s, %" PRIu64 " blocks, %" PRIu64
+		fprintf(f, "  %s (%s): %s, %" PRIu64 " blocks, %" PRIu64
 		    " records, made %s%s%s\n", ckps[i].path != NULL ?
-		    ckps[i].path : "-", ckps[i].ok ? "holds" : "FAILS",
+		    ckps[i].path : "-", ckps[i].from_store ? "in the store "
+		    "only" : "given, off-machine", ckps[i].ok ? "holds" :
+		    "FAILS",
 		    ckps[i].blocks, ckps[i].records, t,
 		    ckps[i].ok ? "" : ": ", ckps[i].why);
 	}

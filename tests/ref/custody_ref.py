@@ -743,6 +743,21 @@ class Verifier:
                     checkpoints.append((p, f.read(MAX_CHECKPOINT + 1)))
             except OSError as e:
                 raise UsageError("%s: %s" % (p, e.strerror))
+        # R-CKP-4: the store's own checkpoints are checked too; R-CKP-5:
+        # all of them are read before the segments.
+        given = set(os.path.realpath(p) for p in self.checkpoint_paths)
+        cdir = os.path.join(self.store, "checkpoints")
+        names = sorted(os.listdir(cdir)) if os.path.isdir(cdir) else []
+        for name in names:
+            p = os.path.join(cdir, name)
+            if name.startswith(".") or not name.endswith(".ckpt") or \
+                    os.path.realpath(p) in given or not os.path.isfile(p):
+                continue
+            try:
+                with open(p, "rb") as f:
+                    checkpoints.append((p, f.read(MAX_CHECKPOINT + 1)))
+            except OSError as e:
+                raise UsageError("%s: %s" % (p, e.strerror))
         segs = []
         try:
             self._open_segments(segs)
@@ -752,7 +767,7 @@ class Verifier:
                 s.fh.close()
         for path, data in checkpoints:
             self._guarded(self._check_checkpoint, path, data)
-        if not checkpoints:
+        if not self.checkpoint_paths:
             self.note("no checkpoint given: the chain is proven consistent, "
                       "not complete; deletion of the newest blocks cannot "
                       "be detected (R-CKP-3)")

@@ -262,12 +262,16 @@ def run_forgeries(label, store, blocks, tmp, other_store=None):
     d = os.path.join(tmp, "torn")
     shutil.copytree(store, d)
     os.truncate(os.path.join(d, last.file), last.offset + last.frame_len // 2)
-    verify_both("%s, newest segment ends in a partial frame" % label, d,
-                "intact")
     ckpt = os.path.join(store, "checkpoints", "latest.ckpt")
     if os.path.exists(ckpt):
+        # R-CKP-4: the store's own checkpoints, left behind, show the cut.
+        verify_both("%s, partial newest frame, the store's checkpoints left"
+                    % label, d, "failed", ["R-CKP-2"])
         verify_both("%s, partial newest frame against a checkpoint of it"
                     % label, d, "failed", ["R-CKP-2"], checkpoints=[ckpt])
+        shutil.rmtree(os.path.join(d, "checkpoints"))
+    verify_both("%s, newest segment ends in a partial frame" % label, d,
+                "intact")
     shutil.rmtree(d)
 
     if other_store is not None:

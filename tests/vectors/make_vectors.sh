@@ -259,4 +259,9 @@ sed -i 's/^records \([0-9]*\)$/records 9\1/' "$out/bad_ckpt_forged/checkpoints/l
 expect "$out/bad_ckpt_forged" failed "R-CKP-1" "checkpoints/latest.ckpt" \
     "a checkpoint whose record count was altered: its signature fails"
 
+vec bad_ckpt_store_truncated ckpt
+surgery truncate_at "$(seg "$out/bad_ckpt_store_truncated" 2)" 1
+expect "$out/bad_ckpt_store_truncated" failed "R-CKP-2" "" \
+    "the newest segment cut at a block boundary, checkpoints/ left alone: no checkpoint is given, the store's own show it (R-CKP-4)"
+
 echo "make_vectors.sh: $(ls -d "$out"/*/ | wc -l) vectors in $out"
