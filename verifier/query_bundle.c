@@ -128,7 +128,7 @@ query_bundle_finish(struct query_opts *o, struct query_store *s,
 	}
 	cst_hex(digest, CST_HASH_LEN, hex);
 	fprintf(stderr, "%s: wrote %s: %u records from %u blocks (%u runs, "
-	    "%u anchored by a checkpoint), %zu bytes, digest %s\n", progname,
+	    "%u ending at a checkpoint it carries), %zu bytes, digest %s\n", progname,
 	    o->bundle, info.record_count, info.block_count, info.runs,
 	    info.anchored_runs, out.len, hex);
 	cst_buf_close(&out);
