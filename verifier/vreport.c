@@ -304,6 +304,33 @@ say_chain(const struct vreport *r, vreport_stmt_fn fn, void *ctx)
 		    "read; what they hold is not verified.", s->errors);
 }
 
+/*
+ * The forward security window (R-KEY-4): a key stolen while in use can
+ * re-sign its whole epoch.
+ */
+static void
+say_epochs(const struct vreport *r, vreport_stmt_fn fn, void *ctx)
+{
+	const cst_epoch_info *ep, *w = NULL;
+	size_t n, i;
+
+	ep = cst_verifier_epochs(r->v, &n);
+	for (i = 0; i < n; i++)
+		if (ep[i].blocks >= 2 && ep[i].last_ns > ep[i].first_ns &&
+		    (w == NULL || ep[i].last_ns - ep[i].first_ns >
+		    w->last_ns - w->first_ns))
+			w = &ep[i];
+	if (w == NULL)
+		return;
+	say(fn, ctx, 0, "Signatures prove who held a key, not when: anyone "
+	    "who stole an epoch key while it was in use could have re-signed "
+	    "every block of that epoch from its first block on. The longest "
+	    "epoch here, %" PRIu32 ", signed blocks sealed over %" PRId64
+	    " s (by the collector's clock); blocks an off-machine checkpoint "
+	    "covers are beyond that reach (SPEC R-KEY-4).", w->epoch,
+	    (w->last_ns - w->first_ns) / INT64_C(1000000000));
+}
+
 /* Completeness (checkpoints), the tail, and the collector's own account. */
 static void
 say_rest(const struct vreport *r, vreport_stmt_fn fn, void *ctx)
@@ -313,6 +340,7 @@ say_rest(const struct vreport *r, vreport_stmt_fn fn, void *ctx)
 	size_t nrecs, i;
 
 	recs = cst_verifier_recoveries(r->v, &nrecs);
+	say_epochs(r, fn, ctx);
 	if (s->has_given_anchor && s->given_anchor_blocks > 0)
 		say(fn, ctx, 1, "A checkpoint given from off the machine shows "
 		    "the chain had reached block %" PRIu64 " (%" PRIu64

@@ -156,7 +156,17 @@ typedef struct cst_epoch_info {
 	const char *file;      /* where its certificate was found */
 	uint64_t offset;
 	uint64_t blocks;       /* authentic blocks it signed */
+	int64_t first_ns;      /* least and greatest sealed_ns of them */
+	int64_t last_ns;
 } cst_epoch_info;
+
+/*
+ * An epoch whose blocks were sealed over a longer span than this is
+ * warned about (R-KEY-4): its key, stolen while in use, could re-sign all
+ * of them.  The collector's default rotation interval plus a margin for
+ * the block that waits on it.
+ */
+#define CST_EPOCH_SPAN_WARN_NS (INT64_C(20) * 60 * 1000000000)
 
 /* A recovery record (kind 3) and what was checked of it (R-REC-4). */
 typedef struct cst_recovery_info {

@@ -205,6 +205,20 @@ EOF
 	    --checkpoint "$tmp/fresh/checkpoints/latest.ckpt" "$tmp/cut" \
 	    2> /dev/null
 	[ $? -eq 1 ] || fail "--live, given checkpoint ahead: want exit 1"
+	# R-KEY-4: one key epoch over a simulated day is warned about, and
+	# the window is stated; not a failure.
+	"$CUSTODY_BUILD_DIR/custody-mkday" -n 2000 -b 100 "$tmp/day" \
+	    > /dev/null || fail "custody-mkday"
+	"$CUSTODY_VERIFY" --json --root "$tmp/day/keys/root.pub" "$tmp/day" \
+	    > "$tmp/day.json" 2> /dev/null
+	[ $? -eq 0 ] || fail "a day-long epoch: want exit 0"
+	"$PY" - "$tmp/day.json" <<'EOF' || fail "a day-long epoch: no R-KEY-4 warning"
+import json, sys
+j = json.load(open(sys.argv[1]))
+w = [f for f in j["findings"] if f["rule"] == "R-KEY-4"]
+assert len(w) == 1 and w[0]["severity"] == "warning", j["findings"]
+assert any("R-KEY-4" in s for s in j["statements"]["not_proven"])
+EOF
 else
 	fail "no $MKSTORE"
 fi
