@@ -86,8 +86,12 @@ struct ckbuf {
 	int how;               /* CST_CKP_* */
 };
 
-/* Bytes read of a checkpoint file; a longer one is not a checkpoint. */
-#define CKP_READ_MAX (1u << 20)
+/*
+ * Bytes read of a checkpoint file; a longer one is not a checkpoint.  A
+ * checkpoint carries a certificate line (about 200 bytes) per key epoch:
+ * this allows some 80,000 epochs, over two years of 15-minute rotations.
+ */
+#define CKP_READ_MAX (16u << 20)
 
 struct args {
 	const char *root;
@@ -235,6 +239,8 @@ static void
 read_ckp(struct args *a, const char *path, int how)
 {
 	struct ckbuf *n, *c;
+	struct stat st;
+	size_t cap;
 	FILE *f;
 
 	if ((n = realloc(a->cks, (a->ncks + 1) * sizeof(*n))) == NULL)
@@ -247,9 +253,13 @@ read_ckp(struct args *a, const char *path, int how)
 		oom();
 	if ((f = fopen(path, "rb")) == NULL)
 		return;
-	if ((c->text = malloc(CKP_READ_MAX + 1)) == NULL)
+	/* One byte more than the file, to see it grow past the cap. */
+	cap = fstat(fileno(f), &st) == 0 && st.st_size >= 0 &&
+	    (uint64_t)st.st_size < CKP_READ_MAX ? (size_t)st.st_size + 1 :
+	    CKP_READ_MAX + 1;
+	if ((c->text = malloc(cap)) == NULL)
 		oom();
-	c->len = fread(c->text, 1, CKP_READ_MAX + 1, f);
+	c->len = fread(c->text, 1, cap, f);
 	if (ferror(f)) {
 		free(c->text);
 		c->text = NULL;

@@ -526,7 +526,7 @@ def check_cert(cert, chain_id, root_pk, keys):
 
 # --- Section 8: checkpoints ----------------------------------------------------
 
-MAX_CHECKPOINT = 1 << 20
+MAX_CHECKPOINT = 16 << 20
 DECIMAL = re.compile(r"\A(0|[1-9][0-9]{0,19})\Z")
 RFC3339_Z = re.compile(
     r"\A([0-9]{4})-([0-9]{2})-([0-9]{2})T([0-9]{2}):([0-9]{2}):([0-9]{2})"
