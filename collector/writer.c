@@ -313,8 +313,9 @@ prune(const char *dir, uint64_t keep)
 }
 
 /*
- * Writes the checkpoint in w->ckpt to dir as latest.ckpt and as the
- * numbered one of its history, then trims the history (R-CKP-6).
+ * Writes the checkpoint in w->ckpt to dir as the numbered one of its
+ * history, trims the history, and then makes it latest.ckpt, so that
+ * whoever sees a new latest.ckpt sees the history it belongs to (R-CKP-6).
  */
 static int
 store_checkpoint(struct writer *w, const char *dir)
@@ -324,13 +325,11 @@ store_checkpoint(struct writer *w, const char *dir)
 
 	snprintf(name, sizeof(name), "ckpt-%020" PRIu64 ".ckpt",
 	    w->st.next_block_no);
-	if ((rc = write_atomic(dir, name, w->ckpt.p, w->ckpt.len)) != 0 ||
-	    (rc = write_atomic(dir, "latest.ckpt", w->ckpt.p,
-	    w->ckpt.len)) != 0)
+	if ((rc = write_atomic(dir, name, w->ckpt.p, w->ckpt.len)) != 0)
 		return (rc);
 	prune(dir, w->cur.checkpoint_history > 0 ?
 	    w->cur.checkpoint_history : 1);
-	return (0);
+	return (write_atomic(dir, "latest.ckpt", w->ckpt.p, w->ckpt.len));
 }
 
 /* Signs and stores a checkpoint of the chain as now durable (SPEC 8). */
