@@ -50,8 +50,9 @@ conf_init(struct conf *c)
 	c->segment_max_bytes = (uint64_t)1 << 30;
 	c->segment_max_age_s = 86400;
 	c->checkpoint_interval_ms = 1000;
+	c->checkpoint_history = CONF_CHECKPOINT_HISTORY_DEFAULT;
 	c->keys_create = 1;
-	c->key_rotate_s = 86400;
+	c->key_rotate_s = CONF_KEY_ROTATE_DEFAULT_S;
 	c->stats_interval_s = 60;
 	c->clock_step_ms = 500;
 }
@@ -233,6 +234,7 @@ static const struct size_key size_keys[] = {
 	{ "pipeline", "seal_threads", SZ(seal_threads), 1, 64 },
 	{ "store", "segment_max_bytes", SZ(segment_max_bytes), 1 << 16,
 	    (uint64_t)1 << 50 },
+	{ "store", "checkpoint_history", SZ(checkpoint_history), 1, 1000000 },
 };
 
 static const struct dur_key dur_keys[] = {

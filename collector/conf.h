@@ -17,6 +17,14 @@
  */
 #define CONF_IDLE_TIMEOUT_DEFAULT_S 60
 #define CONF_IDLE_TIMEOUT_MAX_S 86400
+/*
+ * keys.rotate_interval: a stolen epoch key can sign blocks back to the
+ * start of its epoch, so this bounds how much history such a theft can
+ * rewrite (SPEC section 6).
+ */
+#define CONF_KEY_ROTATE_DEFAULT_S 900
+/* store.checkpoint_history: numbered checkpoints kept (R-CKP-6). */
+#define CONF_CHECKPOINT_HISTORY_DEFAULT 100
 
 /* Every number is a uint64_t so that one table can set them all. */
 struct conf {
@@ -45,6 +53,7 @@ struct conf {
 	uint64_t segment_max_bytes;
 	uint64_t segment_max_age_s;    /* 0: no age limit */
 	uint64_t checkpoint_interval_ms;
+	uint64_t checkpoint_history;   /* numbered checkpoints kept (R-CKP-6) */
 	char *checkpoint_export_dir;   /* NULL: none */
 	/* [keys] */
 	int keys_create;

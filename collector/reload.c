@@ -23,6 +23,7 @@ reload_writer_cfg(const struct conf *c, struct writer_cfg *w)
 	w->segment_max_age_s = c->segment_max_age_s;
 	w->key_rotate_s = c->key_rotate_s;
 	w->checkpoint_interval_ms = c->checkpoint_interval_ms;
+	w->checkpoint_history = c->checkpoint_history;
 	if (c->checkpoint_export_dir != NULL)
 		snprintf(w->checkpoint_export_dir,
 		    sizeof(w->checkpoint_export_dir), "%s",
@@ -71,6 +72,7 @@ reload_run(struct daemon *d)
 	d->cfg->segment_max_age_s = nc.segment_max_age_s;
 	d->cfg->key_rotate_s = nc.key_rotate_s;
 	d->cfg->checkpoint_interval_ms = nc.checkpoint_interval_ms;
+	d->cfg->checkpoint_history = nc.checkpoint_history;
 	d->cfg->stats_interval_s = nc.stats_interval_s;
 	d->cfg->clock_step_ms = nc.clock_step_ms;
 	free(d->cfg->checkpoint_export_dir);

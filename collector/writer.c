@@ -6,6 +6,7 @@
  * happens on the writer thread, so none of it needs a lock; the lock
  * guards only the hand-over list and the tunables.
  */
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
@@ -55,6 +56,7 @@ struct writer {
 	int dirty;
 	int64_t last_sync;       /* CLOCK_MONOTONIC ns */
 	int64_t last_ckpt;
+	uint64_t ckpt_blocks;    /* blocks the newest checkpoint covers */
 	cst_buf frame;
 	cst_buf ckpt;
 
@@ -278,6 +280,58 @@ err0:
 	return (CST_EIO);
 }
 
+/* A numbered checkpoint's name: ckpt-<20 digits>.ckpt (R-CKP-6). */
+#define CKPT_NAME_LEN 30
+
+static int
+is_numbered(const struct dirent *e)
+{
+
+	return (strlen(e->d_name) == CKPT_NAME_LEN &&
+	    strncmp(e->d_name, "ckpt-", 5) == 0 &&
+	    strcmp(e->d_name + CKPT_NAME_LEN - 5, ".ckpt") == 0);
+}
+
+/* Deletes the oldest numbered checkpoints of dir beyond keep. */
+static void
+prune(const char *dir, uint64_t keep)
+{
+	struct dirent **ents;
+	char path[PATH_LEN];
+	int i, n;
+
+	if ((n = scandir(dir, &ents, is_numbered, alphasort)) < 0)
+		return;
+	for (i = 0; i < n; i++) {
+		/* Fixed-width numbers: name order is block order. */
+		if ((uint64_t)(n - i) > keep && snprintf(path, sizeof(path),
+		    "%s/%s", dir, ents[i]->d_name) < (int)sizeof(path))
+			unlink(path);
+		free(ents[i]);
+	}
+	free(ents);
+}
+
+/*
+ * Writes the checkpoint in w->ckpt to dir as the numbered one of its
+ * history, trims the history, and then makes it latest.ckpt, so that
+ * whoever sees a new latest.ckpt sees the history it belongs to (R-CKP-6).
+ */
+static int
+store_checkpoint(struct writer *w, const char *dir)
+{
+	char name[CKPT_NAME_LEN + 1];
+	int rc;
+
+	snprintf(name, sizeof(name), "ckpt-%020" PRIu64 ".ckpt",
+	    w->st.next_block_no);
+	if ((rc = write_atomic(dir, name, w->ckpt.p, w->ckpt.len)) != 0)
+		return (rc);
+	prune(dir, w->cur.checkpoint_history > 0 ?
+	    w->cur.checkpoint_history : 1);
+	return (write_atomic(dir, "latest.ckpt", w->ckpt.p, w->ckpt.len));
+}
+
 /* Signs and stores a checkpoint of the chain as now durable (SPEC 8). */
 static void
 checkpoint(struct writer *w)
@@ -290,12 +344,11 @@ checkpoint(struct writer *w)
 	if ((rc = cst_checkpoint_encode(w->key, w->st.next_block_no,
 	    w->st.next_seq, w->st.prev_hash, real_ns(), &w->ckpt)) != 0)
 		goto err;
-	if ((rc = write_atomic(w->ckptdir, "latest.ckpt", w->ckpt.p,
-	    w->ckpt.len)) != 0)
+	if ((rc = store_checkpoint(w, w->ckptdir)) != 0)
 		goto err;
+	w->ckpt_blocks = w->st.next_block_no;
 	if (w->cur.checkpoint_export_dir[0] != '\0' &&
-	    (rc = write_atomic(w->cur.checkpoint_export_dir, "latest.ckpt",
-	    w->ckpt.p, w->ckpt.len)) != 0) {
+	    (rc = store_checkpoint(w, w->cur.checkpoint_export_dir)) != 0) {
 		/* Logged once per failure streak: it may last. */
 		if (atomic_load(&w->stats.checkpoint_errors) == 0)
 			log_warn("cannot export the checkpoint to %s",
@@ -309,7 +362,7 @@ checkpoint(struct writer *w)
 
 err:
 	if (atomic_load(&w->stats.checkpoint_errors) == 0)
-		log_warn("cannot write %s/latest.ckpt: %s", w->ckptdir,
+		log_warn("cannot write a checkpoint in %s: %s", w->ckptdir,
 		    cst_strerror(rc));
 	STAT_ADD(w, checkpoint_errors, 1);
 }
@@ -492,6 +545,50 @@ err0:
 	return (rc);
 }
 
+/*
+ * When the writer must wake with nothing to write, CLOCK_MONOTONIC ns, or
+ * -1: a checkpoint of durable blocks that none covers yet is due
+ * checkpoint_interval after the one before, even when no block follows
+ * (R-CKP-6); a key that has signed blocks is rotated on time even when no
+ * more come, so that its theft reaches back at most key_rotate_s.
+ */
+static int64_t
+idle_due(const struct writer *w)
+{
+	const cst_cert *c;
+	int64_t due = -1, t;
+
+	if (w->dirty)
+		return (-1);
+	if (w->st.next_block_no != w->ckpt_blocks)
+		due = w->last_ckpt + (int64_t)w->cur.checkpoint_interval_ms *
+		    NS_PER_MS;
+	if (w->cur.key_rotate_s != 0 && w->key->epoch == w->st.epoch) {
+		c = &w->key->certs[w->key->epoch - 1];
+		t = mono_ns() + (c->created_ns + (int64_t)w->cur.key_rotate_s *
+		    NS_PER_S - real_ns());
+		if (due < 0 || t < due)
+			due = t;
+	}
+	return (due);
+}
+
+/* The work idle_due waits for, once every block written is durable. */
+static int
+idle_work(struct writer *w)
+{
+	int64_t now = mono_ns();
+
+	if (w->dirty)
+		return (0);
+	if (w->st.next_block_no != w->ckpt_blocks && now - w->last_ckpt >=
+	    (int64_t)w->cur.checkpoint_interval_ms * NS_PER_MS) {
+		checkpoint(w);
+		w->last_ckpt = now;
+	}
+	return (maybe_rotate_key(w));
+}
+
 static void
 pend(struct writer *w, struct batch *bt)
 {
@@ -575,11 +672,15 @@ writer_main(void *arg)
 		/* Wait for the next batch in order, or for a commit due. */
 		while (w->ready == NULL || w->ready->no != w->next_no) {
 			if (!w->dirty) {
-				pthread_cond_wait(&w->cond, &w->mtx);
-				continue;
+				if ((due = idle_due(w)) < 0) {
+					pthread_cond_wait(&w->cond, &w->mtx);
+					continue;
+				}
+			} else {
+				due = w->last_sync +
+				    (int64_t)w->cur.commit_interval_ms *
+				    NS_PER_MS;
 			}
-			due = w->last_sync + (int64_t)w->cur.commit_interval_ms *
-			    NS_PER_MS;
 			if (mono_ns() >= due)
 				break;
 			ts.tv_sec = due / NS_PER_S;
@@ -616,6 +717,8 @@ writer_main(void *arg)
 		if (w->dirty && mono_ns() >= w->last_sync +
 		    (int64_t)w->cur.commit_interval_ms * NS_PER_MS &&
 		    (rc = commit(w, 0)) != 0)
+			goto fatal;
+		if ((rc = idle_work(w)) != 0)
 			goto fatal;
 		pthread_mutex_lock(&w->mtx);
 	}

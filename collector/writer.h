@@ -24,6 +24,7 @@ struct writer_cfg {
 	uint64_t segment_max_age_s;     /* 0: none */
 	uint64_t key_rotate_s;          /* 0: never */
 	uint64_t checkpoint_interval_ms;
+	uint64_t checkpoint_history;    /* numbered checkpoints kept */
 	char checkpoint_export_dir[1024]; /* "": none */
 };
 

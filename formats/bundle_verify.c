@@ -53,7 +53,7 @@ struct vblock {
 	uint8_t hash[CST_HASH_LEN];
 	uint64_t off;
 	uint32_t run;
-	int anchored;
+	int anchored;        /* CST_BND_* */
 };
 
 /* Verifier state: the buffer, the cursor and the failure record. */
@@ -370,21 +370,66 @@ check_checkpoint(struct vstate *v, uint32_t i, const cst_root_pub *root,
 			    i, off));
 		for (j = 0; j < v->nblocks; j++)
 			if (v->blocks[j].run == b->run)
-				v->blocks[j].anchored = 1;
+				v->blocks[j].anchored |= CST_BND_CARRIED;
 	}
 	v->pos = off + 4 + len;
 	return (0);
 }
 
+/*
+ * R-BND-12: given checkpoint k (borrowed), held by the verifier's caller.
+ * Every block at or below its head must be in the run that reaches the
+ * head: only then does the hash chain tie the block to a chain that no
+ * key stolen later could have rewritten.
+ */
+static int
+check_given(struct vstate *v, size_t k, const cst_root_pub *root,
+    const cst_checkpoint *cp)
+{
+	const struct vblock *b;
+	int64_t hi;
+	uint32_t i;
+	int rc;
+
+	if (memcmp(cp->chain_id, v->info->chain_id, CST_CHAIN_ID_LEN) != 0)
+		return (fail(v, CST_EFOREIGN, "R-BND-12", "given",
+		    (int64_t)k, 0));
+	if ((rc = cst_checkpoint_verify(cp, root)) != 0)
+		return (fail(v, rc, "R-BND-12", "given", (int64_t)k, 0));
+	if (cp->blocks == 0)
+		return (0);
+	if ((hi = find_block(v, cp->blocks - 1)) >= 0) {
+		b = &v->blocks[hi];
+		if (sodium_memcmp(b->hash, cp->head, CST_HASH_LEN) != 0)
+			return (fail(v, CST_ECHAIN, "R-BND-12", "block", hi,
+			    b->off));
+		if (b->hdr.first_seq + b->hdr.record_count != cp->records)
+			return (fail(v, CST_ESEQ, "R-BND-12", "block", hi,
+			    b->off));
+	}
+	for (i = 0; i < v->nblocks; i++) {
+		if (v->blocks[i].hdr.block_no >= cp->blocks)
+			break;
+		if (hi < 0 || v->blocks[i].run != v->blocks[hi].run)
+			return (fail(v, CST_ECHAIN, "R-BND-12", "block", i,
+			    v->blocks[i].off));
+		v->blocks[i].anchored |= CST_BND_GIVEN;
+	}
+	return (0);
+}
+
 /* The first pass: every rule, nothing shown. */
 static int
-verify_all(struct vstate *v, const cst_root_pub *root, size_t *rec_start,
+verify_all(struct vstate *v, const cst_root_pub *root,
+    const cst_checkpoint *given, size_t ngiven, size_t *rec_start,
     size_t *ckp_start)
 {
 	cst_bundle_info *in = v->info;
 	cst_checkpoint cp;
 	cst_record rec;
 	uint32_t i, bi, leaf, max_epoch = 0, prev_run = UINT32_MAX;
+	uint32_t prev_given = UINT32_MAX;
+	size_t k;
 	int64_t prev_key = -1, anchor;
 	size_t roff, rlen;
 	int rc;
@@ -440,10 +485,20 @@ verify_all(struct vstate *v, const cst_root_pub *root, size_t *rec_start,
 		rc = fail(v, CST_ECORRUPT, "R-BND-1", "trailer", -1, v->pos);
 		goto err0;
 	}
+	for (k = 0; k < ngiven; k++)
+		if ((rc = check_given(v, k, root, &given[k])) != 0)
+			goto err0;
 	for (i = 0; i < v->nblocks; i++) {
-		if (v->blocks[i].anchored && v->blocks[i].run != prev_run)
+		if ((v->blocks[i].anchored & CST_BND_CARRIED) &&
+		    v->blocks[i].run != prev_run) {
 			in->anchored_runs++;
-		prev_run = v->blocks[i].run;
+			prev_run = v->blocks[i].run;
+		}
+		if ((v->blocks[i].anchored & CST_BND_GIVEN) &&
+		    v->blocks[i].run != prev_given) {
+			in->given_runs++;
+			prev_given = v->blocks[i].run;
+		}
 	}
 	return (0);
 
@@ -497,6 +552,16 @@ int
 cst_bundle_verify(const uint8_t *buf, size_t len, const cst_root_pub *root,
     const cst_bundle_cb *cb, void *arg, cst_bundle_info *info)
 {
+
+	return (cst_bundle_verify_given(buf, len, root, NULL, 0, cb, arg,
+	    info));
+}
+
+int
+cst_bundle_verify_given(const uint8_t *buf, size_t len,
+    const cst_root_pub *root, const cst_checkpoint *given, size_t ngiven,
+    const cst_bundle_cb *cb, void *arg, cst_bundle_info *info)
+{
 	cst_bundle_info dummy;
 	struct vstate v;
 	size_t rec_start = 0, ckp_start = 0;
@@ -515,7 +580,8 @@ cst_bundle_verify(const uint8_t *buf, size_t len, const cst_root_pub *root,
 		rc = fail(&v, CST_ETRUNC, "R-BND-1", "header", -1, 0);
 		goto err1;
 	}
-	if ((rc = verify_all(&v, root, &rec_start, &ckp_start)) != 0)
+	if ((rc = verify_all(&v, root, given, ngiven, &rec_start,
+	    &ckp_start)) != 0)
 		goto err1;
 	if (cb != NULL && (rc = deliver(&v, root, cb, arg, rec_start,
 	    ckp_start)) != 0)

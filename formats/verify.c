@@ -168,8 +168,10 @@ cst_verifier_run(cst_verifier *v, const char *const *paths, size_t n)
 	}
 	cst_vrf_stop_threads(v);
 	cst_vrf_flush_pending(v);
-	if (rc == 0)
+	if (rc == 0) {
 		cst_vrf_report_quarantine(v);
+		cst_vrf_report_epochs(v);
+	}
 	cst_vrf_flush_pending(v);
 	if (digesting)
 		pthread_join(dt, NULL);

@@ -167,7 +167,38 @@ check_epochs(cst_verifier *v, const struct item *it, int linked)
 			    "epoch %" PRIu32 " began at block %" PRIu64,
 			    h->key_epoch, h->key_epoch + 1,
 			    next->valid_from);
+		if (ep->blocks == 0 || h->sealed_ns < ep->first_ns)
+			ep->first_ns = h->sealed_ns;
+		if (ep->blocks == 0 || h->sealed_ns > ep->last_ns)
+			ep->last_ns = h->sealed_ns;
 		ep->blocks++;
+	}
+}
+
+void
+cst_vrf_report_epochs(cst_verifier *v)
+{
+	const cst_epoch_info *ep;
+	struct fnd f;
+	size_t i;
+
+	for (i = 0; i < v->nepochs; i++) {
+		ep = &v->epochs[i];
+		/* Unsigned: sealed_ns is the writer's clock, unchecked. */
+		if (ep->blocks < 2 || ep->last_ns <= ep->first_ns ||
+		    (uint64_t)ep->last_ns - (uint64_t)ep->first_ns <=
+		    (uint64_t)CST_EPOCH_SPAN_WARN_NS)
+			continue;
+		fnd_init(&f, CST_SEV_WARNING, CST_EKEY, "R-KEY-4");
+		f.b0 = ep->valid_from;
+		report(v, &f, "key epoch %" PRIu32 " signed %" PRIu64 " blocks "
+		    "sealed over %" PRIu64 " minutes, more than %d: anyone who "
+		    "stole that key while it was in use could have re-signed "
+		    "all of them (forward security reaches back to the start "
+		    "of an epoch)", ep->epoch, ep->blocks,
+		    ((uint64_t)ep->last_ns - (uint64_t)ep->first_ns) /
+		    (60 * UINT64_C(1000000000)),
+		    (int)(CST_EPOCH_SPAN_WARN_NS / (60 * INT64_C(1000000000))));
 	}
 }
 

@@ -80,9 +80,10 @@ ckp_fail(cst_verifier *v, cst_ckp_info *ci, size_t idx, struct fnd *f,
 	cst_vrf_emit(v, f, detail);
 }
 
-int
-cst_verifier_check_checkpoint(cst_verifier *v, const cst_checkpoint *cp,
-    const char *path)
+/* cst_verifier_check_checkpoint, with how (CST_CKP_*). */
+static int
+check_ckp(cst_verifier *v, const cst_checkpoint *cp, const char *path,
+    int how)
 {
 	char want[2 * CST_HASH_LEN + 1], got[2 * CST_HASH_LEN + 1];
 	const struct blkent *b;
@@ -101,6 +102,7 @@ cst_verifier_check_checkpoint(cst_verifier *v, const cst_checkpoint *cp,
 	memcpy(ci->head, cp->head, CST_HASH_LEN);
 	ci->time_ns = cp->time_ns;
 	ci->epoch = cp->epoch;
+	ci->from_store = (how & CST_CKP_FROM_STORE) != 0;
 	fnd_init(&f, CST_SEV_FAILURE, 0, "R-CKP-1");
 	f.path = ci->path;
 
@@ -134,9 +136,10 @@ cst_verifier_check_checkpoint(cst_verifier *v, const cst_checkpoint *cp,
 			f.code = CST_ETRUNC;
 			/*
 			 * A store being written may have grown past what was
-			 * read, and a newer checkpoint been made since.
+			 * read, and a newer checkpoint been made since; not
+			 * so when the checkpoint was read first (R-CKP-5).
 			 */
-			if (v->opts.live) {
+			if (v->opts.live && !(how & CST_CKP_READ_FIRST)) {
 				f.sev = CST_SEV_ERROR;
 				ckp_fail(v, ci, idx, &f, fmt("the checkpoint "
 				    "states the chain had %" PRIu64 " blocks; "
@@ -153,8 +156,11 @@ cst_verifier_check_checkpoint(cst_verifier *v, const cst_checkpoint *cp,
 			    " blocks and %" PRIu64 " records; the store ends "
 			    "at block %" PRIu64 " (%" PRIu64 " records): its "
 			    "newest data was removed or the store was rolled "
-			    "back", cp->blocks, cp->records,
-			    v->sum.head_block_no, v->sum.head_next_seq) :
+			    "back%s", cp->blocks, cp->records,
+			    v->sum.head_block_no, v->sum.head_next_seq,
+			    v->opts.live ? " (the checkpoint was read before "
+			    "the store, so this is not growth since the read)"
+			    : "") :
 			    fmt("the checkpoint states the chain had %" PRIu64
 			    " blocks; the store holds none that verifies",
 			    cp->blocks));
@@ -188,15 +194,58 @@ cst_verifier_check_checkpoint(cst_verifier *v, const cst_checkpoint *cp,
 		v->sum.anchor_blocks = cp->blocks;
 		v->sum.anchor_records = cp->records;
 	}
+	if (!ci->from_store && (!v->sum.has_given_anchor ||
+	    cp->blocks > v->sum.given_anchor_blocks)) {
+		v->sum.has_given_anchor = 1;
+		v->sum.given_anchor_blocks = cp->blocks;
+		v->sum.given_anchor_records = cp->records;
+	}
 	return (v->rc);
+}
+
+int
+cst_verifier_check_checkpoint(cst_verifier *v, const cst_checkpoint *cp,
+    const char *path)
+{
+
+	return (check_ckp(v, cp, path, 0));
+}
+
+int
+cst_verifier_check_checkpoint_text(cst_verifier *v, const uint8_t *text,
+    size_t len, const char *path, int how)
+{
+	cst_checkpoint cp;
+	cst_ckp_info *ci;
+	struct fnd f;
+	int rc;
+
+	if (!v->ran)
+		return (CST_EINVAL);
+	memset(&cp, 0, sizeof(cp));
+	rc = cst_checkpoint_decode((const char *)text, len, &cp);
+	if (rc == CST_ENOMEM)
+		return (rc);
+	if (rc != 0) {
+		if ((rc = ckp_add(v, path, &ci)) != 0)
+			return (rc);
+		ci->from_store = (how & CST_CKP_FROM_STORE) != 0;
+		fnd_init(&f, CST_SEV_FAILURE, CST_EPARSE, "R-CKP-1");
+		f.path = ci->path;
+		ckp_fail(v, ci, v->nckps - 1, &f, fmt("not a checkpoint in the "
+		    "exact form of SPEC section 8: altered or not a "
+		    "checkpoint"));
+		return (v->rc);
+	}
+	rc = check_ckp(v, &cp, path, how);
+	cst_checkpoint_close(&cp);
+	return (rc);
 }
 
 int
 cst_verifier_check_checkpoint_file(cst_verifier *v, const char *path,
     cst_digests *digests)
 {
-	cst_checkpoint cp;
-	cst_ckp_info *ci;
 	struct fnd f;
 	cst_map m;
 	int rc;
@@ -216,22 +265,7 @@ cst_verifier_check_checkpoint_file(cst_verifier *v, const char *path,
 		cst_map_close(&m);
 		return (rc);
 	}
-	memset(&cp, 0, sizeof(cp));
-	rc = cst_checkpoint_decode((const char *)m.p, m.len, &cp);
+	rc = cst_verifier_check_checkpoint_text(v, m.p, m.len, path, 0);
 	cst_map_close(&m);
-	if (rc == CST_ENOMEM)
-		return (rc);
-	if (rc != 0) {
-		if ((rc = ckp_add(v, path, &ci)) != 0)
-			return (rc);
-		f.sev = CST_SEV_FAILURE;
-		f.code = CST_EPARSE;
-		ckp_fail(v, ci, v->nckps - 1, &f, fmt("not a checkpoint in the "
-		    "exact form of SPEC section 8: altered or not a "
-		    "checkpoint"));
-		return (v->rc);
-	}
-	rc = cst_verifier_check_checkpoint(v, &cp, path);
-	cst_checkpoint_close(&cp);
 	return (rc);
 }

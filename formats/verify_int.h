@@ -309,6 +309,9 @@ void cst_vrf_consume_seg_begin(cst_verifier *v, struct item *it);
 /* A segment ends: its tail, seal and status (R-SEG-3, R-SEG-4, R-SEG-5). */
 void cst_vrf_consume_seg_end(cst_verifier *v, struct item *it);
 
+/* Epochs whose blocks span more than CST_EPOCH_SPAN_WARN_NS (R-KEY-4). */
+void cst_vrf_report_epochs(cst_verifier *v);
+
 /* verify_audit.c: collector audit records. */
 
 /*

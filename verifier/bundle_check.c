@@ -36,6 +36,8 @@ struct ctx {
 	int section;          /* 0 none yet, 1 blocks, 2 records, 3 checkpoints */
 	const cst_bundle_info *info;
 	cst_buf line;
+	size_t ngiven;        /* checkpoints given with --checkpoint */
+	uint64_t given_head;  /* the greatest head block_no + 1 among them */
 };
 
 /* Moves the listing on to section s (4: the end), opening and closing. */
@@ -101,7 +103,9 @@ on_block(void *arg, uint32_t index, const cst_blk_hdr *h,
 		json_key(&c->j, "run");
 		json_u64(&c->j, run);
 		json_key(&c->j, "anchored");
-		json_bool(&c->j, anchored);
+		json_bool(&c->j, (anchored & CST_BND_GIVEN) != 0);
+		json_key(&c->j, "carried_checkpoint_head");
+		json_bool(&c->j, (anchored & CST_BND_CARRIED) != 0);
 		json_end_object(&c->j);
 	} else {
 		fprintf(c->out, "  block %llu (segment %llu, epoch %u, %u "
@@ -109,7 +113,10 @@ on_block(void *arg, uint32_t index, const cst_blk_hdr *h,
 		    (unsigned long long)h->block_no,
 		    (unsigned long long)h->segment_no, h->key_epoch,
 		    h->record_count, (unsigned long long)h->first_seq, t0, t1,
-		    run, anchored ? ", anchored by a checkpoint" : "", hx);
+		    run, (anchored & CST_BND_GIVEN) ? ", anchored by a "
+		    "checkpoint given" : (anchored & CST_BND_CARRIED) ?
+		    ", ends at a checkpoint the bundle carries (not an "
+		    "anchor)" : "", hx);
 	}
 	return (0);
 }
@@ -184,9 +191,9 @@ on_checkpoint(void *arg, uint32_t index, const cst_checkpoint *cp,
 		    "head %s, epoch %u; %s\n", t,
 		    (unsigned long long)cp->blocks,
 		    (unsigned long long)cp->records, hx, cp->epoch,
-		    anchor >= 0 ? "its head block is in the bundle: it anchors "
-		    "that run" : "its head block is not in the bundle: it "
-		    "anchors nothing here");
+		    anchor >= 0 ? "its head block is in the bundle, but signed "
+		    "by an epoch key like the blocks it is no anchor" : "its "
+		    "head block is not in the bundle");
 	}
 	return (0);
 }
@@ -274,7 +281,11 @@ result_valid(struct ctx *c, const cst_bundle_info *info,
 		json_key(&c->j, "runs");
 		json_u64(&c->j, info->runs);
 		json_key(&c->j, "anchored_runs");
+		json_u64(&c->j, info->given_runs);
+		json_key(&c->j, "carried_checkpoint_runs");
 		json_u64(&c->j, info->anchored_runs);
+		json_key(&c->j, "given_checkpoints");
+		json_u64(&c->j, c->ngiven);
 		json_key(&c->j, "result");
 		json_cstring(&c->j, "valid");
 		json_end_object(&c->j);
@@ -291,16 +302,37 @@ result_valid(struct ctx *c, const cst_bundle_info *info,
 	    "from the root key %s; its sequence number and "
 	    "receive time are as stated.  The %u blocks form %u "
 	    "run(s) of consecutive blocks with nothing missing "
-	    "inside a run; %u run(s) are anchored by a signed "
-	    "checkpoint.\n"
+	    "inside a run; %u run(s) are anchored by a checkpoint "
+	    "given with --checkpoint: their blocks are those of the "
+	    "chain that checkpoint attests (SPEC R-BND-12).\n"
 	    "Not proven: that these are all the records a "
 	    "search would have found (a bundle proves inclusion, "
 	    "not completeness); anything about records and "
 	    "blocks not in the bundle beyond their hashes; how "
 	    "far the chain had grown, for runs no checkpoint "
-	    "anchors; the maker's note and time.\n",
+	    "given anchors; the maker's note and time.\n",
 	    created, info->record_count, cid, info->cert_count,
-	    kfpr, info->block_count, info->runs, info->anchored_runs);
+	    kfpr, info->block_count, info->runs, info->given_runs);
+	if (info->anchored_runs > 0)
+		fprintf(c->out, "Not an anchor: %u run(s) end at the head of a "
+		    "checkpoint the bundle itself carries.  Such a checkpoint "
+		    "is signed by a collector epoch key, the same kind of key "
+		    "that signs the blocks: whoever held that key could have "
+		    "made both, so it proves nothing the blocks do not.\n",
+		    info->anchored_runs);
+	if (c->ngiven == 0)
+		fprintf(c->out, "Not proven: that the blocks are those the "
+		    "collector sealed rather than ones signed with a stolen "
+		    "epoch key, which can sign any block number from the "
+		    "start of its epoch on.  No checkpoint was given: give "
+		    "one kept off the machine (--checkpoint FILE) to prove "
+		    "every block up to its head.\n");
+	else
+		fprintf(c->out, "Blocks after block %llu (the head of the "
+		    "newest checkpoint given), if any, rest on epoch key "
+		    "signatures only: a stolen epoch key could have made "
+		    "them.\n", (unsigned long long)(c->given_head > 0 ?
+		    c->given_head - 1 : 0));
 }
 
 static void
@@ -331,6 +363,13 @@ result_invalid(struct ctx *c, int rc, const cst_bundle_info *info)
 		fprintf(c->out, " entry %lld", (long long)info->entry);
 	fprintf(c->out, " at byte offset %llu.  Nothing in it is proven, and "
 	    "no record of it is listed.\n", (unsigned long long)info->offset);
+	if (info->rule != NULL && strcmp(info->rule, "R-BND-12") == 0 &&
+	    info->part != NULL && strcmp(info->part, "block") == 0)
+		fprintf(c->out, "That block is at or below the head of a "
+		    "checkpoint given, but the bundle does not join it to that "
+		    "head: it is not shown to be part of the chain the "
+		    "checkpoint attests (signed with a stolen epoch key, or "
+		    "from another history).\n");
 }
 
 /* The verdict of cst_bundle_verify's rc, printed; returns the status. */
@@ -352,7 +391,34 @@ usage(void)
 {
 
 	fprintf(stderr, "usage: custody-verify --bundle FILE --root ROOT.pub "
-	    "[--root-fpr HEX] [--json] [--report FILE] [--records]\n");
+	    "[--root-fpr HEX] [--checkpoint FILE]... [--json] [--report "
+	    "FILE] [--records]\n");
+}
+
+/*
+ * Reads checkpoint file path (borrowed) into cp.  Returns an exit status
+ * after saying why, or EXIT_OK.
+ */
+static int
+load_given(const char *path, cst_checkpoint *cp)
+{
+	cst_map m;
+	int rc;
+
+	if ((rc = cst_map_open(path, &m)) != 0) {
+		fprintf(stderr, "custody-verify: %s: %s\n", path,
+		    cst_strerror(rc));
+		return (EXIT_IO);
+	}
+	memset(cp, 0, sizeof(*cp));
+	rc = cst_checkpoint_decode((const char *)m.p, m.len, cp);
+	cst_map_close(&m);
+	if (rc == 0)
+		return (EXIT_OK);
+	fprintf(stderr, "custody-verify: %s: not a checkpoint in the exact "
+	    "form of SPEC section 8 (%s): altered or not a checkpoint\n",
+	    path, cst_strerror(rc));
+	return (rc == CST_ENOMEM ? EXIT_IO : EXIT_INTEGRITY);
 }
 
 int
@@ -367,6 +433,7 @@ bundle_check_main(int argc, char **argv)
 		{ "json", no_argument, NULL, 'j' },
 		{ "report", required_argument, NULL, 'o' },
 		{ "records", no_argument, NULL, 'r' },
+		{ "checkpoint", required_argument, NULL, 'c' },
 		{ NULL, 0, NULL, 0 },
 	};
 	const char *bundle = NULL, *rootf = NULL, *fpr = NULL, *report = NULL;
@@ -375,6 +442,9 @@ bundle_check_main(int argc, char **argv)
 	cst_bundle_cb cb = { on_block, on_record, on_checkpoint };
 	cst_bundle_info info;
 	cst_root_pub root;
+	cst_checkpoint *given = NULL;
+	const char **gpaths = NULL, **np;
+	size_t ngp = 0, i;
 	struct ctx c;
 	cst_map m;
 	int ch, rc, status;
@@ -391,46 +461,66 @@ bundle_check_main(int argc, char **argv)
 		case 'j': c.json = 1; break;
 		case 'o': report = optarg; break;
 		case 'r': c.records = 1; break;
-		default: usage(); return (EXIT_USAGE);
+		case 'c':
+			if ((np = realloc(gpaths, (ngp + 1) *
+			    sizeof(*np))) == NULL) {
+				free(gpaths);
+				return (EXIT_IO);
+			}
+			gpaths = np;
+			gpaths[ngp++] = optarg;
+			break;
+		default: free(gpaths); usage(); return (EXIT_USAGE);
 		}
 	}
 	if (bundle == NULL || rootf == NULL || optind != argc) {
+		free(gpaths);
 		usage();
 		return (EXIT_USAGE);
 	}
-	if (sodium_init() < 0)
+	if (sodium_init() < 0 || (ngp > 0 && (given = calloc(ngp,
+	    sizeof(*given))) == NULL)) {
+		free(gpaths);
 		return (EXIT_IO);
+	}
+	for (i = 0; i < ngp; i++) {
+		if ((status = load_given(gpaths[i], &given[i])) != EXIT_OK)
+			goto out0;
+		c.ngiven++;
+		if (given[i].blocks > c.given_head)
+			c.given_head = given[i].blocks;
+	}
+	status = EXIT_IO;
 	if ((rc = cst_root_pub_load(rootf, &root)) != 0) {
 		fprintf(stderr, "custody-verify: %s: %s\n", rootf,
 		    cst_strerror(rc));
-		return (EXIT_IO);
+		goto out0;
 	}
 	cst_key_fingerprint_hex(root.pk, kfpr);
 	if (fpr != NULL && (strlen(fpr) < 16 ||
 	    strncmp(kfpr, fpr, strlen(fpr)) != 0)) {
 		fprintf(stderr, "custody-verify: %s has fingerprint %s, not "
 		    "%s\n", rootf, kfpr, fpr);
-		return (EXIT_INTEGRITY);
+		status = EXIT_INTEGRITY;
+		goto out0;
 	}
 	if ((rc = cst_map_open(bundle, &m)) != 0) {
 		fprintf(stderr, "custody-verify: %s: %s\n", bundle,
 		    cst_strerror(rc));
-		return (EXIT_IO);
+		goto out0;
 	}
 	c.out = stdout;
 	if (report != NULL && (c.out = fopen(report, "w")) == NULL) {
 		fprintf(stderr, "custody-verify: %s: %s\n", report,
 		    strerror(errno));
-		cst_map_close(&m);
-		return (EXIT_IO);
+		goto out1;
 	}
 	if ((rc = cst_digests_compute(m.p, m.len, &dig)) != 0) {
 		fprintf(stderr, "custody-verify: %s: %s\n", bundle,
 		    cst_strerror(rc));
 		if (c.out != stdout)
 			fclose(c.out);
-		cst_map_close(&m);
-		return (EXIT_IO);
+		goto out1;
 	}
 	if (c.json)
 		json_init_file(&c.j, c.out);
@@ -441,7 +531,8 @@ bundle_check_main(int argc, char **argv)
 	 * that fails.
 	 */
 	c.info = &info;
-	rc = cst_bundle_verify(m.p, m.len, &root, &cb, &c, &info);
+	rc = cst_bundle_verify_given(m.p, m.len, &root, given, c.ngiven, &cb,
+	    &c, &info);
 	if (c.json || rc == 0)
 		enter(&c, 4);
 	status = report_result(&c, rc, &info, &root, kfpr);
@@ -457,7 +548,13 @@ bundle_check_main(int argc, char **argv)
 		printf("%s: %s\n", bundle, status == EXIT_OK ?
 		    "VALID" : "INVALID");
 	}
-	cst_buf_close(&c.line);
+out1:
 	cst_map_close(&m);
+out0:
+	cst_buf_close(&c.line);
+	for (i = 0; i < c.ngiven; i++)
+		cst_checkpoint_close(&given[i]);
+	free(given);
+	free(gpaths);
 	return (status);
 }

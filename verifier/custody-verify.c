@@ -27,6 +27,7 @@
 static const char usage_text[] =
 "usage: custody-verify [options] DIR|FILE...\n"
 "       custody-verify --bundle FILE --root ROOT.pub [--root-fpr HEX]\n"
+"                      [--checkpoint FILE]...\n"
 "                      [--json] [--report FILE] [--records]\n"
 "\n"
 "Verifies a custody store (formats/SPEC.md): every block signature, the\n"
@@ -45,21 +46,29 @@ static const char usage_text[] =
 "  --root-fpr HEX      the root key's fingerprint (32 or 64 hex digits),\n"
 "                      known independently; the key is read from --root or\n"
 "                      DIR/keys/root.pub and must have it\n"
-"  --checkpoint FILE   a checkpoint the store must extend (repeatable):\n"
-"                      detects truncation and rollback (SPEC R-CKP-2)\n"
+"  --checkpoint FILE   a checkpoint copied off the machine that the store\n"
+"                      must extend (repeatable): detects truncation and\n"
+"                      rollback (SPEC R-CKP-2).  The store's own\n"
+"                      DIR/checkpoints/*.ckpt are always checked too, but\n"
+"                      prove less: deleting them goes unnoticed (R-CKP-4)\n"
 "  --json              write the report as JSON\n"
 "  --report FILE       write the report to FILE (JSON with --json or a .json\n"
 "                      name); standard output then gets the verdict line\n"
 "  --quiet             write nothing to standard output\n"
 "  --live              the store is being written: the newest segment may\n"
-"                      end in a partial frame, which is noted, not warned\n"
+"                      end in a partial frame, which is noted, not warned;\n"
+"                      checkpoints are read before the store, so one the\n"
+"                      store does not reach is still a failure (R-CKP-5)\n"
 "  --threads N         threads verifying blocks (default: one per CPU)\n"
 "  --version           print the version and exit\n"
 "  --help              print this text and exit\n"
 "\n"
 "  --bundle FILE       check an evidence bundle (SPEC section 11) instead of\n"
 "                      a store, with only the root key; --records lists the\n"
-"                      disclosed records\n"
+"                      disclosed records; --checkpoint FILE (repeatable), a\n"
+"                      checkpoint kept off the machine: bundled blocks up to\n"
+"                      its head must join it (SPEC R-BND-12); checkpoints\n"
+"                      the bundle carries anchor nothing\n"
 "\n"
 "exit status (the same scheme as custody-query's; --bundle too):\n"
 "  0  intact: every check passed (the report still says what a\n"
@@ -67,6 +76,24 @@ static const char usage_text[] =
 "  1  integrity failure: the store, a checkpoint or the root key given do\n"
 "     not verify; the report locates each failure\n"
 "  2  usage error, or an input could not be read\n";
+
+/*
+ * A checkpoint read before the segments are listed, so that a store still
+ * being written cannot have grown past what it covers (R-CKP-5).
+ */
+struct ckbuf {
+	char *path;
+	uint8_t *text;         /* NULL: could not be read */
+	size_t len;
+	int how;               /* CST_CKP_* */
+};
+
+/*
+ * Bytes read of a checkpoint file; a longer one is not a checkpoint.  A
+ * checkpoint carries a certificate line (about 200 bytes) per key epoch:
+ * this allows some 80,000 epochs, over two years of 15-minute rotations.
+ */
+#define CKP_READ_MAX (16u << 20)
 
 struct args {
 	const char *root;
@@ -84,6 +111,8 @@ struct args {
 	char **segs;
 	size_t nsegs;
 	size_t nexplicit;      /* FILE arguments among segs */
+	struct ckbuf *cks;     /* given ones first, then the store's */
+	size_t ncks;
 };
 
 static void
@@ -207,6 +236,78 @@ free_list(char **v, size_t n)
 	free(v);
 }
 
+/* Reads path (borrowed) into a new ckbuf of a, with how (CST_CKP_*). */
+static void
+read_ckp(struct args *a, const char *path, int how)
+{
+	struct ckbuf *n, *c;
+	struct stat st;
+	size_t cap;
+	FILE *f;
+
+	if ((n = realloc(a->cks, (a->ncks + 1) * sizeof(*n))) == NULL)
+		oom();
+	a->cks = n;
+	c = &n[a->ncks++];
+	memset(c, 0, sizeof(*c));
+	c->how = how | CST_CKP_READ_FIRST;
+	if ((c->path = strdup(path)) == NULL)
+		oom();
+	if ((f = fopen(path, "rb")) == NULL)
+		return;
+	/* One byte more than the file, to see it grow past the cap. */
+	cap = fstat(fileno(f), &st) == 0 && st.st_size >= 0 &&
+	    (uint64_t)st.st_size < CKP_READ_MAX ? (size_t)st.st_size + 1 :
+	    CKP_READ_MAX + 1;
+	if ((c->text = malloc(cap)) == NULL)
+		oom();
+	c->len = fread(c->text, 1, cap, f);
+	if (ferror(f)) {
+		free(c->text);
+		c->text = NULL;
+	}
+	fclose(f);
+}
+
+/* Whether path names the same file as one of the checkpoints given. */
+static int
+ckp_given(const struct args *a, const char *path)
+{
+	char *x, *y;
+	size_t k;
+	int same = 0;
+
+	if ((y = realpath(path, NULL)) == NULL)
+		return (0);
+	for (k = 0; k < a->ncks && !same; k++) {
+		if (a->cks[k].how & CST_CKP_FROM_STORE)
+			continue;
+		x = realpath(a->cks[k].path, NULL);
+		same = x != NULL && strcmp(x, y) == 0;
+		free(x);
+	}
+	free(y);
+	return (same);
+}
+
+/*
+ * R-CKP-4: every checkpoint in DIR/checkpoints/ is checked, those given
+ * as such and the others as found only in the store.
+ */
+static void
+read_store_ckps(struct args *a, const char *dir)
+{
+	char **list;
+	size_t n, i;
+
+	if (list_dir(dir, "checkpoints", want_ckpt, &list, &n) != 0)
+		return;
+	for (i = 0; i < n; i++)
+		if (!ckp_given(a, list[i]))
+			read_ckp(a, list[i], CST_CKP_FROM_STORE);
+	free_list(list, n);
+}
+
 static unsigned
 parse_threads(const char *s)
 {
@@ -291,6 +392,8 @@ parse_args(int argc, char **argv, struct args *a)
 	}
 	if (optind == argc)
 		usage_error("no store directory or segment file given");
+	for (i = 0; i < a->nckps; i++)
+		read_ckp(a, a->ckps[i], 0);
 	for (i = (size_t)optind; i < (size_t)argc; i++) {
 		if (stat(argv[i], &st) != 0) {
 			fprintf(stderr, "custody-verify: %s: %s\n", argv[i],
@@ -301,6 +404,7 @@ parse_args(int argc, char **argv, struct args *a)
 			if (a->dir != NULL)
 				usage_error("give one store directory");
 			a->dir = argv[i];
+			read_store_ckps(a, a->dir);
 			if (list_dir(a->dir, "segments", want_cst, &list,
 			    &nlist) != 0) {
 				if (store_where_explain(a->dir, why,
@@ -411,13 +515,12 @@ load_root(const struct args *a, struct vreport *r)
 	return (-1);
 }
 
-/* Records the quarantine files and the store's own checkpoints. */
+/* Records the quarantine files. */
 static void
 store_extras(const struct args *a, struct vreport *r)
 {
 	char **list;
-	size_t n, i, k;
-	int given;
+	size_t n, i;
 
 	if (a->dir == NULL)
 		return;
@@ -428,23 +531,6 @@ store_extras(const struct args *a, struct vreport *r)
 			if (stat(list[i], &st) == 0 && S_ISREG(st.st_mode) &&
 			    vreport_add_input(r, list[i], "quarantine", NULL,
 			    0) != 0)
-				oom();
-		}
-		free_list(list, n);
-	}
-	if (list_dir(a->dir, "checkpoints", want_ckpt, &list, &n) == 0) {
-		for (i = 0; i < n; i++) {
-			given = 0;
-			for (k = 0; k < a->nckps; k++) {
-				char *x = realpath(a->ckps[k], NULL);
-				char *y = realpath(list[i], NULL);
-
-				given |= x != NULL && y != NULL &&
-				    strcmp(x, y) == 0;
-				free(x);
-				free(y);
-			}
-			if (!given && vreport_add_unused(r, list[i]) != 0)
 				oom();
 		}
 		free_list(list, n);
@@ -552,16 +638,28 @@ main(int argc, char **argv)
 		    segs[i].path, "segment", segs[i].has_digests ?
 		    &segs[i].digests : NULL, segs[i].size) != 0)
 			oom();
-	for (i = 0; i < a.nckps; i++) {
-		if ((rc = cst_verifier_check_checkpoint_file(v, a.ckps[i],
-		    &d)) != 0) {
+	for (i = 0; i < a.ncks; i++) {
+		struct ckbuf *c = &a.cks[i];
+		const cst_digests *dp = NULL;
+
+		/* One that could not be read is reported as such. */
+		if (c->text == NULL)
+			rc = cst_verifier_check_checkpoint_file(v, c->path,
+			    NULL);
+		else if ((rc = cst_digests_compute(c->text, c->len, &d)) ==
+		    0) {
+			dp = &d;
+			rc = cst_verifier_check_checkpoint_text(v, c->text,
+			    c->len, c->path, c->how);
+		}
+		if (rc != 0) {
 			if (asprintf(&r.error, "checkpoint %s could not be "
-			    "checked (%s)", a.ckps[i], cst_strerror(rc)) < 0)
+			    "checked (%s)", c->path, cst_strerror(rc)) < 0)
 				oom();
 			goto out;
 		}
-		if (vreport_add_input(&r, a.ckps[i], "checkpoint", NULL,
-		    0) != 0)
+		if (vreport_add_input(&r, c->path, c->how & CST_CKP_FROM_STORE
+		    ? "store-checkpoint" : "checkpoint", dp, c->len) != 0)
 			oom();
 	}
 	store_extras(&a, &r);
@@ -586,5 +684,10 @@ out:
 	free_list(a.segs, a.nsegs);
 	free_list(a.others, a.nothers);
 	free(a.ckps);
+	for (i = 0; i < a.ncks; i++) {
+		free(a.cks[i].path);
+		free(a.cks[i].text);
+	}
+	free(a.cks);
 	return (verdict);
 }

@@ -331,6 +331,33 @@ say_chain(const struct vreport *r, vreport_stmt_fn fn, void *ctx)
 		    "read; what they hold is not verified.", s->errors);
 }
 
+/*
+ * The forward security window (R-KEY-4): a key stolen while in use can
+ * re-sign its whole epoch.
+ */
+static void
+say_epochs(const struct vreport *r, vreport_stmt_fn fn, void *ctx)
+{
+	const cst_epoch_info *ep, *w = NULL;
+	size_t n, i;
+
+	ep = cst_verifier_epochs(r->v, &n);
+	for (i = 0; i < n; i++)
+		if (ep[i].blocks >= 2 && ep[i].last_ns > ep[i].first_ns &&
+		    (w == NULL || ep[i].last_ns - ep[i].first_ns >
+		    w->last_ns - w->first_ns))
+			w = &ep[i];
+	if (w == NULL)
+		return;
+	say(fn, ctx, 0, "Signatures prove who held a key, not when: anyone "
+	    "who stole an epoch key while it was in use could have re-signed "
+	    "every block of that epoch from its first block on. The longest "
+	    "epoch here, %" PRIu32 ", signed blocks sealed over %" PRId64
+	    " s (by the collector's clock); blocks an off-machine checkpoint "
+	    "covers are beyond that reach (SPEC R-KEY-4).", w->epoch,
+	    (w->last_ns - w->first_ns) / INT64_C(1000000000));
+}
+
 /* Completeness (checkpoints), the tail, and the collector's own account. */
 static void
 say_rest(const struct vreport *r, vreport_stmt_fn fn, void *ctx)
@@ -340,17 +367,28 @@ say_rest(const struct vreport *r, vreport_stmt_fn fn, void *ctx)
 	size_t nrecs, i;
 
 	recs = cst_verifier_recoveries(r->v, &nrecs);
-	if (s->has_anchor && s->anchor_blocks > 0) {
-		say(fn, ctx, 1, "A checkpoint signed by the collector shows the "
-		    "chain had reached block %" PRIu64 " (%" PRIu64 " records) "
-		    "when it was made, and the store contains that same chain "
-		    "up to there: nothing up to that block was removed or "
-		    "replaced afterwards (SPEC R-CKP-2).",
+	say_epochs(r, fn, ctx);
+	if (s->has_given_anchor && s->given_anchor_blocks > 0)
+		say(fn, ctx, 1, "A checkpoint given from off the machine shows "
+		    "the chain had reached block %" PRIu64 " (%" PRIu64
+		    " records) when it was made, and the store contains that "
+		    "same chain up to there: nothing up to that block was "
+		    "removed or replaced afterwards (SPEC R-CKP-2).",
+		    s->given_anchor_blocks - 1, s->given_anchor_records);
+	if (s->has_anchor && s->anchor_blocks > 0 && (!s->has_given_anchor ||
+	    s->anchor_blocks > s->given_anchor_blocks))
+		say(fn, ctx, 0, "A checkpoint found only in the store, not "
+		    "given from off the machine, reaches block %" PRIu64 " (%"
+		    PRIu64 " records) and the store holds that chain up to "
+		    "there; this is weaker: whoever removed the newest blocks "
+		    "could have deleted that checkpoint too, which cannot be "
+		    "detected (SPEC R-CKP-4).",
 		    s->anchor_blocks - 1, s->anchor_records);
+	if (s->has_anchor && s->anchor_blocks > 0) {
 		if (s->has_head && s->head_block_no + 1 > s->anchor_blocks)
 			say(fn, ctx, 0, "Records after block %" PRIu64 " (from "
 			    "sequence number %" PRIu64 ") are not covered by "
-			    "any checkpoint given: %s, but not their "
+			    "any checkpoint: %s, but not their "
 			    "completeness; deletion of the newest blocks "
 			    "cannot be told from a collector that stopped "
 			    "(SPEC R-CKP-3).", s->anchor_blocks - 1,

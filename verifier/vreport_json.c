@@ -321,6 +321,8 @@ json_rest(struct json *j, const struct vreport *r)
 		json_begin_object(j);
 		json_key(j, "file");
 		json_cstring(j, c[i].path);
+		json_key(j, "from_store");
+		json_bool(j, c[i].from_store);
 		json_key(j, "ok");
 		json_bool(j, c[i].ok);
 		json_key(j, "blocks");
@@ -345,6 +347,9 @@ json_rest(struct json *j, const struct vreport *r)
 		j_u64(j, s->anchor_blocks);
 		json_key(j, "records");
 		j_u64(j, s->anchor_records);
+		json_key(j, "given");
+		json_bool(j, s->has_given_anchor && s->given_anchor_blocks ==
+		    s->anchor_blocks);
 		json_end_object(j);
 	} else {
 		json_null(j);

@@ -264,13 +264,15 @@ text_checkpoints(FILE *f, const struct vreport *r)
 	size_t i, n;
 
 	ckps = cst_verifier_checkpoints(r->v, &n);
-	fprintf(f, "\nCheckpoints (%zu given)\n", n);
+	fprintf(f, "\nCheckpoints (%zu)\n", n);
 	for (i = 0; i < n; i++) {
 		vreport_time(ckps[i].time_ns, t);
 		fputs("  ", f);
-		json_text_puts(f, ckps[i].path);
-		fprintf(f, ": %s, %" PRIu64 " blocks, %" PRIu64
-		    " records, made %s%s", ckps[i].ok ? "holds" : "FAILS",
+		json_text_puts(f, ckps[i].path != NULL ? ckps[i].path : "-");
+		fprintf(f, " (%s): %s, %" PRIu64 " blocks, %" PRIu64
+		    " records, made %s%s", ckps[i].from_store ? "in the store "
+		    "only" : "given, off-machine", ckps[i].ok ? "holds" :
+		    "FAILS",
 		    ckps[i].blocks, ckps[i].records, t,
 		    ckps[i].ok ? "" : ": ");
 		if (!ckps[i].ok)

@@ -108,7 +108,14 @@ typedef struct cst_bundle_info {
 	uint32_t record_count;
 	uint32_t checkpoint_count;
 	uint32_t runs;                   /* runs of consecutive blocks (R-BND-6) */
-	uint32_t anchored_runs;          /* runs a checkpoint anchors (R-BND-10) */
+	/*
+	 * Runs whose head is that of a checkpoint the bundle carries
+	 * (R-BND-10).  Such a checkpoint is signed by an epoch key, as the
+	 * blocks are: it is the maker's claim, not an anchor (R-BND-12).
+	 */
+	uint32_t anchored_runs;
+	/* Runs joined to a checkpoint given to the verifier (R-BND-12). */
+	uint32_t given_runs;
 
 	/* On failure: the first rule broken and where. */
 	const char *rule;                /* "R-BND-5"; NULL on success */
@@ -124,8 +131,14 @@ typedef struct cst_bundle_info {
  * cst_bundle_verify returns that value.  Every pointer borrows from the
  * bundle buffer or from the verifier and is valid during the call only.
  */
+/* The bits of a block's anchored, in cst_bundle_cb. */
+enum {
+	CST_BND_CARRIED = 1,  /* a checkpoint the bundle carries (R-BND-10) */
+	CST_BND_GIVEN = 2,    /* a checkpoint given to the verifier (R-BND-12) */
+};
+
 typedef struct cst_bundle_cb {
-	/* run: index of the block's run; anchored: a checkpoint anchors it. */
+	/* run: index of the block's run; anchored: CST_BND_* bits. */
 	int (*block)(void *arg, uint32_t index, const cst_blk_hdr *h,
 	    const uint8_t block_hash[CST_HASH_LEN], uint32_t run, int anchored);
 	int (*record)(void *arg, uint32_t block_index, const cst_blk_hdr *h,
@@ -149,6 +162,20 @@ typedef struct cst_bundle_cb {
 int cst_bundle_verify(const uint8_t *buf, size_t len,
     const cst_root_pub *root, const cst_bundle_cb *cb, void *arg,
     cst_bundle_info *info) __attribute__((warn_unused_result));
+
+/*
+ * As cst_bundle_verify, and also against the checkpoints given[0..ngiven)
+ * (borrowed), which the caller holds from outside the bundle, e.g. copied
+ * off the machine (R-BND-12): each must verify by R-CKP-1, and every
+ * block entry at or below a given checkpoint's head must be in the run
+ * that ends in that head, with its hash and record count.  A failure
+ * there is CST_ESIG or CST_EFOREIGN (part "given", entry k) or CST_ECHAIN
+ * or CST_ESEQ (part "block").
+ */
+int cst_bundle_verify_given(const uint8_t *buf, size_t len,
+    const cst_root_pub *root, const cst_checkpoint *given, size_t ngiven,
+    const cst_bundle_cb *cb, void *arg, cst_bundle_info *info)
+    __attribute__((warn_unused_result));
 
 /*
  * The length of the RFC 6962 audit path of leaf m in a tree of n leaves

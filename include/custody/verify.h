@@ -77,8 +77,10 @@ typedef struct cst_verify_opts {
 	/*
 	 * The store may be being written: a newest segment ending in a
 	 * partial frame is noted, not warned about (R-SEG-4), and a
-	 * checkpoint ahead of what was read is an error (not checked), not
-	 * a failure: growth since the read cannot be told from truncation.
+	 * checkpoint read after the run that is ahead of what was read is
+	 * an error (not checked), not a failure: growth since the read
+	 * cannot be told from truncation.  One read before the run
+	 * (CST_CKP_READ_FIRST) is a failure all the same (R-CKP-5).
 	 */
 	int live;
 	/*
@@ -155,7 +157,17 @@ typedef struct cst_epoch_info {
 	const char *file;      /* where its certificate was found */
 	uint64_t offset;
 	uint64_t blocks;       /* authentic blocks it signed */
+	int64_t first_ns;      /* least and greatest sealed_ns of them */
+	int64_t last_ns;
 } cst_epoch_info;
+
+/*
+ * An epoch whose blocks were sealed over a longer span than this is
+ * warned about (R-KEY-4): its key, stolen while in use, could re-sign all
+ * of them.  The collector's default rotation interval plus a margin for
+ * the block that waits on it.
+ */
+#define CST_EPOCH_SPAN_WARN_NS (INT64_C(20) * 60 * 1000000000)
 
 /* A recovery record (kind 3) and what was checked of it (R-REC-4). */
 typedef struct cst_recovery_info {
@@ -198,6 +210,7 @@ typedef struct cst_ckp_info {
 	uint8_t head[CST_HASH_LEN];
 	int64_t time_ns;
 	uint32_t epoch;
+	int from_store;        /* found in the store only, not given (R-CKP-4) */
 	const char *why;       /* the failure, "" when ok */
 } cst_ckp_info;
 
@@ -234,6 +247,14 @@ typedef struct cst_verify_summary {
 	int has_anchor;
 	uint64_t anchor_blocks;
 	uint64_t anchor_records;
+	/*
+	 * The same, counting only checkpoints given from outside the store
+	 * (R-CKP-4): one found only in the store proves nothing once it is
+	 * deleted with the blocks it covers.
+	 */
+	int has_given_anchor;
+	uint64_t given_anchor_blocks;
+	uint64_t given_anchor_records;
 } cst_verify_summary;
 
 typedef struct cst_verifier cst_verifier;
@@ -283,6 +304,26 @@ int cst_verifier_check_checkpoint(cst_verifier *v, const cst_checkpoint *cp,
  */
 int cst_verifier_check_checkpoint_file(cst_verifier *v, const char *path,
     cst_digests *digests);
+
+/* How a checkpoint reached cst_verifier_check_checkpoint_text. */
+enum {
+	/* Found in the store's checkpoints/, not given (R-CKP-4). */
+	CST_CKP_FROM_STORE = 1,
+	/*
+	 * Read before the run listed and read the segments: with opts.live
+	 * too, a checkpoint ahead of the store is then a failure, since the
+	 * blocks it covers were written before it was (R-CKP-5).
+	 */
+	CST_CKP_READ_FIRST = 2,
+};
+
+/*
+ * Decodes and checks the checkpoint text[0..len) (borrowed), as
+ * cst_verifier_check_checkpoint_file; how is a set of CST_CKP_* flags.
+ * Returns 0 or CST_ENOMEM (CST_EINVAL before the run).
+ */
+int cst_verifier_check_checkpoint_text(cst_verifier *v, const uint8_t *text,
+    size_t len, const char *path, int how);
 
 /* The summary (borrowed from v; valid until cst_verifier_free). */
 const cst_verify_summary *cst_verifier_summary(const cst_verifier *v);

@@ -544,7 +544,7 @@ def check_cert(cert, chain_id, root_pk, keys):
 
 # --- Section 8: checkpoints ----------------------------------------------------
 
-MAX_CHECKPOINT = 1 << 20
+MAX_CHECKPOINT = 16 << 20
 DECIMAL = re.compile(r"\A(0|[1-9][0-9]{0,19})\Z")
 RFC3339_Z = re.compile(
     r"\A([0-9]{4})-([0-9]{2})-([0-9]{2})T([0-9]{2}):([0-9]{2}):([0-9]{2})"
@@ -761,6 +761,21 @@ class Verifier:
                     checkpoints.append((p, f.read(MAX_CHECKPOINT + 1)))
             except OSError as e:
                 raise UsageError("%s: %s" % (p, e.strerror))
+        # R-CKP-4: the store's own checkpoints are checked too; R-CKP-5:
+        # all of them are read before the segments.
+        given = set(os.path.realpath(p) for p in self.checkpoint_paths)
+        cdir = os.path.join(self.store, "checkpoints")
+        names = sorted(os.listdir(cdir)) if os.path.isdir(cdir) else []
+        for name in names:
+            p = os.path.join(cdir, name)
+            if name.startswith(".") or not name.endswith(".ckpt") or \
+                    os.path.realpath(p) in given or not os.path.isfile(p):
+                continue
+            try:
+                with open(p, "rb") as f:
+                    checkpoints.append((p, f.read(MAX_CHECKPOINT + 1)))
+            except OSError as e:
+                raise UsageError("%s: %s" % (p, e.strerror))
         segs = []
         try:
             self._open_segments(segs)
@@ -770,7 +785,7 @@ class Verifier:
                 s.fh.close()
         for path, data in checkpoints:
             self._guarded(self._check_checkpoint, path, data)
-        if not checkpoints:
+        if not self.checkpoint_paths:
             self.note("no checkpoint given: the chain is proven consistent, "
                       "not complete; deletion of the newest blocks cannot "
                       "be detected (R-CKP-3)")

@@ -15,6 +15,10 @@ CUSTODY_SOURCE_DIR, CUSTODY_BUILD_DIR and CUSTODY_VERIFY in the environment.
    SPEC.md"), and the cases SPEC.md once left open and has since settled
    (R-SEG-0, R-REC-1, R-REC-4, the checkpoint time): stores that pin down
    each reading.
+5. Evidence bundles (bundle_ref.py, SPEC section 11): a forgery made with
+   only the current epoch key (tests/tools/forge_bundle.py) is valid alone
+   and invalid by R-BND-12 given an off-machine checkpoint; genuine
+   bundles from custody-query; single bit flips with the trailer redone.
 Wherever the C verifier exists, its verdict must agree with the reference
 verdict on every store above.
 
@@ -40,6 +44,7 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 sys.dont_write_bytecode = True
 sys.path.insert(0, HERE)
 
+import bundle_ref as bref  # noqa: E402
 import custody_ref as ref  # noqa: E402
 import gen_ref_store as gen  # noqa: E402
 
@@ -262,12 +267,16 @@ def run_forgeries(label, store, blocks, tmp, other_store=None):
     d = os.path.join(tmp, "torn")
     shutil.copytree(store, d)
     os.truncate(os.path.join(d, last.file), last.offset + last.frame_len // 2)
-    verify_both("%s, newest segment ends in a partial frame" % label, d,
-                "intact")
     ckpt = os.path.join(store, "checkpoints", "latest.ckpt")
     if os.path.exists(ckpt):
+        # R-CKP-4: the store's own checkpoints, left behind, show the cut.
+        verify_both("%s, partial newest frame, the store's checkpoints left"
+                    % label, d, "failed", ["R-CKP-2"])
         verify_both("%s, partial newest frame against a checkpoint of it"
                     % label, d, "failed", ["R-CKP-2"], checkpoints=[ckpt])
+        shutil.rmtree(os.path.join(d, "checkpoints"))
+    verify_both("%s, newest segment ends in a partial frame" % label, d,
+                "intact")
     shutil.rmtree(d)
 
     if other_store is not None:
@@ -752,6 +761,99 @@ def test_readings(tmp):
     shutil.rmtree(good)
 
 
+# --- 5. Evidence bundles (SPEC section 11) -------------------------------------
+
+
+def bundle_both(name, bundle, root, want, rule=None, checkpoints=()):
+    """The reference bundle verdict must be `want` ("valid"/"invalid",
+    failing `rule` when given), and the C verifier must agree."""
+    chain_id, pk = ref.parse_root_pub(open(root, "rb").read())
+    texts = [open(c, "rb").read() for c in checkpoints]
+    try:
+        bref.verify_bundle(open(bundle, "rb").read(), chain_id, pk, texts)
+        verdict, got = "valid", None
+    except bref.Invalid as e:
+        verdict, got = "invalid", e.rule
+    T.check("ref bundle %s: %s %s" % (name, verdict, got or ""),
+            verdict == want and (rule is None or got == rule),
+            "want %s %s" % (want, rule or ""))
+    if not have_c_verifier():
+        return
+    cmd = [VERIFY, "--bundle", bundle, "--root", root, "--json"]
+    for c in checkpoints:
+        cmd += ["--checkpoint", c]
+    p = subprocess.run(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                       timeout=C_TIMEOUT)
+    try:
+        j = json.loads(p.stdout.decode("utf-8"))
+        cv, crule = j["result"], j.get("rule")
+    except (ValueError, KeyError, UnicodeDecodeError):
+        cv, crule = None, None
+    ok = cv == verdict and p.returncode == (0 if cv == "valid" else 1)
+    if ok and rule == "R-BND-12":
+        ok = crule == rule
+    T.check("C   bundle %s: %s %s" % (name, cv, crule or ""), ok,
+            "exit %d; reference says %s %s" % (p.returncode, verdict,
+                                               got or ""))
+
+
+def test_bundles(tmp):
+    vb = os.path.join(SOURCE, "tests", "vectors", "bundles",
+                      "forged_epoch_key")
+    root = os.path.join(vb, "root.pub")
+    forged = os.path.join(vb, "forged.cbnd")
+    print("# bundles in %s" % vb)
+    bundle_both("forged, alone", forged, root, "valid")
+    bundle_both("forged, off-machine checkpoint", forged, root, "invalid",
+                "R-BND-12", [os.path.join(vb, "offsite.ckpt")])
+    mk = os.path.join(BUILD, "custody-mkstore")
+    query = os.path.join(BUILD, "custody-query")
+    if not (BUILD and os.path.isfile(mk) and os.path.isfile(query)):
+        print("# skip: no custody-mkstore or custody-query")
+        return
+    d = os.path.join(tmp, "bnd")
+    subprocess.run([mk, d, "--events", "400", "--block-records", "16",
+                    "--segments", "3", "--epochs", "3", "--checkpoint-every",
+                    "4", "--seed", str(SEED), "--secrets"], check=True,
+                   stdout=subprocess.DEVNULL, timeout=C_TIMEOUT)
+    root = os.path.join(d, "keys", "root.pub")
+    ck = sorted(glob.glob(os.path.join(d, "checkpoints", "ckpt-*.ckpt")))
+    head = os.path.join(d, "checkpoints", "latest.ckpt")
+    g, m = os.path.join(tmp, "g.cbnd"), os.path.join(tmp, "m.cbnd")
+    subprocess.run([query, d, "--seq", "100..105", "--bundle", g],
+                   check=True, stdout=subprocess.DEVNULL,
+                   stderr=subprocess.DEVNULL, timeout=C_TIMEOUT)
+    subprocess.run([query, d, "--seq", "100..105", "--bundle-minimal",
+                    "--bundle", m], check=True, stdout=subprocess.DEVNULL,
+                   stderr=subprocess.DEVNULL, timeout=C_TIMEOUT)
+    bundle_both("genuine", g, root, "valid")
+    for c in ck + [head]:
+        bundle_both("genuine, %s" % os.path.basename(c), g, root, "valid",
+                    checkpoints=[c])
+    bundle_both("genuine minimal, latest.ckpt", m, root, "invalid",
+                "R-BND-12", [head])
+    forge = os.path.join(SOURCE, "tests", "tools", "forge_bundle.py")
+    for n in (20, 24, 30):
+        f = os.path.join(tmp, "f%d.cbnd" % n)
+        subprocess.run([sys.executable, forge, d, str(n), f], check=True,
+                       timeout=C_TIMEOUT)
+        bundle_both("forged at block %d" % n, f, root, "valid")
+        bundle_both("forged at block %d, latest.ckpt" % n, f, root,
+                    "invalid", "R-BND-12", [head])
+    # A byte changed with the trailer recomputed: still invalid, in both.
+    data = open(g, "rb").read()
+    rnd = random.Random(SEED)
+    for k in range(12):
+        b = bytearray(data[:-32])
+        i = rnd.randrange(64, len(b))
+        b[i] ^= 1 << rnd.randrange(8)
+        x = os.path.join(tmp, "x%d.cbnd" % k)
+        with open(x, "wb") as f:
+            f.write(bytes(b) + ref.H(bref.D_BUNDLE, bytes(b)))
+        bundle_both("genuine, flip %d: a bit of byte %d" % (k, i), x, root,
+                    "invalid")
+
+
 def main():
     print("# reference verifier %s" % os.path.join(HERE, "custody_ref.py"))
     if have_c_verifier():
@@ -764,6 +866,7 @@ def main():
         test_vectors()
         test_mkstore(tmp)
         test_readings(tmp)
+        test_bundles(tmp)
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
     print("%d passed, %d failed" % (T.passed, T.failed))

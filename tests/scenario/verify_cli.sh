@@ -187,6 +187,48 @@ assert j["verdict"] == "intact"
 assert all(f["severity"] == "note" for f in j["findings"]), j["findings"]
 assert j["chain"]["tail_partial_bytes"] == 300
 EOF
+	# R-CKP-4: the newest segment truncated and checkpoints/ left alone;
+	# no checkpoint given, the store's own show the cut.
+	cp -a "$tmp/fresh" "$tmp/cut"
+	last=$(ls "$tmp/cut/segments/"*.cst | tail -n 1)
+	truncate -s 128 "$last"
+	"$CUSTODY_VERIFY" --json --root "$tmp/cut/keys/root.pub" "$tmp/cut" \
+	    > "$tmp/cut.json" 2> /dev/null
+	[ $? -eq 1 ] || fail "truncated, own checkpoints left: want exit 1"
+	check_json "$tmp/cut.json" failed "R-CKP-2"
+	"$PY" - "$tmp/cut.json" "$tmp/fresh.0.json" <<'EOF' || fail "store checkpoints not marked as such"
+import json, sys
+cut, fresh = (json.load(open(p)) for p in sys.argv[1:3])
+assert cut["checkpoints"] and all(c["from_store"] for c in cut["checkpoints"])
+given = [c for c in fresh["checkpoints"] if not c["from_store"]]
+assert len(given) == 1 and given[0]["file"].endswith("latest.ckpt"), given
+assert fresh["anchor"]["given"] is True
+assert any("only in the store" in s for s in cut["statements"]["not_proven"])
+EOF
+	# R-CKP-5: under --live a checkpoint the store does not reach is
+	# still a failure: it was read before the store.
+	"$CUSTODY_VERIFY" --live --quiet --root "$tmp/cut/keys/root.pub" \
+	    "$tmp/cut" 2> /dev/null
+	[ $? -eq 1 ] || fail "--live, store checkpoint ahead: want exit 1"
+	rm -rf "$tmp/cut/checkpoints"
+	"$CUSTODY_VERIFY" --live --quiet --root "$tmp/cut/keys/root.pub" \
+	    --checkpoint "$tmp/fresh/checkpoints/latest.ckpt" "$tmp/cut" \
+	    2> /dev/null
+	[ $? -eq 1 ] || fail "--live, given checkpoint ahead: want exit 1"
+	# R-KEY-4: one key epoch over a simulated day is warned about, and
+	# the window is stated; not a failure.
+	"$CUSTODY_BUILD_DIR/custody-mkday" -n 2000 -b 100 "$tmp/day" \
+	    > /dev/null || fail "custody-mkday"
+	"$CUSTODY_VERIFY" --json --root "$tmp/day/keys/root.pub" "$tmp/day" \
+	    > "$tmp/day.json" 2> /dev/null
+	[ $? -eq 0 ] || fail "a day-long epoch: want exit 0"
+	"$PY" - "$tmp/day.json" <<'EOF' || fail "a day-long epoch: no R-KEY-4 warning"
+import json, sys
+j = json.load(open(sys.argv[1]))
+w = [f for f in j["findings"] if f["rule"] == "R-KEY-4"]
+assert len(w) == 1 and w[0]["severity"] == "warning", j["findings"]
+assert any("R-KEY-4" in s for s in j["statements"]["not_proven"])
+EOF
 else
 	fail "no $MKSTORE"
 fi

@@ -3,8 +3,10 @@
 custodyd takes a full-speed load from 4 TCP connections while
 custody-verify --live runs over and over on the same store. Every run
 must say intact (exit 0, verdict "intact", no failure finding), the runs
-must see the store grow (so they really overlapped the writing), and the
-finished store must verify intact without --live.
+must see the store grow (so they really overlapped the writing), and
+check the store's own checkpoints without finding one ahead of the
+segments (R-CKP-5), and the finished store must verify intact without
+--live.
 """
 import json
 import os
@@ -32,6 +34,11 @@ def verify_live(d, root):
             f"custody-verify --live during ingest: intact (exit "
             f"{r.returncode}, {report.get('chain', {}).get('records')} "
             f"records)" + ("" if not failures else f": {failures[:3]}"))
+    # R-CKP-4, R-CKP-5: the store's own checkpoints, read before the
+    # segments, are checked on every run and never ahead of them.
+    ckps = report.get("checkpoints") or []
+    h.check(ckps and all(c.get("from_store") and c.get("ok") for c in ckps),
+            f"custody-verify --live checked the store's checkpoints: {ckps}")
     return report.get("chain", {}).get("records") or 0
 
 

@@ -214,6 +214,43 @@ Test(bundle, verifies_and_lists_exactly_the_selection)
 	free_chain(&c);
 }
 
+/*
+ * R-BND-12: a checkpoint the bundle carries is the maker's claim; only one
+ * the verifier is given anchors, and every block up to its head must join
+ * it.  The minimal bundle's block 0 is below the head but not joined.
+ */
+Test(bundle, given_checkpoint_anchors_and_rejects_unjoined_blocks)
+{
+	struct chain c;
+	cst_bundle_info info;
+	cst_checkpoint cp;
+	cst_buf b;
+
+	make_chain(&c);
+	memset(&cp, 0, sizeof(cp));
+	cr_assert_eq(cst_checkpoint_decode((const char *)c.ckp.p, c.ckp.len,
+	    &cp), 0);
+	make_bundle(&c, sel_b, sel_l, NSEL, 1, &b);
+	cr_assert_eq(cst_bundle_verify_given(b.p, b.len, &c.root->pub, &cp,
+	    1, NULL, NULL, &info), 0, "rule %s", info.rule);
+	cr_assert_eq(info.given_runs, 1);
+	cr_assert_eq(info.anchored_runs, 1);
+	cr_assert_eq(cst_bundle_verify(b.p, b.len, &c.root->pub, NULL, NULL,
+	    &info), 0);
+	cr_assert_eq(info.given_runs, 0, "a carried checkpoint is no anchor");
+	cst_buf_close(&b);
+
+	make_bundle(&c, sel_b, sel_l, NSEL, 0, &b);
+	cr_assert_eq(cst_bundle_verify_given(b.p, b.len, &c.root->pub, &cp,
+	    1, NULL, NULL, &info), CST_ECHAIN);
+	cr_assert_str_eq(info.rule, "R-BND-12");
+	cr_assert_str_eq(info.part, "block");
+	cr_assert_eq(info.entry, 0);
+	cst_buf_close(&b);
+	cst_checkpoint_close(&cp);
+	free_chain(&c);
+}
+
 Test(bundle, minimal_bundle_has_runs_and_no_anchor)
 {
 	struct chain c;

@@ -64,6 +64,28 @@ Test(conf, defaults_are_the_documented_ones)
 	conf_close(&c);
 }
 
+/*
+ * SPEC R-KEY-4: a stolen epoch key reaches back to the start of its
+ * epoch, so the default rotation is at most 15 minutes; R-CKP-6: the
+ * checkpoint history is bounded.
+ */
+Test(conf, key_rotation_and_checkpoint_history_defaults)
+{
+	struct conf c;
+	char err[CONF_ERR_LEN];
+
+	conf_init(&c);
+	cr_assert_leq(c.key_rotate_s, 900);
+	cr_assert_neq(c.key_rotate_s, 0);
+	cr_assert_eq(c.checkpoint_history, 100);
+	conf_close(&c);
+	write_file("[store]\ncheckpoint_history = 7\n");
+	conf_init(&c);
+	cr_assert_eq(conf_load_file(&c, path, err), 0, "%s", err);
+	cr_assert_eq(c.checkpoint_history, 7);
+	conf_close(&c);
+}
+
 Test(conf, file_sets_every_kind_of_value)
 {
 	struct conf c;

@@ -131,9 +131,54 @@ free_paths(char **v, size_t n)
 	free(v);
 }
 
+static int
+is_ckpt(const struct dirent *e)
+{
+	size_t n = strlen(e->d_name);
+
+	return (e->d_name[0] != '.' && n > 5 &&
+	    strcmp(e->d_name + n - 5, ".ckpt") == 0);
+}
+
+/* R-CKP-4: the store's own checkpoints not among ckps[0..nckps). */
+static void
+check_store_ckps(cst_verifier *v, const char *dir, char **ckps,
+    size_t nckps)
+{
+	struct dirent **ents;
+	char *cd = path2(dir, "checkpoints"), *p, buf[65536];
+	size_t i, len;
+	int k, j, given;
+	FILE *f;
+
+	if ((k = scandir(cd, &ents, is_ckpt, alphasort)) < 0) {
+		free(cd);
+		return;
+	}
+	for (j = 0; j < k; j++) {
+		p = path2(cd, ents[j]->d_name);
+		given = 0;
+		for (i = 0; i < nckps; i++)
+			given |= strcmp(p, ckps[i]) == 0;
+		if (!given) {
+			f = fopen(p, "rb");
+			cr_assert_not_null(f, "%s", p);
+			len = fread(buf, 1, sizeof(buf), f);
+			fclose(f);
+			cr_assert_eq(cst_verifier_check_checkpoint_text(v,
+			    (const uint8_t *)buf, len, p, CST_CKP_FROM_STORE),
+			    0);
+		}
+		free(p);
+		free(ents[j]);
+	}
+	free(ents);
+	free(cd);
+}
+
 /*
- * Verifies store dir with root, checkpoints ckps[0..nckps), into l;
- * returns the failure count.
+ * Verifies store dir with root, checkpoints ckps[0..nckps) and the
+ * store's own, into l; returns the failure count.
  */
 static size_t
 verify_store(const char *dir, const cst_root_pub *root, char **ckps,
@@ -156,6 +201,7 @@ verify_store(const char *dir, const cst_root_pub *root, char **ckps,
 	for (i = 0; i < nckps; i++)
 		cr_assert_eq(cst_verifier_check_checkpoint_file(v, ckps[i],
 		    NULL), 0);
+	check_store_ckps(v, dir, ckps, nckps);
 	fails = cst_verifier_summary(v)->failures;
 	cst_verifier_free(v);
 	free_paths(segs, n);

@@ -125,6 +125,7 @@ mk "$work/empty" $base --segments 2 --empty-tail
 mk "$work/forged_cert" $base --segments 2 --epochs 2 --forge-cert 2
 mk "$work/other" --events 120 --block-records 16 --seed 12 --segments 3
 mk "$work/fork" $base --segments 3 --checkpoint-every 4 --event-seed 99
+mk "$work/stolen" $base --segments 3 --epochs 3 --checkpoint-every 4 --secrets
 
 out=$here
 vec() {
@@ -277,5 +278,24 @@ rm "$out/bad_ts_uint64/keys/root.key" "$out/bad_ts_uint64/keys/epoch.key"
 chmod -R u+w,go+r "$out/bad_ts_uint64"
 expect "$out/bad_ts_uint64" failed "R-REC-1" "" \
     "a signed record whose parsed ts_ns is MessagePack uint 64 2^63: not an i64 (R-REC-1)"
+
+vec bad_ckpt_store_truncated ckpt
+surgery truncate_at "$(seg "$out/bad_ckpt_store_truncated" 2)" 1
+expect "$out/bad_ckpt_store_truncated" failed "R-CKP-2" "" \
+    "the newest segment cut at a block boundary, checkpoints/ left alone: no checkpoint is given, the store's own show it (R-CKP-4)"
+
+# Evidence bundles (SPEC section 11), not stores: no expect.json.  A
+# bundle forged with only the current epoch key (of a store whose keys/
+# held it), disclosing a record never sealed at block 10 (epoch 3 starts
+# at 8) and carrying a checkpoint signed with that key; offsite.ckpt is
+# the collector's own checkpoint at block 11, as an investigator copied it
+# off the machine.  R-BND-12 rejects the bundle given offsite.ckpt.
+b="$out/bundles/forged_epoch_key"
+rm -rf "$b"
+mkdir -p "$b"
+"$PY" "$here/../tools/forge_bundle.py" "$work/stolen" 10 "$b/forged.cbnd" \
+    "$b/forged.ckpt"
+cp "$work/stolen/keys/root.pub" "$b/root.pub"
+cp "$work/stolen/checkpoints/ckpt-000012.ckpt" "$b/offsite.ckpt"
 
 echo "make_vectors.sh: $(ls -d "$out"/*/ | wc -l) vectors in $out"
