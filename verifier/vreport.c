@@ -54,9 +54,6 @@ vreport_free(struct vreport *r)
 		free((char *)(uintptr_t)r->findings[i].detail);
 	}
 	free(r->findings);
-	for (i = 0; i < r->nunused; i++)
-		free(r->unused_ckps[i]);
-	free(r->unused_ckps);
 	free(r->root_source);
 	free(r->root_fpr_given);
 	free(r->error);
@@ -116,21 +113,6 @@ vreport_add_input(struct vreport *r, const char *path, const char *role,
 		in->ok = cst_digests_file(path, &in->d, &in->size) == 0;
 	}
 	r->ninputs++;
-	return (0);
-}
-
-int
-vreport_add_unused(struct vreport *r, const char *path)
-{
-	char **n;
-
-	if ((n = realloc(r->unused_ckps, (r->nunused + 1) * sizeof(*n))) ==
-	    NULL)
-		return (CST_ENOMEM);
-	r->unused_ckps = n;
-	if ((n[r->nunused] = strdup(path)) == NULL)
-		return (CST_ENOMEM);
-	r->nunused++;
 	return (0);
 }
 
@@ -364,26 +346,36 @@ say_rest(const struct vreport *r, vreport_stmt_fn fn, void *ctx)
 {
 	const cst_verify_summary *s = cst_verifier_summary(r->v);
 	const cst_recovery_info *recs;
+	const char *held;
 	size_t nrecs, i;
+	int intact;
 
 	recs = cst_verifier_recoveries(r->v, &nrecs);
+	intact = vreport_verdict(r) == VREPORT_INTACT;
+	/*
+	 * With failures listed, a checkpoint that holds shows only that its
+	 * block is there with the hash it names, not that nothing before it
+	 * was replaced.
+	 */
+	held = intact ? "the store contains that same chain up to there: "
+	    "nothing up to that block was removed or replaced afterwards" :
+	    "the store holds the block it names with the hash it states; "
+	    "with the failures listed, that is all it shows of the blocks "
+	    "before it";
 	say_epochs(r, fn, ctx);
 	if (s->has_given_anchor && s->given_anchor_blocks > 0)
-		say(fn, ctx, 1, "A checkpoint given from off the machine shows "
-		    "the chain had reached block %" PRIu64 " (%" PRIu64
-		    " records) when it was made, and the store contains that "
-		    "same chain up to there: nothing up to that block was "
-		    "removed or replaced afterwards (SPEC R-CKP-2).",
-		    s->given_anchor_blocks - 1, s->given_anchor_records);
+		say(fn, ctx, 1, "A checkpoint given from off the machine "
+		    "shows the chain had reached block %" PRIu64 " (%" PRIu64
+		    " records) when it was made, and %s (SPEC R-CKP-2).",
+		    s->given_anchor_blocks - 1, s->given_anchor_records, held);
 	if (s->has_anchor && s->anchor_blocks > 0 && (!s->has_given_anchor ||
 	    s->anchor_blocks > s->given_anchor_blocks))
 		say(fn, ctx, 0, "A checkpoint found only in the store, not "
 		    "given from off the machine, reaches block %" PRIu64 " (%"
-		    PRIu64 " records) and the store holds that chain up to "
-		    "there; this is weaker: whoever removed the newest blocks "
-		    "could have deleted that checkpoint too, which cannot be "
-		    "detected (SPEC R-CKP-4).",
-		    s->anchor_blocks - 1, s->anchor_records);
+		    PRIu64 " records), and %s; this is weaker: whoever removed "
+		    "the newest blocks could have deleted that checkpoint too, "
+		    "which cannot be detected (SPEC R-CKP-4).",
+		    s->anchor_blocks - 1, s->anchor_records, held);
 	if (s->has_anchor && s->anchor_blocks > 0) {
 		if (s->has_head && s->head_block_no + 1 > s->anchor_blocks)
 			say(fn, ctx, 0, "Records after block %" PRIu64 " (from "
@@ -392,9 +384,9 @@ say_rest(const struct vreport *r, vreport_stmt_fn fn, void *ctx)
 			    "completeness; deletion of the newest blocks "
 			    "cannot be told from a collector that stopped "
 			    "(SPEC R-CKP-3).", s->anchor_blocks - 1,
-			    s->anchor_records, vreport_verdict(r) ==
-			    VREPORT_INTACT ? "their integrity and order are "
-			    "proven" : "their integrity and order are proven "
+			    s->anchor_records, intact ? "their integrity and "
+			    "order are proven" : "their integrity and order "
+			    "are proven "
 			    "only outside what is listed as failed or not "
 			    "proven");
 	} else if (s->has_head) {

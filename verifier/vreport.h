@@ -46,8 +46,6 @@ struct vreport {
 	size_t ninputs;
 	cst_finding *findings;  /* copies, strings owned */
 	size_t nfindings;
-	char **unused_ckps;     /* checkpoints in the store not given */
-	size_t nunused;
 	char *error;            /* why nothing could be verified; NULL */
 };
 
@@ -73,9 +71,6 @@ void vreport_finding_cb(const cst_finding *f, void *ctx);
  */
 int vreport_add_input(struct vreport *r, const char *path, const char *role,
     const cst_digests *d, uint64_t size);
-
-/* Records a checkpoint file found in the store but not given (copied). */
-int vreport_add_unused(struct vreport *r, const char *path);
 
 /* The verdict of the run. */
 int vreport_verdict(const struct vreport *r);

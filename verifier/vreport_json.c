@@ -454,12 +454,6 @@ json_report(struct json *j, const struct vreport *r)
 		json_end_object(j);
 	}
 	json_end_array(j);
-	json_key(j, "unused_store_checkpoints");
-	json_begin_array(j);
-	for (i = 0; i < r->nunused; i++) {
-		json_cstring(j, r->unused_ckps[i]);
-	}
-	json_end_array(j);
 	if (r->v != NULL)
 		json_rest(j, r);
 	json_key(j, "statements");

@@ -279,11 +279,6 @@ text_checkpoints(FILE *f, const struct vreport *r)
 			json_text_puts(f, ckps[i].why);
 		fputs("\n", f);
 	}
-	for (i = 0; i < r->nunused; i++) {
-		fputs("  (in the store, not given: ", f);
-		json_text_puts(f, r->unused_ckps[i]);
-		fputs(")\n", f);
-	}
 }
 
 void

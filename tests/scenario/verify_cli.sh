@@ -263,6 +263,22 @@ EOF
 "$PY" - "$tmp/ckflip.json" <<'EOF' || fail "statements contradict the failures"
 import json, sys
 j = json.load(open(sys.argv[1]))
+st = j["statements"]
+# The store's own newest checkpoint covers the flipped block: it must not
+# say that nothing up to it was replaced.
+inside = [x for x in st["proven"] + st["not_proven"]
+          if "checkpoint" in x and "reaches block 12" in x]
+assert inside and not any("nothing up to that block" in x for x in inside), inside
+EOF
+# Without the store's own checkpoints, the records after the given one.
+cp -a "$tmp/ckflip/checkpoints/ckpt-000004.ckpt" "$tmp/ckpt4"
+rm -f "$tmp/ckflip/checkpoints/"*.ckpt
+"$CUSTODY_VERIFY" --json --root "$tmp/ckflip/keys/root.pub" --checkpoint \
+    "$tmp/ckpt4" "$tmp/ckflip" > "$tmp/ckflip2.json" 2> /dev/null
+[ $? -eq 1 ] || fail "checkpointed store with a flip (given only): want exit 1"
+"$PY" - "$tmp/ckflip2.json" <<'EOF' || fail "statements contradict the failures (given only)"
+import json, sys
+j = json.load(open(sys.argv[1]))
 after = [x for x in j["statements"]["not_proven"] if x.startswith("Records after")]
 assert after and all("only outside what is listed" in x for x in after), after
 EOF
