@@ -421,8 +421,17 @@ load_given(const char *path, cst_checkpoint *cp)
 	return (rc == CST_ENOMEM ? EXIT_IO : EXIT_INTEGRITY);
 }
 
-int
-bundle_check_main(int argc, char **argv)
+/* What the command line of custody-verify --bundle asks for. */
+struct bargs {
+	const char *bundle, *rootf, *fpr, *report;
+	const char **gpaths;    /* --checkpoint FILEs; the array to free */
+	size_t ngp;
+	int json, records;
+};
+
+/* Parses argv into a.  Returns EXIT_OK, EXIT_USAGE or EXIT_IO. */
+static int
+bundle_args(int argc, char **argv, struct bargs *a)
 {
 	static const struct option lo[] = {
 		{ "bundle", required_argument, NULL, 'b' },
@@ -436,87 +445,99 @@ bundle_check_main(int argc, char **argv)
 		{ "checkpoint", required_argument, NULL, 'c' },
 		{ NULL, 0, NULL, 0 },
 	};
-	const char *bundle = NULL, *rootf = NULL, *fpr = NULL, *report = NULL;
+	const char **np;
+	int ch;
+
+	memset(a, 0, sizeof(*a));
+	optind = 1;
+	opterr = 1;
+	while ((ch = getopt_long(argc, argv, "", lo, NULL)) != -1) {
+		switch (ch) {
+		case 'b': a->bundle = optarg; break;
+		case 'k': a->rootf = optarg; break;
+		case 'F': a->fpr = optarg; break;
+		case 'j': a->json = 1; break;
+		case 'o': a->report = optarg; break;
+		case 'r': a->records = 1; break;
+		case 'c':
+			if ((np = realloc(a->gpaths, (a->ngp + 1) *
+			    sizeof(*np))) == NULL)
+				return (EXIT_IO);
+			a->gpaths = np;
+			a->gpaths[a->ngp++] = optarg;
+			break;
+		default: usage(); return (EXIT_USAGE);
+		}
+	}
+	if (a->bundle == NULL || a->rootf == NULL || optind != argc) {
+		usage();
+		return (EXIT_USAGE);
+	}
+	return (EXIT_OK);
+}
+
+int
+bundle_check_main(int argc, char **argv)
+{
+	struct bargs a;
 	cst_digests dig;
 	char kfpr[2 * CST_FPR_LEN + 1];
 	cst_bundle_cb cb = { on_block, on_record, on_checkpoint };
 	cst_bundle_info info;
 	cst_root_pub root;
 	cst_checkpoint *given = NULL;
-	const char **gpaths = NULL, **np;
-	size_t ngp = 0, i;
+	size_t i;
 	struct ctx c;
 	cst_map m;
-	int ch, rc, status;
+	int rc, status;
 
 	memset(&c, 0, sizeof(c));
 	cst_buf_init(&c.line);
-	optind = 1;
-	opterr = 1;
-	while ((ch = getopt_long(argc, argv, "", lo, NULL)) != -1) {
-		switch (ch) {
-		case 'b': bundle = optarg; break;
-		case 'k': rootf = optarg; break;
-		case 'F': fpr = optarg; break;
-		case 'j': c.json = 1; break;
-		case 'o': report = optarg; break;
-		case 'r': c.records = 1; break;
-		case 'c':
-			if ((np = realloc(gpaths, (ngp + 1) *
-			    sizeof(*np))) == NULL) {
-				free(gpaths);
-				return (EXIT_IO);
-			}
-			gpaths = np;
-			gpaths[ngp++] = optarg;
-			break;
-		default: free(gpaths); usage(); return (EXIT_USAGE);
-		}
+	if ((status = bundle_args(argc, argv, &a)) != EXIT_OK) {
+		free(a.gpaths);
+		return (status);
 	}
-	if (bundle == NULL || rootf == NULL || optind != argc) {
-		free(gpaths);
-		usage();
-		return (EXIT_USAGE);
-	}
-	if (sodium_init() < 0 || (ngp > 0 && (given = calloc(ngp,
+	c.json = a.json;
+	c.records = a.records;
+	if (sodium_init() < 0 || (a.ngp > 0 && (given = calloc(a.ngp,
 	    sizeof(*given))) == NULL)) {
-		free(gpaths);
+		free(a.gpaths);
 		return (EXIT_IO);
 	}
-	for (i = 0; i < ngp; i++) {
-		if ((status = load_given(gpaths[i], &given[i])) != EXIT_OK)
+	for (i = 0; i < a.ngp; i++) {
+		if ((status = load_given(a.gpaths[i], &given[i])) != EXIT_OK)
 			goto out0;
 		c.ngiven++;
 		if (given[i].blocks > c.given_head)
 			c.given_head = given[i].blocks;
 	}
 	status = EXIT_IO;
-	if ((rc = cst_root_pub_load(rootf, &root)) != 0) {
-		fprintf(stderr, "custody-verify: %s: %s\n", rootf,
+	if ((rc = cst_root_pub_load(a.rootf, &root)) != 0) {
+		fprintf(stderr, "custody-verify: %s: %s\n", a.rootf,
 		    cst_strerror(rc));
 		goto out0;
 	}
 	cst_key_fingerprint_hex(root.pk, kfpr);
-	if (fpr != NULL && (strlen(fpr) < 16 ||
-	    strncmp(kfpr, fpr, strlen(fpr)) != 0)) {
+	if (a.fpr != NULL && (strlen(a.fpr) < 16 ||
+	    strncmp(kfpr, a.fpr, strlen(a.fpr)) != 0)) {
 		fprintf(stderr, "custody-verify: %s has fingerprint %s, not "
-		    "%s\n", rootf, kfpr, fpr);
+		    "%s\n", a.rootf, kfpr, a.fpr);
 		status = EXIT_INTEGRITY;
 		goto out0;
 	}
-	if ((rc = cst_map_open(bundle, &m)) != 0) {
-		fprintf(stderr, "custody-verify: %s: %s\n", bundle,
+	if ((rc = cst_map_open(a.bundle, &m)) != 0) {
+		fprintf(stderr, "custody-verify: %s: %s\n", a.bundle,
 		    cst_strerror(rc));
 		goto out0;
 	}
 	c.out = stdout;
-	if (report != NULL && (c.out = fopen(report, "w")) == NULL) {
-		fprintf(stderr, "custody-verify: %s: %s\n", report,
+	if (a.report != NULL && (c.out = fopen(a.report, "w")) == NULL) {
+		fprintf(stderr, "custody-verify: %s: %s\n", a.report,
 		    strerror(errno));
 		goto out1;
 	}
 	if ((rc = cst_digests_compute(m.p, m.len, &dig)) != 0) {
-		fprintf(stderr, "custody-verify: %s: %s\n", bundle,
+		fprintf(stderr, "custody-verify: %s: %s\n", a.bundle,
 		    cst_strerror(rc));
 		if (c.out != stdout)
 			fclose(c.out);
@@ -524,10 +545,10 @@ bundle_check_main(int argc, char **argv)
 	}
 	if (c.json)
 		json_init_file(&c.j, c.out);
-	report_head(&c, bundle, rootf, m.len, &dig, &root, kfpr);
+	report_head(&c, a.bundle, a.rootf, m.len, &dig, &root, kfpr);
 	/*
 	 * Callbacks run only once everything has verified, blocks first,
-	 * then records, then checkpoints: nothing is listed from a bundle
+	 * then records, then checkpoints: nothing is listed from a a.bundle
 	 * that fails.
 	 */
 	c.info = &info;
@@ -542,10 +563,10 @@ bundle_check_main(int argc, char **argv)
 		else
 			fputc('\n', c.out);
 	}
-	if (report != NULL) {
+	if (a.report != NULL) {
 		if (fclose(c.out) != 0)
 			status = EXIT_IO;
-		printf("%s: %s\n", bundle, status == EXIT_OK ?
+		printf("%s: %s\n", a.bundle, status == EXIT_OK ?
 		    "VALID" : "INVALID");
 	}
 out1:
@@ -555,6 +576,6 @@ out0:
 	for (i = 0; i < c.ngiven; i++)
 		cst_checkpoint_close(&given[i]);
 	free(given);
-	free(gpaths);
+	free(a.gpaths);
 	return (status);
 }

@@ -373,6 +373,44 @@ sink_close(struct query_sink *k, struct query_store *s, struct segidx *sx)
 	cst_bundle_writer_free(k->bw);
 }
 
+/*
+ * After the blocks were read: the index, the count, histogram or bundle,
+ * the tail, --follow, and the failures.  Returns the exit status, given
+ * status so far.
+ */
+static int
+finish(struct query_opts *o, struct query_store *s, const uint8_t *key,
+    struct segidx *sx, struct query_sink *k, int status)
+{
+
+	rep_flush();
+	if (key != NULL && !o->follow)
+		save_indexes(o, s, key, sx, k);
+	if (status == EXIT_OK && o->count)
+		printf("%llu\n", (unsigned long long)k->shown);
+	if (status == EXIT_OK && k->buckets != NULL)
+		query_hist_print(k, o->histogram);
+	if (status == EXIT_OK && k->bw != NULL &&
+	    query_bundle_finish(o, s, k) != 0)
+		status = EXIT_IO;
+	if (k->tail)
+		flush_tail(k);
+	if (fflush(stdout) != 0 && status == EXIT_OK)
+		status = EXIT_IO;
+	if (o->follow && status == EXIT_OK && follow(o, s) != 0)
+		status = EXIT_IO;
+	if (status == EXIT_OK && s->failures > 0)
+		status = EXIT_INTEGRITY;
+	if (s->failures > 0) {
+		rep_flush();
+		fprintf(stderr, "%s: %llu integrity failure(s): the records of "
+		    "failed blocks were not shown; run custody-verify for a "
+		    "full report\n", progname,
+		    (unsigned long long)s->failures);
+	}
+	return (status);
+}
+
 int
 main(int argc, char **argv)
 {
@@ -470,31 +508,7 @@ main(int argc, char **argv)
 		fprintf(stderr, "%s: %s\n", progname, cst_strerror(rc));
 		status = EXIT_IO;
 	}
-	rep_flush();
-	if (key != NULL && !o.follow)
-		save_indexes(&o, s, key, sx, &k);
-	if (status == EXIT_OK && o.count)
-		printf("%llu\n", (unsigned long long)k.shown);
-	if (status == EXIT_OK && k.buckets != NULL)
-		query_hist_print(&k, o.histogram);
-	if (status == EXIT_OK && k.bw != NULL &&
-	    query_bundle_finish(&o, s, &k) != 0)
-		status = EXIT_IO;
-	if (k.tail)
-		flush_tail(&k);
-	if (fflush(stdout) != 0 && status == EXIT_OK)
-		status = EXIT_IO;
-	if (o.follow && status == EXIT_OK && follow(&o, s) != 0)
-		status = EXIT_IO;
-	if (status == EXIT_OK && s->failures > 0)
-		status = EXIT_INTEGRITY;
-	if (s->failures > 0) {
-		rep_flush();
-		fprintf(stderr, "%s: %llu integrity failure(s): the records of "
-		    "failed blocks were not shown; run custody-verify for a "
-		    "full report\n", progname,
-		    (unsigned long long)s->failures);
-	}
+	status = finish(&o, s, key, sx, &k, status);
 
 done:
 	sink_close(&k, s, sx);

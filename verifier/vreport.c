@@ -340,17 +340,14 @@ say_epochs(const struct vreport *r, vreport_stmt_fn fn, void *ctx)
 	    (w->last_ns - w->first_ns) / INT64_C(1000000000));
 }
 
-/* Completeness (checkpoints), the tail, and the collector's own account. */
+/* Completeness: what the checkpoints prove of the chain, and what not. */
 static void
-say_rest(const struct vreport *r, vreport_stmt_fn fn, void *ctx)
+say_anchors(const struct vreport *r, vreport_stmt_fn fn, void *ctx)
 {
 	const cst_verify_summary *s = cst_verifier_summary(r->v);
-	const cst_recovery_info *recs;
 	const char *held;
-	size_t nrecs, i;
 	int intact;
 
-	recs = cst_verifier_recoveries(r->v, &nrecs);
 	intact = vreport_verdict(r) == VREPORT_INTACT;
 	/*
 	 * With failures listed, a checkpoint that holds shows only that its
@@ -362,7 +359,6 @@ say_rest(const struct vreport *r, vreport_stmt_fn fn, void *ctx)
 	    "the store holds the block it names with the hash it states; "
 	    "with the failures listed, that is all it shows of the blocks "
 	    "before it";
-	say_epochs(r, fn, ctx);
 	if (s->has_given_anchor && s->given_anchor_blocks > 0)
 		say(fn, ctx, 1, "A checkpoint given from off the machine "
 		    "shows the chain had reached block %" PRIu64 " (%" PRIu64
@@ -386,9 +382,8 @@ say_rest(const struct vreport *r, vreport_stmt_fn fn, void *ctx)
 			    "(SPEC R-CKP-3).", s->anchor_blocks - 1,
 			    s->anchor_records, intact ? "their integrity and "
 			    "order are proven" : "their integrity and order "
-			    "are proven "
-			    "only outside what is listed as failed or not "
-			    "proven");
+			    "are proven only outside what is listed as failed "
+			    "or not proven");
 	} else if (s->has_head) {
 		say(fn, ctx, 0, "No checkpoint anchors this store, so its "
 		    "completeness at the end is not proven: blocks after block "
@@ -398,6 +393,19 @@ say_rest(const struct vreport *r, vreport_stmt_fn fn, void *ctx)
 		    "earlier would prove it up to that checkpoint.",
 		    s->head_block_no, s->head_next_seq);
 	}
+}
+
+/* Completeness (checkpoints), the tail, and the collector's own account. */
+static void
+say_rest(const struct vreport *r, vreport_stmt_fn fn, void *ctx)
+{
+	const cst_verify_summary *s = cst_verifier_summary(r->v);
+	const cst_recovery_info *recs;
+	size_t nrecs, i;
+
+	recs = cst_verifier_recoveries(r->v, &nrecs);
+	say_epochs(r, fn, ctx);
+	say_anchors(r, fn, ctx);
 	for (i = 0; i < r->ninputs; i++)
 		if (strcmp(r->inputs[i].role, "not-segment") == 0)
 			say(fn, ctx, 0, "%s is in segments/ but its name does "
