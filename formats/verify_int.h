@@ -386,6 +386,9 @@ epoch_get(cst_verifier *v, uint32_t e)
  * out of memory.
  */
 static inline char *
+vfmt(const char *fmt, va_list ap) __attribute__((format(printf, 1, 0)));
+
+static inline char *
 vfmt(const char *fmt, va_list ap)
 {
 	char *s;
