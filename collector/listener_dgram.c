@@ -25,6 +25,7 @@
 #include "listener_int.h"
 #include "log.h"
 #include "parser.h"
+#include "udpdrops.h"
 
 /* Datagrams read from the unix socket per wakeup. */
 #define UNIX_READS_PER_WAKEUP 64
@@ -326,17 +327,14 @@ static void
 poll_drops_file(struct listeners *ls, const char *path)
 {
 	char line[512];
-	unsigned long long inode, drops;
-	unsigned long ref;
+	uint64_t inode, drops;
 	FILE *f;
 	size_t i;
 
 	if ((f = fopen(path, "re")) == NULL)
 		return;
 	while (fgets(line, sizeof(line), f) != NULL) {
-		/* sl local rem st tx:rx tr:when retrnsmt uid timeout inode ref pointer drops */
-		if (sscanf(line, "%*s %*s %*s %*s %*s %*s %*s %*s %*s %llu %lu "
-		    "%*s %llu", &inode, &ref, &drops) != 3)
+		if (udpdrops_line(line, &inode, &drops) != 0)
 			continue;
 		for (i = 0; i < ls->n; i++)
 			if (ls->l[i]->type == L_UDP && ls->l[i]->inode == inode)
