@@ -6,7 +6,9 @@ kernel attached to it (SO_PASSCRED), in field 6 in SPEC R-REC-9's form
 root) as nobody, a sender whose pid is known, and an rsyslog instance of
 this test's own (no PID 1 needed) that takes messages on a socket of its
 own with imuxsock and forwards them to custodyd with omuxsock, the way
-a host's syslog daemon hands its local logs on.  TCP records carry nil.
+a host's syslog daemon hands its local logs on, and (as root) a sender
+that passes on another process's credentials as journald does with
+ForwardToSyslog.  TCP records carry nil.
 custody-query --uid and --pid select exactly those records and its JSON
 shows the ucred object; the store verifies.
 """
@@ -15,6 +17,7 @@ import os
 import pwd
 import re
 import socket
+import struct
 import subprocess
 import sys
 
@@ -98,6 +101,21 @@ def body():
     s.sendto(b"<13>Oct 11 22:14:15 direct: tok-direct", d.sock)
     s.close()
     want["tok-direct"] = (*me, os.getpid())
+
+    # As journald forwards: another process's credentials, passed on with
+    # the privilege to do so; the kernel lets them through and they are
+    # what is recorded.
+    if other is not None:
+        orig = subprocess.Popen(["sleep", "60"])
+        s = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+        s.sendmsg([b"<38>Oct 11 22:14:15 sshd[1]: tok-forwarded"],
+                  [(socket.SOL_SOCKET, socket.SCM_CREDENTIALS,
+                    struct.pack("=iII", orig.pid, other.pw_uid,
+                                other.pw_gid))], 0, d.sock)
+        s.close()
+        want["tok-forwarded"] = (other.pw_uid, other.pw_gid, orig.pid)
+        orig.kill()
+        orig.wait()
 
     rs, insock = rsyslog_forwarder(work, d)
     r = h.run([LOGGER, "--socket", insock, "-t", "viarsyslog",
