@@ -78,7 +78,7 @@ test: build
 
 run: build
 	mkdir -p -m 0700 data
-	exec ./build/custodyd --data-dir ./data \
+	exec ./build/custodyd --data-dir ./data --set server.allow_root=yes \
 		--listen tcp://127.0.0.1:6514 \
 		--listen udp://127.0.0.1:6514 \
 		--listen unix://$(CURDIR)/data/log.sock

@@ -151,7 +151,8 @@ custodyd_start() {
 	CD_MPORT=$(bench_free_port)
 	bench_bg "$dir/custodyd.log" "$CUSTODYD" --data-dir "$dir/data" \
 		--listen "tcp://127.0.0.1:$CD_PORT" \
-		--metrics "tcp://127.0.0.1:$CD_MPORT" "$@"
+		--metrics "tcp://127.0.0.1:$CD_MPORT" \
+		--set server.allow_root=yes "$@"
 	CD_PID=$BENCH_PID
 	if ! bench_wait_port "$CD_PORT" 20 || ! bench_wait_port "$CD_MPORT" 20
 	then

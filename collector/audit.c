@@ -107,9 +107,16 @@ audit_stop(struct batcher *b, const char *reason, uint64_t received,
 	int rc;
 
 	cst_buf_init(&d);
-	text(t, "custodyd stopping (%s): %" PRIu64 " events received, %"
-	    PRIu64 " records sealed in this run before this one", reason,
-	    received, sealed);
+	/*
+	 * received counts every message (or piece) the listeners recorded in
+	 * this run, all of which come before this record in the chain;
+	 * sealed, the records of this run (events and self-audit) already
+	 * durable when the stop began; the rest are sealed with this one.
+	 */
+	text(t, "custodyd stopping (%s): %" PRIu64 " messages received in "
+	    "this run, all recorded before this record; %" PRIu64 " records "
+	    "of this run were durable when the stop began, the rest are "
+	    "sealed with this one", reason, received, sealed);
 	if ((rc = cst_detail_begin(&d, 3)) == 0 &&
 	    (rc = put_str(&d, "reason", reason)) == 0 &&
 	    (rc = cst_detail_put_u64(&d, "received", received)) == 0)

@@ -66,6 +66,7 @@ conf_close(struct conf *c)
 	for (i = 0; i < c->nlisten; i++)
 		free(c->listen[i]);
 	free(c->metrics);
+	free(c->user);
 	free(c->checkpoint_export_dir);
 	free(c->path);
 	conf_init(c);
@@ -316,6 +317,21 @@ apply(struct conf *c, const char *section, const char *key,
 			c->metrics = NULL;
 		} else
 			rc = set_str(&c->metrics, value);
+	} else if (strcmp(section, "server") == 0 &&
+	    strcmp(key, "user") == 0) {
+		if (value[0] == '\0') {
+			free(c->user);
+			c->user = NULL;
+		} else
+			rc = set_str(&c->user, value);
+	} else if (strcmp(section, "server") == 0 &&
+	    strcmp(key, "allow_root") == 0) {
+		if (parse_bool(value, &b) != 0) {
+			seterr(err, "server.allow_root: \"%s\" is not yes or no",
+			    value);
+			return (CST_EPARSE);
+		}
+		c->allow_root = b;
 	} else if (strcmp(section, "pipeline") == 0 &&
 	    strcmp(key, "zstd_level") == 0) {
 		/* Negative levels are zstd's fast ones: less CPU, larger. */

@@ -35,6 +35,8 @@ struct conf {
 	int listen_from_cli;    /* the command line replaced the file's list */
 	char *metrics;          /* NULL: no metrics endpoint */
 	int metrics_set;        /* server.metrics was given (even as none) */
+	char *user;             /* started as root: run as this user; NULL: none */
+	int allow_root;         /* started as root without user: stay root */
 	/* [input] */
 	uint64_t max_message;
 	uint64_t max_connections;

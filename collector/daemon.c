@@ -33,6 +33,7 @@
 #include "listener.h"
 #include "log.h"
 #include "metrics.h"
+#include "privdrop.h"
 #include "recovery.h"
 #include "sealpool.h"
 #include "store.h"
@@ -570,18 +571,25 @@ open_store(struct daemon *d, cst_epoch_key **key, struct recovery *rec)
 }
 
 /*
- * Opens the listeners and the metrics endpoint and starts the clock; a
- * listener that cannot be opened stops the daemon, with the reason in
- * the chain.
+ * Binds the listeners and the metrics endpoint, as root when dropping
+ * privileges (privdrop.h), then gives root up for good.  Nothing is read
+ * before the loop runs.  A listener that cannot be bound is kept in
+ * *listen_err for start_listening, which seals why the daemon stops.
+ * Returns 0, or -1 after logging why root could not be given up.
  */
-static void
-start_listening(struct daemon *d)
+static int
+bind_listeners(struct daemon *d, const struct privdrop *pd,
+    char listen_err[LISTENER_ERR_LEN])
 {
 	const struct conf *c = d->cfg;
 	struct listener_env env;
-	char err[LISTENER_ERR_LEN];
-	size_t i;
+	char err[LISTENER_ERR_LEN], perr[PRIVDROP_ERR_LEN];
 
+	listen_err[0] = '\0';
+	if (privdrop_regain(pd, perr) != 0) {
+		log_err("%s", perr);
+		return (-1);
+	}
 	memset(&env, 0, sizeof(env));
 	env.loop = &d->loop;
 	env.batcher = d->batcher;
@@ -593,16 +601,39 @@ start_listening(struct daemon *d)
 	env.after_read = after_read;
 	env.fatal = listener_fatal;
 	env.ctx = d;
-	if (listeners_open(&env, c->listen, c->nlisten, &d->ls, err) != 0) {
-		log_err("%s", err);
+	if (listeners_open(&env, c->listen, c->nlisten, &d->ls,
+	    listen_err) != 0)
+		d->ls = NULL;
+	else if (c->metrics != NULL && metrics_open(&d->loop, c->metrics,
+	    metrics_render, d, &d->metrics, err) != 0)
+		log_warn("no metrics endpoint: %s", err);
+	if (privdrop_finish(pd, perr) != 0) {
+		log_err("%s", perr);
+		return (-1);
+	}
+	if (pd->active)
+		log_notice("running as %s (uid %lu, gid %lu)", pd->name,
+		    (unsigned long)pd->uid, (unsigned long)pd->gid);
+	return (0);
+}
+
+/*
+ * Starts the clock and reading; a listener that could not be bound
+ * (listen_err, borrowed) stops the daemon, with the reason in the chain.
+ */
+static void
+start_listening(struct daemon *d, const char *listen_err)
+{
+	const struct conf *c = d->cfg;
+	size_t i;
+
+	if (d->ls == NULL) {
+		log_err("%s", listen_err);
 		/* The start is in the chain: so is why it ended. */
 		begin_stop(d, "cannot listen", 1);
 		return;
 	}
 	listeners_durable(d->ls, d->durable_next);
-	if (c->metrics != NULL && metrics_open(&d->loop, c->metrics,
-	    metrics_render, d, &d->metrics, err) != 0)
-		log_warn("no metrics endpoint: %s", err);
 	d->tick_real = daemon_real_ns();
 	d->tick_mono = d->last_stats = mono_ns();
 	for (i = 0; i < listeners_count(d->ls) && i < MAX_LISTEN; i++)
@@ -626,8 +657,10 @@ daemon_run(struct conf *c, daemon_reload_fn *reload_fn, void *ctx)
 	struct writer_ops wops = { on_durable, on_key_epoch, on_writer_fatal };
 	struct writer_cfg wc;
 	struct recovery rec;
+	struct privdrop pd;
 	cst_epoch_key *key = NULL;
 	char err[STORE_ERR_LEN], fderr[FDLIMIT_ERR_LEN];
+	char perr[PRIVDROP_ERR_LEN], listen_err[LISTENER_ERR_LEN];
 	uint64_t fdmax;
 	int rc, code = 1;
 	size_t i;
@@ -651,8 +684,18 @@ daemon_run(struct conf *c, daemon_reload_fn *reload_fn, void *ctx)
 		log_err("%s", fderr);
 		goto err1;
 	}
-	if (open_store(d, &key, &rec) != 0)
+	/* The store is opened as the user it belongs to (privdrop.h). */
+	if (privdrop_begin(c, &pd, perr) != 0) {
+		log_err("%s", perr);
 		goto err1;
+	}
+	if (open_store(d, &key, &rec) != 0) {
+		if (pd.active)
+			log_err("custodyd opens the store as %s: %s and "
+			    "everything in it must belong to %s", pd.name,
+			    c->data_dir, pd.name);
+		goto err1;
+	}
 
 	if ((rc = uv_loop_init(&d->loop)) != 0) {
 		log_err("uv_loop_init: %s", uv_strerror(rc));
@@ -691,13 +734,21 @@ daemon_run(struct conf *c, daemon_reload_fn *reload_fn, void *ctx)
 		goto err3;
 	}
 	key = NULL;
+	/* Before any thread: the identity changes for this one alone. */
+	if (bind_listeners(d, &pd, listen_err) != 0) {
+		if (d->ls != NULL) {
+			listeners_close(d->ls, listeners_closed, d);
+			d->ls = NULL;
+		}
+		goto err4;
+	}
 	if ((rc = sealpool_start((unsigned)c->seal_threads, c->zstd_level,
 	    &sops, d, &d->seal)) != 0 || (rc = writer_start(d->writer)) != 0) {
 		log_err("starting threads: %s", cst_strerror(rc));
 		goto err4;
 	}
 
-	start_listening(d);
+	start_listening(d, listen_err);
 	uv_run(&d->loop, UV_RUN_DEFAULT);
 	code = d->exit_code;
 

@@ -5,7 +5,10 @@
  * recorded whole, and what the kernel drops on a full queue, is counted
  * for the loss records.  The unix socket is read by hand (libuv only
  * polls it), at most UNIX_READS_PER_WAKEUP datagrams a wakeup, as libuv
- * caps its own reads, so one busy peer cannot starve the others.
+ * caps its own reads, so one busy peer cannot starve the others.  Its
+ * datagrams carry the sender's pid, uid and gid, which the kernel checks
+ * (SO_PASSCRED, as journald reads /dev/log): they go into each record's
+ * field 6 in the form of R-REC-9.
  */
 #include <errno.h>
 #include <stdio.h>
@@ -90,6 +93,80 @@ set_peer(struct listener *l, const struct sockaddr *sa, socklen_t salen)
 	l->src.gen = 0;
 }
 
+/*
+ * Sets the unix listener's current sender's credentials out of mh's
+ * (borrowed) control data: R-REC-9's form, or nil without them.
+ */
+static void
+set_cred(struct listener *l, struct msghdr *mh)
+{
+	struct cmsghdr *cm;
+	struct ucred uc;
+	char s[sizeof(l->cred)];
+	int n = -1;
+
+	for (cm = CMSG_FIRSTHDR(mh); cm != NULL; cm = CMSG_NXTHDR(mh, cm))
+		if (cm->cmsg_level == SOL_SOCKET &&
+		    cm->cmsg_type == SCM_CREDENTIALS &&
+		    cm->cmsg_len >= CMSG_LEN(sizeof(uc))) {
+			memcpy(&uc, CMSG_DATA(cm), sizeof(uc));
+			n = snprintf(s, sizeof(s), "ucred pid=%ld uid=%lu "
+			    "gid=%lu", (long)uc.pid, (unsigned long)uc.uid,
+			    (unsigned long)uc.gid);
+			break;
+		}
+	if (n < 0 || (size_t)n >= sizeof(s)) {
+		if (l->src.tls_peer != NULL)
+			l->src.gen = 0;
+		l->src.tls_peer = NULL;
+		l->src.tls_peer_len = 0;
+		return;
+	}
+	if (l->src.tls_peer != NULL && (size_t)n == l->src.tls_peer_len &&
+	    memcmp(s, l->cred, (size_t)n) == 0)
+		return;
+	memcpy(l->cred, s, (size_t)n + 1);
+	l->src.tls_peer = l->cred;
+	l->src.tls_peer_len = (size_t)n;
+	/* New credentials must be copied into the batch afresh. */
+	l->src.gen = 0;
+}
+
+/*
+ * Reads one datagram of unix listener l into the set's buffer and makes
+ * its sender current.  Returns its length, or -1 with errno.
+ */
+static ssize_t
+unix_recv(struct listener *l)
+{
+	struct listeners *ls = l->set;
+	struct sockaddr_un sun;
+	union {
+		struct cmsghdr align;
+		char buf[CMSG_SPACE(sizeof(struct ucred))];
+	} ctl;
+	struct msghdr mh;
+	struct iovec iov;
+	ssize_t n;
+
+	memset(&mh, 0, sizeof(mh));
+	iov.iov_base = ls->rbuf;
+	iov.iov_len = sizeof(ls->rbuf);
+	mh.msg_name = &sun;
+	mh.msg_namelen = sizeof(sun);
+	mh.msg_iov = &iov;
+	mh.msg_iovlen = 1;
+	mh.msg_control = ctl.buf;
+	mh.msg_controllen = sizeof(ctl.buf);
+	if ((n = recvmsg(l->fd, &mh, MSG_DONTWAIT | MSG_CMSG_CLOEXEC)) == -1)
+		return (-1);
+	if (mh.msg_flags & MSG_TRUNC)
+		l->ctr.udp_dropped++;
+	set_peer(l, (struct sockaddr *)&sun, mh.msg_namelen);
+	set_cred(l, &mh);
+	return (n);
+}
+
 static void
 udp_alloc(uv_handle_t *h, size_t hint, uv_buf_t *buf)
 {
@@ -137,9 +214,6 @@ unix_readable(uv_poll_t *h, int status, int events)
 {
 	struct listener *l = h->data;
 	struct listeners *ls = l->set;
-	struct sockaddr_un sun;
-	struct msghdr mh;
-	struct iovec iov;
 	ssize_t n;
 	int i, rc;
 
@@ -149,21 +223,11 @@ unix_readable(uv_poll_t *h, int status, int events)
 		return;
 	}
 	for (i = 0; i < UNIX_READS_PER_WAKEUP && !ls->paused; i++) {
-		memset(&mh, 0, sizeof(mh));
-		iov.iov_base = ls->rbuf;
-		iov.iov_len = sizeof(ls->rbuf);
-		mh.msg_name = &sun;
-		mh.msg_namelen = sizeof(sun);
-		mh.msg_iov = &iov;
-		mh.msg_iovlen = 1;
-		if ((n = recvmsg(l->fd, &mh, MSG_DONTWAIT)) == -1) {
+		if ((n = unix_recv(l)) == -1) {
 			if (errno != EAGAIN && errno != EINTR)
 				log_warn("%s: %s", l->name, strerror(errno));
 			break;
 		}
-		if (mh.msg_flags & MSG_TRUNC)
-			l->ctr.udp_dropped++;
-		set_peer(l, (struct sockaddr *)&sun, mh.msg_namelen);
 		if ((rc = datagram(l, ls->rbuf, (size_t)n,
 		    listener_now_ns())) != 0) {
 			ls->env.fatal(ls->env.ctx, rc);
@@ -223,7 +287,7 @@ listener_dgram_open_unix(struct listener *l, const char *path, char *err)
 	struct listeners *ls = l->set;
 	struct sockaddr_un sun;
 	struct stat sb;
-	int fd;
+	int fd, one = 1;
 
 	if (strlen(path) >= sizeof(sun.sun_path) || path[0] != '/') {
 		listener_seterr(err, "an absolute path of at most %zu bytes "
@@ -239,7 +303,8 @@ listener_dgram_open_unix(struct listener *l, const char *path, char *err)
 	memset(&sun, 0, sizeof(sun));
 	sun.sun_family = AF_UNIX;
 	memcpy(sun.sun_path, path, strlen(path));
-	if (bind(fd, (struct sockaddr *)&sun, sizeof(sun)) != 0)
+	if (bind(fd, (struct sockaddr *)&sun, sizeof(sun)) != 0 ||
+	    setsockopt(fd, SOL_SOCKET, SO_PASSCRED, &one, sizeof(one)) != 0)
 		goto err1;
 	/* Any local program may log, as with /dev/log. */
 	if (chmod(path, 0666) != 0)
@@ -306,15 +371,20 @@ listener_dgram_drain(struct listener *l)
 	else if (uv_fileno(&l->h.handle, &fd) != 0)
 		return (0);
 	while (total < DRAIN_MAX) {
-		salen = sizeof(ss);
-		n = recvfrom(fd, ls->rbuf, sizeof(ls->rbuf), MSG_DONTWAIT,
-		    (struct sockaddr *)&ss, &salen);
+		if (l->type == L_UNIX)
+			n = unix_recv(l);
+		else {
+			salen = sizeof(ss);
+			n = recvfrom(fd, ls->rbuf, sizeof(ls->rbuf),
+			    MSG_DONTWAIT, (struct sockaddr *)&ss, &salen);
+			if (n >= 0)
+				set_peer(l, (struct sockaddr *)&ss, salen);
+		}
 		if (n == -1 && errno == EINTR)
 			continue;
 		if (n < 0)
 			break;
 		total += (size_t)n;
-		set_peer(l, (struct sockaddr *)&ss, salen);
 		if ((rc = datagram(l, ls->rbuf, (size_t)n,
 		    listener_now_ns())) != 0)
 			return (rc);

@@ -62,6 +62,7 @@ struct listener {
 	/* TCP and unix: the socket, which libuv only polls; else -1. */
 	int fd;
 	char path[sizeof(((struct sockaddr_un *)0)->sun_path)];
+	char cred[64];            /* unix: the current sender's (R-REC-9) */
 	struct source src;        /* datagram listeners: the current sender */
 	struct sockaddr_storage last_peer;
 	socklen_t last_peer_len;

@@ -3,7 +3,8 @@
  *
  *   custodyd [run] [OPTIONS]        collect (the default)
  *   custodyd keygen --out DIR       make a chain's keys for production
- *   custodyd status [--metrics URL] print the running daemon's counters
+ *   custodyd status [HOST:PORT]     a running daemon's summary (or
+ *                                   --metrics-raw: every counter)
  *
  * Settings come from the defaults, then the --config file, then the
  * command-line options in the order given; SIGHUP repeats the same steps.
@@ -29,6 +30,7 @@
 #include "fdlimit.h"
 #include "log.h"
 #include "metrics.h"
+#include "status.h"
 #include "store.h"
 
 #define DEFAULT_METRICS "tcp://127.0.0.1:9514"
@@ -54,7 +56,7 @@ usage(FILE *f)
 	fprintf(f,
 "usage: custodyd [run] [OPTIONS]\n"
 "       custodyd keygen --out DIR\n"
-"       custodyd status [--metrics URL | --config FILE]\n"
+"       custodyd status [HOST:PORT | URL | --config FILE] [--metrics-raw]\n"
 "       custodyd --help | --version\n"
 "\n"
 "Collects syslog events, seals them into a signed, hash-chained store and\n"
@@ -84,8 +86,11 @@ usage(FILE *f)
 "epoch.key into DATA/keys/.  Without keys, `run` makes development keys in\n"
 "DATA/keys/ on first start (keys.create = yes, the default).\n"
 "\n"
-"status prints the counters of a running custodyd (default " DEFAULT_METRICS
-")\n"
+"status summarises a running custodyd (default " DEFAULT_METRICS "): events/s\n"
+"over --interval DUR (default 1s), durable lag (received - durable), drops,\n"
+"refusals, idle cuts, the store's free space; --metrics-raw prints every\n"
+"counter as Prometheus text.  The address is HOST:PORT, tcp://HOST:PORT or\n"
+"--metrics URL; --config FILE reads it from the file.\n"
 "\n"
 "Exit status: 0 clean stop; 1 error (the log says what); 2 usage.\n");
 }
@@ -290,21 +295,37 @@ cmd_status(int argc, char **argv)
 	static const struct option longopts[] = {
 		{ "metrics", required_argument, NULL, 'm' },
 		{ "config", required_argument, NULL, 'c' },
+		{ "metrics-raw", no_argument, NULL, 'r' },
+		{ "interval", required_argument, NULL, 'i' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
-	char err[CONF_ERR_LEN];
-	const char *url = NULL, *config = NULL;
+	char err[CONF_ERR_LEN], url[300];
+	const char *where = NULL, *config = NULL;
+	uint64_t interval_ms = 1000;
 	struct conf c;
-	int ch, rc;
+	int ch, raw = 0, rc;
 
-	while ((ch = getopt_long(argc, argv, "m:c:h", longopts, NULL)) != -1) {
+	while ((ch = getopt_long(argc, argv, "m:c:ri:h", longopts,
+	    NULL)) != -1) {
 		switch (ch) {
 		case 'm':
-			url = optarg;
+			where = optarg;
 			break;
 		case 'c':
 			config = optarg;
+			break;
+		case 'r':
+			raw = 1;
+			break;
+		case 'i':
+			if (conf_parse_duration_ms(optarg, &interval_ms) != 0 ||
+			    interval_ms < 100 || interval_ms > 60000) {
+				fprintf(stderr, "custodyd status: --interval "
+				    "%s: a duration from 100ms to 60s\n",
+				    optarg);
+				return (2);
+			}
 			break;
 		case 'h':
 			usage(stdout);
@@ -314,8 +335,15 @@ cmd_status(int argc, char **argv)
 			return (2);
 		}
 	}
+	/* The address may also come alone: custodyd status 127.0.0.1:9514 */
+	if (optind < argc && where == NULL)
+		where = argv[optind++];
+	if (optind != argc) {
+		usage(stderr);
+		return (2);
+	}
 	conf_init(&c);
-	if (url == NULL && config != NULL) {
+	if (where == NULL && config != NULL) {
 		if (conf_load_file(&c, config, err) != 0) {
 			log_err("%s", err);
 			conf_close(&c);
@@ -326,11 +354,18 @@ cmd_status(int argc, char **argv)
 			conf_close(&c);
 			return (1);
 		}
-		url = c.metrics;
+		where = c.metrics;
 	}
-	if (url == NULL)
-		url = DEFAULT_METRICS;
-	if ((rc = metrics_fetch(url, stdout, err)) != 0)
+	if (where == NULL)
+		where = DEFAULT_METRICS;
+	/* HOST:PORT as the listeners' URLs spell it without the scheme. */
+	snprintf(url, sizeof(url), "%s%s", strstr(where, "://") == NULL ?
+	    "tcp://" : "", where);
+	if (raw)
+		rc = metrics_fetch(url, stdout, err);
+	else
+		rc = status_summary(url, interval_ms, stdout, err);
+	if (rc != 0)
 		log_err("status: %s (is custodyd running?)", err);
 	conf_close(&c);
 	return (rc == 0 ? 0 : 1);

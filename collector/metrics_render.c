@@ -8,6 +8,7 @@
 #include <stddef.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/statvfs.h>
 
 #include "batcher.h"
 #include "daemon_int.h"
@@ -93,6 +94,7 @@ metrics_render(void *ctx, cst_buf *out)
 	struct daemon *d = ctx;
 	const struct writer_stats *ws = writer_stats(d->writer);
 	struct listener_conn_stats cs;
+	struct statvfs vfs;
 
 	memset(&cs, 0, sizeof(cs));
 	if (d->ls != NULL)
@@ -176,4 +178,9 @@ metrics_render(void *ctx, cst_buf *out)
 	    "complete message.", cs.idle_closed);
 	metric(out, "custody_start_time_seconds", "gauge",
 	    "UTC time custodyd started.", (uint64_t)(d->start_ns / NS_PER_S));
+	/* Left out when unknown: a 0 would read as a full disk. */
+	if (statvfs(d->cfg->data_dir, &vfs) == 0)
+		metric(out, "custody_store_free_bytes", "gauge",
+		    "Bytes free to custodyd on the store's file system.",
+		    (uint64_t)vfs.f_bavail * vfs.f_frsize);
 }

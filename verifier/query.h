@@ -51,6 +51,8 @@ struct query_filter {
 	size_t ngreps;
 	pcre2_code **res;     /* owned: --grep and --regex patterns */
 	size_t nres;
+	int64_t pid;          /* --pid: a local sender's (R-REC-9); -1: any */
+	int64_t uid;          /* --uid; -1: any */
 };
 
 #define QUERY_ALL_MASK 0xffffffffu
@@ -106,6 +108,14 @@ int query_filter_payload(const struct query_filter *f, const uint8_t *raw,
  */
 int query_filter_match(const struct query_filter *f, const cst_record *r,
     pcre2_match_data *md);
+
+/*
+ * A local sender's credentials: when r (borrowed) came over the unix
+ * socket with field 6 in R-REC-9's form, sets *pid, *uid and *gid and
+ * returns 1; else 0.
+ */
+int query_filter_ucred(const cst_record *r, uint64_t *pid, uint64_t *uid,
+    uint64_t *gid);
 
 /* The host part of a peer address ("[2001:db8::1]:514" -> "2001:db8::1"). */
 void query_filter_peer_host(const uint8_t *p, size_t len, size_t *off,

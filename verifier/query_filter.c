@@ -32,6 +32,8 @@ query_filter_init(struct query_filter *f)
 	f->sev_mask = QUERY_ALL_MASK;
 	f->fac_mask = QUERY_ALL_MASK;
 	f->kind_mask = QUERY_ALL_MASK;
+	f->pid = -1;
+	f->uid = -1;
 }
 
 void
@@ -486,10 +488,53 @@ sd_match(const uint8_t *p, size_t len, const struct query_sd *t)
 	return (0);
 }
 
+/* One "NAME=N" of R-REC-9 at *p (advanced): decimal, no leading zero. */
+static int
+ucred_num(const uint8_t **p, const uint8_t *end, const char *name,
+    uint64_t *out)
+{
+	size_t n = strlen(name);
+	const uint8_t *d;
+	uint64_t v = 0;
+
+	if ((size_t)(end - *p) < n + 2 || memcmp(*p, name, n) != 0 ||
+	    (*p)[n] != '=')
+		return (-1);
+	d = *p + n + 1;
+	for (*p = d; *p < end && **p >= '0' && **p <= '9'; (*p)++) {
+		if (*p - d == 10)
+			return (-1);
+		v = v * 10 + (uint64_t)(**p - '0');
+	}
+	if (*p == d || (*d == '0' && *p - d > 1))
+		return (-1);
+	*out = v;
+	return (0);
+}
+
+int
+query_filter_ucred(const cst_record *r, uint64_t *pid, uint64_t *uid,
+    uint64_t *gid)
+{
+	const uint8_t *p = r->tls_peer.p, *end;
+
+	if (r->transport != CST_TR_UNIX || p == NULL || r->tls_peer.len < 6 ||
+	    memcmp(p, "ucred ", 6) != 0)
+		return (0);
+	end = p + r->tls_peer.len;
+	p += 6;
+	if (ucred_num(&p, end, "pid", pid) != 0 || p == end || *p++ != ' ' ||
+	    ucred_num(&p, end, "uid", uid) != 0 || p == end || *p++ != ' ' ||
+	    ucred_num(&p, end, "gid", gid) != 0 || p != end)
+		return (0);
+	return (1);
+}
+
 int
 query_filter_match(const struct query_filter *f, const cst_record *r,
     pcre2_match_data *md)
 {
+	uint64_t pid, uid, gid;
 	const cst_syslog *ps = &r->parsed;
 	size_t i;
 	int rc;
@@ -513,6 +558,10 @@ query_filter_match(const struct query_filter *f, const cst_record *r,
 	    !any_span(r, ps->app, f->apps, f->napps)))
 		return (0);
 	if (f->npeers > 0 && !peer_match(r, f->peers, f->npeers))
+		return (0);
+	if ((f->pid >= 0 || f->uid >= 0) && (!query_filter_ucred(r, &pid,
+	    &uid, &gid) || (f->pid >= 0 && pid != (uint64_t)f->pid) ||
+	    (f->uid >= 0 && uid != (uint64_t)f->uid)))
 		return (0);
 	for (i = 0; i < f->nsds; i++)
 		if (!r->has_parsed || !sd_match(r->raw.p + ps->sd.off,

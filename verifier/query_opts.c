@@ -56,6 +56,8 @@ usage(FILE *f)
 "      --all              also the collector's own audit records (shown\n"
 "                         otherwise only with --kind)\n"
 "      --sd ID[.PARAM[=VALUE]]  RFC 5424 structured data\n"
+"      --uid N, --pid N   a local sender's user or process id, as the\n"
+"                         kernel gave it on the unix socket (SPEC R-REC-9)\n"
 "  -g, --grep PCRE2       the raw message matches the PCRE2 pattern;\n"
 "                         case-insensitive when the pattern has no\n"
 "                         upper-case letter (journalctl's smart case)\n"
@@ -126,7 +128,8 @@ usage_json(void)
 "  transport  string   internal, udp, tcp, tls, relp, unix\n"
 "  listener   string\n"
 "  peer       string   sender address\n"
-"  tls_peer   string or null\n"
+"  tls_peer   string or null: the authenticated peer; over the unix\n"
+"             socket \"ucred pid=P uid=U gid=G\" (SPEC R-REC-9)\n"
 "  flags      integer  record flags (SPEC section 5)\n"
 "  format     \"rfc5424\", \"rfc3164\" or null (did not parse)\n"
 "  facility   integer or null\n"
@@ -137,7 +140,9 @@ usage_json(void)
 "  detail     object or null: a collector record's details\n"
 "  raw        string: the exact bytes received, when they are valid UTF-8;\n"
 "  raw_base64 string: instead of raw, base64 (RFC 4648) of the bytes\n"
-"             when they are not\n");
+"             when they are not\n"
+"  ucred      object or null: {\"pid\", \"uid\", \"gid\"} integers of a\n"
+"             local sender, read from tls_peer\n");
 }
 
 static int
@@ -157,6 +162,7 @@ enum {
 	OPT_HISTOGRAM, OPT_BUNDLE, OPT_BUNDLE_MIN, OPT_ROOT, OPT_NO_INDEX,
 	OPT_REINDEX, OPT_THREADS, OPT_INTERVAL, OPT_HELP_JSON, OPT_GREP_FIXED,
 	OPT_UTC, OPT_ALL, OPT_LIMIT,
+	OPT_UID, OPT_PID,
 };
 
 static const struct option longopts[] = {
@@ -174,6 +180,8 @@ static const struct option longopts[] = {
 	{ "kind", required_argument, NULL, OPT_KIND },
 	{ "sd", required_argument, NULL, OPT_SD },
 	{ "all", no_argument, NULL, OPT_ALL },
+	{ "uid", required_argument, NULL, OPT_UID },
+	{ "pid", required_argument, NULL, OPT_PID },
 	{ "grep", required_argument, NULL, 'g' },
 	{ "grep-fixed", required_argument, NULL, OPT_GREP_FIXED },
 	{ "regex", required_argument, NULL, 'e' },
@@ -355,6 +363,13 @@ query_opts_parse(int argc, char **argv, struct query_opts *o)
 			break;
 		case OPT_ALL:
 			o->all = 1;
+			break;
+		case OPT_UID:
+		case OPT_PID:
+			if (parse_u64(optarg, &u) != 0 || u > UINT32_MAX)
+				return (bad(c == OPT_UID ? "--uid" : "--pid",
+				    optarg));
+			*(c == OPT_UID ? &f->uid : &f->pid) = (int64_t)u;
 			break;
 		case OPT_GREP_FIXED:
 			if (optarg[0] == '\0')

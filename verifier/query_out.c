@@ -141,6 +141,7 @@ out_json(cst_buf *o, const cst_record *r, uint64_t block_no, int pretty)
 	const cst_syslog *ps = &r->parsed;
 	struct json j;
 	char t[48];
+	uint64_t pid, uid, gid;
 	int rc;
 
 	if (pretty)
@@ -210,6 +211,18 @@ out_json(cst_buf *o, const cst_record *r, uint64_t block_no, int pretty)
 		json_key(&j, "raw_base64");
 		json_base64(&j, r->raw.p, r->raw.len);
 	}
+	json_key(&j, "ucred");
+	if (query_filter_ucred(r, &pid, &uid, &gid)) {
+		json_begin_object(&j);
+		json_key(&j, "pid");
+		json_u64(&j, pid);
+		json_key(&j, "uid");
+		json_u64(&j, uid);
+		json_key(&j, "gid");
+		json_u64(&j, gid);
+		json_end_object(&j);
+	} else
+		json_null(&j);
 	json_end_object(&j);
 	if ((rc = json_finish(&j)) != 0)
 		return (rc);

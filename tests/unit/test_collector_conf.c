@@ -321,3 +321,23 @@ Test(conf, check_refuses_what_cannot_run)
 	cr_assert_not_null(strstr(err, "max_inflight"), "%s", err);
 	conf_close(&c);
 }
+
+Test(conf, server_user_and_allow_root)
+{
+	struct conf c;
+	char err[CONF_ERR_LEN];
+
+	conf_init(&c);
+	cr_assert_null(c.user, "no user by default");
+	cr_assert_eq(c.allow_root, 0, "root is not allowed by default");
+	write_file("[server]\nuser = custody\nallow_root = yes\n");
+	cr_assert_eq(conf_load_file(&c, path, err), 0, "%s", err);
+	cr_assert_str_eq(c.user, "custody");
+	cr_assert_eq(c.allow_root, 1);
+	cr_assert_eq(conf_set(&c, "server.user", "", err), 0, "%s", err);
+	cr_assert_null(c.user, "an empty user is none");
+	cr_assert_eq(conf_set(&c, "server.allow_root", "maybe", err),
+	    CST_EPARSE);
+	cr_assert_not_null(strstr(err, "server.allow_root"), "%s", err);
+	conf_close(&c);
+}

@@ -583,3 +583,63 @@ Test(query_index, mac_stale_and_forged_entries)
 	rmdir(path);
 	rmdir(dir);
 }
+
+/* R-REC-9: field 6 of a unix record; anything else is not credentials. */
+Test(query_filter, local_sender_credentials)
+{
+	static const struct {
+		uint8_t transport;
+		const char *peer;   /* field 6; NULL: nil */
+		int ok;
+		uint64_t pid, uid, gid;
+	} cases[] = {
+		{ CST_TR_UNIX, "ucred pid=123 uid=0 gid=0", 1, 123, 0, 0 },
+		{ CST_TR_UNIX, "ucred pid=0 uid=65534 gid=4294967295", 1, 0,
+		    65534, 4294967295u },
+		{ CST_TR_UNIX, NULL, 0, 0, 0, 0 },
+		{ CST_TR_TLS, "ucred pid=1 uid=2 gid=3", 0, 0, 0, 0 },
+		{ CST_TR_UNIX, "ucred pid=01 uid=2 gid=3", 0, 0, 0, 0 },
+		{ CST_TR_UNIX, "ucred pid=1 uid=2 gid=3 ", 0, 0, 0, 0 },
+		{ CST_TR_UNIX, "ucred pid=1  uid=2 gid=3", 0, 0, 0, 0 },
+		{ CST_TR_UNIX, "ucred pid=1 gid=3 uid=2", 0, 0, 0, 0 },
+		{ CST_TR_UNIX, "ucred pid= uid=2 gid=3", 0, 0, 0, 0 },
+		{ CST_TR_UNIX, "ucred pid=12345678901 uid=2 gid=3", 0, 0, 0, 0 },
+		{ CST_TR_UNIX, "ucred pid=1 uid=2 gid=", 0, 0, 0, 0 },
+		{ CST_TR_UNIX, "ucred", 0, 0, 0, 0 },
+	};
+	struct query_filter f;
+	cst_record r;
+	uint64_t pid, uid, gid;
+	size_t i;
+
+	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		rec(&r, "<13>Oct 11 22:14:15 sudo: x", "");
+		r.transport = cases[i].transport;
+		if (cases[i].peer != NULL) {
+			r.tls_peer.p = (const uint8_t *)cases[i].peer;
+			r.tls_peer.len = strlen(cases[i].peer);
+		}
+		pid = uid = gid = 0xa5a5a5a5;
+		cr_assert_eq(query_filter_ucred(&r, &pid, &uid, &gid),
+		    cases[i].ok, "case %zu: %s", i, cases[i].peer);
+		if (cases[i].ok)
+			cr_assert(pid == cases[i].pid && uid == cases[i].uid &&
+			    gid == cases[i].gid, "case %zu", i);
+	}
+
+	rec(&r, "<13>Oct 11 22:14:15 sudo: x", "");
+	r.transport = CST_TR_UNIX;
+	r.tls_peer.p = (const uint8_t *)"ucred pid=77 uid=1000 gid=100";
+	r.tls_peer.len = strlen((const char *)r.tls_peer.p);
+	query_filter_init(&f);
+	f.uid = 1000;
+	cr_assert(query_filter_match(&f, &r, NULL));
+	f.pid = 78;
+	cr_assert_not(query_filter_match(&f, &r, NULL), "--pid and --uid: AND");
+	f.pid = 77;
+	cr_assert(query_filter_match(&f, &r, NULL));
+	r.tls_peer.p = NULL;
+	cr_assert_not(query_filter_match(&f, &r, NULL),
+	    "without credentials, --uid never matches");
+	query_filter_close(&f);
+}
