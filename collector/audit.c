@@ -56,6 +56,9 @@ emit(struct batcher *b, uint8_t kind, const char *text, const cst_buf *d,
 }
 
 static void
+text(char *out, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+static void
 text(char *out, const char *fmt, ...)
 {
 	va_list ap;

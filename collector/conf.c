@@ -73,6 +73,9 @@ conf_close(struct conf *c)
 }
 
 static void
+seterr(char *err, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+static void
 seterr(char *err, const char *fmt, ...)
 {
 	va_list ap;

@@ -53,6 +53,9 @@ struct metrics {
 };
 
 static void
+seterr(char *err, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+static void
 seterr(char *err, const char *fmt, ...)
 {
 	va_list ap;

@@ -39,6 +39,9 @@ struct seg_end {
 };
 
 static void
+seterr(char *err, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+static void
 seterr(char *err, const char *fmt, ...)
 {
 	va_list ap;

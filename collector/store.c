@@ -17,6 +17,9 @@
 #define PATH_LEN 4096
 
 static void
+seterr(char *err, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+static void
 seterr(char *err, const char *fmt, ...)
 {
 	va_list ap;

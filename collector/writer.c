@@ -77,6 +77,10 @@ struct writer {
  */
 static void
 fmtmsg(char *buf, size_t len, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+static void
+fmtmsg(char *buf, size_t len, const char *fmt, ...)
 {
 	va_list ap;
 
