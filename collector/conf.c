@@ -21,6 +21,7 @@
 #include "custody/record.h"
 
 #include "conf.h"
+#include "log.h"
 
 /* A config file larger than this is not a config file. */
 #define CONF_FILE_MAX (1u << 20)
@@ -72,18 +73,8 @@ conf_close(struct conf *c)
 	conf_init(c);
 }
 
-static void
-seterr(char *err, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-
-static void
-seterr(char *err, const char *fmt, ...)
-{
-	va_list ap;
-
-	va_start(ap, fmt);
-	vsnprintf(err, CONF_ERR_LEN, fmt, ap);
-	va_end(ap);
-}
+/* The reason for a failure, into err (CONF_ERR_LEN-sized): log.h. */
+#define seterr(err, ...) log_seterr(err, CONF_ERR_LEN, __VA_ARGS__)
 
 int
 conf_parse_size(const char *s, uint64_t *out)

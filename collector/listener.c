@@ -21,16 +21,6 @@
 /* The idle sweep's period: a quarter of idle_timeout, 50 ms to 1 s. */
 #define SWEEP_MS(t) ((t) / 4 < 50 ? 50 : (t) / 4 > 1000 ? 1000 : (t) / 4)
 
-void
-listener_seterr(char *err, const char *fmt, ...)
-{
-	va_list ap;
-
-	va_start(ap, fmt);
-	vsnprintf(err, LISTENER_ERR_LEN, fmt, ap);
-	va_end(ap);
-}
-
 int64_t
 listener_now_ns(void)
 {

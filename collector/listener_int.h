@@ -28,6 +28,7 @@
 #include "listener.h"
 #include "peers.h"
 #include "relp.h"
+#include "log.h"
 
 /* Room for 16 datagrams per recvmmsg (libuv splits it in 64 KiB slots). */
 #define RBUF_LEN (16u << 16)
@@ -123,8 +124,8 @@ struct listeners {
 
 /* ---- listener.c: what the other two share ---- */
 
-void listener_seterr(char *err, const char *fmt, ...)
-    __attribute__((format(printf, 2, 3)));
+#define listener_seterr(err, ...) \
+	log_seterr(err, LISTENER_ERR_LEN, __VA_ARGS__)
 int64_t listener_now_ns(void);
 /* Makes src (borrowed) name listener l (borrowed) with transport. */
 void listener_source_init(struct source *src, struct listener *l,

@@ -35,3 +35,13 @@ log_msg(int level, const char *fmt, ...)
 		    level >= 0 && level <= LOG_LVL_INFO ? names[level] : "",
 		    line);
 }
+
+void
+log_seterr(char *err, size_t len, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(err, len, fmt, ap);
+	va_end(ap);
+}

@@ -6,6 +6,8 @@
 #ifndef CUSTODY_COLLECTOR_LOG_H
 #define CUSTODY_COLLECTOR_LOG_H
 
+#include <stddef.h>
+
 enum log_level {
 	LOG_LVL_ERR = 3,
 	LOG_LVL_WARN = 4,
@@ -15,6 +17,13 @@ enum log_level {
 
 /* Chooses the line format: with priority prefixes when stderr is the journal. */
 void log_init(void);
+
+/*
+ * Formats the reason for a failure into err[0..len) (borrowed), cut to fit:
+ * the one way the collector's stages hand a reason to whoever reports it.
+ */
+void log_seterr(char *err, size_t len, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
 
 /* Writes one line at level; fmt as printf, without the trailing newline. */
 void log_msg(int level, const char *fmt, ...)

@@ -23,6 +23,7 @@
 
 #include "addr.h"
 #include "metrics.h"
+#include "log.h"
 
 #define REQ_MAX 4096
 #define MAX_CLIENTS 16
@@ -52,18 +53,8 @@ struct metrics {
 	char name[300];
 };
 
-static void
-seterr(char *err, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-
-static void
-seterr(char *err, const char *fmt, ...)
-{
-	va_list ap;
-
-	va_start(ap, fmt);
-	vsnprintf(err, METRICS_ERR_LEN, fmt, ap);
-	va_end(ap);
-}
+/* The reason for a failure, into err (CONF_ERR_LEN-sized): log.h. */
+#define seterr(err, ...) log_seterr(err, METRICS_ERR_LEN, __VA_ARGS__)
 
 /* Resolves tcp://HOST:PORT (addr.h) to bind (passive) or to connect. */
 static int

@@ -18,15 +18,8 @@
 #include "log.h"
 #include "privdrop.h"
 
-static void
-seterr(char *err, const char *fmt, ...)
-{
-	va_list ap;
-
-	va_start(ap, fmt);
-	vsnprintf(err, PRIVDROP_ERR_LEN, fmt, ap);
-	va_end(ap);
-}
+/* The reason for a failure, into err (CONF_ERR_LEN-sized): log.h. */
+#define seterr(err, ...) log_seterr(err, PRIVDROP_ERR_LEN, __VA_ARGS__)
 
 /* Looks name (borrowed) up into p. */
 static int

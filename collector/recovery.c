@@ -25,6 +25,7 @@
 #include "custody/segment.h"
 
 #include "recovery.h"
+#include "log.h"
 
 #define PATH_LEN 4096
 
@@ -38,18 +39,8 @@ struct seg_end {
 	uint32_t epoch;
 };
 
-static void
-seterr(char *err, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-
-static void
-seterr(char *err, const char *fmt, ...)
-{
-	va_list ap;
-
-	va_start(ap, fmt);
-	vsnprintf(err, RECOVERY_ERR_LEN, fmt, ap);
-	va_end(ap);
-}
+/* The reason for a failure, into err (CONF_ERR_LEN-sized): log.h. */
+#define seterr(err, ...) log_seterr(err, RECOVERY_ERR_LEN, __VA_ARGS__)
 
 static int
 path_join(char *out, const char *a, const char *b)

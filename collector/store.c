@@ -13,21 +13,12 @@
 
 #include "recovery.h"
 #include "store.h"
+#include "log.h"
 
 #define PATH_LEN 4096
 
-static void
-seterr(char *err, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-
-static void
-seterr(char *err, const char *fmt, ...)
-{
-	va_list ap;
-
-	va_start(ap, fmt);
-	vsnprintf(err, STORE_ERR_LEN, fmt, ap);
-	va_end(ap);
-}
+/* The reason for a failure, into err (CONF_ERR_LEN-sized): log.h. */
+#define seterr(err, ...) log_seterr(err, STORE_ERR_LEN, __VA_ARGS__)
 
 static int
 mkdir_0700(const char *path, char *err)
