@@ -53,7 +53,7 @@ struct metrics {
 	char name[300];
 };
 
-/* The reason for a failure, into err (CONF_ERR_LEN-sized): log.h. */
+/* The reason for a failure, into err (METRICS_ERR_LEN-sized): log.h. */
 #define seterr(err, ...) log_seterr(err, METRICS_ERR_LEN, __VA_ARGS__)
 
 /* Resolves tcp://HOST:PORT (addr.h) to bind (passive) or to connect. */

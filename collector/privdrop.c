@@ -18,7 +18,7 @@
 #include "log.h"
 #include "privdrop.h"
 
-/* The reason for a failure, into err (CONF_ERR_LEN-sized): log.h. */
+/* The reason for a failure, into err (PRIVDROP_ERR_LEN-sized): log.h. */
 #define seterr(err, ...) log_seterr(err, PRIVDROP_ERR_LEN, __VA_ARGS__)
 
 /* Looks name (borrowed) up into p. */

@@ -39,7 +39,7 @@ struct seg_end {
 	uint32_t epoch;
 };
 
-/* The reason for a failure, into err (CONF_ERR_LEN-sized): log.h. */
+/* The reason for a failure, into err (RECOVERY_ERR_LEN-sized): log.h. */
 #define seterr(err, ...) log_seterr(err, RECOVERY_ERR_LEN, __VA_ARGS__)
 
 static int

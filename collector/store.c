@@ -17,7 +17,7 @@
 
 #define PATH_LEN 4096
 
-/* The reason for a failure, into err (CONF_ERR_LEN-sized): log.h. */
+/* The reason for a failure, into err (STORE_ERR_LEN-sized): log.h. */
 #define seterr(err, ...) log_seterr(err, STORE_ERR_LEN, __VA_ARGS__)
 
 static int
