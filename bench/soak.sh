@@ -12,11 +12,12 @@
 #     random bytes and digit-leading LF lines, and connections opened and
 #     closed in a loop.
 # VmRSS and the number of open descriptors are sampled every second into
-# WORK/samples.csv.  At the end custodyd is stopped (SIGTERM), check_store
-# proves that every TCP and unix message the kernel accepted is in the
-# store exactly once (UDP: counted losses only), and custody-verify checks
-# the store.  Prints the figures: RSS and descriptors over the first and
-# last tenth of the run, their extremes, and the totals.
+# WORK/samples.csv (kept as BENCH_WORK/soak-samples.csv).  At the end
+# custodyd is stopped (SIGTERM), check_store proves that every TCP and
+# unix message the kernel accepted is in the store exactly once (UDP:
+# counted losses only), and custody-verify checks the store.  Prints the
+# figures: RSS and descriptors over the first and last tenth of the run,
+# their extremes, and the totals.
 #
 #   bench/soak.sh [-d DURATION_S] [-r TCP_EVENTS_PER_S]
 #
@@ -196,3 +197,6 @@ echo "store: $(grep '^store ' "$dir/check.out")"
 grep '^run ' "$dir/check.out" "$dir/check-udp.out" | sed 's/^[^:]*://'
 echo "SIGHUPs: $hups; idle cuts: ${idle_closed:-0}; framing errors: ${framing:-0}"
 echo "custody-verify: intact"
+# The series outlives the work dir: a flat line is best judged by eye.
+cp "$samples" "$BENCH_ROOT/soak-samples.csv"
+echo "samples: $BENCH_ROOT/soak-samples.csv"
