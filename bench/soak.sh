@@ -33,7 +33,7 @@ while getopts d:r:h opt; do
 	case $opt in
 	d) duration=$OPTARG ;;
 	r) rate=$OPTARG ;;
-	*) sed -n '2,24s/^# \{0,1\}//p' "$0"; exit 2 ;;
+	*) sed -n '2,25s/^# \{0,1\}//p' "$0"; exit 2 ;;
 	esac
 done
 
