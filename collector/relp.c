@@ -27,8 +27,9 @@ enum relp_answer {
 };
 
 static const char *const answer_text[] = {
-	[A_OPEN] = "200 OK\nrelp_version=0\nrelp_software=custody\n"
-	    "commands=syslog",
+	/* In parentheses: one string in two pieces, not two elements. */
+	[A_OPEN] = ("200 OK\nrelp_version=0\nrelp_software=custody\n"
+	    "commands=syslog"),
 	[A_OPEN_REFUSED] = "500 required command not supported by client",
 	[A_OK] = "200 OK",
 	[A_UNKNOWN] = "500 command not supported",
