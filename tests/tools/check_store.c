@@ -109,6 +109,10 @@ struct check {
 
 static void
 report(unsigned *count, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+
+static void
+report(unsigned *count, const char *fmt, ...)
 {
 	va_list ap;
 
