@@ -59,6 +59,7 @@ listener_handle_closed(struct listeners *ls)
 	if (--ls->handles > 0 || !ls->closing)
 		return;
 	ls->done(ls->done_ctx);
+	tls_server_unref(ls->tls);
 	if (ls->spare_fd >= 0)
 		close(ls->spare_fd);
 	peers_free(ls->peers);
@@ -71,7 +72,7 @@ start_reading(struct listeners *ls)
 	size_t i;
 
 	for (i = 0; i < ls->n; i++)
-		if (ls->l[i]->type != L_TCP)
+		if (!L_STREAM(ls->l[i]->type))
 			listener_dgram_start(ls->l[i]);
 	listener_stream_start(ls);
 }
@@ -113,6 +114,42 @@ sweep_closed(uv_handle_t *h)
 	listener_handle_closed(h->data);
 }
 
+/* The TLS server for the set's tls:// listeners, from env's [tls]. */
+static int
+open_tls(struct listeners *ls, char *msg)
+{
+	char err[TLS_ERR_LEN];
+	int rc;
+
+	if (ls->env.tls == NULL) {
+		listener_seterr(msg, "no [tls] configuration");
+		return (CST_EINVAL);
+	}
+	if ((rc = tls_server_new(ls->env.tls, &ls->tls, err)) != 0)
+		listener_seterr(msg, "%s", err);
+	return (rc);
+}
+
+int
+listeners_tls_reload(struct listeners *ls, const struct conf_tls *tls,
+    char err[LISTENER_ERR_LEN])
+{
+	struct tls_server *srv;
+	char msg[TLS_ERR_LEN];
+	int rc;
+
+	if (ls->tls == NULL)
+		return (0);
+	if ((rc = tls_server_new(tls, &srv, msg)) != 0) {
+		listener_seterr(err, "%s", msg);
+		return (rc);
+	}
+	/* Established connections keep the old one (their reference). */
+	tls_server_unref(ls->tls);
+	ls->tls = srv;
+	return (0);
+}
+
 /* Opens listener l for url (both borrowed).  0 or an error, in msg. */
 static int
 open_one(struct listener *l, const char *url, char *msg)
@@ -126,6 +163,10 @@ open_one(struct listener *l, const char *url, char *msg)
 		l->type = L_TCP;
 		return (listener_stream_open_tcp(l, url + 6, msg));
 	}
+	if (strncmp(url, "tls://", 6) == 0) {
+		l->type = L_TLS;
+		return (listener_stream_open_tcp(l, url + 6, msg));
+	}
 	if (strncmp(url, "udp://", 6) == 0) {
 		l->type = L_UDP;
 		return (listener_dgram_open_udp(l, url + 6, msg));
@@ -134,7 +175,7 @@ open_one(struct listener *l, const char *url, char *msg)
 		l->type = L_UNIX;
 		return (listener_dgram_open_unix(l, url + 7, msg));
 	}
-	listener_seterr(msg, "expected tcp://, udp:// or unix://");
+	listener_seterr(msg, "expected tcp://, tls://, udp:// or unix://");
 	return (CST_EINVAL);
 }
 
@@ -170,6 +211,9 @@ listeners_open(const struct listener_env *env, char *const *urls, size_t n,
 	}
 	for (i = 0; i < n; i++) {
 		msg[0] = '\0';
+		if (strncmp(urls[i], "tls://", 6) == 0 && ls->tls == NULL &&
+		    (rc = open_tls(ls, msg)) != 0)
+			goto err;
 		if ((l = calloc(1, sizeof(*l))) == NULL) {
 			rc = CST_ENOMEM;
 			listener_seterr(msg, "%s", cst_strerror(rc));
@@ -240,7 +284,7 @@ listeners_pause(struct listeners *ls)
 		return;
 	ls->paused = 1;
 	for (i = 0; i < ls->n; i++)
-		if (ls->l[i]->type != L_TCP)
+		if (!L_STREAM(ls->l[i]->type))
 			listener_dgram_stop(ls->l[i]);
 	listener_stream_stop(ls);
 }
@@ -294,7 +338,7 @@ listeners_close(struct listeners *ls, void (*done)(void *ctx), void *ctx)
 	uv_close((uv_handle_t *)&ls->sweep, sweep_closed);
 	for (i = 0; i < ls->n; i++) {
 		l = ls->l[i];
-		if (l->type != L_TCP && (rc = listener_dgram_drain(l)) != 0 &&
+		if (!L_STREAM(l->type) && (rc = listener_dgram_drain(l)) != 0 &&
 		    first == 0)
 			first = rc;
 		uv_close(&l->h.handle, listener_freed);

@@ -2,8 +2,10 @@
  * The listener stage's internals, shared by its three files:
  *
  *   listener.c         the set: URLs to listeners, start, pause, close
- *   listener_stream.c  stream listeners (TCP): accept, read, the
+ *   listener_stream.c  stream listeners (TCP, TLS): accept, read, the
  *                      deframer, back-pressure per connection
+ *   listener_tls.c     a TLS connection's filter (tls.h) between the
+ *                      read and the deframer; refusals counted and sealed
  *   listener_dgram.c   datagram listeners (UDP, unix): read, cut, count
  *                      what is dropped
  *
@@ -25,6 +27,7 @@
 #include "framing.h"
 #include "listener.h"
 #include "peers.h"
+#include "tls.h"
 
 /* Room for 16 datagrams per recvmmsg (libuv splits it in 64 KiB slots). */
 #define RBUF_LEN (16u << 16)
@@ -41,7 +44,10 @@
 /* What is logged about refused or idle connections: once per this. */
 #define LOG_INTERVAL_MS 60000u
 
-enum ltype { L_TCP, L_UDP, L_UNIX };
+enum ltype { L_TCP, L_UDP, L_UNIX, L_TLS };
+
+/* Stream listeners: connections, the deframer, the idle sweep. */
+#define L_STREAM(t) ((t) == L_TCP || (t) == L_TLS)
 
 struct listener {
 	struct listeners *set;
@@ -60,6 +66,9 @@ struct listener {
 	struct sockaddr_storage last_peer;
 	socklen_t last_peer_len;
 	uint64_t inode;           /* UDP: the socket, to find in /proc */
+	uint64_t refusal_ms;      /* TLS: loop time the sealing window began */
+	uint64_t refusals_sealed; /* in that window */
+	uint64_t refusals_unsealed; /* counted only, since the last sealed */
 	int open;                 /* the handle is initialised */
 };
 
@@ -75,6 +84,7 @@ struct conn {
 	struct conn *next;
 	struct peer *peer;
 	cst_deframer df;
+	struct tls_sess *tls;     /* TLS listeners: the filter; else NULL */
 	struct source src;
 	int64_t recv_ns;
 	uint64_t last_ms;         /* loop time: accepted, or last message */
@@ -88,6 +98,7 @@ struct listeners {
 	struct conn *conns;       /* oldest last message first */
 	struct conn *conns_tail;
 	struct peers *peers;
+	struct tls_server *tls;   /* for new TLS connections; NULL: none */
 	struct listener_conn_stats st;  /* st.open: the connections */
 	uv_timer_t sweep;         /* the idle sweep */
 	uint64_t resumed_ms;      /* loop time reading last resumed */
@@ -128,6 +139,24 @@ void listener_stream_stop(struct listeners *ls);
  * Returns the first recording error, if any.
  */
 int listener_stream_close_all(struct listeners *ls);
+
+/* ---- listener_tls.c ---- */
+
+/* Starts TLS on connection c.  0 or CST_ENOMEM. */
+int listener_tls_conn_init(struct conn *c);
+/*
+ * Feeds ciphertext p[0..n) (borrowed) of c through TLS to its deframer.
+ * Returns 0, CST_EPERM (refused: listener_tls_refused was called and c
+ * must be closed, nothing recorded), CST_ECORRUPT (bad framing) or a
+ * recording error.
+ */
+int listener_tls_feed(struct conn *c, const uint8_t *p, size_t n);
+/*
+ * Counts, logs (once per interval per peer) and seals (R-REC-8) the
+ * refusal of c, with reason (borrowed; NULL: the filter's).  Returns 0
+ * or the recording error.
+ */
+int listener_tls_refused(struct conn *c, const char *reason);
 
 /* ---- listener_dgram.c ---- */
 

@@ -1,6 +1,7 @@
 /*
- * Stream listeners (TCP, RFC 6587): accept, read, the deframer, and the
- * per-connection brake of back-pressure.  libuv caps the reads per socket
+ * Stream listeners (TCP, RFC 6587; TLS, RFC 5425, through
+ * listener_tls.c): accept, read, the deframer, and the per-connection
+ * brake of back-pressure.  libuv caps the reads per socket
  * per wakeup (32), and accept here takes at most ACCEPTS_PER_WAKEUP, so
  * one busy peer cannot starve the others.
  *
@@ -89,6 +90,7 @@ conn_freed(uv_handle_t *h)
 	struct listeners *ls = c->l->set;
 
 	cst_deframer_close(&c->df);
+	tls_sess_free(c->tls);
 	free(c);
 	listener_handle_closed(ls);
 }
@@ -114,6 +116,20 @@ conn_end(struct conn *c, int finish)
 	c->peer->conns--;
 	uv_close((uv_handle_t *)&c->h, conn_freed);
 	return (rc);
+}
+
+/*
+ * Bytes read from c: through TLS on a TLS listener, else straight to the
+ * deframer.  0, CST_ECORRUPT (framing), CST_EPERM (TLS refused it) or a
+ * recording error.
+ */
+static int
+conn_feed(struct conn *c, const uint8_t *p, size_t n)
+{
+
+	if (c->tls != NULL)
+		return (listener_tls_feed(c, p, n));
+	return (cst_deframer_feed(&c->df, p, n));
 }
 
 static void
@@ -144,9 +160,11 @@ stream_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf)
 		return;
 	}
 	c->recv_ns = listener_now_ns();
-	rc = cst_deframer_feed(&c->df, (const uint8_t *)buf->base,
-	    (size_t)nread);
-	if (rc == CST_ECORRUPT) {
+	rc = conn_feed(c, (const uint8_t *)buf->base, (size_t)nread);
+	if (rc == CST_EPERM) {
+		/* Counted, logged and sealed: none of it is an event. */
+		conn_end(c, 0);
+	} else if (rc == CST_ECORRUPT) {
 		/* The bad bytes are recorded (CST_RF_FRAMING_ERROR). */
 		c->l->ctr.framing_errors++;
 		log_warn("%s: %s: bad framing, connection closed", c->l->name,
@@ -224,12 +242,17 @@ admit(struct listener *l, int fd, const struct sockaddr *sa)
 	c->last_ms = now;
 	pe->conns++;
 	ls->handles++;
-	listener_source_init(&c->src, l, CST_TR_TCP);
+	listener_source_init(&c->src, l, l->type == L_TLS ? CST_TR_TLS :
+	    CST_TR_TCP);
 	c->src.peer_len = addr_format(sa, c->src.peer, sizeof(c->src.peer));
 	cst_deframer_init(&c->df, ls->env.max_message, conn_message, c);
 	uv_tcp_keepalive(&c->h, 1, 60);
 	conn_link_tail(ls, c);
 	ls->st.open++;
+	if (l->type == L_TLS && listener_tls_conn_init(c) != 0) {
+		conn_end(c, 0);
+		return;
+	}
 	if (!ls->paused)
 		conn_start(c);
 	return;
@@ -362,7 +385,8 @@ listener_stream_open_tcp(struct listener *l, const char *hostport,
 	uv_poll_start(&l->h.poll, UV_READABLE, tcp_acceptable);
 	if (getsockname(l->fd, (struct sockaddr *)&ss, &len) == 0) {
 		addr_format((struct sockaddr *)&ss, peer, sizeof(peer));
-		snprintf(l->name, sizeof(l->name), "tcp://%s", peer);
+		snprintf(l->name, sizeof(l->name), "%s://%s",
+		    l->type == L_TLS ? "tls" : "tcp", peer);
 	}
 	return (0);
 }
@@ -412,7 +436,9 @@ conn_drain(struct conn *c)
 			break;
 		total += (size_t)n;
 		c->recv_ns = listener_now_ns();
-		rc = cst_deframer_feed(&c->df, ls->rbuf, (size_t)n);
+		rc = conn_feed(c, ls->rbuf, (size_t)n);
+		if (rc == CST_EPERM)
+			break;
 		if (rc == CST_ECORRUPT) {
 			c->l->ctr.framing_errors++;
 			break;
@@ -461,10 +487,21 @@ listener_stream_sweep(struct listeners *ls)
 		 * the next message it writes.  One that is trickling a
 		 * message is cut whatever the load.
 		 */
-		if (cst_deframer_between(&c->df) &&
+		if (cst_deframer_between(&c->df) && (c->tls == NULL ||
+		    tls_sess_established(c->tls)) &&
 		    ls->st.open < ls->env.max_connections -
 		    ls->env.max_connections / 4)
 			continue;
+		/* A handshake unfinished by now is refused, whatever the load. */
+		if (c->tls != NULL && !tls_sess_established(c->tls)) {
+			if ((rc = listener_tls_refused(c, "handshake not "
+			    "finished within input.idle_timeout")) != 0) {
+				ls->env.fatal(ls->env.ctx, rc);
+				return;
+			}
+			conn_end(c, 0);
+			continue;
+		}
 		ls->st.idle_closed++;
 		if (peers_may_log(c->peer, PEER_LOG_IDLE, now, LOG_INTERVAL_MS))
 			log_warn("%s: %s: no complete message in %" PRIu64

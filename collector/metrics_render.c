@@ -117,6 +117,10 @@ metrics_render(void *ctx, cst_buf *out)
 	metric_per_listener(d, out, "custody_kernel_dropped_total",
 	    "Datagrams the kernel dropped on a full socket queue.",
 	    LC(kernel_dropped));
+	metric_per_listener(d, out, "custody_tls_refused_total",
+	    "TLS connections refused (plain text, failed handshake, "
+	    "certificate not allowed); sealed as refusal records.",
+	    LC(tls_refused));
 	metric(out, "custody_events_durable_total", "counter",
 	    "Events sealed, signed and fsynced.", d->events_durable);
 	metric(out, "custody_records_durable_total", "counter",

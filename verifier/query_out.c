@@ -45,7 +45,7 @@ const char *
 query_out_kind(unsigned k)
 {
 	static const char *n[] = { "event", "start", "stop", "recovery",
-	    "key-epoch", "loss", "stats", "clock", "reload" };
+	    "key-epoch", "loss", "stats", "clock", "reload", "refusal" };
 
 	return (k <= CST_REC_KIND_MAX ? n[k] : "-");
 }

@@ -22,7 +22,8 @@
 #include "vreport.h"
 
 static const char *kind_names[CST_REC_KIND_MAX + 1] = { "event", "start",
-    "stop", "recovery", "key_epoch", "loss", "stats", "clock", "reload" };
+    "stop", "recovery", "key_epoch", "loss", "stats", "clock", "reload",
+    "refusal" };
 
 static const char *sev_names[] = { "failure", "error", "warning", "note" };
 

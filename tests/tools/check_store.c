@@ -62,7 +62,7 @@
 
 static const char *const kind_names[] = {
 	"event", "start", "stop", "recovery", "key_epoch", "loss", "stats",
-	"clock", "reload",
+	"clock", "reload", "refusal",
 };
 
 struct conn_state {
