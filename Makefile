@@ -5,7 +5,9 @@ DEBIAN_PACKAGES := build-essential cmake pkg-config clang libuv1-dev \
 	libsodium-dev libzstd-dev libmsgpack-dev libcriterion-dev libinih-dev \
 	libsystemd-dev libpcre2-dev libssl-dev python3 python3-nacl \
 	python3-zstandard python3-msgpack zstd bsdutils libclang-rt-14-dev procps \
-	iproute2 scdoc man-db systemd debhelper dpkg-dev fakeroot lintian
+	iproute2 scdoc man-db systemd debhelper dpkg-dev fakeroot lintian \
+	openssl rsyslog rsyslog-openssl rsyslog-gnutls libivykis0 libnet1 \
+	libwrap0 libjson-c5 libpcre3
 
 JOBS := $(shell nproc 2>/dev/null || echo 2)
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
