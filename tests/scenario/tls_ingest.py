@@ -12,8 +12,9 @@ identity (R-REC-7).
 Refused (R-REC-8), nothing of theirs stored as an event, each counted in
 custody_tls_refused_total and sealed as a refusal record with its reason:
 a CA-signed certificate the allow list does not match, a client without
-a certificate, an expired certificate, a self-signed one, and plain text
-sent to the TLS port.  Then SIGHUP loads a new server certificate while a
+a certificate, an expired certificate, a self-signed one, plain text
+sent to the TLS port, and a handshake left unfinished past the idle
+timeout.  Then SIGHUP loads a new server certificate while a
 connection stays open: the open one goes on, a new one sees the new
 certificate.  custody-verify and the reference verifier (tests/ref) say
 the store is intact.
@@ -56,7 +57,8 @@ def body():
     rogue = certs.issue("rogue", "client1.example.org",
                         ["DNS:client1.example.org"], self_signed=True)
     tls_port = h.free_port()
-    conf = (f"[tls]\ncert = {certs.server_cert}\nkey = {certs.server_key}\n"
+    conf = (f"[input]\nidle_timeout = 2s\n"
+            f"[tls]\ncert = {certs.server_cert}\nkey = {certs.server_key}\n"
             f"ca = {certs.ca}\nallow = name:*.example.org\n"
             f"allow = sha256:{tlscerts.fingerprint(pinned[0])}\n")
     d = h.Daemon(work, config=conf, udp=False, unix=False)
@@ -101,8 +103,16 @@ def body():
                     "closed")
         except ConnectionResetError:
             pass
-    h.wait_for(lambda: d.metric("custody_tls_refused_total") >= 5, 20,
-               "5 refusals counted")
+    # A handshake begun and never finished is cut at idle_timeout.
+    stall = socket.create_connection(("127.0.0.1", tls_port), timeout=10)
+    stall.sendall(b"\x16\x03\x01")
+    try:
+        h.check(stall.recv(100) == b"", "a stalled handshake is cut")
+    except ConnectionResetError:
+        pass
+    stall.close()
+    h.wait_for(lambda: d.metric("custody_tls_refused_total") >= 6, 20,
+               "6 refusals counted")
 
     # SIGHUP with a new server certificate: an open connection goes on.
     keep = ssl.create_default_context(cafile=certs.ca)
@@ -134,7 +144,7 @@ def body():
     h.wait_for(lambda: d.received(url) >= total, 20,
                "the held connection's message")
     refusals = d.metric("custody_tls_refused_total")
-    h.check(refusals == 5, f"exactly 5 refusals counted ({refusals})")
+    h.check(refusals == 6, f"exactly 6 refusals counted ({refusals})")
 
     d.stop()
     rc, summary, records = h.check_store(d.data, dump=True)
@@ -162,13 +172,14 @@ def body():
     refs = [r for r in records if r["kind"] == 9]
     reasons = [r["detail"]["reason"] for r in refs]
     print("refusal reasons:", reasons, flush=True)
-    h.check(len(refs) == 5 and all(r["transport"] == 0 for r in refs) and
+    h.check(len(refs) == 6 and all(r["transport"] == 0 for r in refs) and
             all(r["detail"]["listener"] == url and
                 r["detail"]["peer"].startswith("127.0.0.1:")
                 for r in refs),
-            f"5 refusal records, listener and peer named ({reasons})")
+            f"6 refusal records, listener and peer named ({reasons})")
     for want in ("certificate not allowed", "certificate: certificate has "
-                 "expired", "not TLS (plain text)"):
+                 "expired", "not TLS (plain text)",
+                 "handshake not finished within input.idle_timeout"):
         h.check(any(r == want for r in reasons),
                 f"a refusal says {want!r} ({reasons})")
     h.check(sum(r.startswith("handshake: ") or r.startswith("certificate: ")
