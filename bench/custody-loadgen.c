@@ -731,14 +731,16 @@ static int
 tls_step(struct lg_conn *c)
 {
 	unsigned long e;
+	const char *why;
 	int n;
 
 	n = SSL_do_handshake(c->ssl);
 	if (tls_flush(c) != 0 || (n != 1 &&
 	    SSL_get_error(c->ssl, n) != SSL_ERROR_WANT_READ)) {
 		e = ERR_get_error();
+		why = e != 0 ? ERR_reason_error_string(e) : NULL;
 		fprintf(stderr, "custody-loadgen: conn %u: tls: %s\n", c->id,
-		    e != 0 ? ERR_reason_error_string(e) : "handshake failed");
+		    why != NULL ? why : "handshake failed");
 		ERR_clear_error();
 		conn_fail(c, "tls", UV_EPROTO);
 		settled(c->lg);
