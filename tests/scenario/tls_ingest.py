@@ -63,6 +63,17 @@ def body():
             f"allow = sha256:{tlscerts.fingerprint(pinned[0])}\n")
     d = h.Daemon(work, config=conf, udp=False, unix=False)
     url = f"tls://127.0.0.1:{tls_port}"
+    # --check loads the certificates as a start would: a key others can
+    # read is refused (as formats/keys.c refuses secret keys).
+    check = [h.binary("CUSTODYD"), "--check", "--config", d.config,
+             "--data-dir", d.data, "--listen", url]
+    os.chmod(certs.server_key, 0o640)
+    r = h.run(check)
+    h.check(r.returncode == 1 and b"0600" in r.stderr,
+            f"--check refuses a key readable by the group ({r.stderr!r})")
+    os.chmod(certs.server_key, 0o600)
+    r = h.run(check)
+    h.check(r.returncode == 0, f"--check passes ({r.stderr!r})")
     d.listeners.append(url)
     d.start()
 
