@@ -35,6 +35,7 @@
 /* A subject longer than this is cut: it is a name, not a payload. */
 #define SUBJECT_MAX 1024
 #define FPR_LEN 32
+#define FEED_MAX ((size_t)1 << 30)
 
 struct allow {
 	int is_fpr;
@@ -521,6 +522,13 @@ tls_sess_feed(struct tls_sess *s, const uint8_t *p, size_t len)
 
 	if (s->refused)
 		return (CST_EPERM);
+	/* OpenSSL counts in int: a larger feed goes in pieces. */
+	while (len > FEED_MAX) {
+		if ((rc = tls_sess_feed(s, p, FEED_MAX)) != 0)
+			return (rc);
+		p += FEED_MAX;
+		len -= FEED_MAX;
+	}
 	if (len == 0 || s->closed)
 		return (0);
 	/*
@@ -595,8 +603,8 @@ tls_sess_write(struct tls_sess *s, const uint8_t *p, size_t len)
 	while (done < len) {
 		ERR_clear_error();
 		/* Memory BIOs take everything: no partial write to retry. */
-		n = SSL_write(s->ssl, p + done, (int)(len - done > INT32_MAX ?
-		    INT32_MAX : len - done));
+		n = SSL_write(s->ssl, p + done, (int)(len - done > FEED_MAX ?
+		    FEED_MAX : len - done));
 		if (n <= 0) {
 			ERR_clear_error();
 			return (CST_ENOMEM);
