@@ -229,8 +229,9 @@ client_out(BIO *wb, uint8_t **buf, size_t *len, size_t *cap)
 
 /*
  * 1 if a and b hold the same pieces up to and including a framing error,
- * whose bytes are those left in the read that met it: those depend on
- * where reads end, so only the error itself must match.
+ * whose bytes are those left in the read that met it (cut in pieces of
+ * max_msg): those depend on where reads end, so only the error itself
+ * must match.
  */
 static int
 same_pieces(const struct sink *a, const struct sink *b)
@@ -243,10 +244,11 @@ same_pieces(const struct sink *a, const struct sink *b)
 		memcpy(&fa, a->msgs + i + 4, 4);
 		memcpy(&lb, b->msgs + j, 4);
 		memcpy(&fb, b->msgs + j + 4, 4);
+		/* Its split in pieces too depends on where the read ended. */
+		if ((fa | fb) & CST_FRAME_ERROR)
+			return ((fa & fb & CST_FRAME_ERROR) != 0);
 		if (fa != fb)
 			return (0);
-		if (fa & CST_FRAME_ERROR)
-			return (1);
 		if (la != lb || memcmp(a->msgs + i + 8, b->msgs + j + 8, la) != 0)
 			return (0);
 		i += 8 + la;
