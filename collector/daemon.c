@@ -590,6 +590,7 @@ start_listening(struct daemon *d)
 	env.max_connections_per_peer = c->max_connections_per_peer;
 	env.idle_timeout_ms = c->idle_timeout_s * 1000;
 	env.udp_rcvbuf = c->udp_rcvbuf;
+	env.tls = &c->tls;
 	env.after_read = after_read;
 	env.fatal = listener_fatal;
 	env.ctx = d;

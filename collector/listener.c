@@ -63,6 +63,7 @@ listener_handle_closed(struct listeners *ls)
 	/* Connections a stop held name their listener until the end. */
 	for (i = 0; i < ls->n; i++)
 		free(ls->l[i]);
+	tls_server_unref(ls->tls);
 	if (ls->spare_fd >= 0)
 		close(ls->spare_fd);
 	peers_free(ls->peers);
@@ -116,6 +117,42 @@ sweep_closed(uv_handle_t *h)
 	listener_handle_closed(h->data);
 }
 
+/* The TLS server for the set's tls:// listeners, from env's [tls]. */
+static int
+open_tls(struct listeners *ls, char *msg)
+{
+	char err[TLS_ERR_LEN];
+	int rc;
+
+	if (ls->env.tls == NULL) {
+		listener_seterr(msg, "no [tls] configuration");
+		return (CST_EINVAL);
+	}
+	if ((rc = tls_server_new(ls->env.tls, &ls->tls, err)) != 0)
+		listener_seterr(msg, "%s", err);
+	return (rc);
+}
+
+int
+listeners_tls_reload(struct listeners *ls, const struct conf_tls *tls,
+    char err[LISTENER_ERR_LEN])
+{
+	struct tls_server *srv;
+	char msg[TLS_ERR_LEN];
+	int rc;
+
+	if (ls->tls == NULL)
+		return (0);
+	if ((rc = tls_server_new(tls, &srv, msg)) != 0) {
+		listener_seterr(err, "%s", msg);
+		return (rc);
+	}
+	/* Established connections keep the old one (their reference). */
+	tls_server_unref(ls->tls);
+	ls->tls = srv;
+	return (0);
+}
+
 /* Opens listener l for url (both borrowed).  0 or an error, in msg. */
 static int
 open_one(struct listener *l, const char *url, char *msg)
@@ -133,6 +170,10 @@ open_one(struct listener *l, const char *url, char *msg)
 		l->type = L_RELP;
 		return (listener_stream_open_tcp(l, url + 7, msg));
 	}
+	if (strncmp(url, "tls://", 6) == 0) {
+		l->type = L_TLS;
+		return (listener_stream_open_tcp(l, url + 6, msg));
+	}
 	if (strncmp(url, "udp://", 6) == 0) {
 		l->type = L_UDP;
 		return (listener_dgram_open_udp(l, url + 6, msg));
@@ -141,7 +182,8 @@ open_one(struct listener *l, const char *url, char *msg)
 		l->type = L_UNIX;
 		return (listener_dgram_open_unix(l, url + 7, msg));
 	}
-	listener_seterr(msg, "expected tcp://, relp://, udp:// or unix://");
+	listener_seterr(msg, "expected tcp://, relp://, tls://, udp:// or "
+	    "unix://");
 	return (CST_EINVAL);
 }
 
@@ -177,6 +219,9 @@ listeners_open(const struct listener_env *env, char *const *urls, size_t n,
 	}
 	for (i = 0; i < n; i++) {
 		msg[0] = '\0';
+		if (strncmp(urls[i], "tls://", 6) == 0 && ls->tls == NULL &&
+		    (rc = open_tls(ls, msg)) != 0)
+			goto err;
 		if ((l = calloc(1, sizeof(*l))) == NULL) {
 			rc = CST_ENOMEM;
 			listener_seterr(msg, "%s", cst_strerror(rc));

@@ -41,18 +41,23 @@ parser_message(struct batcher *b, struct source *src, const uint8_t *msg,
 	uint8_t *raw;
 	int rc;
 
-	if ((rc = batcher_add(b, len, src->name_len + src->peer_len, &r,
-	    &raw)) != 0)
+	if ((rc = batcher_add(b, len, src->name_len + src->peer_len +
+	    src->tls_peer_len, &r, &raw)) != 0)
 		return (rc);
 	if (len > 0)
 		memcpy(raw, msg, len);
 	if (src->gen != batcher_gen(b)) {
-		uint8_t *p = batcher_alloc(b, src->name_len + src->peer_len);
+		uint8_t *p = batcher_alloc(b, src->name_len + src->peer_len +
+		    src->tls_peer_len);
 
 		memcpy(p, src->name, src->name_len);
 		memcpy(p + src->name_len, src->peer, src->peer_len);
+		if (src->tls_peer != NULL)
+			memcpy(p + src->name_len + src->peer_len,
+			    src->tls_peer, src->tls_peer_len);
 		src->name_copy = p;
 		src->peer_copy = p + src->name_len;
+		src->tls_peer_copy = p + src->name_len + src->peer_len;
 		src->gen = batcher_gen(b);
 	}
 	batcher_count_event(b, len);
@@ -65,6 +70,10 @@ parser_message(struct batcher *b, struct source *src, const uint8_t *msg,
 	r->listener.len = src->name_len;
 	r->peer.p = src->peer_copy;
 	r->peer.len = src->peer_len;
+	if (src->tls_peer != NULL) {
+		r->tls_peer.p = src->tls_peer_copy;
+		r->tls_peer.len = src->tls_peer_len;
+	}
 	r->raw.p = raw;
 	r->raw.len = len;
 

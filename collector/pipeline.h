@@ -73,6 +73,10 @@ struct source {
 	uint8_t transport;    /* enum cst_transport */
 	char peer[128];       /* "198.51.100.7:5140", "[::1]:5140", a path */
 	size_t peer_len;
+	/* TLS: the client's identity (R-REC-7), borrowed; NULL: nil. */
+	const char *tls_peer;
+	size_t tls_peer_len;
+	const uint8_t *tls_peer_copy;
 	uint64_t gen;         /* batch generation the copies belong to */
 	const uint8_t *name_copy; /* name inside that batch's arena */
 	const uint8_t *peer_copy; /* peer inside that batch's arena */
@@ -94,6 +98,7 @@ struct listener_counters {
 	uint64_t kernel_dropped; /* the kernel's receive queue drops */
 	uint64_t relp_acked;     /* RELP messages answered, once durable */
 	uint64_t relp_refused;   /* RELP connections cut: not RELP */
+	uint64_t tls_refused;    /* TLS connections refused (R-REC-8) */
 };
 
 #endif /* CUSTODY_COLLECTOR_PIPELINE_H */
