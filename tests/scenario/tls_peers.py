@@ -19,15 +19,21 @@ certificate; custody-verify says the store is intact.
 
 syslog-ng conflicts with rsyslog as a Debian package: like
 bench/compare.sh, it is used unpacked (dpkg-deb -x) from
-$CUSTODY_SYSLOG_NG_ROOT or $BENCH_WORK/peers/syslog-ng (what
-bench/compare.sh leaves); the test fails when neither exists and
-/usr/sbin/syslog-ng does not either.
+$CUSTODY_SYSLOG_NG_ROOT, $BENCH_WORK/peers/syslog-ng (what
+bench/compare.sh leaves) or /usr/sbin/syslog-ng; when none is there the
+test fetches syslog-ng-core itself (apt-get download, dpkg-deb -x into
+$BENCH_WORK/peers/syslog-ng-core; its libraries are in make deps).  Only
+when the package cannot be had is that one sender left out, said so on
+the output.
 """
 import glob
 import os
 import re
+import shutil
 import socket
+import subprocess
 import sys
+import tempfile
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "lib"))
 import harness as h  # noqa: E402
@@ -44,17 +50,80 @@ def rs_moddir():
     h.fail("rsyslog's modules are not installed (package rsyslog)")
 
 
+def bench_peers():
+    return os.path.join(os.environ.get("BENCH_WORK", "/tmp/custody-bench"),
+                        "peers")
+
+
+def apt_download(pkg, into):
+    """apt-get download pkg into the directory into; True if it came."""
+    for attempt in range(2):
+        try:
+            r = subprocess.run(["apt-get", "download", pkg], cwd=into,
+                               stdout=subprocess.DEVNULL,
+                               stderr=subprocess.PIPE, timeout=120)
+        except (OSError, subprocess.TimeoutExpired) as e:
+            print(f"apt-get download {pkg}: {e}", flush=True)
+            return False
+        if r.returncode == 0 and glob.glob(os.path.join(into, "*.deb")):
+            return True
+        print(f"apt-get download {pkg}: "
+              f"{r.stderr.decode(errors='replace').strip()[-500:]}",
+              flush=True)
+        # A fresh machine may have no package lists yet (root only).
+        if attempt > 0 or os.geteuid() != 0:
+            return False
+        subprocess.run(["apt-get", "update", "-qq"], timeout=300,
+                       stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    return False
+
+
+def unpack_syslog_ng(root):
+    """dpkg-deb -x syslog-ng-core into root, as bench/compare.sh does.
+
+    Unpacked beside root and renamed into place, so that a run stopped
+    half way or one running at the same time never leaves a partial tree.
+    Returns root, or None when the package cannot be had.
+    """
+    os.makedirs(os.path.dirname(root), exist_ok=True)
+    tmp = tempfile.mkdtemp(prefix=".syslog-ng.", dir=os.path.dirname(root))
+    try:
+        debs = os.path.join(tmp, "debs")
+        tree = os.path.join(tmp, "root")
+        os.makedirs(debs)
+        os.makedirs(tree)
+        if not apt_download("syslog-ng-core", debs):
+            return None
+        for deb in glob.glob(os.path.join(debs, "*.deb")):
+            r = h.run(["dpkg-deb", "-x", deb, tree], bound_s=120)
+            if r.returncode != 0:
+                h.fail(f"dpkg-deb -x {deb}: "
+                       f"{r.stderr.decode(errors='replace')}")
+        try:
+            os.rename(tree, root)
+        except OSError:
+            pass  # another run put it there first
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+    return root
+
+
 def syslog_ng_root():
+    """Where syslog-ng is (fetched if need be), or None: cannot be had."""
+    own = os.path.join(bench_peers(), "syslog-ng-core")
     for root in (os.environ.get("CUSTODY_SYSLOG_NG_ROOT"),
-                 os.path.join(os.environ.get("BENCH_WORK",
-                                             "/tmp/custody-bench"),
-                              "peers", "syslog-ng"), "/"):
+                 os.path.join(bench_peers(), "syslog-ng"), own, "/"):
         if root and os.access(os.path.join(root, "usr/sbin/syslog-ng"),
                               os.X_OK):
             return root
-    h.fail("syslog-ng is not installed nor unpacked: set "
-           "CUSTODY_SYSLOG_NG_ROOT to a dpkg-deb -x of syslog-ng-core, or "
-           "run bench/compare.sh once")
+    if os.environ.get("CUSTODY_SYSLOG_NG_ROOT"):
+        h.fail("CUSTODY_SYSLOG_NG_ROOT has no usr/sbin/syslog-ng")
+    root = unpack_syslog_ng(own)
+    if root is None or not os.access(os.path.join(root,
+                                                  "usr/sbin/syslog-ng"),
+                                     os.X_OK):
+        return None
+    return root
 
 
 def start_rsyslog(work, name, driver, auth, cert, certs, port, in_port):
@@ -89,8 +158,7 @@ ruleset(name="fwd") {{
     return os.path.join(d, "log")
 
 
-def start_syslog_ng(work, cert, certs, port, in_port):
-    root = syslog_ng_root()
+def start_syslog_ng(root, work, cert, certs, port, in_port):
     d = os.path.join(work, "syslog-ng")
     os.makedirs(d, mode=0o700)
     libdir = os.path.join(root, "usr/lib/syslog-ng")
@@ -130,10 +198,18 @@ def body():
     d.listeners.append(url)
     d.start()
 
+    peers = [("rsyslog-ossl", "ossl", "x509/certvalid"),
+             ("rsyslog-gtls", "gtls", "x509/name")]
+    sng_root = syslog_ng_root()
+    if sng_root is not None:
+        peers.append(("syslog-ng", None, None))
+    else:
+        print("SKIPPED sender syslog-ng: the package syslog-ng-core "
+              "cannot be downloaded here (apt-get download failed) and no "
+              "unpacked copy exists; set CUSTODY_SYSLOG_NG_ROOT to a "
+              "dpkg-deb -x of it", flush=True)
     senders = {}
-    for name, driver, auth in (("rsyslog-ossl", "ossl", "x509/certvalid"),
-                               ("rsyslog-gtls", "gtls", "x509/name"),
-                               ("syslog-ng", None, None)):
+    for name, driver, auth in peers:
         cert = certs.issue(name, f"{name}.senders.example",
                            [f"DNS:{name}.senders.example"])
         in_port = h.free_port()
@@ -141,7 +217,8 @@ def body():
             log = start_rsyslog(work, name, driver, auth, cert, certs,
                                 tls_port, in_port)
         else:
-            log = start_syslog_ng(work, cert, certs, tls_port, in_port)
+            log = start_syslog_ng(sng_root, work, cert, certs, tls_port,
+                                  in_port)
         senders[name] = (cert, in_port, log)
     for name, (cert, in_port, log) in senders.items():
         def up(p=in_port, lg=log, n=name):
