@@ -304,9 +304,9 @@ Test(conf, check_refuses_what_cannot_run)
 	cr_assert_eq(conf_check(&c, err), CST_EINVAL, "no listener");
 	cr_assert_eq(conf_add_cli_listen(&c, "tcp://127.0.0.1:0"), 0);
 	cr_assert_eq(conf_check(&c, err), 0, "%s", err);
-	cr_assert_eq(conf_add_cli_listen(&c, "tls://127.0.0.1:6514"), 0);
+	cr_assert_eq(conf_add_cli_listen(&c, "sctp://127.0.0.1:6514"), 0);
 	cr_assert_eq(conf_check(&c, err), CST_EINVAL, "an unknown scheme");
-	cr_assert_not_null(strstr(err, "tls://"), "%s", err);
+	cr_assert_not_null(strstr(err, "sctp://"), "%s", err);
 	c.nlisten--;
 	free(c.listen[c.nlisten]);
 	/* A message must always fit an empty batch. */
@@ -375,6 +375,15 @@ Test(conf, tls_refusals)
 	cr_assert(strstr(err, "tls.cert and tls.key") != NULL, "%s", err);
 	cr_assert_eq(conf_set(&c, "tls.cert", "/c", err), 0);
 	cr_assert_eq(conf_set(&c, "tls.key", "/k", err), 0);
+	cr_assert_eq(conf_check(&c, err), 0, "%s", err);
+	/* So does a relp+tls:// listener. */
+	cr_assert_eq(conf_set(&c, "tls.cert", "", err), 0);
+	c.nlisten--;
+	free(c.listen[c.nlisten]);
+	cr_assert_eq(conf_add_cli_listen(&c, "relp+tls://127.0.0.1:2514"), 0);
+	cr_assert_eq(conf_check(&c, err), CST_EINVAL);
+	cr_assert(strstr(err, "tls.cert and tls.key") != NULL, "%s", err);
+	cr_assert_eq(conf_set(&c, "tls.cert", "/c", err), 0);
 	cr_assert_eq(conf_check(&c, err), 0, "%s", err);
 	conf_close(&c);
 }
