@@ -611,16 +611,19 @@ conf_check(const struct conf *c, char err[CONF_ERR_LEN])
 
 		if (strncmp(u, "tcp://", 6) != 0 &&
 		    strncmp(u, "relp://", 7) != 0 &&
+		    strncmp(u, "relp+tls://", 11) != 0 &&
 		    strncmp(u, "udp://", 6) != 0 &&
 		    strncmp(u, "tls://", 6) != 0 &&
 		    strncmp(u, "unix:///", 8) != 0) {
 			seterr(err, "listen %s: expected tcp://HOST:PORT, "
-			    "relp://HOST:PORT, udp://HOST:PORT, tls://HOST:PORT "
-			    "or unix:///PATH", u);
+			    "relp://HOST:PORT, relp+tls://HOST:PORT, "
+			    "udp://HOST:PORT, tls://HOST:PORT or unix:///PATH",
+			    u);
 			goto err0;
 		}
-		if (strncmp(u, "tls://", 6) == 0 && conf_tls_check(&c->tls,
-		    err) != 0)
+		if ((strncmp(u, "tls://", 6) == 0 ||
+		    strncmp(u, "relp+tls://", 11) == 0) &&
+		    conf_tls_check(&c->tls, err) != 0)
 			goto err0;
 	}
 	if (c->idle_timeout_s > CONF_IDLE_TIMEOUT_MAX_S) {

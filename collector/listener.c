@@ -117,7 +117,15 @@ sweep_closed(uv_handle_t *h)
 	listener_handle_closed(h->data);
 }
 
-/* The TLS server for the set's tls:// listeners, from env's [tls]. */
+int
+listener_url_tls(const char *url)
+{
+
+	return (strncmp(url, "tls://", 6) == 0 ||
+	    strncmp(url, "relp+tls://", 11) == 0);
+}
+
+/* The TLS server for the set's TLS listeners, from env's [tls]. */
 static int
 open_tls(struct listeners *ls, char *msg)
 {
@@ -170,8 +178,14 @@ open_one(struct listener *l, const char *url, char *msg)
 		l->type = L_RELP;
 		return (listener_stream_open_tcp(l, url + 7, msg));
 	}
+	if (strncmp(url, "relp+tls://", 11) == 0) {
+		l->type = L_RELP;
+		l->tls = 1;
+		return (listener_stream_open_tcp(l, url + 11, msg));
+	}
 	if (strncmp(url, "tls://", 6) == 0) {
 		l->type = L_TLS;
+		l->tls = 1;
 		return (listener_stream_open_tcp(l, url + 6, msg));
 	}
 	if (strncmp(url, "udp://", 6) == 0) {
@@ -182,8 +196,8 @@ open_one(struct listener *l, const char *url, char *msg)
 		l->type = L_UNIX;
 		return (listener_dgram_open_unix(l, url + 7, msg));
 	}
-	listener_seterr(msg, "expected tcp://, relp://, tls://, udp:// or "
-	    "unix://");
+	listener_seterr(msg, "expected tcp://, relp://, relp+tls://, tls://, "
+	    "udp:// or unix://");
 	return (CST_EINVAL);
 }
 
@@ -219,7 +233,7 @@ listeners_open(const struct listener_env *env, char *const *urls, size_t n,
 	}
 	for (i = 0; i < n; i++) {
 		msg[0] = '\0';
-		if (strncmp(urls[i], "tls://", 6) == 0 && ls->tls == NULL &&
+		if (listener_url_tls(urls[i]) && ls->tls == NULL &&
 		    (rc = open_tls(ls, msg)) != 0)
 			goto err;
 		if ((l = calloc(1, sizeof(*l))) == NULL) {

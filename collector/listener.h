@@ -68,6 +68,9 @@ struct listeners;
 int listeners_open(const struct listener_env *env, char *const *urls,
     size_t n, struct listeners **out, char err[LISTENER_ERR_LEN]);
 
+/* Nonzero when url (borrowed) is tls:// or relp+tls://: TLS first. */
+int listener_url_tls(const char *url);
+
 /*
  * SIGHUP: new TLS connections use the certificates, key, CA and allow
  * list of tls (borrowed); established ones keep theirs.  0, or an error

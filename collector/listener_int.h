@@ -69,6 +69,7 @@ struct listener {
 	struct sockaddr_storage last_peer;
 	socklen_t last_peer_len;
 	uint64_t inode;           /* UDP: the socket, to find in /proc */
+	int tls;                  /* tls:// and relp+tls://: TLS first */
 	uint64_t refusal_ms;      /* TLS: loop time the sealing window began */
 	uint64_t refusals_sealed; /* in that window */
 	uint64_t refusals_unsealed; /* counted only, since the last sealed */

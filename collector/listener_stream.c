@@ -198,8 +198,14 @@ stream_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf)
 	}
 	c->recv_ns = listener_now_ns();
 	if (c->relp != NULL) {
-		if ((rc = listener_relp_read(c, (const uint8_t *)buf->base,
-		    (size_t)nread)) != 0) {
+		/* Over TLS the plaintext reaches the session through the filter. */
+		rc = c->tls != NULL ? listener_tls_feed(c, (const uint8_t *)
+		    buf->base, (size_t)nread) : listener_relp_read(c,
+		    (const uint8_t *)buf->base, (size_t)nread);
+		if (rc == CST_EPERM) {
+			if (!c->ending)
+				conn_end(c, 0);
+		} else if (rc != 0) {
 			ls->env.fatal(ls->env.ctx, rc);
 			return;
 		}
@@ -311,6 +317,7 @@ admit(struct listener *l, int fd, const struct sockaddr *sa)
 	c->last_ms = now;
 	pe->conns++;
 	ls->handles++;
+	/* RELP over TLS is transport relp with a tls_peer (R-REC-7). */
 	listener_source_init(&c->src, l, l->type == L_RELP ? CST_TR_RELP :
 	    l->type == L_TLS ? CST_TR_TLS : CST_TR_TCP);
 	c->src.peer_len = addr_format(sa, c->src.peer, sizeof(c->src.peer));
@@ -327,7 +334,7 @@ admit(struct listener *l, int fd, const struct sockaddr *sa)
 	uv_tcp_keepalive(&c->h, 1, 60);
 	conn_link_tail(ls, c);
 	ls->st.open++;
-	if (l->type == L_TLS && listener_tls_conn_init(c) != 0) {
+	if (l->tls && listener_tls_conn_init(c) != 0) {
 		conn_end(c, 0);
 		return;
 	}
@@ -464,8 +471,8 @@ listener_stream_open_tcp(struct listener *l, const char *hostport,
 	if (getsockname(l->fd, (struct sockaddr *)&ss, &len) == 0) {
 		addr_format((struct sockaddr *)&ss, peer, sizeof(peer));
 		snprintf(l->name, sizeof(l->name), "%s://%s",
-		    l->type == L_RELP ? "relp" : l->type == L_TLS ? "tls" :
-		    "tcp", peer);
+		    l->type == L_RELP ? (l->tls ? "relp+tls" : "relp") :
+		    l->type == L_TLS ? "tls" : "tcp", peer);
 	}
 	return (0);
 }

@@ -1,6 +1,7 @@
 /*
  * TLS connections (RFC 5425): the filter of tls.h between a stream
- * connection's read and its deframer, and the refusals.
+ * connection's read and its deframer (tls://) or its RELP session
+ * (relp+tls://, listener_relp.c), and the refusals.
  *
  * A refused connection (plain text on the port, a failed handshake, a
  * certificate not allowed, a handshake past the idle timeout) gives no
@@ -27,6 +28,7 @@
 
 struct wreq {
 	uv_write_t req;
+	struct conn *c;
 	uint8_t data[];
 };
 
@@ -38,15 +40,21 @@ conn_plain(void *ctx, const uint8_t *p, size_t len)
 	/* Set once the handshake checked it, before the first message. */
 	if (c->src.tls_peer == NULL)
 		c->src.tls_peer = tls_sess_peer(c->tls, &c->src.tls_peer_len);
+	if (c->relp != NULL)
+		return (listener_relp_read(c, p, len));
 	return (cst_deframer_feed(&c->df, p, len));
 }
 
 static void
 written(uv_write_t *req, int status)
 {
+	struct wreq *w = req->data;
+	struct conn *c = w->c;
 
-	(void)status;
-	free(req->data);
+	free(w);
+	/* RELP reads no more while its answers queue up: this may resume. */
+	if (status == 0 && c->relp != NULL)
+		listener_stream_brake(c);
 }
 
 /*
@@ -73,6 +81,7 @@ conn_send(void *ctx, const uint8_t *p, size_t len)
 	if ((w = malloc(sizeof(*w) + len - (size_t)n)) == NULL)
 		return (CST_ENOMEM);
 	memcpy(w->data, p + n, len - (size_t)n);
+	w->c = c;
 	w->req.data = w;
 	b = uv_buf_init((char *)w->data, (unsigned)(len - (size_t)n));
 	if (uv_write(&w->req, (uv_stream_t *)&c->h, &b, 1, written) != 0)

@@ -157,7 +157,7 @@ build_conf(void *ctx, struct conf *c, char err[CONF_ERR_LEN])
 
 
 /*
- * --check: the certificates and key of the tls:// listeners load, as the
+ * --check: the certificates and key of the TLS listeners load, as the
  * start would load them.  0, or -1 after saying why.
  */
 static int
@@ -168,7 +168,8 @@ check_tls(const struct conf *c)
 	size_t i;
 
 	for (i = 0; i < c->nlisten; i++) {
-		if (strncmp(c->listen[i], "tls://", 6) != 0)
+		if (strncmp(c->listen[i], "tls://", 6) != 0 &&
+		    strncmp(c->listen[i], "relp+tls://", 11) != 0)
 			continue;
 		if (tls_server_new(&c->tls, &srv, err) != 0) {
 			log_err("%s", err);
