@@ -94,6 +94,7 @@ struct conn {
 	uint64_t last_ms;         /* loop time: accepted, or last message */
 	int reading;
 	int bad;                  /* its framing failed (counted once) */
+	int tls_bad;              /* TLS: the deframer failed in a feed */
 	int ending;               /* conn_end ran: only callbacks remain */
 	int held;                 /* RELP, a stop: kept for its answers */
 	/* RELP connections (L_RELP), else NULL; df is then unused. */

@@ -36,13 +36,24 @@ static int
 conn_plain(void *ctx, const uint8_t *p, size_t len)
 {
 	struct conn *c = ctx;
+	int rc;
 
 	/* Set once the handshake checked it, before the first message. */
 	if (c->src.tls_peer == NULL)
 		c->src.tls_peer = tls_sess_peer(c->tls, &c->src.tls_peer_len);
 	if (c->relp != NULL)
 		return (listener_relp_read(c, p, len));
-	return (cst_deframer_feed(&c->df, p, len));
+	rc = cst_deframer_feed(&c->df, p, len);
+	/*
+	 * After a framing error the deframer records every byte, flagged
+	 * (framing.h): the rest of what TLS decrypts still goes to it, or
+	 * the records left in the filter would be neither kept nor counted.
+	 */
+	if (rc == CST_ECORRUPT) {
+		c->tls_bad = 1;
+		rc = 0;
+	}
+	return (rc);
 }
 
 static void
@@ -141,5 +152,7 @@ listener_tls_feed(struct conn *c, const uint8_t *p, size_t n)
 	rc = tls_sess_feed(c->tls, p, n);
 	if (rc == CST_EPERM && (rc = listener_tls_refused(c, NULL)) == 0)
 		rc = CST_EPERM;
+	else if (rc == 0 && c->tls_bad)
+		rc = CST_ECORRUPT;
 	return (rc);
 }
