@@ -173,6 +173,7 @@ usage(void)
 	    "                                 the generator's own cost per message)\n"
 	    "  -t, --target URL      tcp://127.0.0.1:PORT, tls://127.0.0.1:PORT,\n"
 	    "                        relp://127.0.0.1:PORT,\n"
+	    "                        relp+tls://127.0.0.1:PORT,\n"
 	    "                        udp://127.0.0.1:PORT, unix:///PATH (datagram);\n"
 	    "                        loopback only\n"
 	    "  -c, --connections N   connections or sockets (default 1)\n"
@@ -189,8 +190,10 @@ usage(void)
 	    "  -T, --timeout S       give up (exit 1) after S seconds\n"
 	    "  -w, --window N        RELP: unanswered messages at most per\n"
 	    "                        connection (default 1024)\n"
-	    "  --cert FILE, --key FILE  tls://: the client certificate and key\n"
-	    "  --ca FILE             tls://: check the server's certificate\n"
+	    "  --cert FILE, --key FILE  tls://, relp+tls://: the client\n"
+	    "                        certificate and key\n"
+	    "  --ca FILE             tls://, relp+tls://: check the server's\n"
+	    "                        certificate\n"
 	    "                        against this bundle (default: no check)\n");
 }
 
@@ -246,6 +249,10 @@ parse_target(struct lg *lg, const char *url)
 	else if (strncmp(url, "relp://", 7) == 0) {
 		lg->transport = LG_RELP;
 		rest = url + 7;
+	} else if (strncmp(url, "relp+tls://", 11) == 0) {
+		lg->transport = LG_RELP;
+		lg->tls = 1;
+		rest = url + 11;
 	} else {
 		fprintf(stderr, "custody-loadgen: unknown scheme in %s\n", url);
 		goto err0;
@@ -733,6 +740,12 @@ relp_write_ctl(struct lg_conn *c, size_t n)
 	uv_buf_t b = uv_buf_init(c->obuf, (unsigned)n);
 	int rc;
 
+	if (c->ssl != NULL) {
+		if (SSL_write(c->ssl, c->obuf, (int)n) != (int)n ||
+		    (rc = tls_flush(c)) != 0)
+			conn_fail(c, "tls", UV_EPROTO);
+		return;
+	}
 	c->oreq.data = c;
 	if ((rc = uv_write(&c->oreq, (uv_stream_t *)&c->h.tcp, &b, 1,
 	    relp_ctl_written)) != 0)
@@ -748,20 +761,13 @@ relp_alloc(uv_handle_t *h, size_t hint, uv_buf_t *buf)
 	*buf = uv_buf_init((char *)c->rbuf, LG_RELP_RBUF);
 }
 
+/* Answers p[0..n) from the server, in clear (after TLS, if any). */
 static void
-relp_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf)
+relp_answers(struct lg_conn *c, const uint8_t *p, size_t n)
 {
-	struct lg_conn *c = s->data;
 	int rc;
 
-	if (nread == 0 || c->state != ST_READY)
-		return;
-	if (nread < 0) {
-		conn_fail(c, "read", (int)nread);
-		return;
-	}
-	if ((rc = relp_parser_feed(&c->rp, (const uint8_t *)buf->base,
-	    (size_t)nread)) != 0) {
+	if ((rc = relp_parser_feed(&c->rp, p, n)) != 0) {
 		if (!c->failed)
 			fprintf(stderr, "custody-loadgen: conn %u: RELP "
 			    "answer: %s\n", c->id, rc == CST_EINVAL ?
@@ -769,6 +775,20 @@ relp_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf)
 		c->failed = 1;
 		conn_close(c);
 	}
+}
+
+static void
+relp_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf)
+{
+	struct lg_conn *c = s->data;
+
+	if (nread == 0 || c->state != ST_READY)
+		return;
+	if (nread < 0) {
+		conn_fail(c, "read", (int)nread);
+		return;
+	}
+	relp_answers(c, (const uint8_t *)buf->base, (size_t)nread);
 }
 
 static void
@@ -782,7 +802,9 @@ relp_start(struct lg_conn *c)
 	    sizeof(offers) - 1, offers);
 	c->txnr = 2;
 	relp_write_ctl(c, (size_t)n);
-	if (c->state == ST_READY && (rc = uv_read_start((uv_stream_t *)
+	/* Over TLS on_tls_read reads, and hands the answers on. */
+	if (c->state == ST_READY && c->ssl == NULL &&
+	    (rc = uv_read_start((uv_stream_t *)
 	    &c->h.tcp, relp_alloc, relp_read)) != 0)
 		conn_fail(c, "read", rc);
 }
@@ -919,6 +941,8 @@ tls_step(struct lg_conn *c)
 	}
 	if (n == 1) {
 		c->state = ST_READY;
+		if (c->lg->transport == LG_RELP)
+			relp_start(c);
 		settled(c->lg);
 	}
 	return (0);
@@ -926,15 +950,15 @@ tls_step(struct lg_conn *c)
 
 /*
  * What the server sends: the handshake, then nothing but alerts (syslog
- * over TLS is one way).  An end or an alert before we are done is a
- * failure.
+ * over TLS is one way) or RELP's answers.  An end or an alert before we
+ * are done is a failure.
  */
 static void
 on_tls_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf)
 {
 	struct lg_conn *c = s->data;
 	uint8_t sink[4096];
-	int connecting = c->state == ST_CONNECTING;
+	int connecting = c->state == ST_CONNECTING, n;
 
 	if (nread == 0)
 		return;
@@ -950,8 +974,9 @@ on_tls_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf)
 		if (tls_step(c) != 0 || c->state == ST_CONNECTING)
 			return;
 	}
-	while (SSL_read(c->ssl, sink, sizeof(sink)) > 0)
-		;
+	while ((n = SSL_read(c->ssl, sink, sizeof(sink))) > 0)
+		if (c->lg->transport == LG_RELP && c->state == ST_READY)
+			relp_answers(c, sink, (size_t)n);
 	ERR_clear_error();
 	(void)tls_flush(c);
 	if (!connecting && SSL_get_shutdown(c->ssl) & SSL_RECEIVED_SHUTDOWN &&
@@ -1104,7 +1129,8 @@ write_manifest(struct lg *lg, const char *path)
 	memcpy(m.gen, lg->g.gen, sizeof(m.gen));
 	m.size = lg->g.size;
 	m.base_s = lg->g.base_s;
-	snprintf(m.transport, sizeof(m.transport), "%s", lg->tls ? "tls" :
+	snprintf(m.transport, sizeof(m.transport), "%s",
+	    lg->tls && lg->transport == LG_TCP ? "tls" :
 	    tnames[lg->transport]);
 	snprintf(m.framing, sizeof(m.framing), "%s",
 	    lg->transport == LG_RELP ? "relp" :

@@ -9,7 +9,9 @@ sender's certificate (R-REC-7, R-RELP-2).  Before that, a sender that
 speaks RELP in clear on the TLS port and one with a certificate the allow
 list refuses are each cut, counted in custody_tls_refused_total and
 sealed as refusal records (R-REC-8), nothing of theirs recorded as an
-event; custody-verify says the chain is intact.
+event.  custody-loadgen then sends LG_N more over four relp+tls://
+connections, all acknowledged, and check_store finds its manifest's
+messages whole; custody-verify says the chain is intact.
 """
 import os
 import socket
@@ -22,6 +24,8 @@ import relp_peer as rp  # noqa: E402
 import tlscerts  # noqa: E402
 
 N = 2000
+LG_N = 20000
+LG_CONNS = 4
 KIND_REFUSAL = 9
 OPEN = (b"1 open 85 relp_version=0\nrelp_software=test\n"
         b"commands=syslog\n")
@@ -89,10 +93,27 @@ def body():
     h.check(d.metric("custody_tls_refused_total") == 2,
             "only the two refused senders counted")
     rs.stop()
+
+    lg_cert = certs.issue("loadgen", "loadgen.senders.example",
+                          ["DNS:loadgen.senders.example"])
+    man = os.path.join(work, "loadgen.manifest")
+    r = h.run([h.tool("custody-loadgen"), "-t", url, "-c", str(LG_CONNS),
+               "-n", str(LG_N), "-s", "300", "-g", "relptls", "-m", man,
+               "-T", str(40 * h.SLOW), "--cert", lg_cert[0], "--key",
+               lg_cert[1], "--ca", certs.ca], bound_s=50)
+    h.check(r.returncode == 0, "custody-loadgen sends over relp+tls:// "
+            f"({r.stderr.decode(errors='replace')[-500:]})")
+    h.check(d.metric("custody_relp_acked_total") == N + LG_N,
+            f"custody-loadgen's {LG_N} messages acknowledged")
     d.stop()
 
+    rc, summary, _ = h.check_store(d.data, [man])
+    h.check(rc == 0, f"check_store with the loadgen manifest: "
+            f"{summary['text']}")
     rc, summary, records = h.check_store(d.data, dump=True)
     h.check(rc == 0, f"check_store: {summary['text']}")
+    records = [r for r in records if not (r["kind"] == rp.KIND_EVENT and
+               r["tls_peer"] and "CN=loadgen." in r["tls_peer"])]
     events = rp.relp_events(records)
     raws = [bytes.fromhex(r["raw_hex"]) for r in events]
     h.check(len(raws) == N and raws == lines,
