@@ -6,7 +6,8 @@ DEBIAN_PACKAGES := build-essential cmake pkg-config clang libuv1-dev \
 	libsystemd-dev libpcre2-dev libssl-dev python3 python3-nacl \
 	python3-zstandard python3-msgpack zstd bsdutils libclang-rt-14-dev procps \
 	iproute2 scdoc man-db systemd debhelper dpkg-dev fakeroot lintian \
-	rsyslog rsyslog-relp
+	openssl rsyslog rsyslog-relp rsyslog-openssl rsyslog-gnutls libivykis0 \
+	libnet1 libwrap0 libjson-c5 libpcre3
 
 JOBS := $(shell nproc 2>/dev/null || echo 2)
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)

@@ -1,7 +1,9 @@
 /*
  * custody-loadgen: sends syslog load to a collector on this machine.
  *
- * N TCP connections (RFC 6587 octet counting or LF framing), N UDP
+ * N TCP connections (RFC 6587 octet counting or LF framing), N TLS
+ * connections (RFC 5425, OpenSSL over memory BIOs, optionally with a
+ * client certificate), N UDP
  * sockets, or N unix datagram sockets, each sending pre-rendered RFC 5424
  * messages (bench/msggen.h) that carry the run id, the connection and a
  * sequence number, so that a checker can tell what was lost, repeated,
@@ -43,6 +45,9 @@
 
 #include <uv.h>
 
+#include <openssl/err.h>
+#include <openssl/ssl.h>
+
 #include "custody/error.h"
 
 #include "msggen.h"
@@ -55,6 +60,8 @@
 #define LG_TICK_MS 1              /* rate and deadline granularity */
 #define LG_RELP_WINDOW 1024       /* default unanswered syslog commands */
 #define LG_RELP_RBUF 65536        /* one read of answers */
+/* Ciphertext of one stream write: its plaintext and each record's overhead. */
+#define LG_CT_BYTES (LG_BUF_BYTES + 8192)
 
 enum lg_transport { LG_TCP, LG_UDP, LG_UNIX, LG_RELP };
 /* Transports on a TCP connection. */
@@ -69,6 +76,7 @@ struct lg_wbuf {
 	uv_write_t req;
 	struct lg_conn *c;
 	uint8_t *p;
+	uint8_t *ct;      /* TLS: the ciphertext written */
 	uint64_t nmsg;
 	uint64_t bytes;   /* message bytes, framing excluded */
 	int busy;
@@ -108,6 +116,11 @@ struct lg_conn {
 	uint64_t unacked;         /* syslog commands not yet answered */
 	uint64_t acked;           /* answered 200 OK */
 	int relp_open;            /* open answered 200 OK */
+	/* TLS */
+	SSL *ssl;                 /* TLS, with memory BIOs; else NULL */
+	BIO *rb;
+	BIO *wb_bio;
+	uint8_t tbuf[16384];      /* one read of ciphertext */
 };
 
 struct lg {
@@ -136,6 +149,8 @@ struct lg {
 	uv_timer_t guard;
 	int tick_on;
 	int guard_on;
+	int tls;                  /* tls://: TCP with TLS */
+	SSL_CTX *ssl_ctx;
 };
 
 static void conn_kick(struct lg_conn *c);
@@ -143,6 +158,7 @@ static void conn_close(struct lg_conn *c);
 static void relp_start(struct lg_conn *c);
 static void relp_finish(struct lg_conn *c);
 static int relp_answer(void *ctx, const struct relp_frame *f);
+static int tls_flush(struct lg_conn *c);
 
 static void
 usage(void)
@@ -152,9 +168,12 @@ usage(void)
 	    "usage: custody-loadgen -t URL [-c CONNS] [-f octet|lf] [-s SIZE]\n"
 	    "           [-n COUNT] [-d SECONDS] [-r EVENTS_PER_S] [-g RUNID]\n"
 	    "           [-b BASE_TIME] [-m MANIFEST] [-T TIMEOUT] [-w WINDOW]\n"
+	    "           [--cert FILE --key FILE] [--ca FILE]\n"
 	    "       custody-loadgen          (no argument: time rendering alone,\n"
 	    "                                 the generator's own cost per message)\n"
-	    "  -t, --target URL      tcp://127.0.0.1:PORT, relp://127.0.0.1:PORT,\n"
+	    "  -t, --target URL      tcp://127.0.0.1:PORT, tls://127.0.0.1:PORT,\n"
+	    "                        relp://127.0.0.1:PORT,\n"
+	    "                        relp+tls://127.0.0.1:PORT,\n"
 	    "                        udp://127.0.0.1:PORT, unix:///PATH (datagram);\n"
 	    "                        loopback only\n"
 	    "  -c, --connections N   connections or sockets (default 1)\n"
@@ -170,7 +189,12 @@ usage(void)
 	    "  -m, --manifest FILE   write what was sent, for check_store\n"
 	    "  -T, --timeout S       give up (exit 1) after S seconds\n"
 	    "  -w, --window N        RELP: unanswered messages at most per\n"
-	    "                        connection (default 1024)\n");
+	    "                        connection (default 1024)\n"
+	    "  --cert FILE, --key FILE  tls://, relp+tls://: the client\n"
+	    "                        certificate and key\n"
+	    "  --ca FILE             tls://, relp+tls://: check the server's\n"
+	    "                        certificate\n"
+	    "                        against this bundle (default: no check)\n");
 }
 
 static void
@@ -216,11 +240,19 @@ parse_target(struct lg *lg, const char *url)
 	rest = url + 6;
 	if (strncmp(url, "tcp://", 6) == 0)
 		lg->transport = LG_TCP;
+	else if (strncmp(url, "tls://", 6) == 0) {
+		lg->transport = LG_TCP;
+		lg->tls = 1;
+	}
 	else if (strncmp(url, "udp://", 6) == 0)
 		lg->transport = LG_UDP;
 	else if (strncmp(url, "relp://", 7) == 0) {
 		lg->transport = LG_RELP;
 		rest = url + 7;
+	} else if (strncmp(url, "relp+tls://", 11) == 0) {
+		lg->transport = LG_RELP;
+		lg->tls = 1;
+		rest = url + 11;
 	} else {
 		fprintf(stderr, "custody-loadgen: unknown scheme in %s\n", url);
 		goto err0;
@@ -431,6 +463,10 @@ conn_maybe_finish(struct lg_conn *c)
 	}
 	c->shut = 1;
 	conn_sent_all(c);
+	if (c->ssl != NULL) {
+		(void)SSL_shutdown(c->ssl);
+		(void)tls_flush(c);
+	}
 	if (c->lg->transport == LG_TCP) {
 		c->sreq.data = c;
 		if ((rc = uv_shutdown(&c->sreq, (uv_stream_t *)&c->h.tcp,
@@ -458,6 +494,57 @@ on_write(uv_write_t *req, int status)
 	if (c->state != ST_READY)
 		return;
 	conn_kick(c);
+}
+
+/*
+ * TLS: encrypts the pos plaintext bytes of wb into wb->ct; returns the
+ * ciphertext's length, 0 on failure.
+ */
+static size_t
+tls_seal(struct lg_conn *c, struct lg_wbuf *wb, size_t pos)
+{
+	char *p;
+	long n;
+
+	if (SSL_write(c->ssl, wb->p, (int)pos) != (int)pos)
+		return (0);
+	n = BIO_get_mem_data(c->wb_bio, &p);
+	if (n <= 0 || (size_t)n > LG_CT_BYTES)
+		return (0);
+	memcpy(wb->ct, p, (size_t)n);
+	(void)BIO_reset(c->wb_bio);
+	return ((size_t)n);
+}
+
+static void
+on_tls_written(uv_write_t *req, int status)
+{
+
+	(void)status;
+	free(req);
+}
+
+/* Writes what OpenSSL put out of band (handshake, close_notify). */
+static int
+tls_flush(struct lg_conn *c)
+{
+	uv_write_t *req;
+	uv_buf_t b;
+	char *p;
+	long n;
+	int rc;
+
+	if ((n = BIO_get_mem_data(c->wb_bio, &p)) <= 0)
+		return (0);
+	if ((req = malloc(sizeof(*req) + (size_t)n)) == NULL)
+		return (UV_ENOMEM);
+	memcpy(req + 1, p, (size_t)n);
+	(void)BIO_reset(c->wb_bio);
+	b = uv_buf_init((char *)(req + 1), (unsigned)n);
+	if ((rc = uv_write(req, (uv_stream_t *)&c->h.tcp, &b, 1,
+	    on_tls_written)) != 0)
+		free(req);
+	return (rc);
 }
 
 /* Fills a free buffer with up to q framed messages and writes it. */
@@ -501,7 +588,14 @@ tcp_write_one(struct lg_conn *c, struct lg_wbuf *wb, uint64_t q)
 		wb->nmsg++;
 		c->next++;
 	}
-	b = uv_buf_init((char *)wb->p, (unsigned)pos);
+	if (c->ssl != NULL) {
+		if ((pos = tls_seal(c, wb, pos)) == 0) {
+			conn_fail(c, "tls", UV_EPROTO);
+			return (-1);
+		}
+		b = uv_buf_init((char *)wb->ct, (unsigned)pos);
+	} else
+		b = uv_buf_init((char *)wb->p, (unsigned)pos);
 	wb->req.data = wb;
 	wb->busy = 1;
 	c->inflight++;
@@ -646,6 +740,12 @@ relp_write_ctl(struct lg_conn *c, size_t n)
 	uv_buf_t b = uv_buf_init(c->obuf, (unsigned)n);
 	int rc;
 
+	if (c->ssl != NULL) {
+		if (SSL_write(c->ssl, c->obuf, (int)n) != (int)n ||
+		    (rc = tls_flush(c)) != 0)
+			conn_fail(c, "tls", UV_EPROTO);
+		return;
+	}
 	c->oreq.data = c;
 	if ((rc = uv_write(&c->oreq, (uv_stream_t *)&c->h.tcp, &b, 1,
 	    relp_ctl_written)) != 0)
@@ -661,20 +761,13 @@ relp_alloc(uv_handle_t *h, size_t hint, uv_buf_t *buf)
 	*buf = uv_buf_init((char *)c->rbuf, LG_RELP_RBUF);
 }
 
+/* Answers p[0..n) from the server, in clear (after TLS, if any). */
 static void
-relp_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf)
+relp_answers(struct lg_conn *c, const uint8_t *p, size_t n)
 {
-	struct lg_conn *c = s->data;
 	int rc;
 
-	if (nread == 0 || c->state != ST_READY)
-		return;
-	if (nread < 0) {
-		conn_fail(c, "read", (int)nread);
-		return;
-	}
-	if ((rc = relp_parser_feed(&c->rp, (const uint8_t *)buf->base,
-	    (size_t)nread)) != 0) {
+	if ((rc = relp_parser_feed(&c->rp, p, n)) != 0) {
 		if (!c->failed)
 			fprintf(stderr, "custody-loadgen: conn %u: RELP "
 			    "answer: %s\n", c->id, rc == CST_EINVAL ?
@@ -682,6 +775,20 @@ relp_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf)
 		c->failed = 1;
 		conn_close(c);
 	}
+}
+
+static void
+relp_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf)
+{
+	struct lg_conn *c = s->data;
+
+	if (nread == 0 || c->state != ST_READY)
+		return;
+	if (nread < 0) {
+		conn_fail(c, "read", (int)nread);
+		return;
+	}
+	relp_answers(c, (const uint8_t *)buf->base, (size_t)nread);
 }
 
 static void
@@ -695,7 +802,9 @@ relp_start(struct lg_conn *c)
 	    sizeof(offers) - 1, offers);
 	c->txnr = 2;
 	relp_write_ctl(c, (size_t)n);
-	if (c->state == ST_READY && (rc = uv_read_start((uv_stream_t *)
+	/* Over TLS on_tls_read reads, and hands the answers on. */
+	if (c->state == ST_READY && c->ssl == NULL &&
+	    (rc = uv_read_start((uv_stream_t *)
 	    &c->h.tcp, relp_alloc, relp_read)) != 0)
 		conn_fail(c, "read", rc);
 }
@@ -799,6 +908,83 @@ settled(struct lg *lg)
 }
 
 static void
+tls_alloc(uv_handle_t *h, size_t hint, uv_buf_t *buf)
+{
+	struct lg_conn *c = h->data;
+
+	(void)hint;
+	*buf = uv_buf_init((char *)c->tbuf, sizeof(c->tbuf));
+}
+
+/*
+ * Advances c's handshake; once done c is ready and counts as settled.
+ * Returns 0 or -1 (c failed and settled).
+ */
+static int
+tls_step(struct lg_conn *c)
+{
+	unsigned long e;
+	const char *why;
+	int n;
+
+	n = SSL_do_handshake(c->ssl);
+	if (tls_flush(c) != 0 || (n != 1 &&
+	    SSL_get_error(c->ssl, n) != SSL_ERROR_WANT_READ)) {
+		e = ERR_get_error();
+		why = e != 0 ? ERR_reason_error_string(e) : NULL;
+		fprintf(stderr, "custody-loadgen: conn %u: tls: %s\n", c->id,
+		    why != NULL ? why : "handshake failed");
+		ERR_clear_error();
+		conn_fail(c, "tls", UV_EPROTO);
+		settled(c->lg);
+		return (-1);
+	}
+	if (n == 1) {
+		c->state = ST_READY;
+		if (c->lg->transport == LG_RELP)
+			relp_start(c);
+		settled(c->lg);
+	}
+	return (0);
+}
+
+/*
+ * What the server sends: the handshake, then nothing but alerts (syslog
+ * over TLS is one way) or RELP's answers.  An end or an alert before we
+ * are done is a failure.
+ */
+static void
+on_tls_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf)
+{
+	struct lg_conn *c = s->data;
+	uint8_t sink[4096];
+	int connecting = c->state == ST_CONNECTING, n;
+
+	if (nread == 0)
+		return;
+	if (nread < 0) {
+		if (connecting || c->next < c->end || !c->shut)
+			conn_fail(c, "read", (int)nread);
+		if (connecting)
+			settled(c->lg);
+		return;
+	}
+	BIO_write(c->rb, buf->base, (int)nread);
+	if (connecting) {
+		if (tls_step(c) != 0 || c->state == ST_CONNECTING)
+			return;
+	}
+	while ((n = SSL_read(c->ssl, sink, sizeof(sink))) > 0)
+		if (c->lg->transport == LG_RELP && c->state == ST_READY)
+			relp_answers(c, sink, (size_t)n);
+	ERR_clear_error();
+	(void)tls_flush(c);
+	if (!connecting && SSL_get_shutdown(c->ssl) & SSL_RECEIVED_SHUTDOWN &&
+	    !c->shut)
+		conn_fail(c, "tls", UV_ECONNRESET);
+}
+
+static void
 on_connect(uv_connect_t *req, int status)
 {
 	struct lg_conn *c = req->data;
@@ -806,8 +992,14 @@ on_connect(uv_connect_t *req, int status)
 	if (status < 0) {
 		conn_fail(c, "connect", status);
 	} else if (c->state == ST_CONNECTING) {
-		c->state = ST_READY;
 		uv_tcp_nodelay(&c->h.tcp, 1);
+		if (c->ssl != NULL) {
+			uv_read_start((uv_stream_t *)&c->h.tcp, tls_alloc,
+			    on_tls_read);
+			(void)tls_step(c);
+			return;
+		}
+		c->state = ST_READY;
 		if (c->lg->transport == LG_RELP)
 			relp_start(c);
 	}
@@ -878,7 +1070,21 @@ conn_alloc(struct lg *lg, struct lg_conn *c)
 			c->wb[i].c = c;
 			if ((c->wb[i].p = malloc(LG_BUF_BYTES)) == NULL)
 				return (-1);
+			if (lg->tls &&
+			    (c->wb[i].ct = malloc(LG_CT_BYTES)) == NULL)
+				return (-1);
 		}
+		if (!lg->tls)
+			return (0);
+		if ((c->ssl = SSL_new(lg->ssl_ctx)) == NULL ||
+		    (c->rb = BIO_new(BIO_s_mem())) == NULL ||
+		    (c->wb_bio = BIO_new(BIO_s_mem())) == NULL)
+			return (-1);
+		BIO_set_mem_eof_return(c->rb, -1);
+		SSL_set_bio(c->ssl, c->rb, c->wb_bio);
+		SSL_set_connect_state(c->ssl);
+		/* The server's name, for its certificate's check (--ca). */
+		SSL_set1_host(c->ssl, "localhost");
 		return (0);
 	}
 	c->mm = calloc(LG_DGRAM_BATCH, sizeof(*c->mm));
@@ -894,8 +1100,16 @@ conn_free(struct lg_conn *c)
 {
 	int i;
 
-	for (i = 0; i < LG_NBUF; i++)
+	for (i = 0; i < LG_NBUF; i++) {
 		free(c->wb[i].p);
+		free(c->wb[i].ct);
+	}
+	if (c->ssl != NULL)
+		SSL_free(c->ssl);
+	else {
+		BIO_free(c->rb);
+		BIO_free(c->wb_bio);
+	}
 	free(c->mm);
 	free(c->iov);
 	free(c->dbuf);
@@ -915,7 +1129,9 @@ write_manifest(struct lg *lg, const char *path)
 	memcpy(m.gen, lg->g.gen, sizeof(m.gen));
 	m.size = lg->g.size;
 	m.base_s = lg->g.base_s;
-	snprintf(m.transport, sizeof(m.transport), "%s", tnames[lg->transport]);
+	snprintf(m.transport, sizeof(m.transport), "%s",
+	    lg->tls && lg->transport == LG_TCP ? "tls" :
+	    tnames[lg->transport]);
 	snprintf(m.framing, sizeof(m.framing), "%s",
 	    lg->transport == LG_RELP ? "relp" :
 	    lg->transport != LG_TCP ? "dgram" :
@@ -1003,6 +1219,33 @@ parse_u64(const char *s, uint64_t *out)
 	return (0);
 }
 
+/* The client context for tls://.  Returns 0 or -1 (after saying why). */
+static int
+tls_setup(struct lg *lg, const char *cert, const char *key, const char *ca)
+{
+	unsigned long e;
+
+	if ((lg->ssl_ctx = SSL_CTX_new(TLS_client_method())) == NULL)
+		goto err;
+	SSL_CTX_set_min_proto_version(lg->ssl_ctx, TLS1_2_VERSION);
+	if (cert != NULL && (SSL_CTX_use_certificate_chain_file(lg->ssl_ctx,
+	    cert) != 1 || SSL_CTX_use_PrivateKey_file(lg->ssl_ctx,
+	    key != NULL ? key : cert, SSL_FILETYPE_PEM) != 1))
+		goto err;
+	if (ca != NULL) {
+		if (SSL_CTX_load_verify_locations(lg->ssl_ctx, ca, NULL) != 1)
+			goto err;
+		SSL_CTX_set_verify(lg->ssl_ctx, SSL_VERIFY_PEER, NULL);
+	}
+	return (0);
+
+err:
+	e = ERR_get_error();
+	fprintf(stderr, "custody-loadgen: tls: %s\n",
+	    e != 0 ? ERR_reason_error_string(e) : "cannot set up");
+	return (-1);
+}
+
 int
 main(int argc, char **argv)
 {
@@ -1020,8 +1263,12 @@ main(int argc, char **argv)
 		{ "timeout", required_argument, NULL, 'T' },
 		{ "window", required_argument, NULL, 'w' },
 		{ "help", no_argument, NULL, 'h' },
+		{ "cert", required_argument, NULL, 'C' },
+		{ "key", required_argument, NULL, 'K' },
+		{ "ca", required_argument, NULL, 'A' },
 		{ NULL, 0, NULL, 0 },
 	};
+	const char *cert = NULL, *key = NULL, *ca = NULL;
 	struct lg lg;
 	const char *target = NULL, *manifest = NULL;
 	char gen[MSGGEN_GEN_MAX + 1];
@@ -1098,6 +1345,15 @@ main(int argc, char **argv)
 			    lg.window == 0 || lg.window > RELP_TXNR_MAX / 2)
 				goto badarg;
 			break;
+		case 'C':
+			cert = optarg;
+			break;
+		case 'K':
+			key = optarg;
+			break;
+		case 'A':
+			ca = optarg;
+			break;
 		case 'h':
 			usage();
 			return (0);
@@ -1111,6 +1367,8 @@ main(int argc, char **argv)
 		return (2);
 	}
 	if (parse_target(&lg, target) != 0)
+		return (2);
+	if (lg.tls && tls_setup(&lg, cert, key, ca) != 0)
 		return (2);
 	if (!have_count && lg.duration == 0)
 		lg.count = 100000;
@@ -1192,6 +1450,7 @@ out:
 	}
 	free(lg.conns);
 	msggen_close(&lg.g);
+	SSL_CTX_free(lg.ssl_ctx);
 	uv_loop_close(lg.loop);
 	return (status);
 

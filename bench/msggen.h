@@ -27,7 +27,7 @@
  *   gen G
  *   size S
  *   base B                        (base time, seconds since 1970, UTC)
- *   transport tcp|udp|unix|relp
+ *   transport tcp|tls|udp|unix|relp
  *   framing octet|lf|dgram|relp
  *   conn C FIRST SENT ATTEMPTED   (one line per connection)
  *

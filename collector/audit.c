@@ -243,3 +243,24 @@ audit_reload(struct batcher *b, const char *config_hash, int64_t now_ns)
 		rc = put_str(&d, "config_hash", config_hash);
 	return (finish(b, CST_REC_RELOAD, t, &d, rc, now_ns));
 }
+
+int
+audit_refusal(struct batcher *b, const char *listener, const char *peer,
+    const char *reason, const char *cert, uint64_t suppressed,
+    int64_t now_ns)
+{
+	char t[TEXT_LEN];
+	cst_buf d;
+	int rc;
+
+	cst_buf_init(&d);
+	text(t, "%s: %s refused: %s", listener, peer, reason);
+	if ((rc = cst_detail_begin(&d, cert != NULL ? 5 : 4)) == 0 &&
+	    (rc = put_str(&d, "listener", listener)) == 0 &&
+	    (rc = put_str(&d, "peer", peer)) == 0 &&
+	    (rc = put_str(&d, "reason", reason)) == 0 &&
+	    (rc = cst_detail_put_u64(&d, "suppressed", suppressed)) == 0 &&
+	    cert != NULL)
+		rc = put_str(&d, "cert", cert);
+	return (finish(b, CST_REC_REFUSAL, t, &d, rc, now_ns));
+}

@@ -1,5 +1,5 @@
 /*
- * Self-audit records (SPEC section 7, kinds 1..8): the collector's own
+ * Self-audit records (SPEC section 7, kinds 1..9): the collector's own
  * life written into the chain it keeps, in sequence with the events.
  * Each record carries a one-line text in raw and a detail map.  Loop
  * thread only.
@@ -45,5 +45,13 @@ int audit_stats(struct batcher *b, uint64_t received, uint64_t parse_failed,
     uint64_t bytes, int64_t now_ns);
 int audit_clock(struct batcher *b, int64_t step_ns, int64_t now_ns);
 int audit_reload(struct batcher *b, const char *config_hash, int64_t now_ns);
+/*
+ * A connection refused at listener from peer (R-REC-8): why, the
+ * identity of the certificate it showed (NULL: none), and how many
+ * refusals of listener were only counted since the previous record.
+ */
+int audit_refusal(struct batcher *b, const char *listener, const char *peer,
+    const char *reason, const char *cert, uint64_t suppressed,
+    int64_t now_ns);
 
 #endif /* CUSTODY_COLLECTOR_AUDIT_H */

@@ -22,6 +22,7 @@
 
 #include "conf.h"
 #include "log.h"
+#include "tls.h"
 
 /* A config file larger than this is not a config file. */
 #define CONF_FILE_MAX (1u << 20)
@@ -56,6 +57,7 @@ conf_init(struct conf *c)
 	c->key_rotate_s = CONF_KEY_ROTATE_DEFAULT_S;
 	c->stats_interval_s = 60;
 	c->clock_step_ms = 500;
+	c->tls.min_version = 12;
 }
 
 void
@@ -70,6 +72,7 @@ conf_close(struct conf *c)
 	free(c->user);
 	free(c->checkpoint_export_dir);
 	free(c->path);
+	conf_tls_close(&c->tls);
 	conf_init(c);
 }
 
@@ -196,6 +199,73 @@ add_listen(struct conf *c, const char *url)
 	return (0);
 }
 
+void
+conf_tls_close(struct conf_tls *t)
+{
+	size_t i;
+
+	free(t->cert);
+	free(t->key);
+	free(t->ca);
+	for (i = 0; i < t->nallow; i++)
+		free(t->allow[i]);
+	memset(t, 0, sizeof(*t));
+	t->min_version = 12;
+}
+
+/* One key of [tls].  Returns 0, CST_EPARSE or CST_ENOMEM. */
+static int
+apply_tls(struct conf_tls *t, const char *key, const char *value, char *err)
+{
+	char **dst = NULL;
+
+	if (strcmp(key, "cert") == 0)
+		dst = &t->cert;
+	else if (strcmp(key, "key") == 0)
+		dst = &t->key;
+	else if (strcmp(key, "ca") == 0)
+		dst = &t->ca;
+	if (dst != NULL) {
+		if (value[0] != '\0')
+			return (set_str(dst, value));
+		free(*dst);
+		*dst = NULL;
+		return (0);
+	}
+	if (strcmp(key, "allow") == 0) {
+		if (tls_allow_check(value) != 0) {
+			seterr(err, "tls.allow: \"%s\" is not sha256:HEX (64 "
+			    "digits) or name:PATTERN (\"*.\" as the first "
+			    "label at most)", value);
+			return (CST_EPARSE);
+		}
+		if (t->nallow == CONF_MAX_ALLOW) {
+			seterr(err, "tls.allow: more than %d entries",
+			    CONF_MAX_ALLOW);
+			return (CST_EPARSE);
+		}
+		if ((t->allow[t->nallow] = strdup(value)) == NULL)
+			return (CST_ENOMEM);
+		t->nallow++;
+		return (0);
+	}
+	if (strcmp(key, "min_version") == 0) {
+		if (strcmp(value, "1.2") == 0 || strcmp(value, "TLSv1.2") == 0)
+			t->min_version = 12;
+		else if (strcmp(value, "1.3") == 0 ||
+		    strcmp(value, "TLSv1.3") == 0)
+			t->min_version = 13;
+		else {
+			seterr(err, "tls.min_version: \"%s\" is not 1.2 or "
+			    "1.3", value);
+			return (CST_EPARSE);
+		}
+		return (0);
+	}
+	seterr(err, "unknown setting tls.%s", key);
+	return (CST_EPARSE);
+}
+
 /* A size key: name, where it goes, and its smallest and largest value. */
 struct size_key {
 	const char *section;
@@ -295,6 +365,11 @@ apply(struct conf *c, const char *section, const char *key,
 		return (0);
 	}
 
+	if (strcmp(section, "tls") == 0) {
+		if ((rc = apply_tls(&c->tls, key, value, err)) == CST_ENOMEM)
+			seterr(err, "%s", cst_strerror(rc));
+		return (rc);
+	}
 	rc = 0;
 	if (strcmp(section, "server") == 0 && strcmp(key, "data_dir") == 0) {
 		rc = set_str(&c->data_dir, value);
@@ -506,6 +581,26 @@ conf_add_cli_listen(struct conf *c, const char *url)
 }
 
 int
+conf_tls_check(const struct conf_tls *t, char err[CONF_ERR_LEN])
+{
+	size_t i;
+
+	if (t->cert == NULL || t->key == NULL) {
+		seterr(err, "a tls:// listener needs tls.cert and tls.key");
+		return (CST_EINVAL);
+	}
+	/* A name means something only in a certificate a CA vouched for. */
+	for (i = 0; i < t->nallow; i++)
+		if (t->ca == NULL && strncmp(t->allow[i], "name:", 5) == 0) {
+			seterr(err, "tls.allow %s: a name needs tls.ca (without "
+			    "it, only sha256: fingerprints identify a client)",
+			    t->allow[i]);
+			return (CST_EINVAL);
+		}
+	return (0);
+}
+
+int
 conf_check(const struct conf *c, char err[CONF_ERR_LEN])
 {
 	size_t i;
@@ -526,13 +621,20 @@ conf_check(const struct conf *c, char err[CONF_ERR_LEN])
 
 		if (strncmp(u, "tcp://", 6) != 0 &&
 		    strncmp(u, "relp://", 7) != 0 &&
+		    strncmp(u, "relp+tls://", 11) != 0 &&
 		    strncmp(u, "udp://", 6) != 0 &&
+		    strncmp(u, "tls://", 6) != 0 &&
 		    strncmp(u, "unix:///", 8) != 0) {
 			seterr(err, "listen %s: expected tcp://HOST:PORT, "
-			    "relp://HOST:PORT, udp://HOST:PORT or unix:///PATH",
+			    "relp://HOST:PORT, relp+tls://HOST:PORT, "
+			    "udp://HOST:PORT, tls://HOST:PORT or unix:///PATH",
 			    u);
 			goto err0;
 		}
+		if ((strncmp(u, "tls://", 6) == 0 ||
+		    strncmp(u, "relp+tls://", 11) == 0) &&
+		    conf_tls_check(&c->tls, err) != 0)
+			goto err0;
 	}
 	if (c->idle_timeout_s > CONF_IDLE_TIMEOUT_MAX_S) {
 		seterr(err, "input.idle_timeout (%llu s) must be at most %d s",

@@ -26,6 +26,17 @@
 /* store.checkpoint_history: numbered checkpoints kept (R-CKP-6). */
 #define CONF_CHECKPOINT_HISTORY_DEFAULT 100
 
+/* [tls]: the tls:// listeners' certificates and whom they accept. */
+#define CONF_MAX_ALLOW 64
+struct conf_tls {
+	char *cert;             /* PEM chain, the server's first */
+	char *key;              /* PEM, mode 0600 or stricter */
+	char *ca;               /* PEM bundle; NULL: no client chain check */
+	char *allow[CONF_MAX_ALLOW]; /* sha256:HEX, name:PATTERN */
+	size_t nallow;
+	int min_version;        /* 12 (TLS 1.2) or 13 */
+};
+
 /* Every number is a uint64_t so that one table can set them all. */
 struct conf {
 	/* [server] */
@@ -63,6 +74,7 @@ struct conf {
 	/* [audit] */
 	uint64_t stats_interval_s;     /* 0: no stats records */
 	uint64_t clock_step_ms;
+	struct conf_tls tls;
 
 	/* The file read, and the SHA-256 of its exact bytes (start record). */
 	char *path;
@@ -100,6 +112,15 @@ int conf_add_cli_listen(struct conf *c, const char *url);
  * Returns 0 or CST_EINVAL with a message in err.
  */
 int conf_check(const struct conf *c, char err[CONF_ERR_LEN]);
+
+/* Frees what t owns and leaves it at its defaults; idempotent. */
+void conf_tls_close(struct conf_tls *t);
+
+/*
+ * Checks [tls] t (borrowed) for a tls:// listener: a certificate and
+ * key, and a CA wherever a name is allowed.  0 or CST_EINVAL, in err.
+ */
+int conf_tls_check(const struct conf_tls *t, char err[CONF_ERR_LEN]);
 
 /*
  * Parses a size ("64K", "4M", "1G", "512") into *out.  Returns 0 or

@@ -598,6 +598,7 @@ bind_listeners(struct daemon *d, const struct privdrop *pd,
 	env.max_connections_per_peer = c->max_connections_per_peer;
 	env.idle_timeout_ms = c->idle_timeout_s * 1000;
 	env.udp_rcvbuf = c->udp_rcvbuf;
+	env.tls = &c->tls;
 	env.after_read = after_read;
 	env.fatal = listener_fatal;
 	env.ctx = d;

@@ -53,6 +53,7 @@ listener_handle_closed(struct listeners *ls)
 	/* Connections a stop held name their listener until the end. */
 	for (i = 0; i < ls->n; i++)
 		free(ls->l[i]);
+	tls_server_unref(ls->tls);
 	if (ls->spare_fd >= 0)
 		close(ls->spare_fd);
 	peers_free(ls->peers);
@@ -106,6 +107,50 @@ sweep_closed(uv_handle_t *h)
 	listener_handle_closed(h->data);
 }
 
+int
+listener_url_tls(const char *url)
+{
+
+	return (strncmp(url, "tls://", 6) == 0 ||
+	    strncmp(url, "relp+tls://", 11) == 0);
+}
+
+/* The TLS server for the set's TLS listeners, from env's [tls]. */
+static int
+open_tls(struct listeners *ls, char *msg)
+{
+	char err[TLS_ERR_LEN];
+	int rc;
+
+	if (ls->env.tls == NULL) {
+		listener_seterr(msg, "no [tls] configuration");
+		return (CST_EINVAL);
+	}
+	if ((rc = tls_server_new(ls->env.tls, &ls->tls, err)) != 0)
+		listener_seterr(msg, "%s", err);
+	return (rc);
+}
+
+int
+listeners_tls_reload(struct listeners *ls, const struct conf_tls *tls,
+    char err[LISTENER_ERR_LEN])
+{
+	struct tls_server *srv;
+	char msg[TLS_ERR_LEN];
+	int rc;
+
+	if (ls->tls == NULL)
+		return (0);
+	if ((rc = tls_server_new(tls, &srv, msg)) != 0) {
+		listener_seterr(err, "%s", msg);
+		return (rc);
+	}
+	/* Established connections keep the old one (their reference). */
+	tls_server_unref(ls->tls);
+	ls->tls = srv;
+	return (0);
+}
+
 /* Opens listener l for url (both borrowed).  0 or an error, in msg. */
 static int
 open_one(struct listener *l, const char *url, char *msg)
@@ -123,6 +168,16 @@ open_one(struct listener *l, const char *url, char *msg)
 		l->type = L_RELP;
 		return (listener_stream_open_tcp(l, url + 7, msg));
 	}
+	if (strncmp(url, "relp+tls://", 11) == 0) {
+		l->type = L_RELP;
+		l->tls = 1;
+		return (listener_stream_open_tcp(l, url + 11, msg));
+	}
+	if (strncmp(url, "tls://", 6) == 0) {
+		l->type = L_TLS;
+		l->tls = 1;
+		return (listener_stream_open_tcp(l, url + 6, msg));
+	}
 	if (strncmp(url, "udp://", 6) == 0) {
 		l->type = L_UDP;
 		return (listener_dgram_open_udp(l, url + 6, msg));
@@ -131,7 +186,8 @@ open_one(struct listener *l, const char *url, char *msg)
 		l->type = L_UNIX;
 		return (listener_dgram_open_unix(l, url + 7, msg));
 	}
-	listener_seterr(msg, "expected tcp://, relp://, udp:// or unix://");
+	listener_seterr(msg, "expected tcp://, relp://, relp+tls://, tls://, "
+	    "udp:// or unix://");
 	return (CST_EINVAL);
 }
 
@@ -167,6 +223,9 @@ listeners_open(const struct listener_env *env, char *const *urls, size_t n,
 	}
 	for (i = 0; i < n; i++) {
 		msg[0] = '\0';
+		if (listener_url_tls(urls[i]) && ls->tls == NULL &&
+		    (rc = open_tls(ls, msg)) != 0)
+			goto err;
 		if ((l = calloc(1, sizeof(*l))) == NULL) {
 			rc = CST_ENOMEM;
 			listener_seterr(msg, "%s", cst_strerror(rc));

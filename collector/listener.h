@@ -16,11 +16,14 @@
  * brake, and what the kernel then drops is counted (listeners_poll_drops)
  * and sealed in loss records.
  *
+ * A TLS (RFC 5425) listener is a TCP connection with the filter of tls.h
+ * between the read callback and the deframer: the same limits, idle
+ * timeout (a handshake unfinished by then is refused) and back-pressure.
+ * A refused TLS client gives no event, only a refusal record (R-REC-8).
+ *
  * A RELP listener (relp://HOST:PORT, listener_relp.c) replaces the
  * deframer with a RELP session and answers each message once the daemon
- * reports its sequence number durable (listeners_durable).  A later TLS
- * (RFC 5425) listener is a TCP connection with a decryption step between
- * the read callback and the deframer (or the RELP session).
+ * reports its sequence number durable (listeners_durable).
  */
 #ifndef CUSTODY_COLLECTOR_LISTENER_H
 #define CUSTODY_COLLECTOR_LISTENER_H
@@ -31,6 +34,7 @@
 #include <uv.h>
 
 #include "batcher.h"
+#include "conf.h"
 #include "pipeline.h"
 
 #define LISTENER_ERR_LEN 512
@@ -43,6 +47,8 @@ struct listener_env {
 	size_t max_connections_per_peer;  /* one source address */
 	uint64_t idle_timeout_ms; /* a stream without a complete message: cut */
 	size_t udp_rcvbuf;       /* 0: the kernel's default */
+	/* [tls], borrowed, for tls:// listeners; NULL: none configured. */
+	const struct conf_tls *tls;
 	/* After every read callback: the daemon checks the memory budget. */
 	void (*after_read)(void *ctx);
 	/* Recording failed (out of memory): the daemon must stop. */
@@ -53,13 +59,25 @@ struct listener_env {
 struct listeners;
 
 /*
- * Binds every URL urls[0..n) (borrowed): tcp://HOST:PORT, relp://HOST:PORT,
- * udp://HOST:PORT, unix:///PATH; HOST a literal address or name, [v6] in brackets; PORT 0
- * picks a free port (the name then says which).  env is copied.  Returns
+ * Binds every URL urls[0..n) (borrowed): tcp://HOST:PORT, tls://HOST:PORT,
+ * relp://HOST:PORT, udp://HOST:PORT, unix:///PATH; HOST a literal address
+ * or name, [v6] in brackets; PORT 0 picks a free port (the name then says
+ * which).  env is copied.  Returns
  * 0, CST_EINVAL (bad URL) or CST_EIO (cannot bind) with a message in err.
  */
 int listeners_open(const struct listener_env *env, char *const *urls,
     size_t n, struct listeners **out, char err[LISTENER_ERR_LEN]);
+
+/* Nonzero when url (borrowed) is tls:// or relp+tls://: TLS first. */
+int listener_url_tls(const char *url);
+
+/*
+ * SIGHUP: new TLS connections use the certificates, key, CA and allow
+ * list of tls (borrowed); established ones keep theirs.  0, or an error
+ * in err with the running ones kept.
+ */
+int listeners_tls_reload(struct listeners *ls, const struct conf_tls *tls,
+    char err[LISTENER_ERR_LEN]);
 
 /* Number of listeners, and listener i's name and counters. */
 size_t listeners_count(const struct listeners *ls);

@@ -1,9 +1,11 @@
 /*
- * The listener stage's internals, shared by its three files:
+ * The listener stage's internals, shared by its files:
  *
  *   listener.c         the set: URLs to listeners, start, pause, close
- *   listener_stream.c  stream listeners (TCP, RELP): accept, read, the
- *                      deframer, back-pressure per connection
+ *   listener_stream.c  stream listeners (TCP, TLS, RELP): accept, read,
+ *                      the deframer, back-pressure per connection
+ *   listener_tls.c     a TLS connection's filter (tls.h) between the
+ *                      read and the deframer; refusals counted and sealed
  *   listener_relp.c    RELP connections: the session, answers sent as
  *                      the records become durable, the window's brake
  *   listener_dgram.c   datagram listeners (UDP, unix): read, cut, count
@@ -29,6 +31,7 @@
 #include "peers.h"
 #include "relp.h"
 #include "log.h"
+#include "tls.h"
 
 /* Room for 16 datagrams per recvmmsg (libuv splits it in 64 KiB slots). */
 #define RBUF_LEN (16u << 16)
@@ -45,10 +48,10 @@
 /* What is logged about refused or idle connections: once per this. */
 #define LOG_INTERVAL_MS 60000u
 
-enum ltype { L_TCP, L_UDP, L_UNIX, L_RELP };
+enum ltype { L_TCP, L_UDP, L_UNIX, L_RELP, L_TLS };
 
-/* Stream listeners: their connections are struct conn. */
-#define LISTENER_STREAM(t) ((t) == L_TCP || (t) == L_RELP)
+/* Stream listeners: their connections are struct conn, the idle sweep. */
+#define LISTENER_STREAM(t) ((t) == L_TCP || (t) == L_RELP || (t) == L_TLS)
 
 struct listener {
 	struct listeners *set;
@@ -68,6 +71,10 @@ struct listener {
 	struct sockaddr_storage last_peer;
 	socklen_t last_peer_len;
 	uint64_t inode;           /* UDP: the socket, to find in /proc */
+	int tls;                  /* tls:// and relp+tls://: TLS first */
+	uint64_t refusal_ms;      /* TLS: loop time the sealing window began */
+	uint64_t refusals_sealed; /* in that window */
+	uint64_t refusals_unsealed; /* counted only, since the last sealed */
 	int open;                 /* the handle is initialised */
 };
 
@@ -83,11 +90,13 @@ struct conn {
 	struct conn *next;
 	struct peer *peer;
 	cst_deframer df;
+	struct tls_sess *tls;     /* TLS listeners: the filter; else NULL */
 	struct source src;
 	int64_t recv_ns;
 	uint64_t last_ms;         /* loop time: accepted, or last message */
 	int reading;
 	int bad;                  /* its framing failed (counted once) */
+	int tls_bad;              /* TLS: the deframer failed in a feed */
 	int ending;               /* conn_end ran: only callbacks remain */
 	int held;                 /* RELP, a stop: kept for its answers */
 	/* RELP connections (L_RELP), else NULL; df is then unused. */
@@ -102,6 +111,7 @@ struct listeners {
 	struct conn *conns;       /* oldest last message first */
 	struct conn *conns_tail;
 	struct peers *peers;
+	struct tls_server *tls;   /* for new TLS connections; NULL: none */
 	struct listener_conn_stats st;  /* st.open: the connections */
 	uv_timer_t sweep;         /* the idle sweep */
 	uint64_t resumed_ms;      /* loop time reading last resumed */
@@ -185,6 +195,23 @@ void listener_relp_serverclose(struct conn *c);
  * returns nonzero; else returns 0.
  */
 int listener_relp_hold(struct conn *c);
+/* ---- listener_tls.c ---- */
+
+/* Starts TLS on connection c.  0 or CST_ENOMEM. */
+int listener_tls_conn_init(struct conn *c);
+/*
+ * Feeds ciphertext p[0..n) (borrowed) of c through TLS to its deframer.
+ * Returns 0, CST_EPERM (refused: listener_tls_refused was called and c
+ * must be closed, nothing recorded), CST_ECORRUPT (bad framing) or a
+ * recording error.
+ */
+int listener_tls_feed(struct conn *c, const uint8_t *p, size_t n);
+/*
+ * Counts, logs (once per interval per peer) and seals (R-REC-8) the
+ * refusal of c, with reason (borrowed; NULL: the filter's).  Returns 0
+ * or the recording error.
+ */
+int listener_tls_refused(struct conn *c, const char *reason);
 
 /* ---- listener_dgram.c ---- */
 

@@ -2,6 +2,8 @@
  * RELP connections (relp:// listeners): a TCP connection whose bytes go
  * to a RELP session (relp.h) instead of the deframer, and whose answers
  * go back as the daemon reports records durable (listeners_durable).
+ * On relp+tls:// the filter of tls.h is between (listener_tls.c): the
+ * bytes come here decrypted and the answers leave encrypted.
  *
  * Two brakes besides the daemon's pause: a connection is not read while
  * RELP_WINDOW transactions wait for their answers, nor while more than
@@ -153,6 +155,15 @@ send_out(struct conn *c)
 
 	if (c->ending || s->out.len == 0)
 		goto check;
+	if (c->tls != NULL) {
+		/* Encrypted and queued by the filter's send (listener_tls.c). */
+		if (tls_sess_write(c->tls, s->out.p, s->out.len) != 0) {
+			listener_stream_end(c, 0);
+			return;
+		}
+		s->out.len = 0;
+		goto check;
+	}
 	if ((w = malloc(sizeof(*w))) == NULL) {
 		/* Lost answers are resent by the sender, after a reconnect. */
 		listener_stream_end(c, 0);
@@ -203,6 +214,9 @@ listener_relp_read(struct conn *c, const uint8_t *in, size_t n)
 	uint64_t before = c->relp->acked;
 	int rc;
 
+	/* Ended by an earlier record of the same TLS read: the rest goes. */
+	if (c->ending)
+		return (0);
 	rc = relp_sess_feed(c->relp, in, n);
 	count_acked(c, before);
 	if (rc == CST_ECORRUPT || rc == CST_ETOOBIG) {
@@ -274,6 +288,12 @@ listener_relp_serverclose(struct conn *c)
 		return;
 	if (relp_sess_serverclose(s) != 0)
 		return;
+	if (c->tls != NULL) {
+		/* The filter tries the socket once, then queues the rest. */
+		(void)tls_sess_write(c->tls, s->out.p, s->out.len);
+		s->out.len = 0;
+		return;
+	}
 	while (send(fd, s->out.p, s->out.len, MSG_DONTWAIT | MSG_NOSIGNAL) ==
 	    -1 && errno == EINTR)
 		;

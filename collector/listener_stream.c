@@ -1,8 +1,9 @@
 /*
- * Stream listeners (TCP, RFC 6587; RELP, listener_relp.c): accept, read,
- * the deframer, and the per-connection brake of back-pressure.  libuv
- * caps the reads per socket per wakeup (32), and accept here takes at
- * most ACCEPTS_PER_WAKEUP, so one busy peer cannot starve the others.
+ * Stream listeners (TCP, RFC 6587; TLS, RFC 5425, through listener_tls.c;
+ * RELP, listener_relp.c): accept, read, the deframer, and the
+ * per-connection brake of back-pressure.  libuv caps the reads per socket
+ * per wakeup (32), and accept here takes at most ACCEPTS_PER_WAKEUP, so
+ * one busy peer cannot starve the others.
  *
  * The listening socket is ours, only polled by libuv, and accept is ours
  * too: libuv's own accept, when no descriptor is left, closes the pending
@@ -106,6 +107,7 @@ conn_freed(uv_handle_t *h)
 		listener_relp_free(c);
 	else
 		cst_deframer_close(&c->df);
+	tls_sess_free(c->tls);
 	free(c);
 	listener_handle_closed(ls);
 }
@@ -153,6 +155,20 @@ listener_stream_end(struct conn *c, int finish)
 
 static int conn_drain(struct conn *c);
 
+/*
+ * Bytes read from c: through TLS on a TLS listener, else straight to the
+ * deframer.  0, CST_ECORRUPT (framing), CST_EPERM (TLS refused it) or a
+ * recording error.
+ */
+static int
+conn_feed(struct conn *c, const uint8_t *p, size_t n)
+{
+
+	if (c->tls != NULL)
+		return (listener_tls_feed(c, p, n));
+	return (cst_deframer_feed(&c->df, p, n));
+}
+
 static void
 stream_alloc(uv_handle_t *h, size_t hint, uv_buf_t *buf)
 {
@@ -182,17 +198,25 @@ stream_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf)
 	}
 	c->recv_ns = listener_now_ns();
 	if (c->relp != NULL) {
-		if ((rc = listener_relp_read(c, (const uint8_t *)buf->base,
-		    (size_t)nread)) != 0) {
+		/* Over TLS the plaintext reaches the session through the filter. */
+		rc = c->tls != NULL ? listener_tls_feed(c, (const uint8_t *)
+		    buf->base, (size_t)nread) : listener_relp_read(c,
+		    (const uint8_t *)buf->base, (size_t)nread);
+		if (rc == CST_EPERM) {
+			if (!c->ending)
+				conn_end(c, 0);
+		} else if (rc != 0) {
 			ls->env.fatal(ls->env.ctx, rc);
 			return;
 		}
 		ls->env.after_read(ls->env.ctx);
 		return;
 	}
-	rc = cst_deframer_feed(&c->df, (const uint8_t *)buf->base,
-	    (size_t)nread);
-	if (rc == CST_ECORRUPT) {
+	rc = conn_feed(c, (const uint8_t *)buf->base, (size_t)nread);
+	if (rc == CST_EPERM) {
+		/* Counted, logged and sealed: none of it is an event. */
+		conn_end(c, 0);
+	} else if (rc == CST_ECORRUPT) {
 		/*
 		 * The bad bytes are recorded (CST_RF_FRAMING_ERROR), and so is
 		 * everything the kernel has already acknowledged to the
@@ -293,8 +317,9 @@ admit(struct listener *l, int fd, const struct sockaddr *sa)
 	c->last_ms = now;
 	pe->conns++;
 	ls->handles++;
+	/* RELP over TLS is transport relp with a tls_peer (R-REC-7). */
 	listener_source_init(&c->src, l, l->type == L_RELP ? CST_TR_RELP :
-	    CST_TR_TCP);
+	    l->type == L_TLS ? CST_TR_TLS : CST_TR_TCP);
 	c->src.peer_len = addr_format(sa, c->src.peer, sizeof(c->src.peer));
 	if (l->type == L_RELP) {
 		if (listener_relp_init(c) != 0) {
@@ -309,6 +334,10 @@ admit(struct listener *l, int fd, const struct sockaddr *sa)
 	uv_tcp_keepalive(&c->h, 1, 60);
 	conn_link_tail(ls, c);
 	ls->st.open++;
+	if (l->tls && listener_tls_conn_init(c) != 0) {
+		conn_end(c, 0);
+		return;
+	}
 	if (!ls->paused)
 		conn_start(c);
 	return;
@@ -442,7 +471,8 @@ listener_stream_open_tcp(struct listener *l, const char *hostport,
 	if (getsockname(l->fd, (struct sockaddr *)&ss, &len) == 0) {
 		addr_format((struct sockaddr *)&ss, peer, sizeof(peer));
 		snprintf(l->name, sizeof(l->name), "%s://%s",
-		    l->type == L_RELP ? "relp" : "tcp", peer);
+		    l->type == L_RELP ? (l->tls ? "relp+tls" : "relp") :
+		    l->type == L_TLS ? "tls" : "tcp", peer);
 	}
 	return (0);
 }
@@ -497,7 +527,9 @@ conn_drain(struct conn *c)
 			break;
 		total += (size_t)n;
 		c->recv_ns = listener_now_ns();
-		rc = cst_deframer_feed(&c->df, ls->rbuf, (size_t)n);
+		rc = conn_feed(c, ls->rbuf, (size_t)n);
+		if (rc == CST_EPERM)
+			break;
 		if (rc == CST_ECORRUPT) {
 			if (!c->bad)
 				c->l->ctr.framing_errors++;
@@ -581,10 +613,21 @@ listener_stream_sweep(struct listeners *ls)
 		if (c->relp != NULL && listener_relp_waiting(c))
 			continue;
 		if ((c->relp != NULL ? relp_parser_between(&c->relp->p) :
-		    cst_deframer_between(&c->df)) &&
+		    cst_deframer_between(&c->df)) && (c->tls == NULL ||
+		    tls_sess_established(c->tls)) &&
 		    ls->st.open < ls->env.max_connections -
 		    ls->env.max_connections / 4)
 			continue;
+		/* A handshake unfinished by now is refused, whatever the load. */
+		if (c->tls != NULL && !tls_sess_established(c->tls)) {
+			if ((rc = listener_tls_refused(c, "handshake not "
+			    "finished within input.idle_timeout")) != 0) {
+				ls->env.fatal(ls->env.ctx, rc);
+				return;
+			}
+			conn_end(c, 0);
+			continue;
+		}
 		ls->st.idle_closed++;
 		if (peers_may_log(c->peer, PEER_LOG_IDLE, now, LOG_INTERVAL_MS))
 			log_warn("%s: %s: no complete message in %" PRIu64

@@ -32,6 +32,7 @@
 #include "metrics.h"
 #include "status.h"
 #include "store.h"
+#include "tls.h"
 
 #define DEFAULT_METRICS "tcp://127.0.0.1:9514"
 #define MAX_OVERRIDES 256
@@ -159,6 +160,31 @@ build_conf(void *ctx, struct conf *c, char err[CONF_ERR_LEN])
 	return (0);
 }
 
+
+/*
+ * --check: the certificates and key of the TLS listeners load, as the
+ * start would load them.  0, or -1 after saying why.
+ */
+static int
+check_tls(const struct conf *c)
+{
+	struct tls_server *srv;
+	char err[TLS_ERR_LEN];
+	size_t i;
+
+	for (i = 0; i < c->nlisten; i++) {
+		if (strncmp(c->listen[i], "tls://", 6) != 0 &&
+		    strncmp(c->listen[i], "relp+tls://", 11) != 0)
+			continue;
+		if (tls_server_new(&c->tls, &srv, err) != 0) {
+			log_err("%s", err);
+			return (-1);
+		}
+		tls_server_unref(srv);
+		break;
+	}
+	return (0);
+}
 static int
 cmd_run(int argc, char **argv)
 {
@@ -223,6 +249,10 @@ cmd_run(int argc, char **argv)
 		if (fdlimit_fit(c.max_connections, c.nlisten, &limit,
 		    fderr) != 0) {
 			log_err("%s", fderr);
+			conf_close(&c);
+			return (1);
+		}
+		if (check_tls(&c) != 0) {
 			conf_close(&c);
 			return (1);
 		}

@@ -128,6 +128,10 @@ metrics_render(void *ctx, cst_buf *out)
 	metric_per_listener(d, out, "custody_relp_refused_total",
 	    "RELP connections closed for not speaking RELP (nothing of them "
 	    "recorded).", LC(relp_refused));
+	metric_per_listener(d, out, "custody_tls_refused_total",
+	    "TLS connections refused (plain text, failed handshake, "
+	    "certificate not allowed); sealed as refusal records.",
+	    LC(tls_refused));
 	metric(out, "custody_events_durable_total", "counter",
 	    "Events sealed, signed and fsynced.", d->events_durable);
 	metric(out, "custody_records_durable_total", "counter",

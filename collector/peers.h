@@ -12,7 +12,9 @@
 #include <sys/socket.h>
 
 /* What is logged about a peer, each at most once per interval. */
-enum peer_log { PEER_LOG_REFUSED, PEER_LOG_IDLE, PEER_LOG_RELP, PEER_NLOG };
+enum peer_log {
+	PEER_LOG_REFUSED, PEER_LOG_IDLE, PEER_LOG_RELP, PEER_LOG_TLS, PEER_NLOG
+};
 
 struct peer {
 	struct peer *next;

@@ -98,6 +98,7 @@ struct listener_counters {
 	uint64_t kernel_dropped; /* the kernel's receive queue drops */
 	uint64_t relp_acked;     /* RELP messages answered, once durable */
 	uint64_t relp_refused;   /* RELP connections cut: not RELP */
+	uint64_t tls_refused;    /* TLS connections refused (R-REC-8) */
 };
 
 #endif /* CUSTODY_COLLECTOR_PIPELINE_H */

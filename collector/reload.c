@@ -1,7 +1,8 @@
 /*
  * SIGHUP: the configuration file read again while running.  The
- * tunables that can change at run time take effect, the reload goes into
- * the chain with the new file's SHA-256, and the segment is rotated.
+ * tunables that can change at run time take effect, TLS certificates are
+ * loaded again for new connections, the reload goes into the chain with
+ * the new file's SHA-256, and the segment is rotated.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -10,6 +11,7 @@
 #include "audit.h"
 #include "batcher.h"
 #include "daemon_int.h"
+#include "listener.h"
 #include "log.h"
 #include "writer.h"
 
@@ -28,6 +30,29 @@ reload_writer_cfg(const struct conf *c, struct writer_cfg *w)
 		snprintf(w->checkpoint_export_dir,
 		    sizeof(w->checkpoint_export_dir), "%s",
 		    c->checkpoint_export_dir);
+}
+
+/*
+ * New TLS connections take [tls] of nc (its strings moved into the
+ * running configuration); established ones keep their certificates.
+ * A file that will not load keeps the running ones.
+ */
+static void
+reload_tls(struct daemon *d, struct conf *nc)
+{
+	char err[LISTENER_ERR_LEN];
+	struct conf_tls t;
+
+	if (d->ls == NULL)
+		return;
+	if (listeners_tls_reload(d->ls, &nc->tls, err) != 0) {
+		log_err("reload: tls: %s; keeping the running certificates",
+		    err);
+		return;
+	}
+	t = d->cfg->tls;
+	d->cfg->tls = nc->tls;
+	nc->tls = t;
 }
 
 /*
@@ -78,6 +103,7 @@ reload_run(struct daemon *d)
 	free(d->cfg->checkpoint_export_dir);
 	d->cfg->checkpoint_export_dir = nc.checkpoint_export_dir;
 	nc.checkpoint_export_dir = NULL;
+	reload_tls(d, &nc);
 	reload_writer_cfg(d->cfg, &wc);
 	writer_set_cfg(d->writer, &wc);
 	if (nc.sha256_hex[0] != '\0')

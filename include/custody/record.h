@@ -21,7 +21,8 @@ enum cst_record_kind {
 	CST_REC_STATS = 6,
 	CST_REC_CLOCK = 7,
 	CST_REC_RELOAD = 8,
-	CST_REC_KIND_MAX = 8,
+	CST_REC_REFUSAL = 9,     /* a connection refused (R-REC-8) */
+	CST_REC_KIND_MAX = 9,
 };
 
 enum cst_transport {
@@ -59,7 +60,7 @@ typedef struct cst_record {
 	int64_t recv_ns;
 	cst_bytes listener;
 	cst_bytes peer;
-	cst_bytes tls_peer; /* p == NULL: nil */
+	cst_bytes tls_peer; /* p == NULL: nil; R-REC-7 */
 	cst_bytes raw;
 	int has_parsed;     /* 0: parsed is nil */
 	cst_syslog parsed;  /* spans into raw */
@@ -128,7 +129,8 @@ int cst_detail_put_str(cst_buf *out, const char *key, const char *v,
 	XX(LOSS, 5, "loss")                                                   \
 	XX(STATS, 6, "stats")                                                 \
 	XX(CLOCK, 7, "clock")                                                 \
-	XX(RELOAD, 8, "reload")
+	XX(RELOAD, 8, "reload")                                               \
+	XX(REFUSAL, 9, "refusal")
 
 #define CST_TRANSPORT_MAP(XX)                                                 \
 	XX(INTERNAL, 0, "internal")                                           \

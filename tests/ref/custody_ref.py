@@ -125,7 +125,7 @@ assert CERT.size == CERT_LEN
 
 KIND_EVENT = 0
 KIND_RECOVERY = 3
-MAX_KIND = 8
+MAX_KIND = 9  # 9: refusal (SPEC section 7, R-REC-8)
 MAX_TRANSPORT = 5
 FLAG_BITS = 0x1F
 PARSED_LEN = 18
@@ -399,7 +399,7 @@ def check_record(rec):
         errs.append(("R-REC-1", what))
 
     if not _is_uint(kind) or kind > MAX_KIND:
-        bad("kind is not a uint <= 8")
+        bad("kind is not a uint <= %d" % MAX_KIND)
     if not _is_uint(seq):
         bad("seq is not a uint")
     if not _is_i64(recv_ns):

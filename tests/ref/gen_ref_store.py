@@ -208,7 +208,7 @@ class ChainWriter:
         f = self.fault
         target = btype == ref.TYPE_DATA and self.block_no == FAULT_BLOCK
         if target and f == "rec-kind":
-            records[0][0] = 9
+            records[0][0] = ref.MAX_KIND + 1
         if target and f == "rec-span":
             records[0][9][17] = len(records[0][8]) + 1
         if target and f == "rec-type":

@@ -658,6 +658,8 @@ add_run(struct check *ck, const char *path)
 		run->transport = CST_TR_UNIX;
 	else if (strcmp(run->m.transport, "relp") == 0)
 		run->transport = CST_TR_RELP;
+	else if (strcmp(run->m.transport, "tls") == 0)
+		run->transport = CST_TR_TLS;
 	else
 		goto bad;
 	if (msggen_init(&run->g, run->m.gen, run->m.size, run->m.base_s) != 0)

@@ -304,9 +304,9 @@ Test(conf, check_refuses_what_cannot_run)
 	cr_assert_eq(conf_check(&c, err), CST_EINVAL, "no listener");
 	cr_assert_eq(conf_add_cli_listen(&c, "tcp://127.0.0.1:0"), 0);
 	cr_assert_eq(conf_check(&c, err), 0, "%s", err);
-	cr_assert_eq(conf_add_cli_listen(&c, "tls://127.0.0.1:6514"), 0);
+	cr_assert_eq(conf_add_cli_listen(&c, "sctp://127.0.0.1:6514"), 0);
 	cr_assert_eq(conf_check(&c, err), CST_EINVAL, "an unknown scheme");
-	cr_assert_not_null(strstr(err, "tls://"), "%s", err);
+	cr_assert_not_null(strstr(err, "sctp://"), "%s", err);
 	c.nlisten--;
 	free(c.listen[c.nlisten]);
 	/* A message must always fit an empty batch. */
@@ -319,6 +319,72 @@ Test(conf, check_refuses_what_cannot_run)
 	cr_assert_eq(conf_set(&c, "pipeline.max_inflight", "2M", err), 0);
 	cr_assert_eq(conf_check(&c, err), CST_EINVAL);
 	cr_assert_not_null(strstr(err, "max_inflight"), "%s", err);
+	conf_close(&c);
+}
+
+Test(conf, tls_section_from_file_and_set)
+{
+	struct conf c;
+	char err[CONF_ERR_LEN];
+
+	conf_init(&c);
+	cr_assert_eq(c.tls.min_version, 12);
+	write_file("[server]\ndata_dir = /tmp/x\nlisten = tls://127.0.0.1:6514\n"
+	    "[tls]\ncert = /etc/c.pem\nkey = /etc/k.pem\nca = /etc/ca.pem\n"
+	    "allow = name:*.example.org\n"
+	    "allow = sha256:00112233445566778899aabbccddeeff"
+	    "00112233445566778899AABBCCDDEEFF\nmin_version = 1.3\n");
+	cr_assert_eq(conf_load_file(&c, path, err), 0, "%s", err);
+	cr_assert_str_eq(c.tls.cert, "/etc/c.pem");
+	cr_assert_str_eq(c.tls.key, "/etc/k.pem");
+	cr_assert_str_eq(c.tls.ca, "/etc/ca.pem");
+	cr_assert_eq(c.tls.nallow, 2);
+	cr_assert_str_eq(c.tls.allow[0], "name:*.example.org");
+	cr_assert_eq(c.tls.min_version, 13);
+	cr_assert_eq(conf_check(&c, err), 0, "%s", err);
+	/* --set: allow accumulates; an empty ca unsets it. */
+	cr_assert_eq(conf_set(&c, "tls.allow", "name:one.example.net", err), 0);
+	cr_assert_eq(c.tls.nallow, 3);
+	cr_assert_eq(conf_set(&c, "tls.ca", "", err), 0);
+	cr_assert_null(c.tls.ca);
+	/* A name is worth only what a CA vouches for. */
+	cr_assert_eq(conf_check(&c, err), CST_EINVAL);
+	cr_assert(strstr(err, "needs tls.ca") != NULL, "%s", err);
+	conf_close(&c);
+	cr_assert_null(c.tls.cert);
+	cr_assert_eq(c.tls.nallow, 0);
+}
+
+Test(conf, tls_refusals)
+{
+	struct conf c;
+	char err[CONF_ERR_LEN];
+
+	conf_init(&c);
+	cr_assert_eq(conf_set(&c, "tls.allow", "name:a.*.org", err),
+	    CST_EPARSE);
+	cr_assert_eq(conf_set(&c, "tls.allow", "sha256:abcd", err), CST_EPARSE);
+	cr_assert_eq(conf_set(&c, "tls.min_version", "1.1", err), CST_EPARSE);
+	cr_assert_eq(conf_set(&c, "tls.ciphers", "x", err), CST_EPARSE);
+	cr_assert(strstr(err, "unknown setting tls.ciphers") != NULL, "%s",
+	    err);
+	/* A tls:// listener needs a certificate and its key. */
+	cr_assert_eq(conf_set(&c, "server.data_dir", "/tmp/x", err), 0);
+	cr_assert_eq(conf_add_cli_listen(&c, "tls://127.0.0.1:6514"), 0);
+	cr_assert_eq(conf_check(&c, err), CST_EINVAL);
+	cr_assert(strstr(err, "tls.cert and tls.key") != NULL, "%s", err);
+	cr_assert_eq(conf_set(&c, "tls.cert", "/c", err), 0);
+	cr_assert_eq(conf_set(&c, "tls.key", "/k", err), 0);
+	cr_assert_eq(conf_check(&c, err), 0, "%s", err);
+	/* So does a relp+tls:// listener. */
+	cr_assert_eq(conf_set(&c, "tls.cert", "", err), 0);
+	c.nlisten--;
+	free(c.listen[c.nlisten]);
+	cr_assert_eq(conf_add_cli_listen(&c, "relp+tls://127.0.0.1:2514"), 0);
+	cr_assert_eq(conf_check(&c, err), CST_EINVAL);
+	cr_assert(strstr(err, "tls.cert and tls.key") != NULL, "%s", err);
+	cr_assert_eq(conf_set(&c, "tls.cert", "/c", err), 0);
+	cr_assert_eq(conf_check(&c, err), 0, "%s", err);
 	conf_close(&c);
 }
 

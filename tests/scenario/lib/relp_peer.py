@@ -31,13 +31,21 @@ def moddir():
 
 
 class Rsyslog:
-    def __init__(self, work, relp_port):
+    def __init__(self, work, relp_port, tls=None):
+        """tls: None, or (ca, cert, key) paths for RELP over TLS with
+        OpenSSL, checking that the server's certificate names localhost."""
         if not os.access(RSYSLOGD, os.X_OK):
             h.fail("rsyslogd is not installed (package rsyslog)")
         self.dir = os.path.join(work, "rsyslog")
         os.makedirs(self.dir, mode=0o700, exist_ok=True)
         self.port = h.free_port()
         self.conf = os.path.join(self.dir, "rsyslog.conf")
+        tls_params = ""
+        if tls is not None:
+            tls_params = f"""
+           tls="on" tls.tlslib="openssl" tls.caCert="{tls[0]}"
+           tls.myCert="{tls[1]}" tls.myPrivKey="{tls[2]}"
+           tls.authMode="name" tls.permittedPeer=["localhost"]"""
         with open(self.conf, "w") as f:
             f.write(f"""
 global(workDirectory="{self.dir}" maxMessageSize="8k")
@@ -49,7 +57,7 @@ ruleset(name="fwd" queue.type="LinkedList" queue.size="200000"
         queue.dequeueBatchSize="128") {{
     action(type="omrelp" target="127.0.0.1" port="{relp_port}"
            template="raw" windowSize="512" action.resumeRetryCount="-1"
-           action.resumeInterval="1")
+           action.resumeInterval="1"{tls_params})
 }}
 """)
         self.proc = None
