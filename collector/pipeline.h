@@ -73,7 +73,10 @@ struct source {
 	uint8_t transport;    /* enum cst_transport */
 	char peer[128];       /* "198.51.100.7:5140", "[::1]:5140", a path */
 	size_t peer_len;
-	/* TLS: the client's identity (R-REC-7), borrowed; NULL: nil. */
+	/*
+	 * The authenticated peer, borrowed; NULL: nil.  TLS: the client's
+	 * certificate (R-REC-7); unix: the sender's credentials (R-REC-9).
+	 */
 	const char *tls_peer;
 	size_t tls_peer_len;
 	const uint8_t *tls_peer_copy;

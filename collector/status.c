@@ -30,6 +30,8 @@ static const struct {
 	    offsetof(struct status_counts, refused) },
 	{ "custody_relp_refused_total",
 	    offsetof(struct status_counts, refused) },
+	{ "custody_tls_refused_total",
+	    offsetof(struct status_counts, refused) },
 	{ "custody_connections_idle_closed_total",
 	    offsetof(struct status_counts, idle_closed) },
 	{ "custody_paused", offsetof(struct status_counts, paused) },
