@@ -201,6 +201,36 @@ err0:
 }
 
 /*
+ * Where the bytes cut[0..len) of segment n from offset at go (R-REC-5):
+ * makes quarantine/ (qdir), names the file in out->quarantine (qpath, its
+ * path; both PATH_LEN) and puts their SHA-256 in out->cut_sha256.
+ * Returns 0 or a negative code with err set.
+ */
+static int
+quarantine_name(const char *data_dir, uint64_t n, size_t at,
+    const uint8_t *cut, size_t len, int64_t now_ns, struct recovery *out,
+    char *qdir, char *qpath, char *err)
+{
+	uint8_t digest[crypto_hash_sha256_BYTES];
+	char name[32];
+	int rc;
+
+	if ((rc = path_join(qdir, data_dir, "quarantine")) != 0)
+		return (rc);
+	if (mkdir(qdir, 0700) != 0 && errno != EEXIST) {
+		rc = cst_err_from_errno(errno);
+		seterr(err, "%s: %s", qdir, cst_strerror(rc));
+		return (rc);
+	}
+	cst_segment_name(n, name);
+	snprintf(out->quarantine, sizeof(out->quarantine),
+	    "%s.at%zu.%" PRId64 ".torn", name, at, now_ns);
+	crypto_hash_sha256(digest, cut, len);
+	cst_hex(digest, sizeof(digest), out->cut_sha256);
+	return (path_join(qpath, qdir, out->quarantine));
+}
+
+/*
  * Moves seg[valid_len..len) of segment n aside (R-REC-5): into
  * quarantine/ first, durably, then truncates the segment.  Fills the
  * recovery record's fields of out.
@@ -210,24 +240,11 @@ cut_tail(const char *data_dir, const char *path, uint64_t n,
     const uint8_t *seg, size_t len, size_t valid_len, int64_t now_ns,
     struct recovery *out, char *err)
 {
-	uint8_t digest[crypto_hash_sha256_BYTES];
 	char qdir[PATH_LEN], qpath[PATH_LEN];
-	char name[32];
 	int fd, rc;
 
-	if ((rc = path_join(qdir, data_dir, "quarantine")) != 0)
-		goto err0;
-	if (mkdir(qdir, 0700) != 0 && errno != EEXIST) {
-		rc = cst_err_from_errno(errno);
-		seterr(err, "%s: %s", qdir, cst_strerror(rc));
-		goto err0;
-	}
-	cst_segment_name(n, name);
-	snprintf(out->quarantine, sizeof(out->quarantine),
-	    "%s.at%zu.%" PRId64 ".torn", name, valid_len, now_ns);
-	crypto_hash_sha256(digest, seg + valid_len, len - valid_len);
-	cst_hex(digest, sizeof(digest), out->cut_sha256);
-	if ((rc = path_join(qpath, qdir, out->quarantine)) != 0)
+	if ((rc = quarantine_name(data_dir, n, valid_len, seg + valid_len,
+	    len - valid_len, now_ns, out, qdir, qpath, err)) != 0)
 		goto err0;
 	if ((rc = write_new_file(qdir, out->quarantine, seg + valid_len,
 	    len - valid_len)) != 0) {
@@ -275,7 +292,6 @@ cut_whole(const char *data_dir, const char *segdir, const char *path,
     uint64_t n, const cst_map *m, int64_t now_ns, struct recovery *out,
     char *err)
 {
-	uint8_t digest[crypto_hash_sha256_BYTES];
 	char qdir[PATH_LEN], qpath[PATH_LEN], prev[PATH_LEN];
 	char name[32];
 	struct seg_end end;
@@ -295,19 +311,8 @@ cut_whole(const char *data_dir, const char *segdir, const char *path,
 			goto err0;
 		}
 	}
-	if ((rc = path_join(qdir, data_dir, "quarantine")) != 0)
-		goto err0;
-	if (mkdir(qdir, 0700) != 0 && errno != EEXIST) {
-		rc = cst_err_from_errno(errno);
-		seterr(err, "%s: %s", qdir, cst_strerror(rc));
-		goto err0;
-	}
-	cst_segment_name(n, name);
-	snprintf(out->quarantine, sizeof(out->quarantine),
-	    "%s.at0.%" PRId64 ".torn", name, now_ns);
-	crypto_hash_sha256(digest, m->p, m->len);
-	cst_hex(digest, sizeof(digest), out->cut_sha256);
-	if ((rc = path_join(qpath, qdir, out->quarantine)) != 0)
+	if ((rc = quarantine_name(data_dir, n, 0, m->p, m->len, now_ns, out,
+	    qdir, qpath, err)) != 0)
 		goto err0;
 	if (rename(path, qpath) != 0)
 		rc = cst_err_from_errno(errno);
