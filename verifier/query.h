@@ -53,6 +53,8 @@ struct query_filter {
 	size_t nres;
 	int64_t pid;          /* --pid: a local sender's (R-REC-9); -1: any */
 	int64_t uid;          /* --uid; -1: any */
+	const char **tls_peers; /* --tls-peer: shell patterns on field 6 */
+	size_t ntls_peers;
 };
 
 #define QUERY_ALL_MASK 0xffffffffu

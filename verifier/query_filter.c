@@ -8,6 +8,7 @@
  */
 #include <ctype.h>
 #include <errno.h>
+#include <fnmatch.h>
 #include <limits.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -45,6 +46,7 @@ query_filter_close(struct query_filter *f)
 	free(f->apps);
 	free(f->peers);
 	free(f->greps);
+	free(f->tls_peers);
 	for (i = 0; i < f->nsds; i++)
 		free((char *)(uintptr_t)f->sds[i].id);
 	free(f->sds);
@@ -530,6 +532,28 @@ query_filter_ucred(const cst_record *r, uint64_t *pid, uint64_t *uid,
 	return (1);
 }
 
+/*
+ * --tls-peer: the client certificate of a record received over TLS
+ * (transport 3, or 4 over TLS), "sha256:HEX SUBJECT" (R-REC-7), against
+ * any of the shell patterns.
+ */
+static int
+tls_peer_match(const cst_record *r, const char *const *pats, size_t n)
+{
+	char s[1200];
+	size_t i;
+
+	if ((r->transport != CST_TR_TLS && r->transport != CST_TR_RELP) ||
+	    r->tls_peer.p == NULL || r->tls_peer.len >= sizeof(s))
+		return (0);
+	memcpy(s, r->tls_peer.p, r->tls_peer.len);
+	s[r->tls_peer.len] = '\0';
+	for (i = 0; i < n; i++)
+		if (fnmatch(pats[i], s, 0) == 0)
+			return (1);
+	return (0);
+}
+
 int
 query_filter_match(const struct query_filter *f, const cst_record *r,
     pcre2_match_data *md)
@@ -558,6 +582,9 @@ query_filter_match(const struct query_filter *f, const cst_record *r,
 	    !any_span(r, ps->app, f->apps, f->napps)))
 		return (0);
 	if (f->npeers > 0 && !peer_match(r, f->peers, f->npeers))
+		return (0);
+	if (f->ntls_peers > 0 && !tls_peer_match(r, f->tls_peers,
+	    f->ntls_peers))
 		return (0);
 	if ((f->pid >= 0 || f->uid >= 0) && (!query_filter_ucred(r, &pid,
 	    &uid, &gid) || (f->pid >= 0 && pid != (uint64_t)f->pid) ||

@@ -56,6 +56,9 @@ usage(FILE *f)
 "      --all              also the collector's own audit records (shown\n"
 "                         otherwise only with --kind)\n"
 "      --sd ID[.PARAM[=VALUE]]  RFC 5424 structured data\n"
+"      --tls-peer PATTERN the TLS client certificate, \"sha256:HEX SUBJECT\"\n"
+"                         (SPEC R-REC-7), as a shell pattern, e.g.\n"
+"                         'sha256:3f2a*' or '*CN=web1.example.org*'\n"
 "      --uid N, --pid N   a local sender's user or process id, as the\n"
 "                         kernel gave it on the unix socket (SPEC R-REC-9)\n"
 "  -g, --grep PCRE2       the raw message matches the PCRE2 pattern;\n"
@@ -162,7 +165,7 @@ enum {
 	OPT_HISTOGRAM, OPT_BUNDLE, OPT_BUNDLE_MIN, OPT_ROOT, OPT_NO_INDEX,
 	OPT_REINDEX, OPT_THREADS, OPT_INTERVAL, OPT_HELP_JSON, OPT_GREP_FIXED,
 	OPT_UTC, OPT_ALL, OPT_LIMIT,
-	OPT_UID, OPT_PID,
+	OPT_UID, OPT_PID, OPT_TLS_PEER,
 };
 
 static const struct option longopts[] = {
@@ -181,6 +184,7 @@ static const struct option longopts[] = {
 	{ "sd", required_argument, NULL, OPT_SD },
 	{ "all", no_argument, NULL, OPT_ALL },
 	{ "uid", required_argument, NULL, OPT_UID },
+	{ "tls-peer", required_argument, NULL, OPT_TLS_PEER },
 	{ "pid", required_argument, NULL, OPT_PID },
 	{ "grep", required_argument, NULL, 'g' },
 	{ "grep-fixed", required_argument, NULL, OPT_GREP_FIXED },
@@ -370,6 +374,11 @@ query_opts_parse(int argc, char **argv, struct query_opts *o)
 				return (bad(c == OPT_UID ? "--uid" : "--pid",
 				    optarg));
 			*(c == OPT_UID ? &f->uid : &f->pid) = (int64_t)u;
+			break;
+		case OPT_TLS_PEER:
+			if (query_filter_add(&f->tls_peers, &f->ntls_peers,
+			    optarg))
+				return (-1);
 			break;
 		case OPT_GREP_FIXED:
 			if (optarg[0] == '\0')

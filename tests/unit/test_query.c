@@ -643,3 +643,37 @@ Test(query_filter, local_sender_credentials)
 	    "without credentials, --uid never matches");
 	query_filter_close(&f);
 }
+
+/* --tls-peer: a shell pattern on field 6 of records received over TLS. */
+Test(query_filter, tls_peer_patterns)
+{
+	static const char peer[] = "sha256:3f2a0000000000000000000000000000"
+	    "000000000000000000000000000000aa CN=web1.example.org,O=Example";
+	struct query_filter f;
+	cst_record r;
+
+	rec(&r, "<13>1 - web1 app - - - x", "");
+	r.transport = CST_TR_TLS;
+	r.tls_peer.p = (const uint8_t *)peer;
+	r.tls_peer.len = strlen(peer);
+	query_filter_init(&f);
+	cr_assert_eq(query_filter_add(&f.tls_peers, &f.ntls_peers,
+	    "sha256:3f2a*"), 0);
+	cr_assert(query_filter_match(&f, &r, NULL), "by fingerprint");
+	f.tls_peers[0] = "*CN=web2.example.org*";
+	cr_assert_not(query_filter_match(&f, &r, NULL), "another subject");
+	cr_assert_eq(query_filter_add(&f.tls_peers, &f.ntls_peers,
+	    "*CN=web1.example.org,*"), 0);
+	cr_assert(query_filter_match(&f, &r, NULL), "any of the patterns");
+	r.transport = CST_TR_RELP;
+	cr_assert(query_filter_match(&f, &r, NULL), "relp over TLS too");
+	r.transport = CST_TR_UNIX;
+	cr_assert_not(query_filter_match(&f, &r, NULL),
+	    "credentials of a local sender are no certificate");
+	r.transport = CST_TR_TLS;
+	r.tls_peer.p = NULL;
+	r.tls_peer.len = 0;
+	cr_assert_not(query_filter_match(&f, &r, NULL),
+	    "a record without a certificate never matches");
+	query_filter_close(&f);
+}
