@@ -28,6 +28,7 @@
 #include "custody/error.h"
 #include "custody/hash.h"
 
+#include "log.h"
 #include "tls.h"
 
 /* One TLS record's plaintext at most (RFC 8446 section 5.1). */
@@ -69,23 +70,20 @@ struct tls_sess {
 	char reason[TLS_REASON_LEN];
 };
 
-static void
-seterr(char *err, const char *fmt, ...)
-{
-	va_list ap;
-
-	va_start(ap, fmt);
-	vsnprintf(err, TLS_ERR_LEN, fmt, ap);
-	va_end(ap);
-}
+/* The reason for a failure, into err (TLS_ERR_LEN-sized): log.h. */
+#define seterr(err, ...) log_seterr(err, TLS_ERR_LEN, __VA_ARGS__)
 
 /* OpenSSL's last reason, for a message: its queue is then cleared. */
 static const char *
 ssl_reason(void)
 {
-	unsigned long e = ERR_peek_last_error();
+	unsigned long e = ERR_peek_last_error(), q;
 	const char *r = e != 0 ? ERR_reason_error_string(e) : NULL;
 
+	/* A file that cannot be opened: say why, as errno does. */
+	while ((q = ERR_get_error()) != 0)
+		if (ERR_SYSTEM_ERROR(q))
+			r = strerror(ERR_GET_REASON(q));
 	ERR_clear_error();
 	return (r != NULL ? r : "unknown error");
 }

@@ -48,9 +48,15 @@ grep -q "/etc/custody/custodyd.conf" "$root/var/lib/dpkg/info/custody.conffiles"
 keys=$root/tmp-keys
 "$root/usr/sbin/custodyd" keygen --out "$keys" >/dev/null ||
 	fail "installed custodyd keygen"
+# The installed configuration names a TLS certificate the administrator
+# provides; one made here stands in for it.
+openssl req -x509 -newkey rsa:2048 -nodes -days 1 -subj /CN=localhost \
+	-keyout "$root/tls.key" -out "$root/tls.pem" >/dev/null 2>&1
+chmod 600 "$root/tls.key"
 "$root/usr/sbin/custodyd" --check --data-dir "$root/var/lib/custody" \
-	--config "$root/etc/custody/custodyd.conf" >/dev/null ||
-	fail "installed custodyd --check with the installed configuration"
+	--config "$root/etc/custody/custodyd.conf" \
+	--set tls.cert="$root/tls.pem" --set tls.key="$root/tls.key" \
+	>/dev/null || fail "installed custodyd --check with the installed configuration"
 "$root/usr/bin/custody-verify" --version >/dev/null ||
 	fail "installed custody-verify"
 "$root/usr/bin/custody-query" --help >/dev/null || fail "installed custody-query"
