@@ -238,6 +238,13 @@ batcher_count_event(struct batcher *b, size_t len)
 	b->open->event_bytes += len;
 }
 
+uint64_t
+batcher_cuts(const struct batcher *b)
+{
+
+	return (b->next_no);
+}
+
 int
 batcher_control(struct batcher *b, int ctl)
 {

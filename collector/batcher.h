@@ -70,6 +70,9 @@ void batcher_count_event(struct batcher *b, size_t len);
 /* Cuts the open batch if it holds any record. */
 void batcher_cut(struct batcher *b);
 
+/* The number of batches cut so far (the next cut's number). */
+uint64_t batcher_cuts(const struct batcher *b);
+
 /*
  * Cuts the open batch, then emits a control batch (BATCH_ROTATE,
  * BATCH_STOP) behind it.  Returns 0 or CST_ENOMEM.

@@ -49,6 +49,7 @@ conf_init(struct conf *c)
 	c->seal_threads = 2;
 	c->zstd_level = 1;
 	c->commit_interval_ms = 100;
+	c->commit_on_wait = 1;
 	c->segment_max_bytes = (uint64_t)1 << 30;
 	c->segment_max_age_s = 86400;
 	c->checkpoint_interval_ms = 1000;
@@ -401,6 +402,14 @@ apply(struct conf *c, const char *section, const char *key,
 			return (CST_EPARSE);
 		}
 		c->allow_root = b;
+	} else if (strcmp(section, "store") == 0 &&
+	    strcmp(key, "commit_on_wait") == 0) {
+		if (parse_bool(value, &b) != 0) {
+			seterr(err, "store.commit_on_wait: \"%s\" is not yes "
+			    "or no", value);
+			return (CST_EPARSE);
+		}
+		c->commit_on_wait = b;
 	} else if (strcmp(section, "pipeline") == 0 &&
 	    strcmp(key, "zstd_level") == 0) {
 		/* Negative levels are zstd's fast ones: less CPU, larger. */

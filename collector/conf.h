@@ -63,6 +63,7 @@ struct conf {
 	int zstd_level;
 	/* [store] */
 	uint64_t commit_interval_ms;
+	int commit_on_wait;     /* a RELP sender waits: commit at once */
 	uint64_t segment_max_bytes;
 	uint64_t segment_max_age_s;    /* 0: no age limit */
 	uint64_t checkpoint_interval_ms;

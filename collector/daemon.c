@@ -78,6 +78,39 @@ batch_timeout(uv_timer_t *t)
 	batcher_cut(d->batcher);
 }
 
+/*
+ * Asks the writer to commit, at once, every batch cut so far, the open
+ * one cut first.  One such commit at a time: senders that wait meanwhile
+ * are served by the next, which then covers all of them (group commit).
+ */
+static void
+hurry(struct daemon *d)
+{
+	uint64_t cuts;
+
+	batcher_cut(d->batcher);
+	cuts = batcher_cuts(d->batcher);
+	if (cuts <= d->durable_no)
+		return;         /* all durable: the answers are out */
+	d->hurrying = 1;
+	d->hurry_no = cuts - 1;
+	writer_hurry(d->writer, d->hurry_no);
+}
+
+/* Loop thread: a RELP sender waits for answers (listener.h). */
+static void
+on_waiting(void *ctx)
+{
+	struct daemon *d = ctx;
+
+	if (!d->cfg->commit_on_wait || d->writer == NULL)
+		return;
+	if (d->hurrying)
+		d->hurry_again = 1;
+	else
+		hurry(d);
+}
+
 static void
 on_opened(void *ctx)
 {
@@ -250,7 +283,15 @@ on_notify(uv_async_t *h)
 			d->durable_next = bt->first_seq + bt->n;
 		if (bt->ctl == BATCH_STOP)
 			stopped = 1;
+		d->durable_no = bt->no + 1;
 		batcher_done(d->batcher, bt);
+	}
+	if (d->hurrying && d->durable_no > d->hurry_no) {
+		d->hurrying = 0;
+		if (d->hurry_again && d->state == RUNNING) {
+			d->hurry_again = 0;
+			hurry(d);
+		}
 	}
 	if (d->ls != NULL)
 		listeners_durable(d->ls, d->durable_next);
@@ -600,6 +641,7 @@ bind_listeners(struct daemon *d, const struct privdrop *pd,
 	env.udp_rcvbuf = c->udp_rcvbuf;
 	env.tls = &c->tls;
 	env.after_read = after_read;
+	env.waiting = on_waiting;
 	env.fatal = listener_fatal;
 	env.ctx = d;
 	if (listeners_open(&env, c->listen, c->nlisten, &d->ls,

@@ -78,6 +78,16 @@ struct daemon {
 	uint64_t events_durable;
 	/* Every record below this sequence number is durable (RELP). */
 	uint64_t durable_next;
+	/* Batches below this number are durable. */
+	uint64_t durable_no;
+	/*
+	 * Group commit for RELP senders waiting on answers: hurry_no is the
+	 * batch the writer was asked to commit at once (while hurrying);
+	 * hurry_again, another sender waited meanwhile.
+	 */
+	int hurrying;
+	int hurry_again;
+	uint64_t hurry_no;
 	struct loss_mark loss[MAX_LISTEN];
 };
 

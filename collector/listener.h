@@ -53,6 +53,11 @@ struct listener_env {
 	void (*after_read)(void *ctx);
 	/* Recording failed (out of memory): the daemon must stop. */
 	void (*fatal)(void *ctx, int rc);
+	/*
+	 * A RELP sender waits for answers that only a commit lets out: the
+	 * daemon may commit at once rather than at commit_interval.
+	 */
+	void (*waiting)(void *ctx);
 	void *ctx;
 };
 

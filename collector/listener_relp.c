@@ -233,6 +233,9 @@ listener_relp_read(struct conn *c, const uint8_t *in, size_t n)
 	if (rc != 0)
 		return (rc);
 	send_out(c);
+	if (!c->ending && relp_sess_unanswered(c->relp) != 0 &&
+	    ls->env.waiting != NULL)
+		ls->env.waiting(ls->env.ctx);
 	return (0);
 }
 

@@ -93,6 +93,7 @@ reload_run(struct daemon *d)
 		    "and the data directory change only on restart");
 	d->cfg->batch_delay_ms = nc.batch_delay_ms;
 	d->cfg->commit_interval_ms = nc.commit_interval_ms;
+	d->cfg->commit_on_wait = nc.commit_on_wait;
 	d->cfg->segment_max_bytes = nc.segment_max_bytes;
 	d->cfg->segment_max_age_s = nc.segment_max_age_s;
 	d->cfg->key_rotate_s = nc.key_rotate_s;

@@ -44,9 +44,10 @@
  * Transactions a session holds unanswered before its connection stops
  * being read: the window a sender may have in flight.  librelp's own
  * sender window is 128 unless configured (omrelp windowSize).  Answers
- * wait for a group commit (store.commit_interval), so one connection's
- * rate is at most this many per commit: the room is 16 bytes each, and
- * the records themselves count against pipeline.max_inflight.
+ * wait for a group commit (at once under store.commit_on_wait, else at
+ * store.commit_interval), so one connection's rate is at most
+ * min(this, the sender's window) per commit: the room is 16 bytes each,
+ * and the records themselves count against pipeline.max_inflight.
  */
 #define RELP_WINDOW 16384
 

@@ -55,6 +55,12 @@ struct writer {
 	uint64_t pend_records;
 	int dirty;
 	int64_t last_sync;       /* CLOCK_MONOTONIC ns */
+	/*
+	 * Group commit (writer_hurry): once every batch up to hurry_no is
+	 * written, commit without waiting out commit_interval.  Under mtx.
+	 */
+	int hurry;
+	uint64_t hurry_no;
 	int64_t last_ckpt;
 	uint64_t ckpt_blocks;    /* blocks the newest checkpoint covers */
 	cst_buf frame;
@@ -660,6 +666,14 @@ free_list(struct batch *bt)
 	}
 }
 
+/* A group commit is asked for and its batches are all taken.  Under mtx. */
+static int
+hurried(const struct writer *w)
+{
+
+	return (w->hurry && w->next_no > w->hurry_no);
+}
+
 static void *
 writer_main(void *arg)
 {
@@ -667,7 +681,7 @@ writer_main(void *arg)
 	struct batch *run, *last, *bt;
 	struct timespec ts;
 	int64_t due;
-	int stop = 0;
+	int stop = 0, hurry;
 	int rc = 0;
 
 	pthread_setname_np(pthread_self(), "custodyd-write");
@@ -675,6 +689,8 @@ writer_main(void *arg)
 	for (;;) {
 		/* Wait for the next batch in order, or for a commit due. */
 		while (w->ready == NULL || w->ready->no != w->next_no) {
+			if (hurried(w))
+				break;
 			if (!w->dirty) {
 				if ((due = idle_due(w)) < 0) {
 					pthread_cond_wait(&w->cond, &w->mtx);
@@ -705,6 +721,9 @@ writer_main(void *arg)
 			w->next_no++;
 		}
 		w->cur = w->cfg;
+		hurry = hurried(w);
+		if (hurry)
+			w->hurry = 0;
 		pthread_mutex_unlock(&w->mtx);
 
 		while ((bt = run) != NULL) {
@@ -718,8 +737,9 @@ writer_main(void *arg)
 		}
 		if (stop)
 			return (NULL);
-		if (w->dirty && mono_ns() >= w->last_sync +
-		    (int64_t)w->cur.commit_interval_ms * NS_PER_MS &&
+		if (((w->dirty && mono_ns() >= w->last_sync +
+		    (int64_t)w->cur.commit_interval_ms * NS_PER_MS) ||
+		    (hurry && (w->dirty || w->pend_head != NULL))) &&
 		    (rc = commit(w, 0)) != 0)
 			goto fatal;
 		if ((rc = idle_work(w)) != 0)
@@ -756,6 +776,18 @@ writer_put(struct writer *w, struct batch *bt)
 	*pp = bt;
 	if (w->ready->no == w->next_no)
 		pthread_cond_signal(&w->cond);
+	pthread_mutex_unlock(&w->mtx);
+}
+
+void
+writer_hurry(struct writer *w, uint64_t no)
+{
+
+	pthread_mutex_lock(&w->mtx);
+	if (!w->hurry || no > w->hurry_no)
+		w->hurry_no = no;
+	w->hurry = 1;
+	pthread_cond_signal(&w->cond);
 	pthread_mutex_unlock(&w->mtx);
 }
 

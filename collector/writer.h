@@ -77,6 +77,15 @@ int writer_start(struct writer *w);
 /* Hands bt (taken) to the writer.  Any thread. */
 void writer_put(struct writer *w, struct batch *bt);
 
+/*
+ * Group commit: commits as soon as every batch up to number no (cut
+ * already) is written, instead of at the next commit_interval, so that a
+ * sender waiting for answers that only a commit lets out (RELP) is not
+ * held for the interval.  Requests made before that commit merge into it.
+ * Any thread.
+ */
+void writer_hurry(struct writer *w, uint64_t no);
+
 /* Replaces the tunables (reload).  Any thread. */
 void writer_set_cfg(struct writer *w, const struct writer_cfg *cfg);
 
