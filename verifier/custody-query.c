@@ -36,6 +36,7 @@
 
 #include "exit.h"
 #include "index.h"
+#include "query_runs.h"
 #include "json.h"
 #include "query.h"
 #include "query_cli.h"
@@ -152,6 +153,33 @@ struct segidx {
 	struct index_seg *x;
 	int tried;
 };
+
+struct runs_ctx {
+	const struct query_store *s;
+	const struct segidx *sx;
+};
+
+/* Whether fmt shows a record's host (query_runs.h). */
+static int
+shows_host(const struct query_opts *o)
+{
+
+	return (o->bundle == NULL && !o->count && o->histogram == 0 &&
+	    o->fmt != QUERY_RAW && o->fmt != QUERY_CAT);
+}
+
+/* query_runs_entry_fn over the loaded segment indexes. */
+static const struct index_entry *
+runs_entry(void *ctx, size_t bi)
+{
+	const struct runs_ctx *c = ctx;
+	const struct query_block *b = &c->s->blocks[bi];
+	const struct segidx *g = &c->sx[b->seg];
+
+	if (g->x == NULL)
+		return (NULL);
+	return (index_seg_find(g->x, b->f.hdr.block_no, b->f.block_hash));
+}
 
 /*
  * Chooses the blocks to open: proven, in range by their headers, and not
@@ -318,6 +346,8 @@ follow(struct query_opts *o, struct query_store *s)
 	o->have_limit = 0;
 	o->follow = 0;
 	o->reverse = 0;
+	if (shows_host(o) && (k.runs = query_runs_new(s, NULL, NULL)) == NULL)
+		return (CST_ENOMEM);
 	while (!stopping) {
 		ts.tv_sec = (time_t)(o->poll_ns / 1000000000);
 		ts.tv_nsec = (long)(o->poll_ns % 1000000000);
@@ -346,6 +376,7 @@ follow(struct query_opts *o, struct query_store *s)
 		rep_flush();
 		fflush(stdout);
 	}
+	query_runs_free(k.runs);
 	free(order);
 	free(need);
 	return (rc);
@@ -418,6 +449,7 @@ main(int argc, char **argv)
 	struct query_store *s = NULL;
 	struct segidx *sx = NULL;
 	struct query_sink k;
+	struct runs_ctx rctx;
 	cst_root_pub root;
 	uint8_t keybuf[INDEX_KEY_LEN], *key = NULL;
 	size_t *order = NULL, n = 0;
@@ -504,6 +536,14 @@ main(int argc, char **argv)
 		status = EXIT_IO;
 		goto done;
 	}
+	rctx.s = s;
+	rctx.sx = sx;
+	if (shows_host(&o) && (k.runs = query_runs_new(s, key != NULL ?
+	    runs_entry : NULL, &rctx)) == NULL) {
+		fprintf(stderr, "%s: out of memory\n", progname);
+		status = EXIT_IO;
+		goto done;
+	}
 	if ((rc = query_pool_run(&o, s, order, need, n, &k)) != 0) {
 		fprintf(stderr, "%s: %s\n", progname, cst_strerror(rc));
 		status = EXIT_IO;
@@ -511,6 +551,7 @@ main(int argc, char **argv)
 	status = finish(&o, s, key, sx, &k, status);
 
 done:
+	query_runs_free(k.runs);
 	sink_close(&k, s, sx);
 	free(order);
 	free(need);

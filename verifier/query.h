@@ -191,12 +191,15 @@ enum query_format {
 /*
  * Appends the output of r (borrowed), the block_no-th block's record, in
  * mode fmt to out (borrowed), its times in local time (TZ) or in UTC when
- * utc is set.  Text output escapes every control byte and invalid UTF-8,
- * so a hostile message cannot drive the terminal.  Returns 0 or
- * CST_ENOMEM.
+ * utc is set.  local_host (borrowed, or NULL) is the collector's host
+ * name for a record that names none (query_runs.h): shown as its host in
+ * the short and text forms, and as its own field (local_host) in JSON and
+ * verbose, never in place of raw or the parsed fields.  Text output
+ * escapes every control byte and invalid UTF-8, so a hostile message
+ * cannot drive the terminal.  Returns 0 or CST_ENOMEM.
  */
 int query_out_show(cst_buf *out, enum query_format fmt, int utc,
-    const cst_record *r, uint64_t block_no);
+    const cst_record *r, uint64_t block_no, const char *local_host);
 
 /* query_out_show in UTC. */
 int query_out_record(cst_buf *out, enum query_format fmt, const cst_record *r,

@@ -77,6 +77,8 @@ struct query_sink {
 	cst_bundle_writer *bw;
 	size_t last_bundled;  /* store index + 1 of the last block added */
 	uint64_t brecords;
+	/* the collector's host name for local records (borrowed), or NULL */
+	struct query_runs *runs;
 	/* index entries built, per store block (owned) */
 	struct index_entry *sums;
 	int *have_sum;

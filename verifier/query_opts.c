@@ -145,7 +145,11 @@ usage_json(void)
 "  raw_base64 string: instead of raw, base64 (RFC 4648) of the bytes\n"
 "             when they are not\n"
 "  ucred      object or null: {\"pid\", \"uid\", \"gid\"} integers of a\n"
-"             local sender, read from tls_peer\n");
+"             local sender, read from tls_peer\n"
+"  local_host string, only on an RFC 3164 message from the unix socket\n"
+"             that names no host: the hostname of the start record of\n"
+"             the collector's run that received it (SPEC section 5);\n"
+"             not part of raw or of the parsed fields\n");
 }
 
 static int

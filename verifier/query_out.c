@@ -136,7 +136,8 @@ done:
 }
 
 static int
-out_json(cst_buf *o, const cst_record *r, uint64_t block_no, int pretty)
+out_json(cst_buf *o, const cst_record *r, uint64_t block_no, int pretty,
+    const char *local_host)
 {
 	const cst_syslog *ps = &r->parsed;
 	struct json j;
@@ -223,6 +224,10 @@ out_json(cst_buf *o, const cst_record *r, uint64_t block_no, int pretty)
 		json_end_object(&j);
 	} else
 		json_null(&j);
+	if (local_host != NULL) {
+		json_key(&j, "local_host");
+		json_cstring(&j, local_host);
+	}
 	json_end_object(&j);
 	if ((rc = json_finish(&j)) != 0)
 		return (rc);
@@ -230,7 +235,7 @@ out_json(cst_buf *o, const cst_record *r, uint64_t block_no, int pretty)
 }
 
 static int
-out_text(cst_buf *o, const cst_record *r)
+out_text(cst_buf *o, const cst_record *r, const char *local_host)
 {
 	const cst_syslog *ps = &r->parsed;
 	cst_span msg;
@@ -256,6 +261,9 @@ out_text(cst_buf *o, const cst_record *r)
 	}
 	if (ps->hostname.len > 0)
 		rc = text_esc(o, r->raw.p + ps->hostname.off, ps->hostname.len);
+	else if (local_host != NULL)
+		rc = text_esc(o, (const uint8_t *)local_host,
+		    strlen(local_host));
 	else
 		rc = puts_(o, "-");
 	if (rc != 0 || (rc = puts_(o, " ")) != 0)
@@ -319,7 +327,8 @@ text_message(cst_buf *o, const cst_record *r, int with_sd)
  * did not parse has neither host nor identifier.
  */
 static int
-out_short(cst_buf *o, const cst_record *r, enum query_tstyle ts, int utc)
+out_short(cst_buf *o, const cst_record *r, enum query_tstyle ts, int utc,
+    const char *local_host)
 {
 	const cst_syslog *ps = &r->parsed;
 	char t[64];
@@ -333,7 +342,9 @@ out_short(cst_buf *o, const cst_record *r, enum query_tstyle ts, int utc)
 		    cst_record_kind_name(r->kind)) || puts_(o, "]");
 	else if (!r->has_parsed || ps->format == CST_SYSLOG_NONE)
 		rc = puts_(o, "- -");
-	else if ((rc = text_span(o, r, ps->hostname)) == 0 &&
+	else if ((rc = (ps->hostname.len == 0 && local_host != NULL ?
+	    text_esc(o, (const uint8_t *)local_host, strlen(local_host)) :
+	    text_span(o, r, ps->hostname))) == 0 &&
 	    (rc = puts_(o, " ")) == 0 &&
 	    (rc = text_span(o, r, ps->app)) == 0 && ps->procid.len > 0 &&
 	    (rc = puts_(o, "[")) == 0 && (rc = text_esc(o,
@@ -380,7 +391,8 @@ field_span(cst_buf *o, const char *name, const cst_record *r, cst_span s)
  * JSON output.
  */
 static int
-out_verbose(cst_buf *o, const cst_record *r, uint64_t block_no, int utc)
+out_verbose(cst_buf *o, const cst_record *r, uint64_t block_no, int utc,
+    const char *local_host)
 {
 	const cst_syslog *ps = &r->parsed;
 	struct json j;
@@ -427,7 +439,9 @@ out_verbose(cst_buf *o, const cst_record *r, uint64_t block_no, int utc)
 		if ((rc = field_s(o, "timestamp", t)) != 0)
 			return (rc);
 	}
-	if ((rc = field_span(o, "host", r, ps->hostname)) != 0 ||
+	if ((local_host != NULL &&
+	    (rc = field_s(o, "local_host", local_host)) != 0) ||
+	    (rc = field_span(o, "host", r, ps->hostname)) != 0 ||
 	    (rc = field_span(o, "app", r, ps->app)) != 0 ||
 	    (rc = field_span(o, "procid", r, ps->procid)) != 0 ||
 	    (rc = field_span(o, "msgid", r, ps->msgid)) != 0 ||
@@ -470,21 +484,21 @@ out_raw(cst_buf *o, const cst_record *r)
 
 int
 query_out_show(cst_buf *out, enum query_format fmt, int utc,
-    const cst_record *r, uint64_t block_no)
+    const cst_record *r, uint64_t block_no, const char *local_host)
 {
 	int rc;
 
 	switch (fmt) {
 	case QUERY_SHORT:
-		return (out_short(out, r, QUERY_TS_SHORT, utc));
+		return (out_short(out, r, QUERY_TS_SHORT, utc, local_host));
 	case QUERY_SHORT_ISO:
-		return (out_short(out, r, QUERY_TS_ISO, utc));
+		return (out_short(out, r, QUERY_TS_ISO, utc, local_host));
 	case QUERY_SHORT_PRECISE:
-		return (out_short(out, r, QUERY_TS_PRECISE, utc));
+		return (out_short(out, r, QUERY_TS_PRECISE, utc, local_host));
 	case QUERY_JSON:
-		return (out_json(out, r, block_no, 0));
+		return (out_json(out, r, block_no, 0, local_host));
 	case QUERY_JSON_PRETTY:
-		return (out_json(out, r, block_no, 1));
+		return (out_json(out, r, block_no, 1, local_host));
 	case QUERY_CAT:
 		if ((rc = text_message(out, r, 0)) != 0)
 			return (rc);
@@ -492,10 +506,10 @@ query_out_show(cst_buf *out, enum query_format fmt, int utc,
 	case QUERY_RAW:
 		return (out_raw(out, r));
 	case QUERY_VERBOSE:
-		return (out_verbose(out, r, block_no, utc));
+		return (out_verbose(out, r, block_no, utc, local_host));
 	case QUERY_TEXT:
 	default:
-		return (out_text(out, r));
+		return (out_text(out, r, local_host));
 	}
 }
 
@@ -504,5 +518,5 @@ query_out_record(cst_buf *out, enum query_format fmt, const cst_record *r,
     uint64_t block_no)
 {
 
-	return (query_out_show(out, fmt, 1, r, block_no));
+	return (query_out_show(out, fmt, 1, r, block_no, NULL));
 }

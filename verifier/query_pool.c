@@ -17,6 +17,7 @@
 #include "custody/record.h"
 
 #include "index.h"
+#include "query_runs.h"
 #include "query.h"
 #include "query_cli.h"
 #include "query_store.h"
@@ -44,6 +45,7 @@ struct pool {
 	struct job *jobs;     /* window of W slots */
 	size_t *order;        /* block indexes to open, in output order */
 	int *need_sum;
+	struct query_runs *runs; /* the collector's host name, or NULL */
 	size_t njobs;
 	size_t w;
 	size_t next;
@@ -103,8 +105,9 @@ job_grow(struct job *j)
 
 /* One matching record into the job, in the form the output needs. */
 static int
-job_match(struct job *j, const struct query_opts *o, cst_opener *op, size_t i,
-    const cst_record *r, const cst_bytes *enc, uint64_t block_no)
+job_match(struct job *j, const struct query_opts *o, struct query_runs *runs,
+    cst_opener *op, size_t i, const cst_record *r, const cst_bytes *enc,
+    uint64_t block_no)
 {
 	uint8_t path[CST_MERKLE_MAX_DEPTH][CST_HASH_LEN];
 	uint32_t hdr[2];
@@ -127,8 +130,9 @@ job_match(struct job *j, const struct query_opts *o, cst_opener *op, size_t i,
 		    plen * CST_HASH_LEN)) != 0)
 			return (rc);
 	} else if (!o->count && o->histogram == 0 &&
-	    (rc = query_out_show(&j->out, o->fmt, o->utc, r,
-	    block_no)) != 0) {
+	    (rc = query_out_show(&j->out, o->fmt, o->utc, r, block_no,
+	    runs != NULL && query_runs_wanted(r) ?
+	    query_runs_host(runs, j->bi) : NULL)) != 0) {
 		return (rc);
 	}
 	j->ends[j->nmatch++] = j->out.len;
@@ -166,7 +170,7 @@ run_job(struct pool *p, struct job *j, cst_opener *op, pcre2_match_data *md)
 		if (j->need_sum)
 			index_builder_add(&ib, &r);
 		if (scan && query_filter_match(&o->f, &r, md) &&
-		    (rc = job_match(j, o, op, i, &r, &enc,
+		    (rc = job_match(j, o, p->runs, op, i, &r, &enc,
 		    b->f.hdr.block_no)) != 0)
 			break;
 	}
@@ -336,6 +340,7 @@ query_pool_run(struct query_opts *o, struct query_store *s, size_t *order,
 	p.s = s;
 	p.order = order;
 	p.need_sum = need_sum;
+	p.runs = k->runs;
 	p.njobs = n;
 	p.w = 2 * (size_t)o->threads + 2;
 	if ((p.jobs = calloc(p.w, sizeof(*p.jobs))) == NULL ||

@@ -11,6 +11,13 @@ that passes on another process's credentials as journald does with
 ForwardToSyslog.  TCP records carry nil.
 custody-query --uid and --pid select exactly those records and its JSON
 shows the ucred object; the store verifies.
+
+A message without a host field from a local sender is shown (SPEC
+section 5's display rule) with the hostname of the run's start record:
+custodyd runs, when this runs as root, in a UTS namespace of its own
+under another name than the machine's, so the name shown can only have
+come from the store, never from the reader's host; raw keeps the bytes
+as sent and the parsed host stays empty.
 """
 import json
 import os
@@ -77,7 +84,15 @@ def body():
             h.fail(f"{p} is not installed")
     work = h.workdir("local")
     os.chmod(work, 0o755)
-    d = h.Daemon(work, udp=False).start()
+    d = h.Daemon(work, udp=False)
+    run_host = socket.gethostname()
+    if os.geteuid() == 0 and os.access("/usr/bin/unshare", os.X_OK):
+        run_host = "custody-run-host"
+        argv = d.argv
+        d.argv = lambda: ["/usr/bin/unshare", "--uts", "/bin/sh", "-c",
+                          f'hostname {run_host} && exec "$@"', "sh",
+                          *argv()]
+    d.start()
     me = (os.getuid(), os.getgid())
     want = {}  # token -> (uid, gid, pid or None)
 
@@ -179,6 +194,28 @@ def body():
                        for o in got) == toks,
                 f"--uid {uid}: exactly {toks}")
     h.check(query(d, "--uid", "4000000") == [], "--uid of nobody sending: none")
+
+    # The display rule: the run's hostname, beside the fields.
+    starts = query(d, "--kind", "start")
+    h.check(len(starts) == 1 and starts[0]["detail"]["hostname"] ==
+            run_host, f"the start record names the run's host {run_host!r}")
+    got = query(d, "--pid", str(os.getpid()))
+    h.check(len(got) == 1 and got[0]["host"] is None and
+            got[0].get("local_host") == run_host and
+            run_host not in got[0]["raw"],
+            f"JSON: host null, local_host {run_host!r}, raw as sent ({got})")
+    r = h.run([h.binary("CUSTODY_QUERY"), d.data, "--utc", "--pid",
+               str(os.getpid())], bound_s=60)
+    line = r.stdout.decode()
+    h.check(r.returncode == 0 and f" {run_host} direct: tok-direct" in line,
+            f"short output shows the run's host: {line!r}")
+    r = h.run([h.binary("CUSTODY_QUERY"), d.data, "-o", "raw", "--pid",
+               str(os.getpid())], bound_s=60)
+    h.check(r.stdout == b"<13>Oct 11 22:14:15 direct: tok-direct\n",
+            f"raw output is the bytes as sent: {r.stdout!r}")
+    tcp = [o for o in allj if o["transport"] == "tcp"]
+    h.check(tcp and all("local_host" not in o for o in tcp),
+            "a network record gets no local_host")
 
 
 if __name__ == "__main__":

@@ -19,6 +19,7 @@
 
 #include "index.h"
 #include "query.h"
+#include "query_runs.h"
 
 #define NS 1000000000LL
 #define T0 1717243200LL /* 2024-06-01T12:00:00Z */
@@ -446,33 +447,77 @@ Test(query_out, journalctl_modes)
 	    "timed out", "192.0.2.9:514");
 	r.recv_ns = T0 * NS + 5000;
 	cst_buf_init(&b);
-	cr_assert_eq(query_out_show(&b, QUERY_SHORT, 0, &r, 3), 0);
+	cr_assert_eq(query_out_show(&b, QUERY_SHORT, 0, &r, 3, NULL), 0);
 	cr_assert_eq(b.len, 51);
 	cr_assert_eq(memcmp(b.p, "Jun 01 13:00:00 web1 nginx[77]: upstream "
 	    "timed out\n", b.len), 0, "%.*s", (int)b.len, (const char *)b.p);
 	b.len = 0;
-	cr_assert_eq(query_out_show(&b, QUERY_SHORT_ISO, 1, &r, 3), 0);
+	cr_assert_eq(query_out_show(&b, QUERY_SHORT_ISO, 1, &r, 3, NULL), 0);
 	cr_assert_eq(memcmp(b.p, "2024-06-01T12:00:00+00:00 web1 nginx[77]: ",
 	    42), 0, "%.*s", (int)b.len, (const char *)b.p);
 	b.len = 0;
-	cr_assert_eq(query_out_show(&b, QUERY_SHORT_PRECISE, 0, &r, 3), 0);
+	cr_assert_eq(query_out_show(&b, QUERY_SHORT_PRECISE, 0, &r, 3, NULL), 0);
 	cr_assert_eq(memcmp(b.p, "Jun 01 13:00:00.000005 web1", 27), 0);
 	b.len = 0;
-	cr_assert_eq(query_out_show(&b, QUERY_CAT, 0, &r, 3), 0);
+	cr_assert_eq(query_out_show(&b, QUERY_CAT, 0, &r, 3, NULL), 0);
 	cr_assert_eq(b.len, 19);
 	cr_assert_eq(memcmp(b.p, "upstream timed out\n", 19), 0);
 	b.len = 0;
-	cr_assert_eq(query_out_show(&b, QUERY_VERBOSE, 0, &r, 3), 0);
+	cr_assert_eq(query_out_show(&b, QUERY_VERBOSE, 0, &r, 3, NULL), 0);
 	cr_assert_eq(memcmp(b.p, "Sat 2024-06-01 13:00:00.000005 BST [seq=42 "
 	    "block=3]\n", 52), 0, "%.*s", (int)b.len, (const char *)b.p);
 	cr_assert_not_null(memmem(b.p, b.len, "\n    host=web1\n", 15));
 	cr_assert_not_null(memmem(b.p, b.len, "\n    severity=3 (err)\n", 22));
 	cr_assert_not_null(memmem(b.p, b.len, "\n    procid=77\n", 15));
 	b.len = 0;
-	cr_assert_eq(query_out_show(&b, QUERY_JSON_PRETTY, 0, &r, 3), 0);
+	cr_assert_eq(query_out_show(&b, QUERY_JSON_PRETTY, 0, &r, 3, NULL), 0);
 	cr_assert_eq(memcmp(b.p, "{\n  \"seq\": 42,\n  \"block\": 3,\n", 29), 0,
 	    "%.*s", (int)b.len, (const char *)b.p);
 	cr_assert_eq(memcmp(b.p + b.len - 3, "\n}\n", 3), 0);
+	cst_buf_close(&b);
+}
+
+/*
+ * SPEC section 5's display rule: an RFC 3164 message from a local sender
+ * that names no host is shown with the collector's host name, beside
+ * raw and the parsed fields, never inside them.
+ */
+Test(query_out, local_host_shown_beside_the_fields)
+{
+	cst_record r;
+	cst_buf b;
+
+	zone("UTC");
+	rec(&r, "<13>Oct 11 22:14:15 sudo: pam_unix(sudo:session)", "");
+	r.transport = CST_TR_UNIX;
+	cr_assert(query_runs_wanted(&r));
+	cr_assert_eq(r.parsed.hostname.len, 0);
+	cst_buf_init(&b);
+	cr_assert_eq(query_out_show(&b, QUERY_SHORT, 1, &r, 0, "coll1"), 0);
+	cr_assert_not_null(memmem(b.p, b.len, " coll1 sudo: pam_unix", 21),
+	    "%.*s", (int)b.len, (const char *)b.p);
+	b.len = 0;
+	cr_assert_eq(query_out_show(&b, QUERY_SHORT, 1, &r, 0, NULL), 0);
+	cr_assert_not_null(memmem(b.p, b.len, " - sudo: pam_unix", 17),
+	    "%.*s", (int)b.len, (const char *)b.p);
+	b.len = 0;
+	cr_assert_eq(query_out_show(&b, QUERY_JSON, 1, &r, 0, "coll1"), 0);
+	cr_assert_not_null(memmem(b.p, b.len, "\"host\":null", 11),
+	    "%.*s", (int)b.len, (const char *)b.p);
+	cr_assert_not_null(memmem(b.p, b.len, "\"local_host\":\"coll1\"", 20));
+	b.len = 0;
+	cr_assert_eq(query_out_show(&b, QUERY_RAW, 1, &r, 0, "coll1"), 0);
+	cr_assert_null(memmem(b.p, b.len, "coll1", 5), "raw stays as sent");
+	b.len = 0;
+	cr_assert_eq(query_out_show(&b, QUERY_VERBOSE, 1, &r, 0, "coll1"), 0);
+	cr_assert_not_null(memmem(b.p, b.len, "\n    local_host=coll1\n", 22));
+	cr_assert_null(memmem(b.p, b.len, "\n    host=", 11));
+	/* A message that names its host, or came over the network: not. */
+	rec(&r, "<13>Oct 11 22:14:15 web1 sudo: x", "");
+	r.transport = CST_TR_UNIX;
+	cr_assert_not(query_runs_wanted(&r));
+	rec(&r, "<13>Oct 11 22:14:15 sudo: x", "192.0.2.9:514");
+	cr_assert_not(query_runs_wanted(&r));
 	cst_buf_close(&b);
 }
 
@@ -484,18 +529,18 @@ Test(query_out, raw_without_blank_lines)
 
 	cst_buf_init(&b);
 	rec(&r, "<14>hello\n", "192.0.2.9:514");
-	cr_assert_eq(query_out_show(&b, QUERY_RAW, 0, &r, 0), 0);
+	cr_assert_eq(query_out_show(&b, QUERY_RAW, 0, &r, 0, NULL), 0);
 	cr_assert_eq(b.len, 10);
 	cr_assert_eq(memcmp(b.p, "<14>hello\n", 10), 0);
 	b.len = 0;
 	rec(&r, "<14>two\nlines\n\n", "192.0.2.9:514");
-	cr_assert_eq(query_out_show(&b, QUERY_RAW, 0, &r, 0), 0);
+	cr_assert_eq(query_out_show(&b, QUERY_RAW, 0, &r, 0, NULL), 0);
 	cr_assert_eq(b.len, 14);
 	cr_assert_eq(memcmp(b.p, "<14>two\nlines\n", 14), 0, "an inner LF "
 	    "stays");
 	b.len = 0;
 	rec(&r, "<14>plain", "192.0.2.9:514");
-	cr_assert_eq(query_out_show(&b, QUERY_RAW, 0, &r, 0), 0);
+	cr_assert_eq(query_out_show(&b, QUERY_RAW, 0, &r, 0, NULL), 0);
 	cr_assert_eq(b.len, 10);
 	cst_buf_close(&b);
 }
