@@ -190,6 +190,9 @@ check:
 		}
 		if (c->shut.data == NULL) {
 			c->shut.data = c;
+			/* On relp+tls://, our close_notify before the FIN. */
+			if (c->tls != NULL)
+				(void)tls_sess_shutdown(c->tls);
 			if (uv_shutdown(&c->shut, (uv_stream_t *)&c->h,
 			    shut_done) != 0)
 				listener_stream_end(c, 0);

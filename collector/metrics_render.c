@@ -113,7 +113,8 @@ metrics_render(void *ctx, cst_buf *out)
 	    LC(framing_errors));
 	metric_per_listener(d, out, "custody_discarded_bytes_total",
 	    "Bytes the kernel held for streams closed without reading them "
-	    "(sealed in loss records).", LC(discarded));
+	    "(sealed in loss records); on tls:// and relp+tls:// listeners "
+	    "the encrypted bytes, as they came off the wire.", LC(discarded));
 	metric_per_listener(d, out, "custody_incomplete_total",
 	    "Messages cut short by the end of their stream (kept, flagged).",
 	    LC(incomplete));

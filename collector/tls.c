@@ -65,6 +65,7 @@ struct tls_sess {
 	int established;
 	int closed;
 	int refused;
+	int shut;                /* our close_notify is out */
 	char *peer;              /* the identity; NULL: none */
 	size_t peer_len;
 	char reason[TLS_REASON_LEN];
@@ -609,6 +610,20 @@ tls_sess_write(struct tls_sess *s, const uint8_t *p, size_t len)
 		}
 		done += (size_t)n;
 	}
+	return (flush(s));
+}
+
+int
+tls_sess_shutdown(struct tls_sess *s)
+{
+
+	if (s->refused || !s->established || s->shut)
+		return (0);
+	s->shut = 1;
+	ERR_clear_error();
+	/* With memory BIOs this only writes the alert: nothing to wait on. */
+	(void)SSL_shutdown(s->ssl);
+	ERR_clear_error();
 	return (flush(s));
 }
 

@@ -99,6 +99,14 @@ int tls_sess_write(struct tls_sess *s, const uint8_t *p, size_t len);
 /* 1 once the handshake has completed and the peer was accepted. */
 int tls_sess_established(const struct tls_sess *s);
 
+/*
+ * Sends our close_notify (RFC 5246 7.2.1, RFC 8446 6.1) through the send
+ * callback, once, when the handshake is done: the peer learns that the
+ * end of the stream is ours and not a cut.  Written before the caller
+ * shuts the socket down.  0, or the send callback's error.
+ */
+int tls_sess_shutdown(struct tls_sess *s);
+
 /* 1 once the peer has sent its close_notify: no more plaintext. */
 int tls_sess_closed(const struct tls_sess *s);
 

@@ -62,6 +62,37 @@ def refused_cert(port, certs, cert):
             f"no RELP answer (got {got[:60]!r})")
 
 
+def clean_close(port, certs, cert):
+    """open, then close: the answer, then our close_notify before the end
+    of the stream, so the sender can tell a close from a cut (Python's
+    ssl raises SSLEOFError on an end without it)."""
+    ctx = ssl.create_default_context(cafile=certs.ca)
+    ctx.load_cert_chain(cert[0], cert[1])
+    # Python sets this by default; without it an end with no
+    # close_notify is the error it is.
+    ctx.options &= ~ssl.OP_IGNORE_UNEXPECTED_EOF
+    got = b""
+    with socket.create_connection(("127.0.0.1", port),
+                                  timeout=10 * h.SLOW) as raw:
+        with ctx.wrap_socket(raw, server_hostname="localhost") as s:
+            offers = b"relp_version=0\nrelp_software=test\ncommands=syslog"
+            s.sendall(b"1 open %d %s\n2 close 0\n" % (len(offers), offers))
+            try:
+                while True:
+                    b = s.recv(4096)
+                    if not b:
+                        break
+                    got += b
+            except ssl.SSLError as e:
+                h.fail(f"relp+tls:// ended without close_notify: {e} "
+                       f"(after {got!r})")
+            except socket.timeout:
+                h.fail(f"relp+tls:// not closed after close ({got!r})")
+    h.check(b"1 rsp " in got and b"2 rsp 0" in got,
+            f"open and close answered ({got!r})")
+    h.check(True, "the session ends with the collector's close_notify")
+
+
 def body():
     work = h.workdir("relp-tls")
     certs = tlscerts.Certs(work)
@@ -82,6 +113,7 @@ def body():
 
     cert = certs.issue("rsyslog-relp", "rsyslog-relp.senders.example",
                        ["DNS:rsyslog-relp.senders.example"])
+    clean_close(d.port, certs, cert)
     rs = rp.Rsyslog(work, d.port, tls=(certs.ca, cert[0], cert[1])).start()
     lines = rp.numbered(N, "relp-tls")
     rs.send(lines)
