@@ -8,7 +8,8 @@ DEBIAN_PACKAGES := build-essential cmake pkg-config clang libuv1-dev \
 	iproute2 scdoc man-db systemd debhelper dpkg-dev fakeroot lintian \
 	openssl rsyslog rsyslog-relp rsyslog-openssl rsyslog-gnutls libivykis0 \
 	libnet1 libwrap0 libjson-c5 libpcre3 libcurl4-openssl-dev libcairo2-dev \
-	libpango1.0-dev fonts-dejavu-core poppler-utils
+	libpango1.0-dev fonts-dejavu-core poppler-utils libnats-dev nats-server \
+	haproxy
 
 JOBS := $(shell nproc 2>/dev/null || echo 2)
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
