@@ -12,9 +12,24 @@
 #include "batcher.h"
 #include "recovery.h"
 
+/*
+ * The configuration file a start or reload record catalogues (R-CFG-1):
+ * its hex SHA-256, and its bytes text[0..len) (NULL: run without a
+ * file), sealed whole when len <= max and as the hash only otherwise.
+ */
+struct audit_config {
+	const char *hash;
+	const char *text;
+	size_t len;
+	size_t max;
+};
+
+/* Most bytes of configuration text a record holds (R-CFG-1). */
+#define AUDIT_CONFIG_MAX 65536
+
 struct audit_start {
 	const char *version;
-	const char *config_hash; /* hex SHA-256 of the config file */
+	struct audit_config config;
 	const char *root_fpr;
 	uint32_t epoch;
 	uint64_t pid;
@@ -44,7 +59,8 @@ int audit_loss(struct batcher *b, const char *listener, uint64_t udp_dropped,
 int audit_stats(struct batcher *b, uint64_t received, uint64_t parse_failed,
     uint64_t bytes, int64_t now_ns);
 int audit_clock(struct batcher *b, int64_t step_ns, int64_t now_ns);
-int audit_reload(struct batcher *b, const char *config_hash, int64_t now_ns);
+int audit_reload(struct batcher *b, const struct audit_config *c,
+    int64_t now_ns);
 /*
  * A connection refused at listener from peer (R-REC-8): why, the
  * identity of the certificate it showed (NULL: none), and how many

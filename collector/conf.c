@@ -72,6 +72,7 @@ conf_close(struct conf *c)
 	free(c->user);
 	free(c->checkpoint_export_dir);
 	free(c->path);
+	free(c->text);
 	conf_tls_close(&c->tls);
 	conf_init(c);
 }
@@ -537,7 +538,9 @@ conf_load_file(struct conf *c, const char *path, char err[CONF_ERR_LEN])
 		rc = CST_EPARSE;
 		goto err1;
 	}
-	free(text);
+	free(c->text);
+	c->text = text;
+	c->text_len = len;
 	return (0);
 
 err1:

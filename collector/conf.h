@@ -79,6 +79,9 @@ struct conf {
 	/* The file read, and the SHA-256 of its exact bytes (start record). */
 	char *path;
 	char sha256_hex[65];
+	/* Its exact bytes, NUL-terminated after text_len (R-CFG-1); NULL: none. */
+	char *text;
+	size_t text_len;
 };
 
 /* Sets every field of c to its default; c owns nothing yet. */

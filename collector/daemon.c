@@ -39,6 +39,20 @@
 #include "store.h"
 #include "writer.h"
 
+void
+daemon_config(const struct daemon *d, const struct conf *c,
+    struct audit_config *out)
+{
+
+	out->hash = d->config_hash;
+	out->text = c->text;
+	out->len = c->text_len;
+	/* Half a batch leaves room for the rest of the record (R-CFG-1). */
+	out->max = AUDIT_CONFIG_MAX;
+	if (d->cfg->batch_bytes / 2 < out->max)
+		out->max = (size_t)(d->cfg->batch_bytes / 2);
+}
+
 int64_t
 daemon_real_ns(void)
 {
@@ -465,7 +479,7 @@ first_records(struct daemon *d, const struct recovery *rec,
 		host[0] = '\0';
 	host[sizeof(host) - 1] = '\0';
 	s.version = CUSTODY_VERSION " (" CUSTODY_GIT_COMMIT ")";
-	s.config_hash = d->config_hash;
+	daemon_config(d, d->cfg, &s.config);
 	s.root_fpr = d->root_fpr;
 	s.epoch = key->epoch;
 	s.pid = (uint64_t)getpid();

@@ -16,6 +16,7 @@
 #include "custody/buf.h"
 #include "custody/keys.h"
 
+#include "audit.h"
 #include "conf.h"
 #include "daemon.h"
 #include "writer.h"
@@ -87,6 +88,13 @@ struct daemon {
 int64_t daemon_real_ns(void);
 /* A self-audit record could not be recorded (rc): the daemon stops. */
 void daemon_audit_failed(struct daemon *d, int rc);
+/*
+ * What a start or reload record says of configuration c (borrowed, and
+ * borrowed by *out): d's config hash, c's text, the bound R-CFG-1 sets
+ * with d's batch size.
+ */
+void daemon_config(const struct daemon *d, const struct conf *c,
+    struct audit_config *out);
 
 /* ---- reload.c ---- */
 

@@ -113,6 +113,7 @@ int cst_detail_put_u64(cst_buf *out, const char *key, uint64_t v);
 int cst_detail_put_i64(cst_buf *out, const char *key, int64_t v);
 int cst_detail_put_str(cst_buf *out, const char *key, const char *v,
     size_t vlen);
+int cst_detail_put_bool(cst_buf *out, const char *key, int v);
 
 /*
  * The names of the record kinds and transports, one list each: every tool
