@@ -286,3 +286,49 @@ audit_refusal(struct batcher *b, const char *listener, const char *peer,
 		rc = put_str(&d, "cert", cert);
 	return (finish(b, CST_REC_REFUSAL, t, &d, rc, now_ns));
 }
+
+int
+audit_access(struct batcher *b, const struct audit_access *a, int64_t now_ns)
+{
+	char t[TEXT_LEN];
+	cst_buf d;
+	uint32_t n = 5;
+	int rc;
+
+	cst_buf_init(&d);
+	n += a->user != NULL;
+	n += a->command != NULL;
+	n += a->has_shown != 0;
+	n += a->bundle != NULL;
+	n += a->reason != NULL;
+	if (a->command != NULL)
+		text(t, "access %" PRIu64 " begins: uid %" PRIu64 " (%s) gid %"
+		    PRIu64 " pid %" PRIu64 ": %.*s", a->id, a->uid,
+		    a->user != NULL ? a->user : "-", a->gid, a->pid,
+		    (int)(a->command_len < 400 ? a->command_len : 400),
+		    a->command);
+	else if (a->has_shown)
+		text(t, "access %" PRIu64 " ends: uid %" PRIu64 " pid %" PRIu64
+		    " showed %" PRIu64 " records%s%s", a->id, a->uid, a->pid,
+		    a->shown, a->bundle != NULL ? ", bundle sha256 " : "",
+		    a->bundle != NULL ? a->bundle : "");
+	else
+		text(t, "access %" PRIu64 " ends: uid %" PRIu64 " pid %" PRIu64
+		    " without a count: %s", a->id, a->uid, a->pid,
+		    a->reason != NULL ? a->reason : "-");
+	if ((rc = cst_detail_begin(&d, n)) == 0 &&
+	    (rc = put_str(&d, "phase", a->phase)) == 0 &&
+	    (rc = cst_detail_put_u64(&d, "id", a->id)) == 0 &&
+	    (rc = cst_detail_put_u64(&d, "uid", a->uid)) == 0 &&
+	    (rc = cst_detail_put_u64(&d, "gid", a->gid)) == 0 &&
+	    (rc = cst_detail_put_u64(&d, "pid", a->pid)) == 0 &&
+	    (a->user == NULL || (rc = put_str(&d, "user", a->user)) == 0) &&
+	    (a->command == NULL || (rc = cst_detail_put_str(&d, "command",
+	    a->command, a->command_len)) == 0) &&
+	    (!a->has_shown || (rc = cst_detail_put_u64(&d, "shown",
+	    a->shown)) == 0) &&
+	    (a->bundle == NULL || (rc = put_str(&d, "bundle",
+	    a->bundle)) == 0) && a->reason != NULL)
+		rc = put_str(&d, "reason", a->reason);
+	return (finish(b, CST_REC_ACCESS, t, &d, rc, now_ns));
+}

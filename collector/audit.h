@@ -70,4 +70,27 @@ int audit_refusal(struct batcher *b, const char *listener, const char *peer,
     const char *reason, const char *cert, uint64_t suppressed,
     int64_t now_ns);
 
+/*
+ * One half of an access (R-ACC-1, R-ACC-2): phase "begin" with command,
+ * or "end" with shown (has_shown) and bundle, or with reason.  The ids
+ * are the kernel's credentials of the reader's connection.
+ */
+struct audit_access {
+	const char *phase;
+	uint64_t id;
+	uint64_t uid;
+	uint64_t gid;
+	uint64_t pid;
+	const char *user;       /* NULL: the uid has no name */
+	const char *command;    /* begin: what the reader said; else NULL */
+	size_t command_len;
+	int has_shown;
+	uint64_t shown;
+	const char *bundle;     /* hex SHA-256 of a bundle written; NULL */
+	const char *reason;     /* an end without a count: why; else NULL */
+};
+
+int audit_access(struct batcher *b, const struct audit_access *a,
+    int64_t now_ns);
+
 #endif /* CUSTODY_COLLECTOR_AUDIT_H */

@@ -70,6 +70,7 @@ conf_close(struct conf *c)
 		free(c->listen[i]);
 	free(c->metrics);
 	free(c->user);
+	free(c->control_socket);
 	free(c->checkpoint_export_dir);
 	free(c->path);
 	free(c->text);
@@ -387,6 +388,13 @@ apply(struct conf *c, const char *section, const char *key,
 			c->metrics = NULL;
 		} else
 			rc = set_str(&c->metrics, value);
+	} else if (strcmp(section, "server") == 0 &&
+	    strcmp(key, "control_socket") == 0) {
+		free(c->control_socket);
+		c->control_socket = NULL;
+		c->control_off = strcmp(value, "none") == 0;
+		if (!c->control_off && value[0] != '\0')
+			rc = set_str(&c->control_socket, value);
 	} else if (strcmp(section, "server") == 0 &&
 	    strcmp(key, "user") == 0) {
 		if (value[0] == '\0') {

@@ -48,6 +48,8 @@ struct conf {
 	int metrics_set;        /* server.metrics was given (even as none) */
 	char *user;             /* started as root: run as this user; NULL: none */
 	int allow_root;         /* started as root without user: stay root */
+	char *control_socket;   /* NULL: DATA/control.sock (SPEC section 13) */
+	int control_off;        /* server.control_socket = none */
 	/* [input] */
 	uint64_t max_message;
 	uint64_t max_connections;

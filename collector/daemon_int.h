@@ -18,6 +18,7 @@
 
 #include "audit.h"
 #include "conf.h"
+#include "control.h"
 #include "daemon.h"
 #include "writer.h"
 
@@ -53,6 +54,7 @@ struct daemon {
 	/* Closed by a stop, until every handle is: RELP answers still go. */
 	struct listeners *ls_stopping;
 	struct metrics *metrics;
+	struct control *control; /* NULL: none (off, or it would not open) */
 
 	/* The mailbox, filled by other threads. */
 	uv_async_t notify;
