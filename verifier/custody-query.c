@@ -34,6 +34,7 @@
 #include "custody/hash.h"
 #include "custody/keys.h"
 
+#include "access.h"
 #include "exit.h"
 #include "index.h"
 #include "json.h"
@@ -411,6 +412,37 @@ finish(struct query_opts *o, struct query_store *s, const uint8_t *key,
 	return (status);
 }
 
+/*
+ * Reports this look at the store to custodyd before anything is shown
+ * (SPEC section 13).  A collector that cannot be reached is a warning
+ * with the reason, or with --require-access-record a refusal (-1).
+ */
+static int
+report_access(const struct query_opts *o, int argc, char **argv,
+    struct access **out)
+{
+	char path[4096], why[ACCESS_WHY_LEN];
+
+	if (o->control_socket != NULL)
+		snprintf(path, sizeof(path), "%s", o->control_socket);
+	else
+		snprintf(path, sizeof(path), "%s/control.sock", o->dir);
+	if (access_begin(path, argc, argv, out, why) == 0) {
+		if (o->verbose)
+			fprintf(stderr, "%s: access %llu recorded by custodyd\n",
+			    progname, (unsigned long long)access_id(*out));
+		return (0);
+	}
+	if (o->require_access) {
+		fprintf(stderr, "%s: cannot record this access, and "
+		    "--require-access-record was given: %s\n", progname, why);
+		return (-1);
+	}
+	fprintf(stderr, "%s: warning: could not record this access with "
+	    "custodyd (%s); going on: no access record\n", progname, why);
+	return (0);
+}
+
 int
 main(int argc, char **argv)
 {
@@ -423,7 +455,8 @@ main(int argc, char **argv)
 	size_t *order = NULL, n = 0;
 	int *need = NULL, rc, status = EXIT_OK;
 	uint64_t skipped = 0;
-	char why[8192];
+	struct access *acc = NULL;
+	char why[8192], accwhy[ACCESS_WHY_LEN];
 	static char obuf[1 << 20];
 
 	sink_init(&k);
@@ -445,6 +478,10 @@ main(int argc, char **argv)
 	catch_signals();
 	if (store_where_explain(o.dir, why, sizeof(why)) != 0) {
 		fprintf(stderr, "%s: %s\n", progname, why);
+		status = EXIT_USAGE;
+		goto done;
+	}
+	if (report_access(&o, argc, argv, &acc) != 0) {
 		status = EXIT_USAGE;
 		goto done;
 	}
@@ -511,6 +548,13 @@ main(int argc, char **argv)
 	status = finish(&o, s, key, sx, &k, status);
 
 done:
+	if (acc != NULL) {
+		fflush(stdout);
+		if (access_end(acc, k.shown, k.bundle_sha256[0] != '\0' ?
+		    k.bundle_sha256 : NULL, accwhy) != 0)
+			fprintf(stderr, "%s: could not record the end of this "
+			    "access: %s\n", progname, accwhy);
+	}
 	sink_close(&k, s, sx);
 	free(order);
 	free(need);

@@ -9,6 +9,8 @@
 #include <string.h>
 #include <unistd.h>
 
+#include <sodium.h>
+
 #include "custody/bundle.h"
 #include "custody/checkpoint.h"
 #include "custody/error.h"
@@ -136,6 +138,8 @@ query_bundle_finish(struct query_opts *o, struct query_store *s,
 		return (-1);
 	}
 	cst_hex(digest, CST_HASH_LEN, hex);
+	crypto_hash_sha256(digest, out.p, out.len);
+	cst_hex(digest, CST_HASH_LEN, k->bundle_sha256);
 	fprintf(stderr, "%s: wrote %s: %u records from %u blocks (%u runs, "
 	    "%u ending at a checkpoint it carries), %zu bytes, digest %s\n", progname,
 	    o->bundle, info.record_count, info.block_count, info.runs,

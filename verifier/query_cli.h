@@ -44,6 +44,8 @@ struct query_opts {
 	int threads;
 	int verbose;
 	char *note;
+	const char *control_socket; /* NULL: DIR/control.sock */
+	int require_access;   /* no access record: refuse, not warn */
 };
 
 /*
@@ -77,6 +79,7 @@ struct query_sink {
 	cst_bundle_writer *bw;
 	size_t last_bundled;  /* store index + 1 of the last block added */
 	uint64_t brecords;
+	char bundle_sha256[65]; /* of the bundle written; "" none (R-ACC-2) */
 	/* index entries built, per store block (owned) */
 	struct index_entry *sums;
 	int *have_sum;

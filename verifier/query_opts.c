@@ -104,6 +104,12 @@ usage(FILE *f)
 "      --reindex          rebuild the index of every segment\n"
 "      --threads N        worker threads (default: online CPUs, max 16)\n"
 "  -v, --verbose          say what was skipped and opened\n"
+"      --control-socket PATH  custodyd's control socket (default\n"
+"                         DIR/control.sock), where this look at the store\n"
+"                         is reported before anything is shown and sealed\n"
+"                         as access records (SPEC section 13)\n"
+"      --require-access-record  refuse (exit 2) when custodyd cannot\n"
+"                         record this access; otherwise a warning\n"
 "\n"
 "An evidence bundle is not a store: read it with custody-verify --bundle\n"
 "FILE --root ROOT.pub --records.\n"
@@ -165,7 +171,7 @@ enum {
 	OPT_HISTOGRAM, OPT_BUNDLE, OPT_BUNDLE_MIN, OPT_ROOT, OPT_NO_INDEX,
 	OPT_REINDEX, OPT_THREADS, OPT_INTERVAL, OPT_HELP_JSON, OPT_GREP_FIXED,
 	OPT_UTC, OPT_ALL, OPT_LIMIT,
-	OPT_UID, OPT_PID, OPT_TLS_PEER,
+	OPT_UID, OPT_PID, OPT_TLS_PEER, OPT_CONTROL_SOCKET, OPT_REQUIRE_ACCESS,
 };
 
 static const struct option longopts[] = {
@@ -203,6 +209,8 @@ static const struct option longopts[] = {
 	{ "bundle", required_argument, NULL, OPT_BUNDLE },
 	{ "bundle-minimal", no_argument, NULL, OPT_BUNDLE_MIN },
 	{ "root", required_argument, NULL, OPT_ROOT },
+	{ "control-socket", required_argument, NULL, OPT_CONTROL_SOCKET },
+	{ "require-access-record", no_argument, NULL, OPT_REQUIRE_ACCESS },
 	{ "no-index", no_argument, NULL, OPT_NO_INDEX },
 	{ "reindex", no_argument, NULL, OPT_REINDEX },
 	{ "threads", required_argument, NULL, OPT_THREADS },
@@ -448,6 +456,12 @@ query_opts_parse(int argc, char **argv, struct query_opts *o)
 			break;
 		case OPT_BUNDLE_MIN:
 			o->bundle_minimal = 1;
+			break;
+		case OPT_CONTROL_SOCKET:
+			o->control_socket = optarg;
+			break;
+		case OPT_REQUIRE_ACCESS:
+			o->require_access = 1;
 			break;
 		case OPT_ROOT:
 			o->root_file = optarg;

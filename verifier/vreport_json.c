@@ -105,6 +105,8 @@ json_chain(struct json *j, const struct vreport *r)
 	j_u64(j, s->records_verified);
 	json_key(j, "events");
 	j_u64(j, s->kinds[CST_REC_EVENT]);
+	json_key(j, "access_records");
+	j_u64(j, s->kinds[CST_REC_ACCESS]);
 	json_key(j, "audit_records");
 	json_begin_object(j);
 	for (i = 1; i <= CST_REC_KIND_MAX; i++) {

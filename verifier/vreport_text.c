@@ -201,6 +201,10 @@ text_chain(FILE *f, const struct vreport *r)
 			fprintf(f, ", %s %" PRIu64,
 			    cst_record_kind_name((unsigned)i), s->kinds[i]);
 	fprintf(f, "\n");
+	/* Who looked at the logs through the collector (R-ACC-2). */
+	fprintf(f, "  %" PRIu64 " access records (a begin and an end for "
+	    "each look at the store reported to custodyd)\n",
+	    s->kinds[CST_REC_ACCESS]);
 	if (s->first_seq != CST_NONE) {
 		vreport_time(s->first_ns, t);
 		vreport_time(s->last_ns, t2);
