@@ -135,7 +135,7 @@ exchange(int fd, const char *line, char *ans, size_t cap,
 }
 
 int
-access_begin(const char *path, int argc, char **argv, struct access **out,
+access_begin(const char *path, const char *command, struct access **out,
     char why[ACCESS_WHY_LEN])
 {
 	struct timeval tv = { ACCESS_TIMEOUT_S, 0 };
@@ -167,9 +167,8 @@ access_begin(const char *path, int argc, char **argv, struct access **out,
 		seterr(why, path, errno);
 		goto err2;
 	}
-	memcpy(line, "begin ", 6);
-	access_command(argc, argv, line + 6, LINE_MAX_ - 7);
-	strcat(line, "\n");
+	snprintf(line, LINE_MAX_, "begin %.*s\n", ACCESS_COMMAND_LEN - 1,
+	    command);
 	if (exchange(a->fd, line, ans, sizeof(ans), why) != 0)
 		goto err2;
 	errno = 0;

@@ -17,14 +17,16 @@
 
 struct access;
 
+/* Room for the command of a begin line (R-CTL-2), NUL included. */
+#define ACCESS_COMMAND_LEN (4096 - 7)
+
 /*
  * Connects to the control socket path (borrowed) and sends the begin
- * line with argv[0..argc) (borrowed), quoted as a shell would read it
- * (control bytes as \xNN) and cut to fit R-CTL-2's line.  Returns 0 and
- * *out (to access_end), or -1 with the reason in why (errno's text where
- * a system call failed, or the collector's answer).
+ * line with command (borrowed, from access_command).  Returns 0 and *out
+ * (to access_end), or -1 with the reason in why (errno's text where a
+ * system call failed, or the collector's answer).
  */
-int access_begin(const char *path, int argc, char **argv,
+int access_begin(const char *path, const char *command,
     struct access **out, char why[ACCESS_WHY_LEN]);
 
 /* The id the collector gave the access. */
@@ -40,7 +42,9 @@ int access_end(struct access *a, uint64_t shown, const char *bundle_sha256,
 
 /*
  * The command line argv[0..argc) (borrowed) as the begin line carries it,
- * into out (cap bytes, NUL-terminated, cut with " [cut]" to fit).
+ * quoted as a shell reads it (control bytes as \xNN), into out (cap
+ * bytes, NUL-terminated, cut with " [cut]" to fit).  Taken before getopt
+ * reorders argv.
  */
 void access_command(int argc, char **argv, char *out, size_t cap);
 

@@ -418,7 +418,7 @@ finish(struct query_opts *o, struct query_store *s, const uint8_t *key,
  * with the reason, or with --require-access-record a refusal (-1).
  */
 static int
-report_access(const struct query_opts *o, int argc, char **argv,
+report_access(const struct query_opts *o, const char *command,
     struct access **out)
 {
 	char path[4096], why[ACCESS_WHY_LEN];
@@ -427,7 +427,7 @@ report_access(const struct query_opts *o, int argc, char **argv,
 		snprintf(path, sizeof(path), "%s", o->control_socket);
 	else
 		snprintf(path, sizeof(path), "%s/control.sock", o->dir);
-	if (access_begin(path, argc, argv, out, why) == 0) {
+	if (access_begin(path, command, out, why) == 0) {
 		if (o->verbose)
 			fprintf(stderr, "%s: access %llu recorded by custodyd\n",
 			    progname, (unsigned long long)access_id(*out));
@@ -457,6 +457,7 @@ main(int argc, char **argv)
 	uint64_t skipped = 0;
 	struct access *acc = NULL;
 	char why[8192], accwhy[ACCESS_WHY_LEN];
+	static char command[ACCESS_COMMAND_LEN];
 	static char obuf[1 << 20];
 
 	sink_init(&k);
@@ -470,6 +471,7 @@ main(int argc, char **argv)
 		fprintf(stderr, "%s: libsodium failed to start\n", progname);
 		return (EXIT_IO);
 	}
+	access_command(argc, argv, command, sizeof(command));
 	if (query_opts_parse(argc, argv, &o) != 0) {
 		fprintf(stderr, "Try '%s --help'.\n", progname);
 		return (EXIT_USAGE);
@@ -481,7 +483,7 @@ main(int argc, char **argv)
 		status = EXIT_USAGE;
 		goto done;
 	}
-	if (report_access(&o, argc, argv, &acc) != 0) {
+	if (report_access(&o, command, &acc) != 0) {
 		status = EXIT_USAGE;
 		goto done;
 	}
