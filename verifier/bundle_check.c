@@ -25,6 +25,7 @@
 
 #include "bundle_check.h"
 #include "exit.h"
+#include "fileout.h"
 #include "json.h"
 #include "query.h"
 
@@ -38,7 +39,39 @@ struct ctx {
 	cst_buf line;
 	size_t ngiven;        /* checkpoints given with --checkpoint */
 	uint64_t given_head;  /* the greatest head block_no + 1 among them */
+	/* --records-out: the disclosed records, written only if valid. */
+	int recfmt;           /* 0 none, RECORDS_JSONL, RECORDS_RAW */
+	cst_buf recs;
 };
+
+enum { RECORDS_JSONL = 1, RECORDS_RAW = 2 };
+
+/*
+ * A record's raw bytes on one line of --records-format raw: a backslash
+ * is written as two backslashes, an LF as a backslash and an 'n', every
+ * other byte as it is, then one LF.  Reversible, and one line per record
+ * whatever its bytes.
+ */
+static int
+raw_line(cst_buf *o, const uint8_t *p, size_t len)
+{
+	size_t i, from = 0;
+	int rc = 0;
+
+	for (i = 0; i < len && rc == 0; i++) {
+		if (p[i] != '\\' && p[i] != '\n')
+			continue;
+		if ((rc = cst_buf_append(o, p + from, i - from)) == 0)
+			rc = cst_buf_append(o, p[i] == '\n' ? "\\n" : "\\\\",
+			    2);
+		from = i + 1;
+	}
+	if (rc == 0)
+		rc = cst_buf_append(o, p + from, len - from);
+	if (rc == 0)
+		rc = cst_buf_append(o, "\n", 1);
+	return (rc);
+}
 
 /* Moves the listing on to section s (4: the end), opening and closing. */
 static void
@@ -131,6 +164,12 @@ on_record(void *arg, uint32_t block_index, const cst_blk_hdr *h,
 	(void)block_index;
 	(void)bytes;
 	(void)len;
+	if (c->recfmt == RECORDS_JSONL &&
+	    query_out_record(&c->recs, QUERY_JSON, rec, h->block_no) != 0)
+		return (CST_ENOMEM);
+	if (c->recfmt == RECORDS_RAW &&
+	    raw_line(&c->recs, rec->raw.p, rec->raw.len) != 0)
+		return (CST_ENOMEM);
 	enter(c, 2);
 	c->line.len = 0;
 	if (c->json) {
@@ -392,7 +431,8 @@ usage(void)
 
 	fprintf(stderr, "usage: custody-verify --bundle FILE --root ROOT.pub "
 	    "[--root-fpr HEX] [--checkpoint FILE]... [--json] [--report "
-	    "FILE] [--records]\n");
+	    "FILE] [--records] [--records-out FILE [--records-format "
+	    "jsonl|raw]]\n");
 }
 
 /*
@@ -423,7 +463,8 @@ load_given(const char *path, cst_checkpoint *cp)
 
 /* What the command line of custody-verify --bundle asks for. */
 struct bargs {
-	const char *bundle, *rootf, *fpr, *report;
+	const char *bundle, *rootf, *fpr, *report, *recout;
+	int recfmt;
 	const char **gpaths;    /* --checkpoint FILEs; the array to free */
 	size_t ngp;
 	int json, records;
@@ -442,6 +483,8 @@ bundle_args(int argc, char **argv, struct bargs *a)
 		{ "json", no_argument, NULL, 'j' },
 		{ "report", required_argument, NULL, 'o' },
 		{ "records", no_argument, NULL, 'r' },
+		{ "records-out", required_argument, NULL, 'R' },
+		{ "records-format", required_argument, NULL, 'f' },
 		{ "checkpoint", required_argument, NULL, 'c' },
 		{ NULL, 0, NULL, 0 },
 	};
@@ -459,6 +502,19 @@ bundle_args(int argc, char **argv, struct bargs *a)
 		case 'j': a->json = 1; break;
 		case 'o': a->report = optarg; break;
 		case 'r': a->records = 1; break;
+		case 'R': a->recout = optarg; break;
+		case 'f':
+			if (strcmp(optarg, "jsonl") == 0)
+				a->recfmt = RECORDS_JSONL;
+			else if (strcmp(optarg, "raw") == 0)
+				a->recfmt = RECORDS_RAW;
+			else {
+				fprintf(stderr, "custody-verify: "
+				    "--records-format: '%s' is not jsonl or "
+				    "raw\n", optarg);
+				return (EXIT_USAGE);
+			}
+			break;
 		case 'c':
 			if ((np = realloc(a->gpaths, (a->ngp + 1) *
 			    sizeof(*np))) == NULL)
@@ -473,6 +529,13 @@ bundle_args(int argc, char **argv, struct bargs *a)
 		usage();
 		return (EXIT_USAGE);
 	}
+	if (a->recfmt != 0 && a->recout == NULL) {
+		fprintf(stderr, "custody-verify: --records-format needs "
+		    "--records-out FILE\n");
+		return (EXIT_USAGE);
+	}
+	if (a->recout != NULL && a->recfmt == 0)
+		a->recfmt = RECORDS_JSONL;
 	return (EXIT_OK);
 }
 
@@ -499,6 +562,8 @@ bundle_check_main(int argc, char **argv)
 	}
 	c.json = a.json;
 	c.records = a.records;
+	c.recfmt = a.recout != NULL ? a.recfmt : 0;
+	cst_buf_init(&c.recs);
 	if (sodium_init() < 0 || (a.ngp > 0 && (given = calloc(a.ngp,
 	    sizeof(*given))) == NULL)) {
 		free(a.gpaths);
@@ -563,6 +628,16 @@ bundle_check_main(int argc, char **argv)
 		else
 			fputc('\n', c.out);
 	}
+	/* Handed on only when the bundle verified: nothing else is proven. */
+	if (a.recout != NULL && status == EXIT_OK &&
+	    fileout_write(a.recout, c.recs.p, c.recs.len, 0) != 0) {
+		fprintf(stderr, "custody-verify: %s: %s\n", a.recout,
+		    strerror(errno));
+		status = EXIT_IO;
+	} else if (a.recout != NULL && status != EXIT_OK) {
+		fprintf(stderr, "custody-verify: %s not written: the bundle "
+		    "did not verify\n", a.recout);
+	}
 	if (a.report != NULL) {
 		if (fclose(c.out) != 0)
 			status = EXIT_IO;
@@ -573,6 +648,7 @@ out1:
 	cst_map_close(&m);
 out0:
 	cst_buf_close(&c.line);
+	cst_buf_close(&c.recs);
 	for (i = 0; i < c.ngiven; i++)
 		cst_checkpoint_close(&given[i]);
 	free(given);
