@@ -24,6 +24,8 @@
 #include "custody_version.h"
 
 #include "bundle_check.h"
+#include "access.h"
+#include "caserec.h"
 #include "exit.h"
 #include "fileout.h"
 #include "json.h"
@@ -464,6 +466,7 @@ load_given(const char *path, cst_checkpoint *cp)
 /* What the command line of custody-verify --bundle asks for. */
 struct bargs {
 	const char *bundle, *rootf, *fpr, *report, *recout;
+	const char *case_dir, *case_id;
 	int recfmt;
 	const char **gpaths;    /* --checkpoint FILEs; the array to free */
 	size_t ngp;
@@ -484,6 +487,8 @@ bundle_args(int argc, char **argv, struct bargs *a)
 		{ "report", required_argument, NULL, 'o' },
 		{ "records", no_argument, NULL, 'r' },
 		{ "records-out", required_argument, NULL, 'R' },
+		{ "case-dir", required_argument, NULL, 'D' },
+		{ "case", required_argument, NULL, 'C' },
 		{ "records-format", required_argument, NULL, 'f' },
 		{ "checkpoint", required_argument, NULL, 'c' },
 		{ NULL, 0, NULL, 0 },
@@ -503,6 +508,8 @@ bundle_args(int argc, char **argv, struct bargs *a)
 		case 'o': a->report = optarg; break;
 		case 'r': a->records = 1; break;
 		case 'R': a->recout = optarg; break;
+		case 'D': a->case_dir = optarg; break;
+		case 'C': a->case_id = optarg; break;
 		case 'f':
 			if (strcmp(optarg, "jsonl") == 0)
 				a->recfmt = RECORDS_JSONL;
@@ -539,9 +546,56 @@ bundle_args(int argc, char **argv, struct bargs *a)
 	return (EXIT_OK);
 }
 
+/*
+ * The case record's entry for this check (SPEC section 16): the bundle,
+ * the root key and the checkpoints given; the report and records
+ * written.  Returns 0 or -1 after saying why.
+ */
+static int
+case_entry(const struct bargs *a, const char *command, int status,
+    int records_written)
+{
+	struct caserec_new n;
+	const char **in, *out[2];
+	char why[CASEREC_WHY_LEN];
+	size_t i, k = 0;
+	int rc;
+
+	if ((in = calloc(a->ngp + 2, sizeof(*in))) == NULL) {
+		fprintf(stderr, "custody-verify: out of memory\n");
+		return (-1);
+	}
+	in[k++] = a->bundle;
+	in[k++] = a->rootf;
+	for (i = 0; i < a->ngp; i++)
+		in[k++] = a->gpaths[i];
+	memset(&n, 0, sizeof(n));
+	n.kind = "verify";
+	n.case_id = a->case_id;
+	n.command = command;
+	n.inputs = in;
+	n.ninputs = k;
+	n.outputs = out;
+	if (a->report != NULL)
+		out[n.noutputs++] = a->report;
+	if (records_written)
+		out[n.noutputs++] = a->recout;
+	n.verdict = status == EXIT_OK ? "VALID" : status == EXIT_INTEGRITY ?
+	    "INVALID" : "ERROR";
+	n.exit_status = status;
+	if ((rc = caserec_append(a->case_dir, &n, "custody-verify",
+	    why)) != 0)
+		fprintf(stderr, "custody-verify: the case record has no entry "
+		    "for this check: %s\n", why);
+	free(in);
+	return (rc);
+}
+
 int
 bundle_check_main(int argc, char **argv)
 {
+	static char command[ACCESS_COMMAND_LEN];
+	int records_written = 0;
 	struct bargs a;
 	cst_digests dig;
 	char kfpr[2 * CST_FPR_LEN + 1];
@@ -556,6 +610,7 @@ bundle_check_main(int argc, char **argv)
 
 	memset(&c, 0, sizeof(c));
 	cst_buf_init(&c.line);
+	access_command(argc, argv, command, sizeof(command));
 	if ((status = bundle_args(argc, argv, &a)) != EXIT_OK) {
 		free(a.gpaths);
 		return (status);
@@ -629,11 +684,13 @@ bundle_check_main(int argc, char **argv)
 			fputc('\n', c.out);
 	}
 	/* Handed on only when the bundle verified: nothing else is proven. */
-	if (a.recout != NULL && status == EXIT_OK &&
-	    fileout_write(a.recout, c.recs.p, c.recs.len, 0) != 0) {
-		fprintf(stderr, "custody-verify: %s: %s\n", a.recout,
-		    strerror(errno));
-		status = EXIT_IO;
+	if (a.recout != NULL && status == EXIT_OK) {
+		if (fileout_write(a.recout, c.recs.p, c.recs.len, 0) != 0) {
+			fprintf(stderr, "custody-verify: %s: %s\n", a.recout,
+			    strerror(errno));
+			status = EXIT_IO;
+		} else
+			records_written = 1;
 	} else if (a.recout != NULL && status != EXIT_OK) {
 		fprintf(stderr, "custody-verify: %s not written: the bundle "
 		    "did not verify\n", a.recout);
@@ -644,6 +701,9 @@ bundle_check_main(int argc, char **argv)
 		printf("%s: %s\n", a.bundle, status == EXIT_OK ?
 		    "VALID" : "INVALID");
 	}
+	if (a.case_dir != NULL && case_entry(&a, command, status,
+	    records_written) != 0 && status == EXIT_OK)
+		status = EXIT_IO;
 out1:
 	cst_map_close(&m);
 out0:

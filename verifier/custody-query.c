@@ -35,6 +35,7 @@
 #include "custody/keys.h"
 
 #include "access.h"
+#include "caserec.h"
 #include "exit.h"
 #include "index.h"
 #include "json.h"
@@ -413,6 +414,49 @@ finish(struct query_opts *o, struct query_store *s, const uint8_t *key,
 }
 
 /*
+ * The case record's entry for a bundle export (SPEC section 16): the root
+ * key and every segment of the store read, the bundle if written.
+ * Returns 0 or -1 after saying why.
+ */
+static int
+case_entry(const struct query_opts *o, const struct query_store *s,
+    const struct query_sink *k, const char *command, int status)
+{
+	struct caserec_new n;
+	const char **in;
+	char root[4096], why[CASEREC_WHY_LEN];
+	size_t i, m = 0;
+	int rc;
+
+	if ((in = calloc(s->nsegs + 1, sizeof(*in))) == NULL) {
+		fprintf(stderr, "%s: out of memory\n", progname);
+		return (-1);
+	}
+	if (o->root_file != NULL)
+		snprintf(root, sizeof(root), "%s", o->root_file);
+	else
+		snprintf(root, sizeof(root), "%s/keys/root.pub", o->dir);
+	in[m++] = root;
+	for (i = 0; i < s->nsegs; i++)
+		in[m++] = s->segs[i].path;
+	memset(&n, 0, sizeof(n));
+	n.kind = "bundle";
+	n.case_id = o->case_id;
+	n.command = command;
+	n.inputs = in;
+	n.ninputs = m;
+	n.outputs = &o->bundle;
+	n.noutputs = k->bundle_sha256[0] != '\0';
+	n.verdict = n.noutputs ? "written" : "not written";
+	n.exit_status = status;
+	if ((rc = caserec_append(o->case_dir, &n, progname, why)) != 0)
+		fprintf(stderr, "%s: the case record has no entry for this "
+		    "export: %s\n", progname, why);
+	free(in);
+	return (rc);
+}
+
+/*
  * Reports this look at the store to custodyd before anything is shown
  * (SPEC section 13).  A collector that cannot be reached is a warning
  * with the reason, or with --require-access-record a refusal (-1).
@@ -548,6 +592,10 @@ main(int argc, char **argv)
 		status = EXIT_IO;
 	}
 	status = finish(&o, s, key, sx, &k, status);
+
+	if (o.case_dir != NULL && case_entry(&o, s, &k, command, status) != 0 &&
+	    status == EXIT_OK)
+		status = EXIT_IO;
 
 done:
 	if (acc != NULL) {

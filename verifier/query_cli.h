@@ -45,6 +45,8 @@ struct query_opts {
 	int verbose;
 	char *note;
 	const char *control_socket; /* NULL: DIR/control.sock */
+	const char *case_dir; /* --case-dir: append an entry (SPEC 16) */
+	const char *case_id;
 	int require_access;   /* no access record: refuse, not warn */
 };
 

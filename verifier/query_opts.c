@@ -97,6 +97,11 @@ usage(FILE *f)
 "      --bundle FILE      write the matches as an evidence bundle (SPEC\n"
 "                         section 11), joined up to the latest checkpoint\n"
 "      --bundle-minimal   only the blocks that hold matches\n"
+"      --case-dir DIR     with --bundle: append an entry to the case record\n"
+"                         DIR (SPEC section 16): who, when, the command,\n"
+"                         the store's files and the bundle with their\n"
+"                         SHA-256\n"
+"      --case ID          the case's identifier, in the entry\n"
 "\n"
 "Other:\n"
 "      --root FILE        root public key (default DIR/keys/root.pub)\n"
@@ -172,6 +177,7 @@ enum {
 	OPT_REINDEX, OPT_THREADS, OPT_INTERVAL, OPT_HELP_JSON, OPT_GREP_FIXED,
 	OPT_UTC, OPT_ALL, OPT_LIMIT,
 	OPT_UID, OPT_PID, OPT_TLS_PEER, OPT_CONTROL_SOCKET, OPT_REQUIRE_ACCESS,
+	OPT_CASE_DIR, OPT_CASE,
 };
 
 static const struct option longopts[] = {
@@ -210,6 +216,8 @@ static const struct option longopts[] = {
 	{ "bundle-minimal", no_argument, NULL, OPT_BUNDLE_MIN },
 	{ "root", required_argument, NULL, OPT_ROOT },
 	{ "control-socket", required_argument, NULL, OPT_CONTROL_SOCKET },
+	{ "case-dir", required_argument, NULL, OPT_CASE_DIR },
+	{ "case", required_argument, NULL, OPT_CASE },
 	{ "require-access-record", no_argument, NULL, OPT_REQUIRE_ACCESS },
 	{ "no-index", no_argument, NULL, OPT_NO_INDEX },
 	{ "reindex", no_argument, NULL, OPT_REINDEX },
@@ -457,6 +465,12 @@ query_opts_parse(int argc, char **argv, struct query_opts *o)
 		case OPT_BUNDLE_MIN:
 			o->bundle_minimal = 1;
 			break;
+		case OPT_CASE_DIR:
+			o->case_dir = optarg;
+			break;
+		case OPT_CASE:
+			o->case_id = optarg;
+			break;
 		case OPT_CONTROL_SOCKET:
 			o->control_socket = optarg;
 			break;
@@ -493,6 +507,11 @@ query_opts_parse(int argc, char **argv, struct query_opts *o)
 	}
 	if (optind + 1 != argc) {
 		fprintf(stderr, "%s: one store directory expected\n", progname);
+		return (-1);
+	}
+	if ((o->case_dir != NULL || o->case_id != NULL) && o->bundle == NULL) {
+		fprintf(stderr, "%s: --case-dir and --case record a bundle "
+		    "export: they need --bundle FILE\n", progname);
 		return (-1);
 	}
 	o->dir = argv[optind];
