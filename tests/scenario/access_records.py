@@ -163,14 +163,20 @@ def body():
             f"an argument with a space and a quote, shell-quoted: "
             f"{a['begin']['command']!r}")
     # A begun access whose client goes away ends with a reason.
+    # Its words cannot forge the ids: the kernel's are sealed (R-CTL-1).
     s = connect(sock)
-    s.sendall(b"begin hand-made client\n")
+    s.sendall(b"begin uid=4242 gid=4242 pid=1 hand-made client\n")
     h.check(re.match(rb"ok \d+\n", s.recv(64)) is not None, "begin: ok ID")
     s.close()
     a = h.wait_for(lambda: find_access(d.data, "hand-made client"), 20,
                    "the abandoned access's end record")
     h.check("shown" not in a["end"] and "closed" in a["end"]["reason"],
             f"an access closed early ends with a reason: {a['end']}")
+    h.check(a["begin"]["uid"] == os.getuid() and
+            a["begin"]["gid"] == os.getgid() and
+            a["begin"]["pid"] == os.getpid(),
+            f"the ids sealed are the kernel's, not the message's: "
+            f"{a['begin']}")
 
     d.stop()
     h.check(not os.path.exists(sock), "the socket is removed at stop")
