@@ -44,6 +44,10 @@ struct query_opts {
 	int threads;
 	int verbose;
 	char *note;
+	const char *control_socket; /* NULL: DIR/control.sock */
+	const char *case_dir; /* --case-dir: append an entry (SPEC 16) */
+	const char *case_id;
+	int require_access;   /* no access record: refuse, not warn */
 };
 
 /*
@@ -79,6 +83,7 @@ struct query_sink {
 	uint64_t brecords;
 	/* the collector's host name for local records (borrowed), or NULL */
 	struct query_runs *runs;
+	char bundle_sha256[65]; /* of the bundle written; "" none (R-ACC-2) */
 	/* index entries built, per store block (owned) */
 	struct index_entry *sums;
 	int *have_sum;
