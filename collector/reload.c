@@ -103,6 +103,14 @@ reload_run(struct daemon *d)
 	free(d->cfg->checkpoint_export_dir);
 	d->cfg->checkpoint_export_dir = nc.checkpoint_export_dir;
 	nc.checkpoint_export_dir = NULL;
+	if (d->anchor != NULL)
+		anchor_set_export_dir(d->anchor,
+		    d->cfg->checkpoint_export_dir);
+	if ((nc.tsa_url == NULL) != (d->cfg->tsa_url == NULL) ||
+	    (nc.tsa_url != NULL && strcmp(nc.tsa_url, d->cfg->tsa_url) != 0) ||
+	    nc.tsa_interval_ms != d->cfg->tsa_interval_ms ||
+	    nc.tsa_timeout_ms != d->cfg->tsa_timeout_ms)
+		log_notice("reload: [anchor] changes only on restart");
 	reload_tls(d, &nc);
 	reload_writer_cfg(d->cfg, &wc);
 	writer_set_cfg(d->writer, &wc);
