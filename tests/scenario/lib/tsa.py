@@ -164,6 +164,38 @@ class Server:
         self.httpd.server_close()
 
 
+def _tlv(tag, body):
+    n = len(body)
+    if n < 0x80:
+        head = bytes([n])
+    elif n < 0x100:
+        head = bytes([0x81, n])
+    else:
+        head = bytes([0x82, n >> 8, n & 0xff])
+    return bytes([tag]) + head + body
+
+
+def resign(tsr, authority, out):
+    """The TSTInfo of the response tsr, signed again by authority's
+    signer with `openssl cms -sign -cades` (which, unlike `openssl ts
+    -reply`, signs with a certificate whatever its extended key usage),
+    wrapped in a granted TimeStampResp, written to out."""
+    d = authority.dir
+    tok, tst, cms = (os.path.join(d, x) for x in
+                     ("resign.tok", "resign.tst", "resign.cms"))
+    _run(["ts", "-reply", "-in", tsr, "-token_out", "-out", tok], d)
+    _run(["cms", "-verify", "-noverify", "-inform", "DER", "-in", tok,
+          "-binary", "-out", tst], d)
+    _run(["cms", "-sign", "-binary", "-nodetach", "-cades", "-md", "sha256",
+          "-econtent_type", "1.2.840.113549.1.9.16.1.4", "-in", tst,
+          "-signer", authority.cert, "-inkey", authority.key,
+          "-outform", "DER", "-out", cms], d)
+    with open(cms, "rb") as f:
+        content = f.read()
+    with open(out, "wb") as f:
+        f.write(_tlv(0x30, _tlv(0x30, b"\x02\x01\x00") + content))
+
+
 def openssl_verify(ckpt, tsr, ca, partial=False):
     """The command SPEC R-TSA-8 documents; returns (exit code, output)."""
     argv = [OPENSSL, "ts", "-verify", "-data", ckpt, "-in", tsr,
