@@ -40,6 +40,19 @@ def verify(store, *extra):
     return r.returncode, rep
 
 
+def ref(store, ca, want_rc):
+    """The reference (tests/ref/tsr_ref.py, from SPEC alone) must reach
+    the same verdict as custody-verify (want_rc: its exit status)."""
+    r = h.run([os.environ.get("CUSTODY_PYTHON", "/usr/bin/python3"),
+               os.path.join(h.env_path("CUSTODY_SOURCE_DIR"), "tests", "ref",
+                            "tsr_ref.py"), "--tsa-cert", ca, store],
+              bound_s=120)
+    h.check(r.returncode == want_rc,
+            f"the reference verifier agrees (exit {r.returncode}, "
+            f"custody-verify {want_rc}):\n"
+            + (r.stdout + r.stderr).decode(errors="replace")[-2000:])
+
+
 def failures(rep, rule_prefix="R-TSA"):
     return [f for f in rep["findings"] if f["severity"] == "failure"
             and f["rule"].startswith(rule_prefix)]
@@ -121,6 +134,8 @@ def body():
     h.check(rc == 0 and rep["verdict"] == "intact",
             f"custody-verify --tsa-cert passes (exit {rc}): "
             f"{rep['findings']}")
+    ref(d.data, auth.ca, 0)
+    ref(d.data, auth.cert, 0)
     states = [t["state"] for t in rep["timestamps"]]
     h.check(states and all(s == "verified" for s in states),
             f"every token verified: {states}")
@@ -173,12 +188,14 @@ def body():
     rc, _ = tsa.openssl_verify(victim, victim[:-len(".ckpt")] + ".tsr",
                                auth.ca)
     h.check(rc != 0, "openssl ts -verify refuses it too")
+    ref(st, auth.ca, 1)
 
     # Another CA: R-TSA-5 c.
     rc, rep = verify(d.data, "--tsa-cert", other.ca)
     f = failures(rep)
     h.check(rc == 1 and f and "R-TSA-5" in f[0]["detail"] + f[0]["rule"],
             f"a token checked against another CA fails (exit {rc}): {f}")
+    ref(d.data, other.ca, 1)
 
     # A TSA certificate without the timeStamping usage: R-TSA-5 c.  The
     # token's TSTInfo signed again, by a certificate with the usage (the
@@ -193,12 +210,29 @@ def body():
         if ok:
             h.check(rc == 0, f"a token signed again by a time-stamping "
                     f"certificate verifies (exit {rc}): {f}")
+            ref(st, who.ca, 0)
         else:
             h.check(rc == 1 and f and "purpose" in f[0]["detail"],
                     f"a token signed by a certificate without the "
                     f"timeStamping usage fails (exit {rc}): {f}")
             orc, _ = tsa.openssl_verify(ckpt_of(t), t, who.ca)
             h.check(orc != 0, "openssl ts -verify refuses it too")
+            ref(st, who.ca, 1)
+
+    # A genuine token over the checkpoint, but by SHA-512: R-TSA-5 b
+    # asks for SHA-256, which plain `openssl ts -verify` does not.
+    st, sd = forged("sha512")
+    target = sorted(glob.glob(os.path.join(sd, "ckpt-*.ckpt")))[-1]
+    q = h.run([tsa.OPENSSL, "ts", "-query", "-data", target, "-sha512",
+               "-cert"])
+    h.check(q.returncode == 0, "openssl ts -query -sha512")
+    with open(target[:-len(".ckpt")] + ".tsr", "wb") as out:
+        out.write(auth.reply(q.stdout))
+    rc, rep = verify(st, "--tsa-cert", auth.ca)
+    f = failures(rep)
+    h.check(rc == 1 and f and "SHA-256" in f[0]["detail"],
+            f"a token over SHA-512 fails (exit {rc}): {f}")
+    ref(st, auth.ca, 1)
 
     # A truncated token: R-TSA-1.
     st, sd = forged("trunc")
@@ -209,6 +243,7 @@ def body():
         fh.write(der[:len(der) // 2])
     rc, rep = verify(st, "--tsa-cert", auth.ca)
     h.check(rc == 1 and failures(rep), f"a truncated token fails ({rc})")
+    ref(st, auth.ca, 1)
 
     # A token whose checkpoint was altered (its time line): the imprint
     # no longer matches, and the checkpoint fails R-CKP-1 as well.
@@ -222,6 +257,7 @@ def body():
     rc, rep = verify(st, "--tsa-cert", auth.ca)
     h.check(rc == 1 and failures(rep), "a token over an altered checkpoint "
             f"fails ({rc})")
+    ref(st, auth.ca, 1)
 
     # A token alone (its checkpoint deleted): a warning, not a failure.
     st, sd = forged("alone")
@@ -233,6 +269,7 @@ def body():
                             for x in rep["timestamps"]),
             f"a token without its checkpoint is listed, not verified "
             f"({rc}): {rep['timestamps']}")
+    ref(st, auth.ca, 0)
 
     # A TSA that fails: counted, logged once with the reason, ingest on.
     srv.set_mode("500")
