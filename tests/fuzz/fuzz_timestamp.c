@@ -5,7 +5,8 @@
  * ("custody fuzz seed\n") without and with the trust anchor below, the
  * CA of the TSA that made the seed tokens (its certificates are checked
  * at genTime, so the seeds keep verifying).  What verifies with the
- * anchor must pass without it, and nothing passes for another digest.
+ * anchor must pass without it, and nothing passes for another digest or
+ * with a nonce other than the token's.
  */
 #include <stdint.h>
 #include <stdio.h>
@@ -51,7 +52,7 @@ int
 LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	static cst_ts_trust *trust;
-	uint8_t other[CST_TS_DIGEST_LEN];
+	uint8_t other[CST_TS_DIGEST_LEN], nonce[CST_TS_NONCE_LEN];
 	char why[CST_TS_WHY_LEN];
 	cst_ts_info info, vinfo;
 	int rc, vrc;
@@ -79,6 +80,10 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		other[size % sizeof(other)] ^= 0x80;
 		REQUIRE(cst_ts_check(data, size, other, NULL, trust, &vinfo,
 		    why) == CST_EHASH);
+		/* A replayed answer: not the nonce this request sent. */
+		memset(nonce, 0xa5, sizeof(nonce));
+		REQUIRE(cst_ts_check(data, size, seed_digest, nonce, NULL,
+		    &vinfo, why) == CST_ECORRUPT);
 	}
 	return (0);
 }

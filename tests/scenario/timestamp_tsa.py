@@ -282,6 +282,11 @@ def body():
     h.loadgen(tcp, 100, bound_s=20)
     h.wait_for(lambda: d.metric("custody_tsa_failures_total") >= f0 + 2, 15,
                "failed requests to be counted (garbage)")
+    srv.set_mode("huge")
+    f0 = d.metric("custody_tsa_failures_total")
+    h.loadgen(tcp, 100, bound_s=20)
+    h.wait_for(lambda: d.metric("custody_tsa_failures_total") >= f0 + 2, 15,
+               "failed requests to be counted (an oversized answer)")
     before = d.metric("custody_events_durable_total")
     h.loadgen(tcp, 300, bound_s=20)
     h.wait_for(lambda: d.metric("custody_events_durable_total")
@@ -290,6 +295,7 @@ def body():
     h.check(log.count("timestamp:") == 1 and "HTTP 500" in log,
             f"the failure is logged once, with the HTTP status:\n{log}")
     t0 = d.metric("custody_tsa_tokens_total")
+    h.check(t0 == 0, "no answer of a failing TSA was taken for a token")
     srv.set_mode("ok")
     h.loadgen(tcp, 10, bound_s=20)
     h.wait_for(lambda: d.metric("custody_tsa_tokens_total") > t0, 15,

@@ -110,7 +110,8 @@ class Server:
     """HTTP on 127.0.0.1: POST a TimeStampReq, get authority's answer.
 
     mode: "ok" (the TSA's reply), "500" (an HTTP error), "garbage" (200
-    with bytes that are not a TimeStampResp).  Counts the requests."""
+    with bytes that are not a TimeStampResp), "huge" (128 KiB, more than
+    a token file may hold).  Counts the requests."""
 
     def __init__(self, authority):
         self.authority = authority
@@ -131,8 +132,12 @@ class Server:
                     self.send_response(500)
                     self.end_headers()
                     return
-                body = (b"\x30\x03\x02\x01\x00garbage" if mode == "garbage"
-                        else srv.authority.reply(query))
+                if mode == "garbage":
+                    body = b"\x30\x03\x02\x01\x00garbage"
+                elif mode == "huge":
+                    body = b"\x30\x84" + b"\x00" * (1 << 17)
+                else:
+                    body = srv.authority.reply(query)
                 self.send_response(200)
                 self.send_header("Content-Type",
                                  "application/timestamp-reply")
