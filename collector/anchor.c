@@ -174,15 +174,15 @@ static size_t
 on_body(char *p, size_t size, size_t n, void *ctx)
 {
 	struct body *b = ctx;
+	size_t len = size * n;   /* curl: size is 1 */
 
-	if (b->buf.len + n > CST_TS_MAX) {
+	if (b->buf.len + len > CST_TS_MAX) {
 		b->too_big = 1;
 		return (0);
 	}
-	if (cst_buf_append(&b->buf, p, n) != 0)
+	if (cst_buf_append(&b->buf, p, len) != 0)
 		return (0);
-	(void)size;
-	return (n);
+	return (len);
 }
 
 static int
