@@ -108,7 +108,7 @@ cst_ts_request(const uint8_t digest[CST_TS_DIGEST_LEN],
 	int len, rc = CST_ENOMEM;
 
 	randombytes_buf(nonce, CST_TS_NONCE_LEN);
-	/* A zero nonce would encode shorter: keep all 128 bits in use. */
+	/* A leading zero byte would encode shorter: keep all 16 bytes. */
 	nonce[0] |= 0x01;
 	if ((req = TS_REQ_new()) == NULL || !TS_REQ_set_version(req, 1) ||
 	    (mi = TS_MSG_IMPRINT_new()) == NULL ||

@@ -45,7 +45,8 @@ tsr_check_ckpt_path(const char *path)
 
 /*
  * Reads the token file (a store file: no link followed, regular, at most
- * one byte past R-TSA-1's bound).  Returns 0 or -1 with why.
+ * one byte past R-TSA-1's bound).  Returns 0, -2 when it is gone, or -1,
+ * with why.
  */
 static int
 read_token(const char *path, uint8_t *buf, size_t cap, size_t *len,
@@ -59,7 +60,7 @@ read_token(const char *path, uint8_t *buf, size_t cap, size_t *len,
 	if ((fd = open(path, O_RDONLY | O_NOFOLLOW | O_NONBLOCK |
 	    O_CLOEXEC)) == -1) {
 		snprintf(why, n, "cannot be read: %s", strerror(errno));
-		return (-1);
+		return (errno == ENOENT ? -2 : -1);
 	}
 	if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
 		snprintf(why, n, "not a regular file (R-TSA-1)");
@@ -136,7 +137,16 @@ tsr_check(struct vreport *r, const char *path, const struct tsr_ckpt *ckpt,
 		return (vreport_add_token(r, &t));
 	}
 	t.state = VREPORT_TOKEN_FAILED;
-	if (read_token(path, buf, sizeof(buf), &len, why, sizeof(why)) != 0) {
+	if ((rc = read_token(path, buf, sizeof(buf), &len, why,
+	    sizeof(why))) != 0) {
+		/* Trimmed with its checkpoint by a collector still running. */
+		if (rc == -2) {
+			t.state = VREPORT_TOKEN_ALONE;
+			snprintf(msg, sizeof(msg), "the timestamp token was "
+			    "removed while the verification ran: not checked");
+			return (fail(r, &t, CST_SEV_WARNING, CST_ENOENT,
+			    "R-TSA-4"));
+		}
 		snprintf(msg, sizeof(msg), "the timestamp token %s", why);
 		return (fail(r, &t, CST_SEV_FAILURE, CST_EIO, "R-TSA-1"));
 	}
