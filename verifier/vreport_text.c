@@ -284,8 +284,12 @@ text_checkpoints(FILE *f, const struct vreport *r)
 static void
 text_tokens(FILE *f, const struct vreport *r)
 {
-	static const char *states[] = { "verified", "present, not verified "
-	    "(no --tsa-cert)", "FAILS", "no checkpoint beside it" };
+	static const char *states[] = {
+		"verified",
+		"present, not verified (no --tsa-cert)",
+		"FAILS",
+		"no checkpoint beside it",
+	};
 	const struct vreport_token *t;
 	char g[40];
 	size_t i;
