@@ -9,9 +9,11 @@ its mode can be switched to answer 500 or garbage instead.
 """
 import http.server
 import os
+import ssl
 import subprocess
 import tempfile
 import threading
+import time
 
 import harness as h
 
@@ -111,11 +113,14 @@ class Server:
 
     mode: "ok" (the TSA's reply), "500" (an HTTP error), "garbage" (200
     with bytes that are not a TimeStampResp), "huge" (128 KiB, more than
-    a token file may hold).  Counts the requests."""
+    a token file may hold), "hang" (no answer until closed); delay_s
+    slows every answer.  tls=(cert, key) serves HTTPS.  Counts the
+    requests."""
 
-    def __init__(self, authority):
+    def __init__(self, authority, tls=None):
         self.authority = authority
         self.mode = "ok"
+        self.delay_s = 0.0
         self.requests = 0
         self.lock = threading.Lock()
         srv = self
@@ -132,6 +137,11 @@ class Server:
                     self.send_response(500)
                     self.end_headers()
                     return
+                if mode == "hang":
+                    srv.released.wait(30)
+                    return
+                if srv.delay_s:
+                    time.sleep(srv.delay_s)
                 if mode == "garbage":
                     body = b"\x30\x03\x02\x01\x00garbage"
                 elif mode == "huge":
@@ -151,7 +161,16 @@ class Server:
         self.httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0),
                                                      Handler)
         self.httpd.daemon_threads = True
-        self.url = f"http://127.0.0.1:{self.httpd.server_address[1]}/tsa"
+        self.released = threading.Event()
+        scheme = "http"
+        if tls is not None:
+            ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+            ctx.load_cert_chain(*tls)
+            self.httpd.socket = ctx.wrap_socket(self.httpd.socket,
+                                                server_side=True)
+            scheme = "https"
+        self.url = (f"{scheme}://127.0.0.1:{self.httpd.server_address[1]}"
+                    "/tsa")
         self.thread = threading.Thread(target=self.httpd.serve_forever,
                                        daemon=True)
         self.thread.start()
@@ -165,6 +184,7 @@ class Server:
             return self.requests
 
     def close(self):
+        self.released.set()
         self.httpd.shutdown()
         self.httpd.server_close()
 
