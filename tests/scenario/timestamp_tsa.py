@@ -100,6 +100,12 @@ def body():
             f"no failed request while the TSA answers: {m}")
     h.check(0 <= m.get("custody_tsa_newest_token_age_seconds", -1) < 60,
             "the age of the newest token is reported")
+    r = h.run([h.binary("CUSTODYD"), "status", "--interval", "100ms",
+               f"tcp://127.0.0.1:{d.metrics_port}"])
+    h.check(r.returncode == 0 and b"timestamps   " in r.stdout
+            and b" tokens, the newest " in r.stdout,
+            "custodyd status shows the timestamps:\n"
+            + (r.stdout + r.stderr).decode(errors="replace"))
     h.check(srv.count() == m["custody_tsa_tokens_total"],
             f"one request per token: {srv.count()} requests, "
             f"{m['custody_tsa_tokens_total']} tokens")
