@@ -58,6 +58,8 @@ conf_init(struct conf *c)
 	c->key_rotate_s = CONF_KEY_ROTATE_DEFAULT_S;
 	c->stats_interval_s = 60;
 	c->clock_step_ms = 500;
+	c->tsa_interval_ms = CONF_TSA_INTERVAL_DEFAULT_MS;
+	c->tsa_timeout_ms = CONF_TSA_TIMEOUT_DEFAULT_MS;
 	c->tls.min_version = 12;
 }
 
@@ -73,6 +75,9 @@ conf_close(struct conf *c)
 	free(c->user);
 	free(c->control_socket);
 	free(c->checkpoint_export_dir);
+	free(c->tsa_url);
+	free(c->tsa_ca);
+	free(c->tsa_cert);
 	free(c->path);
 	free(c->text);
 	conf_tls_close(&c->tls);
@@ -314,6 +319,8 @@ static const struct dur_key dur_keys[] = {
 	{ "keys", "rotate_interval", SZ(key_rotate_s), 1000, 0 },
 	{ "audit", "stats_interval", SZ(stats_interval_s), 1000, 0 },
 	{ "audit", "clock_step_threshold", SZ(clock_step_ms), 1, 1 },
+	{ "anchor", "tsa_interval", SZ(tsa_interval_ms), 1, 1000 },
+	{ "anchor", "tsa_timeout", SZ(tsa_timeout_ms), 1, 100 },
 };
 
 /* Stores v in the uint64_t field at off. */
@@ -437,6 +444,24 @@ apply(struct conf *c, const char *section, const char *key,
 			c->checkpoint_export_dir = NULL;
 		} else
 			rc = set_str(&c->checkpoint_export_dir, value);
+	} else if (strcmp(section, "anchor") == 0 &&
+	    (strcmp(key, "tsa_url") == 0 || strcmp(key, "tsa_ca") == 0 ||
+	    strcmp(key, "tsa_cert") == 0)) {
+		char **dst = strcmp(key, "tsa_url") == 0 ? &c->tsa_url :
+		    strcmp(key, "tsa_ca") == 0 ? &c->tsa_ca : &c->tsa_cert;
+
+		if (dst == &c->tsa_url && value[0] != '\0' &&
+		    strncmp(value, "http://", 7) != 0 &&
+		    strncmp(value, "https://", 8) != 0) {
+			seterr(err, "anchor.tsa_url: \"%s\" is not an http:// "
+			    "or https:// URL", value);
+			return (CST_EPARSE);
+		}
+		if (value[0] == '\0') {
+			free(*dst);
+			*dst = NULL;
+		} else
+			rc = set_str(dst, value);
 	} else if (strcmp(section, "keys") == 0 &&
 	    strcmp(key, "create") == 0) {
 		if (parse_bool(value, &b) != 0) {

@@ -26,6 +26,10 @@
 /* store.checkpoint_history: numbered checkpoints kept (R-CKP-6). */
 #define CONF_CHECKPOINT_HISTORY_DEFAULT 100
 
+/* [anchor]: RFC 3161 timestamps over checkpoints (SPEC section 15). */
+#define CONF_TSA_INTERVAL_DEFAULT_MS (3600u * 1000)
+#define CONF_TSA_TIMEOUT_DEFAULT_MS (30u * 1000)
+
 /* [tls]: the tls:// listeners' certificates and whom they accept. */
 #define CONF_MAX_ALLOW 64
 struct conf_tls {
@@ -48,7 +52,7 @@ struct conf {
 	int metrics_set;        /* server.metrics was given (even as none) */
 	char *user;             /* started as root: run as this user; NULL: none */
 	int allow_root;         /* started as root without user: stay root */
-	char *control_socket;   /* NULL: DATA/control.sock (SPEC section 13) */
+	char *control_socket;   /* NULL: DATA/control.sock (SPEC section 18) */
 	int control_off;        /* server.control_socket = none */
 	/* [input] */
 	uint64_t max_message;
@@ -77,6 +81,12 @@ struct conf {
 	/* [audit] */
 	uint64_t stats_interval_s;     /* 0: no stats records */
 	uint64_t clock_step_ms;
+	/* [anchor] */
+	char *tsa_url;                 /* NULL: no timestamps */
+	uint64_t tsa_interval_ms;      /* at most one token per interval */
+	char *tsa_ca;                  /* PEM CAs for https; NULL: system's */
+	char *tsa_cert;                /* PEM: check tokens' signatures */
+	uint64_t tsa_timeout_ms;
 	struct conf_tls tls;
 
 	/* The file read, and the SHA-256 of its exact bytes (start record). */

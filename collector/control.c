@@ -1,5 +1,5 @@
 /*
- * The control socket: access records (SPEC section 13, R-ACC-*, R-CTL-*).
+ * The control socket: access records (SPEC section 18, R-ACC-*, R-CTL-*).
  *
  * A peer may be any member of the collector's group, so it is treated as
  * hostile: it cannot choose the ids sealed (the kernel gives them at

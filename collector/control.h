@@ -1,5 +1,5 @@
 /*
- * The control socket (SPEC section 13): readers on this host say that
+ * The control socket (SPEC section 18): readers on this host say that
  * they read the store, and each access is sealed as two access records
  * (R-ACC-2) with the kernel's credentials of the connection (R-CTL-1).
  *

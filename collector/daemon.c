@@ -200,6 +200,43 @@ on_writer_fatal(void *ctx, int rc, const char *msg)
 	uv_async_send(&d->notify);
 }
 
+/* Anchor thread: the checkpoint being timestamped stays (R-TSA-4). */
+static void
+on_pin(void *ctx, uint64_t blocks)
+{
+	struct daemon *d = ctx;
+
+	writer_pin(d->writer, blocks);
+}
+
+/*
+ * The timestamp fetcher of [anchor] (SPEC section 15), when tsa_url is
+ * set.  Returns 0, or -1 when its configuration cannot be used.
+ */
+static int
+open_anchor(struct daemon *d)
+{
+	const struct conf *c = d->cfg;
+	struct anchor_ops ops = { on_pin };
+	struct anchor_cfg ac;
+	char err[ANCHOR_ERR_LEN];
+
+	if (c->tsa_url == NULL)
+		return (0);
+	memset(&ac, 0, sizeof(ac));
+	ac.url = c->tsa_url;
+	ac.ca = c->tsa_ca;
+	ac.tsa_cert = c->tsa_cert;
+	ac.interval_ms = c->tsa_interval_ms;
+	ac.timeout_ms = c->tsa_timeout_ms;
+	if (anchor_new(c->data_dir, &ac, &ops, d, &d->anchor, err) != 0) {
+		log_err("%s", err);
+		return (-1);
+	}
+	anchor_set_export_dir(d->anchor, c->checkpoint_export_dir);
+	return (0);
+}
+
 /* A self-audit record could not be recorded: out of memory. */
 void
 daemon_audit_failed(struct daemon *d, int rc)
@@ -834,6 +871,8 @@ daemon_run(struct conf *c, daemon_reload_fn *reload_fn, void *ctx)
 		goto err3;
 	}
 	key = NULL;
+	if (open_anchor(d) != 0)
+		goto err4;
 	/* Before any thread: the identity changes for this one alone. */
 	if (bind_listeners(d, &pd, listen_err) != 0) {
 		if (d->ls != NULL) {
@@ -844,7 +883,8 @@ daemon_run(struct conf *c, daemon_reload_fn *reload_fn, void *ctx)
 	}
 	open_control(d);
 	if ((rc = sealpool_start((unsigned)c->seal_threads, c->zstd_level,
-	    &sops, d, &d->seal)) != 0 || (rc = writer_start(d->writer)) != 0) {
+	    &sops, d, &d->seal)) != 0 || (rc = writer_start(d->writer)) != 0 ||
+	    (d->anchor != NULL && (rc = anchor_start(d->anchor)) != 0)) {
 		log_err("starting threads: %s", cst_strerror(rc));
 		goto err4;
 	}
@@ -854,6 +894,9 @@ daemon_run(struct conf *c, daemon_reload_fn *reload_fn, void *ctx)
 	code = d->exit_code;
 
 err4:
+	/* It pins checkpoints through the writer: gone before it. */
+	anchor_free(d->anchor);
+	d->anchor = NULL;
 	/* The workers drain into the writer, which has stopped or will. */
 	sealpool_stop(d->seal);
 	writer_free(d->writer);

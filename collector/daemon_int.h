@@ -16,6 +16,7 @@
 #include "custody/buf.h"
 #include "custody/keys.h"
 
+#include "anchor.h"
 #include "audit.h"
 #include "conf.h"
 #include "control.h"
@@ -50,6 +51,7 @@ struct daemon {
 	struct batcher *batcher;
 	struct sealpool *seal;
 	struct writer *writer;
+	struct anchor *anchor;    /* NULL: no [anchor] tsa_url */
 	struct listeners *ls;
 	/* Closed by a stop, until every handle is: RELP answers still go. */
 	struct listeners *ls_stopping;

@@ -17,6 +17,7 @@
 #include <sys/stat.h>
 #include <time.h>
 
+#include <curl/curl.h>
 #include <sodium.h>
 
 #include "custody/error.h"
@@ -420,6 +421,11 @@ main(int argc, char **argv)
 	log_init();
 	if (sodium_init() < 0) {
 		log_err("libsodium cannot start");
+		return (1);
+	}
+	/* Before any thread: the timestamp client's library (anchor.c). */
+	if (curl_global_init(CURL_GLOBAL_DEFAULT) != 0) {
+		log_err("libcurl cannot start");
 		return (1);
 	}
 	signal(SIGPIPE, SIG_IGN);

@@ -86,6 +86,32 @@ refused(cst_buf *out, const struct listener_conn_stats *cs)
 	}
 }
 
+/* Timestamps (SPEC section 15), when [anchor] tsa_url is set. */
+static void
+anchor_metrics(struct daemon *d, cst_buf *out)
+{
+	const struct anchor_stats *as = anchor_stats(d->anchor);
+	int64_t gen = (int64_t)atomic_load(&as->newest_gen_ns);
+	int64_t now = daemon_real_ns();
+
+	metric(out, "custody_tsa_tokens_total", "counter",
+	    "RFC 3161 timestamp tokens obtained and stored beside a "
+	    "checkpoint.", atomic_load(&as->tokens));
+	metric(out, "custody_tsa_failures_total", "counter",
+	    "Timestamp requests that failed (no answer, HTTP error, refused "
+	    "or unusable response, store error); each is retried.",
+	    atomic_load(&as->failures));
+	/* Left out until a token exists: a 0 would read as a fresh one. */
+	if (gen > 0) {
+		metric(out, "custody_tsa_newest_token_age_seconds", "gauge",
+		    "Seconds since the genTime of the newest token obtained.",
+		    now > gen ? (uint64_t)((now - gen) / NS_PER_S) : 0);
+		metric(out, "custody_tsa_newest_token_blocks", "gauge",
+		    "Blocks the checkpoint of the newest token covers.",
+		    atomic_load(&as->newest_blocks));
+	}
+}
+
 #define LC(f) offsetof(struct listener_counters, f)
 
 void
@@ -183,6 +209,8 @@ metrics_render(void *ctx, cst_buf *out)
 	    "complete message.", cs.idle_closed);
 	metric(out, "custody_start_time_seconds", "gauge",
 	    "UTC time custodyd started.", (uint64_t)(d->start_ns / NS_PER_S));
+	if (d->anchor != NULL)
+		anchor_metrics(d, out);
 	/* Left out when unknown: a 0 would read as a full disk. */
 	if (statvfs(d->cfg->data_dir, &vfs) == 0)
 		metric(out, "custody_store_free_bytes", "gauge",

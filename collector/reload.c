@@ -55,6 +55,14 @@ reload_tls(struct daemon *d, struct conf *nc)
 	nc->tls = t;
 }
 
+/* Two optional settings (NULL: unset) say the same. */
+static int
+same_str(const char *a, const char *b)
+{
+
+	return (a == NULL ? b == NULL : b != NULL && strcmp(a, b) == 0);
+}
+
 /*
  * SIGHUP: the tunables that can change while running are taken from the
  * file again; a change to anything else (listeners, sizes, data
@@ -105,6 +113,15 @@ reload_run(struct daemon *d)
 	free(d->cfg->checkpoint_export_dir);
 	d->cfg->checkpoint_export_dir = nc.checkpoint_export_dir;
 	nc.checkpoint_export_dir = NULL;
+	if (d->anchor != NULL)
+		anchor_set_export_dir(d->anchor,
+		    d->cfg->checkpoint_export_dir);
+	if (!same_str(nc.tsa_url, d->cfg->tsa_url) ||
+	    !same_str(nc.tsa_ca, d->cfg->tsa_ca) ||
+	    !same_str(nc.tsa_cert, d->cfg->tsa_cert) ||
+	    nc.tsa_interval_ms != d->cfg->tsa_interval_ms ||
+	    nc.tsa_timeout_ms != d->cfg->tsa_timeout_ms)
+		log_notice("reload: [anchor] changes only on restart");
 	reload_tls(d, &nc);
 	reload_writer_cfg(d->cfg, &wc);
 	writer_set_cfg(d->writer, &wc);

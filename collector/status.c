@@ -39,6 +39,12 @@ static const struct {
 	    offsetof(struct status_counts, start_s) },
 	{ "custody_store_free_bytes",
 	    offsetof(struct status_counts, free_bytes) },
+	{ "custody_tsa_tokens_total",
+	    offsetof(struct status_counts, tsa_tokens) },
+	{ "custody_tsa_failures_total",
+	    offsetof(struct status_counts, tsa_failures) },
+	{ "custody_tsa_newest_token_age_seconds",
+	    offsetof(struct status_counts, tsa_age_s) },
 };
 
 void
@@ -76,6 +82,12 @@ status_parse(const char *text, size_t len, struct status_counts *c)
 				if (strcmp(names[i].name,
 				    "custody_store_free_bytes") == 0)
 					c->have_free = 1;
+				if (strcmp(names[i].name,
+				    "custody_tsa_tokens_total") == 0)
+					c->have_tsa = 1;
+				if (strcmp(names[i].name,
+				    "custody_tsa_newest_token_age_seconds") == 0)
+					c->have_tsa_age = 1;
 			}
 	}
 }
@@ -179,6 +191,14 @@ status_summary(const char *url, uint64_t interval_ms, FILE *out,
 		fprintf(out, "  store free   %s\n", freeb);
 	} else
 		fprintf(out, "  store free   unknown\n");
+	/* Only with [anchor] tsa_url: timestamps are optional. */
+	if (b.have_tsa && b.have_tsa_age)
+		fprintf(out, "  timestamps   %" PRIu64 " tokens, the newest "
+		    "%" PRIu64 " s old; %" PRIu64 " requests failed\n",
+		    b.tsa_tokens, b.tsa_age_s, b.tsa_failures);
+	else if (b.have_tsa)
+		fprintf(out, "  timestamps   none yet; %" PRIu64 " requests "
+		    "failed\n", b.tsa_failures);
 	fprintf(out, "every counter: custodyd status --metrics-raw %s\n", url);
 	return (0);
 }

@@ -22,6 +22,11 @@ struct status_counts {
 	uint64_t start_s;
 	uint64_t free_bytes;
 	int have_free;            /* custody_store_free_bytes was given */
+	uint64_t tsa_tokens;      /* [anchor]: custody_tsa_tokens_total */
+	uint64_t tsa_failures;
+	uint64_t tsa_age_s;       /* of the newest token */
+	int have_tsa;             /* custody_tsa_tokens_total was given */
+	int have_tsa_age;
 };
 
 /*

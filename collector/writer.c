@@ -6,7 +6,6 @@
  * happens on the writer thread, so none of it needs a lock; the lock
  * guards only the hand-over list and the tunables.
  */
-#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
@@ -25,6 +24,7 @@
 #include "custody/hash.h"
 #include "custody/segment.h"
 
+#include "ckptfiles.h"
 #include "log.h"
 #include "writer.h"
 
@@ -65,6 +65,8 @@ struct writer {
 	uint64_t ckpt_blocks;    /* blocks the newest checkpoint covers */
 	cst_buf frame;
 	cst_buf ckpt;
+	/* A checkpoint whose token is being fetched: not pruned (R-TSA-4). */
+	_Atomic uint64_t pinned;
 
 	char segdir[PATH_LEN];
 	char keypath[PATH_LEN];
@@ -247,81 +249,6 @@ write_block(struct writer *w, const cst_draft *d)
 	return (0);
 }
 
-/* Writes data to dir/name atomically: temporary file, fsync, rename. */
-static int
-write_atomic(const char *dir, const char *name, const uint8_t *data,
-    size_t len)
-{
-	char tmp[PATH_LEN], path[PATH_LEN];
-	ssize_t n;
-	size_t off = 0;
-	int fd, dfd;
-
-	if (snprintf(tmp, sizeof(tmp), "%s/.%s.tmp", dir, name) >=
-	    (int)sizeof(tmp) ||
-	    snprintf(path, sizeof(path), "%s/%s", dir, name) >=
-	    (int)sizeof(path))
-		return (CST_EIO);
-	if ((fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC,
-	    0644)) == -1)
-		return (CST_EIO);
-	while (off < len) {
-		if ((n = write(fd, data + off, len - off)) == -1) {
-			if (errno == EINTR)
-				continue;
-			goto err1;
-		}
-		off += (size_t)n;
-	}
-	if (fsync(fd) != 0)
-		goto err1;
-	if (close(fd) != 0 || rename(tmp, path) != 0)
-		goto err0;
-	if ((dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) == -1)
-		return (CST_EIO);
-	n = fsync(dfd);
-	close(dfd);
-	return (n == 0 ? 0 : CST_EIO);
-
-err1:
-	close(fd);
-err0:
-	unlink(tmp);
-	return (CST_EIO);
-}
-
-/* A numbered checkpoint's name: ckpt-<20 digits>.ckpt (R-CKP-6). */
-#define CKPT_NAME_LEN 30
-
-static int
-is_numbered(const struct dirent *e)
-{
-
-	return (strlen(e->d_name) == CKPT_NAME_LEN &&
-	    strncmp(e->d_name, "ckpt-", 5) == 0 &&
-	    strcmp(e->d_name + CKPT_NAME_LEN - 5, ".ckpt") == 0);
-}
-
-/* Deletes the oldest numbered checkpoints of dir beyond keep. */
-static void
-prune(const char *dir, uint64_t keep)
-{
-	struct dirent **ents;
-	char path[PATH_LEN];
-	int i, n;
-
-	if ((n = scandir(dir, &ents, is_numbered, alphasort)) < 0)
-		return;
-	for (i = 0; i < n; i++) {
-		/* Fixed-width numbers: name order is block order. */
-		if ((uint64_t)(n - i) > keep && snprintf(path, sizeof(path),
-		    "%s/%s", dir, ents[i]->d_name) < (int)sizeof(path))
-			unlink(path);
-		free(ents[i]);
-	}
-	free(ents);
-}
-
 /*
  * Writes the checkpoint in w->ckpt to dir as the numbered one of its
  * history, trims the history, and then makes it latest.ckpt, so that
@@ -330,16 +257,15 @@ prune(const char *dir, uint64_t keep)
 static int
 store_checkpoint(struct writer *w, const char *dir)
 {
-	char name[CKPT_NAME_LEN + 1];
+	char name[CKPTFILES_NAME_LEN];
 	int rc;
 
-	snprintf(name, sizeof(name), "ckpt-%020" PRIu64 ".ckpt",
-	    w->st.next_block_no);
-	if ((rc = write_atomic(dir, name, w->ckpt.p, w->ckpt.len)) != 0)
+	ckptfiles_name(w->st.next_block_no, "ckpt", name);
+	if ((rc = ckptfiles_write(dir, name, w->ckpt.p, w->ckpt.len)) != 0)
 		return (rc);
-	prune(dir, w->cur.checkpoint_history > 0 ?
-	    w->cur.checkpoint_history : 1);
-	return (write_atomic(dir, "latest.ckpt", w->ckpt.p, w->ckpt.len));
+	ckptfiles_prune(dir, w->cur.checkpoint_history > 0 ?
+	    w->cur.checkpoint_history : 1, &w->pinned);
+	return (ckptfiles_write(dir, "latest.ckpt", w->ckpt.p, w->ckpt.len));
 }
 
 /* Signs and stores a checkpoint of the chain as now durable (SPEC 8). */
@@ -798,6 +724,13 @@ writer_set_cfg(struct writer *w, const struct writer_cfg *cfg)
 	pthread_mutex_lock(&w->mtx);
 	w->cfg = *cfg;
 	pthread_mutex_unlock(&w->mtx);
+}
+
+void
+writer_pin(struct writer *w, uint64_t blocks)
+{
+
+	atomic_store(&w->pinned, blocks);
 }
 
 const struct writer_stats *

@@ -89,6 +89,12 @@ void writer_hurry(struct writer *w, uint64_t no);
 /* Replaces the tunables (reload).  Any thread. */
 void writer_set_cfg(struct writer *w, const struct writer_cfg *cfg);
 
+/*
+ * Keeps the numbered checkpoint of blocks (and its token) from being
+ * pruned until another call (0: none) (R-TSA-4).  Any thread.
+ */
+void writer_pin(struct writer *w, uint64_t blocks);
+
 /* The counters. */
 const struct writer_stats *writer_stats(const struct writer *w);
 

@@ -1,5 +1,5 @@
 /*
- * The reader's side of access records (SPEC section 13, R-CTL-2).
+ * The reader's side of access records (SPEC section 18, R-CTL-2).
  *
  * Every call is bounded by ACCESS_TIMEOUT_S: a collector that does not
  * answer costs the reader a few seconds and a warning, never a hang.

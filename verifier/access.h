@@ -1,5 +1,5 @@
 /*
- * The reader's side of access records (SPEC section 13): before it shows
+ * The reader's side of access records (SPEC section 18): before it shows
  * anything, a reader on the collector's host tells the collector's
  * control socket what it was asked (its command line); after, how many
  * records it showed and the SHA-256 of a bundle it wrote.  The collector

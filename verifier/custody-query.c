@@ -489,7 +489,7 @@ case_entry(const struct query_opts *o, const struct query_store *s,
 
 /*
  * Reports this look at the store to custodyd before anything is shown
- * (SPEC section 13).  A collector that cannot be reached is a warning
+ * (SPEC section 18).  A collector that cannot be reached is a warning
  * with the reason, or with --require-access-record a refusal (-1).
  */
 static int

@@ -24,6 +24,7 @@
 #include "caserec.h"
 #include "exit.h"
 #include "store_where.h"
+#include "tsr_check.h"
 #include "custody_version.h"
 #include "vreport.h"
 
@@ -58,6 +59,12 @@ static const char usage_text[] =
 "                      rollback (SPEC R-CKP-2).  The store's own\n"
 "                      DIR/checkpoints/*.ckpt are always checked too, but\n"
 "                      prove less: deleting them goes unnoticed (R-CKP-4)\n"
+"  --tsa-cert FILE     PEM certificate of a time-stamping authority, or of a\n"
+"                      CA that issued it (repeatable): the RFC 3161 tokens\n"
+"                      beside the checkpoints (ckpt-N.tsr, in DIR/checkpoints/\n"
+"                      and beside each --checkpoint) are verified against\n"
+"                      it and the report states the time they prove (SPEC\n"
+"                      section 15); without it they are listed, unverified\n"
 "  --json              write the report as JSON\n"
 "  --report FILE       write the report to FILE (JSON with --json or a .json\n"
 "                      name); standard output then gets the verdict line\n"
@@ -97,8 +104,8 @@ static const char usage_text[] =
 "exit status (the same scheme as custody-query's; --bundle too):\n"
 "  0  intact: every check passed (the report still says what a\n"
 "     verification without a newer checkpoint cannot prove)\n"
-"  1  integrity failure: the store, a checkpoint or the root key given do\n"
-"     not verify; the report locates each failure\n"
+"  1  integrity failure: the store, a checkpoint, a timestamp token or the\n"
+"     root key given do not verify; the report locates each failure\n"
 "  2  usage error, or an input could not be read\n";
 
 /*
@@ -139,6 +146,10 @@ struct args {
 	size_t ncks;
 	const char *case_dir;  /* --case-dir: append an entry (SPEC 16) */
 	const char *case_id;
+	const char **tsa;      /* --tsa-cert files */
+	size_t ntsa;
+	char **tokens;         /* .tsr files: beside checkpoints, in DIR */
+	size_t ntokens;
 };
 
 static void
@@ -211,6 +222,13 @@ want_other(const struct dirent *e)
 
 	return (strcmp(e->d_name, ".") != 0 && strcmp(e->d_name, "..") != 0 &&
 	    !has_suffix(e->d_name, ".cst"));
+}
+
+static int
+want_tsr(const struct dirent *e)
+{
+
+	return (e->d_name[0] != '.' && has_suffix(e->d_name, ".tsr"));
 }
 
 static int
@@ -334,6 +352,133 @@ read_store_ckps(struct args *a, const char *dir)
 	free_list(list, n);
 }
 
+/* Adds token path (borrowed) unless it is one of a's already. */
+static void
+add_token(struct args *a, const char *path)
+{
+	char **n, *rp, *rq;
+	size_t i;
+	int same;
+
+	if ((rp = realpath(path, NULL)) == NULL)
+		return;
+	for (i = 0; i < a->ntokens; i++) {
+		rq = realpath(a->tokens[i], NULL);
+		same = rq != NULL && strcmp(rp, rq) == 0;
+		free(rq);
+		if (same) {
+			free(rp);
+			return;
+		}
+	}
+	free(rp);
+	if ((n = realloc(a->tokens, (a->ntokens + 1) * sizeof(*n))) == NULL ||
+	    (n[a->ntokens] = strdup(path)) == NULL)
+		oom();
+	a->tokens = n;
+	a->ntokens++;
+}
+
+/*
+ * SPEC section 15: the token beside each checkpoint read, then every
+ * .tsr of DIR/checkpoints/ (one whose checkpoint is gone included).
+ */
+static void
+find_tokens(struct args *a)
+{
+	struct stat st;
+	char **list, *t;
+	size_t n, i;
+
+	for (i = 0; i < a->ncks; i++) {
+		if ((t = tsr_check_token_path(a->cks[i].path)) == NULL)
+			continue;
+		if (lstat(t, &st) == 0)
+			add_token(a, t);
+		free(t);
+	}
+	if (a->dir == NULL ||
+	    list_dir(a->dir, "checkpoints", want_tsr, &list, &n) != 0)
+		return;
+	for (i = 0; i < n; i++)
+		add_token(a, list[i]);
+	free_list(list, n);
+}
+
+/* The checkpoint read whose file is path (borrowed); -1: none. */
+static ssize_t
+ckbuf_of(const struct args *a, const char *path)
+{
+	char *x, *y;
+	size_t k;
+	int same;
+
+	if ((y = realpath(path, NULL)) == NULL)
+		return (-1);
+	for (k = 0; k < a->ncks; k++) {
+		x = realpath(a->cks[k].path, NULL);
+		same = x != NULL && strcmp(x, y) == 0;
+		free(x);
+		if (same) {
+			free(y);
+			return ((ssize_t)k);
+		}
+	}
+	free(y);
+	return (-1);
+}
+
+/*
+ * Checks every token found against the checkpoint beside it, as read
+ * and checked by the run (R-TSA-5), with the --tsa-cert anchors.
+ * Returns 0, or -1 with r->error set when a --tsa-cert file is unusable.
+ */
+static int
+check_tokens(const struct args *a, struct vreport *r, const cst_verifier *v)
+{
+	const cst_ckp_info *infos;
+	cst_ts_trust *trust = NULL;
+	struct tsr_ckpt tc;
+	char why[CST_TS_WHY_LEN], *cp;
+	size_t i, ninfo;
+	ssize_t k;
+
+	if (a->ntsa > 0) {
+		if (cst_ts_trust_new(&trust) != 0)
+			oom();
+		for (i = 0; i < a->ntsa; i++)
+			if (cst_ts_trust_add_file(trust, a->tsa[i], why) != 0) {
+				if (asprintf(&r->error, "--tsa-cert %s", why) <
+				    0)
+					oom();
+				cst_ts_trust_free(trust);
+				return (-1);
+			}
+		r->tsa_given = 1;
+	}
+	infos = cst_verifier_checkpoints(v, &ninfo);
+	for (i = 0; i < a->ntokens; i++) {
+		if ((cp = tsr_check_ckpt_path(a->tokens[i])) == NULL)
+			oom();
+		k = ckbuf_of(a, cp);
+		memset(&tc, 0, sizeof(tc));
+		if (k >= 0) {
+			tc.path = a->cks[k].path;
+			tc.text = a->cks[k].text;
+			tc.len = a->cks[k].len;
+			/* One outcome per checkpoint, in the order checked. */
+			if ((size_t)k < ninfo)
+				tc.info = &infos[k];
+		}
+		if (tsr_check(r, a->tokens[i], k >= 0 ? &tc : NULL, trust) !=
+		    0)
+			oom();
+		free(cp);
+	}
+	cst_ts_trust_free(trust);
+	return (0);
+}
+
 static unsigned
 parse_threads(const char *s)
 {
@@ -354,6 +499,7 @@ parse_args(int argc, char **argv, struct args *a)
 		{ "root", required_argument, NULL, 'r' },
 		{ "root-fpr", required_argument, NULL, 'f' },
 		{ "checkpoint", required_argument, NULL, 'c' },
+		{ "tsa-cert", required_argument, NULL, 'T' },
 		{ "json", no_argument, NULL, 'j' },
 		{ "report", required_argument, NULL, 'o' },
 		{ "quiet", no_argument, NULL, 'q' },
@@ -390,6 +536,13 @@ parse_args(int argc, char **argv, struct args *a)
 				oom();
 			a->ckps = n;
 			a->ckps[a->nckps++] = optarg;
+			break;
+		case 'T':
+			if ((n = realloc(a->tsa, (a->ntsa + 1) *
+			    sizeof(*n))) == NULL)
+				oom();
+			a->tsa = n;
+			a->tsa[a->ntsa++] = optarg;
 			break;
 		case 'j':
 			a->json = 1;
@@ -468,6 +621,7 @@ parse_args(int argc, char **argv, struct args *a)
 	if (a->root == NULL && a->dir == NULL)
 		usage_error("segment files without a store directory need "
 		    "--root FILE");
+	find_tokens(a);
 }
 
 /* The progress bar, on a terminal only. */
@@ -738,6 +892,8 @@ main(int argc, char **argv)
 		    ? "store-checkpoint" : "checkpoint", dp, c->len) != 0)
 			oom();
 	}
+	if (check_tokens(&a, &r, v) != 0)
+		goto out;
 	store_extras(&a, &r);
 	for (i = 0; i < a.nothers; i++)
 		if (vreport_add_input(&r, a.others[i], "not-segment", NULL,
@@ -764,6 +920,8 @@ out:
 	free_list(a.segs, a.nsegs);
 	free_list(a.others, a.nothers);
 	free(a.ckps);
+	free(a.tsa);
+	free_list(a.tokens, a.ntokens);
 	for (i = 0; i < a.ncks; i++) {
 		free(a.cks[i].path);
 		free(a.cks[i].text);

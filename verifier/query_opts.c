@@ -112,7 +112,7 @@ usage(FILE *f)
 "      --control-socket PATH  custodyd's control socket (default\n"
 "                         DIR/control.sock), where this look at the store\n"
 "                         is reported before anything is shown and sealed\n"
-"                         as access records (SPEC section 13)\n"
+"                         as access records (SPEC section 18)\n"
 "      --require-access-record  refuse (exit 2) when custodyd cannot\n"
 "                         record this access; otherwise a warning\n"
 "\n"

@@ -54,6 +54,12 @@ vreport_free(struct vreport *r)
 		free((char *)(uintptr_t)r->findings[i].detail);
 	}
 	free(r->findings);
+	for (i = 0; i < r->ntokens; i++) {
+		free(r->tokens[i].path);
+		free(r->tokens[i].checkpoint);
+		free(r->tokens[i].why);
+	}
+	free(r->tokens);
 	free(r->root_source);
 	free(r->root_fpr_given);
 	free(r->error);
@@ -79,6 +85,31 @@ vreport_add_finding(struct vreport *r, const cst_finding *f)
 err0:
 	free((char *)(uintptr_t)c.file);
 	free((char *)(uintptr_t)c.detail);
+	return (CST_ENOMEM);
+}
+
+int
+vreport_add_token(struct vreport *r, const struct vreport_token *t)
+{
+	struct vreport_token *n, c = *t;
+
+	c.path = xstrdup(t->path);
+	c.checkpoint = xstrdup(t->checkpoint);
+	c.why = xstrdup(t->why);
+	if ((t->path != NULL && c.path == NULL) ||
+	    (t->checkpoint != NULL && c.checkpoint == NULL) ||
+	    (t->why != NULL && c.why == NULL))
+		goto err0;
+	if ((n = realloc(r->tokens, (r->ntokens + 1) * sizeof(*n))) == NULL)
+		goto err0;
+	r->tokens = n;
+	n[r->ntokens++] = c;
+	return (0);
+
+err0:
+	free(c.path);
+	free(c.checkpoint);
+	free(c.why);
 	return (CST_ENOMEM);
 }
 
@@ -395,6 +426,60 @@ say_anchors(const struct vreport *r, vreport_stmt_fn fn, void *ctx)
 	}
 }
 
+/*
+ * What the timestamp tokens prove (R-TSA-7): an upper bound on when the
+ * blocks their checkpoints cover were sealed, and nothing else.
+ */
+static void
+say_tokens(const struct vreport *r, vreport_stmt_fn fn, void *ctx)
+{
+	const struct vreport_token *t, *lo = NULL, *hi = NULL;
+	size_t i, unverified = 0, verified = 0;
+	int64_t acc = -1;
+	char a[40], b[40];
+
+	for (i = 0; i < r->ntokens; i++) {
+		t = &r->tokens[i];
+		if (t->state == VREPORT_TOKEN_UNVERIFIED)
+			unverified++;
+		/* blocks 0 names no block (SPEC section 8): nothing to bound. */
+		if (t->state != VREPORT_TOKEN_VERIFIED || t->blocks == 0)
+			continue;
+		verified++;
+		if (lo == NULL || t->gen_ns < lo->gen_ns)
+			lo = t;
+		if (hi == NULL || t->gen_ns > hi->gen_ns)
+			hi = t;
+		if (t->accuracy_ns > acc)
+			acc = t->accuracy_ns;
+	}
+	if (unverified > 0)
+		say(fn, ctx, 0, "%zu timestamp token(s) are beside the "
+		    "checkpoints but were not verified, since no TSA "
+		    "certificate was given (--tsa-cert): nothing is claimed "
+		    "from them (SPEC R-TSA-6).", unverified);
+	if (lo == NULL)
+		return;
+	vreport_time(lo->gen_ns, a);
+	vreport_time(hi->gen_ns, b);
+	say(fn, ctx, 1, "%zu timestamp token(s) verified against the TSA "
+	    "certificate(s) given (signature, certificate chain, "
+	    "time-stamping usage) over the exact bytes of their checkpoints "
+	    "(SPEC R-TSA-5). The earliest shows that the chain up to block %"
+	    PRIu64 " (%" PRIu64 " records) existed by %s, and the latest "
+	    "that the chain up to block %" PRIu64 " (%" PRIu64 " records) "
+	    "existed by %s, by the time-stamping authority's clock%s: an "
+	    "upper bound on when those records were sealed (SPEC R-TSA-7).",
+	    verified, lo->blocks - 1, lo->records, a, hi->blocks - 1,
+	    hi->records, b, acc > 0 ? " (within its stated accuracy)" : "");
+	say(fn, ctx, 0, "A timestamp bounds only from above: it does not "
+	    "show when any event happened or was received (receive times "
+	    "are the collector's clock), nor that a checkpoint was not made "
+	    "long before its timestamp, and says nothing of blocks after "
+	    "block %" PRIu64 ". It rests on the time-stamping authority's key "
+	    "and honesty (SPEC R-TSA-7).", hi->blocks - 1);
+}
+
 /* Completeness (checkpoints), the tail, and the collector's own account. */
 static void
 say_rest(const struct vreport *r, vreport_stmt_fn fn, void *ctx)
@@ -406,6 +491,7 @@ say_rest(const struct vreport *r, vreport_stmt_fn fn, void *ctx)
 	recs = cst_verifier_recoveries(r->v, &nrecs);
 	say_epochs(r, fn, ctx);
 	say_anchors(r, fn, ctx);
+	say_tokens(r, fn, ctx);
 	for (i = 0; i < r->ninputs; i++)
 		if (strcmp(r->inputs[i].role, "not-segment") == 0)
 			say(fn, ctx, 0, "%s is in segments/ but its name does "

@@ -33,6 +33,26 @@ struct vreport_input {
 	cst_digests d;
 };
 
+/* What became of one timestamp token file (SPEC section 15). */
+enum vreport_token_state {
+	VREPORT_TOKEN_VERIFIED = 0,   /* R-TSA-5 holds */
+	VREPORT_TOKEN_UNVERIFIED,     /* no --tsa-cert: not checked (R-TSA-6) */
+	VREPORT_TOKEN_FAILED,         /* a failure, in why */
+	VREPORT_TOKEN_ALONE,          /* no checkpoint beside it: not checked */
+};
+
+struct vreport_token {
+	char *path;
+	char *checkpoint;       /* the .ckpt beside it */
+	int state;              /* enum vreport_token_state */
+	int64_t gen_ns;         /* genTime, when verified */
+	int64_t accuracy_ns;    /* -1: none stated */
+	uint64_t blocks;        /* what its checkpoint covers */
+	uint64_t records;
+	char tsa[256];          /* the signer's subject */
+	char *why;              /* the failure; NULL */
+};
+
 struct vreport {
 	int64_t verified_ns;    /* when the run started */
 	cst_root_pub root;
@@ -47,6 +67,9 @@ struct vreport {
 	cst_finding *findings;  /* copies, strings owned */
 	size_t nfindings;
 	char *error;            /* why nothing could be verified; NULL */
+	struct vreport_token *tokens;
+	size_t ntokens;
+	int tsa_given;          /* TSA certificates were given (--tsa-cert) */
 };
 
 /* Initialises r empty, noting the time. */
@@ -82,6 +105,12 @@ int vreport_verdict(const struct vreport *r);
  * segments.  Returns 0, or 1 with one sentence in out[0..n).
  */
 int vreport_warning(const struct vreport *r, char *out, size_t n);
+
+/*
+ * Adds a copy of token t (borrowed; its strings copied) to r.  Returns 0
+ * or CST_ENOMEM.
+ */
+int vreport_add_token(struct vreport *r, const struct vreport_token *t);
 
 /* Writes the report for a person to f. */
 void vreport_text(FILE *f, const struct vreport *r);

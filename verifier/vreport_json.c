@@ -83,6 +83,77 @@ json_stmt(int proven, const char *text, void *ctx)
 		json_cstring(c->j, text);
 }
 
+/* The timestamp tokens (SPEC section 15) and the window they prove. */
+static void
+json_tokens(struct json *j, const struct vreport *r)
+{
+	static const char *states[] = { "verified", "unverified", "failed",
+	    "no-checkpoint" };
+	const struct vreport_token *t, *lo = NULL, *hi = NULL;
+	size_t i;
+
+	json_key(j, "timestamps");
+	json_begin_array(j);
+	for (i = 0; i < r->ntokens; i++) {
+		t = &r->tokens[i];
+		json_begin_object(j);
+		json_key(j, "file");
+		json_cstring(j, t->path);
+		json_key(j, "checkpoint");
+		json_cstring(j, t->checkpoint);
+		json_key(j, "state");
+		json_cstring(j, states[t->state]);
+		json_key(j, "gen_time");
+		if (t->state == VREPORT_TOKEN_VERIFIED)
+			j_time(j, t->gen_ns);
+		else
+			json_null(j);
+		json_key(j, "accuracy_ns");
+		if (t->accuracy_ns >= 0)
+			json_i64(j, t->accuracy_ns);
+		else
+			json_null(j);
+		json_key(j, "blocks");
+		json_u64(j, t->blocks);
+		json_key(j, "records");
+		json_u64(j, t->records);
+		json_key(j, "tsa");
+		json_cstring(j, t->state == VREPORT_TOKEN_VERIFIED ? t->tsa :
+		    NULL);
+		json_key(j, "why");
+		json_cstring(j, t->why);
+		json_end_object(j);
+		if (t->state != VREPORT_TOKEN_VERIFIED)
+			continue;
+		if (lo == NULL || t->gen_ns < lo->gen_ns)
+			lo = t;
+		if (hi == NULL || t->gen_ns > hi->gen_ns)
+			hi = t;
+	}
+	json_end_array(j);
+	json_key(j, "timestamp_window");
+	if (lo == NULL) {
+		json_null(j);
+		return;
+	}
+	json_begin_object(j);
+	for (i = 0; i < 2; i++) {
+		t = i == 0 ? lo : hi;
+		json_key(j, i == 0 ? "earliest" : "latest");
+		json_begin_object(j);
+		json_key(j, "gen_time");
+		j_time(j, t->gen_ns);
+		json_key(j, "blocks");
+		json_u64(j, t->blocks);
+		json_key(j, "records");
+		json_u64(j, t->records);
+		json_key(j, "file");
+		json_cstring(j, t->path);
+		json_end_object(j);
+	}
+	json_end_object(j);
+}
+
 static void
 json_chain(struct json *j, const struct vreport *r)
 {
@@ -342,6 +413,7 @@ json_rest(struct json *j, const struct vreport *r)
 		json_end_object(j);
 	}
 	json_end_array(j);
+	json_tokens(j, r);
 	json_key(j, "anchor");
 	if (s->has_anchor) {
 		json_begin_object(j);

@@ -287,6 +287,44 @@ text_checkpoints(FILE *f, const struct vreport *r)
 	}
 }
 
+static void
+text_tokens(FILE *f, const struct vreport *r)
+{
+	static const char *states[] = {
+		"verified",
+		"present, not verified (no --tsa-cert)",
+		"FAILS",
+		"no checkpoint beside it",
+	};
+	const struct vreport_token *t;
+	char g[40];
+	size_t i;
+
+	if (r->ntokens == 0)
+		return;
+	fprintf(f, "\nTimestamps (%zu)\n", r->ntokens);
+	for (i = 0; i < r->ntokens; i++) {
+		t = &r->tokens[i];
+		fputs("  ", f);
+		json_text_puts(f, t->path);
+		fprintf(f, ": %s", states[t->state]);
+		if (t->state == VREPORT_TOKEN_VERIFIED) {
+			vreport_time(t->gen_ns, g);
+			fprintf(f, ", genTime %s", g);
+			if (t->accuracy_ns >= 0)
+				fprintf(f, " (accuracy %" PRId64 " ms)",
+				    t->accuracy_ns / 1000000);
+			fprintf(f, ", covers %" PRIu64 " blocks, %" PRIu64
+			    " records\n      TSA ", t->blocks, t->records);
+			json_text_puts(f, t->tsa);
+		} else if (t->why != NULL) {
+			fputs(": ", f);
+			json_text_puts(f, t->why);
+		}
+		fputs("\n", f);
+	}
+}
+
 void
 vreport_text(FILE *f, const struct vreport *r)
 {
@@ -300,6 +338,7 @@ vreport_text(FILE *f, const struct vreport *r)
 		text_chain(f, r);
 		text_audit(f, r);
 		text_checkpoints(f, r);
+		text_tokens(f, r);
 	}
 
 	fprintf(f, "\nFindings (%zu)\n", r->nfindings);

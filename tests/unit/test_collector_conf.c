@@ -407,3 +407,41 @@ Test(conf, server_user_and_allow_root)
 	cr_assert_not_null(strstr(err, "server.allow_root"), "%s", err);
 	conf_close(&c);
 }
+
+/* [anchor] (SPEC section 15): off by default, an http(s) URL only. */
+Test(conf, anchor_keys)
+{
+	struct conf c;
+	char err[CONF_ERR_LEN];
+
+	conf_init(&c);
+	cr_assert_null(c.tsa_url);
+	cr_assert_eq(c.tsa_interval_ms, 3600u * 1000);
+	cr_assert_eq(c.tsa_timeout_ms, 30u * 1000);
+	cr_assert_eq(conf_set(&c, "anchor.tsa_url", "ftp://tsa.example/",
+	    err), CST_EPARSE);
+	cr_assert_not_null(strstr(err, "http://"), "%s", err);
+	cr_assert_eq(conf_set(&c, "anchor.tsa_url", "tsa.example", err),
+	    CST_EPARSE);
+	cr_assert_eq(conf_set(&c, "anchor.tsa_interval", "60", err),
+	    CST_EPARSE);
+	cr_assert_eq(conf_set(&c, "anchor.tsa_interval", "500ms", err),
+	    CST_EPARSE);
+	cr_assert_eq(conf_set(&c, "anchor.tsa_bogus", "1", err), CST_EPARSE);
+	conf_close(&c);
+
+	write_file("[anchor]\ntsa_url = https://tsa.example/tsr\n"
+	    "tsa_interval = 10m\ntsa_timeout = 5s\ntsa_ca = /etc/ca.pem\n"
+	    "tsa_cert = /etc/tsa.pem\n");
+	conf_init(&c);
+	cr_assert_eq(conf_load_file(&c, path, err), 0, "%s", err);
+	cr_assert_str_eq(c.tsa_url, "https://tsa.example/tsr");
+	cr_assert_eq(c.tsa_interval_ms, 600000);
+	cr_assert_eq(c.tsa_timeout_ms, 5000);
+	cr_assert_str_eq(c.tsa_ca, "/etc/ca.pem");
+	cr_assert_str_eq(c.tsa_cert, "/etc/tsa.pem");
+	/* Empty turns it off again, as --set anchor.tsa_url= would. */
+	cr_assert_eq(conf_set(&c, "anchor.tsa_url", "", err), 0);
+	cr_assert_null(c.tsa_url);
+	conf_close(&c);
+}

@@ -1,0 +1,164 @@
+#!/usr/bin/python3
+"""Reference check of RFC 3161 timestamp tokens (SPEC section 15).
+
+Written from SPEC.md section 15 alone.  Debian's python3 has no RFC 3161
+or CMS parser, so, as R-TSA-8 allows, the token's signature and
+certificate chain are checked by `openssl ts -verify` (run at genTime
+with -attime, and -partial_chain since every certificate given is a
+trust anchor), and its fields are read from `openssl ts -reply -text`.
+What openssl's check leaves out is checked here: the file is one DER
+value and nothing else, at most 65536 bytes (R-TSA-1); the imprint
+algorithm is SHA-256 (openssl takes any); the checkpoint beside the
+token verifies by R-CKP-1 and R-CKP-2, with custody_ref.py.
+
+    tsr_ref.py --tsa-cert FILE [--tsa-cert FILE...] [--root FILE]
+               [--checkpoint FILE...] [--json] STORE_DIR
+
+Exit status: 0 every token holds (or there is none), 1 a token fails,
+2 usage error.  A token without its checkpoint is noted, not failed.
+"""
+import calendar
+import glob
+import json
+import os
+import re
+import subprocess
+import sys
+import tempfile
+import time
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import custody_ref  # noqa: E402
+
+OPENSSL = "/usr/bin/openssl"
+TS_MAX = 65536
+
+
+def der_length(data):
+    """Length of the first DER value of data, or None."""
+    if len(data) < 2:
+        return None
+    first = data[1]
+    if first < 0x80:
+        return 2 + first
+    n = first & 0x7f
+    if n == 0 or n > 4 or len(data) < 2 + n:
+        return None
+    return 2 + n + int.from_bytes(data[2:2 + n], "big")
+
+
+def gen_time(text):
+    """genTime from `openssl ts -reply -text`, as seconds, or None."""
+    m = re.search(r"^Time stamp: (\w{3}) +(\d+) (\d\d):(\d\d):(\d\d)"
+                  r"(?:\.\d+)? (\d{4}) GMT$", text, re.M)
+    if not m:
+        return None
+    mon = time.strptime(m.group(1), "%b").tm_mon
+    return calendar.timegm((int(m.group(6)), mon, int(m.group(2)),
+                            int(m.group(3)), int(m.group(4)),
+                            int(m.group(5)), 0, 0, 0))
+
+
+def check_token(tsr, ckpt, cafile):
+    """(ok, genTime or None, detail) for one token (R-TSA-1, R-TSA-5)."""
+    with open(tsr, "rb") as f:
+        data = f.read(TS_MAX + 1)
+    if not 0 < len(data) <= TS_MAX or data[0] != 0x30 or \
+            der_length(data) != len(data):
+        return False, None, "R-TSA-1: not one DER value of 1..65536 bytes"
+    r = subprocess.run([OPENSSL, "ts", "-reply", "-in", tsr, "-text"],
+                       capture_output=True, timeout=30)
+    text = r.stdout.decode(errors="replace")
+    if r.returncode != 0:
+        return False, None, "R-TSA-1: openssl cannot read it"
+    if not re.search(r"^Status: Granted", text, re.M):
+        return False, None, "R-TSA-1: status is not granted"
+    if not re.search(r"^Version: 1$", text, re.M):
+        return False, None, "R-TSA-1: TSTInfo version is not 1"
+    if not re.search(r"^Hash Algorithm: sha256$", text, re.M):
+        return False, None, "R-TSA-5 b: the imprint is not SHA-256"
+    t = gen_time(text)
+    if t is None:
+        return False, None, "R-TSA-1: no genTime"
+    r = subprocess.run([OPENSSL, "ts", "-verify", "-data", ckpt, "-in", tsr,
+                        "-CAfile", cafile, "-partial_chain",
+                        "-attime", str(t)], capture_output=True, timeout=30)
+    if r.returncode != 0:
+        out = (r.stdout + r.stderr).decode(errors="replace").strip()
+        return False, t, "R-TSA-5 b/c: openssl ts -verify: " + \
+            out.splitlines()[-1]
+    return True, t, "holds"
+
+
+def verify_tokens(store, cas, root=None, checkpoints=()):
+    tokens = sorted(glob.glob(os.path.join(store, "checkpoints", "*.tsr")))
+    for c in checkpoints:
+        if c.endswith(".ckpt") and os.path.exists(c[:-5] + ".tsr"):
+            tokens.append(c[:-5] + ".tsr")
+    tokens = [t for t in tokens if not os.path.basename(t).startswith(".")]
+    ckpts = [t[:-4] + ".ckpt" for t in tokens
+             if os.path.exists(t[:-4] + ".ckpt")]
+    report = custody_ref.verify_store(store, root, ckpts)
+    bad_ckpts = {f.file for f in report.findings
+                 if f.rule.startswith("R-CKP")}
+    results = []
+    with tempfile.NamedTemporaryFile("wb", suffix=".pem") as bundle:
+        for ca in cas:
+            with open(ca, "rb") as f:
+                bundle.write(f.read() + b"\n")
+        bundle.flush()
+        for t in tokens:
+            ckpt = t[:-4] + ".ckpt"
+            if not os.path.exists(ckpt):
+                results.append({"file": t, "state": "no-checkpoint",
+                                "gen_time": None, "detail": "not checked"})
+                continue
+            ok, gen, detail = check_token(t, ckpt, bundle.name)
+            if ok and ckpt in bad_ckpts:
+                ok, detail = False, "R-TSA-5 d: its checkpoint fails"
+            results.append({"file": t, "state": "verified" if ok
+                            else "failed", "gen_time": gen,
+                            "detail": detail})
+    failed = any(r["state"] == "failed" for r in results) or \
+        report.verdict != "intact"
+    return ("failed" if failed else "intact"), results
+
+
+def main(argv):
+    cas, checkpoints, root, as_json, store = [], [], None, False, None
+    i = 0
+    while i < len(argv):
+        a = argv[i]
+        if a in ("--tsa-cert", "--checkpoint", "--root") and \
+                i + 1 < len(argv):
+            {"--tsa-cert": cas, "--checkpoint": checkpoints}.get(
+                a, []).append(argv[i + 1])
+            if a == "--root":
+                root = argv[i + 1]
+            i += 2
+            continue
+        if a == "--json":
+            as_json = True
+        elif a.startswith("-") or store is not None:
+            print(__doc__, file=sys.stderr)
+            return 2
+        else:
+            store = a
+        i += 1
+    if store is None or not cas:
+        print(__doc__, file=sys.stderr)
+        return 2
+    verdict, results = verify_tokens(store, cas, root, checkpoints)
+    if as_json:
+        json.dump({"verdict": verdict, "timestamps": results}, sys.stdout,
+                  indent=1)
+        sys.stdout.write("\n")
+    else:
+        for r in results:
+            print("%s: %s (%s)" % (r["file"], r["state"], r["detail"]))
+        print("verdict: %s" % verdict)
+    return 0 if verdict == "intact" else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))
