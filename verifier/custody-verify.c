@@ -22,13 +22,19 @@
 #include "exit.h"
 #include "store_where.h"
 #include "custody_version.h"
+#include "vcase.h"
+#include "vdoc.h"
 #include "vreport.h"
+#include "vreport_doc.h"
+#include "vsign.h"
 
 static const char usage_text[] =
 "usage: custody-verify [options] DIR|FILE...\n"
 "       custody-verify --bundle FILE --root ROOT.pub [--root-fpr HEX]\n"
 "                      [--checkpoint FILE]...\n"
 "                      [--json] [--report FILE] [--records]\n"
+"                      [--case ID] [--exhibit REF] [--examiner NAME]\n"
+"                      [--organisation NAME]\n"
 "\n"
 "Verifies a custody store (formats/SPEC.md): every block signature, the\n"
 "key certificates from the root key, the hash chain across blocks and\n"
@@ -55,6 +61,19 @@ static const char usage_text[] =
 "  --report FILE       write the report to FILE (JSON with --json or a .json\n"
 "                      name); standard output then gets the verdict line\n"
 "  --quiet             write nothing to standard output\n"
+"  --pdf FILE          write the examiner's report as an A4 PDF: a plain\n"
+"                      summary, the evidence tables, the collector's own\n"
+"                      timeline, an appendix with the SPEC rules\n"
+"  --html FILE         the same report as one self-contained HTML file\n"
+"  --text FILE         the same report as plain text\n"
+"  --case ID, --exhibit REF, --examiner NAME, --organisation NAME\n"
+"                      the case the reports belong to (printable text, at\n"
+"                      most 200 bytes each), shown in every report form\n"
+"  --sign-with KEY     sign each report file written (--report, --pdf,\n"
+"                      --html, --text) with the PEM private key KEY (mode\n"
+"                      0600 or stricter): a detached DER CMS signature\n"
+"                      FILE.p7s beside each\n"
+"  --cert CERT         the PEM certificate of the --sign-with key\n"
 "  --live              the store is being written: the newest segment may\n"
 "                      end in a partial frame, which is noted, not warned;\n"
 "                      checkpoints are read before the store, so one the\n"
@@ -113,6 +132,13 @@ struct args {
 	size_t nexplicit;      /* FILE arguments among segs */
 	struct ckbuf *cks;     /* given ones first, then the store's */
 	size_t ncks;
+	struct vcase cs;
+	const char *pdf;
+	const char *html;
+	const char *text;
+	const char *sign_key;
+	const char *sign_cert;
+	struct vsign *sg;      /* loaded before the run: fail early */
 };
 
 static void
@@ -308,6 +334,17 @@ read_store_ckps(struct args *a, const char *dir)
 	free_list(list, n);
 }
 
+/* A case field's value, or a usage error saying what is wrong with it. */
+static const char *
+case_arg(const char *opt, const char *val)
+{
+	char why[256];
+
+	if (vcase_check(opt, val, why, sizeof(why)) != 0)
+		usage_error(why);
+	return (val);
+}
+
 static unsigned
 parse_threads(const char *s)
 {
@@ -333,6 +370,15 @@ parse_args(int argc, char **argv, struct args *a)
 		{ "quiet", no_argument, NULL, 'q' },
 		{ "live", no_argument, NULL, 'l' },
 		{ "threads", required_argument, NULL, 't' },
+		{ "case", required_argument, NULL, 'C' },
+		{ "exhibit", required_argument, NULL, 'E' },
+		{ "examiner", required_argument, NULL, 'X' },
+		{ "organisation", required_argument, NULL, 'O' },
+		{ "pdf", required_argument, NULL, 'P' },
+		{ "html", required_argument, NULL, 'H' },
+		{ "text", required_argument, NULL, 'T' },
+		{ "sign-with", required_argument, NULL, 'S' },
+		{ "cert", required_argument, NULL, 'K' },
 		{ "version", no_argument, NULL, 'V' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
@@ -378,6 +424,33 @@ parse_args(int argc, char **argv, struct args *a)
 		case 't':
 			a->threads = parse_threads(optarg);
 			break;
+		case 'C':
+			a->cs.id = case_arg("--case", optarg);
+			break;
+		case 'E':
+			a->cs.exhibit = case_arg("--exhibit", optarg);
+			break;
+		case 'X':
+			a->cs.examiner = case_arg("--examiner", optarg);
+			break;
+		case 'O':
+			a->cs.organisation = case_arg("--organisation", optarg);
+			break;
+		case 'P':
+			a->pdf = optarg;
+			break;
+		case 'H':
+			a->html = optarg;
+			break;
+		case 'T':
+			a->text = optarg;
+			break;
+		case 'S':
+			a->sign_key = optarg;
+			break;
+		case 'K':
+			a->sign_cert = optarg;
+			break;
 		case 'V':
 			printf("custody-verify %s (commit %s), store format "
 			    "v%d\n", CUSTODY_VERSION, CUSTODY_GIT_COMMIT,
@@ -392,6 +465,12 @@ parse_args(int argc, char **argv, struct args *a)
 	}
 	if (optind == argc)
 		usage_error("no store directory or segment file given");
+	if ((a->sign_key != NULL) != (a->sign_cert != NULL))
+		usage_error("--sign-with KEY and --cert CERT go together");
+	if (a->sign_key != NULL && a->report == NULL && a->pdf == NULL &&
+	    a->html == NULL && a->text == NULL)
+		usage_error("--sign-with signs report files: give --report, "
+		    "--pdf, --html or --text");
 	for (i = 0; i < a->nckps; i++)
 		read_ckp(a, a->ckps[i], 0);
 	for (i = (size_t)optind; i < (size_t)argc; i++) {
@@ -570,6 +649,79 @@ write_report(const struct args *a, const struct vreport *r)
 	return (0);
 }
 
+/* Writes the examiner's report d to path in one form; 0 or -1 (said). */
+static int
+write_doc(const char *path, const struct vdoc *d, int (*fn)(FILE *,
+    const struct vdoc *))
+{
+	FILE *f;
+	int rc;
+
+	if ((f = fopen(path, "w")) == NULL) {
+		fprintf(stderr, "custody-verify: %s: %s\n", path,
+		    strerror(errno));
+		return (-1);
+	}
+	rc = fn(f, d);
+	if (fclose(f) != 0 || rc != 0) {
+		fprintf(stderr, "custody-verify: %s: %s\n", path,
+		    strerror(errno));
+		return (-1);
+	}
+	return (0);
+}
+
+/*
+ * Writes the examiner's report forms asked for (--pdf, --html, --text)
+ * and signs every report file written.  Returns 0 or -1 (said).
+ */
+static int
+write_forms(const struct args *a, struct vreport *r)
+{
+	const char *files[4];
+	struct vsign *sg = a->sg;
+	struct vdoc d;
+	char why[512];
+	size_t i, n = 0;
+	int rc = 0;
+
+	if (a->report != NULL)
+		files[n++] = a->report;
+	if (a->pdf != NULL || a->html != NULL || a->text != NULL) {
+		vreport_env(r);
+		vdoc_init(&d);
+		vreport_doc(r, &d);
+		if (a->pdf != NULL) {
+			if (vdoc_pdf(a->pdf, &d) != 0) {
+				fprintf(stderr, "custody-verify: %s: %s\n",
+				    a->pdf, strerror(errno));
+				rc = -1;
+			} else {
+				files[n++] = a->pdf;
+			}
+		}
+		if (a->html != NULL) {
+			if (write_doc(a->html, &d, vdoc_html) != 0)
+				rc = -1;
+			else
+				files[n++] = a->html;
+		}
+		if (a->text != NULL) {
+			if (write_doc(a->text, &d, vdoc_text) != 0)
+				rc = -1;
+			else
+				files[n++] = a->text;
+		}
+		vdoc_free(&d);
+	}
+	for (i = 0; sg != NULL && i < n; i++)
+		if (vsign_file(sg, files[i], why, sizeof(why)) != 0) {
+			fprintf(stderr, "custody-verify: %s\n", why);
+			rc = -1;
+		}
+	return (rc);
+}
+
 int
 main(int argc, char **argv)
 {
@@ -581,7 +733,7 @@ main(int argc, char **argv)
 	const cst_seg_info *segs;
 	cst_digests d;
 	struct stat st;
-	char *qdir = NULL;
+	char *qdir = NULL, why[512];
 	size_t i, n;
 	int rc, verdict;
 
@@ -599,6 +751,15 @@ main(int argc, char **argv)
 	parse_args(argc, argv, &a);
 	vreport_init(&r);
 	r.live = a.live;
+	r.cs = a.cs;
+	if (a.sign_key != NULL && (a.sg = vsign_new(a.sign_key, a.sign_cert,
+	    why, sizeof(why))) == NULL) {
+		fprintf(stderr, "custody-verify: %s\n", why);
+		vreport_free(&r);
+		return (EXIT_USAGE);
+	}
+	if ((r.cmdline = vcase_cmdline(argc, argv)) == NULL)
+		oom();
 
 	if (load_root(&a, &r) != 0)
 		goto out;
@@ -613,6 +774,8 @@ main(int argc, char **argv)
 	o.live = a.live;
 	o.threads = a.threads;
 	o.digests = 1;
+	/* The timeline of the examiner's report. */
+	o.keep_audits = a.pdf != NULL || a.html != NULL || a.text != NULL;
 	if (a.dir != NULL) {
 		if (asprintf(&qdir, "%s/quarantine", a.dir) < 0)
 			oom();
@@ -672,6 +835,8 @@ out:
 	verdict = vreport_verdict(&r);
 	if (write_report(&a, &r) != 0 && verdict == VREPORT_INTACT)
 		verdict = VREPORT_ERROR;
+	if (write_forms(&a, &r) != 0 && verdict == VREPORT_INTACT)
+		verdict = VREPORT_ERROR;
 	if (a.report != NULL && !a.quiet)
 		printf("custody-verify: %s: %zu finding(s); report in %s\n",
 		    vreport_warning(&r, NULL, 0) ? "WARNING" :
@@ -679,6 +844,7 @@ out:
 	if (r.error != NULL)
 		fprintf(stderr, "custody-verify: %s\n", r.error);
 	vreport_free(&r);
+	vsign_free(a.sg);
 	cst_verifier_free(v);
 	free(qdir);
 	free_list(a.segs, a.nsegs);

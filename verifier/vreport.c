@@ -57,6 +57,7 @@ vreport_free(struct vreport *r)
 	free(r->root_source);
 	free(r->root_fpr_given);
 	free(r->error);
+	free(r->cmdline);
 	memset(r, 0, sizeof(*r));
 }
 

@@ -18,6 +18,7 @@
 #include "custody/verify.h"
 
 #include "exit.h"
+#include "vcase.h"
 
 enum vreport_verdict {
 	VREPORT_INTACT = EXIT_OK,
@@ -47,6 +48,12 @@ struct vreport {
 	cst_finding *findings;  /* copies, strings owned */
 	size_t nfindings;
 	char *error;            /* why nothing could be verified; NULL */
+	struct vcase cs;        /* the case, fields NULL when not given */
+	char *cmdline;          /* the command, shell-quoted; NULL */
+	/* How the run was made (vreport_env), for the examiner's report. */
+	char exe_sha256[65];    /* of the running binary; "" unknown */
+	char local_time[96];    /* verified_ns in the local zone */
+	char clock[192];        /* the host clock's synchronisation */
 };
 
 /* Initialises r empty, noting the time. */
@@ -82,6 +89,12 @@ int vreport_verdict(const struct vreport *r);
  * segments.  Returns 0, or 1 with one sentence in out[0..n).
  */
 int vreport_warning(const struct vreport *r, char *out, size_t n);
+
+/*
+ * Fills r's exe_sha256 (of /proc/self/exe), local_time and clock (from
+ * ntp_adjtime), each "unknown" when it cannot be told.
+ */
+void vreport_env(struct vreport *r);
 
 /* Writes the report for a person to f. */
 void vreport_text(FILE *f, const struct vreport *r);

@@ -6,7 +6,7 @@
  *       [--block-records R] [--checkpoint-every B] [--unsealed]
  *       [--partial-tail BYTES] [--empty-tail] [--recovery] [--loss]
  *       [--forge-cert EPOCH] [--event-seed S2] [--level L] [--threads T]
- *       [--secrets]
+ *       [--secrets] [--hostname TEXT]
  *
  * Everything is derived from the seed (keys with BLAKE2b, chain id, event
  * text, times), so one seed always gives the same bytes: make_vectors.sh
@@ -133,7 +133,7 @@ usage(void)
 	    "[--partial-tail BYTES]\n"
 	    "    [--empty-tail] [--recovery] [--loss] [--forge-cert EPOCH] "
 	    "[--event-seed S2]\n"
-	    "    [--level L] [--threads T] [--secrets]\n");
+	    "    [--level L] [--threads T] [--secrets] [--hostname TEXT]\n");
 	exit(2);
 }
 
@@ -585,6 +585,12 @@ crash_and_recover(struct store *s, struct job *j)
 		die("detail", CST_ENOMEM);
 }
 
+/*
+ * The start records' hostname: untrusted text a report shows, so a test
+ * can seal hostile text (markup, quotes) into an authentic record.
+ */
+static const char *start_hostname = "mkstore";
+
 static void
 add_start(struct job *j, const cst_root_key *root, uint32_t epoch)
 {
@@ -600,7 +606,8 @@ add_start(struct job *j, const cst_root_key *root, uint32_t epoch)
 	    "000000000000000000000000000000000000", 64) != 0 ||
 	    cst_detail_put_str(d, "root_fpr", fpr, strlen(fpr)) != 0 ||
 	    cst_detail_put_u64(d, "epoch", epoch) != 0 ||
-	    cst_detail_put_str(d, "hostname", "mkstore", 7) != 0)
+	    cst_detail_put_str(d, "hostname", start_hostname,
+	    strlen(start_hostname)) != 0)
 		die("detail", CST_ENOMEM);
 }
 
@@ -688,6 +695,7 @@ parse_args(int argc, char **argv, struct opts *o)
 		{ "level", required_argument, NULL, 'l' },
 		{ "threads", required_argument, NULL, 't' },
 		{ "secrets", no_argument, NULL, 'x' },
+		{ "hostname", required_argument, NULL, 'H' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
@@ -739,6 +747,7 @@ parse_args(int argc, char **argv, struct opts *o)
 			o->threads = (unsigned)parse_u64(optarg, "--threads");
 			break;
 		case 'x': o->secrets = 1; break;
+		case 'H': start_hostname = optarg; break;
 		default: usage();
 		}
 	}
