@@ -206,9 +206,10 @@ doc_verdict(const struct vreport *r, struct vdoc *d)
 	else if (verdict == VREPORT_FAILED && first != NULL) {
 		where_words(first, where, sizeof(where));
 		vdoc_para(d, VDOC_VERDICT_BAD, "The evidence FAILED "
-		    "verification: %" PRIu64 " integrity failure(s) were "
-		    "found. The first is %s: %s.", failures, where,
-		    first->detail);
+		    "verification: %" PRIu64 " integrity failure%s found. "
+		    "The %s %s: %s.", failures, failures == 1 ? " was" :
+		    "s were", failures == 1 ? "failure is" : "first is",
+		    where, first->detail);
 	} else if (verdict == VREPORT_FAILED)
 		vdoc_para(d, VDOC_VERDICT_BAD, "The evidence FAILED "
 		    "verification: %" PRIu64 " integrity failure(s) were "
@@ -218,6 +219,30 @@ doc_verdict(const struct vreport *r, struct vdoc *d)
 		    "verified: %s.", r->error != NULL ? r->error :
 		    "some inputs could not be read, so what they hold is "
 		    "not verified");
+}
+
+/* The str value of key in a's detail, copied to out (cut to n). */
+static int
+dstr(const cst_audit_info *a, const char *key, char *out, size_t n)
+{
+	cst_bytes b;
+
+	out[0] = '\0';
+	if (cst_detail_get_str(a->detail, a->detail_len, key, &b) != 0 ||
+	    b.p == NULL)
+		return (-1);
+	snprintf(out, n, "%.*s", (int)(b.len < n ? b.len : n - 1),
+	    (const char *)b.p);
+	return (0);
+}
+
+static uint64_t
+du64(const cst_audit_info *a, const char *key)
+{
+	uint64_t v = 0;
+
+	(void)cst_detail_get_u64(a->detail, a->detail_len, key, &v);
+	return (v);
 }
 
 /* The collector's life as its records tell it. */
@@ -256,7 +281,9 @@ life_count(const cst_audit_info *au, size_t n, struct life *lc)
 			lc->reloads++;
 			break;
 		case CST_REC_KEY_EPOCH:
-			lc->rotations++;
+			/* Epoch 1 is the first key, not a rotation. */
+			if (du64(&au[i], "epoch") > 1)
+				lc->rotations++;
 			break;
 		case CST_REC_STATS:
 			lc->stats++;
@@ -521,30 +548,6 @@ doc_findings(const struct vreport *r, struct vdoc *d)
 		    "text and JSON reports.", r->nfindings - ROWS_MAX);
 }
 
-/* The str value of key in a's detail, copied to out (cut to n). */
-static int
-dstr(const cst_audit_info *a, const char *key, char *out, size_t n)
-{
-	cst_bytes b;
-
-	out[0] = '\0';
-	if (cst_detail_get_str(a->detail, a->detail_len, key, &b) != 0 ||
-	    b.p == NULL)
-		return (-1);
-	snprintf(out, n, "%.*s", (int)(b.len < n ? b.len : n - 1),
-	    (const char *)b.p);
-	return (0);
-}
-
-static uint64_t
-du64(const cst_audit_info *a, const char *key)
-{
-	uint64_t v = 0;
-
-	(void)cst_detail_get_u64(a->detail, a->detail_len, key, &v);
-	return (v);
-}
-
 /* The timeline row of audit record a: what happened, in words. */
 static void
 event_words(const cst_audit_info *a, int unclean, char *what, size_t wn,
@@ -590,7 +593,8 @@ event_words(const cst_audit_info *a, int unclean, char *what, size_t wn,
 			    du64(a, "segment_no"));
 		break;
 	case CST_REC_KEY_EPOCH:
-		snprintf(what, wn, "Signing key rotated");
+		snprintf(what, wn, "%s", du64(a, "epoch") > 1 ? "Signing key "
+		    "rotated" : "First signing key certified");
 		dstr(a, "fpr", s1, sizeof(s1));
 		snprintf(det, dn, "epoch %" PRIu64 ", key fingerprint %s",
 		    du64(a, "epoch"), s1);
