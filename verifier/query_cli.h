@@ -18,6 +18,7 @@
 #include "index.h"
 #include "query.h"
 #include "query_store.h"
+#include "vcase.h"
 
 #define QUERY_PROGNAME "custody-query"
 #define QUERY_MAX_THREADS 16
@@ -43,6 +44,7 @@ struct query_opts {
 	int reindex;
 	int threads;
 	int verbose;
+	struct vcase cs;      /* --case ...: into the bundle's note */
 	char *note;
 };
 
