@@ -270,13 +270,16 @@ vdoc_text(FILE *f, const struct vdoc *d)
 			fputs("\n\n", f);
 			break;
 		case VDOC_PARA:
-			if (b->style == VDOC_MONO)
+			if (b->style == VDOC_MONO || b->style == VDOC_DEL ||
+			    b->style == VDOC_ADD)
 				fprintf(f, "    %s\n", b->text);
 			else if (b->style == VDOC_BULLET)
 				text_wrap(f, b->text, "  - ", "    ", 78);
 			else
 				text_wrap(f, b->text, "", "", 78);
-			if (b->style != VDOC_MONO && b->style != VDOC_BULLET)
+			if (b->style == VDOC_PLAIN || b->style == VDOC_NOTE ||
+			    b->style == VDOC_VERDICT_OK ||
+			    b->style == VDOC_VERDICT_BAD)
 				fputc('\n', f);
 			break;
 		case VDOC_TABLE:
@@ -340,6 +343,7 @@ static const char html_style[] =
 "p.mono,td.mono{font-family:'DejaVu Sans Mono',monospace;font-size:8pt;"
 "word-break:break-all}\n"
 "p.mono{margin:0;white-space:pre-wrap}\n"
+"p.del{color:#a00}\np.add{color:#070}\n"
 "table{border-collapse:collapse;width:100%;margin-bottom:1em}\n"
 "th,td{border:1px solid #999;padding:2px 4px;text-align:left;"
 "vertical-align:top;font-size:9pt}\n"
@@ -349,7 +353,8 @@ static const char html_style[] =
 int
 vdoc_html(FILE *f, const struct vdoc *d)
 {
-	static const char *cls[] = { "", "ok", "bad", "note", "", "mono" };
+	static const char *cls[] = { "", "ok", "bad", "note", "", "mono",
+	    "mono del", "mono add" };
 	const struct vdoc_block *b;
 	size_t i, r, c;
 	int in_list = 0;

@@ -31,7 +31,9 @@ enum vdoc_style {
 	VDOC_VERDICT_BAD,      /* the verdict, when it failed or erred */
 	VDOC_NOTE,             /* small print: explanations, caveats */
 	VDOC_BULLET,           /* one item of a list */
-	VDOC_MONO,             /* preformatted: a command line, a diff line */
+	VDOC_MONO,             /* preformatted: a command line */
+	VDOC_DEL,              /* preformatted: a line a diff removes */
+	VDOC_ADD,              /* preformatted: a line a diff adds */
 };
 
 /* A table column: its header, share of the width, monospace or not. */

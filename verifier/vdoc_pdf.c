@@ -223,6 +223,8 @@ put_para(struct pdf *p, const struct vdoc_block *b)
 		w -= 12;
 		break;
 	case VDOC_MONO:
+	case VDOC_DEL:
+	case VDOC_ADD:
 		font = FONT_PRE;
 		x += 8;
 		w -= 8;
@@ -265,9 +267,14 @@ put_para(struct pdf *p, const struct vdoc_block *b)
 	}
 	if (b->style == VDOC_NOTE)
 		cairo_set_source_rgb(p->cr, 0.2, 0.2, 0.2);
+	else if (b->style == VDOC_DEL)
+		cairo_set_source_rgb(p->cr, 0.65, 0, 0);
+	else if (b->style == VDOC_ADD)
+		cairo_set_source_rgb(p->cr, 0, 0.45, 0);
 	show_lines(p, l, x);
 	cairo_set_source_rgb(p->cr, 0, 0, 0);
-	p->y += b->style == VDOC_MONO ? 0.5 : 4;
+	p->y += b->style == VDOC_MONO || b->style == VDOC_DEL ||
+	    b->style == VDOC_ADD ? 0.5 : 4;
 	g_object_unref(l);
 }
 

@@ -688,13 +688,13 @@ doc_diff(struct vdoc *d, char *a, char *b)
 		if (i < na && j < nb && strcmp(la[i], lb[j]) == 0) {
 			i++;
 			j++;
-		} else if (j < nb && (i == na ||
-		    t[i * w + j + 1] >= t[(i + 1) * w + j])) {
-			vdoc_para(d, VDOC_MONO, "+ %4zu  %s", j + 1, lb[j]);
-			j++;
-		} else {
-			vdoc_para(d, VDOC_MONO, "- %4zu  %s", i + 1, la[i]);
+		} else if (i < na && (j == nb ||
+		    t[(i + 1) * w + j] >= t[i * w + j + 1])) {
+			vdoc_para(d, VDOC_DEL, "- line %zu: %s", i + 1, la[i]);
 			i++;
+		} else {
+			vdoc_para(d, VDOC_ADD, "+ line %zu: %s", j + 1, lb[j]);
+			j++;
 		}
 	}
 out:

@@ -248,19 +248,32 @@ def check_tampered(work, d, root):
 
 
 def check_html_escaping(work):
-    """Hostile text sealed into a start record comes out as text."""
+    """Hostile text sealed into start records comes out as text; the
+    configuration they carry is shown as a line diff."""
     store = os.path.join(work, "hostile")
     hostile = "<script>alert(\"x\")</script><img src=x onerror='y'> & more"
-    r = h.run([h.tool("custody-mkstore"), store, "--events", "100",
-               "--hostname", hostile])
+    confs = []
+    for i, text in enumerate((CONFIG_A, CONFIG_B + "# <script>x</script>\n")):
+        confs += ["--config", os.path.join(work, f"c{i}.conf")]
+        with open(confs[-1], "w") as f:
+            f.write(text)
+    r = h.run([h.tool("custody-mkstore"), store, "--events", "3000",
+               "--recovery", "--hostname", hostile, *confs])
     h.check(r.returncode == 0, "custody-mkstore made the hostile store")
-    html = os.path.join(work, "hostile.html")
+    html, pdf = (os.path.join(work, "hostile." + x) for x in ("html", "pdf"))
     r = h.run([h.binary("CUSTODY_VERIFY"), "--root",
                os.path.join(store, "keys", "root.pub"), "--examiner",
-               "<b>O'Neil</b> \"quoted\"", "--html", html, "--text",
-               os.path.join(work, "hostile.txt"), store])
+               "<b>O'Neil</b> \"quoted\"", "--html", html, "--pdf", pdf,
+               store])
     h.check(r.returncode == 0, f"the hostile store verifies (exit "
             f"{r.returncode})")
+    text = words(pdftext(pdf))
+    for want in ("- line 3: checkpoint_interval = 200ms",
+                 "+ line 3: checkpoint_interval = 300ms",
+                 "+ line 6: # <script>x</script>"):
+        h.check(want in text, f"the PDF's configuration diff says {want!r}")
+    h.check("line 1: [store]" not in text,
+            "lines that did not change are not in the diff")
     page = open(html, encoding="utf-8").read()
     h.check("<script" not in page and "<img" not in page and
             "<b>" not in page, "no markup from the record or the case "
@@ -270,6 +283,8 @@ def check_html_escaping(work):
             "the record's text is in the HTML, escaped")
     h.check("&lt;b&gt;O&#39;Neil&lt;/b&gt; &quot;quoted&quot;" in page,
             "the examiner's name is in the HTML, escaped")
+    h.check("# &lt;script&gt;x&lt;/script&gt;" in page,
+            "the configuration's text is in the HTML, escaped")
     tags = Tags()
     tags.feed(page)
     h.check(tags.seen <= ALLOWED_TAGS and not tags.links,
