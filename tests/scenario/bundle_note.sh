@@ -62,6 +62,16 @@ sys.exit(0 if n.startswith("case: C-2026/7\nexhibit: E 1\nexaminer: "
                            "Ann O'Neil\norganisation: Unit 9\ncommand: ")
          and "--examiner 'Ann O'\\''Neil'" in n else 1)
 PYEOF
+# The examiner checking the bundle names the case in that report too.
+"$CUSTODY_VERIFY" --bundle "$tmp/c.bnd" --root "$tmp/s/keys/root.pub" \
+    --case "K-2" --examiner "Bo" --json > "$tmp/kjson" 2> /dev/null ||
+	fail "verify --bundle --case exited $?"
+"$PY" - "$tmp/kjson" <<'PYEOF' || fail "the checker's case is not in the report"
+import json, sys
+c = json.load(open(sys.argv[1]))["case"]
+sys.exit(0 if c == {"id": "K-2", "exhibit": None, "examiner": "Bo",
+                    "organisation": None} else 1)
+PYEOF
 "$CUSTODY_QUERY" "$tmp/s" --limit +2 --case "$(printf 'a\033b')" \
     --bundle "$tmp/d.bnd" > /dev/null 2>&1
 [ $? -eq 2 ] || fail "a case id with a control character: want exit 2"
