@@ -430,6 +430,8 @@ vdoc_html(FILE *f, const struct vdoc *d)
 	}
 	if (in_list)
 		fputs("</ul>\n", f);
-	fputs("</body>\n</html>\n", f);
+	fputs("<p class=\"running\">", f);
+	html_puts(f, d->running);
+	fputs("</p>\n</body>\n</html>\n", f);
 	return (ferror(f) ? -1 : 0);
 }

@@ -289,6 +289,13 @@ say_chain(const struct vreport *r, vreport_stmt_fn fn, void *ctx)
 		    "where it was detected.", s->failures);
 		for (i = 0; i < nun; i++) {
 			if (un[i].seq_first != CST_NONE &&
+			    un[i].seq_last != CST_NONE &&
+			    un[i].block_first == un[i].block_last)
+				say(fn, ctx, 0, "Records with sequence numbers "
+				    "%" PRIu64 " to %" PRIu64 " (block %" PRIu64
+				    ") are not proven: %s.", un[i].seq_first,
+				    un[i].seq_last, un[i].block_first, un[i].why);
+			else if (un[i].seq_first != CST_NONE &&
 			    un[i].seq_last != CST_NONE)
 				say(fn, ctx, 0, "Records with sequence numbers "
 				    "%" PRIu64 " to %" PRIu64 " (blocks %" PRIu64

@@ -353,7 +353,7 @@ doc_case(const struct vreport *r, struct vdoc *d)
 	vdoc_cell(d, "%s", or_none(r->cs.organisation));
 	utc_time(r->verified_ns, t);
 	vdoc_cell(d, "Verified at");
-	vdoc_cell(d, "%s (local time %s)", t, r->local_time);
+	vdoc_cell(d, "%s; local time %s", t, r->local_time);
 }
 
 static void
@@ -783,7 +783,7 @@ doc_timeline(const struct vreport *r, struct vdoc *d)
 		{ "Record (block)", 1.1, 0 },
 	};
 	const cst_audit_info *au, *laststats = NULL, *life = NULL;
-	char t[40], gap[40], what[256], det[1024], cfg[128];
+	char t[40], gap[40], what[256], det[1024], cfg[320];
 	struct life lc;
 	size_t i, n, rows = 0;
 	int64_t prev_ns = 0;
