@@ -471,6 +471,12 @@ parse_args(int argc, char **argv, struct args *a)
 	    a->html == NULL && a->text == NULL)
 		usage_error("--sign-with signs report files: give --report, "
 		    "--pdf, --html or --text");
+	/* A key that cannot sign stops the run before it starts. */
+	if (a->sign_key != NULL && (a->sg = vsign_new(a->sign_key,
+	    a->sign_cert, why, sizeof(why))) == NULL) {
+		fprintf(stderr, "custody-verify: %s\n", why);
+		exit(EXIT_USAGE);
+	}
 	for (i = 0; i < a->nckps; i++)
 		read_ckp(a, a->ckps[i], 0);
 	for (i = (size_t)optind; i < (size_t)argc; i++) {
@@ -713,6 +719,8 @@ write_forms(const struct args *a, struct vreport *r)
 				files[n++] = a->text;
 		}
 		vdoc_free(&d);
+		if (a->pdf != NULL)
+			vdoc_pdf_fini();
 	}
 	for (i = 0; sg != NULL && i < n; i++)
 		if (vsign_file(sg, files[i], why, sizeof(why)) != 0) {
@@ -733,7 +741,7 @@ main(int argc, char **argv)
 	const cst_seg_info *segs;
 	cst_digests d;
 	struct stat st;
-	char *qdir = NULL, why[512];
+	char *qdir = NULL;
 	size_t i, n;
 	int rc, verdict;
 
@@ -752,12 +760,6 @@ main(int argc, char **argv)
 	vreport_init(&r);
 	r.live = a.live;
 	r.cs = a.cs;
-	if (a.sign_key != NULL && (a.sg = vsign_new(a.sign_key, a.sign_cert,
-	    why, sizeof(why))) == NULL) {
-		fprintf(stderr, "custody-verify: %s\n", why);
-		vreport_free(&r);
-		return (EXIT_USAGE);
-	}
 	if ((r.cmdline = vcase_cmdline(argc, argv)) == NULL)
 		oom();
 

@@ -108,4 +108,10 @@ int vdoc_html(FILE *f, const struct vdoc *d);
 /* Writes d as an A4 PDF to path (created or replaced). */
 int vdoc_pdf(const char *path, const struct vdoc *d);
 
+/*
+ * Frees what the font libraries keep for the life of the process, once no
+ * more PDF will be written (so that leak checkers see only real leaks).
+ */
+void vdoc_pdf_fini(void);
+
 #endif /* CUSTODY_VDOC_H */

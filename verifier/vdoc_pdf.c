@@ -16,6 +16,7 @@
 
 #include <cairo-pdf.h>
 #include <cairo.h>
+#include <fontconfig/fontconfig.h>
 #include <pango/pangocairo.h>
 
 #include "vdoc.h"
@@ -53,6 +54,26 @@ struct pdf {
 	int pages;              /* the total, known on the drawing pass */
 	double y;
 };
+
+/* Where the PDF goes, and the first write error (errno) it met. */
+struct sink {
+	FILE *f;
+	int err;
+};
+
+static cairo_status_t
+to_file(void *ctx, const unsigned char *data, unsigned int len)
+{
+	struct sink *k = ctx;
+
+	if (k->err != 0)
+		return (CAIRO_STATUS_WRITE_ERROR);
+	if (fwrite(data, 1, len, k->f) != len) {
+		k->err = errno != 0 ? errno : EIO;
+		return (CAIRO_STATUS_WRITE_ERROR);
+	}
+	return (CAIRO_STATUS_SUCCESS);
+}
 
 static cairo_status_t
 discard(void *ctx, const unsigned char *data, unsigned int len)
@@ -483,8 +504,9 @@ vdoc_pdf(const char *path, const struct vdoc *d)
 {
 	cairo_surface_t *s;
 	cairo_status_t st;
+	struct sink k;
 	cairo_t *cr;
-	int pages;
+	int pages, rc;
 
 	if (d->oom) {
 		errno = ENOMEM;
@@ -500,12 +522,15 @@ vdoc_pdf(const char *path, const struct vdoc *d)
 		return (-1);
 	}
 
-	s = cairo_pdf_surface_create(path, PAGE_W, PAGE_H);
+	/* Our own FILE, so that a failure keeps its errno. */
+	if ((k.f = fopen(path, "wb")) == NULL)
+		return (-1);
+	k.err = 0;
+	s = cairo_pdf_surface_create_for_stream(to_file, &k, PAGE_W, PAGE_H);
 	if (cairo_surface_status(s) != CAIRO_STATUS_SUCCESS) {
-		/* cairo keeps no errno: opening the file is what fails. */
 		cairo_surface_destroy(s);
-		if (errno == 0)
-			errno = EIO;
+		fclose(k.f);
+		errno = ENOMEM;
 		return (-1);
 	}
 	cairo_pdf_surface_set_metadata(s, CAIRO_PDF_METADATA_TITLE,
@@ -513,19 +538,30 @@ vdoc_pdf(const char *path, const struct vdoc *d)
 	cairo_pdf_surface_set_metadata(s, CAIRO_PDF_METADATA_CREATOR,
 	    "custody-verify");
 	cr = cairo_create(s);
-	if (lay_out(cr, d, 1, pages) < 0) {
-		cairo_destroy(cr);
-		cairo_surface_destroy(s);
-		errno = ENOMEM;
-		return (-1);
-	}
+	rc = lay_out(cr, d, 1, pages);
 	cairo_destroy(cr);
 	cairo_surface_finish(s);
 	st = cairo_surface_status(s);
 	cairo_surface_destroy(s);
-	if (st != CAIRO_STATUS_SUCCESS) {
-		errno = st == CAIRO_STATUS_NO_MEMORY ? ENOMEM : EIO;
+	if (fclose(k.f) != 0 && k.err == 0)
+		k.err = errno;
+	if (k.err != 0) {
+		errno = k.err;
+		return (-1);
+	}
+	if (rc < 0 || st != CAIRO_STATUS_SUCCESS) {
+		errno = rc < 0 || st == CAIRO_STATUS_NO_MEMORY ? ENOMEM : EIO;
 		return (-1);
 	}
 	return (0);
+}
+
+void
+vdoc_pdf_fini(void)
+{
+
+	/* Pango's font map holds fontconfig's objects: free it first. */
+	pango_cairo_font_map_set_default(NULL);
+	cairo_debug_reset_static_data();
+	FcFini();
 }

@@ -203,6 +203,14 @@ doc_verdict(const struct vreport *r, struct vdoc *d)
 	else if (verdict == VREPORT_INTACT)
 		vdoc_para(d, VDOC_VERDICT_OK, "The evidence passed "
 		    "verification.");
+	/* A pass against a key the evidence itself supplied proves little. */
+	if (verdict == VREPORT_INTACT && r->root_from_store &&
+	    r->root_fpr_given == NULL)
+		vdoc_para(d, VDOC_PLAIN, "But the root key it was checked "
+		    "against was read from the evidence itself and its "
+		    "fingerprint was not given independently: the result "
+		    "holds only once that fingerprint is confirmed from "
+		    "another source (see below).");
 	else if (verdict == VREPORT_FAILED && first != NULL) {
 		where_words(first, where, sizeof(where));
 		vdoc_para(d, VDOC_VERDICT_BAD, "The evidence FAILED "
