@@ -80,6 +80,27 @@ finish(struct batcher *b, uint8_t kind, const char *t, cst_buf *d, int rc,
 	return (rc);
 }
 
+/* Keys put_config adds for c. */
+static uint32_t
+config_keys(const struct audit_config *c)
+{
+
+	return (c->text != NULL ? 2 : 1);
+}
+
+/* config_hash, then the text or the flag saying it was too long. */
+static int
+put_config(cst_buf *d, const struct audit_config *c)
+{
+	int rc;
+
+	if ((rc = put_str(d, "config_hash", c->hash)) != 0 || c->text == NULL)
+		return (rc);
+	if (c->len > c->max)
+		return (cst_detail_put_bool(d, "config_truncated", 1));
+	return (cst_detail_put_str(d, "config", c->text, c->len));
+}
+
 int
 audit_start(struct batcher *b, const struct audit_start *s, int64_t now_ns)
 {
@@ -90,10 +111,10 @@ audit_start(struct batcher *b, const struct audit_start *s, int64_t now_ns)
 	cst_buf_init(&d);
 	text(t, "custodyd %s started: pid %" PRIu64 ", host %s, key epoch %"
 	    PRIu32 ", root key %s, config sha256 %s", s->version, s->pid,
-	    s->hostname, s->epoch, s->root_fpr, s->config_hash);
-	if ((rc = cst_detail_begin(&d, 6)) == 0 &&
+	    s->hostname, s->epoch, s->root_fpr, s->config.hash);
+	if ((rc = cst_detail_begin(&d, 5 + config_keys(&s->config))) == 0 &&
 	    (rc = put_str(&d, "version", s->version)) == 0 &&
-	    (rc = put_str(&d, "config_hash", s->config_hash)) == 0 &&
+	    (rc = put_config(&d, &s->config)) == 0 &&
 	    (rc = put_str(&d, "root_fpr", s->root_fpr)) == 0 &&
 	    (rc = cst_detail_put_u64(&d, "epoch", s->epoch)) == 0 &&
 	    (rc = cst_detail_put_u64(&d, "pid", s->pid)) == 0)
@@ -231,16 +252,17 @@ audit_clock(struct batcher *b, int64_t step_ns, int64_t now_ns)
 }
 
 int
-audit_reload(struct batcher *b, const char *config_hash, int64_t now_ns)
+audit_reload(struct batcher *b, const struct audit_config *c,
+    int64_t now_ns)
 {
 	char t[TEXT_LEN];
 	cst_buf d;
 	int rc;
 
 	cst_buf_init(&d);
-	text(t, "configuration reloaded (sha256 %s)", config_hash);
-	if ((rc = cst_detail_begin(&d, 1)) == 0)
-		rc = put_str(&d, "config_hash", config_hash);
+	text(t, "configuration reloaded (sha256 %s)", c->hash);
+	if ((rc = cst_detail_begin(&d, config_keys(c))) == 0)
+		rc = put_config(&d, c);
 	return (finish(b, CST_REC_RELOAD, t, &d, rc, now_ns));
 }
 
@@ -263,4 +285,50 @@ audit_refusal(struct batcher *b, const char *listener, const char *peer,
 	    cert != NULL)
 		rc = put_str(&d, "cert", cert);
 	return (finish(b, CST_REC_REFUSAL, t, &d, rc, now_ns));
+}
+
+int
+audit_access(struct batcher *b, const struct audit_access *a, int64_t now_ns)
+{
+	char t[TEXT_LEN];
+	cst_buf d;
+	uint32_t n = 5;
+	int rc;
+
+	cst_buf_init(&d);
+	n += a->user != NULL;
+	n += a->command != NULL;
+	n += a->has_shown != 0;
+	n += a->bundle != NULL;
+	n += a->reason != NULL;
+	if (a->command != NULL)
+		text(t, "access %" PRIu64 " begins: uid %" PRIu64 " (%s) gid %"
+		    PRIu64 " pid %" PRIu64 ": %.*s", a->id, a->uid,
+		    a->user != NULL ? a->user : "-", a->gid, a->pid,
+		    (int)(a->command_len < 400 ? a->command_len : 400),
+		    a->command);
+	else if (a->has_shown)
+		text(t, "access %" PRIu64 " ends: uid %" PRIu64 " pid %" PRIu64
+		    " showed %" PRIu64 " records%s%s", a->id, a->uid, a->pid,
+		    a->shown, a->bundle != NULL ? ", bundle sha256 " : "",
+		    a->bundle != NULL ? a->bundle : "");
+	else
+		text(t, "access %" PRIu64 " ends: uid %" PRIu64 " pid %" PRIu64
+		    " without a count: %s", a->id, a->uid, a->pid,
+		    a->reason != NULL ? a->reason : "-");
+	if ((rc = cst_detail_begin(&d, n)) == 0 &&
+	    (rc = put_str(&d, "phase", a->phase)) == 0 &&
+	    (rc = cst_detail_put_u64(&d, "id", a->id)) == 0 &&
+	    (rc = cst_detail_put_u64(&d, "uid", a->uid)) == 0 &&
+	    (rc = cst_detail_put_u64(&d, "gid", a->gid)) == 0 &&
+	    (rc = cst_detail_put_u64(&d, "pid", a->pid)) == 0 &&
+	    (a->user == NULL || (rc = put_str(&d, "user", a->user)) == 0) &&
+	    (a->command == NULL || (rc = cst_detail_put_str(&d, "command",
+	    a->command, a->command_len)) == 0) &&
+	    (!a->has_shown || (rc = cst_detail_put_u64(&d, "shown",
+	    a->shown)) == 0) &&
+	    (a->bundle == NULL || (rc = put_str(&d, "bundle",
+	    a->bundle)) == 0) && a->reason != NULL)
+		rc = put_str(&d, "reason", a->reason);
+	return (finish(b, CST_REC_ACCESS, t, &d, rc, now_ns));
 }

@@ -12,9 +12,24 @@
 #include "batcher.h"
 #include "recovery.h"
 
+/*
+ * The configuration file a start or reload record catalogues (R-CFG-1):
+ * its hex SHA-256, and its bytes text[0..len) (NULL: run without a
+ * file), sealed whole when len <= max and as the hash only otherwise.
+ */
+struct audit_config {
+	const char *hash;
+	const char *text;
+	size_t len;
+	size_t max;
+};
+
+/* Most bytes of configuration text a record holds (R-CFG-1). */
+#define AUDIT_CONFIG_MAX 65536
+
 struct audit_start {
 	const char *version;
-	const char *config_hash; /* hex SHA-256 of the config file */
+	struct audit_config config;
 	const char *root_fpr;
 	uint32_t epoch;
 	uint64_t pid;
@@ -44,7 +59,8 @@ int audit_loss(struct batcher *b, const char *listener, uint64_t udp_dropped,
 int audit_stats(struct batcher *b, uint64_t received, uint64_t parse_failed,
     uint64_t bytes, int64_t now_ns);
 int audit_clock(struct batcher *b, int64_t step_ns, int64_t now_ns);
-int audit_reload(struct batcher *b, const char *config_hash, int64_t now_ns);
+int audit_reload(struct batcher *b, const struct audit_config *c,
+    int64_t now_ns);
 /*
  * A connection refused at listener from peer (R-REC-8): why, the
  * identity of the certificate it showed (NULL: none), and how many
@@ -52,6 +68,29 @@ int audit_reload(struct batcher *b, const char *config_hash, int64_t now_ns);
  */
 int audit_refusal(struct batcher *b, const char *listener, const char *peer,
     const char *reason, const char *cert, uint64_t suppressed,
+    int64_t now_ns);
+
+/*
+ * One half of an access (R-ACC-1, R-ACC-2): phase "begin" with command,
+ * or "end" with shown (has_shown) and bundle, or with reason.  The ids
+ * are the kernel's credentials of the reader's connection.
+ */
+struct audit_access {
+	const char *phase;
+	uint64_t id;
+	uint64_t uid;
+	uint64_t gid;
+	uint64_t pid;
+	const char *user;       /* NULL: the uid has no name */
+	const char *command;    /* begin: what the reader said; else NULL */
+	size_t command_len;
+	int has_shown;
+	uint64_t shown;
+	const char *bundle;     /* hex SHA-256 of a bundle written; NULL */
+	const char *reason;     /* an end without a count: why; else NULL */
+};
+
+int audit_access(struct batcher *b, const struct audit_access *a,
     int64_t now_ns);
 
 #endif /* CUSTODY_COLLECTOR_AUDIT_H */

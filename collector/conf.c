@@ -70,8 +70,10 @@ conf_close(struct conf *c)
 		free(c->listen[i]);
 	free(c->metrics);
 	free(c->user);
+	free(c->control_socket);
 	free(c->checkpoint_export_dir);
 	free(c->path);
+	free(c->text);
 	conf_tls_close(&c->tls);
 	conf_init(c);
 }
@@ -387,6 +389,13 @@ apply(struct conf *c, const char *section, const char *key,
 		} else
 			rc = set_str(&c->metrics, value);
 	} else if (strcmp(section, "server") == 0 &&
+	    strcmp(key, "control_socket") == 0) {
+		free(c->control_socket);
+		c->control_socket = NULL;
+		c->control_off = strcmp(value, "none") == 0;
+		if (!c->control_off && value[0] != '\0')
+			rc = set_str(&c->control_socket, value);
+	} else if (strcmp(section, "server") == 0 &&
 	    strcmp(key, "user") == 0) {
 		if (value[0] == '\0') {
 			free(c->user);
@@ -537,7 +546,9 @@ conf_load_file(struct conf *c, const char *path, char err[CONF_ERR_LEN])
 		rc = CST_EPARSE;
 		goto err1;
 	}
-	free(text);
+	free(c->text);
+	c->text = text;
+	c->text_len = len;
 	return (0);
 
 err1:

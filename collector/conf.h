@@ -48,6 +48,8 @@ struct conf {
 	int metrics_set;        /* server.metrics was given (even as none) */
 	char *user;             /* started as root: run as this user; NULL: none */
 	int allow_root;         /* started as root without user: stay root */
+	char *control_socket;   /* NULL: DATA/control.sock (SPEC section 13) */
+	int control_off;        /* server.control_socket = none */
 	/* [input] */
 	uint64_t max_message;
 	uint64_t max_connections;
@@ -79,6 +81,9 @@ struct conf {
 	/* The file read, and the SHA-256 of its exact bytes (start record). */
 	char *path;
 	char sha256_hex[65];
+	/* Its exact bytes, NUL-terminated after text_len (R-CFG-1); NULL: none. */
+	char *text;
+	size_t text_len;
 };
 
 /* Sets every field of c to its default; c owns nothing yet. */

@@ -39,6 +39,20 @@
 #include "store.h"
 #include "writer.h"
 
+void
+daemon_config(const struct daemon *d, const struct conf *c,
+    struct audit_config *out)
+{
+
+	out->hash = d->config_hash;
+	out->text = c->text;
+	out->len = c->text_len;
+	/* Half a batch leaves room for the rest of the record (R-CFG-1). */
+	out->max = AUDIT_CONFIG_MAX;
+	if (d->cfg->batch_bytes / 2 < out->max)
+		out->max = (size_t)(d->cfg->batch_bytes / 2);
+}
+
 int64_t
 daemon_real_ns(void)
 {
@@ -416,6 +430,9 @@ begin_stop(struct daemon *d, const char *reason, int code)
 			    cst_strerror(rc));
 		report_losses(d, daemon_real_ns());
 	}
+	/* Accesses still open end before the stop record. */
+	control_close(d->control);
+	d->control = NULL;
 	totals(d, &received, &failed, &bytes);
 	d->ls_stopping = d->ls;
 	d->ls = NULL;
@@ -465,7 +482,7 @@ first_records(struct daemon *d, const struct recovery *rec,
 		host[0] = '\0';
 	host[sizeof(host) - 1] = '\0';
 	s.version = CUSTODY_VERSION " (" CUSTODY_GIT_COMMIT ")";
-	s.config_hash = d->config_hash;
+	daemon_config(d, d->cfg, &s.config);
 	s.root_fpr = d->root_fpr;
 	s.epoch = key->epoch;
 	s.pid = (uint64_t)getpid();
@@ -618,6 +635,40 @@ bind_listeners(struct daemon *d, const struct privdrop *pd,
 	return (0);
 }
 
+static void
+control_failed(void *ctx, int rc)
+{
+
+	daemon_audit_failed(ctx, rc);
+}
+
+/*
+ * The control socket, bound as the final user so that it is the
+ * collector's file.  One that cannot be opened costs the access records,
+ * not the collection: it is logged and custodyd goes on.
+ */
+static void
+open_control(struct daemon *d)
+{
+	const struct conf *c = d->cfg;
+	struct control_env env;
+	char path[4096], err[CONTROL_ERR_LEN];
+
+	if (c->control_off)
+		return;
+	if (c->control_socket != NULL)
+		snprintf(path, sizeof(path), "%s", c->control_socket);
+	else
+		snprintf(path, sizeof(path), "%s/control.sock", c->data_dir);
+	memset(&env, 0, sizeof(env));
+	env.loop = &d->loop;
+	env.batcher = d->batcher;
+	env.failed = control_failed;
+	env.ctx = d;
+	if (control_open(&env, path, &d->control, err) != 0)
+		log_err("%s; no access records will be made", err);
+}
+
 /*
  * Starts the clock and reading; a listener that could not be bound
  * (listen_err, borrowed) stops the daemon, with the reason in the chain.
@@ -626,6 +677,7 @@ static void
 start_listening(struct daemon *d, const char *listen_err)
 {
 	const struct conf *c = d->cfg;
+	char err[CONTROL_ERR_LEN];
 	size_t i;
 
 	if (d->ls == NULL) {
@@ -633,6 +685,11 @@ start_listening(struct daemon *d, const char *listen_err)
 		/* The start is in the chain: so is why it ended. */
 		begin_stop(d, "cannot listen", 1);
 		return;
+	}
+	if (d->control != NULL && control_start(d->control, err) != 0) {
+		log_err("%s; no access records", err);
+		control_close(d->control);
+		d->control = NULL;
 	}
 	listeners_durable(d->ls, d->durable_next);
 	d->tick_real = daemon_real_ns();
@@ -743,6 +800,7 @@ daemon_run(struct conf *c, daemon_reload_fn *reload_fn, void *ctx)
 		}
 		goto err4;
 	}
+	open_control(d);
 	if ((rc = sealpool_start((unsigned)c->seal_threads, c->zstd_level,
 	    &sops, d, &d->seal)) != 0 || (rc = writer_start(d->writer)) != 0) {
 		log_err("starting threads: %s", cst_strerror(rc));
@@ -759,6 +817,8 @@ err4:
 	writer_free(d->writer);
 	drain(d);
 err3:
+	control_close(d->control);
+	d->control = NULL;
 	if (d->state != STOPPED)
 		finish(d);
 	close_handle((uv_handle_t *)&d->notify);

@@ -16,7 +16,9 @@
 #include "custody/buf.h"
 #include "custody/keys.h"
 
+#include "audit.h"
 #include "conf.h"
+#include "control.h"
 #include "daemon.h"
 #include "writer.h"
 
@@ -52,6 +54,7 @@ struct daemon {
 	/* Closed by a stop, until every handle is: RELP answers still go. */
 	struct listeners *ls_stopping;
 	struct metrics *metrics;
+	struct control *control; /* NULL: none (off, or it would not open) */
 
 	/* The mailbox, filled by other threads. */
 	uv_async_t notify;
@@ -87,6 +90,13 @@ struct daemon {
 int64_t daemon_real_ns(void);
 /* A self-audit record could not be recorded (rc): the daemon stops. */
 void daemon_audit_failed(struct daemon *d, int rc);
+/*
+ * What a start or reload record says of configuration c (borrowed, and
+ * borrowed by *out): d's config hash, c's text, the bound R-CFG-1 sets
+ * with d's batch size.
+ */
+void daemon_config(const struct daemon *d, const struct conf *c,
+    struct audit_config *out);
 
 /* ---- reload.c ---- */
 

@@ -274,6 +274,7 @@ cmd_keygen(int argc, char **argv)
 		{ NULL, 0, NULL, 0 },
 	};
 	char err[STORE_ERR_LEN], pub[4096], chain[2 * CST_CHAIN_ID_LEN + 1];
+	char ident[CST_ROOT_ID_TEXT_LEN + 8];
 	const char *out = NULL;
 	cst_root_pub root;
 	struct timespec ts;
@@ -308,6 +309,7 @@ cmd_keygen(int argc, char **argv)
 		return (1);
 	}
 	cst_hex(root.chain_id, CST_CHAIN_ID_LEN, chain);
+	cst_root_pub_identity(&root, "  ", ident, sizeof(ident));
 	printf("custodyd: made chain %s in %s:\n"
 	    "  root.key   the root secret: move it offline; it signed epoch "
 	    "1's certificate\n"
@@ -315,7 +317,17 @@ cmd_keygen(int argc, char **argv)
 	    "  root.pub   the trust anchor: give it to verifiers, and copy "
 	    "it to DATA/keys/\n"
 	    "  epoch.key  the collector's signing key: copy it to "
-	    "DATA/keys/ (mode 0600)\n", chain, out);
+	    "DATA/keys/ (mode 0600)\n"
+	    "\n"
+	    "File this with the key (SPEC R-KEY-5), on paper or anywhere the "
+	    "collector's\nadministrators cannot change it:\n\n%s\n"
+	    "Keep root.pub where an investigator can be given it: a copy "
+	    "off this machine,\nunder your records' custody.  Verifying "
+	    "this chain needs exactly this root\npublic key, and the "
+	    "fingerprint above identifies it: custody-verify prints\nthe "
+	    "same two lines for the key it used, and a key with other lines "
+	    "is not this\nchain's.  root.pub holds no secret; root.key "
+	    "does.\n", chain, out, ident);
 	return (0);
 }
 

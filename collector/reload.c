@@ -65,6 +65,7 @@ void
 reload_run(struct daemon *d)
 {
 	struct writer_cfg wc;
+	struct audit_config ac;
 	struct conf nc;
 	char err[CONF_ERR_LEN];
 	int rc;
@@ -109,8 +110,8 @@ reload_run(struct daemon *d)
 	if (nc.sha256_hex[0] != '\0')
 		memcpy(d->config_hash, nc.sha256_hex, sizeof(d->config_hash));
 	log_notice("reloaded the configuration (sha256 %s)", d->config_hash);
-	if ((rc = audit_reload(d->batcher, d->config_hash,
-	    daemon_real_ns())) != 0)
+	daemon_config(d, &nc, &ac);
+	if ((rc = audit_reload(d->batcher, &ac, daemon_real_ns())) != 0)
 		daemon_audit_failed(d, rc);
 rotate:
 	conf_close(&nc);

@@ -555,6 +555,38 @@ cst_root_pub_parse(const char *text, size_t len, cst_root_pub *out)
 	return (0);
 }
 
+void
+cst_root_pub_sha256_text(const cst_root_pub *root,
+    char out[CST_ROOT_SHA256_TEXT_LEN])
+{
+	uint8_t d[crypto_hash_sha256_BYTES];
+	char hex[2 * crypto_hash_sha256_BYTES + 1];
+	size_t i, n = 0;
+
+	crypto_hash_sha256(d, root->pk, CST_PK_LEN);
+	cst_hex(d, sizeof(d), hex);
+	for (i = 0; i < 2 * sizeof(d); i += 4) {
+		if (i > 0)
+			out[n++] = ' ';
+		memcpy(out + n, hex + i, 4);
+		n += 4;
+	}
+	out[n] = '\0';
+}
+
+void
+cst_root_pub_identity(const cst_root_pub *root, const char *indent,
+    char *out, size_t cap)
+{
+	char groups[CST_ROOT_SHA256_TEXT_LEN];
+	char chain[2 * CST_CHAIN_ID_LEN + 1];
+
+	cst_root_pub_sha256_text(root, groups);
+	cst_hex(root->chain_id, CST_CHAIN_ID_LEN, chain);
+	snprintf(out, cap, "%sroot key SHA-256  %s\n%schain id          %s\n",
+	    indent, groups, indent, chain);
+}
+
 int
 cst_root_pub_load(const char *path, cst_root_pub *out)
 {

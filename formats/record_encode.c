@@ -288,6 +288,23 @@ err0:
 }
 
 int
+cst_detail_put_bool(cst_buf *out, const char *key, int v)
+{
+	msgpack_packer pk;
+	size_t start = out->len;
+
+	msgpack_packer_init(&pk, out, buf_write);
+	if (put_key(&pk, key) != 0 ||
+	    (v ? msgpack_pack_true(&pk) : msgpack_pack_false(&pk)) != 0)
+		goto err0;
+	return (0);
+
+err0:
+	out->len = start;
+	return (CST_ENOMEM);
+}
+
+int
 cst_detail_put_str(cst_buf *out, const char *key, const char *v, size_t vlen)
 {
 	msgpack_packer pk;

@@ -24,7 +24,10 @@
 #include "custody_version.h"
 
 #include "bundle_check.h"
+#include "access.h"
+#include "caserec.h"
 #include "exit.h"
+#include "fileout.h"
 #include "json.h"
 #include "query.h"
 #include "vcase.h"
@@ -40,7 +43,39 @@ struct ctx {
 	size_t ngiven;        /* checkpoints given with --checkpoint */
 	uint64_t given_head;  /* the greatest head block_no + 1 among them */
 	struct vcase cs;      /* the examiner's case, as given */
+	/* --records-out: the disclosed records, written only if valid. */
+	int recfmt;           /* 0 none, RECORDS_JSONL, RECORDS_RAW */
+	cst_buf recs;
 };
+
+enum { RECORDS_JSONL = 1, RECORDS_RAW = 2 };
+
+/*
+ * A record's raw bytes on one line of --records-format raw: a backslash
+ * is written as two backslashes, an LF as a backslash and an 'n', every
+ * other byte as it is, then one LF.  Reversible, and one line per record
+ * whatever its bytes.
+ */
+static int
+raw_line(cst_buf *o, const uint8_t *p, size_t len)
+{
+	size_t i, from = 0;
+	int rc = 0;
+
+	for (i = 0; i < len && rc == 0; i++) {
+		if (p[i] != '\\' && p[i] != '\n')
+			continue;
+		if ((rc = cst_buf_append(o, p + from, i - from)) == 0)
+			rc = cst_buf_append(o, p[i] == '\n' ? "\\n" : "\\\\",
+			    2);
+		from = i + 1;
+	}
+	if (rc == 0)
+		rc = cst_buf_append(o, p + from, len - from);
+	if (rc == 0)
+		rc = cst_buf_append(o, "\n", 1);
+	return (rc);
+}
 
 /* Moves the listing on to section s (4: the end), opening and closing. */
 static void
@@ -133,6 +168,12 @@ on_record(void *arg, uint32_t block_index, const cst_blk_hdr *h,
 	(void)block_index;
 	(void)bytes;
 	(void)len;
+	if (c->recfmt == RECORDS_JSONL &&
+	    query_out_record(&c->recs, QUERY_JSON, rec, h->block_no) != 0)
+		return (CST_ENOMEM);
+	if (c->recfmt == RECORDS_RAW &&
+	    raw_line(&c->recs, rec->raw.p, rec->raw.len) != 0)
+		return (CST_ENOMEM);
 	enter(c, 2);
 	c->line.len = 0;
 	if (c->json) {
@@ -424,8 +465,9 @@ usage(void)
 
 	fprintf(stderr, "usage: custody-verify --bundle FILE --root ROOT.pub "
 	    "[--root-fpr HEX] [--checkpoint FILE]... [--json] [--report "
-	    "FILE] [--records]\n    [--case ID] [--exhibit REF] "
-	    "[--examiner NAME] [--organisation NAME]\n");
+	    "FILE] [--records] [--records-out FILE [--records-format "
+	    "jsonl|raw]]\n    [--case ID] [--exhibit REF] [--examiner NAME] "
+	    "[--organisation NAME] [--case-dir DIR]\n");
 }
 
 /*
@@ -456,7 +498,9 @@ load_given(const char *path, cst_checkpoint *cp)
 
 /* What the command line of custody-verify --bundle asks for. */
 struct bargs {
-	const char *bundle, *rootf, *fpr, *report;
+	const char *bundle, *rootf, *fpr, *report, *recout;
+	const char *case_dir;
+	int recfmt;
 	const char **gpaths;    /* --checkpoint FILEs; the array to free */
 	size_t ngp;
 	int json, records;
@@ -476,6 +520,9 @@ bundle_args(int argc, char **argv, struct bargs *a)
 		{ "json", no_argument, NULL, 'j' },
 		{ "report", required_argument, NULL, 'o' },
 		{ "records", no_argument, NULL, 'r' },
+		{ "records-out", required_argument, NULL, 'R' },
+		{ "case-dir", required_argument, NULL, 'D' },
+		{ "records-format", required_argument, NULL, 'f' },
 		{ "checkpoint", required_argument, NULL, 'c' },
 		{ "case", required_argument, NULL, 'C' },
 		{ "exhibit", required_argument, NULL, 'E' },
@@ -498,6 +545,20 @@ bundle_args(int argc, char **argv, struct bargs *a)
 		case 'j': a->json = 1; break;
 		case 'o': a->report = optarg; break;
 		case 'r': a->records = 1; break;
+		case 'R': a->recout = optarg; break;
+		case 'D': a->case_dir = optarg; break;
+		case 'f':
+			if (strcmp(optarg, "jsonl") == 0)
+				a->recfmt = RECORDS_JSONL;
+			else if (strcmp(optarg, "raw") == 0)
+				a->recfmt = RECORDS_RAW;
+			else {
+				fprintf(stderr, "custody-verify: "
+				    "--records-format: '%s' is not jsonl or "
+				    "raw\n", optarg);
+				return (EXIT_USAGE);
+			}
+			break;
 		case 'c':
 			if ((np = realloc(a->gpaths, (a->ngp + 1) *
 			    sizeof(*np))) == NULL)
@@ -527,12 +588,66 @@ bundle_args(int argc, char **argv, struct bargs *a)
 		usage();
 		return (EXIT_USAGE);
 	}
+	if (a->recfmt != 0 && a->recout == NULL) {
+		fprintf(stderr, "custody-verify: --records-format needs "
+		    "--records-out FILE\n");
+		return (EXIT_USAGE);
+	}
+	if (a->recout != NULL && a->recfmt == 0)
+		a->recfmt = RECORDS_JSONL;
 	return (EXIT_OK);
+}
+
+/*
+ * The case record's entry for this check (SPEC section 16): the bundle,
+ * the root key and the checkpoints given; the report and records
+ * written.  Returns 0 or -1 after saying why.
+ */
+static int
+case_entry(const struct bargs *a, const char *command, int status,
+    int records_written)
+{
+	struct caserec_new n;
+	const char **in, *out[2];
+	char why[CASEREC_WHY_LEN];
+	size_t i, k = 0;
+	int rc;
+
+	if ((in = calloc(a->ngp + 2, sizeof(*in))) == NULL) {
+		fprintf(stderr, "custody-verify: out of memory\n");
+		return (-1);
+	}
+	in[k++] = a->bundle;
+	in[k++] = a->rootf;
+	for (i = 0; i < a->ngp; i++)
+		in[k++] = a->gpaths[i];
+	memset(&n, 0, sizeof(n));
+	n.kind = "verify";
+	n.case_id = a->cs.id;
+	n.command = command;
+	n.inputs = in;
+	n.ninputs = k;
+	n.outputs = out;
+	if (a->report != NULL)
+		out[n.noutputs++] = a->report;
+	if (records_written)
+		out[n.noutputs++] = a->recout;
+	n.verdict = status == EXIT_OK ? "VALID" : status == EXIT_INTEGRITY ?
+	    "INVALID" : "ERROR";
+	n.exit_status = status;
+	if ((rc = caserec_append(a->case_dir, &n, "custody-verify",
+	    why)) != 0)
+		fprintf(stderr, "custody-verify: the case record has no entry "
+		    "for this check: %s\n", why);
+	free(in);
+	return (rc);
 }
 
 int
 bundle_check_main(int argc, char **argv)
 {
+	static char command[ACCESS_COMMAND_LEN];
+	int records_written = 0;
 	struct bargs a;
 	cst_digests dig;
 	char kfpr[2 * CST_FPR_LEN + 1];
@@ -547,6 +662,7 @@ bundle_check_main(int argc, char **argv)
 
 	memset(&c, 0, sizeof(c));
 	cst_buf_init(&c.line);
+	access_command(argc, argv, command, sizeof(command));
 	if ((status = bundle_args(argc, argv, &a)) != EXIT_OK) {
 		free(a.gpaths);
 		return (status);
@@ -554,6 +670,8 @@ bundle_check_main(int argc, char **argv)
 	c.json = a.json;
 	c.records = a.records;
 	c.cs = a.cs;
+	c.recfmt = a.recout != NULL ? a.recfmt : 0;
+	cst_buf_init(&c.recs);
 	if (sodium_init() < 0 || (a.ngp > 0 && (given = calloc(a.ngp,
 	    sizeof(*given))) == NULL)) {
 		free(a.gpaths);
@@ -618,16 +736,32 @@ bundle_check_main(int argc, char **argv)
 		else
 			fputc('\n', c.out);
 	}
+	/* Handed on only when the bundle verified: nothing else is proven. */
+	if (a.recout != NULL && status == EXIT_OK) {
+		if (fileout_write(a.recout, c.recs.p, c.recs.len, 0) != 0) {
+			fprintf(stderr, "custody-verify: %s: %s\n", a.recout,
+			    strerror(errno));
+			status = EXIT_IO;
+		} else
+			records_written = 1;
+	} else if (a.recout != NULL && status != EXIT_OK) {
+		fprintf(stderr, "custody-verify: %s not written: the bundle "
+		    "did not verify\n", a.recout);
+	}
 	if (a.report != NULL) {
 		if (fclose(c.out) != 0)
 			status = EXIT_IO;
 		printf("%s: %s\n", a.bundle, status == EXIT_OK ?
 		    "VALID" : "INVALID");
 	}
+	if (a.case_dir != NULL && case_entry(&a, command, status,
+	    records_written) != 0 && status == EXIT_OK)
+		status = EXIT_IO;
 out1:
 	cst_map_close(&m);
 out0:
 	cst_buf_close(&c.line);
+	cst_buf_close(&c.recs);
 	for (i = 0; i < c.ngiven; i++)
 		cst_checkpoint_close(&given[i]);
 	free(given);

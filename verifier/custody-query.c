@@ -34,6 +34,8 @@
 #include "custody/hash.h"
 #include "custody/keys.h"
 
+#include "access.h"
+#include "caserec.h"
 #include "exit.h"
 #include "index.h"
 #include "json.h"
@@ -411,6 +413,80 @@ finish(struct query_opts *o, struct query_store *s, const uint8_t *key,
 	return (status);
 }
 
+/*
+ * The case record's entry for a bundle export (SPEC section 16): the root
+ * key and every segment of the store read, the bundle if written.
+ * Returns 0 or -1 after saying why.
+ */
+static int
+case_entry(const struct query_opts *o, const struct query_store *s,
+    const struct query_sink *k, const char *command, int status)
+{
+	struct caserec_new n;
+	const char **in;
+	char root[4096], why[CASEREC_WHY_LEN];
+	size_t i, m = 0;
+	int rc;
+
+	if ((in = calloc(s->nsegs + 1, sizeof(*in))) == NULL) {
+		fprintf(stderr, "%s: out of memory\n", progname);
+		return (-1);
+	}
+	if (o->root_file != NULL)
+		snprintf(root, sizeof(root), "%s", o->root_file);
+	else
+		snprintf(root, sizeof(root), "%s/keys/root.pub", o->dir);
+	in[m++] = root;
+	for (i = 0; i < s->nsegs; i++)
+		in[m++] = s->segs[i].path;
+	memset(&n, 0, sizeof(n));
+	n.kind = "bundle";
+	n.case_id = o->cs.id;
+	n.command = command;
+	n.inputs = in;
+	n.ninputs = m;
+	n.outputs = &o->bundle;
+	n.noutputs = k->bundle_sha256[0] != '\0';
+	n.verdict = n.noutputs ? "written" : "not written";
+	n.exit_status = status;
+	if ((rc = caserec_append(o->case_dir, &n, progname, why)) != 0)
+		fprintf(stderr, "%s: the case record has no entry for this "
+		    "export: %s\n", progname, why);
+	free(in);
+	return (rc);
+}
+
+/*
+ * Reports this look at the store to custodyd before anything is shown
+ * (SPEC section 13).  A collector that cannot be reached is a warning
+ * with the reason, or with --require-access-record a refusal (-1).
+ */
+static int
+report_access(const struct query_opts *o, const char *command,
+    struct access **out)
+{
+	char path[4096], why[ACCESS_WHY_LEN];
+
+	if (o->control_socket != NULL)
+		snprintf(path, sizeof(path), "%s", o->control_socket);
+	else
+		snprintf(path, sizeof(path), "%s/control.sock", o->dir);
+	if (access_begin(path, command, out, why) == 0) {
+		if (o->verbose)
+			fprintf(stderr, "%s: access %llu recorded by custodyd\n",
+			    progname, (unsigned long long)access_id(*out));
+		return (0);
+	}
+	if (o->require_access) {
+		fprintf(stderr, "%s: cannot record this access, and "
+		    "--require-access-record was given: %s\n", progname, why);
+		return (-1);
+	}
+	fprintf(stderr, "%s: warning: could not record this access with "
+	    "custodyd (%s); going on: no access record\n", progname, why);
+	return (0);
+}
+
 int
 main(int argc, char **argv)
 {
@@ -423,7 +499,9 @@ main(int argc, char **argv)
 	size_t *order = NULL, n = 0;
 	int *need = NULL, rc, status = EXIT_OK;
 	uint64_t skipped = 0;
-	char why[8192];
+	struct access *acc = NULL;
+	char why[8192], accwhy[ACCESS_WHY_LEN];
+	static char command[ACCESS_COMMAND_LEN];
 	static char obuf[1 << 20];
 
 	sink_init(&k);
@@ -437,6 +515,7 @@ main(int argc, char **argv)
 		fprintf(stderr, "%s: libsodium failed to start\n", progname);
 		return (EXIT_IO);
 	}
+	access_command(argc, argv, command, sizeof(command));
 	if (query_opts_parse(argc, argv, &o) != 0) {
 		fprintf(stderr, "Try '%s --help'.\n", progname);
 		return (EXIT_USAGE);
@@ -445,6 +524,10 @@ main(int argc, char **argv)
 	catch_signals();
 	if (store_where_explain(o.dir, why, sizeof(why)) != 0) {
 		fprintf(stderr, "%s: %s\n", progname, why);
+		status = EXIT_USAGE;
+		goto done;
+	}
+	if (report_access(&o, command, &acc) != 0) {
 		status = EXIT_USAGE;
 		goto done;
 	}
@@ -510,7 +593,18 @@ main(int argc, char **argv)
 	}
 	status = finish(&o, s, key, sx, &k, status);
 
+	if (o.case_dir != NULL && case_entry(&o, s, &k, command, status) != 0 &&
+	    status == EXIT_OK)
+		status = EXIT_IO;
+
 done:
+	if (acc != NULL) {
+		fflush(stdout);
+		if (access_end(acc, k.shown, k.bundle_sha256[0] != '\0' ?
+		    k.bundle_sha256 : NULL, accwhy) != 0)
+			fprintf(stderr, "%s: could not record the end of this "
+			    "access: %s\n", progname, accwhy);
+	}
 	sink_close(&k, s, sx);
 	free(order);
 	free(need);

@@ -19,6 +19,9 @@
 #include "custody/keys.h"
 #include "custody/verify.h"
 #include "bundle_check.h"
+#include "access.h"
+#include "case_cli.h"
+#include "caserec.h"
 #include "exit.h"
 #include "store_where.h"
 #include "custody_version.h"
@@ -33,8 +36,12 @@ static const char usage_text[] =
 "       custody-verify --bundle FILE --root ROOT.pub [--root-fpr HEX]\n"
 "                      [--checkpoint FILE]...\n"
 "                      [--json] [--report FILE] [--records]\n"
+"                      [--records-out FILE [--records-format jsonl|raw]]\n"
 "                      [--case ID] [--exhibit REF] [--examiner NAME]\n"
 "                      [--organisation NAME]\n"
+"       custody-verify --check-case DIR [--case-head HEX]\n"
+"       custody-verify --case-dir DIR --transfer --from NAME --to NAME\n"
+"                      --reason TEXT [--case ID] FILE...\n"
 "\n"
 "Verifies a custody store (formats/SPEC.md): every block signature, the\n"
 "key certificates from the root key, the hash chain across blocks and\n"
@@ -79,12 +86,29 @@ static const char usage_text[] =
 "                      checkpoints are read before the store, so one the\n"
 "                      store does not reach is still a failure (R-CKP-5)\n"
 "  --threads N         threads verifying blocks (default: one per CPU)\n"
+"  --case-dir DIR      append an entry for this verification to the case\n"
+"                      record DIR (SPEC section 16): who, when, the command,\n"
+"                      every input and output with its SHA-256, the verdict\n"
+"                      (also with --bundle)\n"
+"  --case ID           the case's identifier, in the entry\n"
+"  --check-case DIR    check the case record DIR: the hash chain, the\n"
+"                      numbering, and that every file an entry names still\n"
+"                      has its SHA-256; --case-head HEX, a head noted\n"
+"                      earlier, must be in it.  Exit 1 names the entry and\n"
+"                      file that fail\n"
+"  --transfer          with --case-dir: record that the exhibit FILEs passed\n"
+"                      --from NAME --to NAME for --reason TEXT\n"
 "  --version           print the version and exit\n"
 "  --help              print this text and exit\n"
 "\n"
 "  --bundle FILE       check an evidence bundle (SPEC section 11) instead of\n"
 "                      a store, with only the root key; --records lists the\n"
-"                      disclosed records; --checkpoint FILE (repeatable), a\n"
+"                      disclosed records; --records-out FILE writes them,\n"
+"                      only if the bundle verifies, to hand on: JSON lines\n"
+"                      as custody-query -o json (jsonl, the default) or\n"
+"                      each record's raw bytes on one line, a backslash\n"
+"                      written \\\\ and an LF \\n (raw);\n"
+"                      --checkpoint FILE (repeatable), a\n"
 "                      checkpoint kept off the machine: bundled blocks up to\n"
 "                      its head must join it (SPEC R-BND-12); checkpoints\n"
 "                      the bundle carries anchor nothing\n"
@@ -139,6 +163,9 @@ struct args {
 	const char *sign_key;
 	const char *sign_cert;
 	struct vsign *sg;      /* loaded before the run: fail early */
+	const char *case_dir;  /* --case-dir: append an entry (SPEC 16) */
+	const char *written[4]; /* report files written, to sign and record */
+	size_t nwritten;
 };
 
 static void
@@ -379,6 +406,7 @@ parse_args(int argc, char **argv, struct args *a)
 		{ "text", required_argument, NULL, 'T' },
 		{ "sign-with", required_argument, NULL, 'S' },
 		{ "cert", required_argument, NULL, 'K' },
+		{ "case-dir", required_argument, NULL, 'D' },
 		{ "version", no_argument, NULL, 'V' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
@@ -450,6 +478,9 @@ parse_args(int argc, char **argv, struct args *a)
 			break;
 		case 'K':
 			a->sign_cert = optarg;
+			break;
+		case 'D':
+			a->case_dir = optarg;
 			break;
 		case 'V':
 			printf("custody-verify %s (commit %s), store format "
@@ -682,9 +713,9 @@ write_doc(const char *path, const struct vdoc *d, int (*fn)(FILE *,
  * and signs every report file written.  Returns 0 or -1 (said).
  */
 static int
-write_forms(const struct args *a, struct vreport *r)
+write_forms(struct args *a, struct vreport *r)
 {
-	const char *files[4];
+	const char **files = a->written;
 	struct vsign *sg = a->sg;
 	struct vdoc d;
 	char why[512];
@@ -722,6 +753,7 @@ write_forms(const struct args *a, struct vreport *r)
 		if (a->pdf != NULL)
 			vdoc_pdf_fini();
 	}
+	a->nwritten = n;
 	for (i = 0; sg != NULL && i < n; i++)
 		if (vsign_file(sg, files[i], why, sizeof(why)) != 0) {
 			fprintf(stderr, "custody-verify: %s\n", why);
@@ -730,9 +762,58 @@ write_forms(const struct args *a, struct vreport *r)
 	return (rc);
 }
 
+/*
+ * The case record's entry for this verification (SPEC section 16): every
+ * input read, the report written.  Returns 0 or -1 after saying why.
+ */
+static int
+case_entry(const struct args *a, const struct vreport *r,
+    const char *command, const char *verdict, int status)
+{
+	struct caserec_new n;
+	const char **in, *out[8];
+	char why[CASEREC_WHY_LEN], *sigs[4] = { NULL, NULL, NULL, NULL };
+	size_t i, k = 0, nout = 0;
+	int rc;
+
+	if ((in = calloc(r->ninputs + 1, sizeof(*in))) == NULL)
+		oom();
+	/* Every report file written, and its signature beside it. */
+	for (i = 0; i < a->nwritten; i++) {
+		out[nout++] = a->written[i];
+		if (a->sg != NULL) {
+			if (asprintf(&sigs[i], "%s.p7s", a->written[i]) < 0)
+				oom();
+			out[nout++] = sigs[i];
+		}
+	}
+	for (i = 0; i < r->ninputs; i++)
+		if (r->inputs[i].ok)
+			in[k++] = r->inputs[i].path;
+	memset(&n, 0, sizeof(n));
+	n.kind = "verify";
+	n.case_id = a->cs.id;
+	n.command = command;
+	n.inputs = in;
+	n.ninputs = k;
+	n.outputs = out;
+	n.noutputs = nout;
+	n.verdict = verdict;
+	n.exit_status = status;
+	if ((rc = caserec_append(a->case_dir, &n, "custody-verify",
+	    why)) != 0)
+		fprintf(stderr, "custody-verify: the case record has no entry "
+		    "for this verification: %s\n", why);
+	free(in);
+	for (i = 0; i < 4; i++)
+		free(sigs[i]);
+	return (rc);
+}
+
 int
 main(int argc, char **argv)
 {
+	static char command[ACCESS_COMMAND_LEN];
 	static const char *verdicts[] = { "INTACT", "FAILED", "ERROR" };
 	struct args a;
 	struct vreport r;
@@ -741,7 +822,7 @@ main(int argc, char **argv)
 	const cst_seg_info *segs;
 	cst_digests d;
 	struct stat st;
-	char *qdir = NULL;
+	char *qdir = NULL, *cmdline;
 	size_t i, n;
 	int rc, verdict;
 
@@ -751,17 +832,22 @@ main(int argc, char **argv)
 		    "handler: %s\n", strerror(errno));
 		return (EXIT_IO);
 	}
+	if (case_cli_wanted(argc, argv))
+		return (case_cli_main(argc, argv));
+	/* Before getopt reorders argv: the command for a case record. */
+	access_command(argc, argv, command, sizeof(command));
 	/* A bundle is its own kind of input with its own report. */
 	for (i = 1; i < (size_t)argc; i++)
 		if (strcmp(argv[i], "--bundle") == 0 ||
 		    strncmp(argv[i], "--bundle=", 9) == 0)
 			return (bundle_check_main(argc, argv));
+	if ((cmdline = vcase_cmdline(argc, argv)) == NULL)
+		oom();
 	parse_args(argc, argv, &a);
 	vreport_init(&r);
 	r.live = a.live;
 	r.cs = a.cs;
-	if ((r.cmdline = vcase_cmdline(argc, argv)) == NULL)
-		oom();
+	r.cmdline = cmdline;
 
 	if (load_root(&a, &r) != 0)
 		goto out;
@@ -845,6 +931,10 @@ out:
 		    verdicts[verdict], r.nfindings, a.report);
 	if (r.error != NULL)
 		fprintf(stderr, "custody-verify: %s\n", r.error);
+	if (a.case_dir != NULL && case_entry(&a, &r, command,
+	    vreport_warning(&r, NULL, 0) ? "WARNING" : verdicts[verdict],
+	    verdict) != 0 && verdict == VREPORT_INTACT)
+		verdict = EXIT_IO;
 	vreport_free(&r);
 	vsign_free(a.sg);
 	cst_verifier_free(v);

@@ -9,12 +9,15 @@
 #include <string.h>
 #include <unistd.h>
 
+#include <sodium.h>
+
 #include "custody/bundle.h"
 #include "custody/checkpoint.h"
 #include "custody/error.h"
 #include "custody/format.h"
 #include "custody/hash.h"
 
+#include "fileout.h"
 #include "query_cli.h"
 #include "query_store.h"
 
@@ -46,29 +49,6 @@ query_bundle_join(struct query_sink *k, size_t upto)
 	return (0);
 }
 
-static int
-write_file(const char *path, const uint8_t *p, size_t len)
-{
-	char tmp[4200];
-	FILE *f;
-
-	snprintf(tmp, sizeof(tmp), "%s.tmp", path);
-	if ((f = fopen(tmp, "wbx")) == NULL)
-		return (-1);
-	if (fwrite(p, 1, len, f) != len || fflush(f) != 0 ||
-	    fsync(fileno(f)) != 0) {
-		fclose(f);
-		unlink(tmp);
-		return (-1);
-	}
-	if (fclose(f) != 0 || rename(tmp, path) != 0) {
-		unlink(tmp);
-		return (-1);
-	}
-	return (0);
-}
-
-/* Finishes the bundle: join to the checkpoint, write, check it back. */
 int
 query_bundle_finish(struct query_opts *o, struct query_store *s,
     struct query_sink *k)
@@ -129,13 +109,15 @@ query_bundle_finish(struct query_opts *o, struct query_store *s,
 		cst_buf_close(&out);
 		return (-1);
 	}
-	if (write_file(o->bundle, out.p, out.len) != 0) {
+	if (fileout_write(o->bundle, out.p, out.len, 0) != 0) {
 		fprintf(stderr, "%s: %s: %s\n", progname, o->bundle,
 		    strerror(errno));
 		cst_buf_close(&out);
 		return (-1);
 	}
 	cst_hex(digest, CST_HASH_LEN, hex);
+	crypto_hash_sha256(digest, out.p, out.len);
+	cst_hex(digest, CST_HASH_LEN, k->bundle_sha256);
 	fprintf(stderr, "%s: wrote %s: %u records from %u blocks (%u runs, "
 	    "%u ending at a checkpoint it carries), %zu bytes, digest %s\n", progname,
 	    o->bundle, info.record_count, info.block_count, info.runs,

@@ -44,8 +44,12 @@ struct query_opts {
 	int reindex;
 	int threads;
 	int verbose;
-	struct vcase cs;      /* --case ...: into the bundle's note */
+	struct vcase cs;      /* --case ...: the bundle's note, the case
+	                         record's entry */
 	char *note;
+	const char *control_socket; /* NULL: DIR/control.sock */
+	const char *case_dir; /* --case-dir: append an entry (SPEC 16) */
+	int require_access;   /* no access record: refuse, not warn */
 };
 
 /*
@@ -79,6 +83,7 @@ struct query_sink {
 	cst_bundle_writer *bw;
 	size_t last_bundled;  /* store index + 1 of the last block added */
 	uint64_t brecords;
+	char bundle_sha256[65]; /* of the bundle written; "" none (R-ACC-2) */
 	/* index entries built, per store block (owned) */
 	struct index_entry *sums;
 	int *have_sum;

@@ -54,7 +54,7 @@ usage(FILE *f)
 "      --peer ADDR        sender address, with or without its port\n"
 "      --kind LIST        event, audit (all collector records), or start,\n"
 "                         stop, recovery, key-epoch, loss, stats, clock,\n"
-"                         reload\n"
+"                         reload, refusal, access (who read the store)\n"
 "      --all              also the collector's own audit records (shown\n"
 "                         otherwise only with --kind)\n"
 "      --sd ID[.PARAM[=VALUE]]  RFC 5424 structured data\n"
@@ -103,6 +103,10 @@ usage(FILE *f)
 "                         with --bundle: the case, written into the\n"
 "                         bundle's note with the command line (printable\n"
 "                         text, at most 200 bytes each)\n"
+"      --case-dir DIR     with --bundle: append an entry to the case record\n"
+"                         DIR (SPEC section 16): who, when, the command,\n"
+"                         the store's files and the bundle with their\n"
+"                         SHA-256\n"
 "\n"
 "Other:\n"
 "      --root FILE        root public key (default DIR/keys/root.pub)\n"
@@ -110,6 +114,12 @@ usage(FILE *f)
 "      --reindex          rebuild the index of every segment\n"
 "      --threads N        worker threads (default: online CPUs, max 16)\n"
 "  -v, --verbose          say what was skipped and opened\n"
+"      --control-socket PATH  custodyd's control socket (default\n"
+"                         DIR/control.sock), where this look at the store\n"
+"                         is reported before anything is shown and sealed\n"
+"                         as access records (SPEC section 13)\n"
+"      --require-access-record  refuse (exit 2) when custodyd cannot\n"
+"                         record this access; otherwise a warning\n"
 "\n"
 "An evidence bundle is not a store: read it with custody-verify --bundle\n"
 "FILE --root ROOT.pub --records.\n"
@@ -133,7 +143,7 @@ usage_json(void)
 "  recv_ns    integer  receive time, ns since 1970 UTC\n"
 "  recv_time  string   receive time, RFC 3339 UTC with 9 digits\n"
 "  kind       string   event, start, stop, recovery, key-epoch, loss,\n"
-"                      stats, clock, reload\n"
+"                      stats, clock, reload, refusal, access\n"
 "  transport  string   internal, udp, tcp, tls, relp, unix\n"
 "  listener   string\n"
 "  peer       string   sender address\n"
@@ -171,7 +181,8 @@ enum {
 	OPT_HISTOGRAM, OPT_BUNDLE, OPT_BUNDLE_MIN, OPT_ROOT, OPT_NO_INDEX,
 	OPT_REINDEX, OPT_THREADS, OPT_INTERVAL, OPT_HELP_JSON, OPT_GREP_FIXED,
 	OPT_UTC, OPT_ALL, OPT_LIMIT,
-	OPT_UID, OPT_PID, OPT_TLS_PEER,
+	OPT_UID, OPT_PID, OPT_TLS_PEER, OPT_CONTROL_SOCKET, OPT_REQUIRE_ACCESS,
+	OPT_CASE_DIR,
 	OPT_CASE, OPT_EXHIBIT, OPT_EXAMINER, OPT_ORGANISATION,
 };
 
@@ -214,6 +225,9 @@ static const struct option longopts[] = {
 	{ "examiner", required_argument, NULL, OPT_EXAMINER },
 	{ "organisation", required_argument, NULL, OPT_ORGANISATION },
 	{ "root", required_argument, NULL, OPT_ROOT },
+	{ "control-socket", required_argument, NULL, OPT_CONTROL_SOCKET },
+	{ "case-dir", required_argument, NULL, OPT_CASE_DIR },
+	{ "require-access-record", no_argument, NULL, OPT_REQUIRE_ACCESS },
 	{ "no-index", no_argument, NULL, OPT_NO_INDEX },
 	{ "reindex", no_argument, NULL, OPT_REINDEX },
 	{ "threads", required_argument, NULL, OPT_THREADS },
@@ -508,6 +522,15 @@ query_opts_parse(int argc, char **argv, struct query_opts *o)
 			if (case_opt(o, c, optarg) != 0)
 				return (-1);
 			break;
+		case OPT_CASE_DIR:
+			o->case_dir = optarg;
+			break;
+		case OPT_CONTROL_SOCKET:
+			o->control_socket = optarg;
+			break;
+		case OPT_REQUIRE_ACCESS:
+			o->require_access = 1;
+			break;
 		case OPT_ROOT:
 			o->root_file = optarg;
 			break;
@@ -538,6 +561,11 @@ query_opts_parse(int argc, char **argv, struct query_opts *o)
 	}
 	if (optind + 1 != argc) {
 		fprintf(stderr, "%s: one store directory expected\n", progname);
+		return (-1);
+	}
+	if (o->case_dir != NULL && o->bundle == NULL) {
+		fprintf(stderr, "%s: --case-dir records a bundle export: it "
+		    "needs --bundle FILE\n", progname);
 		return (-1);
 	}
 	o->dir = argv[optind];

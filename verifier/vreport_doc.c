@@ -627,6 +627,24 @@ event_words(const cst_audit_info *a, int unclean, char *what, size_t wn,
 		snprintf(det, dn, "the configuration file was read again");
 		snprintf(cfg, cn, "configuration SHA-256 %s", s1);
 		break;
+	case CST_REC_ACCESS:
+		dstr(a, "phase", s1, sizeof(s1));
+		dstr(a, "user", s2, sizeof(s2));
+		if (strcmp(s1, "begin") == 0) {
+			snprintf(what, wn, "A local reader opened the store");
+			dstr(a, "command", s3, sizeof(s3));
+			snprintf(det, dn, "access %" PRIu64 " by user %s (uid %"
+			    PRIu64 "), pid %" PRIu64 ": %s", du64(a, "id"),
+			    s2[0] != '\0' ? s2 : "-", du64(a, "uid"),
+			    du64(a, "pid"), s3);
+		} else {
+			snprintf(what, wn, "A local reader finished");
+			dstr(a, "reason", s3, sizeof(s3));
+			snprintf(det, dn, "access %" PRIu64 ": %" PRIu64
+			    " records shown%s%s", du64(a, "id"),
+			    du64(a, "shown"), s3[0] != '\0' ? "; " : "", s3);
+		}
+		break;
 	case CST_REC_REFUSAL:
 		snprintf(what, wn, "Connection refused");
 		dstr(a, "listener", s1, sizeof(s1));
@@ -713,15 +731,30 @@ out:
 	free(b);
 }
 
-/* The configuration text of a start or reload record, or NULL. */
+/*
+ * The configuration text of a start or reload record, or NULL: none, or
+ * (*bad set) one that is not the bytes whose SHA-256 the record states
+ * (R-CFG-1), which is then not shown as the configuration in use.
+ */
 static char *
-config_text(const cst_audit_info *a)
+config_text(const cst_audit_info *a, int *bad)
 {
+	char want[80], got[65];
+	cst_digests dg;
 	cst_bytes b;
 
+	*bad = 0;
 	if (cst_detail_get_str(a->detail, a->detail_len, "config", &b) != 0 ||
 	    b.p == NULL)
 		return (NULL);
+	dstr(a, "config_hash", want, sizeof(want));
+	if (cst_digests_compute(b.p, b.len, &dg) != 0)
+		return (NULL);
+	cst_hex(dg.sha256, 32, got);
+	if (strcmp(want, got) != 0 || memchr(b.p, '\0', b.len) != NULL) {
+		*bad = 1;
+		return (NULL);
+	}
 	return (strndup((const char *)b.p, b.len));
 }
 
@@ -731,6 +764,7 @@ doc_config(const struct vreport *r, struct vdoc *d)
 	const cst_audit_info *au, *prev = NULL;
 	char t[40], h0[80], h1[80], *c0, *c1;
 	size_t i, n, changes = 0, texts = 0, seen = 0;
+	int bad;
 
 	au = cst_verifier_audits(r->v, &n, NULL);
 	vdoc_heading(d, 2, "Configuration changes");
@@ -738,9 +772,17 @@ doc_config(const struct vreport *r, struct vdoc *d)
 		if (au[i].kind != CST_REC_START && au[i].kind != CST_REC_RELOAD)
 			continue;
 		seen++;
-		if ((c1 = config_text(&au[i])) != NULL)
+		if ((c1 = config_text(&au[i], &bad)) != NULL)
 			texts++;
 		free(c1);
+		if (bad) {
+			utc_time(au[i].recv_ns, t);
+			vdoc_para(d, VDOC_PLAIN, "The configuration text in "
+			    "the record of %s (record %" PRIu64 ") is not the "
+			    "text whose SHA-256 the record states: it is not "
+			    "shown as the configuration in use.", t,
+			    au[i].seq);
+		}
 		if (prev != NULL) {
 			dstr(prev, "config_hash", h0, sizeof(h0));
 			dstr(&au[i], "config_hash", h1, sizeof(h1));
@@ -753,8 +795,8 @@ doc_config(const struct vreport *r, struct vdoc *d)
 				    au[i].kind == CST_REC_START ? "a start" :
 				    "a reload", h0[0] != '\0' ? h0 : "(none)",
 				    h1[0] != '\0' ? h1 : "(none)");
-				c0 = config_text(prev);
-				c1 = config_text(&au[i]);
+				c0 = config_text(prev, &bad);
+				c1 = config_text(&au[i], &bad);
 				if (c0 != NULL && c1 != NULL) {
 					vdoc_para(d, VDOC_NOTE, "Lines removed "
 					    "(-) and added (+), with their "

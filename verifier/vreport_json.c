@@ -105,6 +105,8 @@ json_chain(struct json *j, const struct vreport *r)
 	j_u64(j, s->records_verified);
 	json_key(j, "events");
 	j_u64(j, s->kinds[CST_REC_EVENT]);
+	json_key(j, "access_records");
+	j_u64(j, s->kinds[CST_REC_ACCESS]);
 	json_key(j, "audit_records");
 	json_begin_object(j);
 	for (i = 1; i <= CST_REC_KIND_MAX; i++) {
@@ -374,7 +376,7 @@ json_report(struct json *j, const struct vreport *r)
 {
 	static const char *verdicts[] = { "intact", "failed", "error" };
 	struct json_stmts sc;
-	char fpr[2 * CST_FPR_LEN + 1], warn[256];
+	char fpr[2 * CST_FPR_LEN + 1], warn[256], sha[CST_ROOT_SHA256_TEXT_LEN];
 	int verdict = vreport_verdict(r);
 	size_t i;
 
@@ -429,6 +431,10 @@ json_report(struct json *j, const struct vreport *r)
 		json_cstring(j, fpr);
 		json_key(j, "public_key");
 		json_hex(j, r->root.pk, CST_PK_LEN);
+		/* R-KEY-5, as the text report and custodyd keygen print it. */
+		cst_root_pub_sha256_text(&r->root, sha);
+		json_key(j, "sha256");
+		json_cstring(j, sha);
 		json_key(j, "source");
 		json_cstring(j, r->root_source);
 		json_key(j, "from_store");

@@ -86,6 +86,7 @@ static void
 text_head(FILE *f, const struct vreport *r)
 {
 	char t[40], hex[65], hex2[65], fpr[2 * CST_FPR_LEN + 1], warn[256];
+	char ident[CST_ROOT_ID_TEXT_LEN + 8];
 	size_t i;
 	int verdict = vreport_verdict(r);
 
@@ -111,8 +112,9 @@ text_head(FILE *f, const struct vreport *r)
 	if (r->has_root) {
 		cst_key_fingerprint_hex(r->root.pk, fpr);
 		cst_hex(r->root.chain_id, CST_CHAIN_ID_LEN, hex);
-		fprintf(f, "  root key fingerprint %s\n  chain id %s\n  from ",
-		    fpr, hex);
+		cst_root_pub_identity(&r->root, "  ", ident, sizeof(ident));
+		fprintf(f, "%s  root key fingerprint %s (BLAKE2b, SPEC section "
+		    "1)\n  from ", ident, fpr);
 		json_text_puts(f, r->root_source);
 		fputs("\n", f);
 		if (r->root_from_store && r->root_fpr_given == NULL)
@@ -218,6 +220,10 @@ text_chain(FILE *f, const struct vreport *r)
 			fprintf(f, ", %s %" PRIu64,
 			    cst_record_kind_name((unsigned)i), s->kinds[i]);
 	fprintf(f, "\n");
+	/* Who looked at the logs through the collector (R-ACC-2). */
+	fprintf(f, "  %" PRIu64 " access records (a begin and an end for "
+	    "each look at the store reported to custodyd)\n",
+	    s->kinds[CST_REC_ACCESS]);
 	if (s->first_seq != CST_NONE) {
 		vreport_time(s->first_ns, t);
 		vreport_time(s->last_ns, t2);

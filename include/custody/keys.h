@@ -79,6 +79,22 @@ int cst_root_pub_parse(const char *text, size_t len, cst_root_pub *out);
 int cst_root_pub_load(const char *path, cst_root_pub *out);
 
 /*
+ * The root key's printed identity (R-KEY-5), the one form every tool
+ * prints: two lines, each after indent (borrowed),
+ *   "root key SHA-256  xxxx xxxx ... (16 groups of 4 hex digits)\n"
+ *   "chain id          <32 hex digits>\n"
+ * into out (NUL-terminated; cut if cap is short: make it
+ * CST_ROOT_ID_TEXT_LEN plus twice the indent).
+ */
+#define CST_ROOT_ID_TEXT_LEN 160
+/* The first line's digits alone: "xxxx xxxx ..." (79 characters). */
+#define CST_ROOT_SHA256_TEXT_LEN 80
+void cst_root_pub_sha256_text(const cst_root_pub *root,
+    char out[CST_ROOT_SHA256_TEXT_LEN]);
+void cst_root_pub_identity(const cst_root_pub *root, const char *indent,
+    char *out, size_t cap);
+
+/*
  * Makes epoch 1, certified by root (valid_from 0).  *out is returned to
  * free with cst_epoch_key_free.  Returns 0 or CST_ENOMEM.
  */

@@ -22,7 +22,8 @@ enum cst_record_kind {
 	CST_REC_CLOCK = 7,
 	CST_REC_RELOAD = 8,
 	CST_REC_REFUSAL = 9,     /* a connection refused (R-REC-8) */
-	CST_REC_KIND_MAX = 9,
+	CST_REC_ACCESS = 10,     /* a reader looked at the store (R-ACC-1) */
+	CST_REC_KIND_MAX = 10,
 };
 
 enum cst_transport {
@@ -113,6 +114,7 @@ int cst_detail_put_u64(cst_buf *out, const char *key, uint64_t v);
 int cst_detail_put_i64(cst_buf *out, const char *key, int64_t v);
 int cst_detail_put_str(cst_buf *out, const char *key, const char *v,
     size_t vlen);
+int cst_detail_put_bool(cst_buf *out, const char *key, int v);
 
 /*
  * The names of the record kinds and transports, one list each: every tool
@@ -130,7 +132,8 @@ int cst_detail_put_str(cst_buf *out, const char *key, const char *v,
 	XX(STATS, 6, "stats")                                                 \
 	XX(CLOCK, 7, "clock")                                                 \
 	XX(RELOAD, 8, "reload")                                               \
-	XX(REFUSAL, 9, "refusal")
+	XX(REFUSAL, 9, "refusal")                                             \
+	XX(ACCESS, 10, "access")
 
 #define CST_TRANSPORT_MAP(XX)                                                 \
 	XX(INTERNAL, 0, "internal")                                           \

@@ -169,6 +169,11 @@ def check_report(work, d, key, cert, ca):
                  "the configuration's SHA-256 changed from",
                  "Was the system operating properly?"):
         h.check(want in text, f"the PDF says {want!r}")
+    # The collector seals its configuration's text (R-CFG-1): the reload
+    # shows what changed, line by line.
+    for want in ("- line 3: checkpoint_interval = 200ms",
+                 "+ line 3: checkpoint_interval = 300ms"):
+        h.check(want in text, f"the PDF's configuration diff says {want!r}")
     h.check("Recovery after an unclean stop" in text or
             "ended without a stop record (unclean stop)" in text,
             "the PDF's timeline shows the unclean stop")
