@@ -28,8 +28,6 @@
 #define MARGIN_BOTTOM 58.0
 #define CONTENT_W (PAGE_W - 2 * MARGIN_X)
 #define CELL_PAD 3.0
-/* Tables of at most this many rows are kept on one page when they fit. */
-#define KEEP_ROWS 12
 
 #define FONT_BODY "DejaVu Sans 10"
 #define FONT_NOTE "DejaVu Sans 9"
@@ -373,7 +371,7 @@ free_layouts(PangoLayout **ls, size_t n)
 static int
 put_table(struct pdf *p, const struct vdoc_block *b)
 {
-	PangoLayout **hl, **rl;
+	PangoLayout **hl, **rl, **hl2;
 	char **heads;
 	double *w, total = 0, hh, rh;
 	size_t c, r;
@@ -383,7 +381,9 @@ put_table(struct pdf *p, const struct vdoc_block *b)
 	heads = calloc(b->ncols, sizeof(*heads));
 	hl = calloc(b->ncols, sizeof(*hl));
 	rl = calloc(b->ncols, sizeof(*rl));
-	if (w == NULL || heads == NULL || hl == NULL || rl == NULL)
+	hl2 = calloc(b->ncols, sizeof(*hl2));
+	if (w == NULL || heads == NULL || hl == NULL || rl == NULL ||
+	    hl2 == NULL)
 		goto err0;
 	for (c = 0; c < b->ncols; c++)
 		total += b->cols[c].width > 0 ? b->cols[c].width : 1;
@@ -395,32 +395,38 @@ put_table(struct pdf *p, const struct vdoc_block *b)
 	row_layouts(p, b, w, heads, 1, hl);
 	hh = row_height(p, b, hl);
 	/*
-	 * A short table that does not fit the rest of the page starts on
-	 * the next one rather than leave a row or two behind.
+	 * No orphan: the header goes to the next page unless two rows fit
+	 * under it; no widow: the last row does not go over alone.
 	 */
-	if (b->nrows <= KEEP_ROWS && p->y > MARGIN_TOP) {
-		double all = hh;
+	if (p->y > MARGIN_TOP && b->nrows > 0) {
+		double first = hh;
 
-		for (r = 0; r < b->nrows; r++) {
+		for (r = 0; r < b->nrows && r < 2; r++) {
 			row_layouts(p, b, w, &b->cells[r * b->ncols], 0, rl);
-			all += row_height(p, b, rl);
+			first += row_height(p, b, rl);
 			free_layouts(rl, b->ncols);
 		}
-		if (all > room(p) && all < (PAGE_H - MARGIN_TOP -
-		    MARGIN_BOTTOM) / 2)
+		if (first > room(p))
 			new_page(p);
 	}
 	for (r = 0; r < b->nrows; r++) {
 		row_layouts(p, b, w, &b->cells[r * b->ncols], 0, rl);
 		rh = row_height(p, b, rl);
+		if (r > 0 && r + 2 == b->nrows && rh <= room(p)) {
+			PangoLayout **nl = hl2;
+
+			row_layouts(p, b, w, &b->cells[(r + 1) * b->ncols], 0,
+			    nl);
+			if (rh + row_height(p, b, nl) > room(p))
+				rh = room(p) + 1;       /* break before r */
+			free_layouts(nl, b->ncols);
+		}
 		/* The header row goes again on top of every page. */
-		if (r == 0 && hh + rh > room(p))
-			new_page(p);
-		else if (r > 0 && rh > room(p) && p->y > MARGIN_TOP)
+		if (r > 0 && rh > room(p) && p->y > MARGIN_TOP)
 			new_page(p);
 		if (r == 0 || p->y == MARGIN_TOP)
 			row_draw(p, b, w, hl, hh, 1);
-		row_draw(p, b, w, rl, rh, 0);
+		row_draw(p, b, w, rl, row_height(p, b, rl), 0);
 		free_layouts(rl, b->ncols);
 	}
 	if (b->nrows == 0) {
@@ -437,6 +443,7 @@ err0:
 	free(heads);
 	free(hl);
 	free(rl);
+	free(hl2);
 	return (rc);
 }
 
