@@ -211,6 +211,17 @@ def check_report(work, d, key, cert, ca):
             "the signature no longer verifies once one byte of the PDF "
             "changed")
 
+    # The case record's entry names each report file and its signature.
+    casedir = os.path.join(work, "case")
+    pdf2 = os.path.join(out, "again.pdf")
+    r = h.run([h.binary("CUSTODY_VERIFY"), "--root", root, "--case", CASE,
+               "--case-dir", casedir, "--pdf", pdf2, "--sign-with", key,
+               "--cert", cert, d.data], bound_s=120)
+    entry = open(os.path.join(casedir, "entry-000001.txt")).read()
+    h.check(r.returncode == 0 and f"case {CASE}\n" in entry and
+            f" {pdf2}\n" in entry and f" {pdf2}.p7s\n" in entry,
+            "the case record's entry names the PDF and its signature")
+
     os.chmod(key, 0o640)
     r = h.run([h.binary("CUSTODY_VERIFY"), "--root", root, "--pdf", pdf,
                "--sign-with", key, "--cert", cert, d.data], bound_s=60)
