@@ -611,8 +611,10 @@ load_root(const struct args *a, struct vreport *r)
 	    cst_unhex(a->root_fpr, len, want, len / 2) != 0)
 		usage_error("--root-fpr takes 32 or 64 hex digits");
 	cst_key_fingerprint(r->root.pk, fpr);
-	if (memcmp(fpr, want, len / 2) == 0)
+	if (memcmp(fpr, want, len / 2) == 0) {
+		r->root_fpr_ok = 1;
 		return (0);
+	}
 	/* A substituted key file: the failure is the store's. */
 	memset(&f, 0, sizeof(f));
 	f.severity = CST_SEV_FAILURE;

@@ -217,9 +217,14 @@ say_root(const struct vreport *r, vreport_stmt_fn fn, void *ctx)
 	    "with fingerprint %s, for the chain with id %s, read from "
 	    "%s.", fpr, cid, r->root_source != NULL ?
 	    r->root_source : "(unknown)");
-	if (r->root_fpr_given != NULL)
+	if (r->root_fpr_given != NULL && r->root_fpr_ok)
 		say(fn, ctx, 1, "That key has the fingerprint given "
 		    "independently to the verifier (%s).",
+		    r->root_fpr_given);
+	else if (r->root_fpr_given != NULL)
+		say(fn, ctx, 0, "That key does NOT have the fingerprint given "
+		    "independently to the verifier (%s): it is not the root "
+		    "key the verifier was told to expect (SPEC R-KEY-1).",
 		    r->root_fpr_given);
 	else if (r->root_from_store)
 		say(fn, ctx, 0, "The root public key was read from the "

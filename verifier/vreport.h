@@ -41,6 +41,7 @@ struct vreport {
 	char *root_source;      /* the file it came from */
 	int root_from_store;    /* taken from the store being verified */
 	char *root_fpr_given;   /* --root-fpr, as given; NULL */
+	int root_fpr_ok;        /* the key has the fingerprint given */
 	int live;
 	const cst_verifier *v;  /* borrowed; NULL when no walk was made */
 	struct vreport_input *inputs;

@@ -381,10 +381,14 @@ doc_inputs(const struct vreport *r, struct vdoc *d)
 		vdoc_para(d, VDOC_PLAIN, "Root public key fingerprint %s, for "
 		    "the chain with id %s, read from the file %s.", fpr, cid,
 		    or_none(r->root_source));
-		if (r->root_fpr_given != NULL)
+		if (r->root_fpr_given != NULL && r->root_fpr_ok)
 			vdoc_para(d, VDOC_PLAIN, "The examiner gave the "
 			    "fingerprint %s independently; the key file has "
 			    "it.", r->root_fpr_given);
+		else if (r->root_fpr_given != NULL)
+			vdoc_para(d, VDOC_PLAIN, "The examiner gave the "
+			    "fingerprint %s independently; the key file does "
+			    "NOT have it.", r->root_fpr_given);
 		else if (r->root_from_store)
 			vdoc_para(d, VDOC_PLAIN, "This key file was found in "
 			    "the store being examined and no fingerprint was "

@@ -124,7 +124,8 @@ text_head(FILE *f, const struct vreport *r)
 		if (r->root_fpr_given != NULL) {
 			fputs("  fingerprint given: ", f);
 			json_text_puts(f, r->root_fpr_given);
-			fputs("\n", f);
+			fputs(r->root_fpr_ok ? " (matches)\n" :
+			    " (does NOT match)\n", f);
 		}
 	} else {
 		fprintf(f, "  none\n");

@@ -230,6 +230,19 @@ def check_report(work, d, key, cert, ca):
             f"{r.returncode}: {r.stderr.decode(errors='replace')})")
     os.chmod(key, 0o600)
 
+    # A root key without the fingerprint the examiner gave: no sentence
+    # of the report may say it has it.
+    txt = os.path.join(out, "wrong-fpr.txt")
+    r = h.run([h.binary("CUSTODY_VERIFY"), "--root", root, "--root-fpr",
+               "0" * 32, "--text", txt, d.data])
+    said = words(open(txt, "rb").read())
+    h.check(r.returncode == 1 and "That key has the fingerprint" not in said
+            and "the key file has it" not in said and
+            "does NOT have the fingerprint given" in said and
+            "The evidence FAILED verification" in said,
+            f"a wrong --root-fpr is reported as such, never as a match "
+            f"(exit {r.returncode})")
+
     r = h.run([h.binary("CUSTODY_VERIFY"), "--root", root, "--case",
                "bad\x07bell", d.data])
     h.check(r.returncode == 2 and b"--case" in r.stderr,
