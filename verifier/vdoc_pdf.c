@@ -164,9 +164,8 @@ room(const struct pdf *p)
 }
 
 /*
- * Shows layout l at x, line by line, breaking the page between lines.
- * With a frame (r, g, b >= 0), draws a box around it: then it is kept on
- * one page whole when it fits on one.
+ * Shows layout l at x, line by line, breaking the page between lines: a
+ * long paragraph flows on, it is never cut or drawn over the footer.
  */
 static void
 show_lines(struct pdf *p, PangoLayout *l, double x)
@@ -297,9 +296,9 @@ put_para(struct pdf *p, const struct vdoc_block *b)
 	g_object_unref(l);
 }
 
-/* One row of a table at p->y; cells[] its texts, head: the header row. */
+/* The height of a row whose cells are laid out in ls[0..b->ncols). */
 static double
-row_height(struct pdf *p, const struct vdoc_block *b, PangoLayout **ls)
+row_height(const struct vdoc_block *b, PangoLayout **ls)
 {
 	double h = 0, lh;
 	size_t c;
@@ -309,7 +308,6 @@ row_height(struct pdf *p, const struct vdoc_block *b, PangoLayout **ls)
 		if (lh > h)
 			h = lh;
 	}
-	(void)p;
 	return (h + 2 * CELL_PAD);
 }
 
@@ -393,7 +391,7 @@ put_table(struct pdf *p, const struct vdoc_block *b)
 		heads[c] = (char *)(uintptr_t)b->cols[c].head;
 	}
 	row_layouts(p, b, w, heads, 1, hl);
-	hh = row_height(p, b, hl);
+	hh = row_height(b, hl);
 	/*
 	 * No orphan: the header goes to the next page unless two rows fit
 	 * under it; no widow: the last row does not go over alone.
@@ -403,7 +401,7 @@ put_table(struct pdf *p, const struct vdoc_block *b)
 
 		for (r = 0; r < b->nrows && r < 2; r++) {
 			row_layouts(p, b, w, &b->cells[r * b->ncols], 0, rl);
-			first += row_height(p, b, rl);
+			first += row_height(b, rl);
 			free_layouts(rl, b->ncols);
 		}
 		if (first > room(p))
@@ -411,13 +409,13 @@ put_table(struct pdf *p, const struct vdoc_block *b)
 	}
 	for (r = 0; r < b->nrows; r++) {
 		row_layouts(p, b, w, &b->cells[r * b->ncols], 0, rl);
-		rh = row_height(p, b, rl);
+		rh = row_height(b, rl);
 		if (r > 0 && r + 2 == b->nrows && rh <= room(p)) {
 			PangoLayout **nl = hl2;
 
 			row_layouts(p, b, w, &b->cells[(r + 1) * b->ncols], 0,
 			    nl);
-			if (rh + row_height(p, b, nl) > room(p))
+			if (rh + row_height(b, nl) > room(p))
 				rh = room(p) + 1;       /* break before r */
 			free_layouts(nl, b->ncols);
 		}
@@ -426,7 +424,7 @@ put_table(struct pdf *p, const struct vdoc_block *b)
 			new_page(p);
 		if (r == 0 || p->y == MARGIN_TOP)
 			row_draw(p, b, w, hl, hh, 1);
-		row_draw(p, b, w, rl, row_height(p, b, rl), 0);
+		row_draw(p, b, w, rl, row_height(b, rl), 0);
 		free_layouts(rl, b->ncols);
 	}
 	if (b->nrows == 0) {

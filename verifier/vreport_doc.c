@@ -244,6 +244,18 @@ dstr(const cst_audit_info *a, const char *key, char *out, size_t n)
 	return (0);
 }
 
+/* The uint value of key in a's detail as text, "-" when it has none. */
+static const char *
+dnum(const cst_audit_info *a, const char *key, char out[24])
+{
+	uint64_t v;
+
+	if (cst_detail_get_u64(a->detail, a->detail_len, key, &v) != 0)
+		return ("-");
+	snprintf(out, 24, "%" PRIu64, v);
+	return (out);
+}
+
 static uint64_t
 du64(const cst_audit_info *a, const char *key)
 {
@@ -565,8 +577,9 @@ static void
 event_words(const cst_audit_info *a, int unclean, char *what, size_t wn,
     char *det, size_t dn, char *cfg, size_t cn)
 {
-	char s1[256], s2[256], s3[256];
+	char s1[256], s2[256], s3[256], n1[24], n2[24], n3[24];
 	int64_t step = 0;
+	uint64_t v;
 
 	det[0] = '\0';
 	cfg[0] = '\0';
@@ -578,52 +591,54 @@ event_words(const cst_audit_info *a, int unclean, char *what, size_t wn,
 		dstr(a, "version", s1, sizeof(s1));
 		dstr(a, "hostname", s2, sizeof(s2));
 		dstr(a, "config_hash", s3, sizeof(s3));
-		snprintf(det, dn, "version %s, host %s, pid %" PRIu64
-		    ", key epoch %" PRIu64, s1, s2, du64(a, "pid"),
-		    du64(a, "epoch"));
+		snprintf(det, dn, "version %s, host %s, pid %s, key epoch %s",
+		    s1, s2, dnum(a, "pid", n1), dnum(a, "epoch", n2));
 		snprintf(cfg, cn, "configuration SHA-256 %s", s3);
 		break;
 	case CST_REC_STOP:
 		snprintf(what, wn, "Collector stopped cleanly");
 		dstr(a, "reason", s1, sizeof(s1));
-		snprintf(det, dn, "reason %s; %" PRIu64 " messages received, "
-		    "%" PRIu64 " sealed in this run", s1, du64(a, "received"),
-		    du64(a, "sealed"));
+		snprintf(det, dn, "reason %s; %s messages received, %s sealed "
+		    "in this run", s1, dnum(a, "received", n1),
+		    dnum(a, "sealed", n2));
 		break;
 	case CST_REC_RECOVERY:
 		snprintf(what, wn, "Recovery after an unclean stop");
 		dstr(a, "quarantine", s1, sizeof(s1));
 		if (du64(a, "cut_len") > 0)
-			snprintf(det, dn, "%" PRIu64 " bytes of an incomplete "
-			    "block cut from segment %" PRIu64 " at offset %"
-			    PRIu64 " and moved to quarantine/%s",
-			    du64(a, "cut_len"), du64(a, "segment_no"),
-			    du64(a, "valid_len"), s1);
+			snprintf(det, dn, "%s bytes of an incomplete block cut "
+			    "from segment %s at offset %s and moved to "
+			    "quarantine/%s", dnum(a, "cut_len", n1),
+			    dnum(a, "segment_no", n2), dnum(a, "valid_len",
+			    n3), s1);
 		else
-			snprintf(det, dn, "nothing was cut: segment %" PRIu64
-			    " ended with a complete block",
-			    du64(a, "segment_no"));
+			snprintf(det, dn, "nothing was cut: segment %s ended "
+			    "with a complete block", dnum(a, "segment_no",
+			    n1));
 		break;
 	case CST_REC_KEY_EPOCH:
 		snprintf(what, wn, "%s", du64(a, "epoch") > 1 ? "Signing key "
 		    "rotated" : "First signing key certified");
 		dstr(a, "fpr", s1, sizeof(s1));
-		snprintf(det, dn, "epoch %" PRIu64 ", key fingerprint %s",
-		    du64(a, "epoch"), s1);
+		snprintf(det, dn, "epoch %s, key fingerprint %s",
+		    dnum(a, "epoch", n1), s1);
 		break;
 	case CST_REC_LOSS:
 		snprintf(what, wn, "Messages lost or cut");
 		dstr(a, "listener", s1, sizeof(s1));
-		snprintf(det, dn, "listener %s: %" PRIu64 " datagrams dropped "
-		    "by the collector, %" PRIu64 " by the kernel, %" PRIu64
-		    " oversized messages split", s1, du64(a, "udp_dropped"),
-		    du64(a, "kernel_dropped"), du64(a, "oversize"));
+		snprintf(det, dn, "listener %s: %s datagrams dropped by the "
+		    "collector, %s by the kernel, %s oversized messages split",
+		    s1, dnum(a, "udp_dropped", n1), dnum(a, "kernel_dropped",
+		    n2), dnum(a, "oversize", n3));
 		break;
 	case CST_REC_CLOCK:
-		(void)cst_detail_get_i64(a->detail, a->detail_len, "step_ns",
-		    &step);
 		snprintf(what, wn, "The collector's clock was stepped");
-		snprintf(det, dn, "by %+" PRId64 " ms", step / 1000000);
+		if (cst_detail_get_i64(a->detail, a->detail_len, "step_ns",
+		    &step) == 0)
+			snprintf(det, dn, "by %+" PRId64 " ms", step / 1000000);
+		else
+			snprintf(det, dn, "by an amount the record does not "
+			    "give");
 		break;
 	case CST_REC_RELOAD:
 		snprintf(what, wn, "Configuration reloaded");
@@ -637,16 +652,19 @@ event_words(const cst_audit_info *a, int unclean, char *what, size_t wn,
 		if (strcmp(s1, "begin") == 0) {
 			snprintf(what, wn, "A local reader opened the store");
 			dstr(a, "command", s3, sizeof(s3));
-			snprintf(det, dn, "access %" PRIu64 " by user %s (uid %"
-			    PRIu64 "), pid %" PRIu64 ": %s", du64(a, "id"),
-			    s2[0] != '\0' ? s2 : "-", du64(a, "uid"),
-			    du64(a, "pid"), s3);
+			snprintf(det, dn, "access %s by user %s (uid %s), pid "
+			    "%s: %s", dnum(a, "id", n1), s2[0] != '\0' ? s2 :
+			    "-", dnum(a, "uid", n2), dnum(a, "pid", n3), s3);
 		} else {
 			snprintf(what, wn, "A local reader finished");
 			dstr(a, "reason", s3, sizeof(s3));
-			snprintf(det, dn, "access %" PRIu64 ": %" PRIu64
-			    " records shown%s%s", du64(a, "id"),
-			    du64(a, "shown"), s3[0] != '\0' ? "; " : "", s3);
+			if (cst_detail_get_u64(a->detail, a->detail_len,
+			    "shown", &v) == 0)
+				snprintf(det, dn, "access %s: %" PRIu64 " records "
+				    "shown", dnum(a, "id", n1), v);
+			else
+				snprintf(det, dn, "access %s ended without a "
+				    "count: %s", dnum(a, "id", n1), s3);
 		}
 		break;
 	case CST_REC_REFUSAL:
@@ -654,8 +672,15 @@ event_words(const cst_audit_info *a, int unclean, char *what, size_t wn,
 		dstr(a, "listener", s1, sizeof(s1));
 		dstr(a, "peer", s2, sizeof(s2));
 		dstr(a, "reason", s3, sizeof(s3));
-		snprintf(det, dn, "listener %s, peer %s: %s (%" PRIu64
-		    " more not recorded)", s1, s2, s3, du64(a, "suppressed"));
+		if (cst_detail_get_u64(a->detail, a->detail_len, "suppressed",
+		    &v) == 0 && v > 0)
+			snprintf(det, dn, "listener %s, peer %s: %s (%" PRIu64
+			    " more refusals on this listener since the "
+			    "previous record were counted, not recorded)", s1,
+			    s2, s3, v);
+		else
+			snprintf(det, dn, "listener %s, peer %s: %s", s1, s2,
+			    s3);
 		break;
 	default:
 		snprintf(what, wn, "Collector record of kind %s (%u)",
@@ -837,7 +862,7 @@ doc_timeline(const struct vreport *r, struct vdoc *d)
 		{ "Record (block)", 1.1, 0 },
 	};
 	const cst_audit_info *au, *laststats = NULL, *life = NULL;
-	char t[40], gap[40], what[256], det[1024], cfg[320];
+	char t[40], gap[40], what[256], det[1024], cfg[320], n1[24], n2[24];
 	struct life lc;
 	size_t i, n, rows = 0;
 	int64_t prev_ns = 0;
@@ -914,10 +939,10 @@ doc_timeline(const struct vreport *r, struct vdoc *d)
 	if (laststats != NULL) {
 		utc_time(laststats->recv_ns, t);
 		vdoc_para(d, VDOC_NOTE, "%zu periodic statistics record(s) are "
-		    "not listed; the last, at %s, counts %" PRIu64 " messages "
-		    "received and %" PRIu64 " that did not parse as syslog.",
-		    lc.stats, t, du64(laststats, "received"),
-		    du64(laststats, "parse_failed"));
+		    "not listed; the last, at %s, counts %s messages received "
+		    "and %s that did not parse as syslog.", lc.stats, t,
+		    dnum(laststats, "received", n1), dnum(laststats,
+		    "parse_failed", n2));
 	}
 	doc_config(r, d);
 }
