@@ -110,6 +110,9 @@ cst_verifier_free(cst_verifier *v)
 	free_strs(v->recs_strs, 2 * v->nrecs);
 	free(v->losses);
 	free_strs(v->loss_strs, 2 * v->nlosses);
+	for (i = 0; i < v->naudits; i++)
+		free((uint8_t *)(uintptr_t)v->audits[i].detail);
+	free(v->audits);
 	free(v->unproven);
 	free(v->ckps);
 	free_strs(v->ckp_strs, 2 * v->nckps);
@@ -220,6 +223,16 @@ cst_verifier_losses(const cst_verifier *v, size_t *n)
 
 	*n = v->nlosses;
 	return (v->losses);
+}
+
+const cst_audit_info *
+cst_verifier_audits(const cst_verifier *v, size_t *n, uint64_t *total)
+{
+
+	*n = v->naudits;
+	if (total != NULL)
+		*total = v->audits_total;
+	return (v->audits);
 }
 
 const cst_unproven *

@@ -265,8 +265,37 @@ nomem:
 	v->rc = CST_ENOMEM;
 }
 
+/* Keeps audit record a of item it, taking its detail (opts.keep_audits). */
+static void
+audit_keep(cst_verifier *v, const struct item *it, struct audit *a)
+{
+	const struct vfile *vf = &v->files[it->file];
+	cst_audit_info *na, *x;
+
+	v->audits_total++;
+	if (v->naudits >= CST_VERIFY_LIST_MAX)
+		return;
+	if ((na = realloc(v->audits, (v->naudits + 1) * sizeof(*na))) ==
+	    NULL) {
+		v->rc = CST_ENOMEM;
+		return;
+	}
+	v->audits = na;
+	x = &na[v->naudits++];
+	x->kind = a->kind;
+	x->seq = a->seq;
+	x->recv_ns = a->recv_ns;
+	x->block_no = it->f.hdr.block_no;
+	x->segment_no = vf->segno;
+	x->file = vf->path;
+	x->offset = it->off;
+	x->detail = a->detail;
+	x->detail_len = a->detail_len;
+	a->detail = NULL;
+}
+
 void
-cst_vrf_consume_audits(cst_verifier *v, const struct item *it)
+cst_vrf_consume_audits(cst_verifier *v, struct item *it)
 {
 	size_t i;
 
@@ -275,6 +304,8 @@ cst_vrf_consume_audits(cst_verifier *v, const struct item *it)
 			audit_recovery(v, it, &it->audits[i], i);
 		else if (it->audits[i].kind == CST_REC_LOSS)
 			audit_loss(v, &it->audits[i]);
+		if (v->opts.keep_audits)
+			audit_keep(v, it, &it->audits[i]);
 	}
 }
 

@@ -187,6 +187,9 @@ struct cst_verifier {
 	cst_loss_info *losses;
 	size_t nlosses;
 	char **loss_strs;
+	cst_audit_info *audits; /* opts.keep_audits; details owned */
+	size_t naudits;
+	uint64_t audits_total;
 	cst_unproven *unproven;
 	size_t nunproven;
 	cst_ckp_info *ckps;
@@ -320,8 +323,11 @@ void cst_vrf_report_epochs(cst_verifier *v);
  */
 int cst_vrf_keep_strs(char ***arr, size_t n, char *a, char *b);
 
-/* The collector audit records of the authentic block item it. */
-void cst_vrf_consume_audits(cst_verifier *v, const struct item *it);
+/*
+ * The collector audit records of the authentic block item it; with
+ * opts.keep_audits their details are taken from it.
+ */
+void cst_vrf_consume_audits(cst_verifier *v, struct item *it);
 
 /* Quarantine files no recovery record explains. */
 void cst_vrf_report_quarantine(cst_verifier *v);

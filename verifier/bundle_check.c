@@ -30,6 +30,7 @@
 #include "fileout.h"
 #include "json.h"
 #include "query.h"
+#include "vcase.h"
 
 struct ctx {
 	FILE *out;
@@ -41,6 +42,7 @@ struct ctx {
 	cst_buf line;
 	size_t ngiven;        /* checkpoints given with --checkpoint */
 	uint64_t given_head;  /* the greatest head block_no + 1 among them */
+	struct vcase cs;      /* the examiner's case, as given */
 	/* --records-out: the disclosed records, written only if valid. */
 	int recfmt;           /* 0 none, RECORDS_JSONL, RECORDS_RAW */
 	cst_buf recs;
@@ -240,6 +242,21 @@ on_checkpoint(void *arg, uint32_t index, const cst_checkpoint *cp,
 }
 
 /* The bundle file, its digests and the trust anchor, before any listing. */
+/*
+ * A case field of the examiner checking the bundle, when given (the
+ * bundle's maker's are in its note).
+ */
+static void
+text_case(struct ctx *c, const char *name, const char *value)
+{
+
+	if (value == NULL)
+		return;
+	fprintf(c->out, "%s: ", name);
+	json_text_puts(c->out, value);
+	fputc('\n', c->out);
+}
+
 static void
 report_head(struct ctx *c, const char *bundle, const char *rootf,
     size_t len, const cst_digests *dig, const cst_root_pub *root,
@@ -259,6 +276,10 @@ report_head(struct ctx *c, const char *bundle, const char *rootf,
 		    "%s\nroot key fingerprint %s (%s)\nchain %s\n",
 		    CUSTODY_VERSION, CUSTODY_GIT_COMMIT, now, bundle, len,
 		    hsha, hb2, kfpr, rootf, cid);
+		text_case(c, "case", c->cs.id);
+		text_case(c, "exhibit", c->cs.exhibit);
+		text_case(c, "examiner", c->cs.examiner);
+		text_case(c, "organisation", c->cs.organisation);
 		return;
 	}
 	snprintf(tool, sizeof(tool), "custody-verify %s (%s)",
@@ -268,6 +289,17 @@ report_head(struct ctx *c, const char *bundle, const char *rootf,
 	json_cstring(&c->j, tool);
 	json_key(&c->j, "verified_at");
 	json_cstring(&c->j, now);
+	json_key(&c->j, "case");
+	json_begin_object(&c->j);
+	json_key(&c->j, "id");
+	json_cstring(&c->j, c->cs.id);
+	json_key(&c->j, "exhibit");
+	json_cstring(&c->j, c->cs.exhibit);
+	json_key(&c->j, "examiner");
+	json_cstring(&c->j, c->cs.examiner);
+	json_key(&c->j, "organisation");
+	json_cstring(&c->j, c->cs.organisation);
+	json_end_object(&c->j);
 	json_key(&c->j, "bundle");
 	json_begin_object(&c->j);
 	json_key(&c->j, "path");
@@ -434,7 +466,8 @@ usage(void)
 	fprintf(stderr, "usage: custody-verify --bundle FILE --root ROOT.pub "
 	    "[--root-fpr HEX] [--checkpoint FILE]... [--json] [--report "
 	    "FILE] [--records] [--records-out FILE [--records-format "
-	    "jsonl|raw]]\n");
+	    "jsonl|raw]]\n    [--case ID] [--exhibit REF] [--examiner NAME] "
+	    "[--organisation NAME] [--case-dir DIR]\n");
 }
 
 /*
@@ -466,11 +499,12 @@ load_given(const char *path, cst_checkpoint *cp)
 /* What the command line of custody-verify --bundle asks for. */
 struct bargs {
 	const char *bundle, *rootf, *fpr, *report, *recout;
-	const char *case_dir, *case_id;
+	const char *case_dir;
 	int recfmt;
 	const char **gpaths;    /* --checkpoint FILEs; the array to free */
 	size_t ngp;
 	int json, records;
+	struct vcase cs;
 };
 
 /* Parses argv into a.  Returns EXIT_OK, EXIT_USAGE or EXIT_IO. */
@@ -488,12 +522,16 @@ bundle_args(int argc, char **argv, struct bargs *a)
 		{ "records", no_argument, NULL, 'r' },
 		{ "records-out", required_argument, NULL, 'R' },
 		{ "case-dir", required_argument, NULL, 'D' },
-		{ "case", required_argument, NULL, 'C' },
 		{ "records-format", required_argument, NULL, 'f' },
 		{ "checkpoint", required_argument, NULL, 'c' },
+		{ "case", required_argument, NULL, 'C' },
+		{ "exhibit", required_argument, NULL, 'E' },
+		{ "examiner", required_argument, NULL, 'X' },
+		{ "organisation", required_argument, NULL, 'O' },
 		{ NULL, 0, NULL, 0 },
 	};
-	const char **np;
+	const char **np, **field;
+	char why[256];
 	int ch;
 
 	memset(a, 0, sizeof(*a));
@@ -509,7 +547,6 @@ bundle_args(int argc, char **argv, struct bargs *a)
 		case 'r': a->records = 1; break;
 		case 'R': a->recout = optarg; break;
 		case 'D': a->case_dir = optarg; break;
-		case 'C': a->case_id = optarg; break;
 		case 'f':
 			if (strcmp(optarg, "jsonl") == 0)
 				a->recfmt = RECORDS_JSONL;
@@ -528,6 +565,21 @@ bundle_args(int argc, char **argv, struct bargs *a)
 				return (EXIT_IO);
 			a->gpaths = np;
 			a->gpaths[a->ngp++] = optarg;
+			break;
+		case 'C':
+		case 'E':
+		case 'X':
+		case 'O':
+			field = ch == 'C' ? &a->cs.id : ch == 'E' ?
+			    &a->cs.exhibit : ch == 'X' ? &a->cs.examiner :
+			    &a->cs.organisation;
+			if (vcase_check(ch == 'C' ? "--case" : ch == 'E' ?
+			    "--exhibit" : ch == 'X' ? "--examiner" :
+			    "--organisation", optarg, why, sizeof(why)) != 0) {
+				fprintf(stderr, "custody-verify: %s\n", why);
+				return (EXIT_USAGE);
+			}
+			*field = optarg;
 			break;
 		default: usage(); return (EXIT_USAGE);
 		}
@@ -571,7 +623,7 @@ case_entry(const struct bargs *a, const char *command, int status,
 		in[k++] = a->gpaths[i];
 	memset(&n, 0, sizeof(n));
 	n.kind = "verify";
-	n.case_id = a->case_id;
+	n.case_id = a->cs.id;
 	n.command = command;
 	n.inputs = in;
 	n.ninputs = k;
@@ -617,6 +669,7 @@ bundle_check_main(int argc, char **argv)
 	}
 	c.json = a.json;
 	c.records = a.records;
+	c.cs = a.cs;
 	c.recfmt = a.recout != NULL ? a.recfmt : 0;
 	cst_buf_init(&c.recs);
 	if (sodium_init() < 0 || (a.ngp > 0 && (given = calloc(a.ngp,

@@ -472,7 +472,7 @@ case_entry(const struct query_opts *o, const struct query_store *s,
 		in[m++] = s->segs[i].path;
 	memset(&n, 0, sizeof(n));
 	n.kind = "bundle";
-	n.case_id = o->case_id;
+	n.case_id = o->cs.id;
 	n.command = command;
 	n.inputs = in;
 	n.ninputs = m;

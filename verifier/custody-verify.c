@@ -26,7 +26,11 @@
 #include "store_where.h"
 #include "tsr_check.h"
 #include "custody_version.h"
+#include "vcase.h"
+#include "vdoc.h"
 #include "vreport.h"
+#include "vreport_doc.h"
+#include "vsign.h"
 
 static const char usage_text[] =
 "usage: custody-verify [options] DIR|FILE...\n"
@@ -34,6 +38,8 @@ static const char usage_text[] =
 "                      [--checkpoint FILE]...\n"
 "                      [--json] [--report FILE] [--records]\n"
 "                      [--records-out FILE [--records-format jsonl|raw]]\n"
+"                      [--case ID] [--exhibit REF] [--examiner NAME]\n"
+"                      [--organisation NAME]\n"
 "       custody-verify --check-case DIR [--case-head HEX]\n"
 "       custody-verify --case-dir DIR --transfer --from NAME --to NAME\n"
 "                      --reason TEXT [--case ID] FILE...\n"
@@ -69,6 +75,19 @@ static const char usage_text[] =
 "  --report FILE       write the report to FILE (JSON with --json or a .json\n"
 "                      name); standard output then gets the verdict line\n"
 "  --quiet             write nothing to standard output\n"
+"  --pdf FILE          write the examiner's report as an A4 PDF: a plain\n"
+"                      summary, the evidence tables, the collector's own\n"
+"                      timeline, an appendix with the SPEC rules\n"
+"  --html FILE         the same report as one self-contained HTML file\n"
+"  --text FILE         the same report as plain text\n"
+"  --case ID, --exhibit REF, --examiner NAME, --organisation NAME\n"
+"                      the case the reports belong to (printable text, at\n"
+"                      most 200 bytes each), shown in every report form\n"
+"  --sign-with KEY     sign each report file written (--report, --pdf,\n"
+"                      --html, --text) with the PEM private key KEY (mode\n"
+"                      0600 or stricter): a detached DER CMS signature\n"
+"                      FILE.p7s beside each\n"
+"  --cert CERT         the PEM certificate of the --sign-with key\n"
 "  --live              the store is being written: the newest segment may\n"
 "                      end in a partial frame, which is noted, not warned;\n"
 "                      checkpoints are read before the store, so one the\n"
@@ -144,12 +163,20 @@ struct args {
 	size_t nexplicit;      /* FILE arguments among segs */
 	struct ckbuf *cks;     /* given ones first, then the store's */
 	size_t ncks;
+	struct vcase cs;
+	const char *pdf;
+	const char *html;
+	const char *text;
+	const char *sign_key;
+	const char *sign_cert;
+	struct vsign *sg;      /* loaded before the run: fail early */
 	const char *case_dir;  /* --case-dir: append an entry (SPEC 16) */
-	const char *case_id;
 	const char **tsa;      /* --tsa-cert files */
 	size_t ntsa;
 	char **tokens;         /* .tsr files: beside checkpoints, in DIR */
 	size_t ntokens;
+	const char *written[4]; /* report files written, to sign and record */
+	size_t nwritten;
 };
 
 static void
@@ -479,6 +506,17 @@ check_tokens(const struct args *a, struct vreport *r, const cst_verifier *v)
 	return (0);
 }
 
+/* A case field's value, or a usage error saying what is wrong with it. */
+static const char *
+case_arg(const char *opt, const char *val)
+{
+	char why[256];
+
+	if (vcase_check(opt, val, why, sizeof(why)) != 0)
+		usage_error(why);
+	return (val);
+}
+
 static unsigned
 parse_threads(const char *s)
 {
@@ -505,8 +543,16 @@ parse_args(int argc, char **argv, struct args *a)
 		{ "quiet", no_argument, NULL, 'q' },
 		{ "live", no_argument, NULL, 'l' },
 		{ "threads", required_argument, NULL, 't' },
-		{ "case-dir", required_argument, NULL, 'D' },
 		{ "case", required_argument, NULL, 'C' },
+		{ "exhibit", required_argument, NULL, 'E' },
+		{ "examiner", required_argument, NULL, 'X' },
+		{ "organisation", required_argument, NULL, 'O' },
+		{ "pdf", required_argument, NULL, 'P' },
+		{ "html", required_argument, NULL, 'H' },
+		{ "text", required_argument, NULL, 'x' },
+		{ "sign-with", required_argument, NULL, 'S' },
+		{ "cert", required_argument, NULL, 'K' },
+		{ "case-dir", required_argument, NULL, 'D' },
 		{ "version", no_argument, NULL, 'V' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
@@ -559,11 +605,35 @@ parse_args(int argc, char **argv, struct args *a)
 		case 't':
 			a->threads = parse_threads(optarg);
 			break;
+		case 'C':
+			a->cs.id = case_arg("--case", optarg);
+			break;
+		case 'E':
+			a->cs.exhibit = case_arg("--exhibit", optarg);
+			break;
+		case 'X':
+			a->cs.examiner = case_arg("--examiner", optarg);
+			break;
+		case 'O':
+			a->cs.organisation = case_arg("--organisation", optarg);
+			break;
+		case 'P':
+			a->pdf = optarg;
+			break;
+		case 'H':
+			a->html = optarg;
+			break;
+		case 'x':
+			a->text = optarg;
+			break;
+		case 'S':
+			a->sign_key = optarg;
+			break;
+		case 'K':
+			a->sign_cert = optarg;
+			break;
 		case 'D':
 			a->case_dir = optarg;
-			break;
-		case 'C':
-			a->case_id = optarg;
 			break;
 		case 'V':
 			printf("custody-verify %s (commit %s), store format "
@@ -579,6 +649,18 @@ parse_args(int argc, char **argv, struct args *a)
 	}
 	if (optind == argc)
 		usage_error("no store directory or segment file given");
+	if ((a->sign_key != NULL) != (a->sign_cert != NULL))
+		usage_error("--sign-with KEY and --cert CERT go together");
+	if (a->sign_key != NULL && a->report == NULL && a->pdf == NULL &&
+	    a->html == NULL && a->text == NULL)
+		usage_error("--sign-with signs report files: give --report, "
+		    "--pdf, --html or --text");
+	/* A key that cannot sign stops the run before it starts. */
+	if (a->sign_key != NULL && (a->sg = vsign_new(a->sign_key,
+	    a->sign_cert, why, sizeof(why))) == NULL) {
+		fprintf(stderr, "custody-verify: %s\n", why);
+		exit(EXIT_USAGE);
+	}
 	for (i = 0; i < a->nckps; i++)
 		read_ckp(a, a->ckps[i], 0);
 	for (i = (size_t)optind; i < (size_t)argc; i++) {
@@ -683,8 +765,10 @@ load_root(const struct args *a, struct vreport *r)
 	    cst_unhex(a->root_fpr, len, want, len / 2) != 0)
 		usage_error("--root-fpr takes 32 or 64 hex digits");
 	cst_key_fingerprint(r->root.pk, fpr);
-	if (memcmp(fpr, want, len / 2) == 0)
+	if (memcmp(fpr, want, len / 2) == 0) {
+		r->root_fpr_ok = 1;
 		return (0);
+	}
 	/* A substituted key file: the failure is the store's. */
 	memset(&f, 0, sizeof(f));
 	f.severity = CST_SEV_FAILURE;
@@ -758,6 +842,82 @@ write_report(const struct args *a, const struct vreport *r)
 	return (0);
 }
 
+/* Writes the examiner's report d to path in one form; 0 or -1 (said). */
+static int
+write_doc(const char *path, const struct vdoc *d, int (*fn)(FILE *,
+    const struct vdoc *))
+{
+	FILE *f;
+	int rc;
+
+	if ((f = fopen(path, "w")) == NULL) {
+		fprintf(stderr, "custody-verify: %s: %s\n", path,
+		    strerror(errno));
+		return (-1);
+	}
+	rc = fn(f, d);
+	if (fclose(f) != 0 || rc != 0) {
+		fprintf(stderr, "custody-verify: %s: %s\n", path,
+		    strerror(errno));
+		return (-1);
+	}
+	return (0);
+}
+
+/*
+ * Writes the examiner's report forms asked for (--pdf, --html, --text)
+ * and signs every report file written.  Returns 0 or -1 (said).
+ */
+static int
+write_forms(struct args *a, struct vreport *r)
+{
+	const char **files = a->written;
+	struct vsign *sg = a->sg;
+	struct vdoc d;
+	char why[512];
+	size_t i, n = 0;
+	int rc = 0;
+
+	if (a->report != NULL)
+		files[n++] = a->report;
+	if (a->pdf != NULL || a->html != NULL || a->text != NULL) {
+		vreport_env(r);
+		vdoc_init(&d);
+		vreport_doc(r, &d);
+		if (a->pdf != NULL) {
+			if (vdoc_pdf(a->pdf, &d) != 0) {
+				fprintf(stderr, "custody-verify: %s: %s\n",
+				    a->pdf, strerror(errno));
+				rc = -1;
+			} else {
+				files[n++] = a->pdf;
+			}
+		}
+		if (a->html != NULL) {
+			if (write_doc(a->html, &d, vdoc_html) != 0)
+				rc = -1;
+			else
+				files[n++] = a->html;
+		}
+		if (a->text != NULL) {
+			if (write_doc(a->text, &d, vdoc_text) != 0)
+				rc = -1;
+			else
+				files[n++] = a->text;
+		}
+		vdoc_free(&d);
+		if (a->pdf != NULL)
+			vdoc_pdf_fini();
+	}
+	a->nwritten = n;
+	for (i = 0; sg != NULL && i < n; i++)
+		if (vsign_file(sg, files[i], why, sizeof(why)) != 0) {
+			fprintf(stderr, "custody-verify: %s\n", why);
+			rc = -1;
+		}
+	return (rc);
+}
+
 /*
  * The case record's entry for this verification (SPEC section 16): every
  * input read, the report written.  Returns 0 or -1 after saying why.
@@ -767,24 +927,33 @@ case_entry(const struct args *a, const struct vreport *r,
     const char *command, const char *verdict, int status)
 {
 	struct caserec_new n;
-	const char **in;
-	char why[CASEREC_WHY_LEN];
-	size_t i, k = 0;
+	const char **in, *out[8];
+	char why[CASEREC_WHY_LEN], *sigs[4] = { NULL, NULL, NULL, NULL };
+	size_t i, k = 0, nout = 0;
 	int rc;
 
 	if ((in = calloc(r->ninputs + 1, sizeof(*in))) == NULL)
 		oom();
+	/* Every report file written, and its signature beside it. */
+	for (i = 0; i < a->nwritten; i++) {
+		out[nout++] = a->written[i];
+		if (a->sg != NULL) {
+			if (asprintf(&sigs[i], "%s.p7s", a->written[i]) < 0)
+				oom();
+			out[nout++] = sigs[i];
+		}
+	}
 	for (i = 0; i < r->ninputs; i++)
 		if (r->inputs[i].ok)
 			in[k++] = r->inputs[i].path;
 	memset(&n, 0, sizeof(n));
 	n.kind = "verify";
-	n.case_id = a->case_id;
+	n.case_id = a->cs.id;
 	n.command = command;
 	n.inputs = in;
 	n.ninputs = k;
-	n.outputs = &a->report;
-	n.noutputs = a->report != NULL;
+	n.outputs = out;
+	n.noutputs = nout;
 	n.verdict = verdict;
 	n.exit_status = status;
 	if ((rc = caserec_append(a->case_dir, &n, "custody-verify",
@@ -792,6 +961,8 @@ case_entry(const struct args *a, const struct vreport *r,
 		fprintf(stderr, "custody-verify: the case record has no entry "
 		    "for this verification: %s\n", why);
 	free(in);
+	for (i = 0; i < 4; i++)
+		free(sigs[i]);
 	return (rc);
 }
 
@@ -807,7 +978,7 @@ main(int argc, char **argv)
 	const cst_seg_info *segs;
 	cst_digests d;
 	struct stat st;
-	char *qdir = NULL;
+	char *qdir = NULL, *cmdline;
 	size_t i, n;
 	int rc, verdict;
 
@@ -826,9 +997,13 @@ main(int argc, char **argv)
 		if (strcmp(argv[i], "--bundle") == 0 ||
 		    strncmp(argv[i], "--bundle=", 9) == 0)
 			return (bundle_check_main(argc, argv));
+	if ((cmdline = vcase_cmdline(argc, argv)) == NULL)
+		oom();
 	parse_args(argc, argv, &a);
 	vreport_init(&r);
 	r.live = a.live;
+	r.cs = a.cs;
+	r.cmdline = cmdline;
 
 	if (load_root(&a, &r) != 0)
 		goto out;
@@ -843,6 +1018,8 @@ main(int argc, char **argv)
 	o.live = a.live;
 	o.threads = a.threads;
 	o.digests = 1;
+	/* The timeline of the examiner's report. */
+	o.keep_audits = a.pdf != NULL || a.html != NULL || a.text != NULL;
 	if (a.dir != NULL) {
 		if (asprintf(&qdir, "%s/quarantine", a.dir) < 0)
 			oom();
@@ -904,6 +1081,8 @@ out:
 	verdict = vreport_verdict(&r);
 	if (write_report(&a, &r) != 0 && verdict == VREPORT_INTACT)
 		verdict = VREPORT_ERROR;
+	if (write_forms(&a, &r) != 0 && verdict == VREPORT_INTACT)
+		verdict = VREPORT_ERROR;
 	if (a.report != NULL && !a.quiet)
 		printf("custody-verify: %s: %zu finding(s); report in %s\n",
 		    vreport_warning(&r, NULL, 0) ? "WARNING" :
@@ -915,6 +1094,7 @@ out:
 	    verdict) != 0 && verdict == VREPORT_INTACT)
 		verdict = EXIT_IO;
 	vreport_free(&r);
+	vsign_free(a.sg);
 	cst_verifier_free(v);
 	free(qdir);
 	free_list(a.segs, a.nsegs);

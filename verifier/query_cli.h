@@ -18,6 +18,7 @@
 #include "index.h"
 #include "query.h"
 #include "query_store.h"
+#include "vcase.h"
 
 #define QUERY_PROGNAME "custody-query"
 #define QUERY_MAX_THREADS 16
@@ -43,10 +44,11 @@ struct query_opts {
 	int reindex;
 	int threads;
 	int verbose;
+	struct vcase cs;      /* --case ...: the bundle's note, the case
+	                         record's entry */
 	char *note;
 	const char *control_socket; /* NULL: DIR/control.sock */
 	const char *case_dir; /* --case-dir: append an entry (SPEC 16) */
-	const char *case_id;
 	int require_access;   /* no access record: refuse, not warn */
 };
 

@@ -11,11 +11,13 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "custody/buf.h"
 #include "custody/error.h"
 #include "custody/record.h"
 
 #include "exit.h"
 #include "query.h"
+#include "vcase.h"
 #include "query_cli.h"
 
 static const char progname[] = QUERY_PROGNAME;
@@ -97,11 +99,14 @@ usage(FILE *f)
 "      --bundle FILE      write the matches as an evidence bundle (SPEC\n"
 "                         section 11), joined up to the latest checkpoint\n"
 "      --bundle-minimal   only the blocks that hold matches\n"
+"      --case ID, --exhibit REF, --examiner NAME, --organisation NAME\n"
+"                         with --bundle: the case, written into the\n"
+"                         bundle's note with the command line (printable\n"
+"                         text, at most 200 bytes each)\n"
 "      --case-dir DIR     with --bundle: append an entry to the case record\n"
 "                         DIR (SPEC section 16): who, when, the command,\n"
 "                         the store's files and the bundle with their\n"
 "                         SHA-256\n"
-"      --case ID          the case's identifier, in the entry\n"
 "\n"
 "Other:\n"
 "      --root FILE        root public key (default DIR/keys/root.pub)\n"
@@ -181,7 +186,8 @@ enum {
 	OPT_REINDEX, OPT_THREADS, OPT_INTERVAL, OPT_HELP_JSON, OPT_GREP_FIXED,
 	OPT_UTC, OPT_ALL, OPT_LIMIT,
 	OPT_UID, OPT_PID, OPT_TLS_PEER, OPT_CONTROL_SOCKET, OPT_REQUIRE_ACCESS,
-	OPT_CASE_DIR, OPT_CASE,
+	OPT_CASE_DIR,
+	OPT_CASE, OPT_EXHIBIT, OPT_EXAMINER, OPT_ORGANISATION,
 };
 
 static const struct option longopts[] = {
@@ -218,10 +224,13 @@ static const struct option longopts[] = {
 	{ "histogram", required_argument, NULL, OPT_HISTOGRAM },
 	{ "bundle", required_argument, NULL, OPT_BUNDLE },
 	{ "bundle-minimal", no_argument, NULL, OPT_BUNDLE_MIN },
+	{ "case", required_argument, NULL, OPT_CASE },
+	{ "exhibit", required_argument, NULL, OPT_EXHIBIT },
+	{ "examiner", required_argument, NULL, OPT_EXAMINER },
+	{ "organisation", required_argument, NULL, OPT_ORGANISATION },
 	{ "root", required_argument, NULL, OPT_ROOT },
 	{ "control-socket", required_argument, NULL, OPT_CONTROL_SOCKET },
 	{ "case-dir", required_argument, NULL, OPT_CASE_DIR },
-	{ "case", required_argument, NULL, OPT_CASE },
 	{ "require-access-record", no_argument, NULL, OPT_REQUIRE_ACCESS },
 	{ "no-index", no_argument, NULL, OPT_NO_INDEX },
 	{ "reindex", no_argument, NULL, OPT_REINDEX },
@@ -297,25 +306,66 @@ lines_arg(const char *s)
 	return (1);
 }
 
-/* The command line, as the bundle's note: what selected the records. */
+/*
+ * The bundle's note: the case when given, one "name: value" line each,
+ * then the command line that selected the records, shell-quoted.
+ */
 static char *
-join_args(int argc, char **argv)
+bundle_note(const struct query_opts *o, int argc, char **argv)
 {
-	size_t len = 1;
-	char *s;
-	int i;
+	const char *names[] = { "case", "exhibit", "examiner",
+	    "organisation" };
+	const char *vals[] = { o->cs.id, o->cs.exhibit, o->cs.examiner,
+	    o->cs.organisation };
+	char *cmd, *s = NULL;
+	cst_buf b;
+	size_t i;
+	int rc = 0;
 
-	for (i = 0; i < argc; i++)
-		len += strlen(argv[i]) + 1;
-	if ((s = malloc(len)) == NULL)
+	if ((cmd = vcase_cmdline(argc, argv)) == NULL)
 		return (NULL);
-	s[0] = '\0';
-	for (i = 0; i < argc; i++) {
-		if (i > 0)
-			strcat(s, " ");
-		strcat(s, argv[i]);
+	cst_buf_init(&b);
+	for (i = 0; i < 4 && rc == 0; i++) {
+		if (vals[i] == NULL)
+			continue;
+		if ((rc = cst_buf_append(&b, names[i], strlen(names[i]))) ==
+		    0 && (rc = cst_buf_append(&b, ": ", 2)) == 0 &&
+		    (rc = cst_buf_append(&b, vals[i], strlen(vals[i]))) == 0)
+			rc = cst_buf_append(&b, "\n", 1);
 	}
+	if (rc == 0 && b.len > 0)
+		rc = cst_buf_append(&b, "command: ", 9);
+	if (rc == 0 && (rc = cst_buf_append(&b, cmd, strlen(cmd) + 1)) == 0) {
+		s = (char *)b.p;
+		b.p = NULL;
+	}
+	cst_buf_close(&b);
+	free(cmd);
 	return (s);
+}
+
+/* A case field (vcase.h), checked. */
+static int
+case_opt(struct query_opts *o, int c, const char *val)
+{
+	static const char *names[] = { "--case", "--exhibit", "--examiner",
+	    "--organisation" };
+	const char *name = names[c - OPT_CASE];
+	char why[256];
+
+	if (vcase_check(name, val, why, sizeof(why)) != 0) {
+		fprintf(stderr, "%s: %s\n", progname, why);
+		return (-1);
+	}
+	if (c == OPT_CASE)
+		o->cs.id = val;
+	else if (c == OPT_EXHIBIT)
+		o->cs.exhibit = val;
+	else if (c == OPT_EXAMINER)
+		o->cs.examiner = val;
+	else
+		o->cs.organisation = val;
+	return (0);
 }
 
 int
@@ -469,11 +519,15 @@ query_opts_parse(int argc, char **argv, struct query_opts *o)
 		case OPT_BUNDLE_MIN:
 			o->bundle_minimal = 1;
 			break;
+		case OPT_CASE:
+		case OPT_EXHIBIT:
+		case OPT_EXAMINER:
+		case OPT_ORGANISATION:
+			if (case_opt(o, c, optarg) != 0)
+				return (-1);
+			break;
 		case OPT_CASE_DIR:
 			o->case_dir = optarg;
-			break;
-		case OPT_CASE:
-			o->case_id = optarg;
 			break;
 		case OPT_CONTROL_SOCKET:
 			o->control_socket = optarg;
@@ -513,9 +567,9 @@ query_opts_parse(int argc, char **argv, struct query_opts *o)
 		fprintf(stderr, "%s: one store directory expected\n", progname);
 		return (-1);
 	}
-	if ((o->case_dir != NULL || o->case_id != NULL) && o->bundle == NULL) {
-		fprintf(stderr, "%s: --case-dir and --case record a bundle "
-		    "export: they need --bundle FILE\n", progname);
+	if (o->case_dir != NULL && o->bundle == NULL) {
+		fprintf(stderr, "%s: --case-dir records a bundle export: it "
+		    "needs --bundle FILE\n", progname);
 		return (-1);
 	}
 	o->dir = argv[optind];
@@ -556,7 +610,15 @@ query_opts_parse(int argc, char **argv, struct query_opts *o)
 		    "other\n", progname);
 		return (-1);
 	}
-	if (o->bundle != NULL && (o->note = join_args(argc, argv)) == NULL)
+	if (o->bundle == NULL && (o->cs.id != NULL || o->cs.exhibit != NULL ||
+	    o->cs.examiner != NULL || o->cs.organisation != NULL)) {
+		fprintf(stderr, "%s: --case, --exhibit, --examiner and "
+		    "--organisation go into a bundle's note: give --bundle "
+		    "FILE\n", progname);
+		return (-1);
+	}
+	if (o->bundle != NULL && (o->note = bundle_note(o, argc, argv)) ==
+	    NULL)
 		return (-1);
 	return (0);
 }

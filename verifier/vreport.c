@@ -63,6 +63,7 @@ vreport_free(struct vreport *r)
 	free(r->root_source);
 	free(r->root_fpr_given);
 	free(r->error);
+	free(r->cmdline);
 	memset(r, 0, sizeof(*r));
 }
 
@@ -247,9 +248,14 @@ say_root(const struct vreport *r, vreport_stmt_fn fn, void *ctx)
 	    "with fingerprint %s, for the chain with id %s, read from "
 	    "%s.", fpr, cid, r->root_source != NULL ?
 	    r->root_source : "(unknown)");
-	if (r->root_fpr_given != NULL)
+	if (r->root_fpr_given != NULL && r->root_fpr_ok)
 		say(fn, ctx, 1, "That key has the fingerprint given "
 		    "independently to the verifier (%s).",
+		    r->root_fpr_given);
+	else if (r->root_fpr_given != NULL)
+		say(fn, ctx, 0, "That key does NOT have the fingerprint given "
+		    "independently to the verifier (%s): it is not the root "
+		    "key the verifier was told to expect (SPEC R-KEY-1).",
 		    r->root_fpr_given);
 	else if (r->root_from_store)
 		say(fn, ctx, 0, "The root public key was read from the "
@@ -319,6 +325,13 @@ say_chain(const struct vreport *r, vreport_stmt_fn fn, void *ctx)
 		    "where it was detected.", s->failures);
 		for (i = 0; i < nun; i++) {
 			if (un[i].seq_first != CST_NONE &&
+			    un[i].seq_last != CST_NONE &&
+			    un[i].block_first == un[i].block_last)
+				say(fn, ctx, 0, "Records with sequence numbers "
+				    "%" PRIu64 " to %" PRIu64 " (block %" PRIu64
+				    ") are not proven: %s.", un[i].seq_first,
+				    un[i].seq_last, un[i].block_first, un[i].why);
+			else if (un[i].seq_first != CST_NONE &&
 			    un[i].seq_last != CST_NONE)
 				say(fn, ctx, 0, "Records with sequence numbers "
 				    "%" PRIu64 " to %" PRIu64 " (blocks %" PRIu64

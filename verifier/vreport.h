@@ -18,6 +18,7 @@
 #include "custody/verify.h"
 
 #include "exit.h"
+#include "vcase.h"
 
 enum vreport_verdict {
 	VREPORT_INTACT = EXIT_OK,
@@ -60,6 +61,7 @@ struct vreport {
 	char *root_source;      /* the file it came from */
 	int root_from_store;    /* taken from the store being verified */
 	char *root_fpr_given;   /* --root-fpr, as given; NULL */
+	int root_fpr_ok;        /* the key has the fingerprint given */
 	int live;
 	const cst_verifier *v;  /* borrowed; NULL when no walk was made */
 	struct vreport_input *inputs;
@@ -70,6 +72,12 @@ struct vreport {
 	struct vreport_token *tokens;
 	size_t ntokens;
 	int tsa_given;          /* TSA certificates were given (--tsa-cert) */
+	struct vcase cs;        /* the case, fields NULL when not given */
+	char *cmdline;          /* the command, shell-quoted; NULL */
+	/* How the run was made (vreport_env), for the examiner's report. */
+	char exe_sha256[65];    /* of the running binary; "" unknown */
+	char local_time[96];    /* verified_ns in the local zone */
+	char clock[192];        /* the host clock's synchronisation */
 };
 
 /* Initialises r empty, noting the time. */
@@ -111,6 +119,12 @@ int vreport_warning(const struct vreport *r, char *out, size_t n);
  * or CST_ENOMEM.
  */
 int vreport_add_token(struct vreport *r, const struct vreport_token *t);
+
+/*
+ * Fills r's exe_sha256 (of /proc/self/exe), local_time and clock (from
+ * ntp_adjtime), each "unknown" when it cannot be told.
+ */
+void vreport_env(struct vreport *r);
 
 /* Writes the report for a person to f. */
 void vreport_text(FILE *f, const struct vreport *r);

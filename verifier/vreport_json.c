@@ -477,6 +477,20 @@ json_report(struct json *j, const struct vreport *r)
 	json_i64(j, CST_FORMAT_VERSION);
 	json_key(j, "verified_at");
 	j_time(j, r->verified_ns);
+	/* The case the examiner named; null for a field not given. */
+	json_key(j, "case");
+	json_begin_object(j);
+	json_key(j, "id");
+	json_cstring(j, r->cs.id);
+	json_key(j, "exhibit");
+	json_cstring(j, r->cs.exhibit);
+	json_key(j, "examiner");
+	json_cstring(j, r->cs.examiner);
+	json_key(j, "organisation");
+	json_cstring(j, r->cs.organisation);
+	json_end_object(j);
+	json_key(j, "command");
+	json_cstring(j, r->cmdline);
 	json_key(j, "live");
 	json_bool(j, r->live);
 	json_key(j, "error");

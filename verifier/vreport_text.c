@@ -69,6 +69,18 @@ text_finding(FILE *f, const cst_finding *x)
 	fputs("\n", f);
 }
 
+/* A case field, when given. */
+static void
+text_case(FILE *f, const char *name, const char *value)
+{
+
+	if (value == NULL)
+		return;
+	fprintf(f, "%s: ", name);
+	json_text_puts(f, value);
+	fputs("\n", f);
+}
+
 /* The tool, the verdict, the trust anchor and the input files. */
 static void
 text_head(FILE *f, const struct vreport *r)
@@ -81,7 +93,12 @@ text_head(FILE *f, const struct vreport *r)
 	vreport_time(r->verified_ns, t);
 	fprintf(f, "custody-verify %s (commit %s), store format v%d\n",
 	    CUSTODY_VERSION, CUSTODY_GIT_COMMIT, CST_FORMAT_VERSION);
-	fprintf(f, "verified at %s (UTC)\n\n", t);
+	fprintf(f, "verified at %s (UTC)\n", t);
+	text_case(f, "case", r->cs.id);
+	text_case(f, "exhibit", r->cs.exhibit);
+	text_case(f, "examiner", r->cs.examiner);
+	text_case(f, "organisation", r->cs.organisation);
+	fputs("\n", f);
 	/* INTACT only when nothing present went unverified (R-VER-2). */
 	if (vreport_warning(r, warn, sizeof(warn)))
 		fprintf(f, "VERDICT: WARNING: no check failed, but %s\n\n",
@@ -107,7 +124,8 @@ text_head(FILE *f, const struct vreport *r)
 		if (r->root_fpr_given != NULL) {
 			fputs("  fingerprint given: ", f);
 			json_text_puts(f, r->root_fpr_given);
-			fputs("\n", f);
+			fputs(r->root_fpr_ok ? " (matches)\n" :
+			    " (does NOT match)\n", f);
 		}
 	} else {
 		fprintf(f, "  none\n");

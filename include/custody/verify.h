@@ -96,6 +96,13 @@ typedef struct cst_verify_opts {
 	const char *quarantine_dir;
 	/* Compute SHA-256 and BLAKE2b-256 of every segment file. */
 	int digests;
+	/*
+	 * Keep every collector audit record (kinds 1..9) of an authentic
+	 * block for cst_verifier_audits, e.g. for a report's timeline.  The
+	 * walk copies them out of every block anyway: keeping them costs
+	 * only the memory they take.
+	 */
+	int keep_audits;
 	cst_progress_cb progress;
 	void *progress_ctx;
 } cst_verify_opts;
@@ -191,6 +198,23 @@ typedef struct cst_loss_info {
 	uint64_t kernel_dropped;
 	uint64_t oversize;
 } cst_loss_info;
+
+/*
+ * A collector audit record (kinds 1..9) of an authentic block, kept with
+ * opts.keep_audits.  Its detail map is the sealed bytes (untrusted text:
+ * read them with cst_detail_get_*).
+ */
+typedef struct cst_audit_info {
+	unsigned kind;         /* CST_REC_* */
+	uint64_t seq;
+	int64_t recv_ns;
+	uint64_t block_no;
+	uint64_t segment_no;
+	const char *file;      /* the segment file holding its block */
+	uint64_t offset;       /* that block's frame offset in file */
+	const uint8_t *detail; /* the MessagePack detail map */
+	size_t detail_len;
+} cst_audit_info;
 
 /* A range of the chain that is not proven: lost, damaged or unreadable. */
 typedef struct cst_unproven {
@@ -347,6 +371,14 @@ const cst_recovery_info *cst_verifier_recoveries(const cst_verifier *v,
 
 /* The loss records, as cst_verifier_recoveries. */
 const cst_loss_info *cst_verifier_losses(const cst_verifier *v, size_t *n);
+
+/*
+ * The collector audit records kept with opts.keep_audits (borrowed), in
+ * chain order, at most CST_VERIFY_LIST_MAX; *total counts them all (it
+ * may be NULL).  None without opts.keep_audits.
+ */
+const cst_audit_info *cst_verifier_audits(const cst_verifier *v, size_t *n,
+    uint64_t *total);
 
 /* The ranges not proven, in chain order, at most CST_VERIFY_LIST_MAX. */
 const cst_unproven *cst_verifier_unproven(const cst_verifier *v, size_t *n);

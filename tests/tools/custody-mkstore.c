@@ -6,7 +6,7 @@
  *       [--block-records R] [--checkpoint-every B] [--unsealed]
  *       [--partial-tail BYTES] [--empty-tail] [--recovery] [--loss]
  *       [--forge-cert EPOCH] [--event-seed S2] [--level L] [--threads T]
- *       [--secrets]
+ *       [--secrets] [--hostname TEXT] [--config FILE]...
  *
  * Everything is derived from the seed (keys with BLAKE2b, chain id, event
  * text, times), so one seed always gives the same bytes: make_vectors.sh
@@ -133,7 +133,8 @@ usage(void)
 	    "[--partial-tail BYTES]\n"
 	    "    [--empty-tail] [--recovery] [--loss] [--forge-cert EPOCH] "
 	    "[--event-seed S2]\n"
-	    "    [--level L] [--threads T] [--secrets]\n");
+	    "    [--level L] [--threads T] [--secrets] [--hostname TEXT]\n"
+	    "    [--config FILE]...\n");
 	exit(2);
 }
 
@@ -585,22 +586,70 @@ crash_and_recover(struct store *s, struct job *j)
 		die("detail", CST_ENOMEM);
 }
 
+/*
+ * The start records' hostname: untrusted text a report shows, so a test
+ * can seal hostile text (markup, quotes) into an authentic record.
+ */
+static const char *start_hostname = "mkstore";
+
+/*
+ * --config FILE, repeatable: the n-th start record carries the n-th
+ * file's text as `config` and its SHA-256 as `config_hash` (the last one
+ * repeats), so that a report can show what changed between runs.
+ */
+static char *start_configs[4];
+static size_t nstart_configs, nstarts;
+
+static char *
+read_text(const char *path)
+{
+	char *s = NULL;
+	size_t len = 0;
+	FILE *f, *m;
+	int c;
+
+	if ((f = fopen(path, "r")) == NULL || (m = open_memstream(&s,
+	    &len)) == NULL) {
+		fprintf(stderr, "custody-mkstore: %s: %s\n", path,
+		    strerror(errno));
+		exit(2);
+	}
+	while ((c = fgetc(f)) != EOF)
+		fputc(c, m);
+	fclose(f);
+	fclose(m);
+	return (s);
+}
+
 static void
 add_start(struct job *j, const cst_root_key *root, uint32_t epoch)
 {
 	char fpr[2 * CST_FPR_LEN + 1];
+	char hash[65] = "0000000000000000000000000000000000000000000000000000"
+	    "000000000000";
+	const char *cfg = NULL;
+	uint8_t h[32];
 	cst_buf *d;
 
+	if (nstart_configs > 0) {
+		cfg = start_configs[nstarts < nstart_configs ? nstarts :
+		    nstart_configs - 1];
+		crypto_hash_sha256(h, (const uint8_t *)cfg, strlen(cfg));
+		cst_hex(h, 32, hash);
+	}
+	nstarts++;
 	cst_key_fingerprint_hex(root->pub.pk, fpr);
 	audit_add(j, CST_REC_START, "custodyd: start (custody-mkstore)");
 	d = &j->audits[j->naudits - 1].detail;
-	if (cst_detail_begin(d, 5) != 0 ||
+	if (cst_detail_begin(d, cfg != NULL ? 6 : 5) != 0 ||
 	    cst_detail_put_str(d, "version", "mkstore", 7) != 0 ||
-	    cst_detail_put_str(d, "config_hash", "0000000000000000000000000000"
-	    "000000000000000000000000000000000000", 64) != 0 ||
+	    cst_detail_put_str(d, "config_hash", hash, 64) != 0 ||
+	    (cfg != NULL && cst_detail_put_str(d, "config", cfg,
+	    strlen(cfg)) != 0) ||
 	    cst_detail_put_str(d, "root_fpr", fpr, strlen(fpr)) != 0 ||
 	    cst_detail_put_u64(d, "epoch", epoch) != 0 ||
-	    cst_detail_put_str(d, "hostname", "mkstore", 7) != 0)
+	    cst_detail_put_str(d, "hostname", start_hostname,
+	    strlen(start_hostname)) != 0)
 		die("detail", CST_ENOMEM);
 }
 
@@ -688,6 +737,8 @@ parse_args(int argc, char **argv, struct opts *o)
 		{ "level", required_argument, NULL, 'l' },
 		{ "threads", required_argument, NULL, 't' },
 		{ "secrets", no_argument, NULL, 'x' },
+		{ "hostname", required_argument, NULL, 'H' },
+		{ "config", required_argument, NULL, 'C' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
@@ -739,6 +790,12 @@ parse_args(int argc, char **argv, struct opts *o)
 			o->threads = (unsigned)parse_u64(optarg, "--threads");
 			break;
 		case 'x': o->secrets = 1; break;
+		case 'H': start_hostname = optarg; break;
+		case 'C':
+			if (nstart_configs == 4)
+				usage();
+			start_configs[nstart_configs++] = read_text(optarg);
+			break;
 		default: usage();
 		}
 	}

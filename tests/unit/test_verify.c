@@ -1015,3 +1015,71 @@ Test(verify, file_digests)
 	cr_assert_eq(cst_digests_file(path, &b, &size), CST_ENOENT);
 	free(big);
 }
+
+/*
+ * The collector's audit records kept for a report's timeline: none
+ * unless asked for; with keep_audits every one, in chain order, with the
+ * block and file that hold it, whatever the number of threads.
+ */
+Test(verify, keep_audits)
+{
+	const cst_verify_summary *s;
+	const cst_audit_info *au;
+	struct flist l = { NULL, 0 };
+	cst_verify_opts o;
+	cst_verifier *v;
+	cst_root_pub root;
+	char *dir, *p, **segs;
+	uint64_t total, kinds[CST_REC_KIND_MAX + 1];
+	size_t n, nsegs, i, k;
+	unsigned threads;
+
+	cr_assert(asprintf(&dir, "/tmp/custody-audits-%d", (int)getpid()) >= 0);
+	make_store(dir, "--events 3000 --segments 2 --epochs 3 --recovery "
+	    "--loss --seed 41");
+	p = path2(dir, "keys/root.pub");
+	cr_assert_eq(cst_root_pub_load(p, &root), 0);
+	free(p);
+	segs = segment_paths(dir, &nsegs);
+	for (threads = 0; threads <= 2; threads += 2) {
+		for (k = 0; k <= 1; k++) {
+			memset(&o, 0, sizeof(o));
+			o.threads = threads;
+			o.keep_audits = (int)k;
+			v = cst_verifier_new(&root, &o, collect, &l);
+			cr_assert_eq(cst_verifier_run(v,
+			    (const char *const *)segs, nsegs), 0);
+			s = cst_verifier_summary(v);
+			au = cst_verifier_audits(v, &n, &total);
+			if (!k) {
+				cr_expect_eq(n, 0);
+				cr_expect_eq(total, 0);
+				cst_verifier_free(v);
+				continue;
+			}
+			memset(kinds, 0, sizeof(kinds));
+			for (i = 0; i < n; i++) {
+				cr_assert_leq(au[i].kind, CST_REC_KIND_MAX);
+				kinds[au[i].kind]++;
+				cr_expect(i == 0 || au[i].seq > au[i - 1].seq,
+				    "audit records in chain order");
+				cr_expect_not_null(au[i].file);
+				cr_expect_neq(au[i].block_no, CST_NONE);
+			}
+			cr_expect_eq(total, n);
+			for (i = 1; i <= CST_REC_KIND_MAX; i++)
+				cr_expect_eq(kinds[i], s->kinds[i],
+				    "kind %zu: kept %" PRIu64 ", counted %"
+				    PRIu64, i, kinds[i], s->kinds[i]);
+			cr_expect_gt(kinds[CST_REC_RECOVERY], 0);
+			cr_expect_gt(kinds[CST_REC_KEY_EPOCH], 0);
+			cst_verifier_free(v);
+		}
+	}
+	flist_free(&l);
+	free_paths(segs, nsegs);
+	cr_assert(asprintf(&p, "rm -rf '%s'", dir) >= 0);
+	cr_assert_eq(system(p), 0);
+	free(p);
+	free(dir);
+}
