@@ -1,5 +1,5 @@
 /*
- * The chain tree's node store (SPEC section 13, R-TLOG-7): the nodes of
+ * The chain tree's node store (SPEC section 13.4): the nodes of
  * perfect subtrees of the chain tree, kept in data_dir/tree/ so that
  * inclusion and consistency proofs cost O(log n) reads.  Derived data:
  * rebuilt from the segments when missing or short, never evidence, never
