@@ -48,6 +48,11 @@ struct daemon {
 	struct batcher *batcher;
 	struct sealpool *seal;
 	struct writer *writer;
+	/*
+	 * The chain tree's nodes (SPEC 13), for proofs from any thread; NULL
+	 * without a log key.  Closed after the writer.
+	 */
+	struct treestore *tree;
 	struct listeners *ls;
 	/* Closed by a stop, until every handle is: RELP answers still go. */
 	struct listeners *ls_stopping;
