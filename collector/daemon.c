@@ -694,7 +694,8 @@ daemon_run(struct conf *c, daemon_reload_fn *reload_fn, void *ctx)
 	struct batcher_cfg bc;
 	struct batcher_ops bops = { on_cut, on_opened };
 	struct sealpool_ops sops = { on_built, on_sealed };
-	struct writer_ops wops = { on_durable, on_key_epoch, on_writer_fatal };
+	struct writer_ops wops = { on_durable, on_key_epoch, on_writer_fatal,
+	    NULL };
 	struct writer_cfg wc;
 	struct recovery rec;
 	struct privdrop pd;
