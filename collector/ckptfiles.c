@@ -59,6 +59,44 @@ is_token(const struct dirent *e)
 	return (numbered(e->d_name, "tsr") != 0);
 }
 
+static int
+is_note(const struct dirent *e)
+{
+
+	return (numbered(e->d_name, "note") != 0);
+}
+
+static void remove_one(const char *dir, uint64_t blocks, const char *ext,
+    const _Atomic uint64_t *pinned);
+
+/*
+ * Deletes the files of dir that filter takes (numbered, extension ext)
+ * whose checkpoint is gone: left alone by a crash between two unlinks.
+ */
+static void
+prune_orphans(const char *dir, int (*filter)(const struct dirent *),
+    const char *ext, const _Atomic uint64_t *pinned)
+{
+	struct dirent **ents;
+	char name[CKPTFILES_NAME_LEN], path[PATH_LEN];
+	struct stat st;
+	uint64_t v;
+	int i, n;
+
+	if ((n = scandir(dir, &ents, filter, NULL)) < 0)
+		return;
+	for (i = 0; i < n; i++) {
+		v = numbered(ents[i]->d_name, ext);
+		ckptfiles_name(v, "ckpt", name);
+		if (snprintf(path, sizeof(path), "%s/%s", dir, name) <
+		    (int)sizeof(path) && lstat(path, &st) != 0 &&
+		    errno == ENOENT)
+			remove_one(dir, v, ext, pinned);
+		free(ents[i]);
+	}
+	free(ents);
+}
+
 int
 ckptfiles_newest(const char *dir, uint64_t *blocks)
 {
@@ -145,8 +183,6 @@ ckptfiles_prune(const char *dir, uint64_t keep,
     const _Atomic uint64_t *pinned)
 {
 	struct dirent **ents;
-	char name[CKPTFILES_NAME_LEN], path[PATH_LEN];
-	struct stat st;
 	uint64_t v;
 	int i, n;
 
@@ -156,23 +192,14 @@ ckptfiles_prune(const char *dir, uint64_t keep,
 			v = numbered(ents[i]->d_name, "ckpt");
 			if ((uint64_t)(n - i) > keep) {
 				remove_one(dir, v, "tsr", pinned);
+				remove_one(dir, v, "note", pinned);
 				remove_one(dir, v, "ckpt", pinned);
 			}
 			free(ents[i]);
 		}
 		free(ents);
 	}
-	/* A token left alone by a crash between the two unlinks (R-TSA-4). */
-	if ((n = scandir(dir, &ents, is_token, NULL)) < 0)
-		return;
-	for (i = 0; i < n; i++) {
-		v = numbered(ents[i]->d_name, "tsr");
-		ckptfiles_name(v, "ckpt", name);
-		if (snprintf(path, sizeof(path), "%s/%s", dir, name) <
-		    (int)sizeof(path) && lstat(path, &st) != 0 &&
-		    errno == ENOENT)
-			remove_one(dir, v, "tsr", pinned);
-		free(ents[i]);
-	}
-	free(ents);
+	/* Left alone by a crash between the unlinks (R-TSA-4, R-NOTE-7). */
+	prune_orphans(dir, is_token, "tsr", pinned);
+	prune_orphans(dir, is_note, "note", pinned);
 }

@@ -1,8 +1,9 @@
 /*
  * The files of checkpoints/ (and of the export directory) that the
  * writer and the timestamp fetcher both write: numbered checkpoints
- * ckpt-<20 digits>.ckpt with their tokens ckpt-<20 digits>.tsr beside
- * them (SPEC R-CKP-6, R-TSA-1, R-TSA-4), written atomically and durably.
+ * ckpt-<20 digits>.ckpt with their tokens ckpt-<20 digits>.tsr and note
+ * checkpoints ckpt-<20 digits>.note beside them (SPEC R-CKP-6, R-TSA-1,
+ * R-TSA-4, R-NOTE-7), written atomically and durably.
  */
 #ifndef CUSTODY_COLLECTOR_CKPTFILES_H
 #define CUSTODY_COLLECTOR_CKPTFILES_H
@@ -36,7 +37,7 @@ int ckptfiles_write(const char *dir, const char *name, const uint8_t *data,
 
 /*
  * Deletes the oldest numbered checkpoints of dir beyond keep, each with
- * its token, and tokens whose checkpoint is gone; never the checkpoint
+ * its token and note, and tokens and notes whose checkpoint is gone; never the checkpoint
  * (nor token) of *pinned blocks (one whose token is being fetched;
  * 0: none).  Best effort: what cannot be deleted stays.
  */

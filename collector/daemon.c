@@ -37,6 +37,7 @@
 #include "recovery.h"
 #include "sealpool.h"
 #include "store.h"
+#include "treestore.h"
 #include "writer.h"
 
 void
@@ -621,12 +622,55 @@ banner(struct daemon *d)
 }
 
 /*
- * Prepares the data directory, loads (or creates) the keys into *key
- * (returned to free) and recovers the store (R-REC-5/6) into *rec.
- * Returns 0, or -1 after logging why.
+ * Loads the log key, if the store has one, into *lk (returned to free)
+ * and *cert, and opens the chain tree's node store at the chain's size
+ * into d->tree (SPEC 13).  Without a log key, or when the tree cannot be
+ * opened, *lk stays NULL and no note checkpoints are written.  Returns
+ * 0, or -1 after logging why (a log key that is there but unusable).
  */
 static int
-open_store(struct daemon *d, cst_epoch_key **key, struct recovery *rec)
+open_log(struct daemon *d, const cst_root_pub *root,
+    const struct recovery *rec, cst_log_key **lk, cst_log_cert *cert)
+{
+	const struct conf *c = d->cfg;
+	char err[STORE_ERR_LEN], terr[TREESTORE_ERR_LEN];
+	int rc;
+
+	*lk = NULL;
+	rc = store_log_key(c->data_dir, root, c->keys_create, lk, cert, err);
+	if (rc == CST_ENOENT) {
+		log_notice("no log key (%s/keys/log.key): no note checkpoints "
+		    "are written, and witnesses cannot follow this chain; "
+		    "make one with `custodyd keygen --log-key --root-key "
+		    "ROOT.KEY --out DIR`", c->data_dir);
+		return (0);
+	}
+	if (rc != 0) {
+		log_err("%s", err);
+		return (-1);
+	}
+	/*
+	 * The tree is derived data: collecting goes on without it, and only
+	 * the notes stop, as they would without a log key.
+	 */
+	if (treestore_open(c->data_dir, rec->st.next_block_no,
+	    rec->st.prev_hash, &d->tree, terr) != 0) {
+		log_err("chain tree: %s; no note checkpoints are written this "
+		    "run", terr);
+		cst_log_key_free(*lk);
+		*lk = NULL;
+	}
+	return (0);
+}
+
+/*
+ * Prepares the data directory, loads (or creates) the keys into *key
+ * (returned to free) and recovers the store (R-REC-5/6) into *rec; then
+ * open_log.  Returns 0, or -1 after logging why.
+ */
+static int
+open_store(struct daemon *d, cst_epoch_key **key, struct recovery *rec,
+    cst_log_key **lk, cst_log_cert *cert)
 {
 	const struct conf *c = d->cfg;
 	cst_root_pub root;
@@ -662,7 +706,7 @@ open_store(struct daemon *d, cst_epoch_key **key, struct recovery *rec)
 		log_warn("recovery: the last run did not stop cleanly; "
 		    "segment %" PRIu64 " continues at offset %" PRIu64,
 		    rec->segment_no, rec->valid_len);
-	return (0);
+	return (open_log(d, &root, rec, lk, cert));
 }
 
 /*
@@ -791,11 +835,14 @@ daemon_run(struct conf *c, daemon_reload_fn *reload_fn, void *ctx)
 	struct batcher_cfg bc;
 	struct batcher_ops bops = { on_cut, on_opened };
 	struct sealpool_ops sops = { on_built, on_sealed };
-	struct writer_ops wops = { on_durable, on_key_epoch, on_writer_fatal };
+	struct writer_ops wops = { on_durable, on_key_epoch, on_writer_fatal,
+	    NULL };
 	struct writer_cfg wc;
 	struct recovery rec;
 	struct privdrop pd;
 	cst_epoch_key *key = NULL;
+	cst_log_key *lk = NULL;
+	cst_log_cert lcert;
 	char err[STORE_ERR_LEN], fderr[FDLIMIT_ERR_LEN];
 	char perr[PRIVDROP_ERR_LEN], listen_err[LISTENER_ERR_LEN];
 	uint64_t fdmax;
@@ -826,7 +873,7 @@ daemon_run(struct conf *c, daemon_reload_fn *reload_fn, void *ctx)
 		log_err("%s", perr);
 		goto err1;
 	}
-	if (open_store(d, &key, &rec) != 0) {
+	if (open_store(d, &key, &rec, &lk, &lcert) != 0) {
 		if (pd.active)
 			log_err("custodyd opens the store as %s: %s and "
 			    "everything in it must belong to %s", pd.name,
@@ -873,6 +920,13 @@ daemon_run(struct conf *c, daemon_reload_fn *reload_fn, void *ctx)
 	key = NULL;
 	if (open_anchor(d) != 0)
 		goto err4;
+	if (lk != NULL) {
+		if ((rc = writer_set_log(d->writer, lk, &lcert, d->tree)) != 0) {
+			log_err("log key: %s", cst_strerror(rc));
+			goto err4;
+		}
+		lk = NULL;
+	}
 	/* Before any thread: the identity changes for this one alone. */
 	if (bind_listeners(d, &pd, listen_err) != 0) {
 		if (d->ls != NULL) {
@@ -913,6 +967,8 @@ err2:
 	uv_loop_close(&d->loop);
 err1:
 	cst_epoch_key_free(key);
+	cst_log_key_free(lk);
+	treestore_close(d->tree);
 	pthread_mutex_destroy(&d->mtx);
 	free(d);
 	return (code);

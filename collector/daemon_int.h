@@ -52,6 +52,11 @@ struct daemon {
 	struct sealpool *seal;
 	struct writer *writer;
 	struct anchor *anchor;    /* NULL: no [anchor] tsa_url */
+	/*
+	 * The chain tree's nodes (SPEC 13), for proofs from any thread; NULL
+	 * without a log key.  Closed after the writer.
+	 */
+	struct treestore *tree;
 	struct listeners *ls;
 	/* Closed by a stop, until every handle is: RELP answers still go. */
 	struct listeners *ls_stopping;

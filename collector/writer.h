@@ -10,9 +10,11 @@
 #define CUSTODY_COLLECTOR_WRITER_H
 
 #include <stdatomic.h>
+#include <stddef.h>
 #include <stdint.h>
 
 #include "custody/keys.h"
+#include "custody/logkey.h"
 
 #include "pipeline.h"
 #include "recovery.h"
@@ -41,6 +43,16 @@ struct writer_ops {
 	 * an unclean stop leaves it.  Called on the writer thread, once.
 	 */
 	void (*fatal)(void *ctx, int rc, const char *msg);
+	/*
+	 * May be NULL.  A note checkpoint (SPEC 13.3) of the chain tree at
+	 * size blocks, text[0..len) (borrowed for the call), is now stored in
+	 * checkpoints/ as ckpt-<size>.note and latest.note, and the tree
+	 * store holds that size: a witness submitter may send it (with a
+	 * consistency proof from treestore_consistency).  Called on the
+	 * writer thread; must not block.
+	 */
+	void (*note)(void *ctx, const uint8_t *text, size_t len,
+	    uint64_t size);
 };
 
 /* Counters for metrics; written by the writer, read anywhere. */
@@ -70,6 +82,19 @@ int writer_new(const char *data_dir, const struct writer_cfg *cfg,
     cst_epoch_key *key, const struct recovery *rec,
     const struct writer_ops *ops, void *ctx, struct writer **out,
     char err[256]);
+
+struct treestore;
+
+/*
+ * Before writer_start: makes w write a note checkpoint (SPEC 13.3,
+ * R-NOTE-7) with every checkpoint, signed by lk (taken, freed with the
+ * writer), with cert (copied) beside it as log.cert, and the chain tree
+ * kept in tree (borrowed; must outlive w; open at the chain's size).
+ * The writer appends every block it writes to tree.  Without this call
+ * no notes are written.  Returns 0 or CST_ENOMEM (lk is then not taken).
+ */
+int writer_set_log(struct writer *w, cst_log_key *lk, const cst_log_cert *cert,
+    struct treestore *tree);
 
 /* Starts the writer thread.  Returns 0 or CST_ENOMEM. */
 int writer_start(struct writer *w);

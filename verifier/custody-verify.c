@@ -64,7 +64,13 @@ static const char usage_text[] =
 "                      must extend (repeatable): detects truncation and\n"
 "                      rollback (SPEC R-CKP-2).  The store's own\n"
 "                      DIR/checkpoints/*.ckpt are always checked too, but\n"
-"                      prove less: deleting them goes unnoticed (R-CKP-4)\n"
+"                      prove less: deleting them goes unnoticed (R-CKP-4).\n"
+"                      A note checkpoint (a .note file, SPEC 13) is\n"
+"                      checked against the chain tree: the store's\n"
+"                      DIR/checkpoints/*.note always, one given here too\n"
+"  --log-cert FILE     a log certificate (log.cert) to check note\n"
+"                      checkpoints with, besides DIR/keys/log.cert and\n"
+"                      DIR/checkpoints/log.cert (repeatable)\n"
 "  --tsa-cert FILE     PEM certificate of a time-stamping authority, or of a\n"
 "                      CA that issued it (repeatable): the RFC 3161 tokens\n"
 "                      beside the checkpoints (ckpt-N.tsr, in DIR/checkpoints/\n"
@@ -136,6 +142,14 @@ struct ckbuf {
 	uint8_t *text;         /* NULL: could not be read */
 	size_t len;
 	int how;               /* CST_CKP_* */
+	int kind;              /* enum ckkind */
+};
+
+/* What a file read with the checkpoints is. */
+enum ckkind {
+	CK_CKPT = 0,           /* a checkpoint (SPEC 8) */
+	CK_NOTE,               /* a note checkpoint (SPEC 13.3) */
+	CK_LOGCERT,            /* a log certificate (SPEC 13.2) */
 };
 
 /*
@@ -150,6 +164,8 @@ struct args {
 	const char *root_fpr;
 	const char **ckps;
 	size_t nckps;
+	const char **lcerts;
+	size_t nlcerts;
 	int json;
 	const char *report;
 	int quiet;
@@ -262,7 +278,8 @@ static int
 want_ckpt(const struct dirent *e)
 {
 
-	return (e->d_name[0] != '.' && has_suffix(e->d_name, ".ckpt"));
+	return (e->d_name[0] != '.' && (has_suffix(e->d_name, ".ckpt") ||
+	    has_suffix(e->d_name, ".note")));
 }
 
 /* Lists dir/sub entries accepted by filter, in name order, as paths. */
@@ -307,9 +324,13 @@ free_list(char **v, size_t n)
 	free(v);
 }
 
-/* Reads path (borrowed) into a new ckbuf of a, with how (CST_CKP_*). */
+/*
+ * Reads path (borrowed) into a new ckbuf of a, with how (CST_CKP_*); a
+ * log certificate with cert set, else a checkpoint or a note (by its name
+ * or, given on the command line, by its first line).
+ */
 static void
-read_ckp(struct args *a, const char *path, int how)
+read_ckp(struct args *a, const char *path, int how, int cert)
 {
 	struct ckbuf *n, *c;
 	struct stat st;
@@ -338,6 +359,11 @@ read_ckp(struct args *a, const char *path, int how)
 		c->text = NULL;
 	}
 	fclose(f);
+	if (cert)
+		c->kind = CK_LOGCERT;
+	else if (has_suffix(path, ".note") || (c->text != NULL &&
+	    c->len >= 8 && memcmp(c->text, "custody/", 8) == 0))
+		c->kind = CK_NOTE;
 }
 
 /* Whether path names the same file as one of the checkpoints given. */
@@ -371,11 +397,23 @@ read_store_ckps(struct args *a, const char *dir)
 	char **list;
 	size_t n, i;
 
+	static const char *const certs[] = { "keys/log.cert",
+	    "checkpoints/log.cert" };
+	struct stat st;
+	char *p;
+
+	for (i = 0; i < sizeof(certs) / sizeof(certs[0]); i++) {
+		if (asprintf(&p, "%s/%s", dir, certs[i]) < 0)
+			oom();
+		if (stat(p, &st) == 0 && !ckp_given(a, p))
+			read_ckp(a, p, CST_CKP_FROM_STORE, 1);
+		free(p);
+	}
 	if (list_dir(dir, "checkpoints", want_ckpt, &list, &n) != 0)
 		return;
 	for (i = 0; i < n; i++)
 		if (!ckp_given(a, list[i]))
-			read_ckp(a, list[i], CST_CKP_FROM_STORE);
+			read_ckp(a, list[i], CST_CKP_FROM_STORE, 0);
 	free_list(list, n);
 }
 
@@ -418,7 +456,8 @@ find_tokens(struct args *a)
 	size_t n, i;
 
 	for (i = 0; i < a->ncks; i++) {
-		if ((t = tsr_check_token_path(a->cks[i].path)) == NULL)
+		if (a->cks[i].kind != CK_CKPT ||
+		    (t = tsr_check_token_path(a->cks[i].path)) == NULL)
 			continue;
 		if (lstat(t, &st) == 0)
 			add_token(a, t);
@@ -467,7 +506,7 @@ check_tokens(const struct args *a, struct vreport *r, const cst_verifier *v)
 	cst_ts_trust *trust = NULL;
 	struct tsr_ckpt tc;
 	char why[CST_TS_WHY_LEN], *cp;
-	size_t i, ninfo;
+	size_t i, j, ci, ninfo;
 	ssize_t k;
 
 	if (a->ntsa > 0) {
@@ -493,9 +532,14 @@ check_tokens(const struct args *a, struct vreport *r, const cst_verifier *v)
 			tc.path = a->cks[k].path;
 			tc.text = a->cks[k].text;
 			tc.len = a->cks[k].len;
-			/* One outcome per checkpoint, in the order checked. */
-			if ((size_t)k < ninfo)
-				tc.info = &infos[k];
+			/*
+			 * One outcome per checkpoint (not per note or log
+			 * certificate), in the order checked: cks order.
+			 */
+			for (j = 0, ci = 0; j < (size_t)k; j++)
+				ci += a->cks[j].kind == CK_CKPT;
+			if (a->cks[k].kind == CK_CKPT && ci < ninfo)
+				tc.info = &infos[ci];
 		}
 		if (tsr_check(r, a->tokens[i], k >= 0 ? &tc : NULL, trust) !=
 		    0)
@@ -538,6 +582,7 @@ parse_args(int argc, char **argv, struct args *a)
 		{ "root-fpr", required_argument, NULL, 'f' },
 		{ "checkpoint", required_argument, NULL, 'c' },
 		{ "tsa-cert", required_argument, NULL, 'T' },
+		{ "log-cert", required_argument, NULL, 'L' },
 		{ "json", no_argument, NULL, 'j' },
 		{ "report", required_argument, NULL, 'o' },
 		{ "quiet", no_argument, NULL, 'q' },
@@ -589,6 +634,13 @@ parse_args(int argc, char **argv, struct args *a)
 				oom();
 			a->tsa = n;
 			a->tsa[a->ntsa++] = optarg;
+			break;
+		case 'L':
+			if ((n = realloc(a->lcerts, (a->nlcerts + 1) *
+			    sizeof(*n))) == NULL)
+				oom();
+			a->lcerts = n;
+			a->lcerts[a->nlcerts++] = optarg;
 			break;
 		case 'j':
 			a->json = 1;
@@ -662,7 +714,9 @@ parse_args(int argc, char **argv, struct args *a)
 		exit(EXIT_USAGE);
 	}
 	for (i = 0; i < a->nckps; i++)
-		read_ckp(a, a->ckps[i], 0);
+		read_ckp(a, a->ckps[i], 0, 0);
+	for (i = 0; i < a->nlcerts; i++)
+		read_ckp(a, a->lcerts[i], 0, 1);
 	for (i = (size_t)optind; i < (size_t)argc; i++) {
 		if (stat(argv[i], &st) != 0) {
 			fprintf(stderr, "custody-verify: %s: %s\n", argv[i],
@@ -966,6 +1020,49 @@ case_entry(const struct args *a, const struct vreport *r,
 	return (rc);
 }
 
+/*
+ * Checks one checkpoint, note or log certificate read before the run and
+ * lists it among the inputs.  Returns 0, or -1 with r->error set.
+ */
+static int
+check_ck(cst_verifier *v, const struct ckbuf *c, struct vreport *r)
+{
+	static const char *const roles[][2] = {
+		{ "checkpoint", "store-checkpoint" },
+		{ "note", "store-note" },
+		{ "log-cert", "store-log-cert" },
+	};
+	const cst_digests *dp = NULL;
+	cst_digests d;
+	int rc;
+
+	/* One that could not be read is reported as such. */
+	if (c->text == NULL)
+		rc = cst_verifier_check_checkpoint_file(v, c->path, NULL);
+	else if ((rc = cst_digests_compute(c->text, c->len, &d)) == 0) {
+		dp = &d;
+		if (c->kind == CK_LOGCERT)
+			rc = cst_verifier_add_log_cert_text(v, c->text, c->len,
+			    c->path);
+		else if (c->kind == CK_NOTE)
+			rc = cst_verifier_check_note_text(v, c->text, c->len,
+			    c->path, c->how);
+		else
+			rc = cst_verifier_check_checkpoint_text(v, c->text,
+			    c->len, c->path, c->how);
+	}
+	if (rc != 0) {
+		if (asprintf(&r->error, "checkpoint %s could not be checked "
+		    "(%s)", c->path, cst_strerror(rc)) < 0)
+			oom();
+		return (-1);
+	}
+	if (vreport_add_input(r, c->path, roles[c->kind][(c->how &
+	    CST_CKP_FROM_STORE) != 0], dp, c->len) != 0)
+		oom();
+	return (0);
+}
+
 int
 main(int argc, char **argv)
 {
@@ -976,11 +1073,10 @@ main(int argc, char **argv)
 	cst_verify_opts o;
 	cst_verifier *v = NULL;
 	const cst_seg_info *segs;
-	cst_digests d;
 	struct stat st;
 	char *qdir = NULL, *cmdline;
 	size_t i, n;
-	int rc, verdict;
+	int rc, verdict, pass;
 
 	/* A file truncated while mapped must not kill us (R-SEG-7). */
 	if (cst_mapguard_install() != 0) {
@@ -1045,30 +1141,14 @@ main(int argc, char **argv)
 		    segs[i].path, "segment", segs[i].has_digests ?
 		    &segs[i].digests : NULL, segs[i].size) != 0)
 			oom();
-	for (i = 0; i < a.ncks; i++) {
-		struct ckbuf *c = &a.cks[i];
-		const cst_digests *dp = NULL;
-
-		/* One that could not be read is reported as such. */
-		if (c->text == NULL)
-			rc = cst_verifier_check_checkpoint_file(v, c->path,
-			    NULL);
-		else if ((rc = cst_digests_compute(c->text, c->len, &d)) ==
-		    0) {
-			dp = &d;
-			rc = cst_verifier_check_checkpoint_text(v, c->text,
-			    c->len, c->path, c->how);
+	/* Log certificates first: the notes are checked with them. */
+	for (pass = 0; pass < 2; pass++)
+		for (i = 0; i < a.ncks; i++) {
+			if ((a.cks[i].kind == CK_LOGCERT) != (pass == 0))
+				continue;
+			if (check_ck(v, &a.cks[i], &r) != 0)
+				goto out;
 		}
-		if (rc != 0) {
-			if (asprintf(&r.error, "checkpoint %s could not be "
-			    "checked (%s)", c->path, cst_strerror(rc)) < 0)
-				oom();
-			goto out;
-		}
-		if (vreport_add_input(&r, c->path, c->how & CST_CKP_FROM_STORE
-		    ? "store-checkpoint" : "checkpoint", dp, c->len) != 0)
-			oom();
-	}
 	if (check_tokens(&a, &r, v) != 0)
 		goto out;
 	store_extras(&a, &r);
@@ -1102,6 +1182,7 @@ out:
 	free(a.ckps);
 	free(a.tsa);
 	free_list(a.tokens, a.ntokens);
+	free(a.lcerts);
 	for (i = 0; i < a.ncks; i++) {
 		free(a.cks[i].path);
 		free(a.cks[i].text);
