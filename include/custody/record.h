@@ -22,7 +22,9 @@ enum cst_record_kind {
 	CST_REC_CLOCK = 7,
 	CST_REC_RELOAD = 8,
 	CST_REC_REFUSAL = 9,     /* a connection refused (R-REC-8) */
-	CST_REC_KIND_MAX = 9,
+	CST_REC_ACCESS = 10,     /* reserved: access records */
+	CST_REC_WITNESS = 11,    /* a checkpoint a witness refused (R-WIT-7) */
+	CST_REC_KIND_MAX = 11,
 };
 
 enum cst_transport {
@@ -130,7 +132,9 @@ int cst_detail_put_str(cst_buf *out, const char *key, const char *v,
 	XX(STATS, 6, "stats")                                                 \
 	XX(CLOCK, 7, "clock")                                                 \
 	XX(RELOAD, 8, "reload")                                               \
-	XX(REFUSAL, 9, "refusal")
+	XX(REFUSAL, 9, "refusal")                                             \
+	XX(ACCESS, 10, "access")                                              \
+	XX(WITNESS, 11, "witness")
 
 #define CST_TRANSPORT_MAP(XX)                                                 \
 	XX(INTERNAL, 0, "internal")                                           \
