@@ -170,6 +170,9 @@ http_req_feed(struct http_req *r, const uint8_t *p, size_t len)
 {
 	size_t room, take, from, i;
 
+	if (r->state == HTTP_DONE && len > 0)
+		return (refuse(r, 400, "bytes after the body (one request "
+		    "per connection)"));
 	if (r->state != HTTP_MORE)
 		return (r->state);
 	if (r->head_len == 0) {

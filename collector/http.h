@@ -45,7 +45,8 @@ void http_req_close(struct http_req *r);
  * Feeds p[0..len) (borrowed).  Returns r->state: HTTP_MORE, HTTP_DONE
  * (bytes after the body make it HTTP_ERROR: one request per connection)
  * or HTTP_ERROR with r->status (400, 404, 405, 411, 413, 501) and
- * r->reason.  Once not HTTP_MORE, later calls change nothing.
+ * r->reason.  Once HTTP_ERROR, later calls change nothing; bytes fed
+ * after HTTP_DONE make it HTTP_ERROR.
  */
 enum http_state http_req_feed(struct http_req *r, const uint8_t *p,
     size_t len);
