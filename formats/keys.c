@@ -29,6 +29,7 @@
 #include "custody/hash.h"
 #include "custody/keys.h"
 #include "fsutil.h"
+#include "keyfile.h"
 
 #define ROOT_PUB_TAG "custody-root-v1"
 #define ROOT_SECRET_TAG "custody-root-secret-v1"
@@ -877,4 +878,20 @@ cst_epoch_key_load(const char *path, const cst_root_pub *root,
 	rc = epoch_key_parse(text, len, root, out);
 	sodium_free(text);
 	return (rc);
+}
+
+int
+cst_keyfile_write(const char *path, const uint8_t *data, size_t len,
+    mode_t mode, int replace)
+{
+
+	return (write_file_atomic(path, data, len, mode,
+	    replace ? WF_REPLACE : WF_NOREPLACE));
+}
+
+int
+cst_keyfile_read(const char *path, int secret, char **text, size_t *len)
+{
+
+	return (read_key_file(path, secret, text, len));
 }

@@ -114,7 +114,7 @@ int cst_note_vkey_format(const cst_note_vkey *k, cst_buf *out);
 /*
  * Parses note buf[0..len) (borrowed; copied) into out, to be released
  * with cst_note_close (zeroed on failure).  Checks the syntax only
- * (R-NOTE-2): size, UTF-8, no control character but LF, the last empty
+ * (R-NOTE-2): size, UTF-8, no ASCII control character but LF, the last empty
  * line, 1..CST_NOTE_MAX_SIGS signature lines, names, canonical base64 of
  * at least 5 bytes.  Returns 0, CST_EPARSE, CST_ETOOBIG or CST_ENOMEM.
  */
@@ -171,8 +171,8 @@ int cst_note_cosign(const char *text, size_t len, uint64_t timestamp,
 /*
  * Checks the cosignature of k (alg 0x04) on n as cst_note_verify does for
  * 0x01; on success *timestamp (may be NULL) is the newest timestamp of
- * k's lines.  Returns 0, CST_ENOENT or CST_ESIG (also for a signature
- * field that is not 72 bytes or a timestamp >= 2^63).
+ * k's lines.  Returns 0, CST_ENOENT, CST_ESIG (also for a signature
+ * field that is not 72 bytes or a timestamp >= 2^63) or CST_ENOMEM.
  */
 int cst_note_cosig_verify(const cst_note *n, const cst_note_vkey *k,
     uint64_t *timestamp) __attribute__((warn_unused_result));
