@@ -189,6 +189,7 @@ finish(struct daemon *d)
 		close_handle((uv_handle_t *)&d->sigs[i]);
 	metrics_close(d->metrics);
 	d->metrics = NULL;
+	daemon_witness_close_srv(d);
 }
 
 /* After the threads are joined: what the mailbox still holds. */
@@ -608,6 +609,13 @@ bind_listeners(struct daemon *d, const struct privdrop *pd,
 	else if (c->metrics != NULL && metrics_open(&d->loop, c->metrics,
 	    metrics_render, d, &d->metrics, err) != 0)
 		log_warn("no metrics endpoint: %s", err);
+	/* A witness that cannot serve is a listener that cannot bind. */
+	if (d->ls != NULL && daemon_witness_open(d) != 0) {
+		snprintf(listen_err, LISTENER_ERR_LEN, "witness.listen %s: "
+		    "cannot serve (see above)", c->witness.listen);
+		listeners_close(d->ls, listeners_closed, d);
+		d->ls = NULL;
+	}
 	if (privdrop_finish(pd, perr) != 0) {
 		log_err("%s", perr);
 		return (-1);
@@ -744,7 +752,8 @@ daemon_run(struct conf *c, daemon_reload_fn *reload_fn, void *ctx)
 		goto err4;
 	}
 	if ((rc = sealpool_start((unsigned)c->seal_threads, c->zstd_level,
-	    &sops, d, &d->seal)) != 0 || (rc = writer_start(d->writer)) != 0) {
+	    &sops, d, &d->seal)) != 0 || (rc = writer_start(d->writer)) != 0 ||
+	    (rc = daemon_submit_start(d, NULL, NULL)) != 0) {
 		log_err("starting threads: %s", cst_strerror(rc));
 		goto err4;
 	}
@@ -756,6 +765,7 @@ daemon_run(struct conf *c, daemon_reload_fn *reload_fn, void *ctx)
 err4:
 	/* The workers drain into the writer, which has stopped or will. */
 	sealpool_stop(d->seal);
+	daemon_witness_free(d);
 	writer_free(d->writer);
 	drain(d);
 err3:

@@ -17,6 +17,7 @@
 #include "custody/keys.h"
 
 #include "conf.h"
+#include "submit.h"
 #include "daemon.h"
 #include "writer.h"
 
@@ -52,6 +53,10 @@ struct daemon {
 	/* Closed by a stop, until every handle is: RELP answers still go. */
 	struct listeners *ls_stopping;
 	struct metrics *metrics;
+	/* Witnessing (daemon_witness.c); NULL when not configured. */
+	struct witness *witness;
+	struct witness_srv *wsrv;
+	struct submit *submit;
 
 	/* The mailbox, filled by other threads. */
 	uv_async_t notify;
@@ -87,6 +92,22 @@ struct daemon {
 int64_t daemon_real_ns(void);
 /* A self-audit record could not be recorded (rc): the daemon stops. */
 void daemon_audit_failed(struct daemon *d, int rc);
+
+/* ---- daemon_witness.c ---- */
+
+/* The witness endpoint, when witness.listen is set.  0 or an error, logged. */
+int daemon_witness_open(struct daemon *d);
+/*
+ * The submitter, when witness.peer is set, with proofs from prove(arg)
+ * (submit.h).  0 or an error, logged.
+ */
+int daemon_submit_start(struct daemon *d, submit_proof_fn *prove, void *arg);
+/* Closes the endpoint (at the stop, with the other handles). */
+void daemon_witness_close_srv(struct daemon *d);
+/* After the loop: joins the submitter, frees the witness. */
+void daemon_witness_free(struct daemon *d);
+/* Appends the witnessing counters to out (borrowed). */
+void daemon_witness_metrics(struct daemon *d, cst_buf *out);
 
 /* ---- reload.c ---- */
 

@@ -33,6 +33,7 @@
 #include "status.h"
 #include "store.h"
 #include "tls.h"
+#include "witness.h"
 
 #define DEFAULT_METRICS "tcp://127.0.0.1:9514"
 #define MAX_OVERRIDES 256
@@ -57,6 +58,7 @@ usage(FILE *f)
 	fprintf(f,
 "usage: custodyd [run] [OPTIONS]\n"
 "       custodyd keygen --out DIR\n"
+"       custodyd keygen --witness-key FILE --name NAME\n"
 "       custodyd status [HOST:PORT | URL | --config FILE] [--metrics-raw]\n"
 "       custodyd --help | --version\n"
 "\n"
@@ -86,6 +88,8 @@ usage(FILE *f)
 "root.key offline, give root.pub to verifiers, and put root.pub and\n"
 "epoch.key into DATA/keys/.  Without keys, `run` makes development keys in\n"
 "DATA/keys/ on first start (keys.create = yes, the default).\n"
+"keygen --witness-key makes a witness's secret key (witness.key) and\n"
+"prints its verifier key, to give to the logs it witnesses (witness.peer).\n"
 "\n"
 "status summarises a running custodyd (default " DEFAULT_METRICS "): events/s\n"
 "over --interval DUR (default 1s), durable lag (received - durable), drops,\n"
@@ -265,16 +269,38 @@ cmd_run(int argc, char **argv)
 	return (code);
 }
 
+/* keygen --witness-key FILE --name NAME: prints the verifier key. */
+static int
+keygen_witness(const char *path, const char *name)
+{
+	cst_buf vk;
+	int rc;
+
+	cst_buf_init(&vk);
+	if ((rc = witness_keygen(path, name, &vk)) != 0) {
+		log_err("keygen: %s: %s", path, rc == CST_EINVAL ? "the name "
+		    "must be 1..255 printable bytes without '+' or space" :
+		    cst_strerror(rc));
+		cst_buf_close(&vk);
+		return (1);
+	}
+	printf("%.*s\n", (int)vk.len, (const char *)vk.p);
+	cst_buf_close(&vk);
+	return (0);
+}
+
 static int
 cmd_keygen(int argc, char **argv)
 {
 	static const struct option longopts[] = {
 		{ "out", required_argument, NULL, 'o' },
+		{ "witness-key", required_argument, NULL, 'w' },
+		{ "name", required_argument, NULL, 'n' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
 	char err[STORE_ERR_LEN], pub[4096], chain[2 * CST_CHAIN_ID_LEN + 1];
-	const char *out = NULL;
+	const char *out = NULL, *wkey = NULL, *wname = NULL;
 	cst_root_pub root;
 	struct timespec ts;
 	int ch;
@@ -284,6 +310,12 @@ cmd_keygen(int argc, char **argv)
 		case 'o':
 			out = optarg;
 			break;
+		case 'w':
+			wkey = optarg;
+			break;
+		case 'n':
+			wname = optarg;
+			break;
 		case 'h':
 			usage(stdout);
 			return (0);
@@ -292,8 +324,11 @@ cmd_keygen(int argc, char **argv)
 			return (2);
 		}
 	}
+	if (wkey != NULL && out == NULL && wname != NULL && optind == argc)
+		return (keygen_witness(wkey, wname));
 	if (out == NULL || optind != argc) {
-		fprintf(stderr, "usage: custodyd keygen --out DIR\n");
+		fprintf(stderr, "usage: custodyd keygen --out DIR\n"
+		    "       custodyd keygen --witness-key FILE --name NAME\n");
 		return (2);
 	}
 	clock_gettime(CLOCK_REALTIME, &ts);
