@@ -22,6 +22,15 @@ struct status_counts {
 	uint64_t start_s;
 	uint64_t free_bytes;
 	int have_free;            /* custody_store_free_bytes was given */
+	/* custody_witness_*{witness="NAME"}: the witnesses this log asks. */
+	struct status_witness {
+		char name[128];
+		uint64_t cosigned_size;
+		int64_t age_s;        /* -1: none since start */
+		uint64_t failures;
+	} witness[16];
+	size_t nwitness;
+	uint64_t witness_stale;
 };
 
 /*
