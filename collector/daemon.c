@@ -37,6 +37,7 @@
 #include "recovery.h"
 #include "sealpool.h"
 #include "store.h"
+#include "treestore.h"
 #include "writer.h"
 
 int64_t
@@ -527,12 +528,50 @@ banner(struct daemon *d)
 }
 
 /*
- * Prepares the data directory, loads (or creates) the keys into *key
- * (returned to free) and recovers the store (R-REC-5/6) into *rec.
- * Returns 0, or -1 after logging why.
+ * Loads the log key, if the store has one, into *lk (returned to free)
+ * and *cert, and opens the chain tree's node store at the chain's size
+ * into d->tree (SPEC 13).  Without a log key, *lk stays NULL and no note
+ * checkpoints are written.  Returns 0, or -1 after logging why.
  */
 static int
-open_store(struct daemon *d, cst_epoch_key **key, struct recovery *rec)
+open_log(struct daemon *d, const cst_root_pub *root,
+    const struct recovery *rec, cst_log_key **lk, cst_log_cert *cert)
+{
+	const struct conf *c = d->cfg;
+	char err[STORE_ERR_LEN], terr[TREESTORE_ERR_LEN];
+	int rc;
+
+	*lk = NULL;
+	rc = store_log_key(c->data_dir, root, c->keys_create, lk, cert, err);
+	if (rc == CST_ENOENT) {
+		log_notice("no log key (%s/keys/log.key): no note checkpoints "
+		    "are written, and witnesses cannot follow this chain; "
+		    "make one with `custodyd keygen --log-key --root-key "
+		    "ROOT.KEY --out DIR`", c->data_dir);
+		return (0);
+	}
+	if (rc != 0) {
+		log_err("%s", err);
+		return (-1);
+	}
+	if (treestore_open(c->data_dir, rec->st.next_block_no,
+	    rec->st.prev_hash, &d->tree, terr) != 0) {
+		log_err("chain tree: %s", terr);
+		cst_log_key_free(*lk);
+		*lk = NULL;
+		return (-1);
+	}
+	return (0);
+}
+
+/*
+ * Prepares the data directory, loads (or creates) the keys into *key
+ * (returned to free) and recovers the store (R-REC-5/6) into *rec; then
+ * open_log.  Returns 0, or -1 after logging why.
+ */
+static int
+open_store(struct daemon *d, cst_epoch_key **key, struct recovery *rec,
+    cst_log_key **lk, cst_log_cert *cert)
 {
 	const struct conf *c = d->cfg;
 	cst_root_pub root;
@@ -568,7 +607,7 @@ open_store(struct daemon *d, cst_epoch_key **key, struct recovery *rec)
 		log_warn("recovery: the last run did not stop cleanly; "
 		    "segment %" PRIu64 " continues at offset %" PRIu64,
 		    rec->segment_no, rec->valid_len);
-	return (0);
+	return (open_log(d, &root, rec, lk, cert));
 }
 
 /*
@@ -668,6 +707,8 @@ daemon_run(struct conf *c, daemon_reload_fn *reload_fn, void *ctx)
 	struct recovery rec;
 	struct privdrop pd;
 	cst_epoch_key *key = NULL;
+	cst_log_key *lk = NULL;
+	cst_log_cert lcert;
 	char err[STORE_ERR_LEN], fderr[FDLIMIT_ERR_LEN];
 	char perr[PRIVDROP_ERR_LEN], listen_err[LISTENER_ERR_LEN];
 	uint64_t fdmax;
@@ -698,7 +739,7 @@ daemon_run(struct conf *c, daemon_reload_fn *reload_fn, void *ctx)
 		log_err("%s", perr);
 		goto err1;
 	}
-	if (open_store(d, &key, &rec) != 0) {
+	if (open_store(d, &key, &rec, &lk, &lcert) != 0) {
 		if (pd.active)
 			log_err("custodyd opens the store as %s: %s and "
 			    "everything in it must belong to %s", pd.name,
@@ -743,6 +784,13 @@ daemon_run(struct conf *c, daemon_reload_fn *reload_fn, void *ctx)
 		goto err3;
 	}
 	key = NULL;
+	if (lk != NULL) {
+		if ((rc = writer_set_log(d->writer, lk, &lcert, d->tree)) != 0) {
+			log_err("log key: %s", cst_strerror(rc));
+			goto err4;
+		}
+		lk = NULL;
+	}
 	/* Before any thread: the identity changes for this one alone. */
 	if (bind_listeners(d, &pd, listen_err) != 0) {
 		if (d->ls != NULL) {
@@ -753,7 +801,7 @@ daemon_run(struct conf *c, daemon_reload_fn *reload_fn, void *ctx)
 	}
 	if ((rc = sealpool_start((unsigned)c->seal_threads, c->zstd_level,
 	    &sops, d, &d->seal)) != 0 || (rc = writer_start(d->writer)) != 0 ||
-	    (rc = daemon_submit_start(d, NULL, NULL)) != 0) {
+	    (rc = daemon_submit_start(d)) != 0) {
 		log_err("starting threads: %s", cst_strerror(rc));
 		goto err4;
 	}
@@ -778,6 +826,8 @@ err2:
 	uv_loop_close(&d->loop);
 err1:
 	cst_epoch_key_free(key);
+	cst_log_key_free(lk);
+	treestore_close(d->tree);
 	pthread_mutex_destroy(&d->mtx);
 	free(d);
 	return (code);

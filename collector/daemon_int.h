@@ -17,7 +17,6 @@
 #include "custody/keys.h"
 
 #include "conf.h"
-#include "submit.h"
 #include "daemon.h"
 #include "writer.h"
 
@@ -49,6 +48,11 @@ struct daemon {
 	struct batcher *batcher;
 	struct sealpool *seal;
 	struct writer *writer;
+	/*
+	 * The chain tree's nodes (SPEC 13), for proofs from any thread; NULL
+	 * without a log key.  Closed after the writer.
+	 */
+	struct treestore *tree;
 	struct listeners *ls;
 	/* Closed by a stop, until every handle is: RELP answers still go. */
 	struct listeners *ls_stopping;
@@ -98,10 +102,10 @@ void daemon_audit_failed(struct daemon *d, int rc);
 /* The witness endpoint, when witness.listen is set.  0 or an error, logged. */
 int daemon_witness_open(struct daemon *d);
 /*
- * The submitter, when witness.peer is set, with proofs from prove(arg)
- * (submit.h).  0 or an error, logged.
+ * The submitter, when witness.peer is set, with proofs from d->tree.
+ * 0 or an error, logged.
  */
-int daemon_submit_start(struct daemon *d, submit_proof_fn *prove, void *arg);
+int daemon_submit_start(struct daemon *d);
 /* Closes the endpoint (at the stop, with the other handles). */
 void daemon_witness_close_srv(struct daemon *d);
 /* After the loop: joins the submitter, frees the witness. */

@@ -17,6 +17,7 @@
 #include "log.h"
 #include "submit.h"
 #include "tls.h"
+#include "treestore.h"
 #include "witness.h"
 #include "witness_srv.h"
 
@@ -70,8 +71,17 @@ daemon_witness_open(struct daemon *d)
 	return (0);
 }
 
+/* Proofs for the submitter's thread from the node store (treestore.h). */
+static int
+prove(void *arg, uint64_t m, uint64_t n, uint8_t (*proof)[CST_HASH_LEN],
+    size_t *len)
+{
+
+	return (treestore_consistency(arg, m, n, proof, len));
+}
+
 int
-daemon_submit_start(struct daemon *d, submit_proof_fn *prove, void *arg)
+daemon_submit_start(struct daemon *d)
 {
 	const struct conf *c = d->cfg;
 	char err[SUBMIT_ERR_LEN];
@@ -79,8 +89,13 @@ daemon_submit_start(struct daemon *d, submit_proof_fn *prove, void *arg)
 
 	if (c->witness.npeers == 0)
 		return (0);
-	if ((rc = submit_new(c->data_dir, &c->witness, &c->tls, prove, arg,
-	    &d->submit, err)) != 0) {
+	if (d->tree == NULL) {
+		log_err("witness.peer: this store has no log key, so no note "
+		    "checkpoints to submit (custodyd keygen --log-key)");
+		return (CST_EINVAL);
+	}
+	if ((rc = submit_new(c->data_dir, &c->witness, &c->tls, prove,
+	    d->tree, &d->submit, err)) != 0) {
 		log_err("%s", err);
 		return (rc);
 	}

@@ -3,6 +3,9 @@
  *
  *   custodyd [run] [OPTIONS]        collect (the default)
  *   custodyd keygen --out DIR       make a chain's keys for production
+ *   custodyd keygen --log-key --root-key FILE --out DIR
+ *                                   a log key for an existing chain
+ *   custodyd vkey DIR               the log's verifier key, for witnesses
  *   custodyd status [HOST:PORT]     a running daemon's summary (or
  *                                   --metrics-raw: every counter)
  *
@@ -22,6 +25,7 @@
 #include "custody/error.h"
 #include "custody/hash.h"
 #include "custody/keys.h"
+#include "custody/note.h"
 
 #include "custody_version.h"
 
@@ -58,6 +62,8 @@ usage(FILE *f)
 	fprintf(f,
 "usage: custodyd [run] [OPTIONS]\n"
 "       custodyd keygen --out DIR\n"
+"       custodyd keygen --log-key --root-key ROOT.KEY --out DIR\n"
+"       custodyd vkey DIR\n"
 "       custodyd keygen --witness-key FILE --name NAME\n"
 "       custodyd status [HOST:PORT | URL | --config FILE] [--metrics-raw]\n"
 "       custodyd --help | --version\n"
@@ -84,12 +90,17 @@ usage(FILE *f)
 "                           --set pipeline.batch_records=4096\n"
 "  -t, --check              check the configuration and exit\n"
 "\n"
-"keygen makes a new chain's root key and first epoch key in DIR: keep\n"
-"root.key offline, give root.pub to verifiers, and put root.pub and\n"
-"epoch.key into DATA/keys/.  Without keys, `run` makes development keys in\n"
+"keygen makes a new chain's root key, first epoch key and log key in DIR:\n"
+"keep root.key offline, give root.pub to verifiers, and put root.pub,\n"
+"epoch.key, log.key and log.cert into DATA/keys/.  With --log-key it makes\n"
+"only a log key (log.key, log.cert) for the chain of ROOT.KEY, for a store\n"
+"made without one.  Without keys, `run` makes development keys in\n"
 "DATA/keys/ on first start (keys.create = yes, the default).\n"
 "keygen --witness-key makes a witness's secret key (witness.key) and\n"
 "prints its verifier key, to give to the logs it witnesses (witness.peer).\n"
+"\n"
+"vkey prints the log's verifier key (give it to witness operators) from\n"
+"the log.cert in DIR/keys/, DIR or DIR/checkpoints/.\n"
 "\n"
 "status summarises a running custodyd (default " DEFAULT_METRICS "): events/s\n"
 "over --interval DUR (default 1s), durable lag (received - durable), drops,\n"
@@ -289,6 +300,20 @@ keygen_witness(const char *path, const char *name)
 	return (0);
 }
 
+/* Prints the verifier key of the log.cert in dir, with label. */
+static int
+print_vkey(const char *dir, const char *label)
+{
+	char err[STORE_ERR_LEN], vkey[CST_NOTE_MAX_NAME + 64];
+
+	if (store_vkey(dir, vkey, sizeof(vkey), err) != 0) {
+		log_err("vkey: %s", err);
+		return (1);
+	}
+	printf("%s%s\n", label, vkey);
+	return (0);
+}
+
 static int
 cmd_keygen(int argc, char **argv)
 {
@@ -296,14 +321,16 @@ cmd_keygen(int argc, char **argv)
 		{ "out", required_argument, NULL, 'o' },
 		{ "witness-key", required_argument, NULL, 'w' },
 		{ "name", required_argument, NULL, 'n' },
+		{ "log-key", no_argument, NULL, 'L' },
+		{ "root-key", required_argument, NULL, 'r' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
 	char err[STORE_ERR_LEN], pub[4096], chain[2 * CST_CHAIN_ID_LEN + 1];
-	const char *out = NULL, *wkey = NULL, *wname = NULL;
+	const char *out = NULL, *root_key = NULL, *wkey = NULL, *wname = NULL;
 	cst_root_pub root;
 	struct timespec ts;
-	int ch;
+	int ch, log_only = 0;
 
 	while ((ch = getopt_long(argc, argv, "o:h", longopts, NULL)) != -1) {
 		switch (ch) {
@@ -316,6 +343,12 @@ cmd_keygen(int argc, char **argv)
 		case 'n':
 			wname = optarg;
 			break;
+		case 'L':
+			log_only = 1;
+			break;
+		case 'r':
+			root_key = optarg;
+			break;
 		case 'h':
 			usage(stdout);
 			return (0);
@@ -324,12 +357,27 @@ cmd_keygen(int argc, char **argv)
 			return (2);
 		}
 	}
-	if (wkey != NULL && out == NULL && wname != NULL && optind == argc)
+	if (wkey != NULL && out == NULL && wname != NULL && optind == argc &&
+	    !log_only)
 		return (keygen_witness(wkey, wname));
-	if (out == NULL || optind != argc) {
+	if (out == NULL || optind != argc || log_only != (root_key != NULL)) {
 		fprintf(stderr, "usage: custodyd keygen --out DIR\n"
+		    "       custodyd keygen --log-key --root-key ROOT.KEY "
+		    "--out DIR\n"
 		    "       custodyd keygen --witness-key FILE --name NAME\n");
 		return (2);
+	}
+	if (log_only) {
+		if (store_log_keygen(out, root_key, err) != 0) {
+			log_err("keygen: %s", err);
+			return (1);
+		}
+		printf("custodyd: made a log key in %s:\n"
+		    "  log.key    the log's signing key: copy it to DATA/keys/ "
+		    "(mode 0600)\n"
+		    "  log.cert   its certificate by the root: copy it to "
+		    "DATA/keys/\n", out);
+		return (print_vkey(out, "verifier key for witnesses: "));
 	}
 	clock_gettime(CLOCK_REALTIME, &ts);
 	if (store_keygen(out, (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec,
@@ -346,12 +394,33 @@ cmd_keygen(int argc, char **argv)
 	printf("custodyd: made chain %s in %s:\n"
 	    "  root.key   the root secret: move it offline; it signed epoch "
 	    "1's certificate\n"
-	    "             and is not needed again for this chain\n"
+	    "             and the log key's, and is not needed again for "
+	    "this chain\n"
 	    "  root.pub   the trust anchor: give it to verifiers, and copy "
 	    "it to DATA/keys/\n"
 	    "  epoch.key  the collector's signing key: copy it to "
-	    "DATA/keys/ (mode 0600)\n", chain, out);
-	return (0);
+	    "DATA/keys/ (mode 0600)\n"
+	    "  log.key    the log key, signs note checkpoints: copy it to "
+	    "DATA/keys/ (mode 0600)\n"
+	    "  log.cert   its certificate by the root: copy it to "
+	    "DATA/keys/\n", chain, out);
+	return (print_vkey(out, "verifier key for witnesses: "));
+}
+
+static int
+cmd_vkey(int argc, char **argv)
+{
+
+	if (argc == 2 && (strcmp(argv[1], "-h") == 0 ||
+	    strcmp(argv[1], "--help") == 0)) {
+		usage(stdout);
+		return (0);
+	}
+	if (argc != 2 || argv[1][0] == '-') {
+		fprintf(stderr, "usage: custodyd vkey DIR\n");
+		return (2);
+	}
+	return (print_vkey(argv[1], ""));
 }
 
 static int
@@ -449,6 +518,8 @@ main(int argc, char **argv)
 	umask(027);
 	if (argc > 1 && strcmp(argv[1], "keygen") == 0)
 		return (cmd_keygen(argc - 1, argv + 1));
+	if (argc > 1 && strcmp(argv[1], "vkey") == 0)
+		return (cmd_vkey(argc - 1, argv + 1));
 	if (argc > 1 && strcmp(argv[1], "status") == 0)
 		return (cmd_status(argc - 1, argv + 1));
 	if (argc > 1 && strcmp(argv[1], "run") == 0)

@@ -8,8 +8,11 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "custody/buf.h"
 #include "custody/error.h"
 #include "custody/keys.h"
+#include "custody/logkey.h"
+#include "custody/note.h"
 
 #include "recovery.h"
 #include "store.h"
@@ -56,6 +59,40 @@ store_prepare(const char *data_dir, char err[STORE_ERR_LEN])
 	return (0);
 }
 
+/*
+ * Makes a log key for root's chain and saves dir/log.key (0600, must not
+ * exist) and dir/log.cert, certified by root (R-TLOG-3, R-TLOG-4).
+ */
+static int
+make_log_key(const char *dir, const cst_root_key *root, char *err)
+{
+	char lkey[PATH_LEN], lcert[PATH_LEN];
+	cst_log_key *lk;
+	cst_log_cert c;
+	int rc;
+
+	if (snprintf(lkey, PATH_LEN, "%s/log.key", dir) >= PATH_LEN ||
+	    snprintf(lcert, PATH_LEN, "%s/log.cert", dir) >= PATH_LEN) {
+		seterr(err, "%s: path too long", dir);
+		return (CST_EIO);
+	}
+	if ((rc = cst_log_key_generate(root->pub.chain_id, &lk)) != 0) {
+		seterr(err, "generating the log key: %s", cst_strerror(rc));
+		return (rc);
+	}
+	if ((rc = cst_log_key_save(lk, lkey)) != 0) {
+		seterr(err, "%s: %s", lkey, rc == CST_EEXIST ?
+		    "exists: not overwriting a log key" : cst_strerror(rc));
+		goto err1;
+	}
+	cst_log_cert_make(root, lk->pk, &c);
+	if ((rc = cst_log_cert_save(&c, lcert)) != 0)
+		seterr(err, "%s: %s", lcert, cst_strerror(rc));
+err1:
+	cst_log_key_free(lk);
+	return (rc);
+}
+
 /* Saves root.key (unless path_key is NULL), root.pub and epoch 1. */
 static int
 make_keys(const char *dir, int64_t now_ns, char *err)
@@ -89,6 +126,8 @@ make_keys(const char *dir, int64_t now_ns, char *err)
 		seterr(err, "%s: %s", ekey, cst_strerror(rc));
 		goto err2;
 	}
+	if ((rc = make_log_key(dir, root, err)) != 0)
+		goto err2;
 	cst_epoch_key_free(ek);
 	cst_root_key_free(root);
 	return (0);
@@ -179,6 +218,132 @@ store_keys(const char *data_dir, int create, int64_t now_ns,
 		    cst_strerror(rc));
 		return (rc);
 	}
+	return (0);
+}
+
+int
+store_log_keygen(const char *out_dir, const char *root_key,
+    char err[STORE_ERR_LEN])
+{
+	cst_root_key *root;
+	int rc;
+
+	if ((rc = cst_root_key_load(root_key, &root)) != 0) {
+		seterr(err, "%s: %s", root_key, rc == CST_EPERM ?
+		    "readable by group or others: chmod 0600 it" :
+		    cst_strerror(rc));
+		return (rc);
+	}
+	if ((rc = mkdir_0700(out_dir, err)) == 0)
+		rc = make_log_key(out_dir, root, err);
+	cst_root_key_free(root);
+	return (rc);
+}
+
+int
+store_log_key(const char *data_dir, const cst_root_pub *root, int create,
+    cst_log_key **lk, cst_log_cert *cert, char err[STORE_ERR_LEN])
+{
+	char kdir[PATH_LEN], rkey[PATH_LEN], lkey[PATH_LEN], lcert[PATH_LEN];
+	cst_root_key *rk;
+	int rc;
+
+	if (snprintf(kdir, PATH_LEN, "%s/keys", data_dir) >= PATH_LEN ||
+	    snprintf(rkey, PATH_LEN, "%s/root.key", kdir) >= PATH_LEN ||
+	    snprintf(lkey, PATH_LEN, "%s/log.key", kdir) >= PATH_LEN ||
+	    snprintf(lcert, PATH_LEN, "%s/log.cert", kdir) >= PATH_LEN) {
+		seterr(err, "%s: path too long", data_dir);
+		return (CST_EIO);
+	}
+	/* A development store made before log keys: its root is at hand. */
+	if (create && access(lkey, F_OK) != 0 && access(rkey, F_OK) == 0) {
+		if ((rc = cst_root_key_load(rkey, &rk)) != 0) {
+			seterr(err, "%s: %s", rkey, cst_strerror(rc));
+			return (rc);
+		}
+		rc = make_log_key(kdir, rk, err);
+		cst_root_key_free(rk);
+		if (rc != 0)
+			return (rc);
+	}
+	if (access(lkey, F_OK) != 0) {
+		seterr(err, "%s: no log key", lkey);
+		return (CST_ENOENT);
+	}
+	if ((rc = cst_log_cert_load(lcert, cert)) != 0) {
+		seterr(err, "%s: %s", lcert, cst_strerror(rc));
+		return (rc);
+	}
+	if ((rc = cst_log_cert_verify(cert, root)) != 0) {
+		seterr(err, "%s: %s", lcert, rc == CST_EFOREIGN ?
+		    "certifies a log key of another chain" :
+		    "not signed by this chain's root key");
+		return (rc);
+	}
+	if ((rc = cst_log_key_load(lkey, lk)) != 0) {
+		seterr(err, "%s: %s", lkey, rc == CST_EPERM ?
+		    "readable by group or others: chmod 0600 it" :
+		    cst_strerror(rc));
+		return (rc);
+	}
+	if (memcmp((*lk)->pk, cert->pk, CST_PK_LEN) != 0 ||
+	    memcmp((*lk)->chain_id, cert->chain_id, CST_CHAIN_ID_LEN) != 0) {
+		seterr(err, "%s: not the key %s certifies", lkey, lcert);
+		cst_log_key_free(*lk);
+		*lk = NULL;
+		return (CST_EKEY);
+	}
+	return (0);
+}
+
+int
+store_vkey(const char *dir, char *out, size_t outlen,
+    char err[STORE_ERR_LEN])
+{
+	static const char *const where[] = { "keys/log.cert", "log.cert",
+	    "checkpoints/log.cert" };
+	char path[PATH_LEN], rpub[PATH_LEN];
+	cst_log_cert c;
+	cst_root_pub root;
+	cst_note_vkey k;
+	cst_buf b;
+	size_t i;
+	int rc = CST_ENOENT;
+
+	for (i = 0; i < sizeof(where) / sizeof(where[0]); i++) {
+		if (snprintf(path, sizeof(path), "%s/%s", dir, where[i]) >=
+		    (int)sizeof(path))
+			continue;
+		if ((rc = cst_log_cert_load(path, &c)) != CST_ENOENT)
+			break;
+	}
+	if (rc != 0) {
+		seterr(err, rc == CST_ENOENT ? "%s: no log.cert in keys/, "
+		    "checkpoints/ or the directory itself" : "%s: %s",
+		    rc == CST_ENOENT ? dir : path, cst_strerror(rc));
+		return (rc);
+	}
+	/* Where the root public key is beside it, the certificate must hold. */
+	if ((snprintf(rpub, sizeof(rpub), "%s/keys/root.pub", dir) <
+	    (int)sizeof(rpub) && cst_root_pub_load(rpub, &root) == 0) ||
+	    (snprintf(rpub, sizeof(rpub), "%s/root.pub", dir) <
+	    (int)sizeof(rpub) && cst_root_pub_load(rpub, &root) == 0)) {
+		if ((rc = cst_log_cert_verify(&c, &root)) != 0) {
+			seterr(err, "%s: not signed by the root key of %s",
+			    path, rpub);
+			return (rc);
+		}
+	}
+	cst_log_vkey(c.chain_id, c.pk, &k);
+	cst_buf_init(&b);
+	if ((rc = cst_note_vkey_format(&k, &b)) != 0 || b.len >= outlen) {
+		cst_buf_close(&b);
+		seterr(err, "%s", cst_strerror(CST_ENOMEM));
+		return (CST_ENOMEM);
+	}
+	memcpy(out, b.p, b.len);
+	out[b.len] = '\0';
+	cst_buf_close(&b);
 	return (0);
 }
 

@@ -5,11 +5,15 @@
  * rebuilt from the segments when missing or short, never evidence, never
  * read by a verifier.
  *
- * Files: tree/level-NN (NN = 00..63, two decimal digits), each an array
+ * Files: tree/synced (the size whose nodes are durable), tree/level-NN
+ * (NN = 00..63, two decimal digits), each an array
  * of 32-byte hashes: entry i of level-L is the node (L, i), the root of
  * leaves [i * 2^L, (i + 1) * 2^L).  level-00 holds the leaf hashes
- * H(00 || block_hash).  Files only grow (append); a file longer than the
- * tree (nodes of blocks a crash cut) is truncated at open.
+ * H(00 || block_hash).  Files only grow (append); at open, nodes past
+ * the synced size or past the chain are cut off and recomputed from the
+ * segments.  The nodes of a size are written when its block is written,
+ * before the block is durable: a proof server should serve only sizes
+ * a note checkpoint names.
  *
  * Threads and locking: one writer thread calls treestore_append; any
  * number of other threads may call treestore_size, treestore_root,
@@ -56,6 +60,14 @@ int treestore_open(const char *data_dir, uint64_t blocks,
  */
 int treestore_append(struct treestore *ts,
     const uint8_t block_hash[CST_HASH_LEN]);
+
+/*
+ * Makes the nodes written so far durable (fdatasync of the level files),
+ * then records their count in tree/synced, below which the next open
+ * trusts them.  Writer thread only; called with each checkpoint.
+ * Returns 0 or CST_EIO (or the errno's code).
+ */
+int treestore_sync(struct treestore *ts);
 
 /* The published tree size.  Any thread. */
 uint64_t treestore_size(struct treestore *ts);

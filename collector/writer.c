@@ -4,7 +4,9 @@
  *
  * Everything that touches the chain state, the key or the segment file
  * happens on the writer thread, so none of it needs a lock; the lock
- * guards only the hand-over list and the tunables.
+ * guards only the hand-over list and the tunables.  The chain tree's node
+ * store has its own lock (treestore.h): proofs are served from it by
+ * other threads while this one appends.
  */
 #include <dirent.h>
 #include <errno.h>
@@ -23,9 +25,11 @@
 #include "custody/checkpoint.h"
 #include "custody/error.h"
 #include "custody/hash.h"
+#include "custody/logkey.h"
 #include "custody/segment.h"
 
 #include "log.h"
+#include "treestore.h"
 #include "writer.h"
 
 #define PATH_LEN 4096
@@ -59,6 +63,15 @@ struct writer {
 	uint64_t ckpt_blocks;    /* blocks the newest checkpoint covers */
 	cst_buf frame;
 	cst_buf ckpt;
+
+	/* Note checkpoints (SPEC 13); lk NULL: none are written. */
+	cst_log_key *lk;
+	cst_log_cert lcert;
+	struct treestore *tree;  /* borrowed */
+	int tree_broken;
+	cst_buf note;
+	cst_buf certtext;
+	int cert_stored;         /* log.cert written to: 1 store, 2 export */
 
 	char segdir[PATH_LEN];
 	char keypath[PATH_LEN];
@@ -177,6 +190,8 @@ writer_new(const char *data_dir, const struct writer_cfg *cfg,
 	w->ctx = ctx;
 	cst_buf_init(&w->frame);
 	cst_buf_init(&w->ckpt);
+	cst_buf_init(&w->note);
+	cst_buf_init(&w->certtext);
 	w->last_sync = mono_ns();
 	/* The first commit writes a checkpoint at once. */
 	w->last_ckpt = w->last_sync - (int64_t)cfg->checkpoint_interval_ms *
@@ -216,6 +231,26 @@ err0:
 	return (rc);
 }
 
+/*
+ * Adds the block just written (its hash is the chain state's prev_hash)
+ * to the chain tree.  A node store that cannot be written stops the note
+ * checkpoints, not the collector: the blocks and the v1 checkpoints are
+ * the evidence, the tree is derived from them.
+ */
+static void
+tree_add(struct writer *w)
+{
+	int rc;
+
+	if (w->tree == NULL || w->tree_broken)
+		return;
+	if ((rc = treestore_append(w->tree, w->st.prev_hash)) != 0) {
+		w->tree_broken = 1;
+		log_warn("chain tree: cannot write a node: %s; no further note "
+		    "checkpoints until restart", cst_strerror(rc));
+	}
+}
+
 /* Places d in the chain, signs it and appends its frame. */
 static int
 write_block(struct writer *w, const cst_draft *d)
@@ -236,6 +271,7 @@ write_block(struct writer *w, const cst_draft *d)
 	}
 	w->dirty = 1;
 	w->seg_blocks++;
+	tree_add(w);
 	STAT_ADD(w, bytes, w->frame.len);
 	STAT_SET(w, next_block_no, w->st.next_block_no);
 	return (0);
@@ -284,27 +320,44 @@ err0:
 	return (CST_EIO);
 }
 
-/* A numbered checkpoint's name: ckpt-<20 digits>.ckpt (R-CKP-6). */
+/*
+ * A numbered checkpoint's name: ckpt-<20 digits>.ckpt (R-CKP-6), and a
+ * note checkpoint's ckpt-<20 digits>.note (R-NOTE-7).
+ */
 #define CKPT_NAME_LEN 30
+
+static int
+is_numbered_as(const struct dirent *e, const char *ext)
+{
+
+	return (strlen(e->d_name) == CKPT_NAME_LEN &&
+	    strncmp(e->d_name, "ckpt-", 5) == 0 &&
+	    strcmp(e->d_name + CKPT_NAME_LEN - 5, ext) == 0);
+}
 
 static int
 is_numbered(const struct dirent *e)
 {
 
-	return (strlen(e->d_name) == CKPT_NAME_LEN &&
-	    strncmp(e->d_name, "ckpt-", 5) == 0 &&
-	    strcmp(e->d_name + CKPT_NAME_LEN - 5, ".ckpt") == 0);
+	return (is_numbered_as(e, ".ckpt"));
 }
 
-/* Deletes the oldest numbered checkpoints of dir beyond keep. */
+static int
+is_numbered_note(const struct dirent *e)
+{
+
+	return (is_numbered_as(e, ".note"));
+}
+
+/* Deletes the oldest numbered files of dir that filter takes beyond keep. */
 static void
-prune(const char *dir, uint64_t keep)
+prune(const char *dir, uint64_t keep, int (*filter)(const struct dirent *))
 {
 	struct dirent **ents;
 	char path[PATH_LEN];
 	int i, n;
 
-	if ((n = scandir(dir, &ents, is_numbered, alphasort)) < 0)
+	if ((n = scandir(dir, &ents, filter, alphasort)) < 0)
 		return;
 	for (i = 0; i < n; i++) {
 		/* Fixed-width numbers: name order is block order. */
@@ -332,15 +385,65 @@ store_checkpoint(struct writer *w, const char *dir)
 	if ((rc = write_atomic(dir, name, w->ckpt.p, w->ckpt.len)) != 0)
 		return (rc);
 	prune(dir, w->cur.checkpoint_history > 0 ?
-	    w->cur.checkpoint_history : 1);
+	    w->cur.checkpoint_history : 1, is_numbered);
 	return (write_atomic(dir, "latest.ckpt", w->ckpt.p, w->ckpt.len));
+}
+
+/*
+ * Writes the note checkpoint in w->note to dir as ckpt-<size>.note and
+ * latest.note, with the same history as the .ckpt files, and log.cert
+ * beside it once per run (R-TLOG-4, R-NOTE-7).  which is 1 for the store,
+ * 2 for the export directory.
+ */
+static int
+store_note(struct writer *w, const char *dir, int which)
+{
+	char name[CKPT_NAME_LEN + 1];
+	int rc;
+
+	if (!(w->cert_stored & which)) {
+		if ((rc = write_atomic(dir, "log.cert", w->certtext.p,
+		    w->certtext.len)) != 0)
+			return (rc);
+		w->cert_stored |= which;
+	}
+	snprintf(name, sizeof(name), "ckpt-%020" PRIu64 ".note",
+	    w->st.next_block_no);
+	if ((rc = write_atomic(dir, name, w->note.p, w->note.len)) != 0)
+		return (rc);
+	prune(dir, w->cur.checkpoint_history > 0 ?
+	    w->cur.checkpoint_history : 1, is_numbered_note);
+	return (write_atomic(dir, "latest.note", w->note.p, w->note.len));
+}
+
+/*
+ * Makes the note checkpoint of the chain tree at the chain's size into
+ * w->note.  Returns 0, or CST_ENOENT when none is to be written (no log
+ * key, or a broken node store), or an error.
+ */
+static int
+make_note(struct writer *w)
+{
+	uint8_t root[CST_HASH_LEN];
+	int rc;
+
+	if (w->lk == NULL || w->tree == NULL || w->tree_broken)
+		return (CST_ENOENT);
+	if (treestore_size(w->tree) != w->st.next_block_no)
+		return (CST_ECORRUPT);
+	if ((rc = treestore_sync(w->tree)) != 0 ||
+	    (rc = treestore_root(w->tree, w->st.next_block_no, root)) != 0)
+		return (rc);
+	w->note.len = 0;
+	return (cst_log_note_encode(w->lk, w->st.next_block_no, root,
+	    &w->note));
 }
 
 /* Signs and stores a checkpoint of the chain as now durable (SPEC 8). */
 static void
 checkpoint(struct writer *w)
 {
-	int rc;
+	int notes, rc;
 
 	if (w->st.next_block_no == 0)
 		return;
@@ -351,8 +454,15 @@ checkpoint(struct writer *w)
 	if ((rc = store_checkpoint(w, w->ckptdir)) != 0)
 		goto err;
 	w->ckpt_blocks = w->st.next_block_no;
+	notes = (rc = make_note(w)) == 0;
+	if (rc != 0 && rc != CST_ENOENT)
+		goto err;
+	if (notes && (rc = store_note(w, w->ckptdir, 1)) != 0)
+		goto err;
 	if (w->cur.checkpoint_export_dir[0] != '\0' &&
-	    (rc = store_checkpoint(w, w->cur.checkpoint_export_dir)) != 0) {
+	    ((rc = store_checkpoint(w, w->cur.checkpoint_export_dir)) != 0 ||
+	    (notes && (rc = store_note(w, w->cur.checkpoint_export_dir,
+	    2)) != 0))) {
 		/* Logged once per failure streak: it may last. */
 		if (atomic_load(&w->stats.checkpoint_errors) == 0)
 			log_warn("cannot export the checkpoint to %s",
@@ -427,6 +537,7 @@ seal_segment(struct writer *w, int force_ckpt)
 		goto err0;
 	cst_draft_close(&d);
 	w->dirty = 1;
+	tree_add(w);
 	STAT_ADD(w, bytes, w->frame.len);
 	STAT_SET(w, next_block_no, w->st.next_block_no);
 	return (commit(w, force_ckpt));
@@ -734,6 +845,22 @@ fatal:
 }
 
 int
+writer_set_log(struct writer *w, cst_log_key *lk, const cst_log_cert *cert,
+    struct treestore *tree)
+{
+	int rc;
+
+	w->certtext.len = 0;
+	if ((rc = cst_log_cert_encode(cert, &w->certtext)) != 0)
+		return (rc);
+	cst_log_key_free(w->lk);
+	w->lk = lk;
+	w->lcert = *cert;
+	w->tree = tree;
+	return (0);
+}
+
+int
 writer_start(struct writer *w)
 {
 
@@ -790,6 +917,9 @@ writer_free(struct writer *w)
 	cst_epoch_key_free(w->key);
 	cst_buf_close(&w->frame);
 	cst_buf_close(&w->ckpt);
+	cst_buf_close(&w->note);
+	cst_buf_close(&w->certtext);
+	cst_log_key_free(w->lk);
 	pthread_cond_destroy(&w->cond);
 	pthread_mutex_destroy(&w->mtx);
 	free(w);

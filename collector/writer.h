@@ -13,6 +13,7 @@
 #include <stdint.h>
 
 #include "custody/keys.h"
+#include "custody/logkey.h"
 
 #include "pipeline.h"
 #include "recovery.h"
@@ -70,6 +71,19 @@ int writer_new(const char *data_dir, const struct writer_cfg *cfg,
     cst_epoch_key *key, const struct recovery *rec,
     const struct writer_ops *ops, void *ctx, struct writer **out,
     char err[256]);
+
+struct treestore;
+
+/*
+ * Before writer_start: makes w write a note checkpoint (SPEC 13.3,
+ * R-NOTE-7) with every checkpoint, signed by lk (taken, freed with the
+ * writer), with cert (copied) beside it as log.cert, and the chain tree
+ * kept in tree (borrowed; must outlive w; open at the chain's size).
+ * The writer appends every block it writes to tree.  Without this call
+ * no notes are written.  Returns 0 or CST_ENOMEM (lk is then not taken).
+ */
+int writer_set_log(struct writer *w, cst_log_key *lk, const cst_log_cert *cert,
+    struct treestore *tree);
 
 /* Starts the writer thread.  Returns 0 or CST_ENOMEM. */
 int writer_start(struct writer *w);
