@@ -99,7 +99,7 @@ class Log:
 
 
 def parse_vkey(text):
-    name, kid, key = text.strip().split("+")
+    name, kid, key = text.strip().split("+", 2)
     raw = base64.b64decode(key)
     return name, bytes.fromhex(kid), raw[0], raw[1:]
 
