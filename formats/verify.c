@@ -113,6 +113,8 @@ cst_verifier_free(cst_verifier *v)
 	free(v->unproven);
 	free(v->ckps);
 	free_strs(v->ckp_strs, 2 * v->nckps);
+	free(v->notes);
+	free_strs(v->note_strs, 2 * v->nnotes);
 	free(v->pend.detail);
 	free(v->quarantine_dir);
 	free(v);

@@ -11,6 +11,8 @@
  *   verify_audit.c   collector audit records: recovery, loss, quarantine
  *   verify_find.c    findings: record, coalesce, emit in chain order
  *   verify_ckpt.c    checkpoints (R-CKP-*)
+ *   verify_note.c    log certificates and note checkpoints (R-TLOG-*,
+ *                    R-NOTE-*)
  *   verify_digest.c  file digests (OpenSSL SHA-256, BLAKE2b)
  *
  * See verify.c for how the stages fit together.
@@ -28,9 +30,14 @@
 #include "custody/block.h"
 #include "custody/format.h"
 #include "custody/keys.h"
+#include "custody/logkey.h"
 #include "custody/record.h"
 #include "custody/segment.h"
+#include "custody/tlog.h"
 #include "custody/verify.h"
+
+/* Log certificates a verifier keeps (distinct ones that verified). */
+#define VRF_MAX_LOG_CERTS 8
 
 /* Where a file stands after placement. */
 enum place {
@@ -192,6 +199,14 @@ struct cst_verifier {
 	cst_ckp_info *ckps;
 	size_t nckps;
 	char **ckp_strs;       /* two per checkpoint: path, why */
+	cst_log_cert lcerts[VRF_MAX_LOG_CERTS];
+	size_t nlcerts;
+	cst_note_info *notes;
+	size_t nnotes;
+	char **note_strs;      /* two per note: path, why */
+	/* The chain tree over blocks[0..tl_pos): resumed by each note. */
+	cst_tlog_frontier tl;
+	size_t tl_pos;
 
 	cst_verify_summary sum;
 	struct chain cs;

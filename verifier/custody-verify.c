@@ -50,7 +50,13 @@ static const char usage_text[] =
 "                      must extend (repeatable): detects truncation and\n"
 "                      rollback (SPEC R-CKP-2).  The store's own\n"
 "                      DIR/checkpoints/*.ckpt are always checked too, but\n"
-"                      prove less: deleting them goes unnoticed (R-CKP-4)\n"
+"                      prove less: deleting them goes unnoticed (R-CKP-4).\n"
+"                      A note checkpoint (a .note file, SPEC 13) is\n"
+"                      checked against the chain tree: the store's\n"
+"                      DIR/checkpoints/*.note always, one given here too\n"
+"  --log-cert FILE     a log certificate (log.cert) to check note\n"
+"                      checkpoints with, besides DIR/keys/log.cert and\n"
+"                      DIR/checkpoints/log.cert (repeatable)\n"
 "  --json              write the report as JSON\n"
 "  --report FILE       write the report to FILE (JSON with --json or a .json\n"
 "                      name); standard output then gets the verdict line\n"
@@ -86,6 +92,14 @@ struct ckbuf {
 	uint8_t *text;         /* NULL: could not be read */
 	size_t len;
 	int how;               /* CST_CKP_* */
+	int kind;              /* enum ckkind */
+};
+
+/* What a file read with the checkpoints is. */
+enum ckkind {
+	CK_CKPT = 0,           /* a checkpoint (SPEC 8) */
+	CK_NOTE,               /* a note checkpoint (SPEC 13.3) */
+	CK_LOGCERT,            /* a log certificate (SPEC 13.2) */
 };
 
 /*
@@ -100,6 +114,8 @@ struct args {
 	const char *root_fpr;
 	const char **ckps;
 	size_t nckps;
+	const char **lcerts;
+	size_t nlcerts;
 	int json;
 	const char *report;
 	int quiet;
@@ -191,7 +207,8 @@ static int
 want_ckpt(const struct dirent *e)
 {
 
-	return (e->d_name[0] != '.' && has_suffix(e->d_name, ".ckpt"));
+	return (e->d_name[0] != '.' && (has_suffix(e->d_name, ".ckpt") ||
+	    has_suffix(e->d_name, ".note")));
 }
 
 /* Lists dir/sub entries accepted by filter, in name order, as paths. */
@@ -236,9 +253,13 @@ free_list(char **v, size_t n)
 	free(v);
 }
 
-/* Reads path (borrowed) into a new ckbuf of a, with how (CST_CKP_*). */
+/*
+ * Reads path (borrowed) into a new ckbuf of a, with how (CST_CKP_*); a
+ * log certificate with cert set, else a checkpoint or a note (by its name
+ * or, given on the command line, by its first line).
+ */
 static void
-read_ckp(struct args *a, const char *path, int how)
+read_ckp(struct args *a, const char *path, int how, int cert)
 {
 	struct ckbuf *n, *c;
 	struct stat st;
@@ -267,6 +288,11 @@ read_ckp(struct args *a, const char *path, int how)
 		c->text = NULL;
 	}
 	fclose(f);
+	if (cert)
+		c->kind = CK_LOGCERT;
+	else if (has_suffix(path, ".note") || (c->text != NULL &&
+	    c->len >= 8 && memcmp(c->text, "custody/", 8) == 0))
+		c->kind = CK_NOTE;
 }
 
 /* Whether path names the same file as one of the checkpoints given. */
@@ -300,11 +326,23 @@ read_store_ckps(struct args *a, const char *dir)
 	char **list;
 	size_t n, i;
 
+	static const char *const certs[] = { "keys/log.cert",
+	    "checkpoints/log.cert" };
+	struct stat st;
+	char *p;
+
+	for (i = 0; i < sizeof(certs) / sizeof(certs[0]); i++) {
+		if (asprintf(&p, "%s/%s", dir, certs[i]) < 0)
+			oom();
+		if (stat(p, &st) == 0 && !ckp_given(a, p))
+			read_ckp(a, p, CST_CKP_FROM_STORE, 1);
+		free(p);
+	}
 	if (list_dir(dir, "checkpoints", want_ckpt, &list, &n) != 0)
 		return;
 	for (i = 0; i < n; i++)
 		if (!ckp_given(a, list[i]))
-			read_ckp(a, list[i], CST_CKP_FROM_STORE);
+			read_ckp(a, list[i], CST_CKP_FROM_STORE, 0);
 	free_list(list, n);
 }
 
@@ -328,6 +366,7 @@ parse_args(int argc, char **argv, struct args *a)
 		{ "root", required_argument, NULL, 'r' },
 		{ "root-fpr", required_argument, NULL, 'f' },
 		{ "checkpoint", required_argument, NULL, 'c' },
+		{ "log-cert", required_argument, NULL, 'L' },
 		{ "json", no_argument, NULL, 'j' },
 		{ "report", required_argument, NULL, 'o' },
 		{ "quiet", no_argument, NULL, 'q' },
@@ -363,6 +402,13 @@ parse_args(int argc, char **argv, struct args *a)
 			a->ckps = n;
 			a->ckps[a->nckps++] = optarg;
 			break;
+		case 'L':
+			if ((n = realloc(a->lcerts, (a->nlcerts + 1) *
+			    sizeof(*n))) == NULL)
+				oom();
+			a->lcerts = n;
+			a->lcerts[a->nlcerts++] = optarg;
+			break;
 		case 'j':
 			a->json = 1;
 			break;
@@ -393,7 +439,9 @@ parse_args(int argc, char **argv, struct args *a)
 	if (optind == argc)
 		usage_error("no store directory or segment file given");
 	for (i = 0; i < a->nckps; i++)
-		read_ckp(a, a->ckps[i], 0);
+		read_ckp(a, a->ckps[i], 0, 0);
+	for (i = 0; i < a->nlcerts; i++)
+		read_ckp(a, a->lcerts[i], 0, 1);
 	for (i = (size_t)optind; i < (size_t)argc; i++) {
 		if (stat(argv[i], &st) != 0) {
 			fprintf(stderr, "custody-verify: %s: %s\n", argv[i],
@@ -570,6 +618,49 @@ write_report(const struct args *a, const struct vreport *r)
 	return (0);
 }
 
+/*
+ * Checks one checkpoint, note or log certificate read before the run and
+ * lists it among the inputs.  Returns 0, or -1 with r->error set.
+ */
+static int
+check_ck(cst_verifier *v, const struct ckbuf *c, struct vreport *r)
+{
+	static const char *const roles[][2] = {
+		{ "checkpoint", "store-checkpoint" },
+		{ "note", "store-note" },
+		{ "log-cert", "store-log-cert" },
+	};
+	const cst_digests *dp = NULL;
+	cst_digests d;
+	int rc;
+
+	/* One that could not be read is reported as such. */
+	if (c->text == NULL)
+		rc = cst_verifier_check_checkpoint_file(v, c->path, NULL);
+	else if ((rc = cst_digests_compute(c->text, c->len, &d)) == 0) {
+		dp = &d;
+		if (c->kind == CK_LOGCERT)
+			rc = cst_verifier_add_log_cert_text(v, c->text, c->len,
+			    c->path);
+		else if (c->kind == CK_NOTE)
+			rc = cst_verifier_check_note_text(v, c->text, c->len,
+			    c->path, c->how);
+		else
+			rc = cst_verifier_check_checkpoint_text(v, c->text,
+			    c->len, c->path, c->how);
+	}
+	if (rc != 0) {
+		if (asprintf(&r->error, "checkpoint %s could not be checked "
+		    "(%s)", c->path, cst_strerror(rc)) < 0)
+			oom();
+		return (-1);
+	}
+	if (vreport_add_input(r, c->path, roles[c->kind][(c->how &
+	    CST_CKP_FROM_STORE) != 0], dp, c->len) != 0)
+		oom();
+	return (0);
+}
+
 int
 main(int argc, char **argv)
 {
@@ -579,11 +670,10 @@ main(int argc, char **argv)
 	cst_verify_opts o;
 	cst_verifier *v = NULL;
 	const cst_seg_info *segs;
-	cst_digests d;
 	struct stat st;
 	char *qdir = NULL;
 	size_t i, n;
-	int rc, verdict;
+	int rc, verdict, pass;
 
 	/* A file truncated while mapped must not kill us (R-SEG-7). */
 	if (cst_mapguard_install() != 0) {
@@ -638,30 +728,14 @@ main(int argc, char **argv)
 		    segs[i].path, "segment", segs[i].has_digests ?
 		    &segs[i].digests : NULL, segs[i].size) != 0)
 			oom();
-	for (i = 0; i < a.ncks; i++) {
-		struct ckbuf *c = &a.cks[i];
-		const cst_digests *dp = NULL;
-
-		/* One that could not be read is reported as such. */
-		if (c->text == NULL)
-			rc = cst_verifier_check_checkpoint_file(v, c->path,
-			    NULL);
-		else if ((rc = cst_digests_compute(c->text, c->len, &d)) ==
-		    0) {
-			dp = &d;
-			rc = cst_verifier_check_checkpoint_text(v, c->text,
-			    c->len, c->path, c->how);
+	/* Log certificates first: the notes are checked with them. */
+	for (pass = 0; pass < 2; pass++)
+		for (i = 0; i < a.ncks; i++) {
+			if ((a.cks[i].kind == CK_LOGCERT) != (pass == 0))
+				continue;
+			if (check_ck(v, &a.cks[i], &r) != 0)
+				goto out;
 		}
-		if (rc != 0) {
-			if (asprintf(&r.error, "checkpoint %s could not be "
-			    "checked (%s)", c->path, cst_strerror(rc)) < 0)
-				oom();
-			goto out;
-		}
-		if (vreport_add_input(&r, c->path, c->how & CST_CKP_FROM_STORE
-		    ? "store-checkpoint" : "checkpoint", dp, c->len) != 0)
-			oom();
-	}
 	store_extras(&a, &r);
 	for (i = 0; i < a.nothers; i++)
 		if (vreport_add_input(&r, a.others[i], "not-segment", NULL,
@@ -684,6 +758,7 @@ out:
 	free_list(a.segs, a.nsegs);
 	free_list(a.others, a.nothers);
 	free(a.ckps);
+	free(a.lcerts);
 	for (i = 0; i < a.ncks; i++) {
 		free(a.cks[i].path);
 		free(a.cks[i].text);

@@ -395,6 +395,32 @@ say_anchors(const struct vreport *r, vreport_stmt_fn fn, void *ctx)
 	}
 }
 
+/* The newest note checkpoint that holds (SPEC 13). */
+static void
+say_notes(const struct vreport *r, vreport_stmt_fn fn, void *ctx)
+{
+	const cst_verify_summary *s = cst_verifier_summary(r->v);
+
+	if (s->has_given_note)
+		say(fn, ctx, 1, "The newest note checkpoint given from off the "
+		    "machine that verified is of size %" PRIu64 " (blocks 0 to "
+		    "%" PRIu64 "): its log signature holds and the chain tree "
+		    "of the store's first %" PRIu64 " blocks has its root "
+		    "(SPEC R-NOTE-6); a witness that cosigned it vouches that "
+		    "no chain it saw before was rewritten.",
+		    s->given_note_size, s->given_note_size - 1,
+		    s->given_note_size);
+	if (s->has_note && (!s->has_given_note ||
+	    s->note_size > s->given_note_size))
+		say(fn, ctx, 0, "The newest note checkpoint found only in the "
+		    "store that verified is of size %" PRIu64 " (blocks 0 to "
+		    "%" PRIu64 "): the chain tree of the store's first %"
+		    PRIu64 " blocks has its root (SPEC R-NOTE-6); like any "
+		    "checkpoint kept only in the store, it could have been "
+		    "deleted with the blocks it covers (SPEC R-NOTE-7).",
+		    s->note_size, s->note_size - 1, s->note_size);
+}
+
 /* Completeness (checkpoints), the tail, and the collector's own account. */
 static void
 say_rest(const struct vreport *r, vreport_stmt_fn fn, void *ctx)
@@ -406,6 +432,7 @@ say_rest(const struct vreport *r, vreport_stmt_fn fn, void *ctx)
 	recs = cst_verifier_recoveries(r->v, &nrecs);
 	say_epochs(r, fn, ctx);
 	say_anchors(r, fn, ctx);
+	say_notes(r, fn, ctx);
 	for (i = 0; i < r->ninputs; i++)
 		if (strcmp(r->inputs[i].role, "not-segment") == 0)
 			say(fn, ctx, 0, "%s is in segments/ but its name does "

@@ -265,6 +265,7 @@ json_rest(struct json *j, const struct vreport *r)
 	const cst_epoch_info *e;
 	const cst_unproven *u;
 	const cst_ckp_info *c;
+	const cst_note_info *nt;
 	size_t i, n;
 
 	json_key(j, "epochs");
@@ -340,6 +341,42 @@ json_rest(struct json *j, const struct vreport *r)
 		json_end_object(j);
 	}
 	json_end_array(j);
+	json_key(j, "notes");
+	json_begin_array(j);
+	nt = cst_verifier_notes(r->v, &n);
+	for (i = 0; i < n; i++) {
+		json_begin_object(j);
+		json_key(j, "file");
+		json_cstring(j, nt[i].path);
+		json_key(j, "from_store");
+		json_bool(j, nt[i].from_store);
+		json_key(j, "ok");
+		json_bool(j, nt[i].ok);
+		json_key(j, "size");
+		j_u64(j, nt[i].size);
+		json_key(j, "root");
+		json_hex(j, nt[i].root, CST_HASH_LEN);
+		json_key(j, "why");
+		json_cstring(j, nt[i].why);
+		json_end_object(j);
+	}
+	json_end_array(j);
+	json_key(j, "note_anchor");
+	if (s->has_note) {
+		json_begin_object(j);
+		json_key(j, "size");
+		j_u64(j, s->note_size);
+		json_key(j, "given_size");
+		if (s->has_given_note)
+			j_u64(j, s->given_note_size);
+		else
+			json_null(j);
+		json_key(j, "log_certs");
+		j_u64(j, s->log_certs);
+		json_end_object(j);
+	} else {
+		json_null(j);
+	}
 	json_key(j, "anchor");
 	if (s->has_anchor) {
 		json_begin_object(j);

@@ -281,6 +281,31 @@ text_checkpoints(FILE *f, const struct vreport *r)
 	}
 }
 
+static void
+text_notes(FILE *f, const struct vreport *r)
+{
+	const cst_note_info *ns;
+	char root[2 * CST_HASH_LEN + 1];
+	size_t i, n;
+
+	ns = cst_verifier_notes(r->v, &n);
+	if (n == 0)
+		return;
+	fprintf(f, "\nNote checkpoints (%zu)\n", n);
+	for (i = 0; i < n; i++) {
+		cst_hex(ns[i].root, CST_HASH_LEN, root);
+		fputs("  ", f);
+		json_text_puts(f, ns[i].path != NULL ? ns[i].path : "-");
+		fprintf(f, " (%s): %s, %" PRIu64 " blocks, root %s%s",
+		    ns[i].from_store ? "in the store only" :
+		    "given, off-machine", ns[i].ok ? "holds" : "FAILS",
+		    ns[i].size, root, ns[i].ok ? "" : ": ");
+		if (!ns[i].ok)
+			json_text_puts(f, ns[i].why);
+		fputs("\n", f);
+	}
+}
+
 void
 vreport_text(FILE *f, const struct vreport *r)
 {
@@ -294,6 +319,7 @@ vreport_text(FILE *f, const struct vreport *r)
 		text_chain(f, r);
 		text_audit(f, r);
 		text_checkpoints(f, r);
+		text_notes(f, r);
 	}
 
 	fprintf(f, "\nFindings (%zu)\n", r->nfindings);

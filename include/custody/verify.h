@@ -214,6 +214,16 @@ typedef struct cst_ckp_info {
 	const char *why;       /* the failure, "" when ok */
 } cst_ckp_info;
 
+/* A note checkpoint (SPEC 13.3) given to cst_verifier_check_note_text. */
+typedef struct cst_note_info {
+	const char *path;
+	int ok;                /* R-NOTE-2..6 hold */
+	uint64_t size;         /* blocks, 0 when the note did not parse */
+	uint8_t root[CST_HASH_LEN];
+	int from_store;        /* found in the store only (R-NOTE-7) */
+	const char *why;       /* the failure, "" when ok */
+} cst_note_info;
+
 typedef struct cst_verify_summary {
 	uint8_t chain_id[CST_CHAIN_ID_LEN];
 	uint64_t failures;     /* findings of each severity */
@@ -255,6 +265,16 @@ typedef struct cst_verify_summary {
 	int has_given_anchor;
 	uint64_t given_anchor_blocks;
 	uint64_t given_anchor_records;
+	/* Log certificates that verified (R-TLOG-5). */
+	uint64_t log_certs;
+	/*
+	 * The newest note checkpoint that holds (SPEC 13), any and given
+	 * from outside the store (R-NOTE-7): its size, in blocks.
+	 */
+	int has_note;
+	uint64_t note_size;
+	int has_given_note;
+	uint64_t given_note_size;
 } cst_verify_summary;
 
 typedef struct cst_verifier cst_verifier;
@@ -324,6 +344,30 @@ enum {
  */
 int cst_verifier_check_checkpoint_text(cst_verifier *v, const uint8_t *text,
     size_t len, const char *path, int how);
+
+/*
+ * Adds the log certificate text[0..len) (borrowed) after checking it
+ * against the root (R-TLOG-5); path (borrowed, copied) names it.  A
+ * certificate that is malformed or not the root's is a failure finding.
+ * Give every certificate before the notes.  Returns 0 or CST_ENOMEM
+ * (CST_EINVAL before the run).
+ */
+int cst_verifier_add_log_cert_text(cst_verifier *v, const uint8_t *text,
+    size_t len, const char *path);
+
+/*
+ * Checks the note checkpoint text[0..len) (borrowed; path names it, may
+ * be NULL): its syntax and signature by a log key a certificate given
+ * before certifies (R-NOTE-2..5), and that the chain tree of the store's
+ * first size blocks has its root (R-NOTE-6); how is a set of CST_CKP_*
+ * flags, as for checkpoints.  Failures are findings.  Returns 0 or
+ * CST_ENOMEM (CST_EINVAL before the run).
+ */
+int cst_verifier_check_note_text(cst_verifier *v, const uint8_t *text,
+    size_t len, const char *path, int how);
+
+/* The note checkpoints checked, in the order given (borrowed). */
+const cst_note_info *cst_verifier_notes(const cst_verifier *v, size_t *n);
 
 /* The summary (borrowed from v; valid until cst_verifier_free). */
 const cst_verify_summary *cst_verifier_summary(const cst_verifier *v);
