@@ -189,7 +189,8 @@ def body():
     r = h.run([h.binary("CUSTODY_VERIFY"), *witness_args, "--checkpoint",
                held, a.data], bound_s=60)
     out = (r.stdout + r.stderr).decode(errors="replace")
-    h.check(r.returncode == 1 and "rolled back" in out,
+    h.check(r.returncode == 1 and "rolled back" in out and
+            "against a witnessed checkpoint" in out,
             f"custody-verify: a rolled back against a witnessed checkpoint, "
             f"exit 1 (exit {r.returncode}):\n{out[-2500:]}")
 
@@ -209,11 +210,13 @@ def body():
                "--witness", wvk["c"], "--checkpoint", held_b, cut],
               bound_s=60)
     out = (r.stdout + r.stderr).decode(errors="replace")
-    h.check(r.returncode == 1 and "truncat" in out,
+    h.check(r.returncode == 1 and "truncated" in out and
+            "against a witnessed checkpoint" in out,
             f"custody-verify: b truncated below a witnessed checkpoint, "
             f"exit 1 (exit {r.returncode}):\n{out[-2500:]}")
-    h.verify(b.data, witness_args[:0] + ["--witness", wvk["a"],
-                                         "--witness", wvk["c"]])
+    out = h.verify(b.data, ["--witness", wvk["a"], "--witness", wvk["c"]])
+    h.check("witnessed: the store reaches" in out,
+            "b's own store reaches its witnessed checkpoint:\n" + out[-1500:])
 
 
 if __name__ == "__main__":
