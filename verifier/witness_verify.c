@@ -56,23 +56,37 @@ finding(struct vreport *r, int sev, int code, const char *file,
 	return (vreport_add_finding(r, &f));
 }
 
-/* Which keys cosigned note text: a bit per key; the count in *count. */
+/*
+ * Which keys cosigned note text: a bit per key; the count in *count.  A
+ * line of a given key that does not verify is a forged or altered
+ * cosignature (R-NOTE-3): a failure, and that key does not count.
+ */
 static uint64_t
 cosigners(const struct wv_note *w, const cst_note_vkey *keys, size_t nkeys,
-    unsigned *count)
+    unsigned *count, struct vreport *r, int *rc)
 {
+	char text[512];
 	cst_note n;
 	uint64_t mask = 0;
 	size_t i;
+	int vr;
 
 	*count = 0;
 	if (cst_note_parse((const char *)w->text, w->len, &n) != 0)
 		return (0);
-	for (i = 0; i < nkeys && i < 64; i++)
-		if (cst_note_cosig_verify(&n, &keys[i], NULL) == 0) {
+	for (i = 0; i < nkeys && i < 64; i++) {
+		vr = cst_note_cosig_verify(&n, &keys[i], NULL);
+		if (vr == 0) {
 			mask |= (uint64_t)1 << i;
 			(*count)++;
+		} else if (vr == CST_ESIG && *rc == 0) {
+			snprintf(text, sizeof(text), "a cosignature line of "
+			    "witness %s does not verify: forged or altered",
+			    keys[i].name);
+			*rc = finding(r, CST_SEV_FAILURE, CST_ESIG, w->path,
+			    CST_NONE, text);
 		}
+	}
 	cst_note_close(&n);
 	return (mask);
 }
@@ -89,10 +103,13 @@ wv_check(const cst_verifier *v, const struct wv_note *notes, size_t n,
 	char names[1024], text[2048];
 	size_t nn, i, j, k;
 	unsigned count;
+	int rc = 0;
 
 	ni = cst_verifier_notes(v, &nn);
 	for (i = 0; i < n; i++) {
-		mask = cosigners(&notes[i], keys, nkeys, &count);
+		mask = cosigners(&notes[i], keys, nkeys, &count, r, &rc);
+		if (rc != 0)
+			return (rc);
 		if (count < quorum)
 			continue;
 		for (j = 0; j < nn; j++)

@@ -214,6 +214,25 @@ def body():
             "against a witnessed checkpoint" in out,
             f"custody-verify: b truncated below a witnessed checkpoint, "
             f"exit 1 (exit {r.returncode}):\n{out[-2500:]}")
+    # A cosignature altered in a copy of b's newest witnessed note.
+    forged_dir = os.path.join(work, "b-forged")
+    shutil.copytree(b.data, forged_dir, symlinks=True)
+    fp = notes(forged_dir)[sb]
+    with open(fp, "rb") as f:
+        lines = f.read().split(b"\n")
+    i = next(k for k, ln in enumerate(lines)
+             if ln.startswith(EM.encode() + b" witness.test/a "))
+    raw = bytearray(lines[i])
+    raw[-3] = ord("A") if raw[-3] != ord("A") else ord("B")
+    lines[i] = bytes(raw)
+    with open(fp, "wb") as f:
+        f.write(b"\n".join(lines))
+    r = h.run([h.binary("CUSTODY_VERIFY"), "--witness", wvk["a"],
+               "--witness", wvk["c"], forged_dir], bound_s=60)
+    out = (r.stdout + r.stderr).decode(errors="replace")
+    h.check(r.returncode == 1 and "witness.test/a does not verify" in out,
+            f"an altered cosignature is a failure (exit {r.returncode}):\n"
+            + out[-1500:])
     out = h.verify(b.data, ["--witness", wvk["a"], "--witness", wvk["c"]])
     h.check("witnessed: the store reaches" in out,
             "b's own store reaches its witnessed checkpoint:\n" + out[-1500:])
