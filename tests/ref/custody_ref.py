@@ -56,6 +56,7 @@ D_RECORDS = _domain("custody/v1/records")
 D_KEYCERT = _domain("custody/v1/keycert")
 D_KEYID = _domain("custody/v1/key-id")
 D_CHECKPOINT = _domain("custody/v1/checkpoint")
+D_LOGCERT = _domain("custody/v1/log-cert")
 
 ZERO32 = bytes(32)
 
@@ -761,6 +762,13 @@ class Verifier:
                     checkpoints.append((p, f.read(MAX_CHECKPOINT + 1)))
             except OSError as e:
                 raise UsageError("%s: %s" % (p, e.strerror))
+        # R-TLOG-4: the log certificate, in keys/ and beside the notes.
+        log_certs = []
+        for sub in ("keys", "checkpoints"):
+            p = os.path.join(self.store, sub, "log.cert")
+            if os.path.isfile(p):
+                with open(p, "rb") as f:
+                    log_certs.append((p, f.read(4096)))
         # R-CKP-4: the store's own checkpoints are checked too; R-CKP-5:
         # all of them are read before the segments.
         given = set(os.path.realpath(p) for p in self.checkpoint_paths)
@@ -768,7 +776,8 @@ class Verifier:
         names = sorted(os.listdir(cdir)) if os.path.isdir(cdir) else []
         for name in names:
             p = os.path.join(cdir, name)
-            if name.startswith(".") or not name.endswith(".ckpt") or \
+            if name.startswith(".") or not (name.endswith(".ckpt") or
+                                            name.endswith(".note")) or \
                     os.path.realpath(p) in given or not os.path.isfile(p):
                 continue
             try:
@@ -783,8 +792,14 @@ class Verifier:
         finally:
             for s in segs:
                 s.fh.close()
+        self.log_pks = []
+        for path, data in log_certs:
+            self._guarded(self._check_log_cert, path, data)
         for path, data in checkpoints:
-            self._guarded(self._check_checkpoint, path, data)
+            if path.endswith(".note") or data.startswith(b"custody/"):
+                self._guarded(self._check_note, path, data)
+            else:
+                self._guarded(self._check_checkpoint, path, data)
         if not self.checkpoint_paths:
             self.note("no checkpoint given: the chain is proven consistent, "
                       "not complete; deletion of the newest blocks cannot "
@@ -1394,6 +1409,173 @@ class Verifier:
                   "(%s); %d later blocks are consistent, not proven complete "
                   "(R-CKP-3)" % (path, blocks, records, fields["time"],
                                  max(after, 0)))
+
+    def _check_log_cert(self, path, data):
+        """R-TLOG-5: exact format, this chain, signed by the root key."""
+        c = parse_log_cert(data)
+        if isinstance(c, str):
+            self.find("R-TLOG-5", path, 0, None, c)
+            return
+        chain_id, pk, sig = c
+        if chain_id != self.chain_id:
+            self.find("R-TLOG-5", path, 0, None,
+                      "log certificate of another chain")
+            return
+        if not ed25519_ok(self.root_pk, D_LOGCERT + chain_id + pk, sig):
+            self.find("R-TLOG-5", path, 0, None,
+                      "log certificate not signed by the root key")
+            return
+        if pk not in self.log_pks:
+            self.log_pks.append(pk)
+
+    def _check_note(self, path, data):
+        """R-NOTE-2..6 on a note checkpoint."""
+        if not self.log_pks:
+            self.find("R-TLOG-5", path, 0, None, "no log certificate that "
+                      "verifies: the note checkpoint cannot be checked")
+            return
+        n = parse_note(data)
+        if isinstance(n, str):
+            self.find("R-NOTE-2", path, 0, None, n)
+            return
+        text, sigs = n
+        origin = "custody/" + self.chain_id.hex()
+        body = parse_note_ckpt(text, origin)
+        if isinstance(body, str):
+            self.find("R-NOTE-4", path, 0, None, body)
+            return
+        size, root = body
+        # R-NOTE-3: only lines of a known key count; all of them must hold.
+        verified = False
+        for pk in self.log_pks:
+            kid = note_key_id(origin, 1, pk)
+            for name, key_id, sig in sigs:
+                if name != origin or key_id != kid:
+                    continue
+                if len(sig) != 64 or not ed25519_ok(pk, text, sig):
+                    self.find("R-NOTE-5", path, 0, None,
+                              "log signature does not verify")
+                    return
+                verified = True
+        if not verified:
+            self.find("R-NOTE-5", path, 0, None, "no signature by a log key "
+                      "the root certified")
+            return
+        # R-NOTE-6: the chain tree of the store's first size blocks.
+        hashes = []
+        for i in range(size):
+            found = self.by_block_no.get(i)
+            if not found:
+                self.find("R-NOTE-6", path, 0, i,
+                          "note checkpoint of %d blocks; block %d is not in "
+                          "the store (truncated, rolled back or lost)"
+                          % (size, i))
+                return
+            hashes.append(found[0].block_hash)
+        got = chain_tree_root(hashes)
+        if got != root:
+            self.find("R-NOTE-6", path, 0, size - 1,
+                      "chain tree of %d blocks has root %s, the note %s "
+                      "(altered or replaced)" % (size, got.hex(), root.hex()))
+            return
+        self.note("%s: the chain tree of the first %d blocks has the note "
+                  "checkpoint's root" % (path, size))
+
+
+# --- Section 13: the chain tree, the log key and note checkpoints -------------
+
+MAX_NOTE = 65536
+MAX_NOTE_SIGS = 100
+EM_DASH = "\u2014"
+
+
+def chain_tree_root(block_hashes):
+    """R-TLOG-1: RFC 6962 tree over the block hashes (leaf H(00 || hash))."""
+    if not block_hashes:
+        return H(b"")
+    return _mth([H(b"\x00", h) for h in block_hashes], 0, len(block_hashes))
+
+
+def note_key_id(name, alg, pk):
+    """R-NOTE-2: first 4 bytes of SHA-256(name || 0A || alg || pk)."""
+    return hashlib.sha256(name.encode("ascii") + b"\n" + bytes([alg]) +
+                          pk).digest()[:4]
+
+
+def note_name_ok(name):
+    """R-NOTE-1: 1..255 bytes of 0x21..0x7e other than '+'."""
+    return 1 <= len(name) <= 255 and all(
+        0x21 <= ord(c) <= 0x7e and c != "+" for c in name)
+
+
+def parse_log_cert(data):
+    """R-TLOG-4/5 format: (chain_id, pk, sig) or an error string."""
+    try:
+        text = data.decode("ascii")
+    except UnicodeDecodeError:
+        return "log certificate is not ASCII"
+    if text.endswith("\n"):
+        text = text[:-1]
+    parts = text.split(" ")
+    if len(parts) != 4 or parts[0] != "custody-log-cert-v1":
+        return "not 'custody-log-cert-v1 <chain> <pk> <sig>'"
+    if not re.fullmatch(r"[0-9a-f]{32}", parts[1]):
+        return "chain id is not 32 lower-case hex digits"
+    pk = b64decode_strict(parts[2])
+    sig = b64decode_strict(parts[3])
+    if pk is None or len(pk) != 32 or sig is None or len(sig) != 64:
+        return "public key or signature is not canonical base64 of 32/64 bytes"
+    return bytes.fromhex(parts[1]), pk, sig
+
+
+def parse_note(data):
+    """R-NOTE-2: (text bytes, [(name, key_id, sig bytes)]) or an error."""
+    if len(data) > MAX_NOTE:
+        return "note larger than %d bytes" % MAX_NOTE
+    try:
+        s = data.decode("utf-8", errors="strict")
+    except UnicodeDecodeError:
+        return "note is not UTF-8"
+    if any(ord(c) < 0x20 and c != "\n" for c in s):
+        return "note holds a control character other than LF"
+    if not s.endswith("\n"):
+        return "note does not end with LF"
+    split = s.rfind("\n\n")
+    if split < 0:
+        return "note has no empty line before its signatures"
+    text = s[:split + 1]
+    lines = s[split + 2:].split("\n")[:-1]
+    if not lines:
+        return "note has no signature line"
+    if len(lines) > MAX_NOTE_SIGS:
+        return "note has more than %d signature lines" % MAX_NOTE_SIGS
+    sigs = []
+    for line in lines:
+        parts = line.split(" ")
+        if len(parts) != 3 or parts[0] != EM_DASH or not note_name_ok(parts[1]):
+            return "malformed signature line %r" % line
+        raw = b64decode_strict(parts[2])
+        if raw is None or len(raw) < 5:
+            return "signature is not canonical base64 of 5 bytes or more"
+        sigs.append((parts[1], raw[:4], raw[4:]))
+    return text.encode("utf-8"), sigs
+
+
+def parse_note_ckpt(text, origin):
+    """R-NOTE-4: (size, root) of a three-line body, or an error string."""
+    lines = text.decode("utf-8").split("\n")
+    if lines[-1] != "" or len(lines) != 4:
+        return "note text is not exactly three lines"
+    if lines[0] != origin:
+        return "origin %r is not this chain's %r" % (lines[0], origin)
+    if not re.fullmatch(r"[1-9][0-9]{0,19}", lines[1]) or \
+            int(lines[1]) >= 2 ** 64:
+        return "tree size %r is not a decimal of 1 to 2^64-1" % lines[1]
+    root = b64decode_strict(lines[2])
+    if root is None or len(root) != 32:
+        return "root is not canonical base64 of 32 bytes"
+    return int(lines[1]), root
+
 
 
 def verify_store(store, root_path=None, checkpoint_paths=()):

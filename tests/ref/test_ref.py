@@ -37,6 +37,7 @@ import sys
 import tempfile
 
 import msgpack
+import nacl.bindings
 import zstandard
 
 HERE = os.path.dirname(os.path.abspath(__file__))
@@ -434,6 +435,96 @@ def test_vectors():
             T.check(name, False, "expect.json verdict %r" % want)
             continue
         verify_both(name, d, want, rules, root=root, checkpoints=ckpts)
+
+
+# --- 2b. Note checkpoints (SPEC section 13) ------------------------------------
+
+
+def test_notes(tmp):
+    """Variations of the good_notes vector that both verifiers must judge
+    alike: lines of unknown keys are ignored (R-NOTE-3), a bad line of the
+    log key is not, nor an altered body or a missing certificate."""
+    src = os.path.join(SOURCE, "tests", "vectors", "good_notes")
+    origin = None
+
+    def variant(name, mutate, want, rules=()):
+        d = os.path.join(tmp, "notes-" + name.replace(" ", "-"))
+        shutil.copytree(src, d)
+        note = os.path.join(d, "checkpoints", "latest.note")
+        mutate(d, note)
+        verify_both("notes, " + name, d, want, rules, checkpoints=[note])
+
+    def read(p):
+        with open(p, "rb") as f:
+            return f.read()
+
+    def write(p, data):
+        with open(p, "wb") as f:
+            f.write(data)
+
+    text = read(os.path.join(src, "checkpoints", "latest.note"))
+    origin = text.split(b"\n")[0].decode()
+    seed = bytes(range(32))
+    pk, sk = nacl.bindings.crypto_sign_seed_keypair(seed)
+
+    def cosig_line(name, body):
+        """A cosignature/v1 line by a witness no verifier here knows."""
+        t = 1700000000
+        msg = b"cosignature/v1\ntime %d\n" % t + body
+        sig = nacl.bindings.crypto_sign(msg, sk)[:64]
+        kid = ref.note_key_id(name, 4, pk)
+        raw = kid + t.to_bytes(8, "big") + sig
+        return ("\u2014 %s %s\n" % (name, base64.b64encode(raw).decode())
+                ).encode("utf-8")
+
+    body = text[:text.rindex(b"\n\n") + 1]
+
+    def m_cosig(d, note):
+        write(note, read(note) + cosig_line("witness.example/w1", body))
+
+    def m_same_name_other_key(d, note):
+        # The log's own name with another key ID: not the log key's line.
+        raw = bytes(4) + bytes(64)
+        write(note, read(note) + ("\u2014 %s %s\n" % (
+            origin, base64.b64encode(raw).decode())).encode())
+
+    def m_bad_log_line(d, note):
+        # A second line of the log key (same name and key ID), forged.
+        data = read(note)
+        line = data[data.rindex(b"\n\n") + 2:].split(b"\n")[0].decode()
+        raw = bytearray(base64.b64decode(line.split(" ")[2]))
+        raw[10] ^= 1
+        write(note, data + ("\u2014 %s %s\n" % (
+            origin, base64.b64encode(bytes(raw)).decode())).encode())
+
+    def m_root(d, note):
+        data = read(note).split(b"\n")
+        root = bytearray(base64.b64decode(data[2]))
+        root[0] ^= 1
+        data[2] = base64.b64encode(bytes(root))
+        write(note, b"\n".join(data))
+
+    def m_ext(d, note):
+        data = read(note)
+        i = data.rindex(b"\n\n")
+        write(note, data[:i + 1] + b"time 1\n" + data[i:])
+
+    def m_no_cert(d, note):
+        os.remove(os.path.join(d, "keys", "log.cert"))
+        os.remove(os.path.join(d, "checkpoints", "log.cert"))
+
+    def m_crlf(d, note):
+        write(note, read(note).replace(b"\n", b"\r\n", 1))
+
+    variant("an unknown witness's cosignature", m_cosig, "intact")
+    variant("a line of the log's name with another key ID",
+            m_same_name_other_key, "intact")
+    variant("a forged second line of the log key", m_bad_log_line, "failed",
+            ["R-NOTE-5"])
+    variant("root altered", m_root, "failed", ["R-NOTE-5"])
+    variant("an extension line", m_ext, "failed", ["R-NOTE-4"])
+    variant("no log certificate", m_no_cert, "failed", ["R-TLOG-5"])
+    variant("a CR", m_crlf, "failed", ["R-NOTE-2"])
 
 
 # --- 3. A fresh store from custody's own writer -------------------------------
@@ -864,6 +955,7 @@ def main():
     try:
         test_generated(tmp)
         test_vectors()
+        test_notes(tmp)
         test_mkstore(tmp)
         test_readings(tmp)
         test_bundles(tmp)

@@ -6,13 +6,16 @@
  *       [--block-records R] [--checkpoint-every B] [--unsealed]
  *       [--partial-tail BYTES] [--empty-tail] [--recovery] [--loss]
  *       [--forge-cert EPOCH] [--event-seed S2] [--level L] [--threads T]
- *       [--secrets]
+ *       [--secrets] [--log-key] [--log-seed S3]
  *
  * Everything is derived from the seed (keys with BLAKE2b, chain id, event
  * text, times), so one seed always gives the same bytes: make_vectors.sh
  * relies on it.  --event-seed changes the events but not the keys, which
  * makes a fork of the same chain.  Blocks are built on --threads threads
- * and placed in the chain in order on the main thread.
+ * and placed in the chain in order on the main thread.  --log-key adds a
+ * log key (keys/log.cert, checkpoints/log.cert) and writes a note
+ * checkpoint beside every checkpoint (SPEC 13); --log-seed derives that
+ * key from another seed (a second log key of the same chain).
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -35,9 +38,11 @@
 #include "custody/format.h"
 #include "custody/hash.h"
 #include "custody/keys.h"
+#include "custody/logkey.h"
 #include "custody/record.h"
 #include "custody/segment.h"
 #include "custody/syslog.h"
+#include "custody/tlog.h"
 
 /* 2024-03-01T00:00:00Z: every store starts here, whatever the seed. */
 #define T0_NS INT64_C(1709251200000000000)
@@ -64,6 +69,9 @@ struct opts {
 	int level;
 	unsigned threads;
 	int secrets;
+	int log_key;
+	uint64_t log_seed;
+	int log_seed_set;
 };
 
 /* An audit record to put at the start of a block. */
@@ -133,7 +141,8 @@ usage(void)
 	    "[--partial-tail BYTES]\n"
 	    "    [--empty-tail] [--recovery] [--loss] [--forge-cert EPOCH] "
 	    "[--event-seed S2]\n"
-	    "    [--level L] [--threads T] [--secrets]\n");
+	    "    [--level L] [--threads T] [--secrets] [--log-key] "
+	    "[--log-seed S3]\n");
 	exit(2);
 }
 
@@ -393,6 +402,8 @@ job_clear(struct job *j)
 /* The writer's state, on the main thread. */
 struct store {
 	const struct opts *o;
+	cst_log_key *lk;             /* NULL: no notes */
+	cst_tlog_frontier tl;        /* the chain tree so far */
 	char *segdir;
 	char *ckpdir;
 	char *quardir;
@@ -443,6 +454,22 @@ write_checkpoint(struct store *s, const char *name)
 	path = path_of(s->ckpdir, name);
 	write_file(path, b.p, b.len, 0644);
 	free(path);
+	if (s->lk != NULL) {
+		char note[64];
+		uint8_t root[CST_HASH_LEN];
+		size_t n = strlen(name);
+
+		/* ckpt-N.ckpt gives ckpt-N.note, latest.ckpt latest.note. */
+		snprintf(note, sizeof(note), "%.*s.note", (int)(n - 5), name);
+		cst_tlog_frontier_root(&s->tl, root);
+		b.len = 0;
+		if ((rc = cst_log_note_encode(s->lk, s->tl.size, root,
+		    &b)) != 0)
+			die("note", rc);
+		path = path_of(s->ckpdir, note);
+		write_file(path, b.p, b.len, 0644);
+		free(path);
+	}
 	cst_buf_close(&b);
 }
 
@@ -459,6 +486,13 @@ append_draft(struct store *s, const cst_draft *d, int64_t sealed_ns)
 		die("block", rc);
 	if ((rc = cst_segw_append(s->w, s->frame.p, s->frame.len)) != 0)
 		die(s->segpath, rc);
+	{
+		uint8_t leaf[CST_HASH_LEN];
+
+		cst_tlog_leaf(s->st.prev_hash, leaf);
+		if (cst_tlog_frontier_append(&s->tl, leaf, NULL, NULL) != 0)
+			die("chain tree", CST_ETOOBIG);
+	}
 	s->last_ns = sealed_ns;
 	if (s->o->checkpoint_every > 0 &&
 	    ++s->blocks_since_ckp == s->o->checkpoint_every) {
@@ -688,6 +722,8 @@ parse_args(int argc, char **argv, struct opts *o)
 		{ "level", required_argument, NULL, 'l' },
 		{ "threads", required_argument, NULL, 't' },
 		{ "secrets", no_argument, NULL, 'x' },
+		{ "log-key", no_argument, NULL, 'K' },
+		{ "log-seed", required_argument, NULL, 'G' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
@@ -739,6 +775,11 @@ parse_args(int argc, char **argv, struct opts *o)
 			o->threads = (unsigned)parse_u64(optarg, "--threads");
 			break;
 		case 'x': o->secrets = 1; break;
+		case 'K': o->log_key = 1; break;
+		case 'G':
+			o->log_seed = parse_u64(optarg, "--log-seed");
+			o->log_seed_set = 1;
+			break;
 		default: usage();
 		}
 	}
@@ -754,6 +795,8 @@ parse_args(int argc, char **argv, struct opts *o)
 	}
 	if (!o->event_seed_set)
 		o->event_seed = o->seed;
+	if (!o->log_seed_set)
+		o->log_seed = o->seed;
 	o->dir = argv[optind];
 }
 
@@ -868,6 +911,29 @@ main(int argc, char **argv)
 	    &s.key)) != 0)
 		die("epoch key", rc);
 
+	cst_tlog_frontier_init(&s.tl);
+	if (o.log_key) {
+		cst_log_cert lc;
+		cst_buf cb;
+
+		mkdir_p(s.ckpdir);
+		derive("custody-mkstore/log", o.log_seed, 0, seed,
+		    sizeof(seed));
+		if ((rc = cst_log_key_from_seed(chain_id, seed, &s.lk)) != 0)
+			die("log key", rc);
+		cst_log_cert_make(s.root, s.lk->pk, &lc);
+		cst_buf_init(&cb);
+		if ((rc = cst_log_cert_encode(&lc, &cb)) != 0)
+			die("log cert", rc);
+		p = path_of(keydir, "log.cert");
+		write_file(p, cb.p, cb.len, 0644);
+		free(p);
+		p = path_of(s.ckpdir, "log.cert");
+		write_file(p, cb.p, cb.len, 0644);
+		free(p);
+		cst_buf_close(&cb);
+	}
+
 	memcpy(s.st.chain_id, chain_id, CST_CHAIN_ID_LEN);
 	s.last_ns = T0_NS;
 	segment_open(&s, T0_NS);
@@ -965,6 +1031,7 @@ main(int argc, char **argv)
 	    s.st.next_block_no, s.st.next_seq, s.key->epoch, head);
 
 	cst_epoch_key_free(s.key);
+	cst_log_key_free(s.lk);
 	cst_root_key_free(s.root);
 	cst_buf_close(&s.frame);
 	free(s.segpath);

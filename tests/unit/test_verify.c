@@ -137,7 +137,53 @@ is_ckpt(const struct dirent *e)
 	size_t n = strlen(e->d_name);
 
 	return (e->d_name[0] != '.' && n > 5 &&
-	    strcmp(e->d_name + n - 5, ".ckpt") == 0);
+	    (strcmp(e->d_name + n - 5, ".ckpt") == 0 ||
+	    strcmp(e->d_name + n - 5, ".note") == 0));
+}
+
+/*
+ * Checks the checkpoint or note checkpoint (SPEC 13, by its name) at
+ * path, how a set of CST_CKP_* flags.
+ */
+static void
+check_any_ckp(cst_verifier *v, const char *path, int how)
+{
+	char buf[65536];
+	size_t len, n = strlen(path);
+	FILE *f;
+
+	f = fopen(path, "rb");
+	cr_assert_not_null(f, "%s", path);
+	len = fread(buf, 1, sizeof(buf), f);
+	fclose(f);
+	if (n > 5 && strcmp(path + n - 5, ".note") == 0)
+		cr_assert_eq(cst_verifier_check_note_text(v,
+		    (const uint8_t *)buf, len, path, how), 0);
+	else
+		cr_assert_eq(cst_verifier_check_checkpoint_text(v,
+		    (const uint8_t *)buf, len, path, how), 0);
+}
+
+/* The store's log certificates (R-TLOG-5), before any note. */
+static void
+add_log_certs(cst_verifier *v, const char *dir)
+{
+	static const char *const where[] = { "keys/log.cert",
+	    "checkpoints/log.cert" };
+	char buf[4096], *p;
+	size_t i, len;
+	FILE *f;
+
+	for (i = 0; i < 2; i++) {
+		p = path2(dir, where[i]);
+		if ((f = fopen(p, "rb")) != NULL) {
+			len = fread(buf, 1, sizeof(buf), f);
+			fclose(f);
+			cr_assert_eq(cst_verifier_add_log_cert_text(v,
+			    (const uint8_t *)buf, len, p), 0);
+		}
+		free(p);
+	}
 }
 
 /* R-CKP-4: the store's own checkpoints not among ckps[0..nckps). */
@@ -146,10 +192,9 @@ check_store_ckps(cst_verifier *v, const char *dir, char **ckps,
     size_t nckps)
 {
 	struct dirent **ents;
-	char *cd = path2(dir, "checkpoints"), *p, buf[65536];
-	size_t i, len;
+	char *cd = path2(dir, "checkpoints"), *p;
+	size_t i;
 	int k, j, given;
-	FILE *f;
 
 	if ((k = scandir(cd, &ents, is_ckpt, alphasort)) < 0) {
 		free(cd);
@@ -160,15 +205,8 @@ check_store_ckps(cst_verifier *v, const char *dir, char **ckps,
 		given = 0;
 		for (i = 0; i < nckps; i++)
 			given |= strcmp(p, ckps[i]) == 0;
-		if (!given) {
-			f = fopen(p, "rb");
-			cr_assert_not_null(f, "%s", p);
-			len = fread(buf, 1, sizeof(buf), f);
-			fclose(f);
-			cr_assert_eq(cst_verifier_check_checkpoint_text(v,
-			    (const uint8_t *)buf, len, p, CST_CKP_FROM_STORE),
-			    0);
-		}
+		if (!given)
+			check_any_ckp(v, p, CST_CKP_FROM_STORE);
 		free(p);
 		free(ents[j]);
 	}
@@ -198,9 +236,9 @@ verify_store(const char *dir, const cst_root_pub *root, char **ckps,
 	v = cst_verifier_new(root, &o, collect, l);
 	cr_assert_not_null(v);
 	cr_assert_eq(cst_verifier_run(v, (const char *const *)segs, n), 0);
+	add_log_certs(v, dir);
 	for (i = 0; i < nckps; i++)
-		cr_assert_eq(cst_verifier_check_checkpoint_file(v, ckps[i],
-		    NULL), 0);
+		check_any_ckp(v, ckps[i], 0);
 	check_store_ckps(v, dir, ckps, nckps);
 	fails = cst_verifier_summary(v)->failures;
 	cst_verifier_free(v);

@@ -126,6 +126,13 @@ mk "$work/forged_cert" $base --segments 2 --epochs 2 --forge-cert 2
 mk "$work/other" --events 120 --block-records 16 --seed 12 --segments 3
 mk "$work/fork" $base --segments 3 --checkpoint-every 4 --event-seed 99
 mk "$work/stolen" $base --segments 3 --epochs 3 --checkpoint-every 4 --secrets
+mk "$work/notes" $base --segments 3 --checkpoint-every 4 --log-key
+mk "$work/notes_fork" $base --segments 3 --checkpoint-every 4 --log-key \
+    --event-seed 99
+mk "$work/notes_rogue" $base --segments 3 --checkpoint-every 4 --log-key \
+    --log-seed 77
+mk "$work/notes_other" --events 120 --block-records 16 --seed 12 \
+    --segments 3 --checkpoint-every 4 --log-key
 
 out=$here
 vec() {
@@ -283,6 +290,37 @@ vec bad_ckpt_store_truncated ckpt
 surgery truncate_at "$(seg "$out/bad_ckpt_store_truncated" 2)" 1
 expect "$out/bad_ckpt_store_truncated" failed "R-CKP-2" "" \
     "the newest segment cut at a block boundary, checkpoints/ left alone: no checkpoint is given, the store's own show it (R-CKP-4)"
+
+# Note checkpoints and the log key (SPEC section 13).
+vec good_notes notes
+expect "$out/good_notes" intact "" "checkpoints/latest.note" \
+    "note checkpoints at blocks 4, 8, 12 and the head, log.cert by the root: all hold (R-TLOG-5, R-NOTE-6)"
+vec bad_note_root notes
+cp "$work/notes_fork/checkpoints/latest.note" "$out/bad_note_root/fork.note"
+expect "$out/bad_note_root" failed "R-NOTE-6" "fork.note" \
+    "a note checkpoint signed by the chain's own log key for another history (same keys, other records): its root is not the chain tree's, a fork or rollback"
+vec bad_note_foreign_key notes
+cp "$work/notes_rogue/checkpoints/latest.note" \
+    "$out/bad_note_foreign_key/rogue.note"
+expect "$out/bad_note_foreign_key" failed "R-NOTE-5" "rogue.note" \
+    "a note checkpoint of the right chain and root signed by a log key the root never certified"
+vec bad_log_cert_forged notes
+"$PY" - "$out/bad_log_cert_forged" "$work/notes_other/keys/log.cert" <<'EOF'
+import sys
+d, other = sys.argv[1:3]
+# The chain's own certificate with another root's signature in it.
+mine = open(d + '/keys/log.cert').read().split()
+theirs = open(other).read().split()
+forged = ' '.join(mine[:3] + [theirs[3]]) + '\n'
+for p in ('/keys/log.cert', '/checkpoints/log.cert'):
+    open(d + p, 'w').write(forged)
+EOF
+expect "$out/bad_log_cert_forged" failed "R-TLOG-5" "checkpoints/latest.note" \
+    "log.cert (in keys/ and checkpoints/) carries a signature that is not the root key's: no note can be checked"
+vec bad_note_truncated notes
+rm "$(seg "$out/bad_note_truncated" 2)" "$out"/bad_note_truncated/checkpoints/*.ckpt
+expect "$out/bad_note_truncated" failed "R-NOTE-6" "checkpoints/latest.note" \
+    "the newest segment deleted and the .ckpt checkpoints with it: the note checkpoint at the head shows the store ends before its size"
 
 # Evidence bundles (SPEC section 11), not stores: no expect.json.  A
 # bundle forged with only the current epoch key (of a store whose keys/
