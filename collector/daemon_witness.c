@@ -94,7 +94,8 @@ daemon_submit_start(struct daemon *d)
 		    "checkpoints to submit (custodyd keygen --log-key)");
 		return (CST_EINVAL);
 	}
-	if ((rc = submit_new(c->data_dir, &c->witness, &c->tls, prove,
+	if ((rc = submit_new(c->data_dir, c->checkpoint_export_dir,
+	    &c->witness, &c->tls, prove,
 	    d->tree, &d->submit, err)) != 0) {
 		log_err("%s", err);
 		return (rc);

@@ -60,6 +60,7 @@ struct submit {
 	submit_proof_fn *prove;
 	void *prove_arg;
 	char ckpt_dir[PATH_MAX];
+	char export_dir[PATH_MAX];   /* "": none */
 	char *ca;
 	char *cert;
 	char *key;
@@ -143,7 +144,8 @@ peer_save(struct peer *p, uint64_t size)
 }
 
 int
-submit_new(const char *data_dir, const struct conf_witness *w,
+submit_new(const char *data_dir, const char *export_dir,
+    const struct conf_witness *w,
     const struct conf_tls *tls, submit_proof_fn *prove, void *arg,
     struct submit **out, char err[SUBMIT_ERR_LEN])
 {
@@ -169,6 +171,9 @@ submit_new(const char *data_dir, const struct conf_witness *w,
 	s->timeout_ms = w->submit_timeout_ms;
 	s->stale_after_ms = w->stale_after_ms;
 	snprintf(s->ckpt_dir, sizeof(s->ckpt_dir), "%s/checkpoints", data_dir);
+	if (export_dir != NULL)
+		snprintf(s->export_dir, sizeof(s->export_dir), "%s",
+		    export_dir);
 	s->ca = dup_or_null(w->ca);
 	if (tls != NULL && tls->cert != NULL && tls->key != NULL) {
 		s->cert = dup_or_null(tls->cert);
@@ -292,6 +297,33 @@ post(struct submit *s, struct peer *p, const cst_buf *body, long *status,
 }
 
 /*
+ * The export directory's copy of the note at path gets the same bytes
+ * (s->note[0..len)), if it is there and still the same note: the copy
+ * off the data disk is the one that outlives a rollback (R-WIT-5).
+ */
+static void
+export_copy(struct submit *s, const char *path, size_t len)
+{
+	char epath[PATH_MAX + 64];
+	const char *base = strrchr(path, '/');
+	char *old;
+	size_t olen;
+	int rc;
+
+	if (s->export_dir[0] == '\0' || base == NULL)
+		return;
+	snprintf(epath, sizeof(epath), "%s%s", s->export_dir, base);
+	if ((old = malloc(CST_NOTE_MAX_LEN)) == NULL)
+		return;
+	/* Its signed text must be ours: a prefix of what we write. */
+	rc = wfile_read(epath, old, CST_NOTE_MAX_LEN, &olen);
+	if (rc == 0 && olen <= len && memcmp(old, s->note, olen) == 0 &&
+	    (rc = wfile_replace(epath, s->note, len, 0644)) != 0)
+		log_warn("witness: %s: %s", epath, cst_strerror(rc));
+	free(old);
+}
+
+/*
  * Adds the peer's cosignature lines of s->resp to the note of size
  * (path, already in s->note[0..len)) after checking them (R-WIT-5).
  */
@@ -343,9 +375,12 @@ store_cosig(struct submit *s, struct peer *p, const char *path, size_t len,
 	}
 	if (have || !write_it)
 		return (0);
-	if ((rc = wfile_replace(path, s->note, n, 0644)) != 0)
+	if ((rc = wfile_replace(path, s->note, n, 0644)) != 0) {
 		setwhy(why, whylen, "%s: %s", path, cst_strerror(rc));
-	return (rc);
+		return (rc);
+	}
+	export_copy(s, path, n);
+	return (0);
 }
 
 /* One submission of the note of size (path) to p.  0 or an error. */

@@ -48,10 +48,13 @@ typedef int submit_proof_fn(void *arg, uint64_t m, uint64_t n,
 /*
  * Prepares submission for data_dir (borrowed) to the peers of w
  * (borrowed for the call: copied), with TLS client files of tls (NULL
- * when none), proofs from prove(arg) (outlives the submitter).  Returns
- * 0, CST_EINVAL (a bad peer entry) or CST_ENOMEM, with err.
+ * when none), proofs from prove(arg) (outlives the submitter).  When
+ * export_dir (borrowed; NULL: none) holds the same numbered note, it gets
+ * the cosignatures too.  Returns 0, CST_EINVAL (a bad peer entry) or
+ * CST_ENOMEM, with err.
  */
-int submit_new(const char *data_dir, const struct conf_witness *w,
+int submit_new(const char *data_dir, const char *export_dir,
+    const struct conf_witness *w,
     const struct conf_tls *tls, submit_proof_fn *prove, void *arg,
     struct submit **out, char err[SUBMIT_ERR_LEN]);
 

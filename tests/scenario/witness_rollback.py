@@ -7,7 +7,8 @@ cosignatures within a bounded wait, added to its ckpt-N.note (R-WIT-5).
 
 Rollback: collector A is stopped, its data directory copied, restarted,
 fed more, and its witnesses cosign past the copy; an investigator keeps
-that cosigned note.  Then A's data directory is replaced by the older
+that cosigned note from the checkpoint export directory, where the
+cosignatures are copied too.  Then A's data directory is replaced by the older
 copy and A restarted: the witnesses refuse its next checkpoint (409, and
 a witness record, kind 11, in their own chains, found by custody-query
 --kind witness), A logs that its witnesses are past its tree, and
@@ -91,7 +92,9 @@ def body():
         ds[x] = d
     for x in NAMES:
         others = [y for y in NAMES if y != x]
+        os.makedirs(os.path.join(work, "export-" + x), mode=0o700)
         conf = (f"[store]\ncheckpoint_interval = 200ms\n"
+                f"checkpoint_export_dir = {os.path.join(work, 'export-' + x)}\n"
                 f"[tls]\ncert = {certs.server_cert}\n"
                 f"key = {certs.server_key}\n"
                 f"[witness]\nlisten = https://127.0.0.1:{wport[x]}\n"
@@ -153,8 +156,13 @@ def body():
                15, "a: both witnesses cosign past the copy")
     p.wait(timeout=30)
     s1 = newest_cosigned(a.data, others_of("a"), 2)
+    # The copy off the data disk gets the cosignatures too (R-WIT-5).
+    exported = os.path.join(work, "export-a", os.path.basename(
+        notes(a.data)[s1]))
+    h.wait_for(lambda: len(cosigners(exported, others_of("a"))) == 2, 10,
+               "the exported note of size %d to carry both cosignatures" % s1)
     held = os.path.join(work, "investigator-a.note")
-    shutil.copy(notes(a.data)[s1], held)
+    shutil.copy(exported, held)
     print(f"a: copy at size {old_size}; witnesses cosigned {s1}", flush=True)
 
     # The rollback: the older copy back in place.
