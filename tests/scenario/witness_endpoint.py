@@ -22,6 +22,7 @@ verifier take the store with its witness records.
 """
 import hashlib
 import os
+import signal
 import socket
 import sys
 
@@ -148,8 +149,12 @@ def body():
     h.check(st == 409 and out == b"9\n",
             f"after a restart the witness still holds size 9 ({st} {out!r})")
     refused.append((409, 0, 20, True))
+    # SIGHUP (configuration re-read, new segment) leaves the witness be.
+    d.proc.send_signal(signal.SIGHUP)
+    h.wait_for(lambda: d.metrics().get("custody_reloads_total", 1) >= 1 and
+               "reload" in d.log_text().lower(), 10, "the reload")
     st, _, out = post(log.request(9, 20))
-    h.check(st == 200, f"and cosigns from it ({st} {out!r})")
+    h.check(st == 200, f"and cosigns from it, after a SIGHUP ({st} {out!r})")
     d.stop()
 
     rc, summary, records = h.check_store(d.data, dump=True)
