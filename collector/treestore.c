@@ -4,10 +4,11 @@
  * pread() by proof requests from any thread.
  *
  * Durability: node writes are not synced one by one.  treestore_sync
- * (called with each checkpoint) syncs the level files and then records
- * the size they hold in tree/synced; at open only nodes below that size
- * are trusted, and the rest is recomputed from the segments, which are
- * the evidence.  The last leaf is then checked against the chain's head;
+ * (called now and then by the writer, and at close) syncs the level files
+ * written since and then records the size they hold in tree/synced; at
+ * open only nodes below that size are trusted, and the rest is
+ * recomputed from the segments, which are the evidence: a crash costs a
+ * rebuild of the nodes of the blocks since the last sync, nothing more.  The last leaf is then checked against the chain's head;
  * a mismatch rebuilds everything.
  */
 #include <dirent.h>
@@ -41,6 +42,7 @@ struct treestore {
 	int fd[CST_TLOG_LEVELS];     /* -1: not open yet */
 	int broken;                  /* writer thread only */
 	int werr;                    /* errno of a failed node write */
+	uint64_t dirty;              /* bit l: level l written, not synced */
 	char dir[PATH_LEN];
 };
 
@@ -107,6 +109,7 @@ node_done(void *arg, unsigned l, uint64_t i, const uint8_t hash[H])
 		ts->werr = errno != 0 ? errno : EIO;
 		return;
 	}
+	ts->dirty |= UINT64_C(1) << l;
 	do
 		n = pwrite(ts->fd[l], hash, H, (off_t)(i * H));
 	while (n == -1 && errno == EINTR);
@@ -197,9 +200,12 @@ treestore_sync(struct treestore *ts)
 
 	if (ts->broken)
 		return (CST_EIO);
+	/* Only the levels written since: a few files, not all of them. */
 	for (l = 0; l < CST_TLOG_LEVELS; l++)
-		if (ts->fd[l] != -1 && fdatasync(ts->fd[l]) != 0)
+		if (((ts->dirty >> l) & 1) && ts->fd[l] != -1 &&
+		    fdatasync(ts->fd[l]) != 0)
 			return (cst_err_from_errno(errno));
+	ts->dirty = 0;
 	n = snprintf(line, sizeof(line), SYNCED_MAGIC "%" PRIu64 "\n",
 	    ts->f.size);
 	if (snprintf(path, sizeof(path), "%s/synced", ts->dir) >=
@@ -443,6 +449,9 @@ treestore_close(struct treestore *ts)
 
 	if (ts == NULL)
 		return;
+	/* Best effort: what is not synced is recomputed at the next open. */
+	if (!ts->broken && ts->dirty != 0)
+		(void)treestore_sync(ts);
 	for (l = 0; l < CST_TLOG_LEVELS; l++)
 		if (ts->fd[l] != -1)
 			close(ts->fd[l]);

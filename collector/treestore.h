@@ -62,9 +62,11 @@ int treestore_append(struct treestore *ts,
     const uint8_t block_hash[CST_HASH_LEN]);
 
 /*
- * Makes the nodes written so far durable (fdatasync of the level files),
- * then records their count in tree/synced, below which the next open
- * trusts them.  Writer thread only; called with each checkpoint.
+ * Makes the nodes written so far durable (fdatasync of the level files
+ * written since the last call), then records their count in tree/synced,
+ * below which the next open trusts them.  Writer thread only; the writer
+ * calls it at most once a minute (a crash then costs recomputing the
+ * nodes of the blocks since), and treestore_close calls it.
  * Returns 0 or CST_EIO (or the errno's code).
  */
 int treestore_sync(struct treestore *ts);
@@ -95,7 +97,7 @@ int treestore_inclusion(struct treestore *ts, uint64_t index, uint64_t size,
 int treestore_consistency(struct treestore *ts, uint64_t m, uint64_t n,
     uint8_t (*proof)[CST_HASH_LEN], size_t *proof_len);
 
-/* Closes the files and frees ts; NULL is a no-op. */
+/* Syncs (best effort), closes the files and frees ts; NULL is a no-op. */
 void treestore_close(struct treestore *ts);
 
 #endif /* CUSTODY_COLLECTOR_TREESTORE_H */
