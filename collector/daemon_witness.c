@@ -35,6 +35,19 @@ seal(void *ctx, const struct audit_witness *a)
 	return (rc);
 }
 
+static int
+refusal(void *ctx, const char *listener, const char *peer, const char *reason,
+    const char *cert, uint64_t suppressed)
+{
+	struct daemon *d = ctx;
+	int rc;
+
+	if ((rc = audit_refusal(d->batcher, listener, peer, reason, cert,
+	    suppressed, daemon_real_ns())) != 0)
+		daemon_audit_failed(d, rc);
+	return (rc);
+}
+
 int
 daemon_witness_open(struct daemon *d)
 {
@@ -57,7 +70,8 @@ daemon_witness_open(struct daemon *d)
 		return (rc);
 	}
 	if ((rc = witness_srv_open(&d->loop, c->witness.listen, tls,
-	    d->witness, WITNESS_IDLE_MS, seal, d, &d->wsrv, serr)) != 0) {
+	    d->witness, WITNESS_IDLE_MS, seal, refusal, d, &d->wsrv,
+	    serr)) != 0) {
 		tls_server_unref(tls);
 		log_err("%s", serr);
 		return (rc);

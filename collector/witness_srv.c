@@ -52,6 +52,7 @@ struct witness_srv {
 	struct witness *w;
 	uint64_t idle_ms;
 	witness_seal_fn *seal;
+	witness_refusal_fn *refusal;
 	void *ctx;
 	struct conn *conns;
 	unsigned nconns;
@@ -192,16 +193,11 @@ count_refusal(struct witness_srv *s, unsigned status)
 			s->ctr.refused[i]++;
 }
 
-/* R-WIT-7: the refusal into the chain, at most SEAL_MAX a window. */
-static void
-seal_refusal(struct conn *c)
+/* 1 if one more record may be sealed in this window; else counts it. */
+static int
+may_seal(struct witness_srv *s, uv_loop_t *loop)
 {
-	struct witness_srv *s = c->s;
-	struct witness_answer *a = &c->ans;
-	struct audit_witness aw;
-	uint64_t now = uv_now(c->h.loop);
-	const char *cert;
-	size_t len;
+	uint64_t now = uv_now(loop);
 
 	if (s->seal_window == 0 || now - s->seal_window >= SEAL_WINDOW_MS) {
 		s->seal_window = now;
@@ -209,8 +205,41 @@ seal_refusal(struct conn *c)
 	}
 	if (s->sealed >= SEAL_MAX) {
 		s->unsealed++;
-		return;
+		return (0);
 	}
+	return (1);
+}
+
+/* R-REC-8: a connection TLS refused, into the chain. */
+static void
+seal_tls_refusal(struct conn *c)
+{
+	struct witness_srv *s = c->s;
+	const char *cert;
+	size_t len;
+
+	if (s->closing || !may_seal(s, c->h.loop))
+		return;
+	cert = tls_sess_peer(c->tls, &len);
+	if (s->refusal(s->ctx, s->name, c->peer, tls_sess_reason(c->tls), cert,
+	    s->unsealed) != 0)
+		return;
+	s->sealed++;
+	s->unsealed = 0;
+}
+
+/* R-WIT-7: the refusal into the chain, at most SEAL_MAX a window. */
+static void
+seal_refusal(struct conn *c)
+{
+	struct witness_srv *s = c->s;
+	struct witness_answer *a = &c->ans;
+	struct audit_witness aw;
+	const char *cert;
+	size_t len;
+
+	if (!may_seal(s, c->h.loop))
+		return;
 	memset(&aw, 0, sizeof(aw));
 	aw.origin = a->origin;
 	aw.origin_len = a->origin_len;
@@ -329,6 +358,7 @@ conn_read(uv_stream_t *st, ssize_t nread, const uv_buf_t *buf)
 		c->s->ctr.tls_refused++;
 		log_warn("witness: %s: refused: %s", c->peer,
 		    tls_sess_reason(c->tls));
+		seal_tls_refusal(c);
 		conn_close(c);
 	} else if (rc != 0)
 		conn_close(c);
@@ -339,6 +369,16 @@ conn_timeout(uv_timer_t *t)
 {
 	struct conn *c = t->data;
 
+	/* A handshake left unfinished is a refusal, as on tls:// (R-REC-8). */
+	if (c->tls != NULL && !tls_sess_established(c->tls)) {
+		char why[80];
+
+		snprintf(why, sizeof(why), "handshake not finished within %"
+		    PRIu64 " ms", c->s->idle_ms);
+		tls_sess_refuse(c->tls, why);
+		c->s->ctr.tls_refused++;
+		seal_tls_refusal(c);
+	}
 	conn_close(c);
 }
 
@@ -401,8 +441,9 @@ server_closed(uv_handle_t *h)
 
 int
 witness_srv_open(uv_loop_t *loop, const char *url, struct tls_server *tls,
-    struct witness *w, uint64_t idle_ms, witness_seal_fn *seal, void *ctx,
-    struct witness_srv **out, char err[WITNESS_SRV_ERR_LEN])
+    struct witness *w, uint64_t idle_ms, witness_seal_fn *seal,
+    witness_refusal_fn *refusal, void *ctx, struct witness_srv **out,
+    char err[WITNESS_SRV_ERR_LEN])
 {
 	struct witness_srv *s;
 	struct addrinfo *ai;
@@ -427,6 +468,7 @@ witness_srv_open(uv_loop_t *loop, const char *url, struct tls_server *tls,
 	s->w = w;
 	s->idle_ms = idle_ms;
 	s->seal = seal;
+	s->refusal = refusal;
 	s->ctx = ctx;
 	uv_tcp_init_ex(loop, &s->server, (unsigned)ai->ai_family);
 	s->server.data = s;

@@ -20,6 +20,15 @@
 /* Seals a refusal (R-WIT-7); a->* borrowed for the call.  0 or an error. */
 typedef int witness_seal_fn(void *ctx, const struct audit_witness *a);
 
+/*
+ * Seals a connection TLS refused (R-REC-8) at listener from peer: why,
+ * the certificate it showed (NULL: none), and how many were only counted
+ * since the previous record.  All borrowed.  0 or an error.
+ */
+typedef int witness_refusal_fn(void *ctx, const char *listener,
+    const char *peer, const char *reason, const char *cert,
+    uint64_t suppressed);
+
 struct witness_srv_ctr {
 	uint64_t connections;
 	uint64_t tls_refused;
@@ -35,13 +44,14 @@ struct witness_srv;
  * success: the caller's reference becomes the server's) and w (borrowed,
  * outlives the server).  Connections idle for
  * idle_ms without a whole request are closed.  seal(ctx, ...) records
- * refusals.  *out is returned to close with witness_srv_close.  Returns
+ * refused checkpoints, refusal(ctx, ...) connections TLS refused; both
+ * together at most SEAL_MAX a minute.  *out is returned to close with witness_srv_close.  Returns
  * 0 or CST_EIO/CST_EINVAL with err.
  */
 int witness_srv_open(uv_loop_t *loop, const char *url,
     struct tls_server *tls, struct witness *w, uint64_t idle_ms,
-    witness_seal_fn *seal, void *ctx, struct witness_srv **out,
-    char err[WITNESS_SRV_ERR_LEN]);
+    witness_seal_fn *seal, witness_refusal_fn *refusal, void *ctx,
+    struct witness_srv **out, char err[WITNESS_SRV_ERR_LEN]);
 
 /* The address bound ("https://127.0.0.1:7380"). */
 const char *witness_srv_name(const struct witness_srv *s);

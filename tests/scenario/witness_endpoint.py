@@ -11,7 +11,8 @@ submits checkpoints to the real custodyd:
     text/x.tlog.size and the witness's size), a rollback to a smaller
     tree (409), a spoiled proof (422), a forked tree (422), a checkpoint
     signed by another key (403), an unknown log (404); bad HTTP (GET
-    405, chunked 501, no Content-Length 411) and plain text on the port.
+    405, chunked 501, no Content-Length 411) and plain text on the port
+    (sealed as a refusal record, kind 9, as on tls:// listeners).
 
 Each refused checkpoint is sealed in the witness's own chain as a kind
 11 record whose details match the request (R-WIT-7); the refused bodies
@@ -185,6 +186,13 @@ def body():
         else:
             h.check("evidence" not in det,
                     f"no evidence kept for a {status} ({det})")
+    # Plain text on the witness port: a refusal record (R-REC-8).
+    tls_refused = [r for r in records if r["kind"] == 9]
+    h.check(len(tls_refused) == 1 and
+            tls_refused[0]["detail"]["listener"] == f"https://127.0.0.1:{port}"
+            and tls_refused[0]["detail"]["reason"] == "not TLS (plain text)",
+            f"plain text on the witness port is sealed as a refusal "
+            f"({[r['detail'] for r in tls_refused]})")
     h.verify(d.data)
     ref = os.path.join(h.env_path("CUSTODY_SOURCE_DIR"), "tests", "ref",
                        "custody_ref.py")
