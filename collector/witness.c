@@ -448,9 +448,17 @@ check(struct witness *w, const uint8_t *body, size_t len,
 		goto out;
 	}
 	if (c.size != l->size || l->size == 0) {
+		/* Origin, size, root: extension lines are not state. */
 		cst_buf_init(&sb);
-		if ((rc = cst_buf_append(&sb, note.text, note.text_len)) != 0)
+		if ((rc = cst_note_ckpt_format(c.origin, c.origin_len, c.size,
+		    c.root, NULL, 0, &sb)) != 0) {
+			cst_buf_close(&sb);
+			if (rc != CST_EINVAL)
+				goto out;
+			refuse(a, 400, "the origin is not a valid name");
+			rc = 0;
 			goto out;
+		}
 		rc = sb.len <= sizeof(state) ? wfile_replace(l->state_path,
 		    sb.p, sb.len, 0600) : CST_ETOOBIG;
 		cst_buf_close(&sb);
