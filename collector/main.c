@@ -35,6 +35,7 @@
 #include "log.h"
 #include "metrics.h"
 #include "status.h"
+#include "submit.h"
 #include "store.h"
 #include "tls.h"
 #include "witness.h"
@@ -200,6 +201,41 @@ check_tls(const struct conf *c)
 	}
 	return (0);
 }
+
+/*
+ * --check: [witness] as the start would take it: the endpoint's TLS
+ * files, the witness key and the logs' keys, the peers' keys.  0, or -1
+ * after saying why.
+ */
+static int
+check_witness(const struct conf *c)
+{
+	const struct conf_witness *w = &c->witness;
+	struct tls_server *srv;
+	char err[TLS_ERR_LEN], werr[WITNESS_ERR_LEN], serr[SUBMIT_ERR_LEN];
+	char url[CONF_ERR_LEN];
+	cst_note_vkey k;
+	size_t i;
+
+	if (w->listen != NULL) {
+		if (tls_server_new(&c->tls, &srv, err) != 0) {
+			log_err("witness: %s", err);
+			return (-1);
+		}
+		tls_server_unref(srv);
+		if (witness_check(w->key, w->logs, w->nlogs, werr) != 0) {
+			log_err("%s", werr);
+			return (-1);
+		}
+	}
+	for (i = 0; i < w->npeers; i++)
+		if (submit_peer_parse(w->peers[i], url, sizeof(url), &k, NULL,
+		    serr) != 0) {
+			log_err("%s", serr);
+			return (-1);
+		}
+	return (0);
+}
 static int
 cmd_run(int argc, char **argv)
 {
@@ -267,7 +303,7 @@ cmd_run(int argc, char **argv)
 			conf_close(&c);
 			return (1);
 		}
-		if (check_tls(&c) != 0) {
+		if (check_tls(&c) != 0 || check_witness(&c) != 0) {
 			conf_close(&c);
 			return (1);
 		}

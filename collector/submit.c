@@ -144,6 +144,31 @@ peer_save(struct peer *p, uint64_t size)
 }
 
 int
+submit_peer_parse(const char *entry, char *url, size_t urllen,
+    cst_note_vkey *vkey, const char **vk, char err[SUBMIT_ERR_LEN])
+{
+	const char *sp = strchr(entry, ' '), *k;
+
+	if (sp == NULL || (size_t)(sp - entry) >= urllen)
+		goto err0;
+	for (k = sp + 1; *k == ' '; k++)
+		;
+	if (cst_note_vkey_parse(k, strlen(k), vkey) != 0 ||
+	    vkey->alg != CST_NOTE_ALG_COSIG_V1)
+		goto err0;
+	memcpy(url, entry, (size_t)(sp - entry));
+	url[sp - entry] = '\0';
+	if (vk != NULL)
+		*vk = k;
+	return (0);
+
+err0:
+	seterr(err, "witness.peer %s: not \"https://HOST:PORT VERIFIER-KEY\" "
+	    "with a cosignature/v1 key", entry);
+	return (CST_EINVAL);
+}
+
+int
 submit_new(const char *data_dir, const char *export_dir,
     const struct conf_witness *w,
     const struct conf_tls *tls, submit_proof_fn *prove, void *arg,
@@ -186,22 +211,11 @@ submit_new(const char *data_dir, const char *export_dir,
 	}
 	for (i = 0; i < w->npeers; i++) {
 		struct peer *p = &s->peers[i];
-		const char *sp = strchr(w->peers[i], ' ');
-		const char *vk = sp + 1;
+		const char *vk;
 
-		while (*vk == ' ')
-			vk++;
-		if ((size_t)(sp - w->peers[i]) >= sizeof(p->url) ||
-		    cst_note_vkey_parse(vk, strlen(vk), &p->vkey) != 0 ||
-		    p->vkey.alg != CST_NOTE_ALG_COSIG_V1) {
-			seterr(err, "witness.peer %s: not \"https://HOST:PORT "
-			    "VERIFIER-KEY\" with a cosignature/v1 key",
-			    w->peers[i]);
-			rc = CST_EINVAL;
+		if ((rc = submit_peer_parse(w->peers[i], p->url,
+		    sizeof(p->url), &p->vkey, &vk, err)) != 0)
 			goto err1;
-		}
-		snprintf(p->url, sizeof(p->url), "%.*s",
-		    (int)(sp - w->peers[i]), w->peers[i]);
 		setwhy(p->ctr.url, sizeof(p->ctr.url), "%s", p->url);
 		setwhy(p->ctr.name, sizeof(p->ctr.name), "%s",
 		    p->vkey.name);

@@ -20,6 +20,7 @@
 
 #include "conf.h"
 #include "custody/format.h"
+#include "custody/note.h"
 
 #define SUBMIT_ERR_LEN 256
 
@@ -57,6 +58,14 @@ int submit_new(const char *data_dir, const char *export_dir,
     const struct conf_witness *w,
     const struct conf_tls *tls, submit_proof_fn *prove, void *arg,
     struct submit **out, char err[SUBMIT_ERR_LEN]);
+
+/*
+ * Parses a witness.peer entry (borrowed): "https://HOST:PORT KEY" into
+ * url[0..urllen) and vkey (cosignature/v1); *vk (may be NULL) points at
+ * the key text in entry.  0 or CST_EINVAL with err.
+ */
+int submit_peer_parse(const char *entry, char *url, size_t urllen,
+    cst_note_vkey *vkey, const char **vk, char err[SUBMIT_ERR_LEN]);
 
 /* Starts the thread.  0 or CST_ENOMEM. */
 int submit_start(struct submit *s);

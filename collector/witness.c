@@ -171,6 +171,38 @@ key_load(struct witness *w, const char *path, char *err)
 	    CST_NOTE_ALG_COSIG_V1, pk, &w->vkey));
 }
 
+/* Parses logs[i], a log's verifier key (Ed25519, alg 0x01). */
+static int
+log_parse(char *const *logs, size_t i, cst_note_vkey *out, char *err)
+{
+
+	if (cst_note_vkey_parse(logs[i], strlen(logs[i]), out) != 0 ||
+	    out->alg != CST_NOTE_ALG_ED25519) {
+		seterr(err, "witness.log %s: not a note verifier key of an "
+		    "Ed25519 log (NAME+ID+KEY)", logs[i]);
+		return (CST_EINVAL);
+	}
+	return (0);
+}
+
+int
+witness_check(const char *key_path, char *const *logs, size_t nlogs,
+    char err[WITNESS_ERR_LEN])
+{
+	struct witness w;
+	cst_note_vkey k;
+	size_t i;
+	int rc;
+
+	memset(&w, 0, sizeof(w));
+	rc = key_load(&w, key_path, err);
+	if (w.sk != NULL)
+		sodium_free(w.sk);
+	for (i = 0; rc == 0 && i < nlogs; i++)
+		rc = log_parse(logs, i, &k, err);
+	return (rc);
+}
+
 int
 witness_open(const char *data_dir, const char *key_path, char *const *logs,
     size_t nlogs, struct witness **out, char err[WITNESS_ERR_LEN])
@@ -194,13 +226,8 @@ witness_open(const char *data_dir, const char *key_path, char *const *logs,
 	for (i = 0; i < nlogs; i++) {
 		struct wlog *l = &w->logs[i];
 
-		if (cst_note_vkey_parse(logs[i], strlen(logs[i]),
-		    &l->vkey) != 0 || l->vkey.alg != CST_NOTE_ALG_ED25519) {
-			seterr(err, "witness.log %s: not a note verifier key "
-			    "of an Ed25519 log (NAME+ID+KEY)", logs[i]);
-			rc = CST_EINVAL;
+		if ((rc = log_parse(logs, i, &l->vkey, err)) != 0)
 			goto err1;
-		}
 		for (j = 0; j < i; j++)
 			if (strcmp(w->logs[j].vkey.name, l->vkey.name) == 0) {
 				seterr(err, "witness.log: two keys for origin "

@@ -52,6 +52,13 @@ int witness_open(const char *data_dir, const char *key_path,
     char *const *logs, size_t nlogs, struct witness **out,
     char err[WITNESS_ERR_LEN]);
 
+/*
+ * What witness_open checks of its key and logs, without opening anything
+ * (custodyd --check).  0, or witness_open's errors with err.
+ */
+int witness_check(const char *key_path, char *const *logs, size_t nlogs,
+    char err[WITNESS_ERR_LEN]);
+
 /* Wipes the key and frees w; NULL is a no-op. */
 void witness_close(struct witness *w);
 

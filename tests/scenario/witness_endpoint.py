@@ -76,7 +76,20 @@ def body():
     conf = (f"[tls]\ncert = {certs.server_cert}\nkey = {certs.server_key}\n"
             f"[witness]\nlisten = https://127.0.0.1:{port}\nkey = {wkey}\n"
             f"log = {log.vkey()}\n")
-    d = h.Daemon(work, config=conf, udp=False, unix=False).start()
+    d = h.Daemon(work, config=conf, udp=False, unix=False)
+    # --check takes the witness's files and keys as the start would.
+    r = h.run(d.argv() + ["--check"])
+    h.check(r.returncode == 0, "--check accepts the witness configuration: "
+            + r.stderr.decode(errors="replace"))
+    with open(d.config, "a") as f:
+        f.write(f"log = {wvk}\n")
+    r = h.run(d.argv() + ["--check"])
+    h.check(r.returncode == 1 and b"witness.log" in r.stderr,
+            "--check refuses a witness key given as a log's key: "
+            + r.stderr.decode(errors="replace"))
+    with open(d.config, "w") as f:
+        f.write(conf)
+    d.start()
     h.wait_for(lambda: h.port_accepts(port), 10, "the witness port")
 
     def post(b):
