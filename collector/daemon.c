@@ -530,8 +530,9 @@ banner(struct daemon *d)
 /*
  * Loads the log key, if the store has one, into *lk (returned to free)
  * and *cert, and opens the chain tree's node store at the chain's size
- * into d->tree (SPEC 13).  Without a log key, *lk stays NULL and no note
- * checkpoints are written.  Returns 0, or -1 after logging why.
+ * into d->tree (SPEC 13).  Without a log key, or when the tree cannot be
+ * opened, *lk stays NULL and no note checkpoints are written.  Returns
+ * 0, or -1 after logging why (a log key that is there but unusable).
  */
 static int
 open_log(struct daemon *d, const cst_root_pub *root,
@@ -554,12 +555,16 @@ open_log(struct daemon *d, const cst_root_pub *root,
 		log_err("%s", err);
 		return (-1);
 	}
+	/*
+	 * The tree is derived data: collecting goes on without it, and only
+	 * the notes stop, as they would without a log key.
+	 */
 	if (treestore_open(c->data_dir, rec->st.next_block_no,
 	    rec->st.prev_hash, &d->tree, terr) != 0) {
-		log_err("chain tree: %s", terr);
+		log_err("chain tree: %s; no note checkpoints are written this "
+		    "run", terr);
 		cst_log_key_free(*lk);
 		*lk = NULL;
-		return (-1);
 	}
 	return (0);
 }
@@ -702,7 +707,8 @@ daemon_run(struct conf *c, daemon_reload_fn *reload_fn, void *ctx)
 	struct batcher_cfg bc;
 	struct batcher_ops bops = { on_cut, on_opened };
 	struct sealpool_ops sops = { on_built, on_sealed };
-	struct writer_ops wops = { on_durable, on_key_epoch, on_writer_fatal };
+	struct writer_ops wops = { on_durable, on_key_epoch, on_writer_fatal,
+	    NULL };
 	struct writer_cfg wc;
 	struct recovery rec;
 	struct privdrop pd;

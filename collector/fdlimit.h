@@ -17,10 +17,11 @@
  * the event loop's own (epoll, async, signals), the spare descriptor of
  * the listeners, the metrics endpoint and its 16 clients, the segment
  * and its directory, a checkpoint and its copy with their directories,
- * a key rotation's files, /proc/net/udp, sd_notify -- about 35 -- with
- * room to spare.
+ * a key rotation's files, /proc/net/udp, sd_notify -- about 35 -- and,
+ * with a log key, the chain tree's level files (one per level: 31 at a
+ * billion blocks, SPEC 13.4), with room to spare.
  */
-#define FDLIMIT_RESERVE 64
+#define FDLIMIT_RESERVE 128
 
 /*
  * Raises the soft RLIMIT_NOFILE to the hard limit, then checks that

@@ -469,6 +469,9 @@ checkpoint(struct writer *w)
 	if ((rc != 0 && rc != CST_ENOENT) ||
 	    (notes && (rc = store_note(w, w->ckptdir, 1)) != 0))
 		goto err_note;
+	if (notes && w->ops.note != NULL)
+		w->ops.note(w->ctx, w->note.p, w->note.len,
+		    w->st.next_block_no);
 	if (w->cur.checkpoint_export_dir[0] != '\0' &&
 	    ((rc = store_checkpoint(w, w->cur.checkpoint_export_dir)) != 0 ||
 	    (notes && (rc = store_note(w, w->cur.checkpoint_export_dir,

@@ -10,6 +10,7 @@
 #define CUSTODY_COLLECTOR_WRITER_H
 
 #include <stdatomic.h>
+#include <stddef.h>
 #include <stdint.h>
 
 #include "custody/keys.h"
@@ -42,6 +43,16 @@ struct writer_ops {
 	 * an unclean stop leaves it.  Called on the writer thread, once.
 	 */
 	void (*fatal)(void *ctx, int rc, const char *msg);
+	/*
+	 * May be NULL.  A note checkpoint (SPEC 13.3) of the chain tree at
+	 * size blocks, text[0..len) (borrowed for the call), is now stored in
+	 * checkpoints/ as ckpt-<size>.note and latest.note, and the tree
+	 * store holds that size: a witness submitter may send it (with a
+	 * consistency proof from treestore_consistency).  Called on the
+	 * writer thread; must not block.
+	 */
+	void (*note)(void *ctx, const uint8_t *text, size_t len,
+	    uint64_t size);
 };
 
 /* Counters for metrics; written by the writer, read anywhere. */

@@ -19,6 +19,7 @@
 #include "custody/error.h"
 #include "custody/hash.h"
 #include "custody/logkey.h"
+#include "custody/note.h"
 #include "custody/tlog.h"
 #include "verify_int.h"
 
@@ -204,9 +205,9 @@ sig_failure(cst_verifier *v, cst_note_info *ni, int rc)
 	case CST_EPARSE:
 	case CST_ETOOBIG:
 		f.rule = "R-NOTE-4";
-		note_fail(v, ni, &f, fmt("not a note checkpoint in the exact "
-		    "form of SPEC 13.3 (signed-note syntax, three lines, size "
-		    "of 1 or more): altered or not a note"));
+		note_fail(v, ni, &f, fmt("the note's text is not a checkpoint "
+		    "body of SPEC 13.3 (exactly three lines: origin, a size of "
+		    "1 or more, the root): altered or not a note checkpoint"));
 		break;
 	case CST_EFOREIGN:
 		f.rule = "R-NOTE-4";
@@ -230,6 +231,7 @@ cst_verifier_check_note_text(cst_verifier *v, const uint8_t *text,
     size_t len, const char *path, int how)
 {
 	cst_note_info *ni;
+	cst_note n;
 	struct fnd f;
 	uint64_t size;
 	uint8_t root[CST_HASH_LEN];
@@ -240,6 +242,18 @@ cst_verifier_check_note_text(cst_verifier *v, const uint8_t *text,
 		return (CST_EINVAL);
 	if ((rc = note_add(v, path, how, &ni)) != 0)
 		return (rc);
+	/* R-NOTE-2 first: the syntax, whatever the keys. */
+	if ((rc = cst_note_parse((const char *)text, len, &n)) != 0) {
+		if (rc == CST_ENOMEM)
+			return (rc);
+		fnd_init(&f, CST_SEV_FAILURE, rc, "R-NOTE-2");
+		f.path = ni->path;
+		note_fail(v, ni, &f, fmt("not a signed note (C2SP signed-note "
+		    "syntax within SPEC 13.3's limits): altered or not a "
+		    "note"));
+		return (v->rc);
+	}
+	cst_note_close(&n);
 	if (v->nlcerts == 0) {
 		fnd_init(&f, CST_SEV_FAILURE, CST_ENOENT, "R-TLOG-5");
 		f.path = ni->path;

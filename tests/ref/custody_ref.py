@@ -1430,13 +1430,13 @@ class Verifier:
 
     def _check_note(self, path, data):
         """R-NOTE-2..6 on a note checkpoint."""
-        if not self.log_pks:
-            self.find("R-TLOG-5", path, 0, None, "no log certificate that "
-                      "verifies: the note checkpoint cannot be checked")
-            return
         n = parse_note(data)
         if isinstance(n, str):
             self.find("R-NOTE-2", path, 0, None, n)
+            return
+        if not self.log_pks:
+            self.find("R-TLOG-5", path, 0, None, "no log certificate that "
+                      "verifies: the note checkpoint cannot be checked")
             return
         text, sigs = n
         origin = "custody/" + self.chain_id.hex()

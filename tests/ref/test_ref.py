@@ -453,6 +453,16 @@ def test_notes(tmp):
         note = os.path.join(d, "checkpoints", "latest.note")
         mutate(d, note)
         verify_both("notes, " + name, d, want, rules, checkpoints=[note])
+        if have_c_verifier() and rules:
+            # Rule for rule: both cite the rule the variant breaks.
+            p = subprocess.run([VERIFY, "--json", "--checkpoint", note, d],
+                               stdout=subprocess.PIPE,
+                               stderr=subprocess.PIPE, timeout=C_TIMEOUT)
+            got = sorted({f["rule"] for f in json.loads(p.stdout)["findings"]
+                          if f["severity"] == "failure"})
+            T.check("C   notes, %s: cites %s" % (name, ",".join(got)),
+                    all(r in got for r in rules),
+                    "C cites %s, want %s" % (got, list(rules)))
 
     def read(p):
         with open(p, "rb") as f:

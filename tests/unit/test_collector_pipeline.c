@@ -25,12 +25,15 @@
 #include "custody/checkpoint.h"
 #include "custody/error.h"
 #include "custody/keys.h"
+#include "custody/logkey.h"
 #include "custody/segment.h"
+#include "custody/tlog.h"
 
 #include "batcher.h"
 #include "recovery.h"
 #include "sealpool.h"
 #include "store.h"
+#include "treestore.h"
 #include "writer.h"
 #include "testutil.h"
 
@@ -50,6 +53,13 @@ struct harness {
 	struct sealpool *pool;
 	struct writer *w;
 	struct batcher *b;
+	/* Note checkpoints (SPEC 13), when start() was asked for a log key. */
+	struct treestore *tree;
+	cst_log_cert lcert;
+	size_t notes;
+	uint64_t note_size;
+	char note[1024];
+	size_t note_len;
 };
 
 static char dir[64];
@@ -127,6 +137,19 @@ on_key_epoch(void *ctx, uint32_t epoch, const char *fpr)
 }
 
 static void
+on_note(void *ctx, const uint8_t *text, size_t len, uint64_t size)
+{
+	struct harness *x = ctx;
+
+	pthread_mutex_lock(&x->mtx);
+	x->notes++;
+	x->note_size = size;
+	x->note_len = len < sizeof(x->note) ? len : 0;
+	memcpy(x->note, text, x->note_len);
+	pthread_mutex_unlock(&x->mtx);
+}
+
+static void
 on_fatal(void *ctx, int rc, const char *msg)
 {
 	struct harness *x = ctx;
@@ -178,15 +201,19 @@ wait_for(int ctl)
 
 /*
  * Starts the pipeline on a new store whose epoch key is already older
- * than the rotation interval, so the writer rotates it at once.
+ * than the rotation interval, so the writer rotates it at once; with
+ * with_log set, also with a log key and the chain tree (SPEC 13).
  */
+static int with_log;
+static cst_log_key *lkey_pending;
+
 static void
 start(const struct writer_cfg *wc, size_t batch_records)
 {
 	static const struct batcher_ops bops = { on_cut, on_opened };
 	static const struct sealpool_ops sops = { on_built, on_sealed };
 	static const struct writer_ops wops = { on_durable, on_key_epoch,
-	    on_fatal };
+	    on_fatal, on_note };
 	struct batcher_cfg bc = { batch_records, 64 << 10, 64 << 20 };
 	char err[STORE_ERR_LEN], path[256];
 	cst_root_key *root;
@@ -204,16 +231,31 @@ start(const struct writer_cfg *wc, size_t batch_records)
 	cr_assert_eq(cst_epoch_key_save(key, path), 0);
 	snprintf(path, sizeof(path), "%s/keys/root.pub", dir);
 	cr_assert_eq(cst_root_key_save(root, NULL, path), 0);
-	cst_root_key_free(root);
 	cr_assert_eq(recovery_run(dir, key, real_ns(), &rec, err), 0, "%s",
 	    err);
 
 	memset(&h, 0, sizeof(h));
+	if (with_log) {
+		char terr[TREESTORE_ERR_LEN];
+		cst_log_key *lk;
+
+		cr_assert_eq(cst_log_key_generate(root->pub.chain_id, &lk), 0);
+		cst_log_cert_make(root, lk->pk, &h.lcert);
+		cr_assert_eq(treestore_open(dir, rec.st.next_block_no,
+		    rec.st.prev_hash, &h.tree, terr), 0, "%s", terr);
+		lkey_pending = lk;
+	}
+	cst_root_key_free(root);
 	pthread_mutex_init(&h.mtx, NULL);
 	pthread_cond_init(&h.cond, NULL);
 	cr_assert_eq(batcher_new(&bc, &bops, &h, rec.st.next_seq, &h.b), 0);
 	cr_assert_eq(writer_new(dir, wc, key, &rec, &wops, &h, &h.w, err), 0,
 	    "%s", err);
+	if (lkey_pending != NULL) {
+		cr_assert_eq(writer_set_log(h.w, lkey_pending, &h.lcert,
+		    h.tree), 0);
+		lkey_pending = NULL;
+	}
 	cr_assert_eq(sealpool_start(2, 1, &sops, &h, &h.pool), 0);
 	cr_assert_eq(writer_start(h.w), 0);
 }
@@ -225,6 +267,8 @@ stop(void)
 
 	sealpool_stop(h.pool);
 	writer_free(h.w);
+	treestore_close(h.tree);
+	h.tree = NULL;
 	take_built();
 	for (i = 0; i < h.ndurable; i++)
 		batcher_done(h.b, h.durable[i]);
@@ -485,4 +529,89 @@ Test(pipeline, a_rotation_waits_out_a_moment_without_descriptors)
 	cr_assert_eq(rec.st.segment_no, 2, "rotated once, then sealed");
 	cr_assert_eq(rec.st.next_seq, 20);
 	cst_epoch_key_free(key);
+}
+
+/* Counts the entries of dir whose names end in ext. */
+static size_t
+count_ext(const char *d, const char *ext)
+{
+	struct dirent *e;
+	size_t n = 0, l, k = strlen(ext);
+	DIR *dp;
+
+	cr_assert_not_null(dp = opendir(d));
+	while ((e = readdir(dp)) != NULL) {
+		l = strlen(e->d_name);
+		n += l > k && strcmp(e->d_name + l - k, ext) == 0 &&
+		    strncmp(e->d_name, "ckpt-", 5) == 0;
+	}
+	closedir(dp);
+	return (n);
+}
+
+Test(pipeline, note_checkpoints_follow_the_chain_tree)
+{
+	struct writer_cfg wc = { .commit_interval_ms = 2,
+	    .segment_max_bytes = 8192, .checkpoint_interval_ms = 1,
+	    .checkpoint_history = 3 };
+	char path[256], name[32], file[1024];
+	uint8_t root[CST_HASH_LEN], want[CST_HASH_LEN], leaf[CST_HASH_LEN];
+	cst_tlog_frontier tl;
+	cst_frame fr;
+	cst_map m;
+	uint64_t size, n;
+	size_t i, flen, off;
+	FILE *f;
+
+	with_log = 1;
+	start(&wc, 7);
+	with_log = 0;
+	for (i = 0; i < EVENTS; i++) {
+		add_event(i);
+		take_built();
+	}
+	cr_assert_eq(batcher_control(h.b, BATCH_STOP), 0);
+	wait_for(BATCH_STOP);
+	cr_assert_eq(h.fatal, 0, "%s", h.fatal_msg);
+	stop();
+
+	/* The last note told of is latest.note. */
+	cr_assert_gt(h.notes, 1);
+	cr_assert_gt(h.note_len, 0);
+	snprintf(path, sizeof(path), "%s/checkpoints/latest.note", dir);
+	cr_assert_not_null(f = fopen(path, "r"));
+	flen = fread(file, 1, sizeof(file), f);
+	fclose(f);
+	cr_assert(flen == h.note_len && memcmp(file, h.note, flen) == 0);
+	cr_assert_eq(cst_log_note_verify(h.note, h.note_len, &h.lcert, &size,
+	    root), 0);
+	cr_assert_eq(size, h.note_size);
+
+	/* Its root is the chain tree of every block in the segments. */
+	cst_tlog_frontier_init(&tl);
+	for (n = 0;; n++) {
+		cst_segment_name(n, name);
+		snprintf(path, sizeof(path), "%s/segments/%s", dir, name);
+		if (cst_map_open(path, &m) != 0)
+			break;
+		for (off = CST_SEG_HDR_LEN; off < m.len; off += fr.frame_len) {
+			cr_assert_eq(cst_frame_parse(m.p + off, m.len - off,
+			    &fr), 0);
+			cst_tlog_leaf(fr.block_hash, leaf);
+			cr_assert_eq(cst_tlog_frontier_append(&tl, leaf, NULL,
+			    NULL), 0);
+		}
+		cst_map_close(&m);
+	}
+	cr_assert_eq(tl.size, size, "the last note covers all %lu blocks",
+	    (unsigned long)tl.size);
+	cst_tlog_frontier_root(&tl, want);
+	cr_assert(memcmp(root, want, CST_HASH_LEN) == 0);
+
+	/* The history of notes is pruned as that of the .ckpt files. */
+	snprintf(path, sizeof(path), "%s/checkpoints", dir);
+	cr_assert_eq(count_ext(path, ".note"), 3);
+	cr_assert_eq(count_ext(path, ".ckpt"), 3);
+	snprintf(path, sizeof(path), "%s/checkpoints/log.cert", dir);
+	cr_assert_eq(access(path, F_OK), 0);
 }

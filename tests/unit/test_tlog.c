@@ -2,7 +2,7 @@
  * The chain tree (SPEC section 13.1, R-TLOG-1, R-TLOG-2): frontier roots,
  * inclusion and consistency proofs against a recursive reference written
  * from RFC 6962 section 2.1, every proof of small trees verified and
- * every mutation of it refused.
+ * every mutation of it refused, and RFC 6962's own worked example.
  */
 #include <stdint.h>
 #include <string.h>
@@ -272,4 +272,62 @@ Test(tlog, rewritten_history_has_no_consistency_proof)
 	cr_assert(cst_tlog_verify_consistency(m, n,
 	    (const uint8_t (*)[H])proof, len, rm, rn) == CST_EHASH);
 	memcpy(leaves[5], saved, H);
+}
+
+/*
+ * The worked example of RFC 6962 section 2.1.3, a tree of seven leaves
+ * d0..d6 with nodes named a..l: the audit paths and consistency proofs
+ * the RFC lists, node for node (the names, not the hash, are the test:
+ * any hash gives the same shape).
+ */
+Test(tlog, rfc6962_worked_example)
+{
+	uint8_t a[H], b[H], c[H], d[H], e[H], f[H], g[H], hh[H], i[H], j[H],
+	    k[H], l[H], root[H], proof[CST_TLOG_MAX_PROOF][H];
+	uint64_t n = 7;
+	size_t len, x;
+
+	make_leaves();
+	memcpy(a, leaves[0], H);
+	memcpy(b, leaves[1], H);
+	memcpy(c, leaves[2], H);
+	memcpy(d, leaves[3], H);
+	memcpy(e, leaves[4], H);
+	memcpy(f, leaves[5], H);
+	memcpy(j, leaves[6], H);
+	cst_merkle_node(a, b, g);
+	cst_merkle_node(c, d, hh);
+	cst_merkle_node(e, f, i);
+	cst_merkle_node(g, hh, k);
+	cst_merkle_node(i, j, l);
+	cst_merkle_node(k, l, root);
+	ref_mth(0, 7, a);
+	cr_assert(memcmp(a, root, H) == 0);
+	memcpy(a, leaves[0], H);
+
+#define EXPECT(call, ...) do {                                                \
+	const uint8_t *w_[] = { __VA_ARGS__ };                                \
+	cr_assert_eq(call, 0);                                                \
+	cr_assert_eq(len, sizeof(w_) / sizeof(w_[0]), "%s", #call);           \
+	for (x = 0; x < len; x++)                                             \
+		cr_assert(memcmp(proof[x], w_[x], H) == 0, "%s: node %zu",    \
+		    #call, x);                                                \
+} while (0)
+	/* Audit paths: d0 [b, h, l], d3 [c, g, l], d4 [f, j, k], d6 [i, k]. */
+	EXPECT(cst_tlog_inclusion_proof(0, n, node_fn, &n, proof, &len),
+	    b, hh, l);
+	EXPECT(cst_tlog_inclusion_proof(3, n, node_fn, &n, proof, &len),
+	    c, g, l);
+	EXPECT(cst_tlog_inclusion_proof(4, n, node_fn, &n, proof, &len),
+	    f, j, k);
+	EXPECT(cst_tlog_inclusion_proof(6, n, node_fn, &n, proof, &len),
+	    i, k);
+	/* Consistency: from 3 [c, d, g, l], from 4 [l], from 6 [i, j, k]. */
+	EXPECT(cst_tlog_consistency_proof(3, n, node_fn, &n, proof, &len),
+	    c, d, g, l);
+	EXPECT(cst_tlog_consistency_proof(4, n, node_fn, &n, proof, &len),
+	    l);
+	EXPECT(cst_tlog_consistency_proof(6, n, node_fn, &n, proof, &len),
+	    i, j, k);
+#undef EXPECT
 }
