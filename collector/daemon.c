@@ -708,7 +708,7 @@ daemon_run(struct conf *c, daemon_reload_fn *reload_fn, void *ctx)
 	struct batcher_ops bops = { on_cut, on_opened };
 	struct sealpool_ops sops = { on_built, on_sealed };
 	struct writer_ops wops = { on_durable, on_key_epoch, on_writer_fatal,
-	    NULL };
+	    daemon_witness_note };
 	struct writer_cfg wc;
 	struct recovery rec;
 	struct privdrop pd;
@@ -805,9 +805,10 @@ daemon_run(struct conf *c, daemon_reload_fn *reload_fn, void *ctx)
 		}
 		goto err4;
 	}
-	if ((rc = sealpool_start((unsigned)c->seal_threads, c->zstd_level,
-	    &sops, d, &d->seal)) != 0 || (rc = writer_start(d->writer)) != 0 ||
-	    (rc = daemon_submit_start(d)) != 0) {
+	/* The submitter first: the writer tells it of each note. */
+	if ((rc = daemon_submit_start(d)) != 0 ||
+	    (rc = sealpool_start((unsigned)c->seal_threads, c->zstd_level,
+	    &sops, d, &d->seal)) != 0 || (rc = writer_start(d->writer)) != 0) {
 		log_err("starting threads: %s", cst_strerror(rc));
 		goto err4;
 	}

@@ -106,6 +106,12 @@ int daemon_witness_open(struct daemon *d);
  * 0 or an error, logged.
  */
 int daemon_submit_start(struct daemon *d);
+/*
+ * writer_ops.note: a new note checkpoint is stored; the submitter looks
+ * at once.  Writer thread; does not block.
+ */
+void daemon_witness_note(void *ctx, const uint8_t *text, size_t len,
+    uint64_t size);
 /* Closes the endpoint (at the stop, with the other handles). */
 void daemon_witness_close_srv(struct daemon *d);
 /* After the loop: joins the submitter, frees the witness. */

@@ -103,10 +103,12 @@ daemon_submit_start(struct daemon *d)
 
 	if (c->witness.npeers == 0)
 		return (0);
+	/* Ingest goes on without notes; witnessing cannot. */
 	if (d->tree == NULL) {
-		log_err("witness.peer: this store has no log key, so no note "
-		    "checkpoints to submit (custodyd keygen --log-key)");
-		return (CST_EINVAL);
+		log_warn("witness.peer: no note checkpoints to submit (no log "
+		    "key, or its chain tree could not be opened): nothing is "
+		    "witnessed");
+		return (0);
 	}
 	if ((rc = submit_new(c->data_dir, c->checkpoint_export_dir,
 	    &c->witness, &c->tls, prove,
@@ -119,6 +121,19 @@ daemon_submit_start(struct daemon *d)
 		return (rc);
 	}
 	return (0);
+}
+
+void
+daemon_witness_note(void *ctx, const uint8_t *text, size_t len,
+    uint64_t size)
+{
+	struct daemon *d = ctx;
+
+	(void)text;
+	(void)len;
+	(void)size;
+	if (d->submit != NULL)
+		submit_kick(d->submit);
 }
 
 void

@@ -34,7 +34,7 @@
 #include "submit.h"
 #include "wfile.h"
 
-#define POLL_MS 250
+#define POLL_MS 1000
 #define BACKOFF_MIN_MS 1000
 #define BACKOFF_MAX_MS 60000
 #define RESP_MAX 16384
