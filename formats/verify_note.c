@@ -233,10 +233,10 @@ cst_verifier_check_note_text(cst_verifier *v, const uint8_t *text,
 	cst_note_info *ni;
 	cst_note n;
 	struct fnd f;
-	uint64_t size;
-	uint8_t root[CST_HASH_LEN];
+	uint64_t size = 0, sz;
+	uint8_t root[CST_HASH_LEN], rt[CST_HASH_LEN];
 	size_t i;
-	int rc, best = CST_ENOENT;
+	int rc, ok = 0, best = CST_ENOENT;
 
 	if (!v->ran)
 		return (CST_EINVAL);
@@ -262,13 +262,21 @@ cst_verifier_check_note_text(cst_verifier *v, const uint8_t *text,
 		    "checkpoint cannot be checked"));
 		return (v->rc);
 	}
+	/*
+	 * R-NOTE-3: every certified log key's lines must verify, and one
+	 * at least must be there.
+	 */
 	for (i = 0; i < v->nlcerts; i++) {
 		rc = cst_log_note_verify((const char *)text, len,
-		    &v->lcerts[i], &size, root);
-		if (rc == 0)
-			break;
+		    &v->lcerts[i], &sz, rt);
 		if (rc == CST_ENOMEM)
 			return (rc);
+		if (rc == 0) {
+			ok = 1;
+			size = sz;
+			memcpy(root, rt, CST_HASH_LEN);
+			continue;
+		}
 		/* The failure that says most: syntax, chain, signature. */
 		if (rc == CST_EPARSE || rc == CST_ETOOBIG ||
 		    (rc == CST_EFOREIGN && best != CST_EPARSE &&
@@ -276,7 +284,7 @@ cst_verifier_check_note_text(cst_verifier *v, const uint8_t *text,
 		    best == CST_ENOENT))
 			best = rc;
 	}
-	if (rc != 0) {
+	if (best == CST_ESIG || !ok) {
 		sig_failure(v, ni, best);
 		return (v->rc);
 	}

@@ -526,6 +526,36 @@ def test_notes(tmp):
     def m_crlf(d, note):
         write(note, read(note).replace(b"\n", b"\r\n", 1))
 
+    fk = os.path.join(SOURCE, "tests", "vectors", "bad_note_foreign_key")
+    rogue_cert = read(os.path.join(fk, "rogue-log.cert"))
+    rogue_note = read(os.path.join(fk, "rogue.note"))
+    rogue_line = rogue_note[rogue_note.rindex(b"\n\n") + 2:]
+
+    def m_two_keys(d, note):
+        # A second certified log key, and its line on the same note.
+        write(os.path.join(d, "checkpoints", "log.cert"), rogue_cert)
+        write(note, read(note) + rogue_line)
+
+    def m_two_keys_one_forged(d, note):
+        m_two_keys(d, note)
+        data = bytearray(read(note))
+        data[-10] = ord("A") if data[-10] != ord("A") else ord("B")
+        write(note, bytes(data))
+
+    variant("two certified log keys, a line of each", m_two_keys, "intact")
+    variant("two certified log keys, the second's line forged",
+            m_two_keys_one_forged, "failed", ["R-NOTE-5"])
+    if have_c_verifier():
+        # --log-cert gives the certificate the store lacks: then it holds.
+        p = subprocess.run([VERIFY, "--json", "--log-cert",
+                            os.path.join(fk, "rogue-log.cert"),
+                            "--checkpoint", os.path.join(fk, "rogue.note"),
+                            fk], stdout=subprocess.PIPE,
+                           stderr=subprocess.PIPE, timeout=C_TIMEOUT)
+        T.check("C   bad_note_foreign_key with --log-cert rogue-log.cert: "
+                "intact", p.returncode == 0 and
+                json.loads(p.stdout)["verdict"] == "intact",
+                "exit %d" % p.returncode)
     variant("an unknown witness's cosignature", m_cosig, "intact")
     variant("a line of the log's name with another key ID",
             m_same_name_other_key, "intact")

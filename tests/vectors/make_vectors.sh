@@ -302,8 +302,10 @@ expect "$out/bad_note_root" failed "R-NOTE-6" "fork.note" \
 vec bad_note_foreign_key notes
 cp "$work/notes_rogue/checkpoints/latest.note" \
     "$out/bad_note_foreign_key/rogue.note"
+# Its certificate, for tests that give it (the vector does not).
+cp "$work/notes_rogue/keys/log.cert" "$out/bad_note_foreign_key/rogue-log.cert"
 expect "$out/bad_note_foreign_key" failed "R-NOTE-5" "rogue.note" \
-    "a note checkpoint of the right chain and root signed by a log key the root never certified"
+    "a note checkpoint of the right chain and root signed by another log key, whose certificate (rogue-log.cert) is neither in the store nor given"
 vec bad_log_cert_forged notes
 "$PY" - "$out/bad_log_cert_forged" "$work/notes_other/keys/log.cert" <<'EOF'
 import sys
