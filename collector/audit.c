@@ -332,3 +332,37 @@ audit_access(struct batcher *b, const struct audit_access *a, int64_t now_ns)
 		rc = put_str(&d, "reason", a->reason);
 	return (finish(b, CST_REC_ACCESS, t, &d, rc, now_ns));
 }
+
+int
+audit_witness(struct batcher *b, const struct audit_witness *w,
+    int64_t now_ns)
+{
+	char t[TEXT_LEN];
+	cst_buf d;
+	uint32_t n;
+	int rc;
+
+	n = 8 + (w->have_latest != 0) + (w->cert != NULL) +
+	    (w->evidence != NULL);
+	cst_buf_init(&d);
+	text(t, "witness: %s refused checkpoint of %.255s at size %" PRIu64
+	    " (old %" PRIu64 "): %u %s", w->peer, w->origin, w->size, w->old,
+	    w->status, w->reason);
+	if ((rc = cst_detail_begin(&d, n)) == 0 &&
+	    (rc = cst_detail_put_str(&d, "origin", w->origin,
+	    w->origin_len)) == 0 &&
+	    (rc = cst_detail_put_u64(&d, "old", w->old)) == 0 &&
+	    (rc = cst_detail_put_u64(&d, "size", w->size)) == 0 &&
+	    (rc = cst_detail_put_u64(&d, "status", w->status)) == 0 &&
+	    (rc = put_str(&d, "reason", w->reason)) == 0 &&
+	    (rc = put_str(&d, "peer", w->peer)) == 0 &&
+	    (rc = put_str(&d, "request_sha256", w->request_sha256)) == 0 &&
+	    (rc = cst_detail_put_u64(&d, "suppressed", w->suppressed)) == 0 &&
+	    w->have_latest)
+		rc = cst_detail_put_u64(&d, "latest", w->latest);
+	if (rc == 0 && w->cert != NULL)
+		rc = put_str(&d, "cert", w->cert);
+	if (rc == 0 && w->evidence != NULL)
+		rc = put_str(&d, "evidence", w->evidence);
+	return (finish(b, CST_REC_WITNESS, t, &d, rc, now_ns));
+}

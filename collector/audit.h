@@ -7,6 +7,7 @@
 #ifndef CUSTODY_COLLECTOR_AUDIT_H
 #define CUSTODY_COLLECTOR_AUDIT_H
 
+#include <stddef.h>
 #include <stdint.h>
 
 #include "batcher.h"
@@ -91,6 +92,26 @@ struct audit_access {
 };
 
 int audit_access(struct batcher *b, const struct audit_access *a,
+    int64_t now_ns);
+
+/* A checkpoint a witness refused (R-WIT-7); every pointer borrowed. */
+struct audit_witness {
+	const char *origin;      /* as received, not NUL-terminated */
+	size_t origin_len;       /* at most 255 */
+	uint64_t old;
+	uint64_t size;
+	uint64_t latest;
+	int have_latest;
+	unsigned status;         /* the HTTP status answered */
+	const char *reason;
+	const char *peer;
+	const char *cert;        /* NULL: none */
+	const char *request_sha256; /* 64 hex digits */
+	const char *evidence;    /* file name in witness/refused/, or NULL */
+	uint64_t suppressed;
+};
+
+int audit_witness(struct batcher *b, const struct audit_witness *w,
     int64_t now_ns);
 
 #endif /* CUSTODY_COLLECTOR_AUDIT_H */

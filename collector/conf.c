@@ -61,6 +61,23 @@ conf_init(struct conf *c)
 	c->tsa_interval_ms = CONF_TSA_INTERVAL_DEFAULT_MS;
 	c->tsa_timeout_ms = CONF_TSA_TIMEOUT_DEFAULT_MS;
 	c->tls.min_version = 12;
+	c->witness.submit_timeout_ms = CONF_SUBMIT_TIMEOUT_DEFAULT_MS;
+	c->witness.stale_after_ms = CONF_STALE_AFTER_DEFAULT_MS;
+}
+
+static void
+witness_close(struct conf_witness *w)
+{
+	size_t i;
+
+	free(w->listen);
+	free(w->key);
+	free(w->ca);
+	for (i = 0; i < w->nlogs; i++)
+		free(w->logs[i]);
+	for (i = 0; i < w->npeers; i++)
+		free(w->peers[i]);
+	memset(w, 0, sizeof(*w));
 }
 
 void
@@ -81,6 +98,7 @@ conf_close(struct conf *c)
 	free(c->path);
 	free(c->text);
 	conf_tls_close(&c->tls);
+	witness_close(&c->witness);
 	conf_init(c);
 }
 
@@ -274,6 +292,92 @@ apply_tls(struct conf_tls *t, const char *key, const char *value, char *err)
 	return (CST_EPARSE);
 }
 
+/* Appends value to list[*n] of max entries. */
+static int
+add_str(char **list, size_t *n, size_t max, const char *value)
+{
+
+	if (*n == max)
+		return (CST_ETOOBIG);
+	if ((list[*n] = strdup(value)) == NULL)
+		return (CST_ENOMEM);
+	(*n)++;
+	return (0);
+}
+
+/*
+ * One key of [witness].  Key texts are checked where they are used
+ * (witness.c, submit.c), with the rules of the note format.  Returns 0,
+ * CST_EPARSE or CST_ENOMEM.
+ */
+static int
+apply_witness(struct conf_witness *w, const char *key, const char *value,
+    char *err)
+{
+	char **dst = NULL;
+	uint64_t v;
+	int rc;
+
+	if (strcmp(key, "listen") == 0) {
+		if (value[0] != '\0' && strncmp(value, "https://", 8) != 0) {
+			seterr(err, "witness.listen: \"%s\" is not "
+			    "https://HOST:PORT", value);
+			return (CST_EPARSE);
+		}
+		dst = &w->listen;
+	} else if (strcmp(key, "key") == 0)
+		dst = &w->key;
+	else if (strcmp(key, "ca") == 0)
+		dst = &w->ca;
+	if (dst != NULL) {
+		if (value[0] != '\0')
+			return (set_str(dst, value));
+		free(*dst);
+		*dst = NULL;
+		return (0);
+	}
+	if (strcmp(key, "log") == 0) {
+		rc = add_str(w->logs, &w->nlogs, CONF_MAX_WITNESS_LOGS, value);
+		if (rc == CST_ETOOBIG) {
+			seterr(err, "witness.log: more than %d logs",
+			    CONF_MAX_WITNESS_LOGS);
+			return (CST_EPARSE);
+		}
+		return (rc);
+	}
+	if (strcmp(key, "peer") == 0) {
+		if (strncmp(value, "https://", 8) != 0 ||
+		    strchr(value, ' ') == NULL) {
+			seterr(err, "witness.peer: \"%s\" is not "
+			    "\"https://HOST:PORT VERIFIER-KEY\"", value);
+			return (CST_EPARSE);
+		}
+		rc = add_str(w->peers, &w->npeers, CONF_MAX_WITNESS_PEERS,
+		    value);
+		if (rc == CST_ETOOBIG) {
+			seterr(err, "witness.peer: more than %d peers",
+			    CONF_MAX_WITNESS_PEERS);
+			return (CST_EPARSE);
+		}
+		return (rc);
+	}
+	if (strcmp(key, "submit_timeout") == 0 ||
+	    strcmp(key, "stale_after") == 0) {
+		if (conf_parse_duration_ms(value, &v) != 0 || v < 100) {
+			seterr(err, "witness.%s: \"%s\" is not a duration of "
+			    "100ms or more (e.g. 500ms, 10s, 5m)", key, value);
+			return (CST_EPARSE);
+		}
+		if (key[1] == 'u')
+			w->submit_timeout_ms = v;
+		else
+			w->stale_after_ms = v;
+		return (0);
+	}
+	seterr(err, "unknown setting witness.%s", key);
+	return (CST_EPARSE);
+}
+
 /* A size key: name, where it goes, and its smallest and largest value. */
 struct size_key {
 	const char *section;
@@ -377,6 +481,12 @@ apply(struct conf *c, const char *section, const char *key,
 
 	if (strcmp(section, "tls") == 0) {
 		if ((rc = apply_tls(&c->tls, key, value, err)) == CST_ENOMEM)
+			seterr(err, "%s", cst_strerror(rc));
+		return (rc);
+	}
+	if (strcmp(section, "witness") == 0) {
+		if ((rc = apply_witness(&c->witness, key, value, err)) ==
+		    CST_ENOMEM)
 			seterr(err, "%s", cst_strerror(rc));
 		return (rc);
 	}
@@ -703,6 +813,20 @@ conf_check(const struct conf *c, char err[CONF_ERR_LEN])
 		    "batch_bytes", (unsigned long long)c->max_inflight,
 		    (unsigned long long)(2 * (c->batch_records *
 		    sizeof(cst_record) + c->batch_bytes)));
+		goto err0;
+	}
+	if (c->witness.listen != NULL) {
+		if (c->witness.key == NULL || c->witness.nlogs == 0) {
+			seterr(err, "witness.listen needs witness.key and at "
+			    "least one witness.log");
+			goto err0;
+		}
+		if (conf_tls_check(&c->tls, err) != 0)
+			goto err0;
+	}
+	if (c->witness.npeers > 0 && c->witness.ca == NULL) {
+		seterr(err, "witness.peer needs witness.ca (the CA that "
+		    "signed the witnesses' server certificates)");
 		goto err0;
 	}
 	if (c->commit_interval_ms == 0 || c->checkpoint_interval_ms == 0) {

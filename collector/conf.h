@@ -41,6 +41,23 @@ struct conf_tls {
 	int min_version;        /* 12 (TLS 1.2) or 13 */
 };
 
+/* [witness]: this collector as a witness, and the witnesses it asks. */
+#define CONF_MAX_WITNESS_LOGS 64
+#define CONF_MAX_WITNESS_PEERS 16
+#define CONF_SUBMIT_TIMEOUT_DEFAULT_MS 10000
+#define CONF_STALE_AFTER_DEFAULT_MS (5 * 60 * 1000)
+struct conf_witness {
+	char *listen;           /* https://HOST:PORT; NULL: not a witness */
+	char *key;              /* the witness's secret key file, 0600 */
+	char *logs[CONF_MAX_WITNESS_LOGS];   /* note verifier keys */
+	size_t nlogs;
+	char *peers[CONF_MAX_WITNESS_PEERS]; /* "https://HOST:PORT VKEY" */
+	size_t npeers;
+	char *ca;               /* PEM bundle for the peers' certificates */
+	uint64_t submit_timeout_ms;
+	uint64_t stale_after_ms;
+};
+
 /* Every number is a uint64_t so that one table can set them all. */
 struct conf {
 	/* [server] */
@@ -88,6 +105,7 @@ struct conf {
 	char *tsa_cert;                /* PEM: check tokens' signatures */
 	uint64_t tsa_timeout_ms;
 	struct conf_tls tls;
+	struct conf_witness witness;
 
 	/* The file read, and the SHA-256 of its exact bytes (start record). */
 	char *path;

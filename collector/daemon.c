@@ -274,6 +274,7 @@ finish(struct daemon *d)
 		close_handle((uv_handle_t *)&d->sigs[i]);
 	metrics_close(d->metrics);
 	d->metrics = NULL;
+	daemon_witness_close_srv(d);
 }
 
 /* After the threads are joined: what the mailbox still holds. */
@@ -748,6 +749,13 @@ bind_listeners(struct daemon *d, const struct privdrop *pd,
 	else if (c->metrics != NULL && metrics_open(&d->loop, c->metrics,
 	    metrics_render, d, &d->metrics, err) != 0)
 		log_warn("no metrics endpoint: %s", err);
+	/* A witness that cannot serve is a listener that cannot bind. */
+	if (d->ls != NULL && daemon_witness_open(d) != 0) {
+		snprintf(listen_err, LISTENER_ERR_LEN, "witness.listen %s: "
+		    "cannot serve (see above)", c->witness.listen);
+		listeners_close(d->ls, listeners_closed, d);
+		d->ls = NULL;
+	}
 	if (privdrop_finish(pd, perr) != 0) {
 		log_err("%s", perr);
 		return (-1);
@@ -836,7 +844,7 @@ daemon_run(struct conf *c, daemon_reload_fn *reload_fn, void *ctx)
 	struct batcher_ops bops = { on_cut, on_opened };
 	struct sealpool_ops sops = { on_built, on_sealed };
 	struct writer_ops wops = { on_durable, on_key_epoch, on_writer_fatal,
-	    NULL };
+	    daemon_witness_note };
 	struct writer_cfg wc;
 	struct recovery rec;
 	struct privdrop pd;
@@ -936,7 +944,9 @@ daemon_run(struct conf *c, daemon_reload_fn *reload_fn, void *ctx)
 		goto err4;
 	}
 	open_control(d);
-	if ((rc = sealpool_start((unsigned)c->seal_threads, c->zstd_level,
+	/* The submitter first: the writer tells it of each note. */
+	if ((rc = daemon_submit_start(d)) != 0 ||
+	    (rc = sealpool_start((unsigned)c->seal_threads, c->zstd_level,
 	    &sops, d, &d->seal)) != 0 || (rc = writer_start(d->writer)) != 0 ||
 	    (d->anchor != NULL && (rc = anchor_start(d->anchor)) != 0)) {
 		log_err("starting threads: %s", cst_strerror(rc));
@@ -953,6 +963,7 @@ err4:
 	d->anchor = NULL;
 	/* The workers drain into the writer, which has stopped or will. */
 	sealpool_stop(d->seal);
+	daemon_witness_free(d);
 	writer_free(d->writer);
 	drain(d);
 err3:

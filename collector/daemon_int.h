@@ -62,6 +62,10 @@ struct daemon {
 	struct listeners *ls_stopping;
 	struct metrics *metrics;
 	struct control *control; /* NULL: none (off, or it would not open) */
+	/* Witnessing (daemon_witness.c); NULL when not configured. */
+	struct witness *witness;
+	struct witness_srv *wsrv;
+	struct submit *submit;
 
 	/* The mailbox, filled by other threads. */
 	uv_async_t notify;
@@ -114,6 +118,28 @@ void daemon_audit_failed(struct daemon *d, int rc);
  */
 void daemon_config(const struct daemon *d, const struct conf *c,
     struct audit_config *out);
+
+/* ---- daemon_witness.c ---- */
+
+/* The witness endpoint, when witness.listen is set.  0 or an error, logged. */
+int daemon_witness_open(struct daemon *d);
+/*
+ * The submitter, when witness.peer is set, with proofs from d->tree.
+ * 0 or an error, logged.
+ */
+int daemon_submit_start(struct daemon *d);
+/*
+ * writer_ops.note: a new note checkpoint is stored; the submitter looks
+ * at once.  Writer thread; does not block.
+ */
+void daemon_witness_note(void *ctx, const uint8_t *text, size_t len,
+    uint64_t size);
+/* Closes the endpoint (at the stop, with the other handles). */
+void daemon_witness_close_srv(struct daemon *d);
+/* After the loop: joins the submitter, frees the witness. */
+void daemon_witness_free(struct daemon *d);
+/* Appends the witnessing counters to out (borrowed). */
+void daemon_witness_metrics(struct daemon *d, cst_buf *out);
 
 /* ---- reload.c ---- */
 

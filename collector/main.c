@@ -36,8 +36,10 @@
 #include "log.h"
 #include "metrics.h"
 #include "status.h"
+#include "submit.h"
 #include "store.h"
 #include "tls.h"
+#include "witness.h"
 
 #define DEFAULT_METRICS "tcp://127.0.0.1:9514"
 #define MAX_OVERRIDES 256
@@ -64,6 +66,7 @@ usage(FILE *f)
 "       custodyd keygen --out DIR\n"
 "       custodyd keygen --log-key --root-key ROOT.KEY --out DIR\n"
 "       custodyd vkey DIR\n"
+"       custodyd keygen --witness-key FILE --name NAME\n"
 "       custodyd status [HOST:PORT | URL | --config FILE] [--metrics-raw]\n"
 "       custodyd --help | --version\n"
 "\n"
@@ -95,6 +98,8 @@ usage(FILE *f)
 "only a log key (log.key, log.cert) for the chain of ROOT.KEY, for a store\n"
 "made without one.  Without keys, `run` makes development keys in\n"
 "DATA/keys/ on first start (keys.create = yes, the default).\n"
+"keygen --witness-key makes a witness's secret key (witness.key) and\n"
+"prints its verifier key, to give to the logs it witnesses (witness.peer).\n"
 "\n"
 "vkey prints the log's verifier key (give it to witness operators) from\n"
 "the log.cert in DIR/keys/, DIR or DIR/checkpoints/.\n"
@@ -197,6 +202,41 @@ check_tls(const struct conf *c)
 	}
 	return (0);
 }
+
+/*
+ * --check: [witness] as the start would take it: the endpoint's TLS
+ * files, the witness key and the logs' keys, the peers' keys.  0, or -1
+ * after saying why.
+ */
+static int
+check_witness(const struct conf *c)
+{
+	const struct conf_witness *w = &c->witness;
+	struct tls_server *srv;
+	char err[TLS_ERR_LEN], werr[WITNESS_ERR_LEN], serr[SUBMIT_ERR_LEN];
+	char url[CONF_ERR_LEN];
+	cst_note_vkey k;
+	size_t i;
+
+	if (w->listen != NULL) {
+		if (tls_server_new(&c->tls, &srv, err) != 0) {
+			log_err("witness: %s", err);
+			return (-1);
+		}
+		tls_server_unref(srv);
+		if (witness_check(w->key, w->logs, w->nlogs, werr) != 0) {
+			log_err("%s", werr);
+			return (-1);
+		}
+	}
+	for (i = 0; i < w->npeers; i++)
+		if (submit_peer_parse(w->peers[i], url, sizeof(url), &k, NULL,
+		    serr) != 0) {
+			log_err("%s", serr);
+			return (-1);
+		}
+	return (0);
+}
 static int
 cmd_run(int argc, char **argv)
 {
@@ -264,7 +304,7 @@ cmd_run(int argc, char **argv)
 			conf_close(&c);
 			return (1);
 		}
-		if (check_tls(&c) != 0) {
+		if (check_tls(&c) != 0 || check_witness(&c) != 0) {
 			conf_close(&c);
 			return (1);
 		}
@@ -275,6 +315,26 @@ cmd_run(int argc, char **argv)
 	code = daemon_run(&c, build_conf, &cli);
 	conf_close(&c);
 	return (code);
+}
+
+/* keygen --witness-key FILE --name NAME: prints the verifier key. */
+static int
+keygen_witness(const char *path, const char *name)
+{
+	cst_buf vk;
+	int rc;
+
+	cst_buf_init(&vk);
+	if ((rc = witness_keygen(path, name, &vk)) != 0) {
+		log_err("keygen: %s: %s", path, rc == CST_EINVAL ? "the name "
+		    "must be 1..255 printable bytes without '+' or space" :
+		    cst_strerror(rc));
+		cst_buf_close(&vk);
+		return (1);
+	}
+	printf("%.*s\n", (int)vk.len, (const char *)vk.p);
+	cst_buf_close(&vk);
+	return (0);
 }
 
 /* Prints the verifier key of the log.cert in dir, with label. */
@@ -296,6 +356,8 @@ cmd_keygen(int argc, char **argv)
 {
 	static const struct option longopts[] = {
 		{ "out", required_argument, NULL, 'o' },
+		{ "witness-key", required_argument, NULL, 'w' },
+		{ "name", required_argument, NULL, 'n' },
 		{ "log-key", no_argument, NULL, 'L' },
 		{ "root-key", required_argument, NULL, 'r' },
 		{ "help", no_argument, NULL, 'h' },
@@ -303,7 +365,7 @@ cmd_keygen(int argc, char **argv)
 	};
 	char err[STORE_ERR_LEN], pub[4096], chain[2 * CST_CHAIN_ID_LEN + 1];
 	char ident[CST_ROOT_ID_TEXT_LEN + 8];
-	const char *out = NULL, *root_key = NULL;
+	const char *out = NULL, *root_key = NULL, *wkey = NULL, *wname = NULL;
 	cst_root_pub root;
 	struct timespec ts;
 	int ch, log_only = 0;
@@ -312,6 +374,12 @@ cmd_keygen(int argc, char **argv)
 		switch (ch) {
 		case 'o':
 			out = optarg;
+			break;
+		case 'w':
+			wkey = optarg;
+			break;
+		case 'n':
+			wname = optarg;
 			break;
 		case 'L':
 			log_only = 1;
@@ -327,10 +395,14 @@ cmd_keygen(int argc, char **argv)
 			return (2);
 		}
 	}
+	if (wkey != NULL && out == NULL && wname != NULL && optind == argc &&
+	    !log_only)
+		return (keygen_witness(wkey, wname));
 	if (out == NULL || optind != argc || log_only != (root_key != NULL)) {
 		fprintf(stderr, "usage: custodyd keygen --out DIR\n"
 		    "       custodyd keygen --log-key --root-key ROOT.KEY "
-		    "--out DIR\n");
+		    "--out DIR\n"
+		    "       custodyd keygen --witness-key FILE --name NAME\n");
 		return (2);
 	}
 	if (log_only) {

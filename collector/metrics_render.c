@@ -216,4 +216,5 @@ metrics_render(void *ctx, cst_buf *out)
 		metric(out, "custody_store_free_bytes", "gauge",
 		    "Bytes free to custodyd on the store's file system.",
 		    (uint64_t)vfs.f_bavail * vfs.f_frsize);
+	daemon_witness_metrics(d, out);
 }

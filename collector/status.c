@@ -45,7 +45,58 @@ static const struct {
 	    offsetof(struct status_counts, tsa_failures) },
 	{ "custody_tsa_newest_token_age_seconds",
 	    offsetof(struct status_counts, tsa_age_s) },
+	{ "custody_witness_stale",
+	    offsetof(struct status_counts, witness_stale) },
 };
+
+/* The entry of witness name[0..len), added if new; NULL when full. */
+static struct status_witness *
+witness_of(struct status_counts *c, const char *name, size_t len)
+{
+	size_t i;
+
+	if (len >= sizeof(c->witness[0].name))
+		len = sizeof(c->witness[0].name) - 1;
+	for (i = 0; i < c->nwitness; i++)
+		if (strlen(c->witness[i].name) == len &&
+		    memcmp(c->witness[i].name, name, len) == 0)
+			return (&c->witness[i]);
+	if (c->nwitness == sizeof(c->witness) / sizeof(c->witness[0]))
+		return (NULL);
+	memcpy(c->witness[c->nwitness].name, name, len);
+	c->witness[c->nwitness].name[len] = '\0';
+	c->witness[c->nwitness].age_s = -1;
+	return (&c->witness[c->nwitness++]);
+}
+
+/* A custody_witness_*{witness="NAME"} line p[0..n) of value num. */
+static void
+witness_line(struct status_counts *c, const char *p, size_t n,
+    const char *num)
+{
+	static const char lab[] = "{witness=\"";
+	const char *l, *q;
+	struct status_witness *w;
+	size_t k;
+
+	if ((l = memchr(p, '{', n)) == NULL ||
+	    (size_t)(p + n - l) < sizeof(lab) ||
+	    memcmp(l, lab, sizeof(lab) - 1) != 0 ||
+	    (q = memchr(l + sizeof(lab) - 1, '"', (size_t)(p + n - l) -
+	    (sizeof(lab) - 1))) == NULL)
+		return;
+	k = (size_t)(l - p);
+	if ((w = witness_of(c, l + sizeof(lab) - 1,
+	    (size_t)(q - l - (sizeof(lab) - 1)))) == NULL)
+		return;
+	if (k == 29 && memcmp(p, "custody_witness_cosigned_size", k) == 0)
+		w->cosigned_size = strtoull(num, NULL, 10);
+	else if (k == 36 && memcmp(p, "custody_witness_cosigned_age_seconds",
+	    k) == 0)
+		w->age_s = strtoll(num, NULL, 10);
+	else if (k == 30 && memcmp(p, "custody_witness_failures_total", k) == 0)
+		w->failures = strtoull(num, NULL, 10);
+}
 
 void
 status_parse(const char *text, size_t len, struct status_counts *c)
@@ -70,6 +121,11 @@ status_parse(const char *text, size_t len, struct status_counts *c)
 			continue;
 		memcpy(num, sp + 1, (size_t)(nl - sp - 1));
 		num[nl - sp - 1] = '\0';
+		if (n > 16 && memcmp(p, "custody_witness_", 16) == 0 &&
+		    p[n] == '{') {
+			witness_line(c, p, (size_t)(sp - p), num);
+			continue;
+		}
 		if (num[0] < '0' || num[0] > '9')
 			continue;
 		v = strtoull(num, NULL, 10);
@@ -199,6 +255,23 @@ status_summary(const char *url, uint64_t interval_ms, FILE *out,
 	else if (b.have_tsa)
 		fprintf(out, "  timestamps   none yet; %" PRIu64 " requests "
 		    "failed\n", b.tsa_failures);
+	for (size_t i = 0; i < b.nwitness; i++) {
+		const struct status_witness *w = &b.witness[i];
+
+		if (w->age_s < 0)
+			fprintf(out, "  witness      %s: nothing cosigned since "
+			    "start (size %" PRIu64 " before), %" PRIu64
+			    " failures\n", w->name, w->cosigned_size,
+			    w->failures);
+		else
+			fprintf(out, "  witness      %s: cosigned size %"
+			    PRIu64 ", %" PRId64 " s ago, %" PRIu64
+			    " failures\n", w->name, w->cosigned_size,
+			    w->age_s, w->failures);
+	}
+	if (b.witness_stale)
+		fprintf(out, "  WARNING      no witness has cosigned the "
+		    "store's checkpoints for witness.stale_after\n");
 	fprintf(out, "every counter: custodyd status --metrics-raw %s\n", url);
 	return (0);
 }

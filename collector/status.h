@@ -27,6 +27,15 @@ struct status_counts {
 	uint64_t tsa_age_s;       /* of the newest token */
 	int have_tsa;             /* custody_tsa_tokens_total was given */
 	int have_tsa_age;
+	/* custody_witness_*{witness="NAME"}: the witnesses this log asks. */
+	struct status_witness {
+		char name[128];
+		uint64_t cosigned_size;
+		int64_t age_s;        /* -1: none since start */
+		uint64_t failures;
+	} witness[16];
+	size_t nwitness;
+	uint64_t witness_stale;
 };
 
 /*

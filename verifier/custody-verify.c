@@ -31,6 +31,7 @@
 #include "vreport.h"
 #include "vreport_doc.h"
 #include "vsign.h"
+#include "witness_verify.h"
 
 static const char usage_text[] =
 "usage: custody-verify [options] DIR|FILE...\n"
@@ -77,6 +78,14 @@ static const char usage_text[] =
 "                      and beside each --checkpoint) are verified against\n"
 "                      it and the report states the time they prove (SPEC\n"
 "                      section 15); without it they are listed, unverified\n"
+"  --witness KEY|FILE  a witness's verifier key (NAME+ID+KEY, as custodyd\n"
+"                      keygen --witness-key printed it), or a file holding\n"
+"                      it (repeatable): the newest note checkpoint that\n"
+"                      --quorum of them cosigned must be reached by the\n"
+"                      store, or it was truncated or rolled back (SPEC\n"
+"                      R-WIT-8); the report names it\n"
+"  --quorum N          cosignatures a note needs to count as witnessed\n"
+"                      (default: all the --witness keys)\n"
 "  --json              write the report as JSON\n"
 "  --report FILE       write the report to FILE (JSON with --json or a .json\n"
 "                      name); standard output then gets the verdict line\n"
@@ -193,6 +202,9 @@ struct args {
 	size_t ntokens;
 	const char *written[4]; /* report files written, to sign and record */
 	size_t nwritten;
+	cst_note_vkey *wkeys;  /* --witness */
+	size_t nwkeys;
+	long quorum;           /* --quorum; 0: all the witness keys */
 };
 
 static void
@@ -583,6 +595,8 @@ parse_args(int argc, char **argv, struct args *a)
 		{ "checkpoint", required_argument, NULL, 'c' },
 		{ "tsa-cert", required_argument, NULL, 'T' },
 		{ "log-cert", required_argument, NULL, 'L' },
+		{ "witness", required_argument, NULL, 'w' },
+		{ "quorum", required_argument, NULL, 'Q' },
 		{ "json", no_argument, NULL, 'j' },
 		{ "report", required_argument, NULL, 'o' },
 		{ "quiet", no_argument, NULL, 'q' },
@@ -642,6 +656,26 @@ parse_args(int argc, char **argv, struct args *a)
 			a->lcerts = n;
 			a->lcerts[a->nlcerts++] = optarg;
 			break;
+		case 'w':
+			if ((a->wkeys = realloc(a->wkeys, (a->nwkeys + 1) *
+			    sizeof(*a->wkeys))) == NULL)
+				oom();
+			if (wv_key_parse(optarg, &a->wkeys[a->nwkeys]) != 0)
+				usage_error("--witness takes a witness's verifier "
+				    "key (NAME+ID+KEY, cosignature/v1), or a file "
+				    "holding it");
+			if (++a->nwkeys > 64)
+				usage_error("at most 64 --witness keys");
+			break;
+		case 'Q': {
+			char *end;
+
+			a->quorum = strtol(optarg, &end, 10);
+			if (*end != '\0' || a->quorum < 1)
+				usage_error("--quorum takes a number of "
+				    "witnesses, 1 or more");
+			break;
+		}
 		case 'j':
 			a->json = 1;
 			break;
@@ -713,6 +747,9 @@ parse_args(int argc, char **argv, struct args *a)
 		fprintf(stderr, "custody-verify: %s\n", why);
 		exit(EXIT_USAGE);
 	}
+	if (a->quorum > (long)a->nwkeys)
+		usage_error("--quorum is larger than the number of --witness "
+		    "keys");
 	for (i = 0; i < a->nckps; i++)
 		read_ckp(a, a->ckps[i], 0, 0);
 	for (i = 0; i < a->nlcerts; i++)
@@ -1063,6 +1100,29 @@ check_ck(cst_verifier *v, const struct ckbuf *c, struct vreport *r)
 	return (0);
 }
 
+/* R-WIT-8: the newest note checkpoint a quorum of --witness cosigned. */
+static int
+witnessed(const cst_verifier *v, const struct args *a, struct vreport *r)
+{
+	struct wv_note *w;
+	size_t i, n = 0;
+	int rc;
+
+	if ((w = calloc(a->ncks + 1, sizeof(*w))) == NULL)
+		return (CST_ENOMEM);
+	for (i = 0; i < a->ncks; i++)
+		if (a->cks[i].kind == CK_NOTE && a->cks[i].text != NULL) {
+			w[n].path = a->cks[i].path;
+			w[n].text = a->cks[i].text;
+			w[n].len = a->cks[i].len;
+			n++;
+		}
+	rc = wv_check(v, w, n, a->wkeys, a->nwkeys, a->quorum > 0 ?
+	    (unsigned)a->quorum : (unsigned)a->nwkeys, r);
+	free(w);
+	return (rc);
+}
+
 int
 main(int argc, char **argv)
 {
@@ -1151,6 +1211,8 @@ main(int argc, char **argv)
 		}
 	if (check_tokens(&a, &r, v) != 0)
 		goto out;
+	if (a.nwkeys > 0 && witnessed(v, &a, &r) != 0)
+		oom();
 	store_extras(&a, &r);
 	for (i = 0; i < a.nothers; i++)
 		if (vreport_add_input(&r, a.others[i], "not-segment", NULL,
@@ -1182,6 +1244,7 @@ out:
 	free(a.ckps);
 	free(a.tsa);
 	free_list(a.tokens, a.ntokens);
+	free(a.wkeys);
 	free(a.lcerts);
 	for (i = 0; i < a.ncks; i++) {
 		free(a.cks[i].path);

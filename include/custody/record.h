@@ -23,7 +23,8 @@ enum cst_record_kind {
 	CST_REC_RELOAD = 8,
 	CST_REC_REFUSAL = 9,     /* a connection refused (R-REC-8) */
 	CST_REC_ACCESS = 10,     /* a reader looked at the store (R-ACC-1) */
-	CST_REC_KIND_MAX = 10,
+	CST_REC_WITNESS = 11,    /* a checkpoint a witness refused (R-WIT-7) */
+	CST_REC_KIND_MAX = 11,
 };
 
 enum cst_transport {
@@ -133,7 +134,8 @@ int cst_detail_put_bool(cst_buf *out, const char *key, int v);
 	XX(CLOCK, 7, "clock")                                                 \
 	XX(RELOAD, 8, "reload")                                               \
 	XX(REFUSAL, 9, "refusal")                                             \
-	XX(ACCESS, 10, "access")
+	XX(ACCESS, 10, "access")                                              \
+	XX(WITNESS, 11, "witness")
 
 #define CST_TRANSPORT_MAP(XX)                                                 \
 	XX(INTERNAL, 0, "internal")                                           \

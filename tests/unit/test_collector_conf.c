@@ -445,3 +445,50 @@ Test(conf, anchor_keys)
 	cr_assert_null(c.tsa_url);
 	conf_close(&c);
 }
+
+Test(conf, witness_section_from_file_and_set)
+{
+	struct conf c;
+	char err[CONF_ERR_LEN];
+
+	conf_init(&c);
+	cr_assert_eq(c.witness.submit_timeout_ms,
+	    CONF_SUBMIT_TIMEOUT_DEFAULT_MS);
+	cr_assert_eq(c.witness.stale_after_ms, CONF_STALE_AFTER_DEFAULT_MS);
+	write_file("[server]\ndata_dir = /tmp/x\nlisten = tcp://127.0.0.1:514\n"
+	    "[witness]\nlisten = https://127.0.0.1:7380\nkey = /etc/w.key\n"
+	    "log = a.example/custody+01020304+AQID\n"
+	    "log = b.example/custody+05060708+AQID\n"
+	    "peer = https://127.0.0.2:7380 w2.example+0a0b0c0d+BAEC\n"
+	    "ca = /etc/ca.pem\nsubmit_timeout = 2s\nstale_after = 1m\n");
+	cr_assert_eq(conf_load_file(&c, path, err), 0, "%s", err);
+	cr_assert_str_eq(c.witness.listen, "https://127.0.0.1:7380");
+	cr_assert_str_eq(c.witness.key, "/etc/w.key");
+	cr_assert_eq(c.witness.nlogs, 2);
+	cr_assert_str_eq(c.witness.logs[1], "b.example/custody+05060708+AQID");
+	cr_assert_eq(c.witness.npeers, 1);
+	cr_assert_eq(c.witness.submit_timeout_ms, 2000);
+	cr_assert_eq(c.witness.stale_after_ms, 60000);
+	/* A witness serves over TLS: [tls] must give it a certificate. */
+	cr_assert_eq(conf_check(&c, err), CST_EINVAL);
+	cr_assert_not_null(strstr(err, "tls.cert"), "%s", err);
+	cr_assert_eq(conf_set(&c, "tls.cert", "/etc/c.pem", err), 0);
+	cr_assert_eq(conf_set(&c, "tls.key", "/etc/k.pem", err), 0);
+	cr_assert_eq(conf_check(&c, err), 0, "%s", err);
+	/* A peer's certificate is checked against witness.ca. */
+	cr_assert_eq(conf_set(&c, "witness.ca", "", err), 0);
+	cr_assert_eq(conf_check(&c, err), CST_EINVAL);
+	cr_assert_not_null(strstr(err, "witness.ca"), "%s", err);
+	cr_assert_eq(conf_set(&c, "witness.peer",
+	    "http://127.0.0.3:7380 w.example+00000000+BA", err), CST_EPARSE);
+	cr_assert_eq(conf_set(&c, "witness.peer", "https://127.0.0.3:7380",
+	    err), CST_EPARSE);
+	cr_assert_eq(conf_set(&c, "witness.listen", "tcp://127.0.0.1:1", err),
+	    CST_EPARSE);
+	cr_assert_eq(conf_set(&c, "witness.stale_after", "5", err),
+	    CST_EPARSE);
+	cr_assert_eq(conf_set(&c, "witness.colour", "blue", err), CST_EPARSE);
+	conf_close(&c);
+	cr_assert_null(c.witness.listen);
+	cr_assert_eq(c.witness.nlogs, 0);
+}
