@@ -921,6 +921,9 @@ run(void *arg)
 		update_backlog(r);
 		nap(r, 200);
 	}
+	/* The checkpoint of the stop covers the last blocks: it goes too. */
+	if (r->positioned && !r->st.refused && publish_files(r, err) != 0)
+		failed(r, err);
 	update_backlog(r);
 	disconnect(r);
 	return (NULL);

@@ -93,6 +93,35 @@ class Client:
                 raw = self._bytes(tl)
                 return raw[:hl], raw[hl:]
 
+    def publish(self, subject, headers, data, timeout=5):
+        """A JetStream publish with headers (HPUB); returns the JSON
+        acknowledgement (a dict, with "error" when refused)."""
+        self.sid += 1
+        inbox = f"_INBOX.custodytest.{self.sid}"
+        hb = b"NATS/1.0\r\n" + b"".join(
+            f"{k}: {v}\r\n".encode() for k, v in headers.items()) + b"\r\n"
+        self.sock.settimeout(timeout)
+        self.sock.sendall(f"SUB {inbox} {self.sid}\r\nUNSUB {self.sid} 1\r\n"
+                          f"HPUB {subject} {inbox} {len(hb)} "
+                          f"{len(hb) + len(data)}\r\n".encode()
+                          + hb + data + b"\r\n")
+        while True:
+            line = self._line()
+            if line == b"PING":
+                self.sock.sendall(b"PONG\r\n")
+                continue
+            if line.startswith(b"-ERR"):
+                raise OSError(f"nats: {line!r}")
+            parts = line.split()
+            if parts and parts[0] == b"MSG":
+                return json.loads(self._bytes(int(parts[-1])) or b"{}")
+            if parts and parts[0] == b"HMSG":
+                hl, tl = int(parts[-2]), int(parts[-1])
+                raw = self._bytes(tl)
+                if b"503" in raw[:hl].split(b"\r\n", 1)[0]:
+                    return {"error": {"code": 503}}
+                return json.loads(raw[hl:] or b"{}")
+
     def api(self, subject, obj=None, timeout=5):
         """A JetStream API request; returns the JSON answer (a dict)."""
         hdr, data = self.request(subject, json.dumps(obj or {}).encode(),
@@ -200,6 +229,19 @@ class Cluster:
                 except OSError:
                     continue
         h.fail("no NATS server answers")
+
+
+def create_stream(client, name="CUSTODY", **overrides):
+    """Creates a stream on custody.> as a collector would (R-REP-1), with
+    overrides (e.g. deny_delete=False); returns the API answer."""
+    cfg = {"name": name, "subjects": ["custody.>"], "retention": "limits",
+           "max_consumers": -1, "max_msgs": -1, "max_bytes": -1,
+           "max_age": 0, "max_msgs_per_subject": -1, "max_msg_size": -1,
+           "discard": "old", "storage": "file", "num_replicas": 1,
+           "duplicate_window": 600 * 10**9, "deny_delete": True,
+           "deny_purge": True}
+    cfg.update(overrides)
+    return client.api(f"$JS.API.STREAM.CREATE.{name}", cfg)
 
 
 def stream_messages(client, stream, subject_filter=None):
