@@ -89,6 +89,10 @@ struct replicate {
 	int64_t stop_by;          /* CLOCK_MONOTONIC deadline of the drain */
 	int poked;
 	struct replicate_stats st;
+	int known;                /* acked_next is where the stream stands */
+	uint64_t acked_next;      /* every block below is in the stream */
+	uint64_t acked_seg;       /* and ends in this segment, at acked_off */
+	uint64_t acked_off;
 };
 
 static int64_t
@@ -471,6 +475,19 @@ refuse(struct replicate *r, const char *msg)
 	log_err("replication stopped: %s", msg);
 }
 
+/* The stream holds every block below r->next. */
+static void
+set_known(struct replicate *r)
+{
+
+	pthread_mutex_lock(&r->mtx);
+	r->acked_next = r->next;
+	r->acked_seg = r->seg;
+	r->acked_off = r->off;
+	r->known = 1;
+	pthread_mutex_unlock(&r->mtx);
+}
+
 /*
  * R-REP-6: where the stream stands.  Returns 0; 1 when the stream holds
  * a block the local store does not (err); -1 when it could not tell.
@@ -510,6 +527,7 @@ resume(struct replicate *r, char *err)
 		r->seg = 0;
 		r->off = CST_SEG_HDR_LEN;
 		r->positioned = 1;
+		set_known(r);
 		return (0);
 	}
 	if (s != NATS_OK) {
@@ -544,6 +562,7 @@ resume(struct replicate *r, char *err)
 	r->next = b + 1;
 	r->off = off + (uint64_t)len;
 	r->positioned = 1;
+	set_known(r);
 	return (0);
 }
 
@@ -602,6 +621,10 @@ publish_block(struct replicate *r, char *err)
 	r->st.published++;
 	r->st.published_bytes += (uint64_t)len;
 	r->st.last_ack_ns = now;
+	r->acked_next = r->next;
+	r->acked_seg = r->seg;
+	r->acked_off = r->off;
+	r->known = 1;
 	pthread_mutex_unlock(&r->mtx);
 	if (r->acked != NULL)
 		r->acked(r->ctx, h.first_seq + h.record_count);
@@ -787,40 +810,38 @@ last_name(struct replicate *r, const char *subj, char *out, char *err)
 	return (0);
 }
 
-/* Backlog counters: blocks durable not acked, and the bytes after. */
+/* Whether the connection is up, for the counters. */
 static void
 update_backlog(struct replicate *r)
 {
+	int up = r->nc != NULL &&
+	    natsConnection_Status(r->nc) == NATS_CONN_STATUS_CONNECTED;
+
+	pthread_mutex_lock(&r->mtx);
+	r->st.connected = up;
+	pthread_mutex_unlock(&r->mtx);
+}
+
+/*
+ * The bytes of the backlog: what the segment files hold after the last
+ * block the stream has, from segment seg offset off on.
+ */
+static uint64_t
+backlog_bytes(const struct replicate *r, uint64_t seg, uint64_t off)
+{
 	char path[4200];
 	struct stat sb;
-	uint64_t dur = atomic_load(r->durable), blocks, bytes = 0, s;
-	int64_t now = real_ns();
+	uint64_t bytes = 0, s, size;
 
-	blocks = r->positioned && dur > r->next ? dur - r->next : 0;
-	if (blocks > 0 && r->positioned) {
-		for (s = r->seg; ; s++) {
-			snprintf(path, sizeof(path), "%s/segments/seg-%010"
-			    PRIu64 ".cst", r->dir, s);
-			if (stat(path, &sb) != 0)
-				break;
-			bytes += (uint64_t)sb.st_size - (s == r->seg ?
-			    (r->off < (uint64_t)sb.st_size ? r->off :
-			    (uint64_t)sb.st_size) : 0);
-		}
+	for (s = seg; ; s++) {
+		snprintf(path, sizeof(path), "%s/segments/seg-%010" PRIu64
+		    ".cst", r->dir, s);
+		if (stat(path, &sb) != 0)
+			break;
+		size = (uint64_t)sb.st_size;
+		bytes += size - (s == seg ? (off < size ? off : size) : 0);
 	}
-	pthread_mutex_lock(&r->mtx);
-	if (!r->positioned) {
-		/* Unknown: at least what became durable since the last ack. */
-		blocks = dur > r->next ? dur - r->next : 1;
-		bytes = r->st.backlog_bytes;
-	}
-	if (blocks > 0 && r->st.since_ns == 0)
-		r->st.since_ns = now;
-	else if (blocks == 0)
-		r->st.since_ns = 0;
-	r->st.backlog_blocks = blocks;
-	r->st.backlog_bytes = bytes;
-	pthread_mutex_unlock(&r->mtx);
+	return (bytes);
 }
 
 /* Waits ms at most, or until poked or stopped. */
@@ -1017,10 +1038,25 @@ replicate_poke(struct replicate *r)
 void
 replicate_stats(struct replicate *r, struct replicate_stats *out)
 {
+	uint64_t dur = atomic_load(r->durable), seg, off;
+	int known;
 
 	pthread_mutex_lock(&r->mtx);
+	/* Before the stream ever answered, everything durable waits. */
+	r->st.backlog_blocks = dur > r->acked_next ? dur - r->acked_next :
+	    (r->known ? 0 : 1);
+	if (r->st.backlog_blocks == 0)
+		r->st.since_ns = 0;
+	else if (r->st.since_ns == 0)
+		r->st.since_ns = real_ns();
+	known = r->known;
+	seg = r->acked_seg;
+	off = r->acked_off;
 	*out = r->st;
 	pthread_mutex_unlock(&r->mtx);
+	/* Unknown before the stream answers once: from the first segment. */
+	out->backlog_bytes = out->backlog_blocks == 0 ? 0 :
+	    backlog_bytes(r, known ? seg : 0, known ? off : 0);
 }
 
 void
