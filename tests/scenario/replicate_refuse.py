@@ -169,6 +169,13 @@ def body():
     r = h.run([h.binary("CUSTODY_VERIFY"), "--root",
                os.path.join(d.data, "keys", "root.pub"), dest])
     h.check(r.returncode != 0, "and custody-verify fails on it")
+    # --list: every chain with blocks in the stream, sorted.
+    r = h.run([h.tool("custody-restore"), "--nats", cl.url, "--list"])
+    listed = r.stdout.decode().split()
+    want = sorted([chain, ch] + [x for x, ms, _ in cases
+                                 if any(m[0] == "blocks" for m in ms)])
+    h.check(r.returncode == 0 and listed == want,
+            f"custody-restore --list names the {len(want)} chains")
     c.close()
 
 
