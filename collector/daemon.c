@@ -188,8 +188,10 @@ on_durable(void *ctx, struct batch *list)
 		d->dur_head = list;
 	d->dur_tail = last;
 	pthread_mutex_unlock(&d->mtx);
+	/* The writer's counter moved before this call (writer.h). */
 	if (d->rep != NULL)
-		replicate_poke(d->rep);
+		replicate_durable(d->rep, atomic_load(
+		    &writer_stats(d->writer)->durable_blocks));
 	uv_async_send(&d->notify);
 }
 
@@ -873,7 +875,8 @@ daemon_run(struct conf *c, daemon_reload_fn *reload_fn, void *ctx)
 		char rerr[REPLICATE_ERR_LEN];
 
 		if (replicate_new(&c->rep, c->data_dir, d->chain_hex,
-		    &writer_stats(d->writer)->durable_blocks, on_replicated, d,
+		    atomic_load(&writer_stats(d->writer)->durable_blocks),
+		    on_replicated, d,
 		    &d->rep, rerr) != 0) {
 			log_err("replication refused: %s", rerr);
 			goto err4;

@@ -57,7 +57,7 @@ struct replicate {
 	char dir[4096];
 	char chain[2 * CST_CHAIN_ID_LEN + 1];
 	char subj_seg[80], subj_blk[80], subj_ckpt[80], subj_key[80];
-	const _Atomic uint64_t *durable;
+	_Atomic uint64_t durable;  /* blocks below are durable */
 	replicate_acked_fn *acked;
 	void *ctx;
 	int64_t start_ns;
@@ -546,7 +546,7 @@ resume(struct replicate *r, char *err)
 	/* The stream's last block must be this store's, at that place. */
 	r->seg = seg;
 	r->off = off;
-	if (b >= atomic_load(r->durable) || open_seg(r, seg, err) != 0 ||
+	if (b >= atomic_load(&r->durable) || open_seg(r, seg, err) != 0 ||
 	    (len = read_frame(r, &h, err)) < 0 || r->seg != seg ||
 	    h.block_no != b || (size_t)len != (size_t)natsMsg_GetDataLength(m) ||
 	    memcmp(r->frame, natsMsg_GetData(m), (size_t)len) != 0) {
@@ -890,7 +890,7 @@ run(void *arg)
 	for (;;) {
 		pthread_mutex_lock(&r->mtx);
 		stop = r->stop && (r->st.refused || mono_ns() >= r->stop_by ||
-		    !r->positioned || atomic_load(r->durable) <= r->next);
+		    !r->positioned || atomic_load(&r->durable) <= r->next);
 		pthread_mutex_unlock(&r->mtx);
 		if (stop)
 			break;
@@ -921,7 +921,7 @@ run(void *arg)
 			log_notice("replication: stream %s on %s, from block %"
 			    PRIu64, r->stream, r->servers, r->next);
 		}
-		if (r->next < atomic_load(r->durable)) {
+		if (r->next < atomic_load(&r->durable)) {
 			if (publish_block(r, err) != 0) {
 				failed(r, err);
 				/* Ask the stream again before going on. */
@@ -961,7 +961,7 @@ dupstr(char **dst, const char *s)
 
 int
 replicate_new(const struct conf_replicate *c, const char *data_dir,
-    const char *chain_hex, const _Atomic uint64_t *durable_blocks,
+    const char *chain_hex, uint64_t durable_blocks,
     replicate_acked_fn *acked, void *ctx, struct replicate **out,
     char err[REPLICATE_ERR_LEN])
 {
@@ -993,7 +993,7 @@ replicate_new(const struct conf_replicate *c, const char *data_dir,
 	    chain_hex);
 	snprintf(r->subj_key, sizeof(r->subj_key), CST_REP_SUBJ_KEYS,
 	    chain_hex);
-	r->durable = durable_blocks;
+	atomic_store(&r->durable, durable_blocks);
 	r->acked = acked;
 	r->ctx = ctx;
 	r->start_ns = real_ns();
@@ -1026,9 +1026,10 @@ replicate_start(struct replicate *r)
 }
 
 void
-replicate_poke(struct replicate *r)
+replicate_durable(struct replicate *r, uint64_t durable_blocks)
 {
 
+	atomic_store(&r->durable, durable_blocks);
 	pthread_mutex_lock(&r->mtx);
 	r->poked = 1;
 	pthread_cond_signal(&r->cond);
@@ -1038,7 +1039,7 @@ replicate_poke(struct replicate *r)
 void
 replicate_stats(struct replicate *r, struct replicate_stats *out)
 {
-	uint64_t dur = atomic_load(r->durable), seg, off;
+	uint64_t dur = atomic_load(&r->durable), seg, off;
 	int known;
 
 	pthread_mutex_lock(&r->mtx);

@@ -8,7 +8,7 @@
  * acknowledged, for answers that wait for the replicas (R-REP-5).
  *
  * Lifecycle: replicate_new (connects once, checks or creates the
- * stream) -> replicate_start -> replicate_poke / replicate_stats from
+ * stream) -> replicate_start -> replicate_durable / replicate_stats from
  * any thread -> replicate_free (after the writer is done).
  */
 #ifndef CUSTODY_COLLECTOR_REPLICATE_H
@@ -42,8 +42,8 @@ struct replicate;
 
 /*
  * Makes a replicator of chain chain_hex from the store data_dir (both
- * borrowed, copied) to the servers of c (borrowed, copied), reading
- * durable_blocks (borrowed; the writer's) to know what it may publish.
+ * borrowed, copied) to the servers of c (borrowed, copied); every block
+ * below durable_blocks is durable (replicate_durable moves it on).
  * Tries to connect once: when the servers answer, checks the stream (or
  * creates it) and returns CST_EINVAL with err when the stream is unfit
  * (R-REP-1) or holds another chain's block (R-REP-6).  Servers that do
@@ -51,15 +51,15 @@ struct replicate;
  * *out (returned to free), CST_EINVAL or CST_ENOMEM.
  */
 int replicate_new(const struct conf_replicate *c, const char *data_dir,
-    const char *chain_hex, const _Atomic uint64_t *durable_blocks,
+    const char *chain_hex, uint64_t durable_blocks,
     replicate_acked_fn *acked, void *ctx, struct replicate **out,
     char err[REPLICATE_ERR_LEN]);
 
 /* Starts the thread.  Returns 0 or CST_ENOMEM. */
 int replicate_start(struct replicate *r);
 
-/* More blocks may be durable: look now.  Any thread. */
-void replicate_poke(struct replicate *r);
+/* Every block below durable_blocks is durable: publish.  Any thread. */
+void replicate_durable(struct replicate *r, uint64_t durable_blocks);
 
 /* The counters into *out (borrowed).  Any thread. */
 void replicate_stats(struct replicate *r, struct replicate_stats *out);
