@@ -11,8 +11,7 @@ import json
 import os
 import signal
 import socket
-import subprocess
-import time
+import ssl
 
 import harness as h
 
@@ -29,7 +28,7 @@ def nats_server():
 class Client:
     """Just enough of the NATS protocol for request/reply."""
 
-    def __init__(self, port, timeout=5):
+    def __init__(self, port, timeout=5, tls=None):
         self.sock = socket.create_connection(("127.0.0.1", port),
                                              timeout=timeout)
         self.buf = b""
@@ -37,6 +36,12 @@ class Client:
         line = self._line()
         if not line.startswith(b"INFO"):
             h.fail(f"nats: unexpected greeting {line[:80]!r}")
+        if tls is not None:
+            # INFO comes in clear; then the client starts TLS.
+            ctx = ssl.create_default_context(cafile=tls["ca"])
+            ctx.load_cert_chain(tls["cert"], tls["key"])
+            self.sock = ctx.wrap_socket(self.sock,
+                                        server_hostname="localhost")
         self.sock.sendall(b'CONNECT {"verbose":false,"pedantic":false,'
                           b'"headers":true,"no_responders":true,'
                           b'"protocol":1}\r\nPING\r\n')
@@ -144,8 +149,13 @@ def parse_headers(raw):
 class Cluster:
     """n nats-server processes in one cluster, JetStream on files."""
 
-    def __init__(self, work, n=3, max_payload="8MB"):
+    def __init__(self, work, n=3, max_payload="8MB", tls=None):
+        """tls: {"cert", "key", "ca"} of the servers, which then ask every
+        client for a certificate that ca signed; client_tls, the client
+        certificate the test's own requests use."""
         self.work = work
+        self.tls = tls
+        self.client_tls = None
         self.n = n
         self.ports = [h.free_port() for _ in range(n)]
         self.cports = [h.free_port() for _ in range(n)]
@@ -165,6 +175,11 @@ class Cluster:
                         f"jetstream {{\n  store_dir: \"{d}/js\"\n"
                         f"  max_memory_store: 64MB\n"
                         f"  max_file_store: 4GB\n}}\n")
+                if tls:
+                    f.write(f"tls {{\n  cert_file: \"{tls['cert']}\"\n"
+                            f"  key_file: \"{tls['key']}\"\n"
+                            f"  ca_file: \"{tls['ca']}\"\n"
+                            f"  verify: true\n}}\n")
                 if n > 1:
                     f.write(f"cluster {{\n  name: custodytest\n"
                             f"  listen: 127.0.0.1:{self.cports[i]}\n"
@@ -173,7 +188,8 @@ class Cluster:
 
     @property
     def url(self):
-        return ",".join(f"nats://127.0.0.1:{p}" for p in self.ports)
+        scheme = "tls" if self.tls else "nats"
+        return ",".join(f"{scheme}://127.0.0.1:{p}" for p in self.ports)
 
     def url_of(self, i):
         return f"nats://127.0.0.1:{self.ports[i]}"
@@ -196,7 +212,8 @@ class Cluster:
                 if self.procs[i] is None or self.procs[i].poll() is not None:
                     continue
                 try:
-                    c = Client(self.ports[i], timeout=2)
+                    c = Client(self.ports[i], timeout=2,
+                               tls=self.client_tls)
                     try:
                         a = c.api("$JS.API.INFO", timeout=2)
                     finally:
@@ -225,7 +242,7 @@ class Cluster:
         for j in order:
             if self.procs[j] is not None and self.procs[j].poll() is None:
                 try:
-                    return Client(self.ports[j])
+                    return Client(self.ports[j], tls=self.client_tls)
                 except OSError:
                     continue
         h.fail("no NATS server answers")
