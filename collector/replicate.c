@@ -643,7 +643,7 @@ publishable(const char *name, int is_key, uint64_t *covers)
 	if (name[0] == '.' || len > CST_REP_NAME_MAX)
 		return (0);
 	if (is_key)
-		return (len < 4 || strcmp(name + len - 4, ".key") != 0);
+		return (strstr(name, ".key") == NULL);
 	if (strncmp(name, "ckpt-", 5) != 0)
 		return (0);
 	if (len < 5 || !(strcmp(name + len - 5, ".ckpt") == 0 ||
@@ -691,7 +691,8 @@ publish_file(struct replicate *r, int is_key, const char *name,
 		/* Published by an earlier run (R-REP-7). */
 		return (0);
 	}
-	if (sb->st_size > FILE_MAX)
+	/* A key file others may not read is a secret (R-KEY-3, R-REP-4). */
+	if (sb->st_size > FILE_MAX || (is_key && (sb->st_mode & S_IROTH) == 0))
 		return (0);
 	snprintf(path, sizeof(path), "%s/%s/%s", r->dir,
 	    is_key ? "keys" : "checkpoints", name);
@@ -705,6 +706,12 @@ publish_file(struct replicate *r, int is_key, const char *name,
 	n = read_at(fd, buf, (size_t)sb->st_size, 0);
 	close(fd);
 	if (n != (ssize_t)sb->st_size) {
+		free(buf);
+		return (0);
+	}
+	buf[n] = '\0';
+	if (is_key && (memmem(buf, (size_t)n, "PRIVATE KEY", 11) != NULL ||
+	    memmem(buf, (size_t)n, "-secret-", 8) != NULL)) {
 		free(buf);
 		return (0);
 	}

@@ -5,6 +5,9 @@ refuse what would lose or forge it (SPEC section 17).
     deleting messages or purging, or whose limits would drop evidence
     (R-REP-1), and says which setting;
   - the stream custodyd creates refuses a message delete and a purge;
+  - custodyd publishes the public files of keys/, never a secret
+    (R-REP-4: a name with .key, a file only its owner may read, a
+    private key's bytes);
   - custodyd refuses a stream whose last block is not its own store's
     (another store with the same keys: R-REP-6);
   - custody-restore fails, naming the block, on a gap, an overlap and a
@@ -70,6 +73,25 @@ def body():
 
     # custodyd makes the stream itself; it refuses delete and purge.
     d = daemon(work, "good", cl.url).start()
+    # Public files of keys/ go to the stream; secrets never (R-REP-4).
+    planted = {"witness.pub": (0o644, b"witness public key\n"),
+               "backup.key.old": (0o644, b"custody-epoch-secret-v1 x\n"),
+               "tsa.pem": (0o644, b"-----BEGIN PRIVATE KEY-----\n"),
+               "private.pub": (0o600, b"readable by its owner only\n")}
+    for name, (mode, data) in planted.items():
+        path = os.path.join(d.data, "keys", name)
+        with open(path, "wb") as f:
+            f.write(data)
+        os.chmod(path, mode)
+
+    def key_names():
+        return sorted(hd["Custody-Name"] for _, subj, hd, _ in
+                      nc.stream_messages(c, "CUSTODY")
+                      if subj.endswith(".keys"))
+    h.wait_for(lambda: "witness.pub" in key_names(), 30,
+               "a public key file published")
+    h.check(key_names() == ["root.pub", "witness.pub"],
+            f"only the public key files are published: {key_names()}")
     h.loadgen(f"tcp://127.0.0.1:{d.port}", 2000, conns=2)
     h.wait_for(lambda: d.metrics().get(
         "custody_replicate_published_total", 0) >= 2 and d.metrics().get(
