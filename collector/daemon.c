@@ -35,6 +35,7 @@
 #include "metrics.h"
 #include "privdrop.h"
 #include "recovery.h"
+#include "replicate.h"
 #include "sealpool.h"
 #include "store.h"
 #include "treestore.h"
@@ -71,6 +72,9 @@ mono_ns(void)
 	clock_gettime(CLOCK_MONOTONIC, &ts);
 	return ((int64_t)ts.tv_sec * NS_PER_S + ts.tv_nsec);
 }
+
+/* How long a stop waits for JetStream to take the last blocks. */
+#define REPLICATE_DRAIN_MS 5000
 
 static void begin_stop(struct daemon *d, const char *reason, int code);
 
@@ -156,6 +160,33 @@ on_sealed(void *ctx, struct batch *bt)
 	writer_put(d->writer, bt);
 }
 
+/* Replication thread: JetStream acknowledged every record below seq. */
+static void
+on_replicated(void *ctx, uint64_t seq)
+{
+	struct daemon *d = ctx;
+
+	pthread_mutex_lock(&d->mtx);
+	if (seq > d->repl_next)
+		d->repl_next = seq;
+	pthread_mutex_unlock(&d->mtx);
+	if (d->cfg->rep.ack_replicated)
+		uv_async_send(&d->notify);
+}
+
+uint64_t
+daemon_answer_point(struct daemon *d)
+{
+	uint64_t rn;
+
+	if (d->rep == NULL || !d->cfg->rep.ack_replicated)
+		return (d->durable_next);
+	pthread_mutex_lock(&d->mtx);
+	rn = d->repl_next;
+	pthread_mutex_unlock(&d->mtx);
+	return (rn < d->durable_next ? rn : d->durable_next);
+}
+
 /* Writer thread. */
 static void
 on_durable(void *ctx, struct batch *list)
@@ -172,6 +203,10 @@ on_durable(void *ctx, struct batch *list)
 		d->dur_head = list;
 	d->dur_tail = last;
 	pthread_mutex_unlock(&d->mtx);
+	/* The writer's counter moved before this call (writer.h). */
+	if (d->rep != NULL)
+		replicate_durable(d->rep, atomic_load(
+		    &writer_stats(d->writer)->durable_blocks));
 	uv_async_send(&d->notify);
 }
 
@@ -347,9 +382,9 @@ on_notify(uv_async_t *h)
 		}
 	}
 	if (d->ls != NULL)
-		listeners_durable(d->ls, d->durable_next);
+		listeners_durable(d->ls, daemon_answer_point(d));
 	else if (d->ls_stopping != NULL)
-		listeners_durable(d->ls_stopping, d->durable_next);
+		listeners_durable(d->ls_stopping, daemon_answer_point(d));
 	if (epoch != 0 && d->state == RUNNING) {
 		log_notice("signing key rotated to epoch %" PRIu32 " (%s)",
 		    epoch, fpr);
@@ -403,6 +438,64 @@ listener_fatal(void *ctx, int rc)
 }
 
 /* ---- periodic self-audit ---- */
+
+/*
+ * R-REP-9: a backlog of blocks JetStream has not acknowledged is sealed
+ * as started once nothing was acknowledged for replicate.lag_record, or
+ * it holds more than replicate.max_backlog bytes; then as ended once it
+ * is empty.
+ */
+static void
+report_replication(struct daemon *d, int64_t now)
+{
+	const struct conf_replicate *c = &d->cfg->rep;
+	struct replicate_stats st;
+	char why[700];
+	int64_t quiet;
+	int rc;
+
+	if (d->rep == NULL)
+		return;
+	replicate_stats(d->rep, &st);
+	if (!d->rep_backlog) {
+		if (st.backlog_blocks == 0 || st.since_ns == 0)
+			return;
+		quiet = now - (st.last_ack_ns > st.since_ns ? st.last_ack_ns :
+		    st.since_ns);
+		if (st.backlog_bytes > c->max_backlog)
+			snprintf(why, sizeof(why), "backlog over max_backlog "
+			    "(%" PRIu64 " bytes)%s%s", c->max_backlog,
+			    st.last_err[0] != '\0' ? ": " : "", st.last_err);
+		else if (quiet >= (int64_t)c->lag_record_s * NS_PER_S)
+			snprintf(why, sizeof(why), "no acknowledgement from "
+			    "JetStream for %" PRId64 " s%s%s", quiet / NS_PER_S,
+			    st.last_err[0] != '\0' ? ": " : "", st.last_err);
+		else
+			return;
+		log_warn("replication backlog: %" PRIu64 " blocks, %" PRIu64
+		    " bytes: %s", st.backlog_blocks, st.backlog_bytes, why);
+		if ((rc = audit_replication(d->batcher, 1, st.backlog_blocks,
+		    st.backlog_bytes, st.since_ns, why, now)) != 0) {
+			daemon_audit_failed(d, rc);
+			return;
+		}
+		d->rep_backlog = 1;
+		d->rep_since_ns = st.since_ns;
+		d->rep_published = st.published;
+		d->rep_published_bytes = st.published_bytes;
+		return;
+	}
+	if (st.backlog_blocks != 0)
+		return;
+	log_notice("replication backlog ended: %" PRIu64 " blocks published",
+	    st.published - d->rep_published);
+	if ((rc = audit_replication(d->batcher, 0,
+	    st.published - d->rep_published,
+	    st.published_bytes - d->rep_published_bytes, d->rep_since_ns,
+	    "JetStream acknowledged every durable block", now)) != 0)
+		daemon_audit_failed(d, rc);
+	d->rep_backlog = 0;
+}
 
 /* Seals the counts of anything lost or split since the last loss record. */
 static void
@@ -480,6 +573,7 @@ on_tick(uv_timer_t *t)
 		}
 	}
 	report_losses(d, real);
+	report_replication(d, real);
 	if (d->cfg->stats_interval_s != 0 && mono - d->last_stats >=
 	    (int64_t)d->cfg->stats_interval_s * NS_PER_S) {
 		d->last_stats = mono;
@@ -822,7 +916,7 @@ start_listening(struct daemon *d, const char *listen_err)
 		control_close(d->control);
 		d->control = NULL;
 	}
-	listeners_durable(d->ls, d->durable_next);
+	listeners_durable(d->ls, daemon_answer_point(d));
 	d->tick_real = daemon_real_ns();
 	d->tick_mono = d->last_stats = mono_ns();
 	for (i = 0; i < listeners_count(d->ls) && i < MAX_LISTEN; i++)
@@ -935,6 +1029,17 @@ daemon_run(struct conf *c, daemon_reload_fn *reload_fn, void *ctx)
 		}
 		lk = NULL;
 	}
+	if (c->rep.servers != NULL) {
+		char rerr[REPLICATE_ERR_LEN];
+
+		if (replicate_new(&c->rep, c->data_dir, d->chain_hex,
+		    atomic_load(&writer_stats(d->writer)->durable_blocks),
+		    on_replicated, d,
+		    &d->rep, rerr) != 0) {
+			log_err("replication refused: %s", rerr);
+			goto err4;
+		}
+	}
 	/* Before any thread: the identity changes for this one alone. */
 	if (bind_listeners(d, &pd, listen_err) != 0) {
 		if (d->ls != NULL) {
@@ -948,7 +1053,8 @@ daemon_run(struct conf *c, daemon_reload_fn *reload_fn, void *ctx)
 	if ((rc = daemon_submit_start(d)) != 0 ||
 	    (rc = sealpool_start((unsigned)c->seal_threads, c->zstd_level,
 	    &sops, d, &d->seal)) != 0 || (rc = writer_start(d->writer)) != 0 ||
-	    (d->anchor != NULL && (rc = anchor_start(d->anchor)) != 0)) {
+	    (d->anchor != NULL && (rc = anchor_start(d->anchor)) != 0) ||
+	    (d->rep != NULL && (rc = replicate_start(d->rep)) != 0)) {
 		log_err("starting threads: %s", cst_strerror(rc));
 		goto err4;
 	}
@@ -965,6 +1071,9 @@ err4:
 	sealpool_stop(d->seal);
 	daemon_witness_free(d);
 	writer_free(d->writer);
+	/* The stop record and the seal go to the replicas too, if they can. */
+	replicate_free(d->rep, REPLICATE_DRAIN_MS);
+	d->rep = NULL;
 	drain(d);
 err3:
 	control_close(d->control);

@@ -66,6 +66,7 @@ struct daemon {
 	struct witness *witness;
 	struct witness_srv *wsrv;
 	struct submit *submit;
+	struct replicate *rep;    /* NULL: no [replicate] */
 
 	/* The mailbox, filled by other threads. */
 	uv_async_t notify;
@@ -77,6 +78,8 @@ struct daemon {
 	char new_fpr[2 * CST_FPR_LEN + 1];
 	int fatal_rc;
 	char fatal_msg[256];
+	/* Every record below is in blocks JetStream acknowledged (R-REP-5). */
+	uint64_t repl_next;
 
 	uv_timer_t batch_timer;
 	uv_timer_t tick;
@@ -103,6 +106,11 @@ struct daemon {
 	int hurry_again;
 	uint64_t hurry_no;
 	struct loss_mark loss[MAX_LISTEN];
+	/* A replication backlog sealed as started (R-REP-9), not yet ended. */
+	int rep_backlog;
+	int64_t rep_since_ns;
+	uint64_t rep_published;   /* published blocks, bytes when it began */
+	uint64_t rep_published_bytes;
 };
 
 /* ---- daemon.c ---- */
@@ -140,6 +148,12 @@ void daemon_witness_close_srv(struct daemon *d);
 void daemon_witness_free(struct daemon *d);
 /* Appends the witnessing counters to out (borrowed). */
 void daemon_witness_metrics(struct daemon *d, cst_buf *out);
+
+/*
+ * The durable point listeners may answer up to: with replicate.ack =
+ * replicated, also acknowledged by JetStream (R-REP-5).
+ */
+uint64_t daemon_answer_point(struct daemon *d);
 
 /* ---- reload.c ---- */
 

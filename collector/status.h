@@ -36,6 +36,13 @@ struct status_counts {
 	} witness[16];
 	size_t nwitness;
 	uint64_t witness_stale;
+	uint64_t rep_blocks;      /* custody_replicate_backlog_blocks */
+	uint64_t rep_bytes;
+	uint64_t rep_published;
+	uint64_t rep_errors;
+	uint64_t rep_age;
+	uint64_t rep_connected;
+	int have_rep;             /* the daemon replicates */
 };
 
 /*

@@ -24,7 +24,8 @@ enum cst_record_kind {
 	CST_REC_REFUSAL = 9,     /* a connection refused (R-REC-8) */
 	CST_REC_ACCESS = 10,     /* a reader looked at the store (R-ACC-1) */
 	CST_REC_WITNESS = 11,    /* a checkpoint a witness refused (R-WIT-7) */
-	CST_REC_KIND_MAX = 11,
+	CST_REC_REPLICATION = 12, /* a replication backlog (R-REP-9) */
+	CST_REC_KIND_MAX = 12,
 };
 
 enum cst_transport {
@@ -135,7 +136,8 @@ int cst_detail_put_bool(cst_buf *out, const char *key, int v);
 	XX(RELOAD, 8, "reload")                                               \
 	XX(REFUSAL, 9, "refusal")                                             \
 	XX(ACCESS, 10, "access")                                              \
-	XX(WITNESS, 11, "witness")
+	XX(WITNESS, 11, "witness")                                            \
+	XX(REPLICATION, 12, "replication")
 
 #define CST_TRANSPORT_MAP(XX)                                                 \
 	XX(INTERNAL, 0, "internal")                                           \

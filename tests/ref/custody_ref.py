@@ -126,7 +126,7 @@ assert CERT.size == CERT_LEN
 
 KIND_EVENT = 0
 KIND_RECOVERY = 3
-MAX_KIND = 11  # 9: refusal (R-REC-8), 10: access (R-ACC-1), 11: witness (R-WIT-7)
+MAX_KIND = 12  # 9: refusal (R-REC-8), 10: access (R-ACC-1), 11: witness (R-WIT-7), 12: replication (R-REP-9)
 MAX_TRANSPORT = 5
 FLAG_BITS = 0x1F
 PARSED_LEN = 18
