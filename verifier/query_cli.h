@@ -17,14 +17,19 @@
 
 #include "index.h"
 #include "query.h"
+#include "query_merge.h"
 #include "query_store.h"
 
 #define QUERY_PROGNAME "custody-query"
 #define QUERY_MAX_THREADS 16
 
 struct query_opts {
-	const char *dir;
+	const char *dir;      /* the first store, dirs[0] */
+	char *const *dirs;    /* every store given (borrowed from argv) */
+	size_t ndirs;
 	const char *root_file;
+	const char *root_dir; /* --root-dir (root_dir.h) */
+	int label;            /* name each record's chain: several stores */
 	struct query_filter f;
 	enum query_format fmt;
 	int count;
@@ -77,6 +82,8 @@ struct query_sink {
 	cst_bundle_writer *bw;
 	size_t last_bundled;  /* store index + 1 of the last block added */
 	uint64_t brecords;
+	/* several stores: matches go to the merge, not to stdout */
+	struct query_chan *merge;
 	/* the collector's host name for local records (borrowed), or NULL */
 	struct query_runs *runs;
 	/* index entries built, per store block (owned) */

@@ -25,10 +25,15 @@ usage(FILE *f)
 {
 
 	fprintf(f,
-"usage: %s DIR [filters] [output]\n"
+"usage: %s DIR... [filters] [output]\n"
 "\n"
 "Shows records of the custody store DIR after verifying them.  The\n"
-"options follow journalctl's where journalctl has one.\n"
+"options follow journalctl's where journalctl has one.  Given several\n"
+"stores, each is verified against its own root key and their records\n"
+"are merged in receive-time order (ties: chain id, then sequence\n"
+"number), each labelled with its chain: '[0123abcd] ' (the chain id's\n"
+"first 8 hex digits) before a text line, a \"chain\" key in JSON, a\n"
+"chain= line in verbose; -o raw stays the bytes as received.\n"
 "\n"
 "Filters (different options combine with AND; a repeated -t, --host,\n"
 "--peer, --priority, --facility or --kind accepts any of its values;\n"
@@ -95,11 +100,19 @@ usage(FILE *f)
 "                         50ms..10s)\n"
 "      --histogram DUR    matching records per DUR as a bar chart\n"
 "      --bundle FILE      write the matches as an evidence bundle (SPEC\n"
-"                         section 11), joined up to the latest checkpoint\n"
+"                         section 11), joined up to the latest checkpoint;\n"
+"                         several stores: FILE is a prefix, one bundle\n"
+"                         per chain, FILE-<chain id>.cbnd\n"
 "      --bundle-minimal   only the blocks that hold matches\n"
 "\n"
 "Other:\n"
-"      --root FILE        root public key (default DIR/keys/root.pub)\n"
+"      --root FILE        root public key (default DIR/keys/root.pub); one\n"
+"                         store only\n"
+"      --root-dir DIR     the root keys of several stores, by chain id:\n"
+"                         DIR/<chain id>.pub, or DIR/<chain id>.fpr (the\n"
+"                         key's fingerprint; the key is then the store's\n"
+"                         keys/root.pub); a store whose chain has neither\n"
+"                         is refused\n"
 "      --no-index         do not use or build DIR/index/\n"
 "      --reindex          rebuild the index of every segment\n"
 "      --threads N        worker threads (default: online CPUs, max 16)\n"
@@ -122,6 +135,8 @@ usage_json(void)
 
 	printf(
 "JSON lines: one object per record, fields always present, in this order:\n"
+"  chain      string   the chain id (32 hex digits), first, only when\n"
+"                      several stores are queried\n"
 "  seq        integer  sequence number in the chain\n"
 "  block      integer  block number\n"
 "  recv_ns    integer  receive time, ns since 1970 UTC\n"
@@ -169,7 +184,7 @@ enum {
 	OPT_HISTOGRAM, OPT_BUNDLE, OPT_BUNDLE_MIN, OPT_ROOT, OPT_NO_INDEX,
 	OPT_REINDEX, OPT_THREADS, OPT_INTERVAL, OPT_HELP_JSON, OPT_GREP_FIXED,
 	OPT_UTC, OPT_ALL, OPT_LIMIT,
-	OPT_UID, OPT_PID, OPT_TLS_PEER,
+	OPT_UID, OPT_PID, OPT_TLS_PEER, OPT_ROOT_DIR,
 };
 
 static const struct option longopts[] = {
@@ -207,6 +222,7 @@ static const struct option longopts[] = {
 	{ "bundle", required_argument, NULL, OPT_BUNDLE },
 	{ "bundle-minimal", no_argument, NULL, OPT_BUNDLE_MIN },
 	{ "root", required_argument, NULL, OPT_ROOT },
+	{ "root-dir", required_argument, NULL, OPT_ROOT_DIR },
 	{ "no-index", no_argument, NULL, OPT_NO_INDEX },
 	{ "reindex", no_argument, NULL, OPT_REINDEX },
 	{ "threads", required_argument, NULL, OPT_THREADS },
@@ -456,6 +472,9 @@ query_opts_parse(int argc, char **argv, struct query_opts *o)
 		case OPT_ROOT:
 			o->root_file = optarg;
 			break;
+		case OPT_ROOT_DIR:
+			o->root_dir = optarg;
+			break;
 		case OPT_NO_INDEX:
 			o->use_index = 0;
 			break;
@@ -481,11 +500,29 @@ query_opts_parse(int argc, char **argv, struct query_opts *o)
 			return (-1);
 		}
 	}
-	if (optind + 1 != argc) {
-		fprintf(stderr, "%s: one store directory expected\n", progname);
+	if (optind == argc) {
+		fprintf(stderr, "%s: a store directory expected\n", progname);
 		return (-1);
 	}
-	o->dir = argv[optind];
+	o->ndirs = (size_t)(argc - optind);
+	o->dirs = &argv[optind];
+	o->dir = o->dirs[0];
+	o->label = o->ndirs > 1;
+	if (o->root_file != NULL && (o->ndirs > 1 || o->root_dir != NULL)) {
+		fprintf(stderr, "%s: --root names the key of one store; give "
+		    "several stores their keys with --root-dir\n", progname);
+		return (-1);
+	}
+	if (o->ndirs > 1 && o->follow) {
+		fprintf(stderr, "%s: --follow reads one store; run one per "
+		    "store\n", progname);
+		return (-1);
+	}
+	if (o->ndirs > 1 && o->histogram != 0) {
+		fprintf(stderr, "%s: --histogram reads one store; run one per "
+		    "store\n", progname);
+		return (-1);
+	}
 	if (since != NULL && query_time_parse(since, nowt, o->utc,
 	    &f->since) != 0)
 		return (bad("--since", since));
