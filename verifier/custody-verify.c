@@ -20,12 +20,15 @@
 #include "custody/verify.h"
 #include "bundle_check.h"
 #include "exit.h"
+#include "json.h"
+#include "root_dir.h"
 #include "store_where.h"
 #include "custody_version.h"
 #include "vreport.h"
 
 static const char usage_text[] =
 "usage: custody-verify [options] DIR|FILE...\n"
+"       custody-verify --root-dir KEYDIR [options] DIR...\n"
 "       custody-verify --bundle FILE --root ROOT.pub [--root-fpr HEX]\n"
 "                      [--checkpoint FILE]...\n"
 "                      [--json] [--report FILE] [--records]\n"
@@ -41,11 +44,23 @@ static const char usage_text[] =
 "        an investigator should bring the root key or its fingerprint)\n"
 "  FILE  a segment file (then --root is needed)\n"
 "\n"
+"Several store directories (a fleet of collectors) are verified one after\n"
+"the other, each against its own root key from --root-dir, with one report\n"
+"per chain and a last line \"fleet: N chain(s) intact, M failed, K not\n"
+"checked\" (JSON: {\"reports\": [{\"store\": DIR, \"report\": {...}}, ...],\n"
+"\"fleet\": {\"chains\", \"intact\", \"failed\", \"not_checked\"}}).  Exit 1\n"
+"when any chain failed, else 2 when any could not be checked.\n"
+"\n"
 "options:\n"
 "  --root FILE         root public key file to verify against\n"
 "  --root-fpr HEX      the root key's fingerprint (32 or 64 hex digits),\n"
 "                      known independently; the key is read from --root or\n"
 "                      DIR/keys/root.pub and must have it\n"
+"  --root-dir KEYDIR   the root keys of the stores, by chain id:\n"
+"                      KEYDIR/<chain id>.pub, or KEYDIR/<chain id>.fpr\n"
+"                      (the key's fingerprint; the key is then the store's\n"
+"                      keys/root.pub and must have it).  A store whose\n"
+"                      chain has neither is not checked (exit 2)\n"
 "  --checkpoint FILE   a checkpoint copied off the machine that the store\n"
 "                      must extend (repeatable): detects truncation and\n"
 "                      rollback (SPEC R-CKP-2).  The store's own\n"
@@ -98,6 +113,9 @@ struct ckbuf {
 struct args {
 	const char *root;
 	const char *root_fpr;
+	const char *root_dir;
+	char **fleet;          /* store directories of a fleet (argv) */
+	size_t nfleet;
 	const char **ckps;
 	size_t nckps;
 	int json;
@@ -321,12 +339,54 @@ parse_threads(const char *s)
 	return ((unsigned)v);
 }
 
+/*
+ * Adds the store directory dir (borrowed): its checkpoints, segments and
+ * the other files of segments/.  Returns 0, or -1 with why (len bytes)
+ * saying what dir is instead of a store.
+ */
+static int
+add_store(struct args *a, const char *dir, char *why, size_t len)
+{
+	char **list;
+	size_t nlist, k;
+
+	a->dir = dir;
+	read_store_ckps(a, a->dir);
+	if (list_dir(a->dir, "segments", want_cst, &list, &nlist) != 0) {
+		if (store_where_explain(a->dir, why, len) == 0)
+			snprintf(why, len, "%s: no segments/ directory: not a "
+			    "store", a->dir);
+		return (-1);
+	}
+	for (k = 0; k < nlist; k++)
+		add_seg(a, list[k], a->nexplicit > 0);
+	free_list(list, nlist);
+	if (list_dir(a->dir, "segments", want_other, &a->others,
+	    &a->nothers) != 0)
+		a->nothers = 0;
+	return (0);
+}
+
+/* Are all n paths directories? */
+static int
+all_dirs(int n, char **paths)
+{
+	struct stat st;
+	int i;
+
+	for (i = 0; i < n; i++)
+		if (stat(paths[i], &st) != 0 || !S_ISDIR(st.st_mode))
+			return (0);
+	return (1);
+}
+
 static void
 parse_args(int argc, char **argv, struct args *a)
 {
 	static const struct option lo[] = {
 		{ "root", required_argument, NULL, 'r' },
 		{ "root-fpr", required_argument, NULL, 'f' },
+		{ "root-dir", required_argument, NULL, 'D' },
 		{ "checkpoint", required_argument, NULL, 'c' },
 		{ "json", no_argument, NULL, 'j' },
 		{ "report", required_argument, NULL, 'o' },
@@ -340,10 +400,9 @@ parse_args(int argc, char **argv, struct args *a)
 	struct stat st;
 	char why[8192];
 	const char **n;
-	char **list;
-	size_t nlist, i;
+	size_t i;
 	long nproc;
-	int c;
+	int c, fleet;
 
 	memset(a, 0, sizeof(*a));
 	nproc = sysconf(_SC_NPROCESSORS_ONLN);
@@ -355,6 +414,9 @@ parse_args(int argc, char **argv, struct args *a)
 			break;
 		case 'f':
 			a->root_fpr = optarg;
+			break;
+		case 'D':
+			a->root_dir = optarg;
 			break;
 		case 'c':
 			if ((n = realloc(a->ckps, (a->nckps + 1) *
@@ -392,6 +454,21 @@ parse_args(int argc, char **argv, struct args *a)
 	}
 	if (optind == argc)
 		usage_error("no store directory or segment file given");
+	fleet = a->root_dir != NULL;
+	if (!fleet && argc - optind > 1 && all_dirs(argc - optind,
+	    argv + optind))
+		usage_error("several stores need --root-dir KEYDIR: each is "
+		    "verified against its own root key");
+	if (fleet && (a->root != NULL || a->root_fpr != NULL))
+		usage_error("--root and --root-fpr name the key of one store; "
+		    "with --root-dir each store's key is found by its chain "
+		    "id");
+	if (fleet && a->nckps > 0)
+		usage_error("--checkpoint with several stores: verify each "
+		    "store with its checkpoints on its own");
+	if (fleet && (a->fleet = calloc((size_t)(argc - optind),
+	    sizeof(*a->fleet))) == NULL)
+		oom();
 	for (i = 0; i < a->nckps; i++)
 		read_ckp(a, a->ckps[i], 0);
 	for (i = (size_t)optind; i < (size_t)argc; i++) {
@@ -400,27 +477,19 @@ parse_args(int argc, char **argv, struct args *a)
 			    strerror(errno));
 			exit(EXIT_USAGE);
 		}
-		if (S_ISDIR(st.st_mode)) {
+		if (S_ISDIR(st.st_mode) && fleet) {
+			a->fleet[a->nfleet++] = argv[i];
+		} else if (S_ISDIR(st.st_mode)) {
 			if (a->dir != NULL)
-				usage_error("give one store directory");
-			a->dir = argv[i];
-			read_store_ckps(a, a->dir);
-			if (list_dir(a->dir, "segments", want_cst, &list,
-			    &nlist) != 0) {
-				if (store_where_explain(a->dir, why,
-				    sizeof(why)) == 0)
-					snprintf(why, sizeof(why), "%s: no "
-					    "segments/ directory: not a store",
-					    a->dir);
+				usage_error("give one store directory, or "
+				    "several with --root-dir");
+			if (add_store(a, argv[i], why, sizeof(why)) != 0) {
 				fprintf(stderr, "custody-verify: %s\n", why);
 				exit(EXIT_USAGE);
 			}
-			for (size_t k = 0; k < nlist; k++)
-				add_seg(a, list[k], a->nexplicit > 0);
-			free_list(list, nlist);
-			if (list_dir(a->dir, "segments", want_other,
-			    &a->others, &a->nothers) != 0)
-				a->nothers = 0;
+		} else if (fleet) {
+			usage_error("--root-dir takes store directories, not "
+			    "files");
 		} else {
 			if (store_where_bundle(argv[i], why,
 			    sizeof(why)) != 0) {
@@ -431,7 +500,7 @@ parse_args(int argc, char **argv, struct args *a)
 			a->nexplicit++;
 		}
 	}
-	if (a->root == NULL && a->dir == NULL)
+	if (a->root == NULL && a->dir == NULL && !fleet)
 		usage_error("segment files without a store directory need "
 		    "--root FILE");
 }
@@ -570,76 +639,62 @@ write_report(const struct args *a, const struct vreport *r)
 	return (0);
 }
 
-int
-main(int argc, char **argv)
+/*
+ * Verifies what a names (a store or segment files) into r.  Returns the
+ * verifier, which r->v borrows, to free after the report is written (or
+ * NULL when none ran); *qdir is returned to free.
+ */
+static cst_verifier *
+verify_one(const struct args *a, struct vreport *r, char **qdir)
 {
-	static const char *verdicts[] = { "INTACT", "FAILED", "ERROR" };
-	struct args a;
-	struct vreport r;
 	cst_verify_opts o;
 	cst_verifier *v = NULL;
 	const cst_seg_info *segs;
 	cst_digests d;
 	struct stat st;
-	char *qdir = NULL;
 	size_t i, n;
-	int rc, verdict;
+	int rc;
 
-	/* A file truncated while mapped must not kill us (R-SEG-7). */
-	if (cst_mapguard_install() != 0) {
-		fprintf(stderr, "custody-verify: cannot install the SIGBUS "
-		    "handler: %s\n", strerror(errno));
-		return (EXIT_IO);
-	}
-	/* A bundle is its own kind of input with its own report. */
-	for (i = 1; i < (size_t)argc; i++)
-		if (strcmp(argv[i], "--bundle") == 0 ||
-		    strncmp(argv[i], "--bundle=", 9) == 0)
-			return (bundle_check_main(argc, argv));
-	parse_args(argc, argv, &a);
-	vreport_init(&r);
-	r.live = a.live;
-
-	if (load_root(&a, &r) != 0)
-		goto out;
-	if (r.root_from_store && a.root_fpr == NULL)
+	if (load_root(a, r) != 0)
+		return (v);
+	if (r->root_from_store && a->root_fpr == NULL)
 		fprintf(stderr, "custody-verify: WARNING: trusting the root key "
 		    "%s found inside the store being verified. Anyone who "
 		    "could alter the store could replace it: give the root "
 		    "key (--root) or its fingerprint (--root-fpr) from an "
-		    "independent source.\n", r.root_source);
+		    "independent source.\n", r->root_source);
 
 	memset(&o, 0, sizeof(o));
-	o.live = a.live;
-	o.threads = a.threads;
+	o.live = a->live;
+	o.threads = a->threads;
 	o.digests = 1;
-	if (a.dir != NULL) {
-		if (asprintf(&qdir, "%s/quarantine", a.dir) < 0)
+	if (a->dir != NULL) {
+		if (asprintf(qdir, "%s/quarantine", a->dir) < 0)
 			oom();
-		if (stat(qdir, &st) == 0 && S_ISDIR(st.st_mode))
-			o.quarantine_dir = qdir;
+		if (stat(*qdir, &st) == 0 && S_ISDIR(st.st_mode))
+			o.quarantine_dir = *qdir;
 	}
-	if (!a.quiet && isatty(STDERR_FILENO))
+	if (!a->quiet && isatty(STDERR_FILENO))
 		o.progress = progress_bar;
-	if ((v = cst_verifier_new(&r.root, &o, vreport_finding_cb, &r)) ==
+	if ((v = cst_verifier_new(&r->root, &o, vreport_finding_cb, r)) ==
 	    NULL)
 		oom();
-	if ((rc = cst_verifier_run(v, (const char *const *)a.segs,
-	    a.nsegs)) != 0) {
-		if (asprintf(&r.error, "the verification could not run (%s)",
+	if ((rc = cst_verifier_run(v, (const char *const *)a->segs,
+	    a->nsegs)) != 0) {
+		if (asprintf(&r->error, "the verification could not run (%s)",
 		    cst_strerror(rc)) < 0)
 			oom();
-		goto out;
+		return (v);
 	}
-	r.v = v;
+	r->v = v;
 	segs = cst_verifier_segments(v, &n);
 	for (i = 0; i < n; i++)
-		if (segs[i].path != NULL && vreport_add_input(&r,
+		if (segs[i].path != NULL && vreport_add_input(r,
 		    segs[i].path, "segment", segs[i].has_digests ?
 		    &segs[i].digests : NULL, segs[i].size) != 0)
 			oom();
-	for (i = 0; i < a.ncks; i++) {
-		struct ckbuf *c = &a.cks[i];
+	for (i = 0; i < a->ncks; i++) {
+		struct ckbuf *c = &a->cks[i];
 		const cst_digests *dp = NULL;
 
 		/* One that could not be read is reported as such. */
@@ -653,22 +708,199 @@ main(int argc, char **argv)
 			    c->len, c->path, c->how);
 		}
 		if (rc != 0) {
-			if (asprintf(&r.error, "checkpoint %s could not be "
+			if (asprintf(&r->error, "checkpoint %s could not be "
 			    "checked (%s)", c->path, cst_strerror(rc)) < 0)
 				oom();
-			goto out;
+			return (v);
 		}
-		if (vreport_add_input(&r, c->path, c->how & CST_CKP_FROM_STORE
+		if (vreport_add_input(r, c->path, c->how & CST_CKP_FROM_STORE
 		    ? "store-checkpoint" : "checkpoint", dp, c->len) != 0)
 			oom();
 	}
-	store_extras(&a, &r);
-	for (i = 0; i < a.nothers; i++)
-		if (vreport_add_input(&r, a.others[i], "not-segment", NULL,
+	store_extras(a, r);
+	for (i = 0; i < a->nothers; i++)
+		if (vreport_add_input(r, a->others[i], "not-segment", NULL,
 		    0) != 0)
 			oom();
+	return (v);
+}
 
-out:
+/* Writes s (borrowed) to f as a JSON string. */
+static void
+json_fputs_string(FILE *f, const char *s)
+{
+	struct json j;
+
+	json_init_file(&j, f);
+	json_string(&j, s, strlen(s));
+	if (json_finish(&j) != 0)
+		oom();
+}
+
+/* Frees the per-store lists of a. */
+static void
+args_store_free(struct args *a)
+{
+	size_t i;
+
+	free_list(a->segs, a->nsegs);
+	free_list(a->others, a->nothers);
+	for (i = 0; i < a->ncks; i++) {
+		free(a->cks[i].path);
+		free(a->cks[i].text);
+	}
+	free(a->cks);
+	a->segs = a->others = NULL;
+	a->nsegs = a->nothers = a->ncks = 0;
+	a->cks = NULL;
+}
+
+/*
+ * Several stores, each against its own key from --root-dir: one report
+ * per chain, then the fleet's line.  Exit 1 when any chain failed, else
+ * 2 when any could not be checked, else 0.
+ */
+static int
+fleet_main(struct args *a)
+{
+	static const char *verdicts[] = { "INTACT", "FAILED", "ERROR" };
+	struct args b;
+	struct vreport r;
+	cst_verifier *v;
+	cst_root_pub root;
+	char why[8192], hex[2 * CST_CHAIN_ID_LEN + 1], *path, *fpr, *qdir;
+	size_t i, count[3] = { 0, 0, 0 };
+	int json = a->json || (a->report != NULL &&
+	    has_suffix(a->report, ".json"));
+	int verdict, failed_io = 0;
+	FILE *out = stdout;
+
+	if (a->report != NULL && (out = fopen(a->report, "w")) == NULL) {
+		fprintf(stderr, "custody-verify: %s: %s\n", a->report,
+		    strerror(errno));
+		return (EXIT_IO);
+	}
+	if (a->quiet && a->report == NULL)
+		out = NULL;
+	if (out != NULL && json)
+		fputs("{\"reports\": [\n", out);
+	for (i = 0; i < a->nfleet; i++) {
+		b = *a;
+		b.fleet = NULL;
+		b.nfleet = 0;
+		b.dir = NULL;
+		b.segs = b.others = NULL;
+		b.nsegs = b.nothers = b.ncks = b.nexplicit = 0;
+		b.cks = NULL;
+		path = fpr = qdir = NULL;
+		v = NULL;
+		vreport_init(&r);
+		r.live = a->live;
+		if (root_dir_find(a->root_dir, a->fleet[i], &root, &path, &fpr,
+		    why, sizeof(why)) < 0) {
+			if ((r.error = strdup(why)) == NULL)
+				oom();
+		} else if (add_store(&b, a->fleet[i], why, sizeof(why)) != 0) {
+			if ((r.error = strdup(why)) == NULL)
+				oom();
+		} else {
+			b.root = path;
+			b.root_fpr = fpr;
+			v = verify_one(&b, &r, &qdir);
+		}
+		verdict = vreport_verdict(&r);
+		count[verdict]++;
+		if (out != NULL && json) {
+			if (i > 0)
+				fputs(",\n", out);
+			fputs("{\"store\": ", out);
+			json_fputs_string(out, a->fleet[i]);
+			fputs(", \"report\": ", out);
+			vreport_json(out, &r);
+			fputs("}", out);
+		} else if (out != NULL) {
+			fprintf(out, "%s=== store ", i > 0 ? "\n" : "");
+			json_text_puts(out, a->fleet[i]);
+			if (r.has_root) {
+				cst_hex(r.root.chain_id, CST_CHAIN_ID_LEN, hex);
+				fprintf(out, " chain %s", hex);
+			}
+			fprintf(out, ": %s ===\n", verdicts[verdict]);
+			if (r.error != NULL) {
+				fputs("  not checked: ", out);
+				json_text_puts(out, r.error);
+				fputs("\n", out);
+			} else {
+				vreport_text(out, &r);
+			}
+		}
+		if (r.error != NULL)
+			fprintf(stderr, "custody-verify: %s\n", r.error);
+		vreport_free(&r);
+		cst_verifier_free(v);
+		free(qdir);
+		free(path);
+		free(fpr);
+		args_store_free(&b);
+	}
+	if (out != NULL && json)
+		fprintf(out, "],\n\"fleet\": {\"chains\": %zu, \"intact\": "
+		    "%zu, \"failed\": %zu, \"not_checked\": %zu}}\n",
+		    a->nfleet, count[VREPORT_INTACT], count[VREPORT_FAILED],
+		    count[VREPORT_ERROR]);
+	else if (out != NULL)
+		fprintf(out, "\nfleet: %zu chain(s) intact, %zu failed, %zu not "
+		    "checked\n", count[VREPORT_INTACT],
+		    count[VREPORT_FAILED], count[VREPORT_ERROR]);
+	if (out != NULL && out != stdout && fclose(out) != 0) {
+		fprintf(stderr, "custody-verify: %s: %s\n", a->report,
+		    strerror(errno));
+		failed_io = 1;
+	} else if (out == stdout && fflush(stdout) != 0) {
+		failed_io = 1;
+	}
+	if (a->report != NULL && !a->quiet)
+		printf("custody-verify: fleet: %zu chain(s) intact, %zu failed, "
+		    "%zu not checked; reports in %s\n", count[VREPORT_INTACT],
+		    count[VREPORT_FAILED], count[VREPORT_ERROR], a->report);
+	free(a->fleet);
+	free(a->ckps);
+	if (count[VREPORT_FAILED] > 0)
+		return (EXIT_INTEGRITY);
+	if (count[VREPORT_ERROR] > 0 || failed_io)
+		return (EXIT_IO);
+	return (EXIT_OK);
+}
+
+int
+main(int argc, char **argv)
+{
+	static const char *verdicts[] = { "INTACT", "FAILED", "ERROR" };
+	struct args a;
+	struct vreport r;
+	cst_verifier *v = NULL;
+	char *qdir = NULL;
+	size_t i;
+	int verdict;
+
+	/* A file truncated while mapped must not kill us (R-SEG-7). */
+	if (cst_mapguard_install() != 0) {
+		fprintf(stderr, "custody-verify: cannot install the SIGBUS "
+		    "handler: %s\n", strerror(errno));
+		return (EXIT_IO);
+	}
+	/* A bundle is its own kind of input with its own report. */
+	for (i = 1; i < (size_t)argc; i++)
+		if (strcmp(argv[i], "--bundle") == 0 ||
+		    strncmp(argv[i], "--bundle=", 9) == 0)
+			return (bundle_check_main(argc, argv));
+	parse_args(argc, argv, &a);
+	if (a.nfleet > 0)
+		return (fleet_main(&a));
+	vreport_init(&r);
+	r.live = a.live;
+	v = verify_one(&a, &r, &qdir);
+
 	verdict = vreport_verdict(&r);
 	if (write_report(&a, &r) != 0 && verdict == VREPORT_INTACT)
 		verdict = VREPORT_ERROR;

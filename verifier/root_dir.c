@@ -95,9 +95,11 @@ root_dir_find(const char *dir, const char *store, cst_root_pub *root,
 		snprintf(why, len, "%s: the root key in the store does not "
 		    "have the fingerprint in %s: it is not the chain's root "
 		    "key (replaced?)", sp, f);
+		if ((*fpr = strdup(hex)) == NULL)
+			goto oom;
 		free(p);
-		free(sp);
 		free(f);
+		*path = sp;
 		return (1);
 	}
 	*root = in_store;

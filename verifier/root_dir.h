@@ -28,7 +28,8 @@
  * looked for, and returns -1 when there is no usable key (none for the
  * chain: refused; a key file of another chain), or 1 when the store's
  * key does not have the fingerprint given (an integrity failure: the
- * store's root.pub was replaced).
+ * store's root.pub was replaced), with *path and *fpr set as on success
+ * so that the verifier reports it.
  */
 int root_dir_find(const char *dir, const char *store, cst_root_pub *root,
     char **path, char **fpr, char *why, size_t len);
