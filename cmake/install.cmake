@@ -18,13 +18,13 @@ set(CUSTODY_STATE_DIR /var/lib/custody)
 set(CUSTODY_SYSTEMD_LIBDIR ${CMAKE_INSTALL_PREFIX}/lib)
 
 install(TARGETS custodyd RUNTIME DESTINATION ${CMAKE_INSTALL_SBINDIR})
-install(TARGETS custody-verify custody-query
+install(TARGETS custody-verify custody-query custody-restore
 	RUNTIME DESTINATION ${CMAKE_INSTALL_BINDIR})
 
 # Man pages: one source format (scdoc), turned into roff by the build.
 find_program(SCDOC scdoc REQUIRED)
 set(custody_man_pages custodyd.8 custodyd.conf.5 custody-verify.1
-	custody-query.1)
+	custody-query.1 custody-restore.1)
 set(custody_man_outputs)
 foreach(page ${custody_man_pages})
 	string(REGEX REPLACE ".*\\.([0-9])$" "\\1" section ${page})

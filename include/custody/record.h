@@ -22,7 +22,9 @@ enum cst_record_kind {
 	CST_REC_CLOCK = 7,
 	CST_REC_RELOAD = 8,
 	CST_REC_REFUSAL = 9,     /* a connection refused (R-REC-8) */
-	CST_REC_KIND_MAX = 9,
+	/* 10 and 11 are reserved for other amendments (R-REP-10). */
+	CST_REC_REPLICATION = 12, /* a replication backlog (R-REP-9) */
+	CST_REC_KIND_MAX = 12,
 };
 
 enum cst_transport {
@@ -130,7 +132,8 @@ int cst_detail_put_str(cst_buf *out, const char *key, const char *v,
 	XX(STATS, 6, "stats")                                                 \
 	XX(CLOCK, 7, "clock")                                                 \
 	XX(RELOAD, 8, "reload")                                               \
-	XX(REFUSAL, 9, "refusal")
+	XX(REFUSAL, 9, "refusal")                                             \
+	XX(REPLICATION, 12, "replication")
 
 #define CST_TRANSPORT_MAP(XX)                                                 \
 	XX(INTERNAL, 0, "internal")                                           \

@@ -125,7 +125,7 @@ assert CERT.size == CERT_LEN
 
 KIND_EVENT = 0
 KIND_RECOVERY = 3
-MAX_KIND = 9  # 9: refusal (SPEC section 7, R-REC-8)
+MAX_KIND = 12  # 9: refusal (R-REC-8); 10, 11 reserved; 12: replication (R-REP-9)
 MAX_TRANSPORT = 5
 FLAG_BITS = 0x1F
 PARSED_LEN = 18
