@@ -469,6 +469,83 @@ finish(struct query_opts *o, struct query_store *s, const uint8_t *key,
 	return (status);
 }
 
+/*
+ * A block the stream holds twice with different bytes or places: the
+ * restore kept the first copy, but neither is shown (R-REP-8).
+ */
+static void
+mark_conflicts(struct query_store *s, const struct natsstore_result *res)
+{
+	struct query_block *b;
+	char what[160];
+	size_t i, k;
+
+	for (k = 0; k < res->nconflicts; k++)
+		for (i = 0; i < s->nblocks; i++) {
+			b = &s->blocks[i];
+			if (b->f.hdr.block_no != res->conflicts[k].block ||
+			    b->rc != 0)
+				continue;
+			b->rc = CST_ECHAIN;
+			b->rule = "R-REP-8";
+			snprintf(what, sizeof(what), "the stream holds this "
+			    "block twice with different bytes (stream "
+			    "sequences %llu and %llu); neither is shown",
+			    (unsigned long long)res->conflicts[k].first_seq,
+			    (unsigned long long)res->conflicts[k].other_seq);
+			on_failure(NULL, s->segs[b->seg].path, b->off,
+			    (int64_t)b->f.hdr.block_no, b->rule, b->rc, what);
+			s->failures++;
+		}
+}
+
+/*
+ * --nats: restores the chains into a private directory and makes them
+ * the stores of o.  Returns EXIT_OK, EXIT_INTEGRITY when a chain is not
+ * whole in the stream (said on stderr; the others are read), or EXIT_IO
+ * when nothing can be read.  *dirs is returned to free.
+ */
+static int
+nats_stores(struct query_opts *o, struct natsfetch **nf, char ***dirs)
+{
+	struct natsfetch *f;
+	char why[1024], *origin;
+	size_t i;
+	int status = EXIT_OK;
+
+	if (natsfetch_begin(&o->nats, nf, why, sizeof(why)) != 0) {
+		fprintf(stderr, "%s: %s\n", progname, why);
+		return (EXIT_IO);
+	}
+	f = *nf;
+	if ((*dirs = calloc(f->n + 1, sizeof(**dirs))) == NULL) {
+		fprintf(stderr, "%s: out of memory\n", progname);
+		return (EXIT_IO);
+	}
+	o->ndirs = 0;
+	for (i = 0; i < f->n; i++) {
+		origin = natsfetch_origin(f, &f->c[i]);
+		fprintf(stderr, "%s: chain %s %s\n", progname, f->c[i].chain,
+		    origin != NULL ? origin : f->origin);
+		free(origin);
+		if (!f->c[i].ok) {
+			fprintf(stderr, "%s: INTEGRITY FAILURE: chain %s: the "
+			    "stream does not hold it whole (R-REP-8): %s; none "
+			    "of its records shown\n", progname, f->c[i].chain,
+			    f->c[i].err);
+			status = EXIT_INTEGRITY;
+			continue;
+		}
+		(*dirs)[o->ndirs++] = f->c[i].dir;
+	}
+	o->dirs = *dirs;
+	o->dir = o->ndirs > 0 ? o->dirs[0] : NULL;
+	o->label = o->ndirs > 1;
+	if (o->ndirs == 0 && status == EXIT_OK)
+		status = EXIT_IO;
+	return (status);
+}
+
 /* One store of the query: what main used to hold for the only one. */
 struct store_run {
 	struct query_opts o;  /* a copy: its own bundle path and threads */
@@ -483,6 +560,7 @@ struct store_run {
 	size_t n;
 	uint64_t skipped;
 	char *bundle;         /* owned: PREFIX-<chain id>.cbnd */
+	const struct natsstore_result *nres; /* read from NATS, or NULL */
 	pthread_t t;
 	int started;
 	int rc;
@@ -514,6 +592,8 @@ run_open(struct store_run *r, const uint8_t *key)
 		return (EXIT_IO);
 	}
 	s = r->s;
+	if (r->nres != NULL)
+		mark_conflicts(s, r->nres);
 	rep_flush();
 	if ((r->order = calloc(s->nblocks + 1, sizeof(*r->order))) == NULL ||
 	    (r->need = calloc(s->nblocks + 1, sizeof(*r->need))) == NULL ||
@@ -643,6 +723,8 @@ main(int argc, char **argv)
 {
 	struct query_opts o;
 	struct store_run *runs = NULL;
+	struct natsfetch *nf = NULL;
+	char **ndirs = NULL;
 	uint8_t keybuf[INDEX_KEY_LEN], *key = NULL;
 	uint64_t total = 0;
 	size_t i, nr = 0;
@@ -665,6 +747,17 @@ main(int argc, char **argv)
 	}
 	setvbuf(stdout, obuf, _IOFBF, sizeof(obuf));
 	catch_signals();
+	if (o.nats.ns.servers != NULL) {
+		status = nats_stores(&o, &nf, &ndirs);
+		if (o.ndirs == 0)
+			goto done;
+		if (o.ndirs > 1 && o.histogram != 0) {
+			fprintf(stderr, "%s: --histogram reads one store\n",
+			    progname);
+			status = EXIT_USAGE;
+			goto done;
+		}
+	}
 	if (o.use_index && index_key_load(keybuf) == 0)
 		key = keybuf;
 	else if (o.use_index && o.verbose)
@@ -689,6 +782,9 @@ main(int argc, char **argv)
 		runs[nr].o = o;
 		runs[nr].dir = o.dirs[nr];
 		runs[nr].o.dir = o.dirs[nr];
+		for (i = 0; nf != NULL && i < nf->n; i++)
+			if (nf->c[i].dir == o.dirs[nr])
+				runs[nr].nres = &nf->c[i].res;
 		if (o.ndirs > 1 && o.bundle == NULL && !o.count)
 			runs[nr].o.threads = o.threads / (int)o.ndirs > 0 ?
 			    o.threads / (int)o.ndirs : 1;
@@ -707,7 +803,7 @@ main(int argc, char **argv)
 		for (i = 0; i < nr; i++) {
 			runs[i].k.tail = 0;
 			st = finish(&runs[i].o, runs[i].s, key, runs[i].sx,
-			    &runs[i].k, status);
+			    &runs[i].k, rc != 0 ? EXIT_IO : EXIT_OK);
 			if (st > status)
 				status = st;
 		}
@@ -739,6 +835,9 @@ done:
 	for (i = 0; i < nr; i++)
 		run_close(&runs[i]);
 	free(runs);
+	free(ndirs);
+	natsfetch_free(nf);
+	free(o.nats.chains);
 	query_filter_close(&o.f);
 	free(o.note);
 	return (status);

@@ -21,6 +21,7 @@
 #include "bundle_check.h"
 #include "exit.h"
 #include "json.h"
+#include "natsfetch.h"
 #include "root_dir.h"
 #include "store_where.h"
 #include "custody_version.h"
@@ -116,6 +117,7 @@ struct args {
 	const char *root_dir;
 	char **fleet;          /* store directories of a fleet (argv) */
 	size_t nfleet;
+	struct natsfetch_opts nats; /* --nats: the chains of a stream */
 	const char **ckps;
 	size_t nckps;
 	int json;
@@ -387,6 +389,13 @@ parse_args(int argc, char **argv, struct args *a)
 		{ "root", required_argument, NULL, 'r' },
 		{ "root-fpr", required_argument, NULL, 'f' },
 		{ "root-dir", required_argument, NULL, 'D' },
+		{ "nats", required_argument, NULL, 256 },
+		{ "chain", required_argument, NULL, 256 },
+		{ "stream", required_argument, NULL, 256 },
+		{ "creds", required_argument, NULL, 256 },
+		{ "tls-cert", required_argument, NULL, 256 },
+		{ "tls-key", required_argument, NULL, 256 },
+		{ "tls-ca", required_argument, NULL, 256 },
 		{ "checkpoint", required_argument, NULL, 'c' },
 		{ "json", no_argument, NULL, 'j' },
 		{ "report", required_argument, NULL, 'o' },
@@ -402,13 +411,18 @@ parse_args(int argc, char **argv, struct args *a)
 	const char **n;
 	size_t i;
 	long nproc;
-	int c, fleet;
+	int c, li = 0, fleet;
 
 	memset(a, 0, sizeof(*a));
 	nproc = sysconf(_SC_NPROCESSORS_ONLN);
 	a->threads = nproc > 0 ? (unsigned)nproc : 1;
-	while ((c = getopt_long(argc, argv, "", lo, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "", lo, &li)) != -1) {
 		switch (c) {
+		case 256:
+			if (natsfetch_option(&a->nats, lo[li].name, optarg,
+			    "custody-verify") != 0)
+				exit(EXIT_USAGE);
+			break;
 		case 'r':
 			a->root = optarg;
 			break;
@@ -452,6 +466,31 @@ parse_args(int argc, char **argv, struct args *a)
 			usage_error("unknown option");
 		}
 	}
+	if (a->nats.ns.servers != NULL) {
+		if (optind != argc)
+			usage_error("--nats reads the stores from the stream: "
+			    "give no directory or file");
+		if (a->root_dir == NULL && (a->root == NULL ||
+		    a->nats.nchains != 1))
+			usage_error("--nats needs --root-dir KEYDIR, or --root "
+			    "FILE with one --chain ID");
+		if (a->root_dir != NULL && (a->root != NULL ||
+		    a->root_fpr != NULL))
+			usage_error("--root-dir and --root exclude each other");
+		if (a->nckps > 0)
+			usage_error("--checkpoint with --nats: restore the "
+			    "chain with custody-restore and verify it with its "
+			    "checkpoints");
+		if (a->live)
+			usage_error("--live and --nats: a stream is read as it "
+			    "stands, never live");
+		return;
+	}
+	if (a->nats.nchains > 0 || a->nats.ns.stream != NULL ||
+	    a->nats.ns.creds != NULL || a->nats.ns.tls_cert != NULL ||
+	    a->nats.ns.tls_key != NULL || a->nats.ns.tls_ca != NULL)
+		usage_error("--chain, --stream, --creds and --tls-* go with "
+		    "--nats URL");
 	if (optind == argc)
 		usage_error("no store directory or segment file given");
 	fleet = a->root_dir != NULL;
@@ -760,8 +799,65 @@ args_store_free(struct args *a)
  * per chain, then the fleet's line.  Exit 1 when any chain failed, else
  * 2 when any could not be checked, else 0.
  */
+/*
+ * A chain the stream does not hold whole (R-REP-8): the stream is the
+ * evidence here, so this is a failure of it, located by the restore.
+ */
+static void
+stream_failure(struct vreport *r, const struct natsfetch_chain *c)
+{
+	cst_finding f;
+
+	memset(&f, 0, sizeof(f));
+	f.severity = CST_SEV_FAILURE;
+	f.code = CST_ECORRUPT;
+	f.rule = "R-REP-8";
+	f.segment_no = f.offset = f.block_no = f.block_last = CST_NONE;
+	f.seq_first = f.seq_last = CST_NONE;
+	f.detail = c->err;
+	if (vreport_add_finding(r, &f) != 0)
+		oom();
+	fprintf(stderr, "custody-verify: chain %s: the stream does not hold "
+	    "it whole: %s\n", c->chain, c->err);
+}
+
+/*
+ * Blocks the stream holds twice with different bytes or places: the
+ * copy first in the stream was verified, but a second, different one is
+ * evidence of tampering or a fork, never passed over (R-REP-8).
+ */
+static void
+stream_conflicts(struct vreport *r, const struct natsfetch_chain *c)
+{
+	const struct natsstore_conflict *k;
+	cst_finding f;
+	char *d;
+	size_t i;
+
+	for (i = 0; i < c->res.nconflicts; i++) {
+		k = &c->res.conflicts[i];
+		if (asprintf(&d, "block %" PRIu64 " is in the stream twice "
+		    "with different bytes or places (stream sequences %"
+		    PRIu64 " and %" PRIu64 "): the first was restored and "
+		    "verified; the other is evidence of tampering or a fork",
+		    k->block, k->first_seq, k->other_seq) < 0)
+			oom();
+		memset(&f, 0, sizeof(f));
+		f.severity = CST_SEV_FAILURE;
+		f.code = CST_ECHAIN;
+		f.rule = "R-REP-8";
+		f.segment_no = f.offset = CST_NONE;
+		f.block_no = f.block_last = k->block;
+		f.seq_first = f.seq_last = CST_NONE;
+		f.detail = d;
+		if (vreport_add_finding(r, &f) != 0)
+			oom();
+		free(d);
+	}
+}
+
 static int
-fleet_main(struct args *a)
+fleet_main(struct args *a, struct natsfetch *nf)
 {
 	static const char *verdicts[] = { "INTACT", "FAILED", "ERROR" };
 	struct args b;
@@ -773,6 +869,8 @@ fleet_main(struct args *a)
 	int json = a->json || (a->report != NULL &&
 	    has_suffix(a->report, ".json"));
 	int verdict, failed_io = 0;
+	size_t nstores = nf != NULL ? nf->n : a->nfleet;
+	const char *store;
 	FILE *out = stdout;
 
 	if (a->report != NULL && (out = fopen(a->report, "w")) == NULL) {
@@ -784,7 +882,8 @@ fleet_main(struct args *a)
 		out = NULL;
 	if (out != NULL && json)
 		fputs("{\"reports\": [\n", out);
-	for (i = 0; i < a->nfleet; i++) {
+	for (i = 0; i < nstores; i++) {
+		store = nf != NULL ? nf->c[i].dir : a->fleet[i];
 		b = *a;
 		b.fleet = NULL;
 		b.nfleet = 0;
@@ -796,11 +895,27 @@ fleet_main(struct args *a)
 		v = NULL;
 		vreport_init(&r);
 		r.live = a->live;
-		if (root_dir_find(a->root_dir, a->fleet[i], &root, &path, &fpr,
-		    why, sizeof(why)) < 0) {
+		if (nf != NULL && (r.origin = natsfetch_origin(nf,
+		    &nf->c[i])) == NULL)
+			oom();
+		if (nf != NULL && !nf->c[i].ok) {
+			stream_failure(&r, &nf->c[i]);
+		} else if (a->root_dir == NULL) {
+			/* --nats with --root FILE and its one --chain. */
+			if ((path = strdup(a->root)) == NULL)
+				oom();
+			if (add_store(&b, store, why, sizeof(why)) != 0) {
+				if ((r.error = strdup(why)) == NULL)
+					oom();
+			} else {
+				b.root = path;
+				v = verify_one(&b, &r, &qdir);
+			}
+		} else if (root_dir_find(a->root_dir, store, &root, &path,
+		    &fpr, why, sizeof(why)) < 0) {
 			if ((r.error = strdup(why)) == NULL)
 				oom();
-		} else if (add_store(&b, a->fleet[i], why, sizeof(why)) != 0) {
+		} else if (add_store(&b, store, why, sizeof(why)) != 0) {
 			if ((r.error = strdup(why)) == NULL)
 				oom();
 		} else {
@@ -808,25 +923,35 @@ fleet_main(struct args *a)
 			b.root_fpr = fpr;
 			v = verify_one(&b, &r, &qdir);
 		}
+		if (nf != NULL && nf->c[i].ok)
+			stream_conflicts(&r, &nf->c[i]);
 		verdict = vreport_verdict(&r);
 		count[verdict]++;
 		if (out != NULL && json) {
 			if (i > 0)
 				fputs(",\n", out);
 			fputs("{\"store\": ", out);
-			json_fputs_string(out, a->fleet[i]);
+			json_fputs_string(out, nf != NULL ? nf->c[i].chain :
+			    store);
 			fputs(", \"report\": ", out);
 			vreport_json(out, &r);
 			fputs("}", out);
 		} else if (out != NULL) {
 			fprintf(out, "%s=== store ", i > 0 ? "\n" : "");
-			json_text_puts(out, a->fleet[i]);
-			if (r.has_root) {
+			json_text_puts(out, nf != NULL ? nf->origin : store);
+			if (nf != NULL)
+				fprintf(out, " chain %s", nf->c[i].chain);
+			else if (r.has_root) {
 				cst_hex(r.root.chain_id, CST_CHAIN_ID_LEN, hex);
 				fprintf(out, " chain %s", hex);
 			}
 			fprintf(out, ": %s ===\n", verdicts[verdict]);
 			if (r.error != NULL) {
+				if (r.origin != NULL) {
+					fputs("  store ", out);
+					json_text_puts(out, r.origin);
+					fputs("\n", out);
+				}
 				fputs("  not checked: ", out);
 				json_text_puts(out, r.error);
 				fputs("\n", out);
@@ -846,7 +971,7 @@ fleet_main(struct args *a)
 	if (out != NULL && json)
 		fprintf(out, "],\n\"fleet\": {\"chains\": %zu, \"intact\": "
 		    "%zu, \"failed\": %zu, \"not_checked\": %zu}}\n",
-		    a->nfleet, count[VREPORT_INTACT], count[VREPORT_FAILED],
+		    nstores, count[VREPORT_INTACT], count[VREPORT_FAILED],
 		    count[VREPORT_ERROR]);
 	else if (out != NULL)
 		fprintf(out, "\nfleet: %zu chain(s) intact, %zu failed, %zu not "
@@ -895,8 +1020,22 @@ main(int argc, char **argv)
 		    strncmp(argv[i], "--bundle=", 9) == 0)
 			return (bundle_check_main(argc, argv));
 	parse_args(argc, argv, &a);
+	if (a.nats.ns.servers != NULL) {
+		char why[1024];
+		struct natsfetch *nf;
+
+		if (natsfetch_begin(&a.nats, &nf, why, sizeof(why)) != 0) {
+			fprintf(stderr, "custody-verify: %s\n", why);
+			natsfetch_free(NULL);
+			return (EXIT_IO);
+		}
+		verdict = fleet_main(&a, nf);
+		natsfetch_free(nf);
+		free(a.nats.chains);
+		return (verdict);
+	}
 	if (a.nfleet > 0)
-		return (fleet_main(&a));
+		return (fleet_main(&a, NULL));
 	vreport_init(&r);
 	r.live = a.live;
 	v = verify_one(&a, &r, &qdir);

@@ -16,6 +16,7 @@
 #include "custody/bundle.h"
 
 #include "index.h"
+#include "natsfetch.h"
 #include "query.h"
 #include "query_merge.h"
 #include "query_store.h"
@@ -29,6 +30,7 @@ struct query_opts {
 	size_t ndirs;
 	const char *root_file;
 	const char *root_dir; /* --root-dir (root_dir.h) */
+	struct natsfetch_opts nats; /* --nats: stores read from a stream */
 	int label;            /* name each record's chain: several stores */
 	struct query_filter f;
 	enum query_format fmt;

@@ -113,6 +113,16 @@ usage(FILE *f)
 "                         key's fingerprint; the key is then the store's\n"
 "                         keys/root.pub); a store whose chain has neither\n"
 "                         is refused\n"
+"      --nats URL         read the stores from the NATS JetStream stream\n"
+"                         a collector replicates to (SPEC section 17),\n"
+"                         restored into a private temporary directory\n"
+"                         that is removed at exit; every chain of the\n"
+"                         stream, or those of --chain ID (repeatable);\n"
+"                         --stream S (default CUSTODY), --creds FILE,\n"
+"                         --tls-cert FILE --tls-key FILE --tls-ca FILE.\n"
+"                         Needs --root-dir (or --root and one --chain).\n"
+"                         A block the stream holds twice with different\n"
+"                         bytes is shown in neither form (exit 1)\n"
 "      --no-index         do not use or build DIR/index/\n"
 "      --reindex          rebuild the index of every segment\n"
 "      --threads N        worker threads (default: online CPUs, max 16)\n"
@@ -184,7 +194,7 @@ enum {
 	OPT_HISTOGRAM, OPT_BUNDLE, OPT_BUNDLE_MIN, OPT_ROOT, OPT_NO_INDEX,
 	OPT_REINDEX, OPT_THREADS, OPT_INTERVAL, OPT_HELP_JSON, OPT_GREP_FIXED,
 	OPT_UTC, OPT_ALL, OPT_LIMIT,
-	OPT_UID, OPT_PID, OPT_TLS_PEER, OPT_ROOT_DIR,
+	OPT_UID, OPT_PID, OPT_TLS_PEER, OPT_ROOT_DIR, OPT_NATS,
 };
 
 static const struct option longopts[] = {
@@ -223,6 +233,13 @@ static const struct option longopts[] = {
 	{ "bundle-minimal", no_argument, NULL, OPT_BUNDLE_MIN },
 	{ "root", required_argument, NULL, OPT_ROOT },
 	{ "root-dir", required_argument, NULL, OPT_ROOT_DIR },
+	{ "nats", required_argument, NULL, OPT_NATS },
+	{ "chain", required_argument, NULL, OPT_NATS },
+	{ "stream", required_argument, NULL, OPT_NATS },
+	{ "creds", required_argument, NULL, OPT_NATS },
+	{ "tls-cert", required_argument, NULL, OPT_NATS },
+	{ "tls-key", required_argument, NULL, OPT_NATS },
+	{ "tls-ca", required_argument, NULL, OPT_NATS },
 	{ "no-index", no_argument, NULL, OPT_NO_INDEX },
 	{ "reindex", no_argument, NULL, OPT_REINDEX },
 	{ "threads", required_argument, NULL, OPT_THREADS },
@@ -327,7 +344,7 @@ query_opts_parse(int argc, char **argv, struct query_opts *o)
 	int64_t t, nowt = query_time_now();
 	uint64_t u;
 	long n;
-	int c;
+	int c, li = 0;
 
 	memset(o, 0, sizeof(*o));
 	query_filter_init(f);
@@ -339,7 +356,7 @@ query_opts_parse(int argc, char **argv, struct query_opts *o)
 	o->threads = n < 1 ? 1 : n > QUERY_MAX_THREADS ? QUERY_MAX_THREADS :
 	    (int)n;
 	while ((c = getopt_long(argc, argv, "S:U:H:t:a:u:p:g:e:o:jcn::rfvh", longopts,
-	    NULL)) != -1) {
+	    &li)) != -1) {
 		switch (c) {
 		case 'S':
 			since = optarg;
@@ -475,6 +492,11 @@ query_opts_parse(int argc, char **argv, struct query_opts *o)
 		case OPT_ROOT_DIR:
 			o->root_dir = optarg;
 			break;
+		case OPT_NATS:
+			if (natsfetch_option(&o->nats, longopts[li].name,
+			    optarg, progname) != 0)
+				return (-1);
+			break;
 		case OPT_NO_INDEX:
 			o->use_index = 0;
 			break;
@@ -500,15 +522,51 @@ query_opts_parse(int argc, char **argv, struct query_opts *o)
 			return (-1);
 		}
 	}
-	if (optind == argc) {
+	if (o->nats.ns.servers != NULL) {
+		if (optind != argc) {
+			fprintf(stderr, "%s: --nats reads the stores from the "
+			    "stream: give no directory\n", progname);
+			return (-1);
+		}
+		if (o->root_dir == NULL && (o->root_file == NULL ||
+		    o->nats.nchains != 1)) {
+			fprintf(stderr, "%s: --nats needs --root-dir KEYDIR, "
+			    "or --root FILE with one --chain ID\n", progname);
+			return (-1);
+		}
+		if (o->follow) {
+			fprintf(stderr, "%s: --follow and --nats: a stream is "
+			    "read as it stands\n", progname);
+			return (-1);
+		}
+		if (o->histogram != 0 && o->nats.nchains != 1) {
+			fprintf(stderr, "%s: --histogram reads one store: give "
+			    "one --chain\n", progname);
+			return (-1);
+		}
+		/* The restored stores are removed at exit: no index. */
+		o->use_index = 0;
+	} else if (o->nats.nchains > 0 || o->nats.ns.stream != NULL ||
+	    o->nats.ns.creds != NULL || o->nats.ns.tls_cert != NULL ||
+	    o->nats.ns.tls_key != NULL || o->nats.ns.tls_ca != NULL) {
+		fprintf(stderr, "%s: --chain, --stream, --creds and --tls-* go "
+		    "with --nats URL\n", progname);
+		return (-1);
+	} else if (optind == argc) {
 		fprintf(stderr, "%s: a store directory expected\n", progname);
 		return (-1);
+	} else {
+		o->ndirs = (size_t)(argc - optind);
+		o->dirs = &argv[optind];
+		o->dir = o->dirs[0];
+		o->label = o->ndirs > 1;
 	}
-	o->ndirs = (size_t)(argc - optind);
-	o->dirs = &argv[optind];
-	o->dir = o->dirs[0];
-	o->label = o->ndirs > 1;
-	if (o->root_file != NULL && (o->ndirs > 1 || o->root_dir != NULL)) {
+	if (o->root_dir != NULL && o->root_file != NULL) {
+		fprintf(stderr, "%s: --root-dir and --root exclude each "
+		    "other\n", progname);
+		return (-1);
+	}
+	if (o->root_file != NULL && o->ndirs > 1) {
 		fprintf(stderr, "%s: --root names the key of one store; give "
 		    "several stores their keys with --root-dir\n", progname);
 		return (-1);

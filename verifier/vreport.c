@@ -56,6 +56,7 @@ vreport_free(struct vreport *r)
 	free(r->findings);
 	free(r->root_source);
 	free(r->root_fpr_given);
+	free(r->origin);
 	free(r->error);
 	memset(r, 0, sizeof(*r));
 }

@@ -47,6 +47,8 @@ struct vreport {
 	cst_finding *findings;  /* copies, strings owned */
 	size_t nfindings;
 	char *error;            /* why nothing could be verified; NULL */
+	char *origin;           /* where the store was read from when not
+	                           a directory given (--nats); NULL */
 };
 
 /* Initialises r empty, noting the time. */

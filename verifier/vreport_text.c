@@ -80,7 +80,13 @@ text_head(FILE *f, const struct vreport *r)
 	vreport_time(r->verified_ns, t);
 	fprintf(f, "custody-verify %s (commit %s), store format v%d\n",
 	    CUSTODY_VERSION, CUSTODY_GIT_COMMIT, CST_FORMAT_VERSION);
-	fprintf(f, "verified at %s (UTC)\n\n", t);
+	fprintf(f, "verified at %s (UTC)\n", t);
+	if (r->origin != NULL) {
+		fputs("store ", f);
+		json_text_puts(f, r->origin);
+		fputs("\n", f);
+	}
+	fputs("\n", f);
 	/* INTACT only when nothing present went unverified (R-VER-2). */
 	if (vreport_warning(r, warn, sizeof(warn)))
 		fprintf(f, "VERDICT: WARNING: no check failed, but %s\n\n",
