@@ -324,6 +324,8 @@ load_root(const struct query_opts *o, const char *dir, cst_root_pub *root)
 		if (root_dir_find(o->root_dir, dir, root, &kp, &fpr, why,
 		    sizeof(why)) != 0) {
 			fprintf(stderr, "%s: %s\n", progname, why);
+			free(kp);
+			free(fpr);
 			return (-1);
 		}
 		free(kp);

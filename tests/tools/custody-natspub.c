@@ -115,9 +115,20 @@ names(const char *dir, const char *sub, const char *prefix,
 		v[n++] = strdup(de->d_name);
 	}
 	closedir(d);
-	qsort(v, n, sizeof(*v), cmp);
+	if (n > 0)
+		qsort(v, n, sizeof(*v), cmp);
 	*out = v;
 	return (n);
+}
+
+static void
+free_names(char **v, size_t n)
+{
+	size_t i;
+
+	for (i = 0; i < n; i++)
+		free(v[i]);
+	free(v);
 }
 
 static void
@@ -215,9 +226,12 @@ main(int argc, char **argv)
 	jsStreamInfo_Destroy(si);
 	si = NULL;
 
+	files = NULL;
 	n = names(dir, "keys", "", ".pub", &files);
 	for (i = 0; i < n; i++)
 		publish_file(dir, "keys", files[i], 1);
+	free_names(files, n);
+	segs = NULL;
 	n = names(dir, "segments", "seg-", ".cst", &segs);
 	for (i = 0; i < n; i++) {
 		unsigned long long segno = strtoull(segs[i] + 4, NULL, 10);
@@ -267,9 +281,11 @@ main(int argc, char **argv)
 		free(segs[i]);
 	}
 	free(segs);
+	files = NULL;
 	n = names(dir, "checkpoints", "ckpt-", "", &files);
 	for (i = 0; i < n; i++)
 		publish_file(dir, "checkpoints", files[i], 0);
+	free_names(files, n);
 	if ((s = js_GetStreamInfo(&si, js, stream, NULL, &jerr)) != NATS_OK)
 		die("stream info", s);
 	printf("chain=%s published=%" PRIu64 " blocks=%" PRIu64
