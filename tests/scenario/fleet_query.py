@@ -211,6 +211,20 @@ def test_days(work, env):
     h.check(b"another chain" in r.stderr, "a key file named for another "
             "chain: refused")
 
+    # A store whose keys/root.pub was swapped for another member's: the
+    # other chain's key is chosen, and nothing of the store verifies.
+    liar = os.path.join(work, "b-liar")
+    shutil.copytree(b, liar, ignore=shutil.ignore_patterns("index"))
+    shutil.copy(os.path.join(a, "keys", "root.pub"),
+                os.path.join(liar, "keys", "root.pub"))
+    r = query(["--root-dir", roots, "--json", liar], rc_ok=(1, 2),
+              env=env)
+    h.check(r.stdout == b"", f"a store claiming another chain's key shows "
+            f"nothing (exit {r.returncode})")
+    r = verify(["--root-dir", roots, a, liar], rc_ok=(1,))
+    h.check("1 chain(s) intact, 1 failed" in r.stdout.decode(),
+            "custody-verify: the store claiming another chain fails")
+
     # Bundles: one per chain.
     prefix = os.path.join(work, "ev")
     r = query([*base, "--bundle", prefix, "--since", iso(lo), "--until",
