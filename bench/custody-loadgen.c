@@ -15,8 +15,9 @@
  * RELP (relp://): each connection opens a RELP session, sends its
  * messages as syslog commands with at most WINDOW (-w) unanswered, counts
  * the 200 OK answers (acked), and closes the session once every message
- * is answered; the rate printed is of acknowledged messages, and the
- * manifest's SENT is what was acknowledged.
+ * is answered; the rate printed is of acknowledged messages, with the
+ * answers' latency (p50, p99: from writing a command to its answer, to
+ * within 9%), and the manifest's SENT is what was acknowledged.
  *
  * Stream connections use uv_write with two buffers in flight each, so a
  * receiver that stops reading stalls the sender (back-pressure) instead of
@@ -59,6 +60,9 @@
 #define LG_DGRAM_TURN 1024        /* datagrams per wakeup, so all sockets turn */
 #define LG_TICK_MS 1              /* rate and deadline granularity */
 #define LG_RELP_WINDOW 1024       /* default unanswered syslog commands */
+/* RELP answer latency histogram: 8 buckets per doubling of microseconds. */
+#define LG_LAT_SUB 8
+#define LG_LAT_BUCKETS (40 * LG_LAT_SUB)
 #define LG_RELP_RBUF 65536        /* one read of answers */
 /* Ciphertext of one stream write: its plaintext and each record's overhead. */
 #define LG_CT_BYTES (LG_BUF_BYTES + 8192)
@@ -116,6 +120,10 @@ struct lg_conn {
 	uint64_t unacked;         /* syslog commands not yet answered */
 	uint64_t acked;           /* answered 200 OK */
 	int relp_open;            /* open answered 200 OK */
+	uint64_t *sent_at;        /* uv_hrtime each unanswered one was
+	                             written, a ring of window entries */
+	uint64_t sent_head;       /* written so far */
+	uint64_t sent_tail;       /* answered so far */
 	/* TLS */
 	SSL *ssl;                 /* TLS, with memory BIOs; else NULL */
 	BIO *rb;
@@ -140,6 +148,7 @@ struct lg {
 	double rate;              /* events/s, all connections, 0: unlimited */
 	double timeout;           /* seconds, 0: none */
 	uint64_t window;          /* RELP: unanswered syslog commands at most */
+	uint64_t lat[LG_LAT_BUCKETS]; /* RELP: time to each answer */
 	uint64_t t0;              /* uv_hrtime when sending started */
 	uint64_t t_end;           /* when the last send completed */
 	int started;
@@ -552,6 +561,7 @@ static int
 tcp_write_one(struct lg_conn *c, struct lg_wbuf *wb, uint64_t q)
 {
 	struct lg *lg = c->lg;
+	uint64_t now;
 	size_t room, pos = 0, len, per;
 	uv_buf_t b;
 	uint8_t *p;
@@ -559,6 +569,7 @@ tcp_write_one(struct lg_conn *c, struct lg_wbuf *wb, uint64_t q)
 
 	per = lg->g.maxlen + 40;
 	room = LG_BUF_BYTES;
+	now = lg->transport == LG_RELP ? uv_hrtime() : 0;
 	wb->nmsg = 0;
 	wb->bytes = 0;
 	while (wb->nmsg < q && pos + per <= room) {
@@ -574,6 +585,7 @@ tcp_write_one(struct lg_conn *c, struct lg_wbuf *wb, uint64_t q)
 			wb->p[pos++] = '\n';
 			c->txnr = c->txnr == RELP_TXNR_MAX ? 1 : c->txnr + 1;
 			c->unacked++;
+			c->sent_at[c->sent_head++ % lg->window] = now;
 		} else if (lg->framing == LG_OCTET) {
 			len = lg->g.var[msggen_variant(c->id, c->next)].len;
 			pos += put_uint(p, len);
@@ -823,6 +835,39 @@ relp_finish(struct lg_conn *c)
 	relp_write_ctl(c, (size_t)n);
 }
 
+/* Counts one answer latency of ns nanoseconds. */
+static void
+lat_add(struct lg *lg, uint64_t ns)
+{
+	double us = (double)ns / 1e3;
+	long i = us < 1 ? 0 : lround(floor(log2(us) * LG_LAT_SUB));
+
+	if (i >= LG_LAT_BUCKETS)
+		i = LG_LAT_BUCKETS - 1;
+	lg->lat[i]++;
+}
+
+/* The latency, in ms, below which a fraction q of the answers came. */
+static double
+lat_quantile(const struct lg *lg, double q)
+{
+	uint64_t n = 0, k = 0, want;
+	int i;
+
+	for (i = 0; i < LG_LAT_BUCKETS; i++)
+		n += lg->lat[i];
+	if (n == 0)
+		return (0);
+	want = (uint64_t)ceil(q * (double)n);
+	for (i = 0; i < LG_LAT_BUCKETS; i++) {
+		k += lg->lat[i];
+		if (k >= want)
+			break;
+	}
+	/* The bucket's upper bound. */
+	return (exp2((double)(i + 1) / LG_LAT_SUB) / 1e3);
+}
+
 static int
 relp_answer(void *ctx, const struct relp_frame *f)
 {
@@ -847,6 +892,9 @@ relp_answer(void *ctx, const struct relp_frame *f)
 	}
 	if (!ok || c->unacked == 0)
 		return (CST_EINVAL);
+	/* Answers come in the order of the commands (R-RELP-1). */
+	lat_add(c->lg, uv_hrtime() -
+	    c->sent_at[c->sent_tail++ % c->lg->window]);
 	c->acked++;
 	c->unacked--;
 	conn_kick(c);
@@ -1062,7 +1110,9 @@ conn_alloc(struct lg *lg, struct lg_conn *c)
 	if (lg->transport == LG_RELP) {
 		relp_parser_init(&c->rp, LG_RELP_RBUF, relp_answer, c);
 		c->txnr = 1;
-		if ((c->rbuf = malloc(LG_RELP_RBUF)) == NULL)
+		if ((c->rbuf = malloc(LG_RELP_RBUF)) == NULL ||
+		    (c->sent_at = calloc(lg->window,
+		    sizeof(*c->sent_at))) == NULL)
 			return (-1);
 	}
 	if (LG_STREAM(lg->transport)) {
@@ -1114,6 +1164,7 @@ conn_free(struct lg_conn *c)
 	free(c->iov);
 	free(c->dbuf);
 	free(c->rbuf);
+	free(c->sent_at);
 	relp_parser_close(&c->rp);
 }
 
@@ -1429,8 +1480,9 @@ main(int argc, char **argv)
 	    el, el > 0 ? (double)sent / el : 0,
 	    el > 0 ? (double)bytes / el / 1e6 : 0, failed);
 	if (lg.transport == LG_RELP)
-		printf(" acked=%" PRIu64 " acked_per_s=%.0f", acked,
-		    el > 0 ? (double)acked / el : 0);
+		printf(" acked=%" PRIu64 " acked_per_s=%.0f ack_p50_ms=%.3f "
+		    "ack_p99_ms=%.3f", acked, el > 0 ? (double)acked / el : 0,
+		    lat_quantile(&lg, 0.50), lat_quantile(&lg, 0.99));
 	printf("\n");
 	status = (failed > 0 || lg.timed_out ||
 	    (lg.transport == LG_RELP && acked < attempted)) ? 1 : 0;

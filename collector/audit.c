@@ -264,3 +264,29 @@ audit_refusal(struct batcher *b, const char *listener, const char *peer,
 		rc = put_str(&d, "cert", cert);
 	return (finish(b, CST_REC_REFUSAL, t, &d, rc, now_ns));
 }
+
+int
+audit_replication(struct batcher *b, int started, uint64_t blocks,
+    uint64_t bytes, int64_t since_ns, const char *reason, int64_t now_ns)
+{
+	char t[TEXT_LEN];
+	cst_buf d;
+	int rc;
+
+	cst_buf_init(&d);
+	if (started)
+		text(t, "replication backlog: %" PRIu64 " blocks (%" PRIu64
+		    " bytes) wait for JetStream since %" PRId64 ": %s",
+		    blocks, bytes, since_ns, reason);
+	else
+		text(t, "replication backlog ended: %" PRIu64 " blocks (%"
+		    PRIu64 " bytes) published since %" PRId64 ": %s", blocks,
+		    bytes, since_ns, reason);
+	if ((rc = cst_detail_begin(&d, 5)) == 0 &&
+	    (rc = put_str(&d, "state", started ? "started" : "ended")) == 0 &&
+	    (rc = cst_detail_put_u64(&d, "blocks", blocks)) == 0 &&
+	    (rc = cst_detail_put_u64(&d, "bytes", bytes)) == 0 &&
+	    (rc = cst_detail_put_i64(&d, "since_ns", since_ns)) == 0)
+		rc = put_str(&d, "reason", reason);
+	return (finish(b, CST_REC_REPLICATION, t, &d, rc, now_ns));
+}

@@ -1,5 +1,5 @@
 /*
- * Self-audit records (SPEC section 7, kinds 1..9): the collector's own
+ * Self-audit records (SPEC section 7, kinds 1..9 and 12): the collector's own
  * life written into the chain it keeps, in sequence with the events.
  * Each record carries a one-line text in raw and a detail map.  Loop
  * thread only.
@@ -53,5 +53,13 @@ int audit_reload(struct batcher *b, const char *config_hash, int64_t now_ns);
 int audit_refusal(struct batcher *b, const char *listener, const char *peer,
     const char *reason, const char *cert, uint64_t suppressed,
     int64_t now_ns);
+
+/*
+ * A replication backlog began (started 1) or ended (started 0), R-REP-9:
+ * started: blocks and bytes waiting; ended: blocks and bytes published
+ * while it lasted.  since_ns: when it began; reason, why it is sealed.
+ */
+int audit_replication(struct batcher *b, int started, uint64_t blocks,
+    uint64_t bytes, int64_t since_ns, const char *reason, int64_t now_ns);
 
 #endif /* CUSTODY_COLLECTOR_AUDIT_H */

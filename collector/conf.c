@@ -59,6 +59,9 @@ conf_init(struct conf *c)
 	c->stats_interval_s = 60;
 	c->clock_step_ms = 500;
 	c->tls.min_version = 12;
+	c->rep.replicas = 1;
+	c->rep.max_backlog = 256 << 20;
+	c->rep.lag_record_s = CONF_REP_LAG_RECORD_DEFAULT_S;
 }
 
 void
@@ -74,6 +77,12 @@ conf_close(struct conf *c)
 	free(c->checkpoint_export_dir);
 	free(c->path);
 	conf_tls_close(&c->tls);
+	free(c->rep.servers);
+	free(c->rep.creds);
+	free(c->rep.tls_cert);
+	free(c->rep.tls_key);
+	free(c->rep.tls_ca);
+	free(c->rep.stream);
 	conf_init(c);
 }
 
@@ -267,6 +276,55 @@ apply_tls(struct conf_tls *t, const char *key, const char *value, char *err)
 	return (CST_EPARSE);
 }
 
+/* [replicate]'s strings and ack.  Returns 0, CST_EPARSE or CST_ENOMEM. */
+static int
+apply_replicate(struct conf_replicate *r, const char *key, const char *value,
+    char *err)
+{
+	static const struct {
+		const char *key;
+		size_t off;
+	} strs[] = {
+		{ "servers", offsetof(struct conf_replicate, servers) },
+		{ "creds", offsetof(struct conf_replicate, creds) },
+		{ "tls_cert", offsetof(struct conf_replicate, tls_cert) },
+		{ "tls_key", offsetof(struct conf_replicate, tls_key) },
+		{ "tls_ca", offsetof(struct conf_replicate, tls_ca) },
+		{ "stream", offsetof(struct conf_replicate, stream) },
+	};
+	char **dst;
+	size_t i;
+	int rc;
+
+	if (strcmp(key, "ack") == 0) {
+		if (strcmp(value, "local") == 0)
+			r->ack_replicated = 0;
+		else if (strcmp(value, "replicated") == 0)
+			r->ack_replicated = 1;
+		else {
+			seterr(err, "replicate.ack: \"%s\" is not local or "
+			    "replicated", value);
+			return (CST_EPARSE);
+		}
+		return (0);
+	}
+	for (i = 0; i < sizeof(strs) / sizeof(strs[0]); i++) {
+		if (strcmp(key, strs[i].key) != 0)
+			continue;
+		dst = (char **)(void *)((char *)r + strs[i].off);
+		if (value[0] == '\0') {
+			free(*dst);
+			*dst = NULL;
+			return (0);
+		}
+		if ((rc = set_str(dst, value)) != 0)
+			seterr(err, "%s", cst_strerror(rc));
+		return (rc);
+	}
+	seterr(err, "unknown setting replicate.%s", key);
+	return (CST_EPARSE);
+}
+
 /* A size key: name, where it goes, and its smallest and largest value. */
 struct size_key {
 	const char *section;
@@ -301,6 +359,9 @@ static const struct size_key size_keys[] = {
 	{ "store", "segment_max_bytes", SZ(segment_max_bytes), 1 << 16,
 	    (uint64_t)1 << 50 },
 	{ "store", "checkpoint_history", SZ(checkpoint_history), 1, 1000000 },
+	{ "replicate", "replicas", SZ(rep.replicas), 1, 5 },
+	{ "replicate", "max_backlog", SZ(rep.max_backlog), 1 << 16,
+	    (uint64_t)1 << 50 },
 };
 
 static const struct dur_key dur_keys[] = {
@@ -312,6 +373,7 @@ static const struct dur_key dur_keys[] = {
 	{ "keys", "rotate_interval", SZ(key_rotate_s), 1000, 0 },
 	{ "audit", "stats_interval", SZ(stats_interval_s), 1000, 0 },
 	{ "audit", "clock_step_threshold", SZ(clock_step_ms), 1, 1 },
+	{ "replicate", "lag_record", SZ(rep.lag_record_s), 1000, 1000 },
 };
 
 /* Stores v in the uint64_t field at off. */
@@ -371,6 +433,8 @@ apply(struct conf *c, const char *section, const char *key,
 			seterr(err, "%s", cst_strerror(rc));
 		return (rc);
 	}
+	if (strcmp(section, "replicate") == 0)
+		return (apply_replicate(&c->rep, key, value, err));
 	rc = 0;
 	if (strcmp(section, "server") == 0 && strcmp(key, "data_dir") == 0) {
 		rc = set_str(&c->data_dir, value);
@@ -667,6 +731,22 @@ conf_check(const struct conf *c, char err[CONF_ERR_LEN])
 		    "batch_bytes", (unsigned long long)c->max_inflight,
 		    (unsigned long long)(2 * (c->batch_records *
 		    sizeof(cst_record) + c->batch_bytes)));
+		goto err0;
+	}
+	if (c->rep.servers != NULL && c->rep.stream != NULL &&
+	    (c->rep.stream[0] == '\0' || strpbrk(c->rep.stream,
+	    " .*>\t") != NULL)) {
+		seterr(err, "replicate.stream \"%s\": a stream name has no "
+		    "space, '.', '*' or '>'", c->rep.stream);
+		goto err0;
+	}
+	if (c->rep.servers == NULL && c->rep.ack_replicated) {
+		seterr(err, "replicate.ack = replicated needs "
+		    "replicate.servers");
+		goto err0;
+	}
+	if (c->rep.tls_key != NULL && c->rep.tls_cert == NULL) {
+		seterr(err, "replicate.tls_key needs replicate.tls_cert");
 		goto err0;
 	}
 	if (c->commit_interval_ms == 0 || c->checkpoint_interval_ms == 0) {

@@ -37,6 +37,21 @@ struct conf_tls {
 	int min_version;        /* 12 (TLS 1.2) or 13 */
 };
 
+/* [replicate]: a copy of every durable block in NATS JetStream (SPEC 17). */
+#define CONF_REP_LAG_RECORD_DEFAULT_S 30
+struct conf_replicate {
+	char *servers;          /* nats:// or tls:// URLs; NULL: off */
+	char *creds;            /* NATS credentials file */
+	char *tls_cert;         /* client certificate (PEM) */
+	char *tls_key;
+	char *tls_ca;
+	char *stream;           /* NULL: CUSTODY */
+	uint64_t replicas;      /* with fewer than 3 servers in the cluster */
+	int ack_replicated;     /* RELP answers wait for JetStream (R-REP-5) */
+	uint64_t max_backlog;   /* bytes waiting before a kind 12 record */
+	uint64_t lag_record_s;  /* no ack for this long: a kind 12 record */
+};
+
 /* Every number is a uint64_t so that one table can set them all. */
 struct conf {
 	/* [server] */
@@ -76,6 +91,7 @@ struct conf {
 	uint64_t stats_interval_s;     /* 0: no stats records */
 	uint64_t clock_step_ms;
 	struct conf_tls tls;
+	struct conf_replicate rep;
 
 	/* The file read, and the SHA-256 of its exact bytes (start record). */
 	char *path;

@@ -35,6 +35,7 @@
 #include "metrics.h"
 #include "privdrop.h"
 #include "recovery.h"
+#include "replicate.h"
 #include "sealpool.h"
 #include "store.h"
 #include "writer.h"
@@ -56,6 +57,9 @@ mono_ns(void)
 	clock_gettime(CLOCK_MONOTONIC, &ts);
 	return ((int64_t)ts.tv_sec * NS_PER_S + ts.tv_nsec);
 }
+
+/* How long a stop waits for JetStream to take the last blocks. */
+#define REPLICATE_DRAIN_MS 5000
 
 static void begin_stop(struct daemon *d, const char *reason, int code);
 
@@ -141,6 +145,33 @@ on_sealed(void *ctx, struct batch *bt)
 	writer_put(d->writer, bt);
 }
 
+/* Replication thread: JetStream acknowledged every record below seq. */
+static void
+on_replicated(void *ctx, uint64_t seq)
+{
+	struct daemon *d = ctx;
+
+	pthread_mutex_lock(&d->mtx);
+	if (seq > d->repl_next)
+		d->repl_next = seq;
+	pthread_mutex_unlock(&d->mtx);
+	if (d->cfg->rep.ack_replicated)
+		uv_async_send(&d->notify);
+}
+
+uint64_t
+daemon_answer_point(struct daemon *d)
+{
+	uint64_t rn;
+
+	if (d->rep == NULL || !d->cfg->rep.ack_replicated)
+		return (d->durable_next);
+	pthread_mutex_lock(&d->mtx);
+	rn = d->repl_next;
+	pthread_mutex_unlock(&d->mtx);
+	return (rn < d->durable_next ? rn : d->durable_next);
+}
+
 /* Writer thread. */
 static void
 on_durable(void *ctx, struct batch *list)
@@ -157,6 +188,8 @@ on_durable(void *ctx, struct batch *list)
 		d->dur_head = list;
 	d->dur_tail = last;
 	pthread_mutex_unlock(&d->mtx);
+	if (d->rep != NULL)
+		replicate_poke(d->rep);
 	uv_async_send(&d->notify);
 }
 
@@ -294,9 +327,9 @@ on_notify(uv_async_t *h)
 		}
 	}
 	if (d->ls != NULL)
-		listeners_durable(d->ls, d->durable_next);
+		listeners_durable(d->ls, daemon_answer_point(d));
 	else if (d->ls_stopping != NULL)
-		listeners_durable(d->ls_stopping, d->durable_next);
+		listeners_durable(d->ls_stopping, daemon_answer_point(d));
 	if (epoch != 0 && d->state == RUNNING) {
 		log_notice("signing key rotated to epoch %" PRIu32 " (%s)",
 		    epoch, fpr);
@@ -350,6 +383,64 @@ listener_fatal(void *ctx, int rc)
 }
 
 /* ---- periodic self-audit ---- */
+
+/*
+ * R-REP-9: a backlog of blocks JetStream has not acknowledged is sealed
+ * as started once nothing was acknowledged for replicate.lag_record, or
+ * it holds more than replicate.max_backlog bytes; then as ended once it
+ * is empty.
+ */
+static void
+report_replication(struct daemon *d, int64_t now)
+{
+	const struct conf_replicate *c = &d->cfg->rep;
+	struct replicate_stats st;
+	char why[700];
+	int64_t quiet;
+	int rc;
+
+	if (d->rep == NULL)
+		return;
+	replicate_stats(d->rep, &st);
+	if (!d->rep_backlog) {
+		if (st.backlog_blocks == 0 || st.since_ns == 0)
+			return;
+		quiet = now - (st.last_ack_ns > st.since_ns ? st.last_ack_ns :
+		    st.since_ns);
+		if (st.backlog_bytes > c->max_backlog)
+			snprintf(why, sizeof(why), "backlog over max_backlog "
+			    "(%" PRIu64 " bytes)%s%s", c->max_backlog,
+			    st.last_err[0] != '\0' ? ": " : "", st.last_err);
+		else if (quiet >= (int64_t)c->lag_record_s * NS_PER_S)
+			snprintf(why, sizeof(why), "no acknowledgement from "
+			    "JetStream for %" PRId64 " s%s%s", quiet / NS_PER_S,
+			    st.last_err[0] != '\0' ? ": " : "", st.last_err);
+		else
+			return;
+		log_warn("replication backlog: %" PRIu64 " blocks, %" PRIu64
+		    " bytes: %s", st.backlog_blocks, st.backlog_bytes, why);
+		if ((rc = audit_replication(d->batcher, 1, st.backlog_blocks,
+		    st.backlog_bytes, st.since_ns, why, now)) != 0) {
+			daemon_audit_failed(d, rc);
+			return;
+		}
+		d->rep_backlog = 1;
+		d->rep_since_ns = st.since_ns;
+		d->rep_published = st.published;
+		d->rep_published_bytes = st.published_bytes;
+		return;
+	}
+	if (st.backlog_blocks != 0)
+		return;
+	log_notice("replication backlog ended: %" PRIu64 " blocks published",
+	    st.published - d->rep_published);
+	if ((rc = audit_replication(d->batcher, 0,
+	    st.published - d->rep_published,
+	    st.published_bytes - d->rep_published_bytes, d->rep_since_ns,
+	    "JetStream acknowledged every durable block", now)) != 0)
+		daemon_audit_failed(d, rc);
+	d->rep_backlog = 0;
+}
 
 /* Seals the counts of anything lost or split since the last loss record. */
 static void
@@ -427,6 +518,7 @@ on_tick(uv_timer_t *t)
 		}
 	}
 	report_losses(d, real);
+	report_replication(d, real);
 	if (d->cfg->stats_interval_s != 0 && mono - d->last_stats >=
 	    (int64_t)d->cfg->stats_interval_s * NS_PER_S) {
 		d->last_stats = mono;
@@ -676,7 +768,7 @@ start_listening(struct daemon *d, const char *listen_err)
 		begin_stop(d, "cannot listen", 1);
 		return;
 	}
-	listeners_durable(d->ls, d->durable_next);
+	listeners_durable(d->ls, daemon_answer_point(d));
 	d->tick_real = daemon_real_ns();
 	d->tick_mono = d->last_stats = mono_ns();
 	for (i = 0; i < listeners_count(d->ls) && i < MAX_LISTEN; i++)
@@ -777,6 +869,16 @@ daemon_run(struct conf *c, daemon_reload_fn *reload_fn, void *ctx)
 		goto err3;
 	}
 	key = NULL;
+	if (c->rep.servers != NULL) {
+		char rerr[REPLICATE_ERR_LEN];
+
+		if (replicate_new(&c->rep, c->data_dir, d->chain_hex,
+		    &writer_stats(d->writer)->durable_blocks, on_replicated, d,
+		    &d->rep, rerr) != 0) {
+			log_err("replication refused: %s", rerr);
+			goto err4;
+		}
+	}
 	/* Before any thread: the identity changes for this one alone. */
 	if (bind_listeners(d, &pd, listen_err) != 0) {
 		if (d->ls != NULL) {
@@ -786,7 +888,8 @@ daemon_run(struct conf *c, daemon_reload_fn *reload_fn, void *ctx)
 		goto err4;
 	}
 	if ((rc = sealpool_start((unsigned)c->seal_threads, c->zstd_level,
-	    &sops, d, &d->seal)) != 0 || (rc = writer_start(d->writer)) != 0) {
+	    &sops, d, &d->seal)) != 0 || (rc = writer_start(d->writer)) != 0 ||
+	    (d->rep != NULL && (rc = replicate_start(d->rep)) != 0)) {
 		log_err("starting threads: %s", cst_strerror(rc));
 		goto err4;
 	}
@@ -799,6 +902,9 @@ err4:
 	/* The workers drain into the writer, which has stopped or will. */
 	sealpool_stop(d->seal);
 	writer_free(d->writer);
+	/* The stop record and the seal go to the replicas too, if they can. */
+	replicate_free(d->rep, REPLICATE_DRAIN_MS);
+	d->rep = NULL;
 	drain(d);
 err3:
 	if (d->state != STOPPED)

@@ -52,6 +52,7 @@ struct daemon {
 	/* Closed by a stop, until every handle is: RELP answers still go. */
 	struct listeners *ls_stopping;
 	struct metrics *metrics;
+	struct replicate *rep;    /* NULL: no [replicate] */
 
 	/* The mailbox, filled by other threads. */
 	uv_async_t notify;
@@ -63,6 +64,8 @@ struct daemon {
 	char new_fpr[2 * CST_FPR_LEN + 1];
 	int fatal_rc;
 	char fatal_msg[256];
+	/* Every record below is in blocks JetStream acknowledged (R-REP-5). */
+	uint64_t repl_next;
 
 	uv_timer_t batch_timer;
 	uv_timer_t tick;
@@ -89,6 +92,11 @@ struct daemon {
 	int hurry_again;
 	uint64_t hurry_no;
 	struct loss_mark loss[MAX_LISTEN];
+	/* A replication backlog sealed as started (R-REP-9), not yet ended. */
+	int rep_backlog;
+	int64_t rep_since_ns;
+	uint64_t rep_published;   /* published blocks, bytes when it began */
+	uint64_t rep_published_bytes;
 };
 
 /* ---- daemon.c ---- */
@@ -97,6 +105,11 @@ struct daemon {
 int64_t daemon_real_ns(void);
 /* A self-audit record could not be recorded (rc): the daemon stops. */
 void daemon_audit_failed(struct daemon *d, int rc);
+/*
+ * The durable point listeners may answer up to: with replicate.ack =
+ * replicated, also acknowledged by JetStream (R-REP-5).
+ */
+uint64_t daemon_answer_point(struct daemon *d);
 
 /* ---- reload.c ---- */
 

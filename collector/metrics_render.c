@@ -13,6 +13,7 @@
 #include "batcher.h"
 #include "daemon_int.h"
 #include "listener.h"
+#include "replicate.h"
 #include "sealpool.h"
 #include "writer.h"
 
@@ -87,6 +88,41 @@ refused(cst_buf *out, const struct listener_conn_stats *cs)
 }
 
 #define LC(f) offsetof(struct listener_counters, f)
+
+/* [replicate]'s counters (SPEC section 17). */
+static void
+replication(struct daemon *d, cst_buf *out)
+{
+	struct replicate_stats st;
+	int64_t now = daemon_real_ns(), ref;
+
+	replicate_stats(d->rep, &st);
+	metric(out, "custody_replicate_backlog_blocks", "gauge",
+	    "Durable blocks JetStream has not acknowledged yet.",
+	    st.backlog_blocks);
+	metric(out, "custody_replicate_backlog_bytes", "gauge",
+	    "Segment bytes after the last block JetStream acknowledged.",
+	    st.backlog_bytes);
+	metric(out, "custody_replicate_published_total", "counter",
+	    "Blocks JetStream acknowledged since start.", st.published);
+	metric(out, "custody_replicate_published_bytes_total", "counter",
+	    "Bytes of those blocks.", st.published_bytes);
+	metric(out, "custody_replicate_errors_total", "counter",
+	    "Failed connections, publishes and stream queries.", st.errors);
+	metric(out, "custody_replicate_connected", "gauge",
+	    "1 while connected to NATS.", (uint64_t)st.connected);
+	metric(out, "custody_replicate_refused", "gauge",
+	    "1 when replication stopped: the stream is unfit or holds "
+	    "another store's block (see the log).", (uint64_t)st.refused);
+	/* The age of the oldest unacknowledged wait, or of the last ack. */
+	ref = st.last_ack_ns != 0 ? st.last_ack_ns : d->start_ns;
+	if (st.backlog_blocks == 0)
+		ref = now;
+	metric(out, "custody_replicate_last_ack_age_seconds", "gauge",
+	    "Seconds since JetStream last acknowledged a block while blocks "
+	    "wait (0 when none waits).",
+	    now > ref ? (uint64_t)((now - ref) / NS_PER_S) : 0);
+}
 
 void
 metrics_render(void *ctx, cst_buf *out)
@@ -183,6 +219,8 @@ metrics_render(void *ctx, cst_buf *out)
 	    "complete message.", cs.idle_closed);
 	metric(out, "custody_start_time_seconds", "gauge",
 	    "UTC time custodyd started.", (uint64_t)(d->start_ns / NS_PER_S));
+	if (d->rep != NULL)
+		replication(d, out);
 	/* Left out when unknown: a 0 would read as a full disk. */
 	if (statvfs(d->cfg->data_dir, &vfs) == 0)
 		metric(out, "custody_store_free_bytes", "gauge",

@@ -61,6 +61,14 @@ reload_tls(struct daemon *d, struct conf *nc)
  * directory) waits for a restart, and says so.  The segment is rotated
  * either way.
  */
+/* Two optional strings are equal (NULL only to NULL). */
+static int
+same_str(const char *a, const char *b)
+{
+
+	return (a == NULL ? b == NULL : b != NULL && strcmp(a, b) == 0);
+}
+
 void
 reload_run(struct daemon *d)
 {
@@ -91,6 +99,18 @@ reload_run(struct daemon *d)
 	    strcmp(nc.data_dir, d->cfg->data_dir) != 0)
 		log_notice("reload: listeners, input limits, sizes, threads "
 		    "and the data directory change only on restart");
+	if (!same_str(nc.rep.servers, d->cfg->rep.servers) ||
+	    !same_str(nc.rep.stream, d->cfg->rep.stream) ||
+	    !same_str(nc.rep.creds, d->cfg->rep.creds) ||
+	    !same_str(nc.rep.tls_cert, d->cfg->rep.tls_cert) ||
+	    !same_str(nc.rep.tls_key, d->cfg->rep.tls_key) ||
+	    !same_str(nc.rep.tls_ca, d->cfg->rep.tls_ca) ||
+	    nc.rep.replicas != d->cfg->rep.replicas ||
+	    nc.rep.ack_replicated != d->cfg->rep.ack_replicated)
+		log_notice("reload: [replicate] servers, credentials, stream, "
+		    "replicas and ack change only on restart");
+	d->cfg->rep.max_backlog = nc.rep.max_backlog;
+	d->cfg->rep.lag_record_s = nc.rep.lag_record_s;
 	d->cfg->batch_delay_ms = nc.batch_delay_ms;
 	d->cfg->commit_interval_ms = nc.commit_interval_ms;
 	d->cfg->commit_on_wait = nc.commit_on_wait;

@@ -39,6 +39,18 @@ static const struct {
 	    offsetof(struct status_counts, start_s) },
 	{ "custody_store_free_bytes",
 	    offsetof(struct status_counts, free_bytes) },
+	{ "custody_replicate_backlog_blocks",
+	    offsetof(struct status_counts, rep_blocks) },
+	{ "custody_replicate_backlog_bytes",
+	    offsetof(struct status_counts, rep_bytes) },
+	{ "custody_replicate_published_total",
+	    offsetof(struct status_counts, rep_published) },
+	{ "custody_replicate_errors_total",
+	    offsetof(struct status_counts, rep_errors) },
+	{ "custody_replicate_last_ack_age_seconds",
+	    offsetof(struct status_counts, rep_age) },
+	{ "custody_replicate_connected",
+	    offsetof(struct status_counts, rep_connected) },
 };
 
 void
@@ -76,6 +88,9 @@ status_parse(const char *text, size_t len, struct status_counts *c)
 				if (strcmp(names[i].name,
 				    "custody_store_free_bytes") == 0)
 					c->have_free = 1;
+				if (strncmp(names[i].name,
+				    "custody_replicate_", 18) == 0)
+					c->have_rep = 1;
 			}
 	}
 }
@@ -179,6 +194,14 @@ status_summary(const char *url, uint64_t interval_ms, FILE *out,
 		fprintf(out, "  store free   %s\n", freeb);
 	} else
 		fprintf(out, "  store free   unknown\n");
+	if (b.have_rep) {
+		human(b.rep_bytes, freeb, sizeof(freeb));
+		fprintf(out, "  replication  %s, backlog %" PRIu64 " blocks (%s)"
+		    ", %" PRIu64 " published, %" PRIu64 " errors, last ack %"
+		    PRIu64 " s ago\n", b.rep_connected ? "connected" :
+		    "NOT connected", b.rep_blocks, freeb, b.rep_published,
+		    b.rep_errors, b.rep_age);
+	}
 	fprintf(out, "every counter: custodyd status --metrics-raw %s\n", url);
 	return (0);
 }

@@ -22,6 +22,13 @@ struct status_counts {
 	uint64_t start_s;
 	uint64_t free_bytes;
 	int have_free;            /* custody_store_free_bytes was given */
+	uint64_t rep_blocks;      /* custody_replicate_backlog_blocks */
+	uint64_t rep_bytes;
+	uint64_t rep_published;
+	uint64_t rep_errors;
+	uint64_t rep_age;
+	uint64_t rep_connected;
+	int have_rep;             /* the daemon replicates */
 };
 
 /*

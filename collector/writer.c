@@ -206,6 +206,8 @@ writer_new(const char *data_dir, const struct writer_cfg *cfg,
 		goto err3;
 	}
 	STAT_SET(w, next_block_no, w->st.next_block_no);
+	/* What recovery kept is on disk: the replicas may have it. */
+	STAT_SET(w, durable_blocks, w->st.next_block_no);
 	STAT_SET(w, epoch, key->epoch);
 	w->key = key;
 	*out = w;
@@ -398,6 +400,7 @@ commit(struct writer *w, int force_ckpt)
 	w->dirty = 0;
 	STAT_ADD(w, syncs, 1);
 	STAT_SET(w, last_commit_ns, (uint64_t)real_ns());
+	STAT_SET(w, durable_blocks, w->st.next_block_no);
 	STAT_ADD(w, blocks, w->pend_blocks);
 	STAT_ADD(w, records, w->pend_records);
 	w->pend_blocks = 0;

@@ -52,6 +52,8 @@ struct writer_stats {
 	_Atomic uint64_t last_commit_ns; /* UTC of the last fdatasync */
 	_Atomic uint64_t segment_no;
 	_Atomic uint64_t next_block_no;
+	/* Every block below this block_no is durable (replication reads it). */
+	_Atomic uint64_t durable_blocks;
 	_Atomic uint64_t epoch;
 	_Atomic uint64_t checkpoints;
 	_Atomic uint64_t checkpoint_errors;

@@ -90,6 +90,28 @@ nats_why(natsStatus s)
 	return (last != NULL && last[0] != '\0' ? last : natsStatus_GetText(s));
 }
 
+/*
+ * Sets the servers of a comma-separated list (libnats takes one URL per
+ * string: it does not split a list given to natsOptions_SetURL).
+ */
+static natsStatus
+set_servers(natsOptions *o, const char *list)
+{
+	const char *v[32];
+	char *copy, *p, *save = NULL;
+	natsStatus s;
+	int n = 0;
+
+	if ((copy = strdup(list)) == NULL)
+		return (NATS_NO_MEMORY);
+	for (p = strtok_r(copy, ", ", &save); p != NULL && n < 32;
+	    p = strtok_r(NULL, ", ", &save))
+		v[n++] = p;
+	s = n > 0 ? natsOptions_SetServers(o, v, n) : NATS_INVALID_ARG;
+	free(copy);
+	return (s);
+}
+
 int
 natsstore_open(const struct natsstore_opts *o, struct natsstore **out,
     char err[NATSSTORE_ERR_LEN])
@@ -111,7 +133,7 @@ natsstore_open(const struct natsstore_opts *o, struct natsstore **out,
 	ns->keep_conflicts = o->keep_conflicts;
 	snprintf(ns->servers, sizeof(ns->servers), "%s", o->servers);
 	if ((s = natsOptions_Create(&nopts)) != NATS_OK ||
-	    (s = natsOptions_SetURL(nopts, o->servers)) != NATS_OK ||
+	    (s = set_servers(nopts, o->servers)) != NATS_OK ||
 	    (s = natsOptions_SetTimeout(nopts, ns->timeout_ms)) != NATS_OK) {
 		seterr(err, "NATS servers %s: %s", o->servers, nats_why(s));
 		goto err2;

@@ -88,8 +88,8 @@ if command -v systemd-analyze >/dev/null; then
 	fi
 fi
 
-for page in man1/custody-verify.1 man1/custody-query.1 man5/custodyd.conf.5 \
-    man8/custodyd.8; do
+for page in man1/custody-verify.1 man1/custody-query.1 man1/custody-restore.1 \
+    man5/custodyd.conf.5 man8/custodyd.8; do
 	f=$stage$prefix/share/man/$page
 	[ -f "$f" ] || { fail "no man page $page"; continue; }
 	out=$(LC_ALL=C.UTF-8 MANWIDTH=80 man --warnings -E UTF-8 -l "$f" 2>&1 >/dev/null)
@@ -108,6 +108,8 @@ done
 	fail "installed custody-verify does not run"
 "$stage$prefix/bin/custody-query" --help >/dev/null ||
 	fail "installed custody-query does not run"
+"$stage$prefix/bin/custody-restore" --help >/dev/null ||
+	fail "installed custody-restore does not run"
 
 if [ "$fails" -ne 0 ]; then
 	echo "install: $fails failed"

@@ -407,3 +407,60 @@ Test(conf, server_user_and_allow_root)
 	cr_assert_not_null(strstr(err, "server.allow_root"), "%s", err);
 	conf_close(&c);
 }
+
+Test(conf, replicate_section)
+{
+	struct conf c;
+	char err[CONF_ERR_LEN];
+
+	conf_init(&c);
+	cr_assert_null(c.rep.servers, "replication is off by default");
+	cr_assert_eq(c.rep.ack_replicated, 0, "ack = local by default");
+	cr_assert_eq(c.rep.replicas, 1);
+	cr_assert_eq(c.rep.max_backlog, 256 << 20);
+	cr_assert_eq(c.rep.lag_record_s, CONF_REP_LAG_RECORD_DEFAULT_S);
+	write_file("[server]\ndata_dir = /tmp/x\nlisten = tcp://127.0.0.1:1\n"
+	    "[replicate]\nservers = nats://10.0.0.5:4222,tls://10.0.0.6:4222\n"
+	    "creds = /etc/n.creds\ntls_cert = /c.pem\ntls_key = /k.pem\n"
+	    "tls_ca = /ca.pem\nstream = EVIDENCE\nreplicas = 3\n"
+	    "ack = replicated\nmax_backlog = 1G\nlag_record = 2m\n");
+	cr_assert_eq(conf_load_file(&c, path, err), 0, "%s", err);
+	cr_assert_str_eq(c.rep.servers,
+	    "nats://10.0.0.5:4222,tls://10.0.0.6:4222");
+	cr_assert_str_eq(c.rep.creds, "/etc/n.creds");
+	cr_assert_str_eq(c.rep.tls_cert, "/c.pem");
+	cr_assert_str_eq(c.rep.tls_key, "/k.pem");
+	cr_assert_str_eq(c.rep.tls_ca, "/ca.pem");
+	cr_assert_str_eq(c.rep.stream, "EVIDENCE");
+	cr_assert_eq(c.rep.replicas, 3);
+	cr_assert_eq(c.rep.ack_replicated, 1);
+	cr_assert_eq(c.rep.max_backlog, (uint64_t)1 << 30);
+	cr_assert_eq(c.rep.lag_record_s, 120);
+	cr_assert_eq(conf_check(&c, err), 0, "%s", err);
+	/* --set works the same; an empty value unsets. */
+	cr_assert_eq(conf_set(&c, "replicate.ack", "local", err), 0);
+	cr_assert_eq(c.rep.ack_replicated, 0);
+	cr_assert_eq(conf_set(&c, "replicate.creds", "", err), 0);
+	cr_assert_null(c.rep.creds);
+	/* Refusals. */
+	cr_assert_eq(conf_set(&c, "replicate.ack", "quorum", err), CST_EPARSE);
+	cr_assert(strstr(err, "local or replicated") != NULL, "%s", err);
+	cr_assert_eq(conf_set(&c, "replicate.replicas", "6", err), CST_EPARSE);
+	cr_assert_eq(conf_set(&c, "replicate.lag_record", "500ms", err),
+	    CST_EPARSE);
+	cr_assert_eq(conf_set(&c, "replicate.subjects", "x", err), CST_EPARSE);
+	cr_assert(strstr(err, "unknown setting replicate.subjects") != NULL,
+	    "%s", err);
+	cr_assert_eq(conf_set(&c, "replicate.stream", "A.B", err), 0);
+	cr_assert_eq(conf_check(&c, err), CST_EINVAL, "a stream name with '.'");
+	cr_assert(strstr(err, "replicate.stream") != NULL, "%s", err);
+	cr_assert_eq(conf_set(&c, "replicate.stream", "CUSTODY", err), 0);
+	cr_assert_eq(conf_set(&c, "replicate.ack", "replicated", err), 0);
+	cr_assert_eq(conf_set(&c, "replicate.servers", "", err), 0);
+	cr_assert_eq(conf_check(&c, err), CST_EINVAL,
+	    "ack = replicated without servers");
+	cr_assert(strstr(err, "needs replicate.servers") != NULL, "%s", err);
+	conf_close(&c);
+	cr_assert_null(c.rep.servers);
+	cr_assert_null(c.rep.tls_cert);
+}

@@ -13,7 +13,7 @@ Test(names, record_kinds)
 {
 	static const char *want[CST_REC_KIND_MAX + 1] = { "event", "start",
 	    "stop", "recovery", "key-epoch", "loss", "stats", "clock",
-	    "reload", "refusal" };
+	    "reload", "refusal", "-", "-", "replication" };
 	unsigned k;
 
 	for (k = 0; k <= CST_REC_KIND_MAX; k++)
