@@ -664,7 +664,7 @@ produce(void *arg)
 	struct store_run *r = arg;
 
 	r->rc = query_pool_run(&r->o, r->s, r->order, r->need, r->n, &r->k);
-	query_chan_close(r->k.merge);
+	query_merge_close(r->k.merge);
 	return (NULL);
 }
 
@@ -676,7 +676,7 @@ static int
 merge_stores(struct query_opts *o, struct store_run *runs, size_t n,
     int tail)
 {
-	struct query_chan **chans;
+	struct query_merge_chan **chans;
 	uint64_t shown;
 	size_t i;
 	int mrc, rc = 0;
@@ -684,7 +684,7 @@ merge_stores(struct query_opts *o, struct store_run *runs, size_t n,
 	if ((chans = calloc(n, sizeof(*chans))) == NULL)
 		return (CST_ENOMEM);
 	for (i = 0; i < n && rc == 0; i++)
-		if ((chans[i] = query_chan_new(4,
+		if ((chans[i] = query_merge_chan_new(4,
 		    runs[i].root.chain_id)) == NULL)
 			rc = CST_ENOMEM;
 	for (i = 0; i < n && rc == 0; i++) {
@@ -698,7 +698,7 @@ merge_stores(struct query_opts *o, struct store_run *runs, size_t n,
 	if (rc != 0)
 		for (i = 0; i < n; i++)
 			if (chans[i] != NULL && !runs[i].started)
-				query_chan_close(chans[i]);
+				query_merge_close(chans[i]);
 	if (chans[n - 1] != NULL) {
 		mrc = query_merge_run(chans, n, o->reverse, tail,
 		    o->have_limit ? o->limit : UINT64_MAX, &stopping, stdout,
@@ -714,7 +714,7 @@ merge_stores(struct query_opts *o, struct store_run *runs, size_t n,
 				rc = runs[i].rc;
 		}
 		runs[i].k.merge = NULL;
-		query_chan_free(chans[i]);
+		query_merge_chan_free(chans[i]);
 	}
 	free(chans);
 	return (rc);

@@ -3,7 +3,8 @@
  * query_opts.c reads the command line, query_pool.c opens the selected
  * blocks on worker threads and hands their matches, in chain order, to
  * the sink; query_hist.c draws --histogram, query_bundle.c writes
- * --bundle; custody-query.c chooses the blocks and runs the stages.
+ * --bundle; query_merge.c merges several stores' matches in receive-time
+ * order; custody-query.c chooses the blocks and runs the stages.
  */
 #ifndef CUSTODY_QUERY_CLI_H
 #define CUSTODY_QUERY_CLI_H
@@ -85,7 +86,7 @@ struct query_sink {
 	size_t last_bundled;  /* store index + 1 of the last block added */
 	uint64_t brecords;
 	/* several stores: matches go to the merge, not to stdout */
-	struct query_chan *merge;
+	struct query_merge_chan *merge;
 	/* the collector's host name for local records (borrowed), or NULL */
 	struct query_runs *runs;
 	/* index entries built, per store block (owned) */

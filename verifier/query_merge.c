@@ -24,7 +24,7 @@ struct batch {
 	size_t pos;           /* next record to take */
 };
 
-struct query_chan {
+struct query_merge_chan {
 	uint8_t chain[CST_CHAIN_ID_LEN];
 	pthread_mutex_t mu;
 	pthread_cond_t cv;    /* a batch pushed, popped, or the end */
@@ -49,10 +49,10 @@ batch_close(struct batch *b)
 	memset(b, 0, sizeof(*b));
 }
 
-struct query_chan *
-query_chan_new(size_t cap, const uint8_t chain[CST_CHAIN_ID_LEN])
+struct query_merge_chan *
+query_merge_chan_new(size_t cap, const uint8_t chain[CST_CHAIN_ID_LEN])
 {
-	struct query_chan *c;
+	struct query_merge_chan *c;
 
 	if ((c = calloc(1, sizeof(*c))) == NULL)
 		return (NULL);
@@ -68,7 +68,7 @@ query_chan_new(size_t cap, const uint8_t chain[CST_CHAIN_ID_LEN])
 }
 
 void
-query_chan_free(struct query_chan *c)
+query_merge_chan_free(struct query_merge_chan *c)
 {
 	size_t i;
 
@@ -84,7 +84,7 @@ query_chan_free(struct query_chan *c)
 }
 
 int
-query_chan_push(struct query_chan *c, const uint8_t *out, const size_t *ends,
+query_merge_push(struct query_merge_chan *c, const uint8_t *out, const size_t *ends,
     const int64_t *times, const uint64_t *seqs, size_t n)
 {
 	struct batch b;
@@ -120,7 +120,7 @@ query_chan_push(struct query_chan *c, const uint8_t *out, const size_t *ends,
 }
 
 void
-query_chan_close(struct query_chan *c)
+query_merge_close(struct query_merge_chan *c)
 {
 
 	pthread_mutex_lock(&c->mu);
@@ -130,7 +130,7 @@ query_chan_close(struct query_chan *c)
 }
 
 static void
-chan_cancel(struct query_chan *c)
+chan_cancel(struct query_merge_chan *c)
 {
 
 	pthread_mutex_lock(&c->mu);
@@ -144,7 +144,7 @@ chan_cancel(struct query_chan *c)
  * Returns 1, or 0 when c is closed and drained.
  */
 static int
-chan_ready(struct query_chan *c)
+chan_ready(struct query_merge_chan *c)
 {
 
 	if (c->have_cur && c->cur.pos < c->cur.n)
@@ -184,7 +184,7 @@ query_merge_cmp(int64_t ta, const uint8_t *ca, uint64_t sa, int64_t tb,
 }
 
 static int
-chan_cmp(const struct query_chan *a, const struct query_chan *b)
+chan_cmp(const struct query_merge_chan *a, const struct query_merge_chan *b)
 {
 	const struct batch *x = &a->cur, *y = &b->cur;
 
@@ -214,11 +214,11 @@ hold(cst_buf *tb, size_t **ends, size_t *n, size_t *cap, const uint8_t *p,
 }
 
 int
-query_merge_run(struct query_chan **chans, size_t n, int reverse, int tail,
+query_merge_run(struct query_merge_chan **chans, size_t n, int reverse, int tail,
     uint64_t limit, volatile sig_atomic_t *stopping, FILE *out,
     uint64_t *shown)
 {
-	struct query_chan *best;
+	struct query_merge_chan *best;
 	struct batch *b;
 	cst_buf tb;
 	size_t *ends = NULL, nt = 0, cap = 0, i, start, len;

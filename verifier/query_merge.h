@@ -3,13 +3,13 @@
  * order, pass through a bounded channel to one merge that prints them in
  * receive-time order.
  *
- * Lifecycle: query_chan_new per store; a producer (the store's
- * query_pool_run, on its own thread) calls query_chan_push for each
- * block's matches and query_chan_close when it is done; the main thread
+ * Lifecycle: query_merge_chan_new per store; a producer (the store's
+ * query_pool_run, on its own thread) calls query_merge_push for each
+ * block's matches and query_merge_close when it is done; the main thread
  * calls query_merge_run over all channels, which returns when every
  * channel is closed and drained, or the limit is reached or *stopping is
  * set, and then cancels every channel so that a producer blocked in
- * query_chan_push returns; the producers are joined; query_chan_free.
+ * query_merge_push returns; the producers are joined; query_merge_chan_free.
  *
  * Memory is bounded by the channel capacity (batches, one block's
  * matches each) times the number of stores: nothing is loaded whole.
@@ -24,17 +24,17 @@
 
 #include "custody/format.h"
 
-struct query_chan;
+struct query_merge_chan;
 
 /*
  * A channel holding up to cap batches, for chain (borrowed, copied).
  * Returns it, or NULL when out of memory.
  */
-struct query_chan *query_chan_new(size_t cap,
+struct query_merge_chan *query_merge_chan_new(size_t cap,
     const uint8_t chain[CST_CHAIN_ID_LEN]);
 
 /* Frees c; NULL is a no-op.  No thread may be using it. */
-void query_chan_free(struct query_chan *c);
+void query_merge_chan_free(struct query_merge_chan *c);
 
 /*
  * Producer: appends n records (borrowed, copied): record i's output is
@@ -42,12 +42,12 @@ void query_chan_free(struct query_chan *c);
  * times[i], its sequence number seqs[i].  Waits while c is full.
  * Returns 0, 1 when c was cancelled (stop producing), or CST_ENOMEM.
  */
-int query_chan_push(struct query_chan *c, const uint8_t *out,
+int query_merge_push(struct query_merge_chan *c, const uint8_t *out,
     const size_t *ends, const int64_t *times, const uint64_t *seqs,
     size_t n);
 
 /* Producer: nothing more will be pushed. */
-void query_chan_close(struct query_chan *c);
+void query_merge_close(struct query_merge_chan *c);
 
 /*
  * Order of two records of the merged output: by receive time, then by
@@ -69,7 +69,7 @@ int query_merge_cmp(int64_t ta, const uint8_t *ca, uint64_t sa, int64_t tb,
  * *shown to the records written.  Returns 0, CST_ENOMEM or CST_EIO (a
  * write failed).
  */
-int query_merge_run(struct query_chan **chans, size_t n, int reverse,
+int query_merge_run(struct query_merge_chan **chans, size_t n, int reverse,
     int tail, uint64_t limit, volatile sig_atomic_t *stopping, FILE *out,
     uint64_t *shown);
 

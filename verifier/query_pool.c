@@ -315,7 +315,7 @@ consume(struct query_sink *k, struct job *j)
 				k->buckets[bk]++;
 		}
 	} else if (k->merge != NULL) {
-		if ((rc = query_chan_push(k->merge, j->out.p, j->ends,
+		if ((rc = query_merge_push(k->merge, j->out.p, j->ends,
 		    j->times, j->seqs, n)) == 1) {
 			k->full = 1;
 			return (0);

@@ -26,7 +26,7 @@ struct rec {
 
 /* Pushes recs[0..n) as batches of per records, as a store's pool would. */
 static void
-push_all(struct query_chan *c, char label, const struct rec *recs, size_t n,
+push_all(struct query_merge_chan *c, char label, const struct rec *recs, size_t n,
     size_t per)
 {
 	char out[4096];
@@ -44,14 +44,14 @@ push_all(struct query_chan *c, char label, const struct rec *recs, size_t n,
 			times[k] = recs[i + k].t;
 			seqs[k] = recs[i + k].seq;
 		}
-		cr_assert_eq(query_chan_push(c, (const uint8_t *)out, ends,
+		cr_assert_eq(query_merge_push(c, (const uint8_t *)out, ends,
 		    times, seqs, k), 0);
 	}
-	query_chan_close(c);
+	query_merge_close(c);
 }
 
 static char *
-merge(struct query_chan **c, size_t n, int reverse, int tail, uint64_t limit,
+merge(struct query_merge_chan **c, size_t n, int reverse, int tail, uint64_t limit,
     uint64_t *shown)
 {
 	char *buf = NULL;
@@ -75,20 +75,20 @@ Test(query_merge, order_and_ties)
 	    { 35, 4 }, { 50, 5 } };
 	static const struct rec b[] = { { 5, 7 }, { 20, 8 }, { 30, 9 },
 	    { 50, 10 } };
-	struct query_chan *c[2];
+	struct query_merge_chan *c[2];
 	uint64_t shown;
 	char *s;
 
-	c[0] = query_chan_new(8, chain_hi);
-	c[1] = query_chan_new(8, chain_lo);
+	c[0] = query_merge_chan_new(8, chain_hi);
+	c[1] = query_merge_chan_new(8, chain_lo);
 	push_all(c[0], 'a', a, 5, 2);
 	push_all(c[1], 'b', b, 4, 3);
 	s = merge(c, 2, 0, 0, UINT64_MAX, &shown);
 	cr_assert_str_eq(s, "b:7\na:1\nb:8\na:2\na:3\nb:9\na:4\nb:10\na:5\n");
 	cr_assert_eq(shown, 9);
 	free(s);
-	query_chan_free(c[0]);
-	query_chan_free(c[1]);
+	query_merge_chan_free(c[0]);
+	query_merge_chan_free(c[1]);
 }
 
 Test(query_merge, chain_order_kept_when_time_goes_back)
@@ -96,19 +96,19 @@ Test(query_merge, chain_order_kept_when_time_goes_back)
 	/* A clock step back in a: its records still come in chain order. */
 	static const struct rec a[] = { { 10, 1 }, { 40, 2 }, { 15, 3 } };
 	static const struct rec b[] = { { 20, 1 }, { 30, 2 } };
-	struct query_chan *c[2];
+	struct query_merge_chan *c[2];
 	uint64_t shown;
 	char *s;
 
-	c[0] = query_chan_new(8, chain_lo);
-	c[1] = query_chan_new(8, chain_hi);
+	c[0] = query_merge_chan_new(8, chain_lo);
+	c[1] = query_merge_chan_new(8, chain_hi);
 	push_all(c[0], 'a', a, 3, 1);
 	push_all(c[1], 'b', b, 2, 1);
 	s = merge(c, 2, 0, 0, UINT64_MAX, &shown);
 	cr_assert_str_eq(s, "a:1\nb:1\nb:2\na:2\na:3\n");
 	free(s);
-	query_chan_free(c[0]);
-	query_chan_free(c[1]);
+	query_merge_chan_free(c[0]);
+	query_merge_chan_free(c[1]);
 }
 
 Test(query_merge, reverse_limit_and_tail)
@@ -116,12 +116,12 @@ Test(query_merge, reverse_limit_and_tail)
 	/* Producers walk newest first when the merge is reversed. */
 	static const struct rec a[] = { { 50, 5 }, { 30, 3 }, { 10, 1 } };
 	static const struct rec b[] = { { 40, 4 }, { 30, 2 }, { 20, 2 } };
-	struct query_chan *c[2];
+	struct query_merge_chan *c[2];
 	uint64_t shown;
 	char *s;
 
-	c[0] = query_chan_new(8, chain_lo);
-	c[1] = query_chan_new(8, chain_hi);
+	c[0] = query_merge_chan_new(8, chain_lo);
+	c[1] = query_merge_chan_new(8, chain_hi);
 	push_all(c[0], 'a', a, 3, 2);
 	push_all(c[1], 'b', b, 3, 2);
 	/* -n 3: the newest three, printed oldest first. */
@@ -129,33 +129,33 @@ Test(query_merge, reverse_limit_and_tail)
 	cr_assert_str_eq(s, "b:2\nb:4\na:5\n");
 	cr_assert_eq(shown, 3);
 	free(s);
-	query_chan_free(c[0]);
-	query_chan_free(c[1]);
+	query_merge_chan_free(c[0]);
+	query_merge_chan_free(c[1]);
 }
 
 Test(query_merge, empty_and_single)
 {
 	static const struct rec a[] = { { 1, 1 }, { 2, 2 } };
-	struct query_chan *c[3];
+	struct query_merge_chan *c[3];
 	uint64_t shown;
 	char *s;
 
-	c[0] = query_chan_new(2, chain_lo);
-	c[1] = query_chan_new(2, chain_hi);
-	c[2] = query_chan_new(2, chain_hi);
-	query_chan_close(c[0]);
+	c[0] = query_merge_chan_new(2, chain_lo);
+	c[1] = query_merge_chan_new(2, chain_hi);
+	c[2] = query_merge_chan_new(2, chain_hi);
+	query_merge_close(c[0]);
 	push_all(c[1], 'a', a, 2, 1);
-	query_chan_close(c[2]);
+	query_merge_close(c[2]);
 	s = merge(c, 3, 0, 0, UINT64_MAX, &shown);
 	cr_assert_str_eq(s, "a:1\na:2\n");
 	free(s);
-	query_chan_free(c[0]);
-	query_chan_free(c[1]);
-	query_chan_free(c[2]);
+	query_merge_chan_free(c[0]);
+	query_merge_chan_free(c[1]);
+	query_merge_chan_free(c[2]);
 }
 
 struct producer {
-	struct query_chan *c;
+	struct query_merge_chan *c;
 	int last;             /* what the last push returned */
 	size_t pushed;
 };
@@ -171,25 +171,25 @@ produce_forever(void *arg)
 
 	for (seq = 0;; seq++) {
 		t = (int64_t)seq;
-		if ((p->last = query_chan_push(p->c, (const uint8_t *)out,
+		if ((p->last = query_merge_push(p->c, (const uint8_t *)out,
 		    &end, &t, &seq, 1)) != 0)
 			break;
 		p->pushed++;
 	}
-	query_chan_close(p->c);
+	query_merge_close(p->c);
 	return (NULL);
 }
 
 Test(query_merge, stopping_early_releases_the_producer)
 {
 	struct producer p;
-	struct query_chan *c[1];
+	struct query_merge_chan *c[1];
 	pthread_t t;
 	uint64_t shown;
 	char *s;
 
 	memset(&p, 0, sizeof(p));
-	c[0] = p.c = query_chan_new(2, chain_lo);
+	c[0] = p.c = query_merge_chan_new(2, chain_lo);
 	cr_assert_eq(pthread_create(&t, NULL, produce_forever, &p), 0);
 	s = merge(c, 1, 0, 0, 5, &shown);
 	cr_assert_eq(shown, 5);
@@ -199,7 +199,7 @@ Test(query_merge, stopping_early_releases_the_producer)
 	cr_assert(p.pushed <= 5 + 2 + 1, "memory stays bounded: %zu pushed",
 	    p.pushed);
 	free(s);
-	query_chan_free(c[0]);
+	query_merge_chan_free(c[0]);
 }
 
 Test(query_merge, cmp)
