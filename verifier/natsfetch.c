@@ -179,6 +179,10 @@ natsfetch_begin(const struct natsfetch_opts *o, struct natsfetch **out,
 	size_t i, n;
 
 	*out = NULL;
+	if (o->ns.tls_key != NULL && o->ns.tls_cert == NULL) {
+		snprintf(err, len, "--tls-key needs --tls-cert");
+		return (-1);
+	}
 	if ((f = calloc(1, sizeof(*f))) == NULL) {
 		snprintf(err, len, "%s", strerror(errno));
 		return (-1);
