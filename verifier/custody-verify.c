@@ -984,8 +984,8 @@ fleet_main(struct args *a, struct natsfetch *nf)
 		    nstores, count[VREPORT_INTACT], count[VREPORT_FAILED],
 		    count[VREPORT_ERROR]);
 	else if (out != NULL)
-		fprintf(out, "\nfleet: %zu chain(s) intact, %zu failed, %zu not "
-		    "checked\n", count[VREPORT_INTACT],
+		fprintf(out, "\nfleet: %zu chain(s) intact, %zu failed, "
+		    "%zu not checked\n", count[VREPORT_INTACT],
 		    count[VREPORT_FAILED], count[VREPORT_ERROR]);
 	if (out != NULL && out != stdout && fclose(out) != 0) {
 		fprintf(stderr, "custody-verify: %s: %s\n", a->report,
@@ -995,8 +995,8 @@ fleet_main(struct args *a, struct natsfetch *nf)
 		failed_io = 1;
 	}
 	if (a->report != NULL && !a->quiet)
-		printf("custody-verify: fleet: %zu chain(s) intact, %zu failed, "
-		    "%zu not checked; reports in %s\n", count[VREPORT_INTACT],
+		printf("custody-verify: fleet: %zu chain(s) intact, "
+		    "%zu failed, %zu not checked; reports in %s\n", count[VREPORT_INTACT],
 		    count[VREPORT_FAILED], count[VREPORT_ERROR], a->report);
 	free(a->fleet);
 	free(a->ckps);

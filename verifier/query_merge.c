@@ -84,8 +84,8 @@ query_merge_chan_free(struct query_merge_chan *c)
 }
 
 int
-query_merge_push(struct query_merge_chan *c, const uint8_t *out, const size_t *ends,
-    const int64_t *times, const uint64_t *seqs, size_t n)
+query_merge_push(struct query_merge_chan *c, const uint8_t *out,
+    const size_t *ends, const int64_t *times, const uint64_t *seqs, size_t n)
 {
 	struct batch b;
 
@@ -214,8 +214,8 @@ hold(cst_buf *tb, size_t **ends, size_t *n, size_t *cap, const uint8_t *p,
 }
 
 int
-query_merge_run(struct query_merge_chan **chans, size_t n, int reverse, int tail,
-    uint64_t limit, volatile sig_atomic_t *stopping, FILE *out,
+query_merge_run(struct query_merge_chan **chans, size_t n, int reverse,
+    int tail, uint64_t limit, volatile sig_atomic_t *stopping, FILE *out,
     uint64_t *shown)
 {
 	struct query_merge_chan *best;
