@@ -796,6 +796,17 @@ main(int argc, char **argv)
 			goto done;
 		}
 		runs[nr].k.tail = tail;
+		for (i = 0; i < nr; i++)
+			if (memcmp(runs[i].root.chain_id, runs[nr].root.chain_id,
+			    CST_CHAIN_ID_LEN) == 0) {
+				/* Two copies of one chain: each record twice. */
+				fprintf(stderr, "%s: %s and %s hold the same "
+				    "chain: give one of them\n", progname,
+				    runs[i].dir, runs[nr].dir);
+				status = EXIT_USAGE;
+				nr++;
+				goto done;
+			}
 	}
 	if (o.ndirs > 1 && o.bundle == NULL && !o.count) {
 		if ((rc = merge_stores(&o, runs, nr, tail)) != 0) {

@@ -225,6 +225,10 @@ def test_days(work, env):
     h.check("1 chain(s) intact, 1 failed" in r.stdout.decode(),
             "custody-verify: the store claiming another chain fails")
 
+    r = query(["--root-dir", roots, a, b, a], rc_ok=(2,), env=env)
+    h.check(r.stdout == b"" and b"same chain" in r.stderr,
+            "one chain given twice: refused, not every record twice")
+
     # Bundles: one per chain.
     prefix = os.path.join(work, "ev")
     r = query([*base, "--bundle", prefix, "--since", iso(lo), "--until",
