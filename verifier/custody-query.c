@@ -17,6 +17,7 @@
  * query_cli.h names the other stages.
  */
 #include <errno.h>
+#include <pthread.h>
 #include <signal.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -40,6 +41,7 @@
 #include "index.h"
 #include "query_runs.h"
 #include "json.h"
+#include "root_dir.h"
 #include "query.h"
 #include "query_cli.h"
 #include "query_store.h"
@@ -62,9 +64,11 @@ struct reporter {
 };
 
 static struct reporter rep;
+/* Several stores' producers report from their own threads. */
+static pthread_mutex_t rep_mu = PTHREAD_MUTEX_INITIALIZER;
 
 static void
-rep_flush(void)
+rep_flush_locked(void)
 {
 	const char *name = "(out of memory)";
 	cst_buf b;
@@ -97,19 +101,30 @@ rep_flush(void)
 }
 
 static void
+rep_flush(void)
+{
+
+	pthread_mutex_lock(&rep_mu);
+	rep_flush_locked();
+	pthread_mutex_unlock(&rep_mu);
+}
+
+static void
 on_failure(void *arg, const char *file, uint64_t off, int64_t block_no,
     const char *rule, int code, const char *what)
 {
 
 	(void)arg;
+	pthread_mutex_lock(&rep_mu);
 	rep.count++;
 	if (rep.pending && block_no >= 0 && rep.last >= 0 &&
 	    block_no == rep.last + 1 && rep.rule == rule && rep.code == code &&
 	    strcmp(rep.file, file) == 0 && strcmp(rep.what, what) == 0) {
 		rep.last = block_no;
+		pthread_mutex_unlock(&rep_mu);
 		return;
 	}
-	rep_flush();
+	rep_flush_locked();
 	rep.pending = 1;
 	snprintf(rep.file, sizeof(rep.file), "%s", file);
 	snprintf(rep.what, sizeof(rep.what), "%s", what);
@@ -117,6 +132,7 @@ on_failure(void *arg, const char *file, uint64_t off, int64_t block_no,
 	rep.first = rep.last = block_no;
 	rep.rule = rule;
 	rep.code = code;
+	pthread_mutex_unlock(&rep_mu);
 }
 
 static void
@@ -299,16 +315,29 @@ save_indexes(struct query_opts *o, struct query_store *s, const uint8_t *key,
 	}
 }
 
+/* The root key of the store at dir: --root, --root-dir or its own. */
 static int
-load_root(struct query_opts *o, cst_root_pub *root)
+load_root(const struct query_opts *o, const char *dir, cst_root_pub *root)
 {
-	char path[4096];
+	char path[4096], why[8192], *kp, *fpr;
 	int rc;
 
+	if (o->root_dir != NULL) {
+		if (root_dir_find(o->root_dir, dir, root, &kp, &fpr, why,
+		    sizeof(why)) != 0) {
+			fprintf(stderr, "%s: %s\n", progname, why);
+			free(kp);
+			free(fpr);
+			return (-1);
+		}
+		free(kp);
+		free(fpr);
+		return (0);
+	}
 	if (o->root_file != NULL)
 		snprintf(path, sizeof(path), "%s", o->root_file);
 	else
-		snprintf(path, sizeof(path), "%s/keys/root.pub", o->dir);
+		snprintf(path, sizeof(path), "%s/keys/root.pub", dir);
 	if ((rc = cst_root_pub_load(path, root)) != 0) {
 		fprintf(stderr, "%s: %s: %s\n", progname, path,
 		    cst_strerror(rc));
@@ -419,7 +448,7 @@ finish(struct query_opts *o, struct query_store *s, const uint8_t *key,
 	rep_flush();
 	if (key != NULL && !o->follow)
 		save_indexes(o, s, key, sx, k);
-	if (status == EXIT_OK && o->count)
+	if (status == EXIT_OK && o->count && !o->label)
 		printf("%llu\n", (unsigned long long)k->shown);
 	if (status == EXIT_OK && k->buckets != NULL)
 		query_hist_print(k, o->histogram);
@@ -518,25 +547,274 @@ report_access(const struct query_opts *o, const char *command,
 	return (0);
 }
 
+/*
+ * A block the stream holds twice with different bytes or places: the
+ * restore kept the first copy, but neither is shown (R-REP-8).
+ */
+static void
+mark_conflicts(struct query_store *s, const struct natsstore_result *res)
+{
+	struct query_block *b;
+	char what[160];
+	size_t i, k;
+
+	for (k = 0; k < res->nconflicts; k++)
+		for (i = 0; i < s->nblocks; i++) {
+			b = &s->blocks[i];
+			if (b->f.hdr.block_no != res->conflicts[k].block ||
+			    b->rc != 0)
+				continue;
+			b->rc = CST_ECHAIN;
+			b->rule = "R-REP-8";
+			snprintf(what, sizeof(what), "the stream holds this "
+			    "block twice with different bytes (stream "
+			    "sequences %llu and %llu); neither is shown",
+			    (unsigned long long)res->conflicts[k].first_seq,
+			    (unsigned long long)res->conflicts[k].other_seq);
+			on_failure(NULL, s->segs[b->seg].path, b->off,
+			    (int64_t)b->f.hdr.block_no, b->rule, b->rc, what);
+			s->failures++;
+		}
+}
+
+/*
+ * --nats: restores the chains into a private directory and makes them
+ * the stores of o.  Returns EXIT_OK, EXIT_INTEGRITY when a chain is not
+ * whole in the stream (said on stderr; the others are read), or EXIT_IO
+ * when nothing can be read.  *dirs is returned to free.
+ */
+static int
+nats_stores(struct query_opts *o, struct natsfetch **nf, char ***dirs)
+{
+	struct natsfetch *f;
+	char why[1024], *origin;
+	size_t i;
+	int status = EXIT_OK;
+
+	if (natsfetch_begin(&o->nats, nf, why, sizeof(why)) != 0) {
+		fprintf(stderr, "%s: %s\n", progname, why);
+		return (EXIT_IO);
+	}
+	f = *nf;
+	if ((*dirs = calloc(f->n + 1, sizeof(**dirs))) == NULL) {
+		fprintf(stderr, "%s: out of memory\n", progname);
+		return (EXIT_IO);
+	}
+	o->ndirs = 0;
+	for (i = 0; i < f->n; i++) {
+		origin = natsfetch_origin(f, &f->c[i]);
+		fprintf(stderr, "%s: chain %s %s\n", progname, f->c[i].chain,
+		    origin != NULL ? origin : f->origin);
+		free(origin);
+		if (!f->c[i].ok) {
+			fprintf(stderr, "%s: INTEGRITY FAILURE: chain %s: the "
+			    "stream does not hold it whole (R-REP-8): %s; none "
+			    "of its records shown\n", progname, f->c[i].chain,
+			    f->c[i].err);
+			status = EXIT_INTEGRITY;
+			continue;
+		}
+		(*dirs)[o->ndirs++] = f->c[i].dir;
+	}
+	o->dirs = *dirs;
+	o->dir = o->ndirs > 0 ? o->dirs[0] : NULL;
+	o->label = o->ndirs > 1;
+	if (o->ndirs == 0 && status == EXIT_OK)
+		status = EXIT_IO;
+	return (status);
+}
+
+/* One store of the query: what main used to hold for the only one. */
+struct store_run {
+	struct query_opts o;  /* a copy: its own bundle path and threads */
+	const char *dir;      /* borrowed from argv */
+	cst_root_pub root;
+	struct query_store *s;
+	struct segidx *sx;
+	struct query_sink k;
+	struct runs_ctx rctx;
+	size_t *order;
+	int *need;
+	size_t n;
+	uint64_t skipped;
+	char *bundle;         /* owned: PREFIX-<chain id>.cbnd */
+	const struct natsstore_result *nres; /* read from NATS, or NULL */
+	struct access *acc;   /* this look, told to the store's custodyd */
+	uint64_t shown;       /* records of this store shown (access end) */
+	pthread_t t;
+	int started;
+	int rc;
+};
+
+/*
+ * Opens the store r->dir for the options in r->o and chooses its blocks.
+ * Returns EXIT_OK, or the exit status after saying why on stderr.
+ */
+static int
+run_open(struct store_run *r, const uint8_t *key)
+{
+	struct query_opts *o = &r->o;
+	struct query_store *s;
+	char why[8192], hex[2 * CST_CHAIN_ID_LEN + 1];
+	int rc;
+
+	sink_init(&r->k);
+	if (store_where_explain(r->dir, why, sizeof(why)) != 0) {
+		fprintf(stderr, "%s: %s\n", progname, why);
+		return (EXIT_USAGE);
+	}
+	if (load_root(o, r->dir, &r->root) != 0)
+		return (EXIT_IO);
+	if ((rc = query_store_open(r->dir, &r->root, o->threads, on_failure,
+	    NULL, &r->s)) != 0) {
+		fprintf(stderr, "%s: %s: %s\n", progname, r->dir,
+		    cst_strerror(rc));
+		return (EXIT_IO);
+	}
+	s = r->s;
+	if (r->nres != NULL)
+		mark_conflicts(s, r->nres);
+	rep_flush();
+	if ((r->order = calloc(s->nblocks + 1, sizeof(*r->order))) == NULL ||
+	    (r->need = calloc(s->nblocks + 1, sizeof(*r->need))) == NULL ||
+	    (r->sx = calloc(s->nsegs + 1, sizeof(*r->sx))) == NULL ||
+	    (r->k.sums = calloc(s->nblocks + 1, sizeof(*r->k.sums))) ==
+	    NULL || (r->k.have_sum = calloc(s->nblocks + 1,
+	    sizeof(*r->k.have_sum))) == NULL) {
+		fprintf(stderr, "%s: out of memory\n", progname);
+		return (EXIT_IO);
+	}
+	r->k.o = o;
+	r->k.s = s;
+	select_blocks(o, s, key, r->sx, r->order, r->need, &r->n,
+	    &r->skipped);
+	if (o->verbose)
+		fprintf(stderr, "%s: %s: %zu blocks in %zu segments; opening "
+		    "%zu (%llu skipped by the index)\n", progname, r->dir,
+		    s->nblocks, s->nsegs, r->n,
+		    (unsigned long long)r->skipped);
+	if (o->histogram != 0 && query_hist_setup(o, s, r->order, r->n,
+	    &r->k) != 0)
+		return (EXIT_USAGE);
+	if (o->bundle != NULL && o->label) {
+		/* One bundle per chain: SPEC section 11 holds one chain. */
+		cst_hex(r->root.chain_id, CST_CHAIN_ID_LEN, hex);
+		if (asprintf(&r->bundle, "%s-%s.cbnd", o->bundle, hex) < 0) {
+			fprintf(stderr, "%s: out of memory\n", progname);
+			return (EXIT_IO);
+		}
+		o->bundle = r->bundle;
+	}
+	if (o->bundle != NULL && ((rc = cst_bundle_writer_new(
+	    r->root.chain_id, query_time_now(), o->note, strlen(o->note),
+	    &r->k.bw)) != 0 || (rc = cst_bundle_writer_certs(r->k.bw,
+	    s->certs, s->nepochs > 0 ? s->nepochs : 1)) != 0)) {
+		fprintf(stderr, "%s: cannot start the bundle: %s\n", progname,
+		    cst_strerror(rc));
+		return (EXIT_IO);
+	}
+	r->rctx.s = s;
+	r->rctx.sx = r->sx;
+	if (shows_host(o) && (r->k.runs = query_runs_new(s, key != NULL ?
+	    runs_entry : NULL, &r->rctx)) == NULL) {
+		fprintf(stderr, "%s: out of memory\n", progname);
+		return (EXIT_IO);
+	}
+	return (EXIT_OK);
+}
+
+static void
+run_close(struct store_run *r)
+{
+
+	query_runs_free(r->k.runs);
+	sink_close(&r->k, r->s, r->sx);
+	free(r->order);
+	free(r->need);
+	free(r->bundle);
+	query_store_free(r->s);
+}
+
+/* A producer of the merge: one store's matches into its channel. */
+static void *
+produce(void *arg)
+{
+	struct store_run *r = arg;
+
+	r->rc = query_pool_run(&r->o, r->s, r->order, r->need, r->n, &r->k);
+	query_merge_close(r->k.merge);
+	return (NULL);
+}
+
+/*
+ * Several stores' records, merged in receive-time order as they are
+ * opened.  Returns 0, or the error of a producer or of the output.
+ */
+static int
+merge_stores(struct query_opts *o, struct store_run *runs, size_t n,
+    int tail)
+{
+	struct query_merge_chan **chans;
+	uint64_t shown;
+	size_t i;
+	int mrc, rc = 0;
+
+	if ((chans = calloc(n, sizeof(*chans))) == NULL)
+		return (CST_ENOMEM);
+	for (i = 0; i < n && rc == 0; i++)
+		if ((chans[i] = query_merge_chan_new(4,
+		    runs[i].root.chain_id)) == NULL)
+			rc = CST_ENOMEM;
+	for (i = 0; i < n && rc == 0; i++) {
+		runs[i].k.merge = chans[i];
+		runs[i].k.tail = 0;
+		if (pthread_create(&runs[i].t, NULL, produce, &runs[i]) != 0)
+			rc = CST_ENOMEM;
+		else
+			runs[i].started = 1;
+	}
+	if (rc != 0)
+		for (i = 0; i < n; i++)
+			if (chans[i] != NULL && !runs[i].started)
+				query_merge_close(chans[i]);
+	if (chans[n - 1] != NULL) {
+		mrc = query_merge_run(chans, n, o->reverse, tail,
+		    o->have_limit ? o->limit : UINT64_MAX, &stopping, stdout,
+		    &shown);
+		if (rc == 0)
+			rc = mrc;
+	}
+	for (i = 0; i < n; i++) {
+		if (runs[i].started) {
+			pthread_join(runs[i].t, NULL);
+			runs[i].started = 0;
+			if (rc == 0)
+				rc = runs[i].rc;
+		}
+		runs[i].k.merge = NULL;
+		if (chans[i] != NULL)
+			runs[i].shown = query_merge_chan_taken(chans[i]);
+		query_merge_chan_free(chans[i]);
+	}
+	free(chans);
+	return (rc);
+}
+
 int
 main(int argc, char **argv)
 {
 	struct query_opts o;
-	struct query_store *s = NULL;
-	struct segidx *sx = NULL;
-	struct query_sink k;
-	struct runs_ctx rctx;
-	cst_root_pub root;
+	struct store_run *runs = NULL;
+	struct natsfetch *nf = NULL;
+	char **ndirs = NULL;
 	uint8_t keybuf[INDEX_KEY_LEN], *key = NULL;
-	size_t *order = NULL, n = 0;
-	int *need = NULL, rc, status = EXIT_OK;
-	uint64_t skipped = 0;
-	struct access *acc = NULL;
-	char why[8192], accwhy[ACCESS_WHY_LEN];
+	uint64_t total = 0;
+	size_t i, nr = 0;
+	int rc, st, tail = 0, status = EXIT_OK;
 	static char command[ACCESS_COMMAND_LEN];
+	char accwhy[ACCESS_WHY_LEN];
 	static char obuf[1 << 20];
 
-	sink_init(&k);
 	/* A file truncated while mapped must not kill us (R-SEG-7). */
 	if (cst_mapguard_install() != 0) {
 		fprintf(stderr, "%s: cannot install the SIGBUS handler: %s\n",
@@ -554,102 +832,128 @@ main(int argc, char **argv)
 	}
 	setvbuf(stdout, obuf, _IOFBF, sizeof(obuf));
 	catch_signals();
-	if (store_where_explain(o.dir, why, sizeof(why)) != 0) {
-		fprintf(stderr, "%s: %s\n", progname, why);
-		status = EXIT_USAGE;
-		goto done;
+	if (o.nats.ns.servers != NULL) {
+		status = nats_stores(&o, &nf, &ndirs);
+		if (o.ndirs == 0)
+			goto done;
+		if (o.ndirs > 1 && o.histogram != 0) {
+			fprintf(stderr, "%s: --histogram reads one store\n",
+			    progname);
+			status = EXIT_USAGE;
+			goto done;
+		}
 	}
-	if (report_access(&o, command, &acc) != 0) {
-		status = EXIT_USAGE;
-		goto done;
-	}
-	if (load_root(&o, &root) != 0) {
-		status = EXIT_IO;
-		goto done;
-	}
-	if ((rc = query_store_open(o.dir, &root, o.threads, on_failure, NULL,
-	    &s)) != 0) {
-		fprintf(stderr, "%s: %s: %s\n", progname, o.dir,
-		    cst_strerror(rc));
-		status = EXIT_IO;
-		goto done;
-	}
-	rep_flush();
 	if (o.use_index && index_key_load(keybuf) == 0)
 		key = keybuf;
 	else if (o.use_index && o.verbose)
 		fprintf(stderr, "%s: no index key: running without the index\n",
 		    progname);
-	if ((order = calloc(s->nblocks + 1, sizeof(*order))) == NULL ||
-	    (need = calloc(s->nblocks + 1, sizeof(*need))) == NULL ||
-	    (sx = calloc(s->nsegs + 1, sizeof(*sx))) == NULL ||
-	    (k.sums = calloc(s->nblocks + 1, sizeof(*k.sums))) == NULL ||
-	    (k.have_sum = calloc(s->nblocks + 1, sizeof(*k.have_sum))) ==
-	    NULL) {
-		fprintf(stderr, "%s: out of memory\n", progname);
-		status = EXIT_IO;
-		goto done;
-	}
-	k.o = &o;
-	k.s = s;
 	if (o.follow || (o.have_limit && !o.oldest)) {
 		/* The newest N: walk backwards, print in the order asked. */
-		k.tail = !o.reverse;
+		tail = !o.reverse;
 		o.reverse = 1;
 	} else if (o.have_limit && o.reverse) {
 		/* The oldest N, newest first: walk forwards, print backwards. */
-		k.tail = 1;
+		tail = 1;
 		o.reverse = 0;
 	}
-	select_blocks(&o, s, key, sx, order, need, &n, &skipped);
-	if (o.verbose)
-		fprintf(stderr, "%s: %zu blocks in %zu segments; opening %zu "
-		    "(%llu skipped by the index)\n", progname, s->nblocks,
-		    s->nsegs, n, (unsigned long long)skipped);
-	if (o.histogram != 0 && query_hist_setup(&o, s, order, n, &k) != 0) {
-		status = EXIT_USAGE;
-		goto done;
-	}
-	if (o.bundle != NULL && ((rc = cst_bundle_writer_new(root.chain_id,
-	    query_time_now(), o.note, strlen(o.note), &k.bw)) != 0 ||
-	    (rc = cst_bundle_writer_certs(k.bw, s->certs,
-	    s->nepochs > 0 ? s->nepochs : 1)) != 0)) {
-		fprintf(stderr, "%s: cannot start the bundle: %s\n", progname,
-		    cst_strerror(rc));
-		status = EXIT_IO;
-		goto done;
-	}
-	rctx.s = s;
-	rctx.sx = sx;
-	if (shows_host(&o) && (k.runs = query_runs_new(s, key != NULL ?
-	    runs_entry : NULL, &rctx)) == NULL) {
+	if ((runs = calloc(o.ndirs, sizeof(*runs))) == NULL) {
 		fprintf(stderr, "%s: out of memory\n", progname);
 		status = EXIT_IO;
 		goto done;
 	}
-	if ((rc = query_pool_run(&o, s, order, need, n, &k)) != 0) {
-		fprintf(stderr, "%s: %s\n", progname, cst_strerror(rc));
-		status = EXIT_IO;
+	/* Every store is opened, and its key found, before any output. */
+	for (nr = 0; nr < o.ndirs; nr++) {
+		runs[nr].o = o;
+		runs[nr].dir = o.dirs[nr];
+		runs[nr].o.dir = o.dirs[nr];
+		for (i = 0; nf != NULL && i < nf->n; i++)
+			if (nf->c[i].dir == o.dirs[nr])
+				runs[nr].nres = &nf->c[i].res;
+		if (o.ndirs > 1 && o.bundle == NULL && !o.count)
+			runs[nr].o.threads = o.threads / (int)o.ndirs > 0 ?
+			    o.threads / (int)o.ndirs : 1;
+		/* Before anything of the store is shown (SPEC section 18). */
+		if (report_access(&runs[nr].o, command, &runs[nr].acc) != 0) {
+			status = EXIT_USAGE;
+			nr++;
+			goto done;
+		}
+		if ((st = run_open(&runs[nr], key)) != EXIT_OK) {
+			status = st;
+			nr++;
+			goto done;
+		}
+		runs[nr].k.tail = tail;
+		for (i = 0; i < nr; i++)
+			if (memcmp(runs[i].root.chain_id, runs[nr].root.chain_id,
+			    CST_CHAIN_ID_LEN) == 0) {
+				/* Two copies of one chain: each record twice. */
+				fprintf(stderr, "%s: %s and %s hold the same "
+				    "chain: give one of them\n", progname,
+				    runs[i].dir, runs[nr].dir);
+				status = EXIT_USAGE;
+				nr++;
+				goto done;
+			}
 	}
-	status = finish(&o, s, key, sx, &k, status);
-
-	if (o.case_dir != NULL && case_entry(&o, s, &k, command, status) != 0 &&
-	    status == EXIT_OK)
-		status = EXIT_IO;
+	if (o.ndirs > 1 && o.bundle == NULL && !o.count) {
+		if ((rc = merge_stores(&o, runs, nr, tail)) != 0) {
+			fprintf(stderr, "%s: %s\n", progname, cst_strerror(rc));
+			status = EXIT_IO;
+		}
+		for (i = 0; i < nr; i++) {
+			runs[i].k.tail = 0;
+			st = finish(&runs[i].o, runs[i].s, key, runs[i].sx,
+			    &runs[i].k, rc != 0 ? EXIT_IO : EXIT_OK);
+			if (st > status)
+				status = st;
+		}
+		goto done;
+	}
+	/* One store, or several read one after the other (count, bundle). */
+	for (i = 0; i < nr; i++) {
+		st = EXIT_OK;
+		if ((rc = query_pool_run(&runs[i].o, runs[i].s, runs[i].order,
+		    runs[i].need, runs[i].n, &runs[i].k)) != 0) {
+			fprintf(stderr, "%s: %s\n", progname, cst_strerror(rc));
+			st = EXIT_IO;
+		}
+		st = finish(&runs[i].o, runs[i].s, key, runs[i].sx,
+		    &runs[i].k, st);
+		runs[i].shown = runs[i].k.shown;
+		total += runs[i].k.shown;
+		if (o.case_dir != NULL && case_entry(&runs[i].o, runs[i].s,
+		    &runs[i].k, command, st) != 0 && st == EXIT_OK)
+			st = EXIT_IO;
+		if (st > status)
+			status = st;
+		if (stopping)
+			break;
+	}
+	if (o.label && o.count && status != EXIT_IO) {
+		printf("%llu\n", (unsigned long long)total);
+		if (fflush(stdout) != 0)
+			status = EXIT_IO;
+	}
 
 done:
-	query_runs_free(k.runs);
-	if (acc != NULL) {
+	for (i = 0; i < nr; i++) {
+		if (runs[i].acc == NULL)
+			continue;
 		fflush(stdout);
-		if (access_end(acc, k.shown, k.bundle_sha256[0] != '\0' ?
-		    k.bundle_sha256 : NULL, accwhy) != 0)
-			fprintf(stderr, "%s: could not record the end of this "
-			    "access: %s\n", progname, accwhy);
+		if (access_end(runs[i].acc, runs[i].shown,
+		    runs[i].k.bundle_sha256[0] != '\0' ?
+		    runs[i].k.bundle_sha256 : NULL, accwhy) != 0)
+			fprintf(stderr, "%s: %s: could not record the end of "
+			    "this access: %s\n", progname, runs[i].dir, accwhy);
 	}
-	sink_close(&k, s, sx);
-	free(order);
-	free(need);
-	query_store_free(s);
+	for (i = 0; i < nr; i++)
+		run_close(&runs[i]);
+	free(runs);
+	free(ndirs);
+	natsfetch_free(nf);
+	free(o.nats.chains);
 	query_filter_close(&o.f);
 	free(o.note);
 	return (status);

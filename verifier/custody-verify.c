@@ -23,6 +23,9 @@
 #include "case_cli.h"
 #include "caserec.h"
 #include "exit.h"
+#include "json.h"
+#include "natsfetch.h"
+#include "root_dir.h"
 #include "store_where.h"
 #include "tsr_check.h"
 #include "custody_version.h"
@@ -35,6 +38,8 @@
 
 static const char usage_text[] =
 "usage: custody-verify [options] DIR|FILE...\n"
+"       custody-verify --root-dir KEYDIR [options] DIR...\n"
+"       custody-verify --nats URL [--chain ID]... --root-dir KEYDIR [options]\n"
 "       custody-verify --bundle FILE --root ROOT.pub [--root-fpr HEX]\n"
 "                      [--checkpoint FILE]...\n"
 "                      [--json] [--report FILE] [--records]\n"
@@ -56,11 +61,32 @@ static const char usage_text[] =
 "        an investigator should bring the root key or its fingerprint)\n"
 "  FILE  a segment file (then --root is needed)\n"
 "\n"
+"Several store directories (a fleet of collectors) are verified one after\n"
+"the other, each against its own root key from --root-dir, with one report\n"
+"per chain and a last line \"fleet: N chain(s) intact, M failed, K not\n"
+"checked\" (JSON: {\"reports\": [{\"store\": DIR, \"report\": {...}}, ...],\n"
+"\"fleet\": {\"chains\", \"intact\", \"failed\", \"not_checked\"}}).  Exit 1\n"
+"when any chain failed, else 2 when any could not be checked.\n"
+"\n"
 "options:\n"
 "  --root FILE         root public key file to verify against\n"
 "  --root-fpr HEX      the root key's fingerprint (32 or 64 hex digits),\n"
 "                      known independently; the key is read from --root or\n"
 "                      DIR/keys/root.pub and must have it\n"
+"  --root-dir KEYDIR   the root keys of the stores, by chain id:\n"
+"                      KEYDIR/<chain id>.pub, or KEYDIR/<chain id>.fpr\n"
+"                      (the key's fingerprint; the key is then the store's\n"
+"                      keys/root.pub and must have it).  A store whose\n"
+"                      chain has neither is not checked (exit 2)\n"
+"  --nats URL          read the stores from the NATS JetStream stream the\n"
+"                      collectors replicate to (SPEC section 17): every\n"
+"                      chain, or those of --chain ID (repeatable), each\n"
+"                      restored into a private temporary directory that\n"
+"                      is removed at exit; --stream S (default CUSTODY),\n"
+"                      --creds FILE, --tls-cert/--tls-key/--tls-ca FILE.\n"
+"                      Needs --root-dir (or --root and one --chain).  A\n"
+"                      block the stream holds twice with different bytes\n"
+"                      fails its chain (R-REP-8)\n"
 "  --checkpoint FILE   a checkpoint copied off the machine that the store\n"
 "                      must extend (repeatable): detects truncation and\n"
 "                      rollback (SPEC R-CKP-2).  The store's own\n"
@@ -171,6 +197,10 @@ enum ckkind {
 struct args {
 	const char *root;
 	const char *root_fpr;
+	const char *root_dir;
+	char **fleet;          /* store directories of a fleet (argv) */
+	size_t nfleet;
+	struct natsfetch_opts nats; /* --nats: the chains of a stream */
 	const char **ckps;
 	size_t nckps;
 	const char **lcerts;
@@ -586,12 +616,61 @@ parse_threads(const char *s)
 	return ((unsigned)v);
 }
 
+/*
+ * Adds the store directory dir (borrowed): its checkpoints, segments and
+ * the other files of segments/.  Returns 0, or -1 with why (len bytes)
+ * saying what dir is instead of a store.
+ */
+static int
+add_store(struct args *a, const char *dir, char *why, size_t len)
+{
+	char **list;
+	size_t nlist, k;
+
+	a->dir = dir;
+	read_store_ckps(a, a->dir);
+	if (list_dir(a->dir, "segments", want_cst, &list, &nlist) != 0) {
+		if (store_where_explain(a->dir, why, len) == 0)
+			snprintf(why, len, "%s: no segments/ directory: not a "
+			    "store", a->dir);
+		return (-1);
+	}
+	for (k = 0; k < nlist; k++)
+		add_seg(a, list[k], a->nexplicit > 0);
+	free_list(list, nlist);
+	if (list_dir(a->dir, "segments", want_other, &a->others,
+	    &a->nothers) != 0)
+		a->nothers = 0;
+	return (0);
+}
+
+/* Are all n paths directories? */
+static int
+all_dirs(int n, char **paths)
+{
+	struct stat st;
+	int i;
+
+	for (i = 0; i < n; i++)
+		if (stat(paths[i], &st) != 0 || !S_ISDIR(st.st_mode))
+			return (0);
+	return (1);
+}
+
 static void
 parse_args(int argc, char **argv, struct args *a)
 {
 	static const struct option lo[] = {
 		{ "root", required_argument, NULL, 'r' },
 		{ "root-fpr", required_argument, NULL, 'f' },
+		{ "root-dir", required_argument, NULL, 'D' },
+		{ "nats", required_argument, NULL, 256 },
+		{ "chain", required_argument, NULL, 256 },
+		{ "stream", required_argument, NULL, 256 },
+		{ "creds", required_argument, NULL, 256 },
+		{ "tls-cert", required_argument, NULL, 256 },
+		{ "tls-key", required_argument, NULL, 256 },
+		{ "tls-ca", required_argument, NULL, 256 },
 		{ "checkpoint", required_argument, NULL, 'c' },
 		{ "tsa-cert", required_argument, NULL, 'T' },
 		{ "log-cert", required_argument, NULL, 'L' },
@@ -611,7 +690,7 @@ parse_args(int argc, char **argv, struct args *a)
 		{ "text", required_argument, NULL, 'x' },
 		{ "sign-with", required_argument, NULL, 'S' },
 		{ "cert", required_argument, NULL, 'K' },
-		{ "case-dir", required_argument, NULL, 'D' },
+		{ "case-dir", required_argument, NULL, 'A' },
 		{ "version", no_argument, NULL, 'V' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
@@ -619,21 +698,28 @@ parse_args(int argc, char **argv, struct args *a)
 	struct stat st;
 	char why[8192];
 	const char **n;
-	char **list;
-	size_t nlist, i;
+	size_t i;
 	long nproc;
-	int c;
+	int c, li = 0, fleet;
 
 	memset(a, 0, sizeof(*a));
 	nproc = sysconf(_SC_NPROCESSORS_ONLN);
 	a->threads = nproc > 0 ? (unsigned)nproc : 1;
-	while ((c = getopt_long(argc, argv, "", lo, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "", lo, &li)) != -1) {
 		switch (c) {
+		case 256:
+			if (natsfetch_option(&a->nats, lo[li].name, optarg,
+			    "custody-verify") != 0)
+				exit(EXIT_USAGE);
+			break;
 		case 'r':
 			a->root = optarg;
 			break;
 		case 'f':
 			a->root_fpr = optarg;
+			break;
+		case 'D':
+			a->root_dir = optarg;
 			break;
 		case 'c':
 			if ((n = realloc(a->ckps, (a->nckps + 1) *
@@ -718,7 +804,7 @@ parse_args(int argc, char **argv, struct args *a)
 		case 'K':
 			a->sign_cert = optarg;
 			break;
-		case 'D':
+		case 'A':
 			a->case_dir = optarg;
 			break;
 		case 'V':
@@ -733,6 +819,38 @@ parse_args(int argc, char **argv, struct args *a)
 			usage_error("unknown option");
 		}
 	}
+	if (a->nats.ns.servers != NULL) {
+		if (optind != argc)
+			usage_error("--nats reads the stores from the stream: "
+			    "give no directory or file");
+		if (a->root_dir == NULL && (a->root == NULL ||
+		    a->nats.nchains != 1))
+			usage_error("--nats needs --root-dir KEYDIR, or --root "
+			    "FILE with one --chain ID");
+		if (a->root_dir != NULL && (a->root != NULL ||
+		    a->root_fpr != NULL))
+			usage_error("--root-dir and --root exclude each other");
+		if (a->nckps > 0)
+			usage_error("--checkpoint with --nats: restore the "
+			    "chain with custody-restore and verify it with its "
+			    "checkpoints");
+		if (a->live)
+			usage_error("--live and --nats: a stream is read as it "
+			    "stands, never live");
+		if (a->pdf != NULL || a->html != NULL || a->text != NULL ||
+		    a->sign_key != NULL || a->case_dir != NULL ||
+		    a->ntsa > 0 || a->nwkeys > 0 || a->nlcerts > 0)
+			usage_error("--pdf, --html, --text, --sign-with, "
+			    "--case-dir, --tsa-cert, --witness and --log-cert "
+			    "take one store on disk: restore the chain with "
+			    "custody-restore and verify it on its own");
+		return;
+	}
+	if (a->nats.nchains > 0 || a->nats.ns.stream != NULL ||
+	    a->nats.ns.creds != NULL || a->nats.ns.tls_cert != NULL ||
+	    a->nats.ns.tls_key != NULL || a->nats.ns.tls_ca != NULL)
+		usage_error("--chain, --stream, --creds and --tls-* go with "
+		    "--nats URL");
 	if (optind == argc)
 		usage_error("no store directory or segment file given");
 	if ((a->sign_key != NULL) != (a->sign_cert != NULL))
@@ -750,6 +868,27 @@ parse_args(int argc, char **argv, struct args *a)
 	if (a->quorum > (long)a->nwkeys)
 		usage_error("--quorum is larger than the number of --witness "
 		    "keys");
+	fleet = a->root_dir != NULL;
+	if (!fleet && argc - optind > 1 && all_dirs(argc - optind,
+	    argv + optind))
+		usage_error("several stores need --root-dir KEYDIR: each is "
+		    "verified against its own root key");
+	if (fleet && (a->root != NULL || a->root_fpr != NULL))
+		usage_error("--root and --root-fpr name the key of one store; "
+		    "with --root-dir each store's key is found by its chain "
+		    "id");
+	if (fleet && a->nckps > 0)
+		usage_error("--checkpoint with several stores: verify each "
+		    "store with its checkpoints on its own");
+	if (fleet && (a->fleet = calloc((size_t)(argc - optind),
+	    sizeof(*a->fleet))) == NULL)
+		oom();
+	if (fleet && (a->pdf != NULL || a->html != NULL || a->text != NULL ||
+	    a->sign_key != NULL || a->case_dir != NULL || a->ntsa > 0 ||
+	    a->nwkeys > 0 || a->nlcerts > 0))
+		usage_error("--pdf, --html, --text, --sign-with, --case-dir, "
+		    "--tsa-cert, --witness and --log-cert take one store: "
+		    "verify it on its own for them");
 	for (i = 0; i < a->nckps; i++)
 		read_ckp(a, a->ckps[i], 0, 0);
 	for (i = 0; i < a->nlcerts; i++)
@@ -760,27 +899,19 @@ parse_args(int argc, char **argv, struct args *a)
 			    strerror(errno));
 			exit(EXIT_USAGE);
 		}
-		if (S_ISDIR(st.st_mode)) {
+		if (S_ISDIR(st.st_mode) && fleet) {
+			a->fleet[a->nfleet++] = argv[i];
+		} else if (S_ISDIR(st.st_mode)) {
 			if (a->dir != NULL)
-				usage_error("give one store directory");
-			a->dir = argv[i];
-			read_store_ckps(a, a->dir);
-			if (list_dir(a->dir, "segments", want_cst, &list,
-			    &nlist) != 0) {
-				if (store_where_explain(a->dir, why,
-				    sizeof(why)) == 0)
-					snprintf(why, sizeof(why), "%s: no "
-					    "segments/ directory: not a store",
-					    a->dir);
+				usage_error("give one store directory, or "
+				    "several with --root-dir");
+			if (add_store(a, argv[i], why, sizeof(why)) != 0) {
 				fprintf(stderr, "custody-verify: %s\n", why);
 				exit(EXIT_USAGE);
 			}
-			for (size_t k = 0; k < nlist; k++)
-				add_seg(a, list[k], a->nexplicit > 0);
-			free_list(list, nlist);
-			if (list_dir(a->dir, "segments", want_other,
-			    &a->others, &a->nothers) != 0)
-				a->nothers = 0;
+		} else if (fleet) {
+			usage_error("--root-dir takes store directories, not "
+			    "files");
 		} else {
 			if (store_where_bundle(argv[i], why,
 			    sizeof(why)) != 0) {
@@ -791,7 +922,7 @@ parse_args(int argc, char **argv, struct args *a)
 			a->nexplicit++;
 		}
 	}
-	if (a->root == NULL && a->dir == NULL)
+	if (a->root == NULL && a->dir == NULL && !fleet)
 		usage_error("segment files without a store directory need "
 		    "--root FILE");
 	find_tokens(a);
@@ -1123,6 +1254,314 @@ witnessed(const cst_verifier *v, const struct args *a, struct vreport *r)
 	return (rc);
 }
 
+/*
+ * Verifies what a names (a store or segment files) into r.  Returns the
+ * verifier, which r->v borrows, to free after the report is written (or
+ * NULL when none ran); *qdir is returned to free.
+ */
+static cst_verifier *
+verify_one(const struct args *a, struct vreport *r, char **qdir)
+{
+	cst_verify_opts o;
+	cst_verifier *v = NULL;
+	const cst_seg_info *segs;
+	struct stat st;
+	size_t i, n;
+	int rc, pass;
+
+	if (load_root(a, r) != 0)
+		return (v);
+	if (r->root_from_store && a->root_fpr == NULL)
+		fprintf(stderr, "custody-verify: WARNING: trusting the root key "
+		    "%s found inside the store being verified. Anyone who "
+		    "could alter the store could replace it: give the root "
+		    "key (--root) or its fingerprint (--root-fpr) from an "
+		    "independent source.\n", r->root_source);
+
+	memset(&o, 0, sizeof(o));
+	o.live = a->live;
+	o.threads = a->threads;
+	o.digests = 1;
+	/* The timeline of the examiner's report. */
+	o.keep_audits = a->pdf != NULL || a->html != NULL || a->text != NULL;
+	if (a->dir != NULL) {
+		if (asprintf(qdir, "%s/quarantine", a->dir) < 0)
+			oom();
+		if (stat(*qdir, &st) == 0 && S_ISDIR(st.st_mode))
+			o.quarantine_dir = *qdir;
+	}
+	if (!a->quiet && isatty(STDERR_FILENO))
+		o.progress = progress_bar;
+	if ((v = cst_verifier_new(&r->root, &o, vreport_finding_cb, r)) ==
+	    NULL)
+		oom();
+	if ((rc = cst_verifier_run(v, (const char *const *)a->segs,
+	    a->nsegs)) != 0) {
+		if (asprintf(&r->error, "the verification could not run (%s)",
+		    cst_strerror(rc)) < 0)
+			oom();
+		return (v);
+	}
+	r->v = v;
+	segs = cst_verifier_segments(v, &n);
+	for (i = 0; i < n; i++)
+		if (segs[i].path != NULL && vreport_add_input(r,
+		    segs[i].path, "segment", segs[i].has_digests ?
+		    &segs[i].digests : NULL, segs[i].size) != 0)
+			oom();
+	/* Log certificates first: the notes are checked with them. */
+	for (pass = 0; pass < 2; pass++)
+		for (i = 0; i < a->ncks; i++) {
+			if ((a->cks[i].kind == CK_LOGCERT) != (pass == 0))
+				continue;
+			if (check_ck(v, &a->cks[i], r) != 0)
+				return (v);
+		}
+	if (check_tokens(a, r, v) != 0)
+		return (v);
+	if (a->nwkeys > 0 && witnessed(v, a, r) != 0)
+		oom();
+	store_extras(a, r);
+	for (i = 0; i < a->nothers; i++)
+		if (vreport_add_input(r, a->others[i], "not-segment", NULL,
+		    0) != 0)
+			oom();
+	return (v);
+}
+
+/* Writes s (borrowed) to f as a JSON string. */
+static void
+json_fputs_string(FILE *f, const char *s)
+{
+	struct json j;
+
+	json_init_file(&j, f);
+	json_string(&j, s, strlen(s));
+	if (json_finish(&j) != 0)
+		oom();
+}
+
+/* Frees the per-store lists of a. */
+static void
+args_store_free(struct args *a)
+{
+	size_t i;
+
+	free_list(a->segs, a->nsegs);
+	free_list(a->others, a->nothers);
+	for (i = 0; i < a->ncks; i++) {
+		free(a->cks[i].path);
+		free(a->cks[i].text);
+	}
+	free(a->cks);
+	a->segs = a->others = NULL;
+	a->nsegs = a->nothers = a->ncks = 0;
+	a->cks = NULL;
+}
+
+/*
+ * Several stores, each against its own key from --root-dir: one report
+ * per chain, then the fleet's line.  Exit 1 when any chain failed, else
+ * 2 when any could not be checked, else 0.
+ */
+/*
+ * A chain the stream does not hold whole (R-REP-8): the stream is the
+ * evidence here, so this is a failure of it, located by the restore.
+ */
+static void
+stream_failure(struct vreport *r, const struct natsfetch_chain *c)
+{
+	cst_finding f;
+
+	memset(&f, 0, sizeof(f));
+	f.severity = CST_SEV_FAILURE;
+	f.code = CST_ECORRUPT;
+	f.rule = "R-REP-8";
+	f.segment_no = f.offset = f.block_no = f.block_last = CST_NONE;
+	f.seq_first = f.seq_last = CST_NONE;
+	f.detail = c->err;
+	if (vreport_add_finding(r, &f) != 0)
+		oom();
+	fprintf(stderr, "custody-verify: chain %s: the stream does not hold "
+	    "it whole: %s\n", c->chain, c->err);
+}
+
+/*
+ * Blocks the stream holds twice with different bytes or places: the
+ * copy first in the stream was verified, but a second, different one is
+ * evidence of tampering or a fork, never passed over (R-REP-8).
+ */
+static void
+stream_conflicts(struct vreport *r, const struct natsfetch_chain *c)
+{
+	const struct natsstore_conflict *k;
+	cst_finding f;
+	char *d;
+	size_t i;
+
+	for (i = 0; i < c->res.nconflicts; i++) {
+		k = &c->res.conflicts[i];
+		if (asprintf(&d, "block %" PRIu64 " is in the stream twice "
+		    "with different bytes or places (stream sequences %"
+		    PRIu64 " and %" PRIu64 "): the first was restored and "
+		    "verified; the other is evidence of tampering or a fork",
+		    k->block, k->first_seq, k->other_seq) < 0)
+			oom();
+		memset(&f, 0, sizeof(f));
+		f.severity = CST_SEV_FAILURE;
+		f.code = CST_ECHAIN;
+		f.rule = "R-REP-8";
+		f.segment_no = f.offset = CST_NONE;
+		f.block_no = f.block_last = k->block;
+		f.seq_first = f.seq_last = CST_NONE;
+		f.detail = d;
+		if (vreport_add_finding(r, &f) != 0)
+			oom();
+		free(d);
+	}
+}
+
+static int
+fleet_main(struct args *a, struct natsfetch *nf)
+{
+	static const char *verdicts[] = { "INTACT", "FAILED", "ERROR" };
+	struct args b;
+	struct vreport r;
+	cst_verifier *v;
+	cst_root_pub root;
+	char why[8192], hex[2 * CST_CHAIN_ID_LEN + 1], *path, *fpr, *qdir;
+	size_t i, count[3] = { 0, 0, 0 };
+	int json = a->json || (a->report != NULL &&
+	    has_suffix(a->report, ".json"));
+	int verdict, failed_io = 0;
+	size_t nstores = nf != NULL ? nf->n : a->nfleet;
+	const char *store;
+	FILE *out = stdout;
+
+	if (a->report != NULL && (out = fopen(a->report, "w")) == NULL) {
+		fprintf(stderr, "custody-verify: %s: %s\n", a->report,
+		    strerror(errno));
+		return (EXIT_IO);
+	}
+	if (a->quiet && a->report == NULL)
+		out = NULL;
+	if (out != NULL && json)
+		fputs("{\"reports\": [\n", out);
+	for (i = 0; i < nstores; i++) {
+		store = nf != NULL ? nf->c[i].dir : a->fleet[i];
+		b = *a;
+		b.fleet = NULL;
+		b.nfleet = 0;
+		b.dir = NULL;
+		b.segs = b.others = NULL;
+		b.nsegs = b.nothers = b.ncks = b.nexplicit = 0;
+		b.cks = NULL;
+		path = fpr = qdir = NULL;
+		v = NULL;
+		vreport_init(&r);
+		r.live = a->live;
+		if (nf != NULL && (r.origin = natsfetch_origin(nf,
+		    &nf->c[i])) == NULL)
+			oom();
+		if (nf != NULL && !nf->c[i].ok) {
+			stream_failure(&r, &nf->c[i]);
+		} else if (a->root_dir == NULL) {
+			/* --nats with --root FILE and its one --chain. */
+			if ((path = strdup(a->root)) == NULL)
+				oom();
+			if (add_store(&b, store, why, sizeof(why)) != 0) {
+				if ((r.error = strdup(why)) == NULL)
+					oom();
+			} else {
+				b.root = path;
+				v = verify_one(&b, &r, &qdir);
+			}
+		} else if (root_dir_find(a->root_dir, store, &root, &path,
+		    &fpr, why, sizeof(why)) < 0) {
+			if ((r.error = strdup(why)) == NULL)
+				oom();
+		} else if (add_store(&b, store, why, sizeof(why)) != 0) {
+			if ((r.error = strdup(why)) == NULL)
+				oom();
+		} else {
+			b.root = path;
+			b.root_fpr = fpr;
+			v = verify_one(&b, &r, &qdir);
+		}
+		if (nf != NULL && nf->c[i].ok)
+			stream_conflicts(&r, &nf->c[i]);
+		verdict = vreport_verdict(&r);
+		count[verdict]++;
+		if (out != NULL && json) {
+			if (i > 0)
+				fputs(",\n", out);
+			fputs("{\"store\": ", out);
+			json_fputs_string(out, nf != NULL ? nf->c[i].chain :
+			    store);
+			fputs(", \"report\": ", out);
+			vreport_json(out, &r);
+			fputs("}", out);
+		} else if (out != NULL) {
+			fprintf(out, "%s=== store ", i > 0 ? "\n" : "");
+			json_text_puts(out, nf != NULL ? nf->origin : store);
+			if (nf != NULL)
+				fprintf(out, " chain %s", nf->c[i].chain);
+			else if (r.has_root) {
+				cst_hex(r.root.chain_id, CST_CHAIN_ID_LEN, hex);
+				fprintf(out, " chain %s", hex);
+			}
+			fprintf(out, ": %s ===\n", verdicts[verdict]);
+			if (r.error != NULL) {
+				if (r.origin != NULL) {
+					fputs("  store ", out);
+					json_text_puts(out, r.origin);
+					fputs("\n", out);
+				}
+				fputs("  not checked: ", out);
+				json_text_puts(out, r.error);
+				fputs("\n", out);
+			} else {
+				vreport_text(out, &r);
+			}
+		}
+		if (r.error != NULL)
+			fprintf(stderr, "custody-verify: %s\n", r.error);
+		vreport_free(&r);
+		cst_verifier_free(v);
+		free(qdir);
+		free(path);
+		free(fpr);
+		args_store_free(&b);
+	}
+	if (out != NULL && json)
+		fprintf(out, "],\n\"fleet\": {\"chains\": %zu, \"intact\": "
+		    "%zu, \"failed\": %zu, \"not_checked\": %zu}}\n",
+		    nstores, count[VREPORT_INTACT], count[VREPORT_FAILED],
+		    count[VREPORT_ERROR]);
+	else if (out != NULL)
+		fprintf(out, "\nfleet: %zu chain(s) intact, %zu failed, "
+		    "%zu not checked\n", count[VREPORT_INTACT],
+		    count[VREPORT_FAILED], count[VREPORT_ERROR]);
+	if (out != NULL && out != stdout && fclose(out) != 0) {
+		fprintf(stderr, "custody-verify: %s: %s\n", a->report,
+		    strerror(errno));
+		failed_io = 1;
+	} else if (out == stdout && fflush(stdout) != 0) {
+		failed_io = 1;
+	}
+	if (a->report != NULL && !a->quiet)
+		printf("custody-verify: fleet: %zu chain(s) intact, "
+		    "%zu failed, %zu not checked; reports in %s\n", count[VREPORT_INTACT],
+		    count[VREPORT_FAILED], count[VREPORT_ERROR], a->report);
+	free(a->fleet);
+	free(a->ckps);
+	if (count[VREPORT_FAILED] > 0)
+		return (EXIT_INTEGRITY);
+	if (count[VREPORT_ERROR] > 0 || failed_io)
+		return (EXIT_IO);
+	return (EXIT_OK);
+}
+
 int
 main(int argc, char **argv)
 {
@@ -1130,13 +1569,10 @@ main(int argc, char **argv)
 	static const char *verdicts[] = { "INTACT", "FAILED", "ERROR" };
 	struct args a;
 	struct vreport r;
-	cst_verify_opts o;
 	cst_verifier *v = NULL;
-	const cst_seg_info *segs;
-	struct stat st;
 	char *qdir = NULL, *cmdline;
-	size_t i, n;
-	int rc, verdict, pass;
+	size_t i;
+	int verdict;
 
 	/* A file truncated while mapped must not kill us (R-SEG-7). */
 	if (cst_mapguard_install() != 0) {
@@ -1153,73 +1589,31 @@ main(int argc, char **argv)
 		if (strcmp(argv[i], "--bundle") == 0 ||
 		    strncmp(argv[i], "--bundle=", 9) == 0)
 			return (bundle_check_main(argc, argv));
+	parse_args(argc, argv, &a);
+	if (a.nats.ns.servers != NULL) {
+		char why[1024];
+		struct natsfetch *nf;
+
+		if (natsfetch_begin(&a.nats, &nf, why, sizeof(why)) != 0) {
+			fprintf(stderr, "custody-verify: %s\n", why);
+			natsfetch_free(NULL);
+			return (EXIT_IO);
+		}
+		verdict = fleet_main(&a, nf);
+		natsfetch_free(nf);
+		free(a.nats.chains);
+		return (verdict);
+	}
+	if (a.nfleet > 0)
+		return (fleet_main(&a, NULL));
 	if ((cmdline = vcase_cmdline(argc, argv)) == NULL)
 		oom();
-	parse_args(argc, argv, &a);
 	vreport_init(&r);
 	r.live = a.live;
 	r.cs = a.cs;
 	r.cmdline = cmdline;
+	v = verify_one(&a, &r, &qdir);
 
-	if (load_root(&a, &r) != 0)
-		goto out;
-	if (r.root_from_store && a.root_fpr == NULL)
-		fprintf(stderr, "custody-verify: WARNING: trusting the root key "
-		    "%s found inside the store being verified. Anyone who "
-		    "could alter the store could replace it: give the root "
-		    "key (--root) or its fingerprint (--root-fpr) from an "
-		    "independent source.\n", r.root_source);
-
-	memset(&o, 0, sizeof(o));
-	o.live = a.live;
-	o.threads = a.threads;
-	o.digests = 1;
-	/* The timeline of the examiner's report. */
-	o.keep_audits = a.pdf != NULL || a.html != NULL || a.text != NULL;
-	if (a.dir != NULL) {
-		if (asprintf(&qdir, "%s/quarantine", a.dir) < 0)
-			oom();
-		if (stat(qdir, &st) == 0 && S_ISDIR(st.st_mode))
-			o.quarantine_dir = qdir;
-	}
-	if (!a.quiet && isatty(STDERR_FILENO))
-		o.progress = progress_bar;
-	if ((v = cst_verifier_new(&r.root, &o, vreport_finding_cb, &r)) ==
-	    NULL)
-		oom();
-	if ((rc = cst_verifier_run(v, (const char *const *)a.segs,
-	    a.nsegs)) != 0) {
-		if (asprintf(&r.error, "the verification could not run (%s)",
-		    cst_strerror(rc)) < 0)
-			oom();
-		goto out;
-	}
-	r.v = v;
-	segs = cst_verifier_segments(v, &n);
-	for (i = 0; i < n; i++)
-		if (segs[i].path != NULL && vreport_add_input(&r,
-		    segs[i].path, "segment", segs[i].has_digests ?
-		    &segs[i].digests : NULL, segs[i].size) != 0)
-			oom();
-	/* Log certificates first: the notes are checked with them. */
-	for (pass = 0; pass < 2; pass++)
-		for (i = 0; i < a.ncks; i++) {
-			if ((a.cks[i].kind == CK_LOGCERT) != (pass == 0))
-				continue;
-			if (check_ck(v, &a.cks[i], &r) != 0)
-				goto out;
-		}
-	if (check_tokens(&a, &r, v) != 0)
-		goto out;
-	if (a.nwkeys > 0 && witnessed(v, &a, &r) != 0)
-		oom();
-	store_extras(&a, &r);
-	for (i = 0; i < a.nothers; i++)
-		if (vreport_add_input(&r, a.others[i], "not-segment", NULL,
-		    0) != 0)
-			oom();
-
-out:
 	verdict = vreport_verdict(&r);
 	if (write_report(&a, &r) != 0 && verdict == VREPORT_INTACT)
 		verdict = VREPORT_ERROR;

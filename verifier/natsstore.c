@@ -36,6 +36,7 @@ struct natsstore {
 	jsCtx *js;
 	char *stream;
 	int64_t timeout_ms;
+	int keep_conflicts;
 	char servers[256];
 };
 
@@ -44,6 +45,7 @@ struct placed {
 	uint64_t seg;
 	uint64_t off;
 	uint64_t len;
+	uint64_t sseq;         /* its message's stream sequence */
 	int have;
 };
 
@@ -58,6 +60,8 @@ struct restore {
 	size_t nseg;
 	size_t capseg;
 	uint64_t blocks_read;
+	uint64_t sseq;         /* stream sequence of the message at hand */
+	size_t capconf;
 	int fd;                /* the segment file open, or -1 */
 	uint64_t fd_seg;
 	struct natsstore_result *res;
@@ -126,6 +130,7 @@ natsstore_open(const struct natsstore_opts *o, struct natsstore **out,
 		goto err1;
 	}
 	ns->timeout_ms = o->timeout_ms > 0 ? o->timeout_ms : 5000;
+	ns->keep_conflicts = o->keep_conflicts;
 	snprintf(ns->servers, sizeof(ns->servers), "%s", o->servers);
 	if ((s = natsOptions_Create(&nopts)) != NATS_OK ||
 	    (s = set_servers(nopts, o->servers)) != NATS_OK ||
@@ -454,6 +459,30 @@ on_segment(struct restore *r, natsMsg *m, const uint8_t *data, size_t len)
 	return (0);
 }
 
+/* Notes that block b came again with other bytes (keep_conflicts). */
+static int
+add_conflict(struct restore *r, uint64_t b, uint64_t first_seq)
+{
+	struct natsstore_conflict *c;
+	size_t cap;
+
+	if (r->res->nconflicts == r->capconf) {
+		cap = r->capconf == 0 ? 8 : 2 * r->capconf;
+		if ((c = realloc(r->res->conflicts, cap * sizeof(*c))) ==
+		    NULL) {
+			seterr(r->err, "%s", strerror(ENOMEM));
+			return (-1);
+		}
+		r->res->conflicts = c;
+		r->capconf = cap;
+	}
+	c = &r->res->conflicts[r->res->nconflicts++];
+	c->block = b;
+	c->first_seq = first_seq;
+	c->other_seq = r->sseq;
+	return (0);
+}
+
 static int
 on_block(struct restore *r, natsMsg *m, const uint8_t *data, size_t len)
 {
@@ -503,6 +532,8 @@ on_block(struct restore *r, natsMsg *m, const uint8_t *data, size_t len)
 			r->res->repeats++;
 			return (0);
 		}
+		if (r->ns->keep_conflicts)
+			return (add_conflict(r, b, p->sseq));
 		seterr(r->err, "block %" PRIu64 ": stored twice with "
 		    "different bytes or places (segment %" PRIu64 " offset %"
 		    PRIu64 ", then segment %" PRIu64 " offset %" PRIu64 ")",
@@ -519,6 +550,7 @@ on_block(struct restore *r, natsMsg *m, const uint8_t *data, size_t len)
 	p->seg = seg;
 	p->off = off;
 	p->len = len;
+	p->sseq = r->sseq;
 	p->have = 1;
 	if (b + 1 > r->nblk)
 		r->nblk = (size_t)b + 1;
@@ -782,6 +814,7 @@ read_stream(struct restore *r)
 			goto out;
 		}
 		done = meta->NumPending == 0;
+		r->sseq = meta->Sequence.Stream;
 		jsMsgMetaData_Destroy(meta);
 		ms = natsMsg_GetSubject(m);
 		data = (const uint8_t *)natsMsg_GetData(m);
@@ -816,6 +849,36 @@ out:
 	return (rc);
 }
 
+/* The stream's last sequence now. */
+static int
+stream_last(struct natsstore *ns, uint64_t *seq, char *err)
+{
+	jsOptions jo;
+	jsStreamInfo *si = NULL;
+	jsErrCode jerr = 0;
+	natsStatus s;
+
+	jsOptions_Init(&jo);
+	jo.Wait = ns->timeout_ms;
+	if ((s = js_GetStreamInfo(&si, ns->js, ns->stream, &jo,
+	    &jerr)) != NATS_OK) {
+		seterr(err, "stream %s: %s", ns->stream, nats_why(s));
+		return (-1);
+	}
+	*seq = si->State.LastSeq;
+	jsStreamInfo_Destroy(si);
+	return (0);
+}
+
+void
+natsstore_result_close(struct natsstore_result *res)
+{
+
+	free(res->conflicts);
+	res->conflicts = NULL;
+	res->nconflicts = 0;
+}
+
 int
 natsstore_restore(struct natsstore *ns, const char *chain_hex,
     const char *dir, struct natsstore_result *res,
@@ -840,7 +903,8 @@ natsstore_restore(struct natsstore *ns, const char *chain_hex,
 		seterr(err, "%s: %s", dir, strerror(ENAMETOOLONG));
 		return (-1);
 	}
-	if (make_dirs(&r) != 0 || read_stream(&r) != 0)
+	if (stream_last(ns, &res->stream_last_seq, err) != 0 ||
+	    make_dirs(&r) != 0 || read_stream(&r) != 0)
 		goto out;
 	if (close_seg(&r) != 0 || check_chain(&r) != 0 ||
 	    write_latest(&r) != 0)

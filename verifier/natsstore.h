@@ -27,6 +27,21 @@ struct natsstore_opts {
 	const char *tls_ca;    /* CA that signed the servers' certificates */
 	const char *stream;    /* NULL: CUSTODY */
 	int64_t timeout_ms;    /* each request; 0: 5000 */
+	/*
+	 * A block stored twice with different bytes or places: 0 fails the
+	 * restore (custody-restore); 1 keeps the copy that came first in
+	 * the stream, lists the block in the result's conflicts and goes
+	 * on, so that custody-verify reports it as a failure and
+	 * custody-query shows neither copy.  Never a silent choice.
+	 */
+	int keep_conflicts;
+};
+
+/* A block stored twice in the stream with different bytes or places. */
+struct natsstore_conflict {
+	uint64_t block;        /* block_no */
+	uint64_t first_seq;    /* stream sequence of the copy restored */
+	uint64_t other_seq;    /* stream sequence of the one that differs */
 };
 
 /* What a restore wrote. */
@@ -39,7 +54,15 @@ struct natsstore_result {
 	uint64_t repeats;      /* messages stored twice with the same bytes,
 	                          kept once (R-REP-8) */
 	uint64_t messages;     /* messages read */
+	uint64_t stream_last_seq; /* the stream's last sequence when the
+	                          restore began */
+	struct natsstore_conflict *conflicts; /* with keep_conflicts; owned,
+	                          freed by natsstore_result_close */
+	size_t nconflicts;
 };
+
+/* Frees what res owns; safe on a zeroed or closed result. */
+void natsstore_result_close(struct natsstore_result *res);
 
 struct natsstore;
 
@@ -56,7 +79,8 @@ int natsstore_open(const struct natsstore_opts *o, struct natsstore **out,
  * empty, as a store (R-REP-8): segments/, checkpoints/, keys/, no secret.
  * Reads every message of the chain as it stands when the call begins.
  * Returns 0 with *res filled (res borrowed), or -1; on -1 dir may hold
- * part of the store, which is not a store to trust (err says why).
+ * part of the store, which is not a store to trust (err says why).  On
+ * either return res is to be closed with natsstore_result_close.
  */
 int natsstore_restore(struct natsstore *ns, const char *chain_hex,
     const char *dir, struct natsstore_result *res,

@@ -201,6 +201,17 @@ enum query_format {
 int query_out_show(cst_buf *out, enum query_format fmt, int utc,
     const cst_record *r, uint64_t block_no, const char *local_host);
 
+/*
+ * query_out_show with the record's chain named, for output merged from
+ * several stores: chain (borrowed, CST_CHAIN_ID_LEN bytes, or NULL for no
+ * label) is a "[<first 8 hex digits>] " prefix in the text forms, a
+ * "chain" key (all 32 digits, first) in JSON, a chain= line in verbose.
+ * raw stays the bytes as received, unlabelled.
+ */
+int query_out_show_chain(cst_buf *out, enum query_format fmt, int utc,
+    const cst_record *r, uint64_t block_no, const char *local_host,
+    const uint8_t *chain);
+
 /* query_out_show in UTC. */
 int query_out_record(cst_buf *out, enum query_format fmt, const cst_record *r,
     uint64_t block_no);

@@ -3,7 +3,8 @@
  * query_opts.c reads the command line, query_pool.c opens the selected
  * blocks on worker threads and hands their matches, in chain order, to
  * the sink; query_hist.c draws --histogram, query_bundle.c writes
- * --bundle; custody-query.c chooses the blocks and runs the stages.
+ * --bundle; query_merge.c merges several stores' matches in receive-time
+ * order; custody-query.c chooses the blocks and runs the stages.
  */
 #ifndef CUSTODY_QUERY_CLI_H
 #define CUSTODY_QUERY_CLI_H
@@ -16,7 +17,9 @@
 #include "custody/bundle.h"
 
 #include "index.h"
+#include "natsfetch.h"
 #include "query.h"
+#include "query_merge.h"
 #include "query_store.h"
 #include "vcase.h"
 
@@ -24,8 +27,13 @@
 #define QUERY_MAX_THREADS 16
 
 struct query_opts {
-	const char *dir;
+	const char *dir;      /* the first store, dirs[0] */
+	char *const *dirs;    /* every store given (borrowed from argv) */
+	size_t ndirs;
 	const char *root_file;
+	const char *root_dir; /* --root-dir (root_dir.h) */
+	struct natsfetch_opts nats; /* --nats: stores read from a stream */
+	int label;            /* name each record's chain: several stores */
 	struct query_filter f;
 	enum query_format fmt;
 	int count;
@@ -83,6 +91,8 @@ struct query_sink {
 	cst_bundle_writer *bw;
 	size_t last_bundled;  /* store index + 1 of the last block added */
 	uint64_t brecords;
+	/* several stores: matches go to the merge, not to stdout */
+	struct query_merge_chan *merge;
 	/* the collector's host name for local records (borrowed), or NULL */
 	struct query_runs *runs;
 	char bundle_sha256[65]; /* of the bundle written; "" none (R-ACC-2) */

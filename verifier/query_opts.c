@@ -27,10 +27,15 @@ usage(FILE *f)
 {
 
 	fprintf(f,
-"usage: %s DIR [filters] [output]\n"
+"usage: %s DIR... [filters] [output]\n"
 "\n"
 "Shows records of the custody store DIR after verifying them.  The\n"
-"options follow journalctl's where journalctl has one.\n"
+"options follow journalctl's where journalctl has one.  Given several\n"
+"stores, each is verified against its own root key and their records\n"
+"are merged in receive-time order (ties: chain id, then sequence\n"
+"number), each labelled with its chain: '[0123abcd] ' (the chain id's\n"
+"first 8 hex digits) before a text line, a \"chain\" key in JSON, a\n"
+"chain= line in verbose; -o raw stays the bytes as received.\n"
 "\n"
 "Filters (different options combine with AND; a repeated -t, --host,\n"
 "--peer, --priority, --facility or --kind accepts any of its values;\n"
@@ -98,7 +103,9 @@ usage(FILE *f)
 "                         50ms..10s)\n"
 "      --histogram DUR    matching records per DUR as a bar chart\n"
 "      --bundle FILE      write the matches as an evidence bundle (SPEC\n"
-"                         section 11), joined up to the latest checkpoint\n"
+"                         section 11), joined up to the latest checkpoint;\n"
+"                         several stores: FILE is a prefix, one bundle\n"
+"                         per chain, FILE-<chain id>.cbnd\n"
 "      --bundle-minimal   only the blocks that hold matches\n"
 "      --case ID, --exhibit REF, --examiner NAME, --organisation NAME\n"
 "                         with --bundle: the case, written into the\n"
@@ -110,7 +117,23 @@ usage(FILE *f)
 "                         SHA-256\n"
 "\n"
 "Other:\n"
-"      --root FILE        root public key (default DIR/keys/root.pub)\n"
+"      --root FILE        root public key (default DIR/keys/root.pub); one\n"
+"                         store only\n"
+"      --root-dir DIR     the root keys of several stores, by chain id:\n"
+"                         DIR/<chain id>.pub, or DIR/<chain id>.fpr (the\n"
+"                         key's fingerprint; the key is then the store's\n"
+"                         keys/root.pub); a store whose chain has neither\n"
+"                         is refused\n"
+"      --nats URL         read the stores from the NATS JetStream stream\n"
+"                         a collector replicates to (SPEC section 17),\n"
+"                         restored into a private temporary directory\n"
+"                         that is removed at exit; every chain of the\n"
+"                         stream, or those of --chain ID (repeatable);\n"
+"                         --stream S (default CUSTODY), --creds FILE,\n"
+"                         --tls-cert FILE --tls-key FILE --tls-ca FILE.\n"
+"                         Needs --root-dir (or --root and one --chain).\n"
+"                         A block the stream holds twice with different\n"
+"                         bytes is shown in neither form (exit 1)\n"
 "      --no-index         do not use or build DIR/index/\n"
 "      --reindex          rebuild the index of every segment\n"
 "      --threads N        worker threads (default: online CPUs, max 16)\n"
@@ -139,6 +162,8 @@ usage_json(void)
 
 	printf(
 "JSON lines: one object per record, fields always present, in this order:\n"
+"  chain      string   the chain id (32 hex digits), first, only when\n"
+"                      several stores are queried\n"
 "  seq        integer  sequence number in the chain\n"
 "  block      integer  block number\n"
 "  recv_ns    integer  receive time, ns since 1970 UTC\n"
@@ -190,6 +215,7 @@ enum {
 	OPT_UID, OPT_PID, OPT_TLS_PEER, OPT_CONTROL_SOCKET, OPT_REQUIRE_ACCESS,
 	OPT_CASE_DIR,
 	OPT_CASE, OPT_EXHIBIT, OPT_EXAMINER, OPT_ORGANISATION,
+	OPT_ROOT_DIR, OPT_NATS,
 };
 
 static const struct option longopts[] = {
@@ -234,6 +260,14 @@ static const struct option longopts[] = {
 	{ "control-socket", required_argument, NULL, OPT_CONTROL_SOCKET },
 	{ "case-dir", required_argument, NULL, OPT_CASE_DIR },
 	{ "require-access-record", no_argument, NULL, OPT_REQUIRE_ACCESS },
+	{ "root-dir", required_argument, NULL, OPT_ROOT_DIR },
+	{ "nats", required_argument, NULL, OPT_NATS },
+	{ "chain", required_argument, NULL, OPT_NATS },
+	{ "stream", required_argument, NULL, OPT_NATS },
+	{ "creds", required_argument, NULL, OPT_NATS },
+	{ "tls-cert", required_argument, NULL, OPT_NATS },
+	{ "tls-key", required_argument, NULL, OPT_NATS },
+	{ "tls-ca", required_argument, NULL, OPT_NATS },
 	{ "no-index", no_argument, NULL, OPT_NO_INDEX },
 	{ "reindex", no_argument, NULL, OPT_REINDEX },
 	{ "threads", required_argument, NULL, OPT_THREADS },
@@ -379,7 +413,7 @@ query_opts_parse(int argc, char **argv, struct query_opts *o)
 	int64_t t, nowt = query_time_now();
 	uint64_t u;
 	long n;
-	int c;
+	int c, li = 0;
 
 	memset(o, 0, sizeof(*o));
 	query_filter_init(f);
@@ -391,7 +425,7 @@ query_opts_parse(int argc, char **argv, struct query_opts *o)
 	o->threads = n < 1 ? 1 : n > QUERY_MAX_THREADS ? QUERY_MAX_THREADS :
 	    (int)n;
 	while ((c = getopt_long(argc, argv, "S:U:H:t:a:u:p:g:e:o:jcn::rfvh", longopts,
-	    NULL)) != -1) {
+	    &li)) != -1) {
 		switch (c) {
 		case 'S':
 			since = optarg;
@@ -540,6 +574,14 @@ query_opts_parse(int argc, char **argv, struct query_opts *o)
 		case OPT_ROOT:
 			o->root_file = optarg;
 			break;
+		case OPT_ROOT_DIR:
+			o->root_dir = optarg;
+			break;
+		case OPT_NATS:
+			if (natsfetch_option(&o->nats, longopts[li].name,
+			    optarg, progname) != 0)
+				return (-1);
+			break;
 		case OPT_NO_INDEX:
 			o->use_index = 0;
 			break;
@@ -565,8 +607,63 @@ query_opts_parse(int argc, char **argv, struct query_opts *o)
 			return (-1);
 		}
 	}
-	if (optind + 1 != argc) {
-		fprintf(stderr, "%s: one store directory expected\n", progname);
+	if (o->nats.ns.servers != NULL) {
+		if (optind != argc) {
+			fprintf(stderr, "%s: --nats reads the stores from the "
+			    "stream: give no directory\n", progname);
+			return (-1);
+		}
+		if (o->root_dir == NULL && (o->root_file == NULL ||
+		    o->nats.nchains != 1)) {
+			fprintf(stderr, "%s: --nats needs --root-dir KEYDIR, "
+			    "or --root FILE with one --chain ID\n", progname);
+			return (-1);
+		}
+		if (o->follow) {
+			fprintf(stderr, "%s: --follow and --nats: a stream is "
+			    "read as it stands\n", progname);
+			return (-1);
+		}
+		if (o->histogram != 0 && o->nats.nchains != 1) {
+			fprintf(stderr, "%s: --histogram reads one store: give "
+			    "one --chain\n", progname);
+			return (-1);
+		}
+		/* The restored stores are removed at exit: no index. */
+		o->use_index = 0;
+	} else if (o->nats.nchains > 0 || o->nats.ns.stream != NULL ||
+	    o->nats.ns.creds != NULL || o->nats.ns.tls_cert != NULL ||
+	    o->nats.ns.tls_key != NULL || o->nats.ns.tls_ca != NULL) {
+		fprintf(stderr, "%s: --chain, --stream, --creds and --tls-* go "
+		    "with --nats URL\n", progname);
+		return (-1);
+	} else if (optind == argc) {
+		fprintf(stderr, "%s: a store directory expected\n", progname);
+		return (-1);
+	} else {
+		o->ndirs = (size_t)(argc - optind);
+		o->dirs = &argv[optind];
+		o->dir = o->dirs[0];
+		o->label = o->ndirs > 1;
+	}
+	if (o->root_dir != NULL && o->root_file != NULL) {
+		fprintf(stderr, "%s: --root-dir and --root exclude each "
+		    "other\n", progname);
+		return (-1);
+	}
+	if (o->root_file != NULL && o->ndirs > 1) {
+		fprintf(stderr, "%s: --root names the key of one store; give "
+		    "several stores their keys with --root-dir\n", progname);
+		return (-1);
+	}
+	if (o->ndirs > 1 && o->follow) {
+		fprintf(stderr, "%s: --follow reads one store; run one per "
+		    "store\n", progname);
+		return (-1);
+	}
+	if (o->ndirs > 1 && o->histogram != 0) {
+		fprintf(stderr, "%s: --histogram reads one store; run one per "
+		    "store\n", progname);
 		return (-1);
 	}
 	if (o->case_dir != NULL && o->bundle == NULL) {
@@ -574,7 +671,6 @@ query_opts_parse(int argc, char **argv, struct query_opts *o)
 		    "needs --bundle FILE\n", progname);
 		return (-1);
 	}
-	o->dir = argv[optind];
 	if (since != NULL && query_time_parse(since, nowt, o->utc,
 	    &f->since) != 0)
 		return (bad("--since", since));

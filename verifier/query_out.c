@@ -18,6 +18,7 @@
 
 #include "custody/buf.h"
 #include "custody/error.h"
+#include "custody/hash.h"
 #include "custody/record.h"
 
 #include "json.h"
@@ -137,7 +138,7 @@ done:
 
 static int
 out_json(cst_buf *o, const cst_record *r, uint64_t block_no, int pretty,
-    const char *local_host)
+    const char *local_host, const uint8_t *chain)
 {
 	const cst_syslog *ps = &r->parsed;
 	struct json j;
@@ -150,6 +151,10 @@ out_json(cst_buf *o, const cst_record *r, uint64_t block_no, int pretty,
 	else
 		json_init(&j, o);
 	json_begin_object(&j);
+	if (chain != NULL) {
+		json_key(&j, "chain");
+		json_hex(&j, chain, CST_CHAIN_ID_LEN);
+	}
 	json_key(&j, "seq");
 	json_u64(&j, r->seq);
 	json_key(&j, "block");
@@ -392,7 +397,7 @@ field_span(cst_buf *o, const char *name, const cst_record *r, cst_span s)
  */
 static int
 out_verbose(cst_buf *o, const cst_record *r, uint64_t block_no, int utc,
-    const char *local_host)
+    const char *local_host, const uint8_t *chain)
 {
 	const cst_syslog *ps = &r->parsed;
 	struct json j;
@@ -405,6 +410,11 @@ out_verbose(cst_buf *o, const cst_record *r, uint64_t block_no, int utc,
 	    (unsigned long long)r->seq, (unsigned long long)block_no);
 	if ((rc = puts_(o, t)) != 0 || (rc = puts_(o, n)) != 0)
 		return (rc);
+	if (chain != NULL) {
+		cst_hex(chain, CST_CHAIN_ID_LEN, n);
+		if ((rc = field_s(o, "chain", n)) != 0)
+			return (rc);
+	}
 	snprintf(n, sizeof(n), "%lld", (long long)r->recv_ns);
 	if ((rc = field_s(o, "recv_ns", n)) != 0 ||
 	    (rc = field_s(o, "kind", cst_record_kind_name(r->kind))) != 0 ||
@@ -482,12 +492,35 @@ out_raw(cst_buf *o, const cst_record *r)
 	return (cst_buf_append(o, "\n", 1));
 }
 
+/* "[0123abcd] ": the first 8 hex digits of the chain id, a line's label. */
+static int
+chain_label(cst_buf *o, const uint8_t *chain)
+{
+	char h[2 * CST_CHAIN_ID_LEN + 1], l[16];
+
+	cst_hex(chain, CST_CHAIN_ID_LEN, h);
+	snprintf(l, sizeof(l), "[%.8s] ", h);
+	return (puts_(o, l));
+}
+
 int
-query_out_show(cst_buf *out, enum query_format fmt, int utc,
-    const cst_record *r, uint64_t block_no, const char *local_host)
+query_out_show_chain(cst_buf *out, enum query_format fmt, int utc,
+    const cst_record *r, uint64_t block_no, const char *local_host,
+    const uint8_t *chain)
 {
 	int rc;
 
+	switch (fmt) {
+	case QUERY_JSON:
+	case QUERY_JSON_PRETTY:
+	case QUERY_RAW:
+	case QUERY_VERBOSE:
+		break;
+	default:
+		if (chain != NULL && (rc = chain_label(out, chain)) != 0)
+			return (rc);
+		break;
+	}
 	switch (fmt) {
 	case QUERY_SHORT:
 		return (out_short(out, r, QUERY_TS_SHORT, utc, local_host));
@@ -496,9 +529,9 @@ query_out_show(cst_buf *out, enum query_format fmt, int utc,
 	case QUERY_SHORT_PRECISE:
 		return (out_short(out, r, QUERY_TS_PRECISE, utc, local_host));
 	case QUERY_JSON:
-		return (out_json(out, r, block_no, 0, local_host));
+		return (out_json(out, r, block_no, 0, local_host, chain));
 	case QUERY_JSON_PRETTY:
-		return (out_json(out, r, block_no, 1, local_host));
+		return (out_json(out, r, block_no, 1, local_host, chain));
 	case QUERY_CAT:
 		if ((rc = text_message(out, r, 0)) != 0)
 			return (rc);
@@ -506,11 +539,20 @@ query_out_show(cst_buf *out, enum query_format fmt, int utc,
 	case QUERY_RAW:
 		return (out_raw(out, r));
 	case QUERY_VERBOSE:
-		return (out_verbose(out, r, block_no, utc, local_host));
+		return (out_verbose(out, r, block_no, utc, local_host, chain));
 	case QUERY_TEXT:
 	default:
 		return (out_text(out, r, local_host));
 	}
+}
+
+int
+query_out_show(cst_buf *out, enum query_format fmt, int utc,
+    const cst_record *r, uint64_t block_no, const char *local_host)
+{
+
+	return (query_out_show_chain(out, fmt, utc, r, block_no, local_host,
+	    NULL));
 }
 
 int

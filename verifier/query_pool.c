@@ -20,6 +20,7 @@
 #include "query_runs.h"
 #include "query.h"
 #include "query_cli.h"
+#include "query_merge.h"
 #include "query_store.h"
 
 /* One block to open: a job of the worker pool. */
@@ -34,7 +35,8 @@ struct job {
 	size_t cap;
 	uint32_t *leaves;     /* for --bundle: each match's leaf index */
 	cst_buf proofs;       /* for --bundle: record and path of each match */
-	int64_t *times;       /* for --histogram */
+	int64_t *times;       /* for --histogram and the merge */
+	uint64_t *seqs;       /* for the merge */
 	struct index_entry sum;
 	int have_sum;
 };
@@ -78,6 +80,7 @@ job_close(struct job *j)
 	free(j->ends);
 	free(j->leaves);
 	free(j->times);
+	free(j->seqs);
 	if (j->have_sum)
 		index_entry_close(&j->sum);
 }
@@ -89,6 +92,7 @@ job_grow(struct job *j)
 	size_t *e;
 	uint32_t *l;
 	int64_t *t;
+	uint64_t *q;
 
 	if ((e = realloc(j->ends, cap * sizeof(*e))) == NULL)
 		return (CST_ENOMEM);
@@ -99,6 +103,9 @@ job_grow(struct job *j)
 	if ((t = realloc(j->times, cap * sizeof(*t))) == NULL)
 		return (CST_ENOMEM);
 	j->times = t;
+	if ((q = realloc(j->seqs, cap * sizeof(*q))) == NULL)
+		return (CST_ENOMEM);
+	j->seqs = q;
 	j->cap = cap;
 	return (0);
 }
@@ -106,8 +113,8 @@ job_grow(struct job *j)
 /* One matching record into the job, in the form the output needs. */
 static int
 job_match(struct job *j, const struct query_opts *o, struct query_runs *runs,
-    cst_opener *op, size_t i, const cst_record *r, const cst_bytes *enc,
-    uint64_t block_no)
+    const uint8_t *chain, cst_opener *op, size_t i, const cst_record *r,
+    const cst_bytes *enc, uint64_t block_no)
 {
 	uint8_t path[CST_MERKLE_MAX_DEPTH][CST_HASH_LEN];
 	uint32_t hdr[2];
@@ -118,6 +125,7 @@ job_match(struct job *j, const struct query_opts *o, struct query_runs *runs,
 		return (rc);
 	j->leaves[j->nmatch] = (uint32_t)i;
 	j->times[j->nmatch] = r->recv_ns;
+	j->seqs[j->nmatch] = r->seq;
 	if (o->bundle != NULL) {
 		if ((rc = cst_merkle_path(cst_opener_leaves(op),
 		    cst_opener_count(op), i, path, &plen)) != 0)
@@ -130,9 +138,9 @@ job_match(struct job *j, const struct query_opts *o, struct query_runs *runs,
 		    plen * CST_HASH_LEN)) != 0)
 			return (rc);
 	} else if (!o->count && o->histogram == 0 &&
-	    (rc = query_out_show(&j->out, o->fmt, o->utc, r, block_no,
+	    (rc = query_out_show_chain(&j->out, o->fmt, o->utc, r, block_no,
 	    runs != NULL && query_runs_wanted(r) ?
-	    query_runs_host(runs, j->bi) : NULL)) != 0) {
+	    query_runs_host(runs, j->bi) : NULL, chain)) != 0) {
 		return (rc);
 	}
 	j->ends[j->nmatch++] = j->out.len;
@@ -170,7 +178,8 @@ run_job(struct pool *p, struct job *j, cst_opener *op, pcre2_match_data *md)
 		if (j->need_sum)
 			index_builder_add(&ib, &r);
 		if (scan && query_filter_match(&o->f, &r, md) &&
-		    (rc = job_match(j, o, p->runs, op, i, &r, &enc,
+		    (rc = job_match(j, o, p->runs, o->label ?
+		    p->s->root.chain_id : NULL, op, i, &r, &enc,
 		    b->f.hdr.block_no)) != 0)
 			break;
 	}
@@ -305,6 +314,14 @@ consume(struct query_sink *k, struct job *j)
 			    (size_t)bk < k->nbuckets)
 				k->buckets[bk]++;
 		}
+	} else if (k->merge != NULL) {
+		if ((rc = query_merge_push(k->merge, j->out.p, j->ends,
+		    j->times, j->seqs, n)) == 1) {
+			k->full = 1;
+			return (0);
+		}
+		if (rc != 0)
+			return (rc);
 	} else if (k->tail) {
 		for (i = 0, start = 0; i < n; i++) {
 			if ((rc = tail_add(k, j->out.p + start,

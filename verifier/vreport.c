@@ -62,6 +62,7 @@ vreport_free(struct vreport *r)
 	free(r->tokens);
 	free(r->root_source);
 	free(r->root_fpr_given);
+	free(r->origin);
 	free(r->error);
 	free(r->cmdline);
 	memset(r, 0, sizeof(*r));
@@ -267,6 +268,22 @@ say_root(const struct vreport *r, vreport_stmt_fn fn, void *ctx)
 		    "set up).", fpr);
 }
 
+/*
+ * Failures found: the verifier's, or the report's failure findings when
+ * there are more (those of the source, e.g. a stream, R-REP-8).
+ */
+static uint64_t
+failures_found(const struct vreport *r, const cst_verify_summary *s)
+{
+	uint64_t n = 0;
+	size_t i;
+
+	for (i = 0; i < r->nfindings; i++)
+		if (r->findings[i].severity == CST_SEV_FAILURE)
+			n++;
+	return (n > s->failures ? n : s->failures);
+}
+
 /* The verdict on the blocks, the chain and the records. */
 static void
 say_chain(const struct vreport *r, vreport_stmt_fn fn, void *ctx)
@@ -322,7 +339,7 @@ say_chain(const struct vreport *r, vreport_stmt_fn fn, void *ctx)
 		say(fn, ctx, 0, "The store is NOT intact: %" PRIu64 " integrity "
 		    "failure(s) were found. Each is listed with the file, the "
 		    "byte offset, the block number and the sequence range "
-		    "where it was detected.", s->failures);
+		    "where it was detected.", failures_found(r, s));
 		for (i = 0; i < nun; i++) {
 			if (un[i].seq_first != CST_NONE &&
 			    un[i].seq_last != CST_NONE &&

@@ -78,6 +78,8 @@ struct vreport {
 	char exe_sha256[65];    /* of the running binary; "" unknown */
 	char local_time[96];    /* verified_ns in the local zone */
 	char clock[192];        /* the host clock's synchronisation */
+	char *origin;           /* where the store was read from when not
+	                           a directory given (--nats); NULL */
 };
 
 /* Initialises r empty, noting the time. */

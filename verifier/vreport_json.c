@@ -535,6 +535,8 @@ json_report(struct json *j, const struct vreport *r)
 	json_bool(j, r->live);
 	json_key(j, "error");
 	json_cstring(j, r->error);
+	json_key(j, "origin");
+	json_cstring(j, r->origin);
 	json_key(j, "root");
 	if (r->has_root) {
 		cst_key_fingerprint_hex(r->root.pk, fpr);

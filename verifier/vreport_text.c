@@ -98,6 +98,11 @@ text_head(FILE *f, const struct vreport *r)
 	text_case(f, "exhibit", r->cs.exhibit);
 	text_case(f, "examiner", r->cs.examiner);
 	text_case(f, "organisation", r->cs.organisation);
+	if (r->origin != NULL) {
+		fputs("store ", f);
+		json_text_puts(f, r->origin);
+		fputs("\n", f);
+	}
 	fputs("\n", f);
 	/* INTACT only when nothing present went unverified (R-VER-2). */
 	if (vreport_warning(r, warn, sizeof(warn)))
