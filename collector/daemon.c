@@ -877,14 +877,19 @@ open_control(struct daemon *d)
 {
 	const struct conf *c = d->cfg;
 	struct control_env env;
-	char path[4096], err[CONTROL_ERR_LEN];
+	char path[4096], err[CONTROL_ERR_LEN], *dir;
 
 	if (c->control_off)
 		return;
 	if (c->control_socket != NULL)
 		snprintf(path, sizeof(path), "%s", c->control_socket);
-	else
-		snprintf(path, sizeof(path), "%s/control.sock", c->data_dir);
+	else {
+		/* A relative data_dir (make run's ./data) made absolute. */
+		dir = realpath(c->data_dir, NULL);
+		snprintf(path, sizeof(path), "%s/control.sock",
+		    dir != NULL ? dir : c->data_dir);
+		free(dir);
+	}
 	memset(&env, 0, sizeof(env));
 	env.loop = &d->loop;
 	env.batcher = d->batcher;

@@ -255,20 +255,19 @@ oom(void)
 }
 
 /*
- * Adds a segment file; with check, only once: a file named twice on the
- * command line is not a duplicated segment.  A directory's listing needs
- * no check.
+ * Appends a copy of path (borrowed) to list[0..*n); with check, only if
+ * no entry names the same file already (by realpath).
  */
 static void
-add_seg(struct args *a, const char *path, int check)
+add_path(char ***list, size_t *n, const char *path, int check)
 {
-	char **n, *rp, *rq;
+	char **l, *rp, *rq;
 	size_t i;
 	int same;
 
 	if (check && (rp = realpath(path, NULL)) != NULL) {
-		for (i = 0; i < a->nsegs; i++) {
-			rq = realpath(a->segs[i], NULL);
+		for (i = 0; i < *n; i++) {
+			rq = realpath((*list)[i], NULL);
 			same = rq != NULL && strcmp(rp, rq) == 0;
 			free(rq);
 			if (same) {
@@ -278,11 +277,23 @@ add_seg(struct args *a, const char *path, int check)
 		}
 		free(rp);
 	}
-	if ((n = realloc(a->segs, (a->nsegs + 1) * sizeof(*n))) == NULL ||
-	    (n[a->nsegs] = strdup(path)) == NULL)
+	if ((l = realloc(*list, (*n + 1) * sizeof(*l))) == NULL ||
+	    (l[*n] = strdup(path)) == NULL)
 		oom();
-	a->segs = n;
-	a->nsegs++;
+	*list = l;
+	(*n)++;
+}
+
+/*
+ * Adds a segment file; with check, only once: a file named twice on the
+ * command line is not a duplicated segment.  A directory's listing needs
+ * no check.
+ */
+static void
+add_seg(struct args *a, const char *path, int check)
+{
+
+	add_path(&a->segs, &a->nsegs, path, check);
 }
 
 static int
@@ -463,27 +474,13 @@ read_store_ckps(struct args *a, const char *dir)
 static void
 add_token(struct args *a, const char *path)
 {
-	char **n, *rp, *rq;
-	size_t i;
-	int same;
+	char *rp;
 
+	/* One that cannot be resolved is not a file to check. */
 	if ((rp = realpath(path, NULL)) == NULL)
 		return;
-	for (i = 0; i < a->ntokens; i++) {
-		rq = realpath(a->tokens[i], NULL);
-		same = rq != NULL && strcmp(rp, rq) == 0;
-		free(rq);
-		if (same) {
-			free(rp);
-			return;
-		}
-	}
 	free(rp);
-	if ((n = realloc(a->tokens, (a->ntokens + 1) * sizeof(*n))) == NULL ||
-	    (n[a->ntokens] = strdup(path)) == NULL)
-		oom();
-	a->tokens = n;
-	a->ntokens++;
+	add_path(&a->tokens, &a->ntokens, path, 1);
 }
 
 /*
