@@ -169,7 +169,7 @@ sink_init(struct query_sink *k)
 /* Per segment: its loaded index, or why there is none. */
 struct segidx {
 	struct index_seg *x;
-	int tried;
+	int tried;            /* -1: past the last segment */
 };
 
 struct runs_ctx {
@@ -414,21 +414,36 @@ follow(struct query_opts *o, struct query_store *s)
 }
 
 /* Frees what k and the segment indexes sx of store s hold; NULL-safe. */
+/*
+ * Frees the index entries k built for s's blocks, and their arrays.
+ * Before --follow's polls too: they replace s->blocks, by which the
+ * entries are indexed.
+ */
+static void
+release_sums(struct query_sink *k, const struct query_store *s)
+{
+	size_t i;
+
+	if (k->sums != NULL && s != NULL)
+		for (i = 0; i < s->nblocks; i++)
+			if (k->have_sum[i])
+				index_entry_close(&k->sums[i]);
+	free(k->sums);
+	free(k->have_sum);
+	k->sums = NULL;
+	k->have_sum = NULL;
+}
+
 static void
 sink_close(struct query_sink *k, struct query_store *s, struct segidx *sx)
 {
 	size_t i;
 
-	if (sx != NULL && s != NULL)
-		for (i = 0; i < s->nsegs; i++)
-			index_seg_free(sx[i].x);
-	if (k->sums != NULL && s != NULL)
-		for (i = 0; i < s->nblocks; i++)
-			if (k->have_sum[i])
-				index_entry_close(&k->sums[i]);
+	/* Not s->nsegs: --follow's polls add segments. */
+	for (i = 0; sx != NULL && sx[i].tried >= 0; i++)
+		index_seg_free(sx[i].x);
+	release_sums(k, s);
 	free(sx);
-	free(k->sums);
-	free(k->have_sum);
 	free(k->buckets);
 	free(k->tailends);
 	cst_buf_close(&k->tailbuf);
@@ -459,8 +474,11 @@ finish(struct query_opts *o, struct query_store *s, const uint8_t *key,
 		flush_tail(k);
 	if (fflush(stdout) != 0 && status == EXIT_OK)
 		status = EXIT_IO;
-	if (o->follow && status == EXIT_OK && follow(o, s) != 0)
-		status = EXIT_IO;
+	if (o->follow && status == EXIT_OK) {
+		release_sums(k, s);
+		if (follow(o, s) != 0)
+			status = EXIT_IO;
+	}
 	if (status == EXIT_OK && s->failures > 0)
 		status = EXIT_INTEGRITY;
 	if (s->failures > 0) {
@@ -684,6 +702,7 @@ run_open(struct store_run *r, const uint8_t *key)
 		fprintf(stderr, "%s: out of memory\n", progname);
 		return (EXIT_IO);
 	}
+	r->sx[s->nsegs].tried = -1;
 	r->k.o = o;
 	r->k.s = s;
 	select_blocks(o, s, key, r->sx, r->order, r->need, &r->n,
