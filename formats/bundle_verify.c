@@ -650,6 +650,9 @@ deliver(struct vstate *v, const cst_root_pub *root, const cst_bundle_cb *cb,
 	size_t roff, rlen;
 	int rc;
 
+	if (cb->note != NULL && in->version == 2 && (rc = cb->note(arg,
+	    in->tnote, in->tnote_len, in->tree_size, in->tree_root)) != 0)
+		goto err0;
 	for (i = 0; cb->block != NULL && i < v->nblocks; i++)
 		if ((rc = cb->block(arg, i, &v->blocks[i].hdr,
 		    v->blocks[i].hash, v->blocks[i].run,

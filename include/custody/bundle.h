@@ -159,8 +159,8 @@ typedef struct cst_bundle_info {
 
 /*
  * Callbacks, each optional (NULL), called only once the whole bundle has
- * verified, in file order: every block, then every record, then every
- * checkpoint.  A callback returning nonzero stops the walk and
+ * verified: the note checkpoint (version 2), then every block, then every
+ * record, then every checkpoint.  A callback returning nonzero stops the walk and
  * cst_bundle_verify returns that value.  Every pointer borrows from the
  * bundle buffer or from the verifier and is valid during the call only.
  */
@@ -181,6 +181,13 @@ typedef struct cst_bundle_cb {
 	/* anchor: index of the block entry that is its head, or -1. */
 	int (*checkpoint)(void *arg, uint32_t index, const cst_checkpoint *cp,
 	    int64_t anchor);
+	/*
+	 * Version 2 only, called first: the note checkpoint text[0..len),
+	 * cosignature lines included, of tree size `size` and root `root`
+	 * (R-BND-15).
+	 */
+	int (*note)(void *arg, const uint8_t *text, size_t len, uint64_t size,
+	    const uint8_t root[CST_HASH_LEN]);
 } cst_bundle_cb;
 
 /*

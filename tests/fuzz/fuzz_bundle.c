@@ -65,7 +65,7 @@ on_checkpoint(void *arg, uint32_t index, const cst_checkpoint *cp,
 int
 LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-	cst_bundle_cb cb = { on_block, on_record, on_checkpoint };
+	cst_bundle_cb cb = { on_block, on_record, on_checkpoint, NULL };
 	cst_bundle_info info;
 	cst_root_pub root;
 	static int inited;

@@ -193,7 +193,7 @@ static const uint32_t sel_l[] = { 1, 6, 3, 0 };
 Test(bundle, verifies_and_lists_exactly_the_selection)
 {
 	struct chain c;
-	cst_bundle_cb cb = { NULL, on_record, NULL };
+	cst_bundle_cb cb = { NULL, on_record, NULL, NULL };
 	cst_bundle_info info;
 	struct seen s = { { 0 }, 0 };
 	cst_buf b;
