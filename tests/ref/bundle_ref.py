@@ -69,7 +69,7 @@ def path_root(leaf_hash, m, n, path):
 def parse_vkey(text):
     """A C2SP verifier key NAME+ID+KEY of a cosignature/v1 key:
     (name, key_id, pk) or None."""
-    parts = text.strip().split("+")
+    parts = text.strip().split("+", 2)
     if len(parts) != 3 or not ref.note_name_ok(parts[0]):
         return None
     raw = ref.b64decode_strict(parts[2])
