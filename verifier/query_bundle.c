@@ -320,16 +320,18 @@ query_bundle_finish(struct query_opts *o, struct query_store *s,
 	cst_buf out;
 	cst_map m;
 	size_t i;
-	int rc;
+	int rc, noted;
 
 	if (k->brecords == 0) {
 		fprintf(stderr, "%s: no record matched: no bundle written\n",
 		    progname);
 		return (-1);
 	}
-	if ((rc = bundle_proofs(k)) != 0)
+	if ((rc = anchor_find(k)) != 0)
 		goto err;
-	if (s->have_ckp && s->ckp.blocks > 0) {
+	/* Blocks the note anchors need no run to the checkpoint. */
+	noted = k->anchor_state == 1 && k->last_bundled <= k->anchor->size;
+	if (s->have_ckp && s->ckp.blocks > 0 && !noted) {
 		for (i = k->last_bundled; i < s->nblocks; i++) {
 			b = &s->blocks[i];
 			if (b->f.hdr.block_no == s->ckp.blocks - 1) {
@@ -338,6 +340,10 @@ query_bundle_finish(struct query_opts *o, struct query_store *s,
 				break;
 			}
 		}
+	}
+	if ((rc = bundle_proofs(k)) != 0)
+		goto err;
+	if (s->have_ckp && s->ckp.blocks > 0) {
 		snprintf(path, sizeof(path), "%s/checkpoints/latest.ckpt",
 		    o->dir);
 		if (cst_map_open(path, &m) == 0) {

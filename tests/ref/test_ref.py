@@ -1047,6 +1047,20 @@ def test_bundles_note(tmp):
                 "R-BND-18", witnesses=[vk1])
     bundle_both("note anchored, forged cosignature, witness not given", wb,
                 root, "valid")
+    # A note older than the head: blocks below its size carry proofs, the
+    # run from its last block on is joined to latest.ckpt as in version 1.
+    os.remove(os.path.join(d, "checkpoints", "latest.note"))
+    mx = os.path.join(tmp, "mx.cbnd")
+    subprocess.run([query, d, "--seq", "1900..1990", "--bundle", mx],
+                   check=True, stdout=subprocess.DEVNULL,
+                   stderr=subprocess.DEVNULL, timeout=C_TIMEOUT)
+    T.check("mixed bundle is version 2",
+            struct.unpack_from("<H", open(mx, "rb").read(), 8)[0] == 2,
+            "version")
+    bundle_both("note anchored and a run to latest.ckpt", mx, root, "valid")
+    bundle_both("note anchored and a run to latest.ckpt, given it", mx,
+                root, "valid",
+                checkpoints=[os.path.join(d, "checkpoints", "latest.ckpt")])
 
 
 def main():
