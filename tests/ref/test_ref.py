@@ -19,6 +19,10 @@ CUSTODY_SOURCE_DIR, CUSTODY_BUILD_DIR and CUSTODY_VERIFY in the environment.
    only the current epoch key (tests/tools/forge_bundle.py) is valid alone
    and invalid by R-BND-12 given an off-machine checkpoint; genuine
    bundles from custody-query; single bit flips with the trailer redone.
+   Version 2 bundles (SPEC 11.4) from a store with note checkpoints: the
+   forgeries of tests/tools/forge_bundle_note.py (R-BND-14..16), witness
+   cosignatures counted and a forged one refused (R-BND-18), and a bundle
+   whose newest blocks are joined to latest.ckpt past the note's size.
 Wherever the C verifier exists, its verdict must agree with the reference
 verdict on every store above.
 
