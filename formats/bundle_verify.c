@@ -435,12 +435,12 @@ check_anchor(struct vstate *v, const cst_root_pub *root)
 	if ((rc = cst_log_cert_verify(&lc, root)) != 0)
 		return (fail(v, rc, "R-BND-14", "logcert", -1, off));
 	off = v->pos;
-	if ((rc = take_text(v, CST_BND_MAX_TNOTE_LEN, "note", &text,
+	if ((rc = take_text(v, CST_BND_MAX_TNOTE_LEN, "note_checkpoint", &text,
 	    &len)) != 0)
 		return (rc);
 	if ((rc = cst_log_note_verify((const char *)text, len, &lc,
 	    &in->tree_size, in->tree_root)) != 0)
-		return (fail(v, rc, "R-BND-15", "note", -1, off));
+		return (fail(v, rc, "R-BND-15", "note_checkpoint", -1, off));
 	in->tnote = text;
 	in->tnote_len = len;
 	return (0);

@@ -346,8 +346,8 @@ report_note(struct ctx *c, const cst_bundle_info *info)
 		    c->cosigned, c->nwkeys, c->quorum, c->wnames);
 	else
 		fprintf(c->out, "NOT WITNESSED: %u of the %zu witness key(s) "
-		    "given cosigned the note, fewer than the quorum of %u%s%s.  "
-		    "The note anchor rests on the log key alone.\n",
+		    "given cosigned the note, fewer than the quorum of "
+		    "%u%s%s.  The note anchor rests on the log key alone.\n",
 		    c->cosigned, c->nwkeys, c->quorum,
 		    c->cosigned > 0 ? ": " : "", c->wnames);
 }
@@ -710,9 +710,10 @@ bundle_args(int argc, char **argv, struct bargs *a)
 				return (EXIT_IO);
 			a->wkeys = wk;
 			if (wv_key_parse(optarg, &a->wkeys[a->nwkeys]) != 0) {
-				fprintf(stderr, "custody-verify: --witness takes "
-				    "a witness's verifier key (NAME+ID+KEY, "
-				    "cosignature/v1), or a file holding it\n");
+				fprintf(stderr, "custody-verify: --witness "
+				    "takes a witness's verifier key (NAME+ID+"
+				    "KEY, cosignature/v1), or a file holding "
+				    "it\n");
 				return (EXIT_USAGE);
 			}
 			a->nwkeys++;
@@ -720,8 +721,8 @@ bundle_args(int argc, char **argv, struct bargs *a)
 		case 'Q':
 			a->quorum = strtol(optarg, &end, 10);
 			if (*end != '\0' || a->quorum < 1) {
-				fprintf(stderr, "custody-verify: --quorum takes "
-				    "a number of witnesses, 1 or more\n");
+				fprintf(stderr, "custody-verify: --quorum "
+				    "takes a number of witnesses, 1 or more\n");
 				return (EXIT_USAGE);
 			}
 			break;
@@ -899,7 +900,7 @@ bundle_check_main(int argc, char **argv)
 	if (rc != 0 && c.wbad != NULL) {
 		/* on_note refused it before anything was listed. */
 		info.rule = "R-BND-18";
-		info.part = "note";
+		info.part = "note_checkpoint";
 		info.entry = -1;
 		info.block_no = -1;
 	}

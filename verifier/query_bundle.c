@@ -92,7 +92,6 @@ anchor_cert(struct query_sink *k, struct query_anchor *a, cst_log_cert *lc)
 	static const char *where[] = { "checkpoints", "keys" };
 	char path[4096];
 	size_t i;
-	int rc;
 
 	for (i = 0; i < 2; i++) {
 		snprintf(path, sizeof(path), "%s/%s/log.cert", k->o->dir,
@@ -101,7 +100,7 @@ anchor_cert(struct query_sink *k, struct query_anchor *a, cst_log_cert *lc)
 			continue;
 		if (a->cert.len > 0 && a->cert.p[a->cert.len - 1] == '\n' &&
 		    cst_log_cert_decode((const char *)a->cert.p, a->cert.len,
-		    lc) == 0 && (rc = cst_log_cert_verify(lc, &k->s->root)) == 0)
+		    lc) == 0 && cst_log_cert_verify(lc, &k->s->root) == 0)
 			return (0);
 		fprintf(stderr, "%s: %s: not a log certificate of this chain "
 		    "signed by its root key (R-TLOG-5): not used\n", progname,
@@ -302,8 +301,9 @@ bundle_proofs(struct query_sink *k)
 		nproofs++;
 	}
 	if (nproofs > 0)
-		fprintf(stderr, "%s: %zu block(s) anchored by the note checkpoint "
-		    "%s (%llu blocks) with their chain-tree inclusion proofs\n",
+		fprintf(stderr, "%s: %zu block(s) anchored by the note "
+		    "checkpoint %s (%llu blocks) with their chain-tree "
+		    "inclusion proofs\n",
 		    progname, nproofs, a->note_path,
 		    (unsigned long long)a->size);
 	return (0);

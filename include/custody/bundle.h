@@ -160,8 +160,8 @@ typedef struct cst_bundle_info {
 /*
  * Callbacks, each optional (NULL), called only once the whole bundle has
  * verified: the note checkpoint (version 2), then every block, then every
- * record, then every checkpoint.  A callback returning nonzero stops the walk and
- * cst_bundle_verify returns that value.  Every pointer borrows from the
+ * record, then every checkpoint.  A callback returning nonzero stops the
+ * walk and cst_bundle_verify returns that value.  Every pointer borrows from the
  * bundle buffer or from the verifier and is valid during the call only.
  */
 /* The bits of a block's anchored, in cst_bundle_cb. */
