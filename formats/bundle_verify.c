@@ -20,8 +20,10 @@
 #include "custody/format.h"
 #include "custody/hash.h"
 #include "custody/keys.h"
+#include "custody/logkey.h"
 #include "custody/merkle.h"
 #include "custody/record.h"
+#include "custody/tlog.h"
 #include "bundle_int.h"
 #include "custody/le.h"
 
@@ -98,10 +100,16 @@ check_header(struct vstate *v, const uint8_t *buf, size_t len)
 	if (len < CST_BND_HDR_LEN + CST_BND_TRAILER_LEN)
 		return (fail(v, CST_ETRUNC, "R-BND-1", "header", -1, 0));
 	if (memcmp(buf, bnd_magic, 8) != 0 || cst_le_get16(buf + 10) !=
-	    CST_BND_HDR_LEN || cst_le_get32(buf + 12) != 0 || cst_le_get32(buf + 60) != 0)
+	    CST_BND_HDR_LEN || cst_le_get32(buf + 12) != 0)
 		return (fail(v, CST_ECORRUPT, "R-BND-1", "header", -1, 0));
-	if (cst_le_get16(buf + 8) != 1)
+	in->version = cst_le_get16(buf + 8);
+	if (in->version != 1 && in->version != 2)
 		return (fail(v, CST_EVERSION, "R-BND-1", "header", -1, 8));
+	/* Version 1: reserved.  Version 2: proof_count (R-BND-13). */
+	if (in->version == 1 && cst_le_get32(buf + 60) != 0)
+		return (fail(v, CST_ECORRUPT, "R-BND-1", "header", -1, 60));
+	if (in->version == 2)
+		in->proof_count = cst_le_get32(buf + 60);
 	memcpy(in->chain_id, buf + 16, CST_CHAIN_ID_LEN);
 	in->created_ns = (int64_t)cst_le_get64(buf + 32);
 	in->note_len = cst_le_get32(buf + 40);
@@ -115,6 +123,9 @@ check_header(struct vstate *v, const uint8_t *buf, size_t len)
 	    in->record_count > CST_BND_MAX_RECORDS ||
 	    in->checkpoint_count > CST_BND_MAX_CHECKPOINTS)
 		return (fail(v, CST_ETOOBIG, "R-BND-1", "header", -1, 40));
+	if (in->version == 2 && (in->proof_count == 0 ||
+	    in->proof_count > in->block_count))
+		return (fail(v, CST_ETOOBIG, "R-BND-13", "header", -1, 60));
 	v->end = len - CST_BND_TRAILER_LEN;
 	memcpy(in->digest, buf + v->end, CST_HASH_LEN);
 	cst_hash_domain(CST_D_BUNDLE, buf, v->end, d);
@@ -377,6 +388,115 @@ check_checkpoint(struct vstate *v, uint32_t i, const cst_root_pub *root,
 }
 
 /*
+ * Locates the length-prefixed entry of at most max bytes at v->pos
+ * (R-BND-13) and moves past it.
+ */
+static int
+take_text(struct vstate *v, uint32_t max, const char *part,
+    const uint8_t **text, uint32_t *len)
+{
+	size_t off = v->pos;
+
+	if (!room(v, 4))
+		return (fail(v, CST_ETRUNC, "R-BND-13", part, -1, off));
+	*len = cst_le_get32(v->buf + off);
+	if (*len == 0 || *len > max)
+		return (fail(v, CST_ETOOBIG, "R-BND-13", part, -1, off));
+	if (!room(v, 4 + (size_t)*len))
+		return (fail(v, CST_ETRUNC, "R-BND-13", part, -1, off));
+	*text = v->buf + off + 4;
+	v->pos = off + 4 + *len;
+	return (0);
+}
+
+/*
+ * R-BND-14 and R-BND-15: the log certificate, from the root, and the note
+ * checkpoint, by the certified log key.  Sets the info's tree size, root
+ * and note.
+ */
+static int
+check_anchor(struct vstate *v, const cst_root_pub *root)
+{
+	cst_bundle_info *in = v->info;
+	const uint8_t *text;
+	cst_log_cert lc;
+	uint32_t len;
+	size_t off;
+	int rc;
+
+	off = v->pos;
+	if ((rc = take_text(v, CST_BND_MAX_LOGCERT_LEN, "logcert", &text,
+	    &len)) != 0)
+		return (rc);
+	/* The exact file, LF and all: R-TLOG-5's form. */
+	if (text[len - 1] != '\n' || (rc = cst_log_cert_decode(
+	    (const char *)text, len, &lc)) != 0)
+		return (fail(v, CST_EPARSE, "R-BND-14", "logcert", -1, off));
+	if ((rc = cst_log_cert_verify(&lc, root)) != 0)
+		return (fail(v, rc, "R-BND-14", "logcert", -1, off));
+	off = v->pos;
+	if ((rc = take_text(v, CST_BND_MAX_TNOTE_LEN, "note_checkpoint", &text,
+	    &len)) != 0)
+		return (rc);
+	if ((rc = cst_log_note_verify((const char *)text, len, &lc,
+	    &in->tree_size, in->tree_root)) != 0)
+		return (fail(v, rc, "R-BND-15", "note_checkpoint", -1, off));
+	in->tnote = text;
+	in->tnote_len = len;
+	return (0);
+}
+
+/*
+ * R-BND-16 for proof entry i at v->pos; R-BND-17 marks the blocks it
+ * anchors.
+ */
+static int
+check_proof(struct vstate *v, uint32_t i, uint64_t *prev)
+{
+	cst_bundle_info *in = v->info;
+	const uint8_t *e = v->buf + v->pos;
+	const struct vblock *b;
+	uint8_t lh[CST_HASH_LEN];
+	size_t off = v->pos, plen;
+	uint64_t bno, size;
+	int64_t bi;
+	uint32_t j;
+
+	if (!room(v, CST_BND_PROOF_HDR_LEN))
+		return (fail(v, CST_ETRUNC, "R-BND-13", "proof", i, off));
+	bno = cst_le_get64(e);
+	size = cst_le_get64(e + 8);
+	plen = e[16];
+	in->block_no = (int64_t)(bno & INT64_MAX);
+	if (plen > CST_MERKLE_MAX_DEPTH)
+		return (fail(v, CST_ETOOBIG, "R-BND-13", "proof", i, off));
+	if (!room(v, CST_BND_PROOF_HDR_LEN + plen * CST_HASH_LEN))
+		return (fail(v, CST_ETRUNC, "R-BND-13", "proof", i, off));
+	for (j = 17; j < CST_BND_PROOF_HDR_LEN; j++)
+		if (e[j] != 0)
+			return (fail(v, CST_ECORRUPT, "R-BND-16", "proof", i,
+			    off));
+	if ((i > 0 && bno <= *prev) || (bi = find_block(v, bno)) < 0)
+		return (fail(v, CST_ECORRUPT, "R-BND-16", "proof", i, off));
+	*prev = bno;
+	if (size != in->tree_size || bno >= size ||
+	    plen != cst_bundle_path_len(bno, size))
+		return (fail(v, CST_EHASH, "R-BND-16", "proof", i, off));
+	b = &v->blocks[bi];
+	cst_tlog_leaf(b->hash, lh);
+	if (cst_tlog_verify_inclusion(lh, bno, size,
+	    cst_hash_rows(e + CST_BND_PROOF_HDR_LEN), plen,
+	    in->tree_root) != 0)
+		return (fail(v, CST_EHASH, "R-BND-16", "proof", i, off));
+	/* R-BND-17: the hash chain ties the run's earlier blocks to it. */
+	for (j = (uint32_t)bi + 1; j-- > 0 && v->blocks[j].run == b->run;)
+		v->blocks[j].anchored |= CST_BND_NOTE;
+	in->block_no = -1;
+	v->pos = off + CST_BND_PROOF_HDR_LEN + plen * CST_HASH_LEN;
+	return (0);
+}
+
+/*
  * R-BND-12: given checkpoint k (borrowed), held by the verifier's caller.
  * Every block at or below its head must be in the run that reaches the
  * head: only then does the hash chain tie the block to a chain that no
@@ -429,6 +549,7 @@ verify_all(struct vstate *v, const cst_root_pub *root,
 	cst_record rec;
 	uint32_t i, bi, leaf, max_epoch = 0, prev_run = UINT32_MAX;
 	uint32_t prev_given = UINT32_MAX;
+	uint64_t prev_proof = 0;
 	size_t k;
 	int64_t prev_key = -1, anchor;
 	size_t roff, rlen;
@@ -481,8 +602,16 @@ verify_all(struct vstate *v, const cst_root_pub *root,
 		if (rc != 0)
 			goto err0;
 	}
+	if (in->version == 2) {
+		if ((rc = check_anchor(v, root)) != 0)
+			goto err0;
+		for (i = 0; i < in->proof_count; i++)
+			if ((rc = check_proof(v, i, &prev_proof)) != 0)
+				goto err0;
+	}
 	if (v->pos != v->end) {
-		rc = fail(v, CST_ECORRUPT, "R-BND-1", "trailer", -1, v->pos);
+		rc = fail(v, CST_ECORRUPT, in->version == 2 ? "R-BND-13" :
+		    "R-BND-1", "trailer", -1, v->pos);
 		goto err0;
 	}
 	for (k = 0; k < ngiven; k++)
@@ -494,6 +623,8 @@ verify_all(struct vstate *v, const cst_root_pub *root,
 			in->anchored_runs++;
 			prev_run = v->blocks[i].run;
 		}
+		if (v->blocks[i].anchored & CST_BND_NOTE)
+			in->note_blocks++;
 		if ((v->blocks[i].anchored & CST_BND_GIVEN) &&
 		    v->blocks[i].run != prev_given) {
 			in->given_runs++;
@@ -519,6 +650,9 @@ deliver(struct vstate *v, const cst_root_pub *root, const cst_bundle_cb *cb,
 	size_t roff, rlen;
 	int rc;
 
+	if (cb->note != NULL && in->version == 2 && (rc = cb->note(arg,
+	    in->tnote, in->tnote_len, in->tree_size, in->tree_root)) != 0)
+		goto err0;
 	for (i = 0; cb->block != NULL && i < v->nblocks; i++)
 		if ((rc = cb->block(arg, i, &v->blocks[i].hdr,
 		    v->blocks[i].hash, v->blocks[i].run,
@@ -571,6 +705,7 @@ cst_bundle_verify_given(const uint8_t *buf, size_t len,
 		info = &dummy;
 	memset(info, 0, sizeof(*info));
 	info->entry = -1;
+	info->block_no = -1;
 	memset(&v, 0, sizeof(v));
 	v.buf = buf;
 	v.info = info;

@@ -35,6 +35,14 @@ struct cst_bundle_writer {
 	uint32_t nrecords;
 	cst_buf ckps;
 	uint32_t nckps;
+	/* Version 2 (SPEC 11.4): the anchor and the proofs. */
+	int have_anchor;
+	uint64_t tree_size;
+	cst_buf anchor;       /* log certificate entry || note entry */
+	cst_buf proofs;
+	uint32_t nproofs;
+	int have_proof;
+	uint64_t last_proof;
 };
 
 int
@@ -55,6 +63,8 @@ cst_bundle_writer_new(const uint8_t chain_id[CST_CHAIN_ID_LEN],
 	cst_buf_init(&w->blocks);
 	cst_buf_init(&w->records);
 	cst_buf_init(&w->ckps);
+	cst_buf_init(&w->anchor);
+	cst_buf_init(&w->proofs);
 	if ((rc = cst_buf_append(&w->note, note, note_len)) != 0)
 		goto err1;
 	*out = w;
@@ -75,6 +85,8 @@ cst_bundle_writer_free(cst_bundle_writer *w)
 	cst_buf_close(&w->blocks);
 	cst_buf_close(&w->records);
 	cst_buf_close(&w->ckps);
+	cst_buf_close(&w->anchor);
+	cst_buf_close(&w->proofs);
 	free(w->certs);
 	free(w);
 }
@@ -193,6 +205,66 @@ err0:
 }
 
 int
+cst_bundle_writer_anchor(cst_bundle_writer *w, const char *logcert,
+    size_t cert_len, const char *tnote, size_t tnote_len, uint64_t size)
+{
+	uint8_t lb[4];
+	int rc;
+
+	if (w->have_anchor || size == 0)
+		return (CST_EINVAL);
+	if (cert_len == 0 || cert_len > CST_BND_MAX_LOGCERT_LEN ||
+	    tnote_len == 0 || tnote_len > CST_BND_MAX_TNOTE_LEN)
+		return (CST_ETOOBIG);
+	cst_le_put32(lb, (uint32_t)cert_len);
+	if ((rc = cst_buf_append(&w->anchor, lb, 4)) != 0 ||
+	    (rc = cst_buf_append(&w->anchor, logcert, cert_len)) != 0)
+		goto err0;
+	cst_le_put32(lb, (uint32_t)tnote_len);
+	if ((rc = cst_buf_append(&w->anchor, lb, 4)) != 0 ||
+	    (rc = cst_buf_append(&w->anchor, tnote, tnote_len)) != 0)
+		goto err0;
+	w->have_anchor = 1;
+	w->tree_size = size;
+	return (0);
+
+err0:
+	w->anchor.len = 0;
+	return (rc);
+}
+
+int
+cst_bundle_writer_proof(cst_bundle_writer *w, uint64_t block_no,
+    const uint8_t (*path)[CST_HASH_LEN], size_t path_len)
+{
+	uint8_t ph[CST_BND_PROOF_HDR_LEN];
+	size_t at = w->proofs.len;
+	int rc;
+
+	/* R-BND-16 order, range and length, so finish never writes junk. */
+	if (!w->have_anchor || block_no >= w->tree_size ||
+	    (w->have_proof && block_no <= w->last_proof) ||
+	    !w->have_last || block_no > w->last_block_no ||
+	    w->nproofs >= w->nblocks ||
+	    path_len != cst_bundle_path_len(block_no, w->tree_size))
+		return (CST_EINVAL);
+	memset(ph, 0, sizeof(ph));
+	cst_le_put64(ph, block_no);
+	cst_le_put64(ph + 8, w->tree_size);
+	ph[16] = (uint8_t)path_len;
+	if ((rc = cst_buf_append(&w->proofs, ph, sizeof(ph))) != 0 ||
+	    (path_len > 0 && (rc = cst_buf_append(&w->proofs, path,
+	    path_len * CST_HASH_LEN)) != 0)) {
+		w->proofs.len = at;
+		return (rc);
+	}
+	w->nproofs++;
+	w->have_proof = 1;
+	w->last_proof = block_no;
+	return (0);
+}
+
+int
 cst_bundle_writer_finish(cst_bundle_writer *w, cst_buf *out,
     uint8_t digest[CST_HASH_LEN])
 {
@@ -206,11 +278,14 @@ cst_bundle_writer_finish(cst_bundle_writer *w, cst_buf *out,
 	total = CST_BND_HDR_LEN + w->note.len +
 	    (size_t)w->max_epoch * CST_CERT_LEN + w->blocks.len +
 	    w->records.len + w->ckps.len + CST_BND_TRAILER_LEN;
+	/* R-BND-13: version 2 only with a proof; its parts only then. */
+	if (w->nproofs > 0)
+		total += w->anchor.len + w->proofs.len;
 	if ((rc = cst_buf_reserve(out, total)) != 0)
 		goto err0;
 	memset(h, 0, sizeof(h));
 	memcpy(h, bnd_magic, 8);
-	h[8] = 1;
+	h[8] = w->nproofs > 0 ? 2 : 1;
 	h[10] = CST_BND_HDR_LEN;
 	memcpy(h + 16, w->chain_id, CST_CHAIN_ID_LEN);
 	cst_le_put64(h + 32, (uint64_t)w->created_ns);
@@ -219,6 +294,7 @@ cst_bundle_writer_finish(cst_bundle_writer *w, cst_buf *out,
 	cst_le_put32(h + 48, w->nblocks);
 	cst_le_put32(h + 52, w->nrecords);
 	cst_le_put32(h + 56, w->nckps);
+	cst_le_put32(h + 60, w->nproofs);
 	/* Reserved space was made above: these appends cannot fail. */
 	(void)cst_buf_append(out, h, sizeof(h));
 	if (w->note.len > 0)
@@ -232,6 +308,10 @@ cst_bundle_writer_finish(cst_bundle_writer *w, cst_buf *out,
 		(void)cst_buf_append(out, w->records.p, w->records.len);
 	if (w->ckps.len > 0)
 		(void)cst_buf_append(out, w->ckps.p, w->ckps.len);
+	if (w->nproofs > 0) {
+		(void)cst_buf_append(out, w->anchor.p, w->anchor.len);
+		(void)cst_buf_append(out, w->proofs.p, w->proofs.len);
+	}
 	cst_hash_domain(CST_D_BUNDLE, out->p + start, out->len - start,
 	    trailer);
 	(void)cst_buf_append(out, trailer, sizeof(trailer));

@@ -19,6 +19,7 @@
 #include "custody/error.h"
 #include "custody/hash.h"
 #include "custody/keys.h"
+#include "custody/note.h"
 #include "custody/segment.h"
 #include "custody/verify.h"
 #include "custody_version.h"
@@ -31,6 +32,7 @@
 #include "json.h"
 #include "query.h"
 #include "vcase.h"
+#include "witness_verify.h"
 
 struct ctx {
 	FILE *out;
@@ -46,6 +48,14 @@ struct ctx {
 	/* --records-out: the disclosed records, written only if valid. */
 	int recfmt;           /* 0 none, RECORDS_JSONL, RECORDS_RAW */
 	cst_buf recs;
+	/* --witness and --quorum (R-BND-18), borrowed */
+	const cst_note_vkey *wkeys;
+	size_t nwkeys;
+	unsigned quorum;
+	/* what on_note found */
+	unsigned cosigned;
+	char wnames[1024];
+	const char *wbad;     /* the witness whose line does not verify */
 };
 
 enum { RECORDS_JSONL = 1, RECORDS_RAW = 2 };
@@ -143,6 +153,8 @@ on_block(void *arg, uint32_t index, const cst_blk_hdr *h,
 		json_bool(&c->j, (anchored & CST_BND_GIVEN) != 0);
 		json_key(&c->j, "carried_checkpoint_head");
 		json_bool(&c->j, (anchored & CST_BND_CARRIED) != 0);
+		json_key(&c->j, "note_anchored");
+		json_bool(&c->j, (anchored & CST_BND_NOTE) != 0);
 		json_end_object(&c->j);
 	} else {
 		fprintf(c->out, "  block %llu (segment %llu, epoch %u, %u "
@@ -151,7 +163,9 @@ on_block(void *arg, uint32_t index, const cst_blk_hdr *h,
 		    (unsigned long long)h->segment_no, h->key_epoch,
 		    h->record_count, (unsigned long long)h->first_seq, t0, t1,
 		    run, (anchored & CST_BND_GIVEN) ? ", anchored by a "
-		    "checkpoint given" : (anchored & CST_BND_CARRIED) ?
+		    "checkpoint given" : (anchored & CST_BND_NOTE) ? ", "
+		    "anchored by the note checkpoint" :
+		    (anchored & CST_BND_CARRIED) ?
 		    ", ends at a checkpoint the bundle carries (not an "
 		    "anchor)" : "", hx);
 	}
@@ -239,6 +253,103 @@ on_checkpoint(void *arg, uint32_t index, const cst_checkpoint *cp,
 		    "head block is not in the bundle");
 	}
 	return (0);
+}
+
+/*
+ * R-BND-18: which of the given witnesses cosigned the bundle's note.  A
+ * line of a given witness that does not verify stops the listing: the
+ * bundle then fails.
+ */
+static int
+on_note(void *arg, const uint8_t *text, size_t len, uint64_t size,
+    const uint8_t root[CST_HASH_LEN])
+{
+	struct ctx *c = arg;
+	cst_note n;
+	size_t i, l;
+	int vr;
+
+	(void)size;
+	(void)root;
+	if (c->nwkeys == 0)
+		return (0);
+	if ((vr = cst_note_parse((const char *)text, len, &n)) != 0)
+		return (vr);
+	for (i = 0; i < c->nwkeys; i++) {
+		vr = cst_note_cosig_verify(&n, &c->wkeys[i], NULL);
+		if (vr == CST_ESIG) {
+			c->wbad = c->wkeys[i].name;
+			cst_note_close(&n);
+			return (CST_ESIG);
+		}
+		if (vr != 0)
+			continue;
+		c->cosigned++;
+		l = strlen(c->wnames);
+		snprintf(c->wnames + l, sizeof(c->wnames) - l, "%s%s",
+		    l > 0 ? ", " : "", c->wkeys[i].name);
+	}
+	cst_note_close(&n);
+	return (0);
+}
+
+/* The note checkpoint that anchors blocks (SPEC 11.4), in the report. */
+static void
+report_note(struct ctx *c, const cst_bundle_info *info)
+{
+	char rhex[2 * CST_HASH_LEN + 1];
+	int witnessed = c->nwkeys > 0 && c->cosigned >= c->quorum;
+
+	cst_hex(info->tree_root, CST_HASH_LEN, rhex);
+	if (c->json) {
+		json_key(&c->j, "note_checkpoint");
+		json_begin_object(&c->j);
+		json_key(&c->j, "size");
+		json_u64(&c->j, info->tree_size);
+		json_key(&c->j, "root");
+		json_cstring(&c->j, rhex);
+		json_key(&c->j, "proofs");
+		json_u64(&c->j, info->proof_count);
+		json_key(&c->j, "anchored_blocks");
+		json_u64(&c->j, info->note_blocks);
+		json_key(&c->j, "witness_keys");
+		json_u64(&c->j, c->nwkeys);
+		json_key(&c->j, "quorum");
+		json_u64(&c->j, c->nwkeys > 0 ? c->quorum : 0);
+		json_key(&c->j, "cosigned");
+		json_u64(&c->j, c->cosigned);
+		json_key(&c->j, "cosigned_by");
+		json_cstring(&c->j, c->wnames);
+		json_key(&c->j, "witnessed");
+		json_bool(&c->j, witnessed);
+		json_end_object(&c->j);
+		return;
+	}
+	fprintf(c->out, "Anchored by a note checkpoint: %u of the %u blocks "
+	    "are, by their chain-tree inclusion proofs (SPEC R-BND-16, "
+	    "R-BND-17), blocks of the chain whose tree of %llu blocks has "
+	    "root %s, as the note the bundle carries states under the log "
+	    "key the root key certified.\n", info->note_blocks,
+	    info->block_count, (unsigned long long)info->tree_size, rhex);
+	if (c->nwkeys == 0)
+		fprintf(c->out, "Not proven: that the note is not one signed "
+		    "with a stolen log key over a rewritten chain (the log key "
+		    "is not forward secure).  No witness key was given: give "
+		    "the witnesses' keys (--witness KEY, --quorum N) to check "
+		    "their cosignatures on it.\n");
+	else if (witnessed)
+		fprintf(c->out, "Witnessed: %u of the %zu witness key(s) given "
+		    "cosigned the note (quorum %u): %s.  They cosign a tree "
+		    "only consistent with every one they cosigned before, and "
+		    "never two roots for one size: a rewrite of these blocks "
+		    "made after they cosigned cannot carry this note.\n",
+		    c->cosigned, c->nwkeys, c->quorum, c->wnames);
+	else
+		fprintf(c->out, "NOT WITNESSED: %u of the %zu witness key(s) "
+		    "given cosigned the note, fewer than the quorum of "
+		    "%u%s%s.  The note anchor rests on the log key alone.\n",
+		    c->cosigned, c->nwkeys, c->quorum,
+		    c->cosigned > 0 ? ": " : "", c->wnames);
 }
 
 /* The bundle file, its digests and the trust anchor, before any listing. */
@@ -359,6 +470,10 @@ result_valid(struct ctx *c, const cst_bundle_info *info,
 		json_u64(&c->j, info->anchored_runs);
 		json_key(&c->j, "given_checkpoints");
 		json_u64(&c->j, c->ngiven);
+		json_key(&c->j, "version");
+		json_u64(&c->j, info->version);
+		if (info->version == 2)
+			report_note(c, info);
 		json_key(&c->j, "result");
 		json_cstring(&c->j, "valid");
 		json_end_object(&c->j);
@@ -386,6 +501,8 @@ result_valid(struct ctx *c, const cst_bundle_info *info,
 	    "given anchors; the maker's note and time.\n",
 	    created, info->record_count, cid, info->cert_count,
 	    kfpr, info->block_count, info->runs, info->given_runs);
+	if (info->version == 2)
+		report_note(c, info);
 	if (info->anchored_runs > 0)
 		fprintf(c->out, "Not an anchor: %u run(s) end at the head of a "
 		    "checkpoint the bundle itself carries.  Such a checkpoint "
@@ -393,14 +510,15 @@ result_valid(struct ctx *c, const cst_bundle_info *info,
 		    "that signs the blocks: whoever held that key could have "
 		    "made both, so it proves nothing the blocks do not.\n",
 		    info->anchored_runs);
-	if (c->ngiven == 0)
-		fprintf(c->out, "Not proven: that the blocks are those the "
+	if (c->ngiven == 0 && info->note_blocks < info->block_count)
+		fprintf(c->out, "Not proven: that the blocks %sare those the "
 		    "collector sealed rather than ones signed with a stolen "
 		    "epoch key, which can sign any block number from the "
 		    "start of its epoch on.  No checkpoint was given: give "
 		    "one kept off the machine (--checkpoint FILE) to prove "
-		    "every block up to its head.\n");
-	else
+		    "every block up to its head.\n", info->note_blocks > 0 ?
+		    "no note anchors " : "");
+	else if (c->ngiven > 0)
 		fprintf(c->out, "Blocks after block %llu (the head of the "
 		    "newest checkpoint given), if any, rest on epoch key "
 		    "signatures only: a stolen epoch key could have made "
@@ -425,6 +543,8 @@ result_invalid(struct ctx *c, int rc, const cst_bundle_info *info)
 		json_i64(&c->j, info->entry);
 		json_key(&c->j, "offset");
 		json_u64(&c->j, info->offset);
+		json_key(&c->j, "block_no");
+		json_i64(&c->j, info->block_no);
 		json_end_object(&c->j);
 		return;
 	}
@@ -434,8 +554,14 @@ result_invalid(struct ctx *c, int rc, const cst_bundle_info *info)
 	    info->part != NULL ? info->part : "-");
 	if (info->entry >= 0)
 		fprintf(c->out, " entry %lld", (long long)info->entry);
+	if (info->block_no >= 0)
+		fprintf(c->out, " (block %lld)", (long long)info->block_no);
 	fprintf(c->out, " at byte offset %llu.  Nothing in it is proven, and "
 	    "no record of it is listed.\n", (unsigned long long)info->offset);
+	if (c->wbad != NULL)
+		fprintf(c->out, "A cosignature line of witness %s on the note "
+		    "checkpoint does not verify: forged or altered.\n",
+		    c->wbad);
 	if (info->rule != NULL && strcmp(info->rule, "R-BND-12") == 0 &&
 	    info->part != NULL && strcmp(info->part, "block") == 0)
 		fprintf(c->out, "That block is at or below the head of a "
@@ -464,7 +590,8 @@ usage(void)
 {
 
 	fprintf(stderr, "usage: custody-verify --bundle FILE --root ROOT.pub "
-	    "[--root-fpr HEX] [--checkpoint FILE]... [--json] [--report "
+	    "[--root-fpr HEX] [--checkpoint FILE]... [--witness KEY]... "
+	    "[--quorum N] [--json] [--report "
 	    "FILE] [--records] [--records-out FILE [--records-format "
 	    "jsonl|raw]]\n    [--case ID] [--exhibit REF] [--examiner NAME] "
 	    "[--organisation NAME] [--case-dir DIR]\n");
@@ -503,6 +630,9 @@ struct bargs {
 	int recfmt;
 	const char **gpaths;    /* --checkpoint FILEs; the array to free */
 	size_t ngp;
+	cst_note_vkey *wkeys;   /* --witness; the array to free */
+	size_t nwkeys;
+	long quorum;            /* --quorum; 0: all the witness keys */
 	int json, records;
 	struct vcase cs;
 };
@@ -528,10 +658,13 @@ bundle_args(int argc, char **argv, struct bargs *a)
 		{ "exhibit", required_argument, NULL, 'E' },
 		{ "examiner", required_argument, NULL, 'X' },
 		{ "organisation", required_argument, NULL, 'O' },
+		{ "witness", required_argument, NULL, 'w' },
+		{ "quorum", required_argument, NULL, 'Q' },
 		{ NULL, 0, NULL, 0 },
 	};
 	const char **np, **field;
-	char why[256];
+	cst_note_vkey *wk;
+	char why[256], *end;
 	int ch;
 
 	memset(a, 0, sizeof(*a));
@@ -566,6 +699,33 @@ bundle_args(int argc, char **argv, struct bargs *a)
 			a->gpaths = np;
 			a->gpaths[a->ngp++] = optarg;
 			break;
+		case 'w':
+			if (a->nwkeys >= 64) {
+				fprintf(stderr, "custody-verify: at most 64 "
+				    "--witness keys\n");
+				return (EXIT_USAGE);
+			}
+			if ((wk = realloc(a->wkeys, (a->nwkeys + 1) *
+			    sizeof(*wk))) == NULL)
+				return (EXIT_IO);
+			a->wkeys = wk;
+			if (wv_key_parse(optarg, &a->wkeys[a->nwkeys]) != 0) {
+				fprintf(stderr, "custody-verify: --witness "
+				    "takes a witness's verifier key (NAME+ID+"
+				    "KEY, cosignature/v1), or a file holding "
+				    "it\n");
+				return (EXIT_USAGE);
+			}
+			a->nwkeys++;
+			break;
+		case 'Q':
+			a->quorum = strtol(optarg, &end, 10);
+			if (*end != '\0' || a->quorum < 1) {
+				fprintf(stderr, "custody-verify: --quorum "
+				    "takes a number of witnesses, 1 or more\n");
+				return (EXIT_USAGE);
+			}
+			break;
 		case 'C':
 		case 'E':
 		case 'X':
@@ -595,6 +755,11 @@ bundle_args(int argc, char **argv, struct bargs *a)
 	}
 	if (a->recout != NULL && a->recfmt == 0)
 		a->recfmt = RECORDS_JSONL;
+	if (a->quorum > (long)a->nwkeys) {
+		fprintf(stderr, "custody-verify: --quorum is larger than the "
+		    "number of --witness keys\n");
+		return (EXIT_USAGE);
+	}
 	return (EXIT_OK);
 }
 
@@ -651,7 +816,7 @@ bundle_check_main(int argc, char **argv)
 	struct bargs a;
 	cst_digests dig;
 	char kfpr[2 * CST_FPR_LEN + 1];
-	cst_bundle_cb cb = { on_block, on_record, on_checkpoint };
+	cst_bundle_cb cb = { on_block, on_record, on_checkpoint, on_note };
 	cst_bundle_info info;
 	cst_root_pub root;
 	cst_checkpoint *given = NULL;
@@ -665,8 +830,12 @@ bundle_check_main(int argc, char **argv)
 	access_command(argc, argv, command, sizeof(command));
 	if ((status = bundle_args(argc, argv, &a)) != EXIT_OK) {
 		free(a.gpaths);
+		free(a.wkeys);
 		return (status);
 	}
+	c.wkeys = a.wkeys;
+	c.nwkeys = a.nwkeys;
+	c.quorum = a.quorum > 0 ? (unsigned)a.quorum : (unsigned)a.nwkeys;
 	c.json = a.json;
 	c.records = a.records;
 	c.cs = a.cs;
@@ -675,6 +844,7 @@ bundle_check_main(int argc, char **argv)
 	if (sodium_init() < 0 || (a.ngp > 0 && (given = calloc(a.ngp,
 	    sizeof(*given))) == NULL)) {
 		free(a.gpaths);
+		free(a.wkeys);
 		return (EXIT_IO);
 	}
 	for (i = 0; i < a.ngp; i++) {
@@ -727,6 +897,13 @@ bundle_check_main(int argc, char **argv)
 	c.info = &info;
 	rc = cst_bundle_verify_given(m.p, m.len, &root, given, c.ngiven, &cb,
 	    &c, &info);
+	if (rc != 0 && c.wbad != NULL) {
+		/* on_note refused it before anything was listed. */
+		info.rule = "R-BND-18";
+		info.part = "note_checkpoint";
+		info.entry = -1;
+		info.block_no = -1;
+	}
 	if (c.json || rc == 0)
 		enter(&c, 4);
 	status = report_result(&c, rc, &info, &root, kfpr);
@@ -766,5 +943,6 @@ out0:
 		cst_checkpoint_close(&given[i]);
 	free(given);
 	free(a.gpaths);
+	free(a.wkeys);
 	return (status);
 }

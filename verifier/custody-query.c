@@ -448,6 +448,8 @@ sink_close(struct query_sink *k, struct query_store *s, struct segidx *sx)
 	free(k->tailends);
 	cst_buf_close(&k->tailbuf);
 	cst_bundle_writer_free(k->bw);
+	query_bundle_anchor_free(k->anchor);
+	free(k->bidx);
 }
 
 /*

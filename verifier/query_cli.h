@@ -68,6 +68,8 @@ struct query_opts {
 int query_opts_parse(int argc, char **argv, struct query_opts *o);
 
 /* What the main thread does with the jobs, in order. */
+struct query_anchor;
+
 struct query_sink {
 	struct query_opts *o;   /* borrowed */
 	struct query_store *s;  /* borrowed */
@@ -90,6 +92,11 @@ struct query_sink {
 	/* --bundle */
 	cst_bundle_writer *bw;
 	size_t last_bundled;  /* store index + 1 of the last block added */
+	size_t *bidx;         /* store indexes of the blocks added */
+	size_t nbidx, bidxcap;
+	/* the note checkpoint that anchors them (SPEC 11.4), owned */
+	struct query_anchor *anchor;
+	int anchor_state;     /* 0 not looked for, 1 found, -1 none */
 	uint64_t brecords;
 	/* several stores: matches go to the merge, not to stdout */
 	struct query_merge_chan *merge;
@@ -125,8 +132,14 @@ void query_hist_print(const struct query_sink *k, int64_t step);
 /* Adds block bi (store index) of k->s to k's bundle.  0 or an error. */
 int query_bundle_block(struct query_sink *k, size_t bi);
 
-/* Joins the bundle's run up to block upto (store index, exclusive). */
+/*
+ * Joins the bundle's run up to block upto (store index, exclusive); not
+ * below the size of a note checkpoint that anchors the blocks instead.
+ */
 int query_bundle_join(struct query_sink *k, size_t upto);
+
+/* Frees the note anchor of a bundle; NULL is a no-op. */
+void query_bundle_anchor_free(struct query_anchor *a);
 
 /*
  * Finishes k's bundle: joins it to the latest checkpoint, checks it as

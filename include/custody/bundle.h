@@ -4,7 +4,7 @@
  *
  * The writer is given blocks and records in chain order by a caller that
  * has already verified them (custody-query); the verifier trusts nothing
- * but the root key and checks every rule R-BND-1..R-BND-11 before it
+ * but the root key and checks every rule R-BND-1..R-BND-17 before it
  * hands a single record to its caller.
  */
 #ifndef CUSTODY_BUNDLE_H
@@ -30,6 +30,9 @@
 #define CST_BND_MAX_RECORDS (1u << 24) /* R-BND-1 */
 #define CST_BND_MAX_CHECKPOINTS 64u    /* R-BND-1 */
 #define CST_BND_MAX_CKP_LEN 65536u     /* R-BND-1 */
+#define CST_BND_MAX_LOGCERT_LEN 4096u  /* R-BND-13 */
+#define CST_BND_MAX_TNOTE_LEN 65536u   /* R-BND-13 */
+#define CST_BND_PROOF_HDR_LEN 24       /* R-BND-13 */
 
 typedef struct cst_bundle_writer cst_bundle_writer;
 
@@ -86,6 +89,26 @@ int cst_bundle_writer_checkpoint(cst_bundle_writer *w, const char *text,
     size_t len);
 
 /*
+ * Makes the bundle version 2 (SPEC 11.4): logcert[0..cert_len) is the
+ * log.cert text, LF included, and tnote[0..tnote_len) the note checkpoint
+ * of tree size `size` as stored, cosignatures included (both borrowed,
+ * copied; the caller has verified them).  Returns 0, CST_EINVAL (given
+ * twice), CST_ETOOBIG or CST_ENOMEM.
+ */
+int cst_bundle_writer_anchor(cst_bundle_writer *w, const char *logcert,
+    size_t cert_len, const char *tnote, size_t tnote_len, uint64_t size);
+
+/*
+ * Adds the inclusion proof path[0..path_len) (borrowed, copied) of block
+ * block_no in the chain tree of the anchor's size (R-BND-16).  block_no
+ * must be that of a block added, below the size, and greater than that
+ * of the proof added before.  Returns 0, CST_EINVAL (no anchor, order,
+ * range, path length) or CST_ENOMEM.
+ */
+int cst_bundle_writer_proof(cst_bundle_writer *w, uint64_t block_no,
+    const uint8_t (*path)[CST_HASH_LEN], size_t path_len);
+
+/*
  * Appends the bundle to out (borrowed) and, when digest is not NULL,
  * writes its trailer there.  Returns 0, CST_EINVAL (no block, or a block
  * whose epoch has no certificate) or CST_ENOMEM.  w may be freed after.
@@ -117,24 +140,35 @@ typedef struct cst_bundle_info {
 	/* Runs joined to a checkpoint given to the verifier (R-BND-12). */
 	uint32_t given_runs;
 
+	/* Version 2 (SPEC 11.4); all zero in a version 1 bundle. */
+	uint16_t version;
+	uint32_t proof_count;
+	uint32_t note_blocks;            /* block entries the note anchors */
+	uint64_t tree_size;              /* the note's N */
+	uint8_t tree_root[CST_HASH_LEN]; /* the note's R */
+	const uint8_t *tnote;            /* the note checkpoint, tnote_len bytes */
+	uint32_t tnote_len;
+
 	/* On failure: the first rule broken and where. */
 	const char *rule;                /* "R-BND-5"; NULL on success */
 	const char *part;                /* "header", "cert", "block", ... */
 	int64_t entry;                   /* index within part, -1 if none */
+	int64_t block_no;                /* the block it names, -1 if none */
 	uint64_t offset;                 /* byte offset of that entry */
 } cst_bundle_info;
 
 /*
  * Callbacks, each optional (NULL), called only once the whole bundle has
- * verified, in file order: every block, then every record, then every
- * checkpoint.  A callback returning nonzero stops the walk and
- * cst_bundle_verify returns that value.  Every pointer borrows from the
+ * verified: the note checkpoint (version 2), then every block, then every
+ * record, then every checkpoint.  A callback returning nonzero stops the
+ * walk and cst_bundle_verify returns that value.  Every pointer borrows from the
  * bundle buffer or from the verifier and is valid during the call only.
  */
 /* The bits of a block's anchored, in cst_bundle_cb. */
 enum {
 	CST_BND_CARRIED = 1,  /* a checkpoint the bundle carries (R-BND-10) */
 	CST_BND_GIVEN = 2,    /* a checkpoint given to the verifier (R-BND-12) */
+	CST_BND_NOTE = 4,     /* the note checkpoint of the bundle (R-BND-17) */
 };
 
 typedef struct cst_bundle_cb {
@@ -147,6 +181,13 @@ typedef struct cst_bundle_cb {
 	/* anchor: index of the block entry that is its head, or -1. */
 	int (*checkpoint)(void *arg, uint32_t index, const cst_checkpoint *cp,
 	    int64_t anchor);
+	/*
+	 * Version 2 only, called first: the note checkpoint text[0..len),
+	 * cosignature lines included, of tree size `size` and root `root`
+	 * (R-BND-15).
+	 */
+	int (*note)(void *arg, const uint8_t *text, size_t len, uint64_t size,
+	    const uint8_t root[CST_HASH_LEN]);
 } cst_bundle_cb;
 
 /*
@@ -156,8 +197,9 @@ typedef struct cst_bundle_cb {
  * CST_ECORRUPT, CST_ETRUNC, CST_EVERSION or CST_ETOOBIG (structure,
  * R-BND-1, R-BND-4, R-BND-7, R-BND-8), CST_EHASH (trailer, Merkle path),
  * CST_EFOREIGN (R-BND-2), CST_ESIG (R-BND-3, R-BND-5, R-BND-10),
- * CST_ECHAIN or CST_ESEQ (R-BND-6, R-BND-10), CST_ENOMEM, or a
- * callback's value.
+ * CST_ECHAIN or CST_ESEQ (R-BND-6, R-BND-10), CST_EPARSE, CST_EFOREIGN,
+ * CST_ENOENT or CST_ESIG (R-BND-14, R-BND-15), CST_EHASH (R-BND-16, part
+ * "proof", entry the proof's index), CST_ENOMEM, or a callback's value.
  */
 int cst_bundle_verify(const uint8_t *buf, size_t len,
     const cst_root_pub *root, const cst_bundle_cb *cb, void *arg,

@@ -51,6 +51,19 @@ on_record(void *arg, uint32_t block_index, const cst_blk_hdr *h,
 }
 
 static int
+on_note(void *arg, const uint8_t *text, size_t len, uint64_t size,
+    const uint8_t root[CST_HASH_LEN])
+{
+	uint8_t sink = root[0];
+	size_t i;
+
+	(void)arg;
+	for (i = 0; i < len; i++)
+		sink ^= text[i];
+	return (sink == 0 && size == 0 ? -1 : 0);
+}
+
+static int
 on_checkpoint(void *arg, uint32_t index, const cst_checkpoint *cp,
     int64_t anchor)
 {
@@ -65,7 +78,7 @@ on_checkpoint(void *arg, uint32_t index, const cst_checkpoint *cp,
 int
 LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-	cst_bundle_cb cb = { on_block, on_record, on_checkpoint };
+	cst_bundle_cb cb = { on_block, on_record, on_checkpoint, on_note };
 	cst_bundle_info info;
 	cst_root_pub root;
 	static int inited;

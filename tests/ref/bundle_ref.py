@@ -1,13 +1,16 @@
 #!/usr/bin/python3
 """Reference verifier for evidence bundles, from SPEC.md section 11 alone.
 
-    bundle_ref.py --root ROOT.pub [--checkpoint FILE ...] BUNDLE
+    bundle_ref.py --root ROOT.pub [--checkpoint FILE ...]
+                  [--witness VKEY ... [--quorum N]] BUNDLE
 
 prints `valid` or `invalid RULE: why` and exits 0 or 1 (2: usage).  As
 custody_ref.py does for stores, it shares no code with the C verifier;
 it uses custody_ref.py's readings of sections 1 to 8.
 """
 
+import base64
+import hashlib
 import os
 import struct
 import sys
@@ -28,6 +31,9 @@ MAX_RECORDS = 1 << 24
 MAX_CKPS = 64
 MAX_CKP_LEN = 65536
 MAX_RECORD = 67108864
+MAX_LOGCERT = 4096
+MAX_TNOTE = 65536
+PROOF_HDR = struct.Struct("<QQB7s")
 
 
 class Invalid(Exception):
@@ -60,17 +66,84 @@ def path_root(leaf_hash, m, n, path):
     return r if sn == 0 else None
 
 
-def verify_bundle(data, chain_id, root_pk, given=()):
+def parse_vkey(text):
+    """A C2SP verifier key NAME+ID+KEY of a cosignature/v1 key:
+    (name, key_id, pk) or None."""
+    parts = text.strip().split("+", 2)
+    if len(parts) != 3 or not ref.note_name_ok(parts[0]):
+        return None
+    raw = ref.b64decode_strict(parts[2])
+    if raw is None or len(raw) != 33 or raw[0] != 4:
+        return None
+    kid = ref.note_key_id(parts[0], 4, raw[1:])
+    if kid.hex() != parts[1]:
+        return None
+    return parts[0], kid, raw[1:]
+
+
+def cosigned(text, sigs, wkey):
+    """R-NOTE-8 for one witness key: True (valid line), False (none),
+    or raises Invalid (a line of that key does not verify)."""
+    name, kid, pk = wkey
+    found = False
+    for sname, key_id, sig in sigs:
+        if sname != name or key_id != kid:
+            continue
+        need(len(sig) == 72, "R-BND-18", "cosignature of %s malformed" % name)
+        t = struct.unpack(">Q", sig[:8])[0]
+        msg = b"cosignature/v1\ntime %d\n" % t + text
+        need(ref.ed25519_ok(pk, msg, sig[8:]), "R-BND-18",
+             "cosignature of %s does not verify" % name)
+        found = True
+    return found
+
+
+def verify_anchor(take, chain_id, root_pk):
+    """R-BND-14 and R-BND-15: (N, R, note text, signature lines)."""
+    (n,) = struct.unpack("<I", take(4, "log certificate length"))
+    need(1 <= n <= MAX_LOGCERT, "R-BND-13", "log certificate length")
+    raw = take(n, "log certificate")
+    need(raw.endswith(b"\n"), "R-BND-14", "log certificate without its LF")
+    c = ref.parse_log_cert(raw)
+    need(not isinstance(c, str), "R-BND-14", str(c))
+    cid, pk, sig = c
+    need(cid == chain_id, "R-BND-14", "log certificate of another chain")
+    need(ref.ed25519_ok(root_pk, ref.D_LOGCERT + cid + pk, sig), "R-BND-14",
+         "log certificate not signed by the root key")
+    (n,) = struct.unpack("<I", take(4, "note length"))
+    need(1 <= n <= MAX_TNOTE, "R-BND-13", "note length")
+    note = ref.parse_note(take(n, "note"))
+    need(not isinstance(note, str), "R-BND-15", str(note))
+    text, sigs = note
+    origin = "custody/" + chain_id.hex()
+    body = ref.parse_note_ckpt(text, origin)
+    need(not isinstance(body, str), "R-BND-15", str(body))
+    kid = ref.note_key_id(origin, 1, pk)
+    mine = [sg for name, key_id, sg in sigs if name == origin and
+            key_id == kid]
+    need(mine, "R-BND-15", "no signature by the certified log key")
+    for sg in mine:
+        need(len(sg) == 64 and ref.ed25519_ok(pk, text, sg), "R-BND-15",
+             "log signature does not verify")
+    return body[0], body[1], text, sigs
+
+
+def verify_bundle(data, chain_id, root_pk, given=(), witnesses=(),
+                  quorum=None, out=None):
     """Raises Invalid at the first rule broken; returns the number of runs
-    a given checkpoint anchors."""
+    a given checkpoint anchors.  out (a dict), when given, receives what
+    version 2 adds: tree_size, note_blocks, cosigned."""
     need(len(data) >= 96, "R-BND-1", "shorter than 96 bytes")
     end = len(data) - 32
     need(ref.H(D_BUNDLE, data[:end]) == data[end:], "R-BND-1",
          "trailer is not the digest")
     (magic, version, hlen, flags, cid, _created, note_len, ncert, nblk,
      nrec, nckp, reserved) = HDR.unpack_from(data, 0)
-    need(magic == b"CUSTBND\x00" and version == 1 and hlen == 64 and
-         flags == 0 and reserved == 0, "R-BND-1", "header")
+    need(magic == b"CUSTBND\x00" and version in (1, 2) and hlen == 64 and
+         flags == 0 and (version == 2 or reserved == 0), "R-BND-1",
+         "header")
+    nproof = reserved if version == 2 else 0
+    need(version == 1 or 1 <= nproof <= nblk, "R-BND-13", "proof_count")
     need(note_len <= MAX_NOTE and 1 <= ncert <= MAX_CERTS and
          1 <= nblk <= MAX_BLOCKS and nrec <= MAX_RECORDS and
          nckp <= MAX_CKPS, "R-BND-1", "a count out of its limits")
@@ -188,7 +261,38 @@ def verify_bundle(data, chain_id, root_pk, given=()):
         need(hb is None or (hb["hash"] == f["head"] and hb["first_seq"] +
                             hb["record_count"] == f["records"]),
              "R-BND-10", "checkpoint head")
-    need(pos == end, "R-BND-1", "bytes before the trailer")
+    # Version 2 (SPEC 11.4): R-BND-13..17.
+    note_blocks = 0
+    if version == 2:
+        size, troot, text, sigs = verify_anchor(take, chain_id, root_pk)
+        prev = None
+        for i in range(nproof):
+            bno, tsize, plen, res = PROOF_HDR.unpack(take(24, "proof"))
+            need(plen <= 64, "R-BND-13", "proof %d: path length" % i)
+            path = [take(32, "proof path") for _ in range(plen)]
+            need(res == bytes(7), "R-BND-16", "proof %d: reserved" % i)
+            need(prev is None or bno > prev, "R-BND-16", "proof order")
+            prev = bno
+            need(bno in by_no, "R-BND-16", "proof %d: block %d is not in "
+                 "the bundle" % (i, bno))
+            need(tsize == size and bno < size, "R-BND-16",
+                 "proof %d: block %d, tree size %d, note of %d"
+                 % (i, bno, tsize, size))
+            b = by_no[bno]
+            need(path_root(ref.H(b"\x00", b["hash"]), bno, size, path)
+                 == troot, "R-BND-16", "proof of block %d does not give "
+                 "the note's root" % bno)
+            # R-BND-17: the block and those before it in its run.
+            for a in blocks:
+                if a["run"] == b["run"] and a["block_no"] <= bno:
+                    a["note"] = True
+        note_blocks = sum(1 for a in blocks if a.get("note"))
+        n_cosigned = sum(1 for w in witnesses if cosigned(text, sigs, w))
+        if out is not None:
+            out.update(tree_size=size, note_blocks=note_blocks,
+                       cosigned=n_cosigned)
+    need(pos == end, "R-BND-13" if version == 2 else "R-BND-1",
+         "bytes before the trailer")
 
     # R-BND-12: checkpoints given.
     anchored = set()
@@ -213,11 +317,24 @@ def verify_bundle(data, chain_id, root_pk, given=()):
 
 
 def main(argv):
-    root, given, rest, i = None, [], [], 1
+    root, given, rest, wit, quorum, i = None, [], [], [], None, 1
     while i < len(argv):
-        if argv[i] in ("--root", "--checkpoint") and i + 1 < len(argv):
+        if argv[i] in ("--root", "--checkpoint", "--witness", "--quorum") \
+                and i + 1 < len(argv):
             if argv[i] == "--root":
                 root = argv[i + 1]
+            elif argv[i] == "--witness":
+                arg = argv[i + 1]
+                if os.path.isfile(arg):
+                    arg = open(arg).readline()
+                w = parse_vkey(arg)
+                if w is None:
+                    print("bundle_ref: bad witness key %r" % arg,
+                          file=sys.stderr)
+                    return 2
+                wit.append(w)
+            elif argv[i] == "--quorum":
+                quorum = int(argv[i + 1])
             else:
                 given.append(argv[i + 1])
             i += 2
@@ -234,12 +351,20 @@ def main(argv):
     except (OSError, ref.UsageError) as e:
         print("bundle_ref: %s" % e, file=sys.stderr)
         return 2
+    out = {}
     try:
-        n = verify_bundle(data, chain_id, pk, texts)
+        n = verify_bundle(data, chain_id, pk, texts, wit, quorum, out)
     except Invalid as e:
         print("invalid %s" % e)
         return 1
     print("valid, %d run(s) anchored by a checkpoint given" % n)
+    if out:
+        q = quorum if quorum is not None else len(wit)
+        print("note checkpoint of %d blocks anchors %d block(s); %d "
+              "witness(es) cosigned it%s" % (
+                  out["tree_size"], out["note_blocks"], out["cosigned"],
+                  "" if not wit else ", %switnessed" %
+                  ("" if out["cosigned"] >= q else "not ")))
     return 0
 
 

@@ -19,6 +19,10 @@ CUSTODY_SOURCE_DIR, CUSTODY_BUILD_DIR and CUSTODY_VERIFY in the environment.
    only the current epoch key (tests/tools/forge_bundle.py) is valid alone
    and invalid by R-BND-12 given an off-machine checkpoint; genuine
    bundles from custody-query; single bit flips with the trailer redone.
+   Version 2 bundles (SPEC 11.4) from a store with note checkpoints: the
+   forgeries of tests/tools/forge_bundle_note.py (R-BND-14..16), witness
+   cosignatures counted and a forged one refused (R-BND-18), and a bundle
+   whose newest blocks are joined to latest.ckpt past the note's size.
 Wherever the C verifier exists, its verdict must agree with the reference
 verdict on every store above.
 
@@ -895,24 +899,32 @@ def test_readings(tmp):
 # --- 5. Evidence bundles (SPEC section 11) -------------------------------------
 
 
-def bundle_both(name, bundle, root, want, rule=None, checkpoints=()):
+def bundle_both(name, bundle, root, want, rule=None, checkpoints=(),
+                witnesses=(), cosigned=None):
     """The reference bundle verdict must be `want` ("valid"/"invalid",
-    failing `rule` when given), and the C verifier must agree."""
+    failing `rule` when given), and the C verifier must agree; with
+    witness keys (verifier key texts), both must count `cosigned`."""
     chain_id, pk = ref.parse_root_pub(open(root, "rb").read())
     texts = [open(c, "rb").read() for c in checkpoints]
+    out = {}
     try:
-        bref.verify_bundle(open(bundle, "rb").read(), chain_id, pk, texts)
+        bref.verify_bundle(open(bundle, "rb").read(), chain_id, pk, texts,
+                           [bref.parse_vkey(w) for w in witnesses], None,
+                           out)
         verdict, got = "valid", None
     except bref.Invalid as e:
         verdict, got = "invalid", e.rule
     T.check("ref bundle %s: %s %s" % (name, verdict, got or ""),
-            verdict == want and (rule is None or got == rule),
-            "want %s %s" % (want, rule or ""))
+            verdict == want and (rule is None or got == rule) and
+            (cosigned is None or out.get("cosigned") == cosigned),
+            "want %s %s, %s cosigned" % (want, rule or "", cosigned))
     if not have_c_verifier():
         return
     cmd = [VERIFY, "--bundle", bundle, "--root", root, "--json"]
     for c in checkpoints:
         cmd += ["--checkpoint", c]
+    for w in witnesses:
+        cmd += ["--witness", w]
     p = subprocess.run(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                        timeout=C_TIMEOUT)
     try:
@@ -921,8 +933,11 @@ def bundle_both(name, bundle, root, want, rule=None, checkpoints=()):
     except (ValueError, KeyError, UnicodeDecodeError):
         cv, crule = None, None
     ok = cv == verdict and p.returncode == (0 if cv == "valid" else 1)
-    if ok and rule == "R-BND-12":
+    if ok and rule in ("R-BND-12", "R-BND-14", "R-BND-15", "R-BND-16",
+                       "R-BND-18"):
         ok = crule == rule
+    if ok and cosigned is not None:
+        ok = j.get("note_checkpoint", {}).get("cosigned") == cosigned
     T.check("C   bundle %s: %s %s" % (name, cv, crule or ""), ok,
             "exit %d; reference says %s %s" % (p.returncode, verdict,
                                                got or ""))
@@ -985,6 +1000,73 @@ def test_bundles(tmp):
                     "invalid")
 
 
+def test_bundles_note(tmp):
+    """Version 2 bundles (SPEC 11.4): a store with note checkpoints gives
+    inclusion proofs instead of runs of headers; forgeries of each new
+    part fail in both verifiers."""
+    mk = os.path.join(BUILD, "custody-mkstore")
+    query = os.path.join(BUILD, "custody-query")
+    if not (BUILD and os.path.isfile(mk) and os.path.isfile(query)):
+        print("# skip: no custody-mkstore or custody-query")
+        return
+    sys.path.insert(0, os.path.join(SOURCE, "tests", "tools"))
+    import forge_bundle_note as fbn
+    d = os.path.join(tmp, "bnd2")
+    subprocess.run([mk, d, "--events", "2000", "--block-records", "8",
+                    "--segments", "2", "--epochs", "2", "--checkpoint-every",
+                    "16", "--seed", str(SEED), "--log-key"], check=True,
+                   stdout=subprocess.DEVNULL, timeout=C_TIMEOUT)
+    root = os.path.join(d, "keys", "root.pub")
+    g = os.path.join(tmp, "g2.cbnd")
+    # Records of three blocks: three proofs, no run up to a checkpoint.
+    subprocess.run([query, d, "--seq", "6..20", "--bundle", g],
+                   check=True, stdout=subprocess.DEVNULL,
+                   stderr=subprocess.DEVNULL, timeout=C_TIMEOUT)
+    data = open(g, "rb").read()
+    T.check("bundle of a store with notes is version 2",
+            struct.unpack_from("<H", data, 8)[0] == 2, "version")
+    bundle_both("note anchored", g, root, "valid")
+    for name, (b, rule) in sorted(fbn.forgeries(data).items()):
+        x = os.path.join(tmp, "n_%s.cbnd" % name)
+        with open(x, "wb") as f:
+            f.write(b)
+        bundle_both("note anchored, forged %s" % name, x, root, "invalid",
+                    rule)
+    # Witnesses: one cosignature, counted by both; a forged one fails.
+    prefix, cert, note, proofs = fbn.split(data)
+    sk1, vk1 = fbn.witness(b"w1", "witness.example/one")
+    _, vk2 = fbn.witness(b"w2", "witness.example/two")
+    cn = fbn.cosign(note, sk1, "witness.example/one")
+    w = os.path.join(tmp, "w2.cbnd")
+    with open(w, "wb") as f:
+        f.write(fbn.join(prefix, cert, cn, proofs))
+    bundle_both("note anchored, cosigned", w, root, "valid",
+                witnesses=[vk1, vk2], cosigned=1)
+    bad = bytearray(cn)
+    bad[-10] = ord("A") if bad[-10] != ord("A") else ord("B")
+    wb = os.path.join(tmp, "wb.cbnd")
+    with open(wb, "wb") as f:
+        f.write(fbn.join(prefix, cert, bytes(bad), proofs))
+    bundle_both("note anchored, forged cosignature", wb, root, "invalid",
+                "R-BND-18", witnesses=[vk1])
+    bundle_both("note anchored, forged cosignature, witness not given", wb,
+                root, "valid")
+    # A note older than the head: blocks below its size carry proofs, the
+    # run from its last block on is joined to latest.ckpt as in version 1.
+    os.remove(os.path.join(d, "checkpoints", "latest.note"))
+    mx = os.path.join(tmp, "mx.cbnd")
+    subprocess.run([query, d, "--seq", "1900..1990", "--bundle", mx],
+                   check=True, stdout=subprocess.DEVNULL,
+                   stderr=subprocess.DEVNULL, timeout=C_TIMEOUT)
+    T.check("mixed bundle is version 2",
+            struct.unpack_from("<H", open(mx, "rb").read(), 8)[0] == 2,
+            "version")
+    bundle_both("note anchored and a run to latest.ckpt", mx, root, "valid")
+    bundle_both("note anchored and a run to latest.ckpt, given it", mx,
+                root, "valid",
+                checkpoints=[os.path.join(d, "checkpoints", "latest.ckpt")])
+
+
 def main():
     print("# reference verifier %s" % os.path.join(HERE, "custody_ref.py"))
     if have_c_verifier():
@@ -999,6 +1081,7 @@ def main():
         test_mkstore(tmp)
         test_readings(tmp)
         test_bundles(tmp)
+        test_bundles_note(tmp)
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
     print("%d passed, %d failed" % (T.passed, T.failed))

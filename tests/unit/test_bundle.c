@@ -2,7 +2,9 @@
  * Evidence bundles (SPEC section 11): a bundle made from a chain verifies
  * with the root key alone; changing any proven byte, adding, duplicating
  * or moving a record, or using another chain's root key fails; the bundle
- * holds no byte of the records it does not disclose.
+ * holds no byte of the records it does not disclose.  Version 2 (11.4):
+ * blocks anchored by inclusion proofs under a note checkpoint, and every
+ * proven byte of the note, the log certificate and the proofs.
  */
 #include <stdint.h>
 #include <stdio.h>
@@ -18,8 +20,10 @@
 #include "custody/error.h"
 #include "custody/hash.h"
 #include "custody/keys.h"
+#include "custody/logkey.h"
 #include "custody/merkle.h"
 #include "custody/record.h"
+#include "custody/tlog.h"
 
 #define NBLOCKS 4
 #define PER 7
@@ -193,7 +197,7 @@ static const uint32_t sel_l[] = { 1, 6, 3, 0 };
 Test(bundle, verifies_and_lists_exactly_the_selection)
 {
 	struct chain c;
-	cst_bundle_cb cb = { NULL, on_record, NULL };
+	cst_bundle_cb cb = { NULL, on_record, NULL, NULL };
 	cst_bundle_info info;
 	struct seen s = { { 0 }, 0 };
 	cst_buf b;
@@ -514,4 +518,189 @@ Test(bundle, path_len_matches_rfc6962)
 	cr_assert_eq(cst_bundle_path_len(6, 7), 2);
 	cr_assert_eq(cst_bundle_path_len(4, 5), 1);
 	cr_assert_eq(cst_bundle_path_len(1023, 1024), 10);
+}
+
+/* The chain tree's node (level, index) over the four block hashes. */
+static int
+tree_node(void *arg, unsigned level, uint64_t index,
+    uint8_t out[CST_HASH_LEN])
+{
+	const struct chain *c = arg;
+	uint8_t l[CST_HASH_LEN], r[CST_HASH_LEN];
+
+	if (level == 0) {
+		cst_tlog_leaf(c->f[index].block_hash, out);
+		return (0);
+	}
+	tree_node(arg, level - 1, 2 * index, l);
+	tree_node(arg, level - 1, 2 * index + 1, r);
+	cst_merkle_node(l, r, out);
+	return (0);
+}
+
+/*
+ * Leaf 1 of blocks 0 and 2, not joined: each block with its inclusion
+ * proof under the note of the four blocks (SPEC 11.4).
+ */
+static void
+make_bundle_v2(struct chain *c, cst_buf *out)
+{
+	static const size_t bs[] = { 0, 2 };
+	static const uint32_t lv[] = { 1, 1 };
+	uint8_t path[CST_TLOG_MAX_PROOF][CST_HASH_LEN], root[CST_HASH_LEN];
+	uint8_t mpath[CST_MERKLE_MAX_DEPTH][CST_HASH_LEN];
+	cst_bundle_writer *w;
+	cst_log_key *lk;
+	cst_log_cert lc;
+	cst_buf cert, note;
+	cst_opener *o;
+	cst_record r;
+	cst_bytes enc;
+	size_t i, plen;
+
+	cr_assert_eq(cst_log_key_generate(c->root->pub.chain_id, &lk), 0);
+	cst_log_cert_make(c->root, lk->pk, &lc);
+	cst_buf_init(&cert);
+	cst_buf_init(&note);
+	cr_assert_eq(cst_log_cert_encode(&lc, &cert), 0);
+	cr_assert_eq(cst_tlog_root_at(NBLOCKS, tree_node, c, root), 0);
+	cr_assert_eq(cst_log_note_encode(lk, NBLOCKS, root, &note), 0);
+	cr_assert_not_null(o = cst_opener_new());
+	cr_assert_eq(cst_bundle_writer_new(c->root->pub.chain_id, 5000,
+	    "test", 4, &w), 0);
+	cr_assert_eq(cst_bundle_writer_certs(w, c->certs, c->ncerts), 0);
+	cr_assert_eq(cst_bundle_writer_anchor(w, (const char *)cert.p,
+	    cert.len, (const char *)note.p, note.len, NBLOCKS), 0);
+	for (i = 0; i < 2; i++) {
+		cr_assert_eq(cst_bundle_writer_block(w, &c->f[bs[i]]), 0);
+		cr_assert_eq(cst_block_open(o, &c->f[bs[i]], NULL), 0);
+		cr_assert_eq(cst_opener_record(o, lv[i], &r, &enc), 0);
+		cr_assert_eq(cst_merkle_path(cst_opener_leaves(o),
+		    cst_opener_count(o), lv[i], mpath, &plen), 0);
+		cr_assert_eq(cst_bundle_writer_record(w, lv[i], enc.p,
+		    enc.len, (const uint8_t (*)[CST_HASH_LEN])mpath, plen), 0);
+		cr_assert_eq(cst_tlog_inclusion_proof(bs[i], NBLOCKS,
+		    tree_node, c, path, &plen), 0);
+		cr_assert_eq(cst_bundle_writer_proof(w, bs[i],
+		    (const uint8_t (*)[CST_HASH_LEN])path, plen), 0);
+	}
+	cr_assert_eq(cst_bundle_writer_proof(w, 1,
+	    (const uint8_t (*)[CST_HASH_LEN])path, 2), CST_EINVAL,
+	    "R-BND-16 order");
+	cst_buf_init(out);
+	cr_assert_eq(cst_bundle_writer_finish(w, out, NULL), 0);
+	cst_bundle_writer_free(w);
+	cst_opener_free(o);
+	cst_buf_close(&cert);
+	cst_buf_close(&note);
+	cst_log_key_free(lk);
+}
+
+static int
+count_note_blocks(void *arg, uint32_t index, const cst_blk_hdr *h,
+    const uint8_t hash[CST_HASH_LEN], uint32_t run, int anchored)
+{
+	int *n = arg;
+
+	(void)index;
+	(void)h;
+	(void)hash;
+	(void)run;
+	*n += (anchored & CST_BND_NOTE) != 0;
+	return (0);
+}
+
+Test(bundle, v2_note_anchors_blocks_without_runs)
+{
+	cst_bundle_cb cb = { count_note_blocks, NULL, NULL, NULL };
+	struct chain c;
+	cst_bundle_info info;
+	cst_buf b;
+	int n = 0;
+
+	make_chain(&c);
+	make_bundle_v2(&c, &b);
+	cr_assert_eq(b.p[8], 2, "version 2");
+	cr_assert_eq(cst_bundle_verify(b.p, b.len, &c.root->pub, &cb, &n,
+	    &info), 0, "%s", info.rule);
+	cr_assert_eq(info.version, 2);
+	cr_assert_eq(info.proof_count, 2);
+	cr_assert_eq(info.tree_size, NBLOCKS);
+	cr_assert_eq(info.runs, 2);
+	cr_assert_eq(info.note_blocks, 2);
+	cr_assert_eq(n, 2);
+	cst_buf_close(&b);
+	free_chain(&c);
+}
+
+/*
+ * Every byte after the checkpoints (log certificate, note, proofs), or of
+ * the header's version and proof_count, changed with the trailer made
+ * again, fails; a version 1 reading of it (version byte set to 1) too.
+ */
+Test(bundle, v2_every_resealed_flip_of_the_anchor_fails)
+{
+	struct chain c;
+	cst_bundle_info info;
+	cst_buf b;
+	size_t i, start;
+	int rc;
+
+	make_chain(&c);
+	make_bundle_v2(&c, &b);
+	/* log certificate entry: 4 + 1 line; it starts where the text is. */
+	for (start = 0; start + 20 < b.len; start++)
+		if (memcmp(b.p + start, "custody-log-cert-v1", 19) == 0)
+			break;
+	cr_assert(start + 20 < b.len);
+	start -= 4;
+	for (i = start; i < b.len - CST_BND_TRAILER_LEN; i++) {
+		b.p[i] ^= 0x01;
+		reseal(b.p, b.len);
+		rc = cst_bundle_verify(b.p, b.len, &c.root->pub, NULL, NULL,
+		    &info);
+		cr_assert_neq(rc, 0, "resealed flip at %zu accepted", i);
+		b.p[i] ^= 0x01;
+	}
+	for (i = 8; i < 64; i += i == 8 ? 52 : 1) {
+		b.p[i] ^= 0x03;
+		reseal(b.p, b.len);
+		cr_assert_neq(cst_bundle_verify(b.p, b.len, &c.root->pub, NULL,
+		    NULL, &info), 0, "header byte %zu", i);
+		b.p[i] ^= 0x03;
+	}
+	cst_buf_close(&b);
+	free_chain(&c);
+}
+
+Test(bundle, v2_writer_refuses_proofs_that_would_not_verify)
+{
+	struct chain c;
+	cst_bundle_writer *w;
+	uint8_t path[CST_TLOG_MAX_PROOF][CST_HASH_LEN];
+
+	make_chain(&c);
+	memset(path, 0, sizeof(path));
+	cr_assert_eq(cst_bundle_writer_new(c.root->pub.chain_id, 0, "", 0,
+	    &w), 0);
+	cr_assert_eq(cst_bundle_writer_block(w, &c.f[0]), 0);
+	cr_assert_eq(cst_bundle_writer_proof(w, 0,
+	    (const uint8_t (*)[CST_HASH_LEN])path, 2), CST_EINVAL,
+	    "no anchor");
+	cr_assert_eq(cst_bundle_writer_anchor(w, "x\n", 2, "y\n", 2, 2), 0);
+	cr_assert_eq(cst_bundle_writer_anchor(w, "x\n", 2, "y\n", 2, 2),
+	    CST_EINVAL, "anchor given twice");
+	cr_assert_eq(cst_bundle_writer_proof(w, 0,
+	    (const uint8_t (*)[CST_HASH_LEN])path, 2), CST_EINVAL,
+	    "path of the wrong length");
+	cr_assert_eq(cst_bundle_writer_proof(w, 2,
+	    (const uint8_t (*)[CST_HASH_LEN])path, 1), CST_EINVAL,
+	    "block at the note's size");
+	cr_assert_eq(cst_bundle_writer_proof(w, 1,
+	    (const uint8_t (*)[CST_HASH_LEN])path, 1), CST_EINVAL,
+	    "block not added");
+	cr_assert_eq(cst_bundle_writer_proof(w, 0,
+	    (const uint8_t (*)[CST_HASH_LEN])path, 1), 0);
+	cst_bundle_writer_free(w);
+	free_chain(&c);
 }
