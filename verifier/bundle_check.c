@@ -563,12 +563,21 @@ result_invalid(struct ctx *c, int rc, const cst_bundle_info *info)
 		    "checkpoint does not verify: forged or altered.\n",
 		    c->wbad);
 	if (info->rule != NULL && strcmp(info->rule, "R-BND-12") == 0 &&
-	    info->part != NULL && strcmp(info->part, "block") == 0)
+	    info->part != NULL && strcmp(info->part, "block") == 0 &&
+	    info->proof_count == 0)
 		fprintf(c->out, "That block is at or below the head of a "
 		    "checkpoint given, but the bundle does not join it to that "
 		    "head: it is not shown to be part of the chain the "
 		    "checkpoint attests (signed with a stolen epoch key, or "
 		    "from another history).\n");
+	if (info->rule != NULL && strcmp(info->rule, "R-BND-12") == 0 &&
+	    info->proof_count > 0)
+		fprintf(c->out, "This bundle proves its blocks in its note "
+		    "checkpoint (SPEC 11.4) rather than by block headers "
+		    "joined to a checkpoint's head, so a checkpoint given "
+		    "with --checkpoint cannot vouch for them: check it with "
+		    "the witnesses' keys (--witness), or ask for a bundle "
+		    "made with custody-query --bundle-headers.\n");
 }
 
 /* The verdict of cst_bundle_verify's rc, printed; returns the status. */

@@ -196,7 +196,7 @@ anchor_find(struct query_sink *k)
 	if (k->anchor_state != 0)
 		return (0);
 	k->anchor_state = -1;
-	if (k->s->failures > 0)
+	if (k->s->failures > 0 || k->o->bundle_headers)
 		return (0);
 	if ((a = calloc(1, sizeof(*a))) == NULL)
 		return (CST_ENOMEM);

@@ -48,6 +48,7 @@ struct query_opts {
 	int64_t histogram;    /* bucket ns; 0: off */
 	const char *bundle;
 	int bundle_minimal;
+	int bundle_headers;   /* runs of headers, never a note (SPEC 11.4) */
 	int use_index;
 	int reindex;
 	int threads;

@@ -109,6 +109,11 @@ usage(FILE *f)
 "                         several stores: FILE is a prefix, one bundle\n"
 "                         per chain, FILE-<chain id>.cbnd\n"
 "      --bundle-minimal   only the blocks that hold matches\n"
+"      --bundle-headers   join every block to the checkpoint by block\n"
+"                         headers, as version 1 bundles do, instead of\n"
+"                         proving it in the store's note checkpoint: for\n"
+"                         an investigator who checks the bundle against a\n"
+"                         checkpoint kept off the machine (--checkpoint)\n"
 "      --case ID, --exhibit REF, --examiner NAME, --organisation NAME\n"
 "                         with --bundle: the case, written into the\n"
 "                         bundle's note with the command line (printable\n"
@@ -211,7 +216,8 @@ parse_u64(const char *s, uint64_t *out)
 
 enum {
 	OPT_FACILITY = 256, OPT_SEQ, OPT_PEER, OPT_KIND, OPT_SD, OPT_RAW,
-	OPT_HISTOGRAM, OPT_BUNDLE, OPT_BUNDLE_MIN, OPT_ROOT, OPT_NO_INDEX,
+	OPT_HISTOGRAM, OPT_BUNDLE, OPT_BUNDLE_MIN, OPT_BUNDLE_HEADERS, OPT_ROOT,
+	OPT_NO_INDEX,
 	OPT_REINDEX, OPT_THREADS, OPT_INTERVAL, OPT_HELP_JSON, OPT_GREP_FIXED,
 	OPT_UTC, OPT_ALL, OPT_LIMIT,
 	OPT_UID, OPT_PID, OPT_TLS_PEER, OPT_CONTROL_SOCKET, OPT_REQUIRE_ACCESS,
@@ -254,6 +260,7 @@ static const struct option longopts[] = {
 	{ "histogram", required_argument, NULL, OPT_HISTOGRAM },
 	{ "bundle", required_argument, NULL, OPT_BUNDLE },
 	{ "bundle-minimal", no_argument, NULL, OPT_BUNDLE_MIN },
+	{ "bundle-headers", no_argument, NULL, OPT_BUNDLE_HEADERS },
 	{ "case", required_argument, NULL, OPT_CASE },
 	{ "exhibit", required_argument, NULL, OPT_EXHIBIT },
 	{ "examiner", required_argument, NULL, OPT_EXAMINER },
@@ -556,6 +563,9 @@ query_opts_parse(int argc, char **argv, struct query_opts *o)
 			break;
 		case OPT_BUNDLE_MIN:
 			o->bundle_minimal = 1;
+			break;
+		case OPT_BUNDLE_HEADERS:
+			o->bundle_headers = 1;
 			break;
 		case OPT_CASE:
 		case OPT_EXHIBIT:

@@ -114,6 +114,29 @@ def body():
     rc, _ = cverify(old, root)
     h.check(rc == 0, "the header-run bundle is valid too")
 
+    # An investigator's off-machine checkpoint cannot vouch for what only
+    # the log key signed: the note-anchored bundle fails R-BND-12 against
+    # it, saying why and what to do; --bundle-headers makes one that holds.
+    given = os.path.join(ck, "latest.ckpt")
+    r = h.run([h.binary("CUSTODY_VERIFY"), "--bundle", new, "--root", root,
+               "--checkpoint", given], bound_s=60)
+    out = r.stdout.decode(errors="replace")
+    h.check(r.returncode == 1 and "R-BND-12" in out and
+            "--bundle-headers" in out,
+            f"a given checkpoint against a note-anchored bundle: R-BND-12, "
+            f"with the way out (exit {r.returncode}): {out[-400:]}")
+    hdr = os.path.join(work, "headers.cbnd")
+    r = h.run([h.binary("CUSTODY_QUERY"), d.data, "--seq", "2", "--bundle",
+               hdr, "--bundle-headers"], bound_s=60)
+    h.check(r.returncode == 0, "custody-query --bundle-headers exits 0")
+    with open(hdr, "rb") as f:
+        h.check(struct.unpack_from("<H", f.read(), 8)[0] == 1,
+                "--bundle-headers writes a version 1 bundle")
+    rc, j = cverify(hdr, root, "--checkpoint", given)
+    h.check(rc == 0 and j["result"] == "valid",
+            f"the header-run bundle holds against the given checkpoint "
+            f"(exit {rc}, {j.get('rule')})")
+
     for name, (b, rule) in sorted(fbn.forgeries(data).items()):
         x = os.path.join(work, f"forged-{name}.cbnd")
         with open(x, "wb") as f:
