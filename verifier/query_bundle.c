@@ -40,6 +40,7 @@ struct query_anchor {
 	cst_buf note;         /* the note checkpoint, as read */
 	char note_path[4096];
 	uint64_t size;
+	int cosigned;         /* the note has a witness's line (R-WIT-5) */
 	uint8_t (*lv[CST_TLOG_LEVELS + 1])[CST_HASH_LEN];
 	size_t nlv[CST_TLOG_LEVELS + 1];
 };
@@ -109,11 +110,33 @@ anchor_cert(struct query_sink *k, struct query_anchor *a, cst_log_cert *lc)
 	return (CST_ENOENT);
 }
 
+/* Nonzero when note t[0..len) has a signature line besides the log's. */
+static int
+has_cosignature(const uint8_t *t, size_t len)
+{
+	static const char dash[] = "\xe2\x80\x94 ";
+	const uint8_t *p, *end = t + len;
+	int lines = 0;
+
+	/* The signature lines follow the first empty line (C2SP signed-note). */
+	for (p = t; p + 1 < end && !(p[0] == '\n' && p[1] == '\n'); p++)
+		;
+	for (p += 2; p < end; p++) {
+		if ((size_t)(end - p) >= sizeof(dash) - 1 &&
+		    memcmp(p, dash, sizeof(dash) - 1) == 0)
+			lines++;
+		if ((p = memchr(p, '\n', (size_t)(end - p))) == NULL)
+			break;
+	}
+	return (lines > 1);
+}
+
 /*
  * The note to anchor to: of the *.note files in checkpoints/ that verify
- * with lc and whose size the store reaches, the greatest size, and at
- * that size the longest file (the numbered note with the witnesses'
- * cosignatures, R-WIT-5).
+ * with lc and whose size the store reaches, one that witnesses cosigned
+ * (R-WIT-5) before one they did not, then the greatest size, and at that
+ * size the longest file.  The cosignatures are only looked for here; the
+ * verifier checks them with the witnesses' keys (R-BND-18).
  */
 static int
 anchor_note(struct query_sink *k, struct query_anchor *a,
@@ -125,6 +148,7 @@ anchor_note(struct query_sink *k, struct query_anchor *a,
 	uint64_t size;
 	uint8_t r[CST_HASH_LEN];
 	size_t n;
+	int co;
 	DIR *d;
 
 	snprintf(dir, sizeof(dir), "%s/checkpoints", k->o->dir);
@@ -141,8 +165,12 @@ anchor_note(struct query_sink *k, struct query_anchor *a,
 		if (cst_log_note_verify((const char *)t.p, t.len, lc, &size,
 		    r) != 0 || size > k->s->nblocks)
 			continue;
-		if (size < a->size || (size == a->size && t.len <= a->note.len))
+		co = has_cosignature(t.p, t.len);
+		if (a->size > 0 && (co < a->cosigned || (co == a->cosigned &&
+		    (size < a->size || (size == a->size &&
+		    t.len <= a->note.len)))))
 			continue;
+		a->cosigned = co;
 		a->note.len = 0;
 		if (cst_buf_append(&a->note, t.p, t.len) != 0)
 			break;

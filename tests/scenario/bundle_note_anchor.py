@@ -180,6 +180,28 @@ def body():
     h.check(rc == 1 and out.startswith("invalid R-BND-18"),
             f"bundle_ref.py: forged cosignature fails: {out}")
 
+    # The writer prefers a note the witnesses cosigned to a newer one they
+    # have not cosigned yet (R-WIT-5 appends their lines to numbered notes).
+    cw = os.path.join(work, "cowork")
+    shutil.copytree(d.data, cw, ignore=shutil.ignore_patterns("*.sock"))
+    cdir = os.path.join(cw, "checkpoints")
+    numbered = sorted(f for f in os.listdir(cdir)
+                      if f.startswith("ckpt-") and f.endswith(".note"))
+    h.check(len(numbered) >= 2, f"several numbered notes ({len(numbered)})")
+    older = os.path.join(cdir, numbered[-2])
+    with open(older, "rb") as f:
+        onote = f.read()
+    with open(older, "wb") as f:
+        f.write(fbn.cosign(onote, sk1, "witness.example/one"))
+    osize = int(onote.split(b"\n")[1])
+    cb = os.path.join(work, "prefer-cosigned.cbnd")
+    query_bundle(cw, cb)
+    rc, j = cverify(cb, root, "--witness", vk1)
+    h.check(rc == 0 and j["note_checkpoint"]["size"] == osize and
+            j["note_checkpoint"]["witnessed"],
+            f"the bundle is anchored to the cosigned note of {osize} blocks, "
+            f"not the newest ({j.get('note_checkpoint')})")
+
 
 if __name__ == "__main__":
     h.main(body, bound_s=120)
