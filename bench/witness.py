@@ -6,10 +6,15 @@
    with consistency proofs (tests/scenario/lib/tlog.py), one HTTPS
    request per connection as R-WIT-1 says, for SECONDS; prints
    cosignatures per second (each one a durable state write, R-WIT-3).
-2. Ingest with witnessing off, then on (two peers that witness the
-   collector, checkpoints every 200ms): COUNT messages of 200 bytes from
-   custody-loadgen as fast as custodyd takes them; prints events/s until
-   all are durable, and how many checkpoints the peers cosigned.
+2. Ingest with witnessing off, then on, then off and on again (two
+   peers that witness the collector, checkpoints every 200ms): COUNT
+   messages of 200 bytes from custody-loadgen as fast as custodyd takes
+   them; prints events/s until all are durable and the collector's own
+   CPU seconds per million events, then waits (bounded) for the peers'
+   cosignatures, so that the "on" run is known to have been witnessed.
+   The two peer collectors run in the "off" runs too, idle, so that both
+   runs share the machine with the same processes; in the "on" runs they
+   also spend CPU answering, which on separate machines they would not.
 
    /usr/bin/python3 bench/witness.py [-s SECONDS] [-l LOGS] [-n COUNT]
 
@@ -124,9 +129,16 @@ def witness_rate(work, certs, seconds, nlogs):
     return sum(done) / el, sum(bad)
 
 
-def ingest(work, certs, count, witnessed):
-    tag = "on" if witnessed else "off"
-    names = ("a", "b", "c") if witnessed else ("a",)
+def cpu_s(pid):
+    """utime + stime of pid, in seconds (proc(5))."""
+    with open(f"/proc/{pid}/stat") as f:
+        fields = f.read().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def ingest(work, certs, count, witnessed, rnd):
+    tag = ("on" if witnessed else "off") + str(rnd)
+    names = ("a", "b", "c")
     ds, wport, wvk, logvk, wkey = {}, {}, {}, {}, {}
     for x in names:
         dd = os.path.join(work, f"{tag}-{x}")
@@ -159,51 +171,64 @@ def ingest(work, certs, count, witnessed):
                 f.write(c)
             ds[x].config = path
     else:
-        path = os.path.join(ds["a"].work, "custodyd.conf")
-        with open(path, "w") as f:
-            f.write(conf)
-        ds["a"].config = path
+        for x in names:
+            path = os.path.join(ds[x].work, "custodyd.conf")
+            with open(path, "w") as f:
+                f.write(conf)
+            ds[x].config = path
     for x in names:
         ds[x].start()
     a = ds["a"]
+    c0 = cpu_s(a.proc.pid)
     t0 = time.monotonic()
     h.loadgen(f"tcp://127.0.0.1:{a.port}", count, conns=4, bound_s=120)
     h.wait_for(lambda: a.metrics().get("custody_events_durable_total", 0)
                >= count, 120, "every event durable")
     el = time.monotonic() - t0
-    time.sleep(1)
-    m = a.metrics()
-    cos = [m.get(f'custody_witness_cosigned_size{{witness="bench/{y}"}}', 0)
-           for y in ("b", "c")] if witnessed else []
-    subs = m.get("custody_witness_submissions_total", 0)
+    cpu = (cpu_s(a.proc.pid) - c0) / (count / 1e6)
+
+    def cosigned():
+        m = a.metrics()
+        return [m.get(f'custody_witness_cosigned_size{{witness="bench/{y}"}}',
+                      0) for y in ("b", "c")]
+    cos, subs = [], 0
+    if witnessed:
+        h.wait_for(lambda: min(cosigned()) > 0, 30,
+                   "the peers' cosignatures")
+        cos = cosigned()
+        subs = a.metrics().get("custody_witness_submissions_total", 0)
     for x in names:
         ds[x].stop()
-    return count / el, subs, cos
+    return count / el, cpu, subs, cos
 
 
 def body():
     ap = argparse.ArgumentParser()
     ap.add_argument("-s", type=float, default=5.0)
     ap.add_argument("-l", type=int, default=4)
-    ap.add_argument("-n", type=int, default=1000000)
+    ap.add_argument("-n", type=int, default=3000000)
     a = ap.parse_args()
     work = h.workdir("benchwit")
     certs = tlscerts.Certs(work)
     rate, bad = witness_rate(work, certs, a.s, a.l)
-    off, _, _ = ingest(work, certs, a.n, False)
-    on, subs, cos = ingest(work, certs, a.n, True)
+    runs = []
+    for rnd in (1, 2):
+        runs.append((rnd, ingest(work, certs, a.n, False, rnd),
+                     ingest(work, certs, a.n, True, rnd)))
     print()
     print("| measure | value |")
     print("|---|---|")
     print(f"| witness: cosignatures/s ({a.l} logs, one HTTPS request per "
           f"connection, {a.s:.0f} s) | {rate:.0f} (refused: {bad}) |")
-    print(f"| ingest, witnessing off: events/s ({a.n} x 200 B, 4 conns) "
-          f"| {off:.0f} |")
-    print(f"| ingest, witnessing on (2 peers): events/s | {on:.0f} "
-          f"({on / off * 100:.0f}% of off) |")
-    print(f"| submissions during that run; sizes cosigned by b, c | "
-          f"{subs:.0f}; {cos[0]:.0f}, {cos[1]:.0f} |")
-
+    for rnd, (off, coff, _, _), (on, con, subs, cos) in runs:
+        print(f"| round {rnd}: ingest, witnessing off: events/s "
+              f"({a.n} x 200 B, 4 conns); collector CPU s per M events "
+              f"| {off:.0f}; {coff:.2f} |")
+        print(f"| round {rnd}: ingest, witnessing on (2 peers): events/s; "
+              f"collector CPU s per M events | {on:.0f} ({on / off * 100:.0f}"
+              f"% of off); {con:.2f} ({con / coff * 100:.0f}% of off) |")
+        print(f"| round {rnd}: submissions; sizes cosigned by b, c | "
+              f"{subs:.0f}; {cos[0]:.0f}, {cos[1]:.0f} |")
 
 if __name__ == "__main__":
     h.main(body, bound_s=600)
