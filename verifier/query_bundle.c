@@ -22,6 +22,7 @@
 #include "custody/hash.h"
 #include "custody/logkey.h"
 #include "custody/merkle.h"
+#include "custody/note.h"
 #include "custody/tlog.h"
 
 #include "fileout.h"
@@ -110,25 +111,21 @@ anchor_cert(struct query_sink *k, struct query_anchor *a, cst_log_cert *lc)
 	return (CST_ENOENT);
 }
 
-/* Nonzero when note t[0..len) has a signature line besides the log's. */
+/*
+ * Nonzero when note t[0..len) has a signature line besides the log's (a
+ * witness's, R-WIT-5); its syntax is cst_note_parse's (R-NOTE-2).
+ */
 static int
 has_cosignature(const uint8_t *t, size_t len)
 {
-	static const char dash[] = "\xe2\x80\x94 ";
-	const uint8_t *p, *end = t + len;
-	int lines = 0;
+	cst_note n;
+	int co;
 
-	/* The signature lines follow the first empty line (C2SP signed-note). */
-	for (p = t; p + 1 < end && !(p[0] == '\n' && p[1] == '\n'); p++)
-		;
-	for (p += 2; p < end; p++) {
-		if ((size_t)(end - p) >= sizeof(dash) - 1 &&
-		    memcmp(p, dash, sizeof(dash) - 1) == 0)
-			lines++;
-		if ((p = memchr(p, '\n', (size_t)(end - p))) == NULL)
-			break;
-	}
-	return (lines > 1);
+	if (cst_note_parse((const char *)t, len, &n) != 0)
+		return (0);
+	co = n.nsigs > 1;
+	cst_note_close(&n);
+	return (co);
 }
 
 /*
