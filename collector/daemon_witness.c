@@ -6,6 +6,7 @@
 #include <inttypes.h>
 #include <stdarg.h>
 #include <stdatomic.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <string.h>
 #include <time.h>
@@ -171,6 +172,22 @@ line(cst_buf *out, const char *fmt, ...)
 		cst_buf_append(out, buf, (size_t)n);
 }
 
+/* One counter of every peer this log submits to, labelled by its name. */
+static void
+peer_u64(cst_buf *out, struct submit *sub, const char *name,
+    const char *help, const char *type, size_t off)
+{
+	struct submit_peer_ctr *p;
+	size_t i, n = submit_npeers(sub);
+
+	line(out, "# HELP %s %s\n# TYPE %s %s\n", name, help, name, type);
+	for (i = 0; i < n; i++) {
+		p = submit_peer(sub, i);
+		line(out, "%s{witness=\"%s\"} %" PRIu64 "\n", name, p->name,
+		    atomic_load((_Atomic uint64_t *)(void *)((char *)p + off)));
+	}
+}
+
 void
 daemon_witness_metrics(struct daemon *d, cst_buf *out)
 {
@@ -199,30 +216,15 @@ daemon_witness_metrics(struct daemon *d, cst_buf *out)
 	if (d->submit == NULL)
 		return;
 	n = submit_npeers(d->submit);
-	line(out, "# HELP custody_witness_submissions_total checkpoints "
-	    "submitted to a witness\n# TYPE custody_witness_submissions_total "
-	    "counter\n");
-	for (i = 0; i < n; i++) {
-		p = submit_peer(d->submit, i);
-		line(out, "custody_witness_submissions_total{witness=\"%s\"} %"
-		    PRIu64 "\n", p->name, atomic_load(&p->submissions));
-	}
-	line(out, "# HELP custody_witness_failures_total submissions that "
-	    "got no cosignature\n# TYPE custody_witness_failures_total "
-	    "counter\n");
-	for (i = 0; i < n; i++) {
-		p = submit_peer(d->submit, i);
-		line(out, "custody_witness_failures_total{witness=\"%s\"} %"
-		    PRIu64 "\n", p->name, atomic_load(&p->failures));
-	}
-	line(out, "# HELP custody_witness_cosigned_size the tree size a "
-	    "witness last cosigned\n# TYPE custody_witness_cosigned_size "
-	    "gauge\n");
-	for (i = 0; i < n; i++) {
-		p = submit_peer(d->submit, i);
-		line(out, "custody_witness_cosigned_size{witness=\"%s\"} %"
-		    PRIu64 "\n", p->name, atomic_load(&p->cosigned_size));
-	}
+	peer_u64(out, d->submit, "custody_witness_submissions_total",
+	    "checkpoints submitted to a witness", "counter",
+	    offsetof(struct submit_peer_ctr, submissions));
+	peer_u64(out, d->submit, "custody_witness_failures_total",
+	    "submissions that got no cosignature", "counter",
+	    offsetof(struct submit_peer_ctr, failures));
+	peer_u64(out, d->submit, "custody_witness_cosigned_size",
+	    "the tree size a witness last cosigned", "gauge",
+	    offsetof(struct submit_peer_ctr, cosigned_size));
 	line(out, "# HELP custody_witness_cosigned_age_seconds seconds "
 	    "since a witness last cosigned (-1: not since start)\n# TYPE "
 	    "custody_witness_cosigned_age_seconds gauge\n");
