@@ -4,7 +4,6 @@
  */
 #include <dirent.h>
 #include <errno.h>
-#include <fcntl.h>
 #include <inttypes.h>
 #include <limits.h>
 #include <pwd.h>
@@ -19,7 +18,9 @@
 #include <sodium.h>
 
 #include "custody/buf.h"
+#include "custody/error.h"
 #include "custody/hash.h"
+#include "custody/segment.h"
 
 #include "caserec.h"
 #include "fileout.h"
@@ -408,25 +409,46 @@ put_dec(cst_buf *b, const char *key, uint64_t v)
 	return (put_line(b, key, t));
 }
 
-/* The SHA-256 of file path's bytes, read in pieces.  0 or -1, errno. */
+/*
+ * Opens path as cst_file_open_read does (a FIFO cannot block the open, a
+ * link or anything but a regular file is refused: a hostile record must
+ * not hang its reader).  0, or -1 with *why the reason.
+ */
 static int
-file_sha256(const char *path, uint8_t out[32])
+open_regular(const char *path, int *fd, const char **why)
+{
+	uint64_t size;
+	int rc;
+
+	if ((rc = cst_file_open_read(path, fd, &size)) == 0)
+		return (0);
+	*why = rc == CST_ENOENT ? strerror(ENOENT) : rc == CST_ENOTREG ?
+	    "not a regular file (a link, FIFO or device is not read)" :
+	    strerror(errno);
+	return (-1);
+}
+
+/*
+ * The SHA-256 of file path's bytes, read in pieces.  0, or -1 with *why
+ * the reason.
+ */
+static int
+file_sha256(const char *path, uint8_t out[32], const char **why)
 {
 	crypto_hash_sha256_state st;
 	static uint8_t buf[1 << 16];
 	ssize_t n;
-	int fd, e;
+	int fd;
 
-	if ((fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW)) == -1)
+	if (open_regular(path, &fd, why) != 0)
 		return (-1);
 	crypto_hash_sha256_init(&st);
 	while ((n = read(fd, buf, sizeof(buf))) != 0) {
 		if (n < 0) {
 			if (errno == EINTR)
 				continue;
-			e = errno;
+			*why = strerror(errno);
 			close(fd);
-			errno = e;
 			return (-1);
 		}
 		crypto_hash_sha256_update(&st, buf, (size_t)n);
@@ -440,6 +462,7 @@ static int
 put_files(cst_buf *b, const char *key, const char *const *paths, size_t n,
     char why[CASEREC_WHY_LEN])
 {
+	const char *fwhy;
 	uint8_t d[32];
 	char hex[65], *abs;
 	size_t i;
@@ -447,8 +470,8 @@ put_files(cst_buf *b, const char *key, const char *const *paths, size_t n,
 
 	for (i = 0; i < n; i++) {
 		if ((abs = realpath(paths[i], NULL)) == NULL ||
-		    file_sha256(abs, d) != 0) {
-			seterr(why, "%s: %s", paths[i], strerror(errno));
+		    file_sha256(abs, d, &fwhy) != 0) {
+			seterr(why, "%s: %s", paths[i], fwhy);
 			free(abs);
 			return (-1);
 		}
@@ -488,18 +511,18 @@ entry_number(const char *name)
 
 /* Reads a whole entry file, at most CASEREC_ENTRY_MAX + 1 bytes. */
 static int
-read_entry(const char *path, uint8_t **out, size_t *len)
+read_entry(const char *path, uint8_t **out, size_t *len, const char **why)
 {
 	uint8_t *p;
 	size_t n = 0;
 	ssize_t r;
-	int fd, e;
+	int fd;
 
-	if ((fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW)) == -1)
+	if (open_regular(path, &fd, why) != 0)
 		return (-1);
 	if ((p = malloc(CASEREC_ENTRY_MAX + 1)) == NULL) {
 		close(fd);
-		errno = ENOMEM;
+		*why = strerror(ENOMEM);
 		return (-1);
 	}
 	while (n < CASEREC_ENTRY_MAX + 1 &&
@@ -507,10 +530,9 @@ read_entry(const char *path, uint8_t **out, size_t *len)
 		if (r < 0) {
 			if (errno == EINTR)
 				continue;
-			e = errno;
+			*why = strerror(errno);
 			free(p);
 			close(fd);
-			errno = e;
 			return (-1);
 		}
 		n += (size_t)r;
@@ -558,6 +580,7 @@ int
 caserec_append(const char *dir, const struct caserec_new *n,
     const char *prog, char why[CASEREC_WHY_LEN])
 {
+	const char *fwhy;
 	struct passwd pw, *res = NULL;
 	char pwbuf[4096], host[256], utc[32], local[96], name[64];
 	char path[4096], hex[65];
@@ -586,8 +609,8 @@ caserec_append(const char *dir, const struct caserec_new *n,
 		if (num > 0) {
 			/* R-CASE-5: the newest entry, as it is now. */
 			snprintf(path, sizeof(path), "%s/%s", dir, name);
-			if (read_entry(path, &old, &oldlen) != 0) {
-				seterr(why, "%s: %s", path, strerror(errno));
+			if (read_entry(path, &old, &oldlen, &fwhy) != 0) {
+				seterr(why, "%s: %s", path, fwhy);
 				goto out;
 			}
 			crypto_hash_sha256(prev, old, oldlen);
@@ -687,6 +710,7 @@ put_safe(FILE *out, const char *s)
 int
 caserec_check(const char *dir, const char *head, FILE *out)
 {
+	const char *fwhy;
 	struct caserec_entry e;
 	struct listed *v = NULL, *nv;
 	struct dirent *d;
@@ -746,10 +770,9 @@ caserec_check(const char *dir, const char *head, FILE *out)
 			expect = v[i].num;
 		}
 		snprintf(path, sizeof(path), "%s/%s", dir, v[i].name);
-		if (read_entry(path, &text, &len) != 0) {
+		if (read_entry(path, &text, &len, &fwhy) != 0) {
 			fprintf(out, "  FAILED entry %" PRIu64 " (%s): cannot "
-			    "be read: %s\n", v[i].num, v[i].name,
-			    strerror(errno));
+			    "be read: %s\n", v[i].num, v[i].name, fwhy);
 			failures++;
 			have_prev = 0;
 			continue;
@@ -788,13 +811,13 @@ caserec_check(const char *dir, const char *head, FILE *out)
 			for (k = 0; k < e.nfiles; k++) {
 				struct caserec_file *f = &e.files[k];
 
-				if (file_sha256(f->path, now) != 0) {
+				if (file_sha256(f->path, now, &fwhy) != 0) {
 					fprintf(out, "  FAILED entry %" PRIu64
 					    " (%s): %s ", v[i].num,
 					    v[i].name, role_name(f->role));
 					put_safe(out, f->path);
 					fprintf(out, ": cannot be read: %s "
-					    "(R-CASE-4)\n", strerror(errno));
+					    "(R-CASE-4)\n", fwhy);
 					failures++;
 				} else if (memcmp(now, f->sha256, 32) != 0) {
 					cst_hex(f->sha256, 32, hex);

@@ -114,6 +114,28 @@ def body():
     h.check(rc == 0, "an edited newest entry is not seen without the head")
     failed(c, r"the head noted, [0-9a-f]{64}, is no entry", "--case-head",
            head, what="an edited newest entry against the head")
+    # Hostile files never hang the check: a FIFO or a link in place of an
+    # entry is reported with the reason, and so is a FIFO as an exhibit.
+    c = copy("fifo")
+    os.unlink(entry(c, 2))
+    os.mkfifo(entry(c, 2))
+    failed(c, r"entry 2 \(entry-000002.txt\): cannot be read: not a "
+           r"regular file", what="a FIFO in place of an entry")
+    c = copy("link")
+    os.unlink(entry(c, 2))
+    os.symlink(entry(case, 2), entry(c, 2))
+    failed(c, r"entry 2 \(entry-000002.txt\): cannot be read: not a "
+           r"regular file", what="a symbolic link in place of an entry")
+    fifo = os.path.join(work, "exhibit.fifo")
+    os.mkfifo(fifo)
+    c = copy("fifo-exhibit")
+    rc, _, err = cv("--case-dir", c, "--case", "OP-7", "--transfer",
+                    "--from", "A", "--to", "B", "--reason", "r", fifo)
+    h.check(rc != 0 and "not a regular file" in err and
+            not os.path.exists(entry(c, 5)),
+            f"a FIFO as an exhibit: refused with the reason, no entry "
+            f"written (exit {rc}): {err}")
+
     c = copy("garbled")
     edit(entry(c, 1), "uid ", "uid 0")
     failed(c, r"entry 1 \(entry-000001.txt\): not an entry \(R-CASE-1\)",
