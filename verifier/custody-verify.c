@@ -17,6 +17,7 @@
 #include "custody/mapguard.h"
 #include "custody/hash.h"
 #include "custody/keys.h"
+#include "custody/segment.h"
 #include "custody/verify.h"
 #include "bundle_check.h"
 #include "access.h"
@@ -388,9 +389,10 @@ static void
 read_ckp(struct args *a, const char *path, int how, int cert)
 {
 	struct ckbuf *n, *c;
-	struct stat st;
+	uint64_t size;
 	size_t cap;
 	FILE *f;
+	int fd;
 
 	if ((n = realloc(a->cks, (a->ncks + 1) * sizeof(*n))) == NULL)
 		oom();
@@ -400,12 +402,19 @@ read_ckp(struct args *a, const char *path, int how, int cert)
 	c->how = how | CST_CKP_READ_FIRST;
 	if ((c->path = strdup(path)) == NULL)
 		oom();
-	if ((f = fopen(path, "rb")) == NULL)
+	/*
+	 * As store files are opened (R-SEG-7): a FIFO, a link or a device
+	 * is not read here, and cst_verifier_check_checkpoint_file reports
+	 * it for the text left NULL.
+	 */
+	if (cst_file_open_read(path, &fd, &size) != 0)
 		return;
+	if ((f = fdopen(fd, "rb")) == NULL) {
+		close(fd);
+		return;
+	}
 	/* One byte more than the file, to see it grow past the cap. */
-	cap = fstat(fileno(f), &st) == 0 && st.st_size >= 0 &&
-	    (uint64_t)st.st_size < CKP_READ_MAX ? (size_t)st.st_size + 1 :
-	    CKP_READ_MAX + 1;
+	cap = size < CKP_READ_MAX ? (size_t)size + 1 : CKP_READ_MAX + 1;
 	if ((c->text = malloc(cap)) == NULL)
 		oom();
 	c->len = fread(c->text, 1, cap, f);

@@ -93,6 +93,23 @@ def body():
             os.mkdir(p)
         expect_r_seg_7(st, f"a {kind} named like a segment")
 
+    # FIFOs and a link named like checkpoints, a note checkpoint and a log
+    # certificate in checkpoints/: read as store files are, never waited on.
+    ck = copy(base, work, "ckpt-fifo")
+    cdir = os.path.join(ck, "checkpoints")
+    os.makedirs(cdir, exist_ok=True)
+    for n in ("ckpt-00000000000000000009.ckpt", "ckpt-00000000000000000009.note",
+              "log.cert"):
+        os.mkfifo(os.path.join(cdir, n))
+    os.symlink("/dev/zero", os.path.join(cdir, "latest.note"))
+    r = h.run([VERIFY, ck], bound_s=BOUND_S)
+    text = (r.stdout + r.stderr).decode(errors="replace")
+    h.check(r.returncode in (1, 2) and
+            text.count("not a regular file") >= 3,
+            f"custody-verify with FIFOs and a link in checkpoints/ ends and "
+            f"names them as not regular files (exit {r.returncode}):\n"
+            + text[-1500:])
+
     # A FIFO where a recovery record's quarantine file should be.
     rec = os.path.join(work, "recovery")
     mkstore(rec, "--recovery")
