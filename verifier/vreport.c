@@ -336,10 +336,17 @@ say_chain(const struct vreport *r, vreport_stmt_fn fn, void *ctx)
 		say(fn, ctx, 1, "The store holds no block yet; nothing in it "
 		    "contradicts the format.");
 	} else {
-		say(fn, ctx, 0, "The store is NOT intact: %" PRIu64 " integrity "
-		    "failure(s) were found. Each is listed with the file, the "
-		    "byte offset, the block number and the sequence range "
-		    "where it was detected.", failures_found(r, s));
+		if (failures_found(r, s) == 0)
+			/* Not intact only for want of reading: say just that. */
+			say(fn, ctx, 0, "The store is not proven intact: no "
+			    "integrity failure was found in what could be "
+			    "read, but not everything could be read.");
+		else
+			say(fn, ctx, 0, "The store is NOT intact: %" PRIu64
+			    " integrity failure(s) were found. Each is listed "
+			    "with the file, the byte offset, the block number "
+			    "and the sequence range where it was detected.",
+			    failures_found(r, s));
 		for (i = 0; i < nun; i++) {
 			if (un[i].seq_first != CST_NONE &&
 			    un[i].seq_last != CST_NONE &&

@@ -109,6 +109,10 @@ def body():
             f"custody-verify with FIFOs and a link in checkpoints/ ends and "
             f"names them as not regular files (exit {r.returncode}):\n"
             + text[-1500:])
+    h.check("not proven intact" in text and
+            "0 integrity failure(s)" not in text,
+            "with nothing failed but something unread, the report says the "
+            "store is not proven intact, not that it is not intact")
 
     # A FIFO where a recovery record's quarantine file should be.
     rec = os.path.join(work, "recovery")
