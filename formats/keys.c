@@ -285,11 +285,13 @@ read_key_file(const char *path, int secret, char **text, size_t *len)
 	char *buf;
 	size_t got = 0;
 	ssize_t n;
-	int fd, rc;
+	int fd, rc, flags;
 
 	if ((rc = sodium_ready()) != 0)
 		goto err0;
-	if ((fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY)) == -1) {
+	/* O_NONBLOCK: a FIFO named as a key never blocks the open. */
+	if ((fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY |
+	    O_NONBLOCK)) == -1) {
 		rc = cst_err_from_errno(errno);
 		goto err0;
 	}
@@ -297,9 +299,14 @@ read_key_file(const char *path, int secret, char **text, size_t *len)
 		rc = cst_err_from_errno(errno);
 		goto err1;
 	}
-	rc = CST_EIO;
+	rc = CST_ENOTREG;
 	if (!S_ISREG(st.st_mode))
 		goto err1;
+	if ((flags = fcntl(fd, F_GETFL)) == -1 ||
+	    fcntl(fd, F_SETFL, flags & ~O_NONBLOCK) == -1) {
+		rc = cst_err_from_errno(errno);
+		goto err1;
+	}
 	if (secret && (st.st_mode & (S_IRWXG | S_IRWXO)) != 0) {
 		rc = CST_EPERM;
 		goto err1;

@@ -26,19 +26,24 @@
 #include "custody/mapguard.h"
 #include "custody/segment.h"
 
-int
-cst_file_open_read(const char *path, int *fd, uint64_t *size)
+/*
+ * Opens path for reading without blocking on a FIFO (O_NONBLOCK, cleared
+ * once the file is known to be regular), following a symbolic link only
+ * when follow is set.  Returns as cst_file_open_read() does.
+ */
+static int
+open_regular(const char *path, int follow, int *fd, uint64_t *size)
 {
 	struct stat st;
-	int f, flags;
+	int f, flags, e;
 
 	f = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK |
-	    O_NOFOLLOW);
+	    (follow ? 0 : O_NOFOLLOW));
 	if (f == -1) {
 		if (errno == ENOENT)
 			return (CST_ENOENT);
 		/* O_NOFOLLOW on a symbolic link. */
-		return (errno == ELOOP ? CST_ENOTREG : CST_EIO);
+		return (errno == ELOOP && !follow ? CST_ENOTREG : CST_EIO);
 	}
 	if (fstat(f, &st) != 0)
 		goto err;
@@ -55,8 +60,44 @@ cst_file_open_read(const char *path, int *fd, uint64_t *size)
 	return (0);
 
 err:
+	e = errno;
 	close(f);
+	errno = e;
 	return (CST_EIO);
+}
+
+int
+cst_file_open_read(const char *path, int *fd, uint64_t *size)
+{
+	return (open_regular(path, 0, fd, size));
+}
+
+int
+cst_file_open_named(const char *path, const char *mode, FILE **out)
+{
+	uint64_t size;
+	int fd, rc, e;
+
+	if ((rc = open_regular(path, 1, &fd, &size)) != 0) {
+		if (rc == CST_ENOTREG)
+			errno = EINVAL;
+		return (rc);
+	}
+	if ((*out = fdopen(fd, mode)) == NULL) {
+		e = errno;
+		close(fd);
+		errno = e;
+		return (CST_EIO);
+	}
+	return (0);
+}
+
+const char *
+cst_file_why(int rc)
+{
+	if (rc == CST_ENOTREG)
+		return ("not a regular file");
+	return (strerror(errno));
 }
 
 /*

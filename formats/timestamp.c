@@ -27,6 +27,7 @@
 #include <sodium.h>
 
 #include "custody/error.h"
+#include "custody/segment.h"
 #include "custody/timestamp.h"
 
 struct cst_ts_trust {
@@ -192,15 +193,19 @@ cst_ts_trust_add_file(cst_ts_trust *t, const char *path,
     char err[CST_TS_WHY_LEN])
 {
 	BIO *bio;
+	FILE *f;
 	int rc;
 
-	errno = 0;
-	if ((bio = BIO_new_file(path, "r")) == NULL) {
-		rc = errno == ENOENT ? CST_ENOENT : CST_EIO;
-		setwhy(err, "%s: %s", path, errno != 0 ? strerror(errno) :
-		    "cannot open");
-		ERR_clear_error();
+	/* A file the investigator named: never a FIFO that hangs the read. */
+	if ((rc = cst_file_open_named(path, "r", &f)) != 0) {
+		setwhy(err, "%s: %s", path, cst_file_why(rc));
 		return (rc);
+	}
+	if ((bio = BIO_new_fp(f, BIO_CLOSE)) == NULL) {
+		fclose(f);
+		setwhy(err, "%s: out of memory", path);
+		ERR_clear_error();
+		return (CST_ENOMEM);
 	}
 	rc = add_bio(t, bio, path, err);
 	BIO_free(bio);

@@ -11,18 +11,23 @@
 #include "custody/format.h"
 #include "custody/hash.h"
 #include "custody/keys.h"
+#include "custody/segment.h"
 
 #include "root_dir.h"
 
-/* Reads a .fpr file: 32 or 64 hex digits, an LF allowed. */
+/*
+ * Reads a .fpr file: 32 or 64 hex digits, an LF allowed.  Returns 0 or
+ * cst_file_open_named()'s code.
+ */
 static int
 read_fpr(const char *path, char *hex, size_t hexlen)
 {
 	FILE *f;
 	size_t n;
+	int rc;
 
-	if ((f = fopen(path, "r")) == NULL)
-		return (-1);
+	if ((rc = cst_file_open_named(path, "r", &f)) != 0)
+		return (rc);
 	n = fread(hex, 1, hexlen - 1, f);
 	fclose(f);
 	hex[n] = '\0';
@@ -79,8 +84,8 @@ root_dir_find(const char *dir, const char *store, cst_root_pub *root,
 		    chain, chain);
 		goto err;
 	}
-	if (read_fpr(f, hex, sizeof(hex)) != 0) {
-		snprintf(why, len, "%s: %s", f, strerror(errno));
+	if ((rc = read_fpr(f, hex, sizeof(hex))) != 0) {
+		snprintf(why, len, "%s: %s", f, cst_file_why(rc));
 		goto err;
 	}
 	n = strlen(hex);

@@ -11,6 +11,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "custody/segment.h"
+
 #include "store_where.h"
 
 /* SPEC section 11: the magic of an evidence bundle (R-BND-1). */
@@ -39,7 +41,7 @@ magic(const char *path, char m[8])
 	FILE *f;
 	size_t n;
 
-	if ((f = fopen(path, "rb")) == NULL)
+	if (cst_file_open_named(path, "rb", &f) != 0)
 		return (-1);
 	n = fread(m, 1, 8, f);
 	fclose(f);

@@ -2,7 +2,6 @@
  * Detached CMS signatures of report files (vsign.h), with OpenSSL.
  */
 #include <errno.h>
-#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -15,6 +14,8 @@
 #include <openssl/evp.h>
 #include <openssl/pem.h>
 #include <openssl/x509.h>
+
+#include "custody/segment.h"
 
 #include "vsign.h"
 
@@ -40,19 +41,19 @@ vsign_new(const char *key, const char *cert, char *why, size_t n)
 	struct vsign *s;
 	struct stat st;
 	FILE *f;
-	int fd;
+	int rc;
 
 	if ((s = calloc(1, sizeof(*s))) == NULL) {
 		snprintf(why, n, "out of memory");
 		return (NULL);
 	}
-	if ((fd = open(key, O_RDONLY | O_CLOEXEC | O_NOCTTY)) == -1) {
-		snprintf(why, n, "--sign-with %s: %s", key, strerror(errno));
+	if ((rc = cst_file_open_named(key, "r", &f)) != 0) {
+		snprintf(why, n, "--sign-with %s: %s", key, cst_file_why(rc));
 		goto err0;
 	}
-	if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
-		snprintf(why, n, "--sign-with %s: not a regular file", key);
-		close(fd);
+	if (fstat(fileno(f), &st) != 0) {
+		snprintf(why, n, "--sign-with %s: %s", key, strerror(errno));
+		fclose(f);
 		goto err0;
 	}
 	/* A signing key is a secret like the collector's (DESIGN: 0600). */
@@ -60,12 +61,7 @@ vsign_new(const char *key, const char *cert, char *why, size_t n)
 		snprintf(why, n, "--sign-with %s: readable by others (mode "
 		    "%03o); it must be 0600 or stricter", key,
 		    (unsigned)(st.st_mode & 0777));
-		close(fd);
-		goto err0;
-	}
-	if ((f = fdopen(fd, "r")) == NULL) {
-		snprintf(why, n, "--sign-with %s: %s", key, strerror(errno));
-		close(fd);
+		fclose(f);
 		goto err0;
 	}
 	s->key = PEM_read_PrivateKey(f, NULL, NULL, NULL);
@@ -75,8 +71,8 @@ vsign_new(const char *key, const char *cert, char *why, size_t n)
 		    key, ssl_reason());
 		goto err0;
 	}
-	if ((f = fopen(cert, "r")) == NULL) {
-		snprintf(why, n, "--cert %s: %s", cert, strerror(errno));
+	if ((rc = cst_file_open_named(cert, "r", &f)) != 0) {
+		snprintf(why, n, "--cert %s: %s", cert, cst_file_why(rc));
 		goto err0;
 	}
 	s->cert = PEM_read_X509(f, NULL, NULL, NULL);

@@ -13,6 +13,7 @@
 #include <string.h>
 
 #include "custody/error.h"
+#include "custody/segment.h"
 
 #include "witness_verify.h"
 
@@ -23,7 +24,7 @@ wv_key_parse(const char *arg, cst_note_vkey *out)
 	FILE *f;
 	size_t len;
 
-	if ((f = fopen(arg, "r")) != NULL) {
+	if (cst_file_open_named(arg, "r", &f) == 0) {
 		if (fgets(line, sizeof(line), f) == NULL)
 			line[0] = '\0';
 		fclose(f);

@@ -8,6 +8,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 
 #include "custody/format.h"
 #include "custody/frame.h"
@@ -70,6 +71,17 @@ typedef struct cst_map {
  * link) or CST_EIO.
  */
 int cst_file_open_read(const char *path, int *fd, uint64_t *size);
+
+/*
+ * Opens path, a file the user named on the command line, for reading
+ * with fdopen's mode (borrowed): like cst_file_open_read, a FIFO or
+ * device is refused without blocking, but a symbolic link is followed
+ * (certificates and keys are often links).  Returns 0 with *out to
+ * fclose, CST_ENOENT, CST_ENOTREG or CST_EIO (errno kept);
+ * cst_file_why(rc), called at once, says why in words.
+ */
+int cst_file_open_named(const char *path, const char *mode, FILE **out);
+const char *cst_file_why(int rc);
 
 /*
  * Maps the file path read-only (an empty file gives len 0, p non-NULL),

@@ -11,8 +11,13 @@ A store of two segments made by custody-mkstore, then in copies of it:
   hole punched over its middle: each reader ends within seconds, with
   R-SEG-7, and its peak memory stays far below the file's size;
 - segments truncated over and over while custody-verify and custody-query
-  read them: whatever they report, neither dies of a signal (SIGBUS).
+  read them: whatever they report, neither dies of a signal (SIGBUS);
+- FIFOs where the investigator names a file (--root, --root-dir's keys,
+  --tsa-cert, --witness, --sign-with and --cert, the store itself) or
+  where the store's root.pub should be: each tool ends within the bound
+  with an error that says why, never waiting on the FIFO.
 """
+import json
 import os
 import resource
 import shutil
@@ -75,6 +80,46 @@ def expect_r_seg_7(store, what):
     return res
 
 
+def named_fifos(base, work):
+    """FIFOs given where a file is named: every tool ends and says why."""
+    fifo = os.path.join(work, "named.fifo")
+    os.mkfifo(fifo)
+    roots = os.path.join(work, "roots")
+    os.makedirs(roots)
+    r = h.run([VERIFY, base, "--json"], bound_s=BOUND_S)
+    chain = json.loads(r.stdout)["chain_id"]
+    os.mkfifo(os.path.join(roots, chain + ".fpr"))
+    bad_root = copy(base, work, "root-fifo")
+    pub = os.path.join(bad_root, "keys", "root.pub")
+    os.unlink(pub)
+    os.mkfifo(pub)
+    report = os.path.join(work, "named-report.txt")
+    cases = [
+        ("--root FIFO", [VERIFY, base, "--root", fifo], "not a regular"),
+        ("--root-dir with a FIFO .fpr", [VERIFY, "--root-dir", roots, base],
+         "not a regular"),
+        ("--tsa-cert FIFO", [VERIFY, base, "--tsa-cert", fifo],
+         "not a regular"),
+        ("--witness FIFO", [VERIFY, base, "--witness", fifo], "--witness"),
+        ("--sign-with FIFO", [VERIFY, base, "--text", report, "--sign-with",
+                              fifo, "--cert", fifo], "not a regular"),
+        ("a FIFO as a segment file", [VERIFY, fifo, "--root", os.path.join(
+            base, "keys", "root.pub")], "not a regular"),
+        ("a FIFO as the store's root.pub", [VERIFY, bad_root],
+         "not a regular"),
+        ("custody-query, a FIFO as the store's root.pub",
+         [QUERY, bad_root, "--count"], "not a regular"),
+        ("custody-query --root FIFO", [QUERY, base, "--root", fifo,
+                                       "--count"], "not a regular"),
+    ]
+    for what, argv, says in cases:
+        r = h.run(argv, bound_s=BOUND_S)
+        text = (r.stdout + r.stderr).decode(errors="replace")
+        h.check(r.returncode > 0 and says in text,
+                f"{what}: ends with an error that says why (exit "
+                f"{r.returncode}, expected {says!r}):\n" + text[-800:])
+
+
 def body():
     work = h.workdir("hostile")
     base = os.path.join(work, "base")
@@ -128,6 +173,8 @@ def body():
     h.check(r.returncode >= 0 and "quarantine" in text,
             f"custody-verify with a FIFO in quarantine/ ends and speaks of "
             f"the quarantine (exit {r.returncode})")
+
+    named_fifos(base, work)
 
     # 64 GiB of holes after the newest segment, a hole inside an older one.
     sparse = copy(base, work, "sparse")
