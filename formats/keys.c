@@ -287,6 +287,8 @@ read_key_file(const char *path, int secret, char **text, size_t *len)
 	ssize_t n;
 	int fd, rc, flags;
 
+	*text = NULL;
+	*len = 0;
 	if ((rc = sodium_ready()) != 0)
 		goto err0;
 	/* O_NONBLOCK: a FIFO named as a key never blocks the open. */
