@@ -11,11 +11,21 @@ value and nothing else, at most 65536 bytes (R-TSA-1); the imprint
 algorithm is SHA-256 (openssl takes any); the checkpoint beside the
 token verifies by R-CKP-1 and R-CKP-2, with custody_ref.py.
 
-    tsr_ref.py --tsa-cert FILE [--tsa-cert FILE...] [--root FILE]
-               [--checkpoint FILE...] [--json] STORE_DIR
+With --tsa-crl, the revocation of the signer's chain (R-TSA-9) is
+checked as R-TSA-8 gives it: the signer's certificate taken out of the
+token by `openssl cms -verify -noverify -signer`, then `openssl verify
+-crl_check_all -no_check_time` with the CRLs given (certificate validity
+was judged at genTime already); the CRLs' own times are read from
+`openssl crl` and checked here: the CRL R-TSA-9 (c) takes for each
+issuer in the chain was issued no earlier than genTime and is current.
 
-Exit status: 0 every token holds (or there is none), 1 a token fails,
-2 usage error.  A token without its checkpoint is noted, not failed.
+    tsr_ref.py --tsa-cert FILE [--tsa-cert FILE...] [--tsa-crl FILE...]
+               [--root FILE] [--checkpoint FILE...] [--json] STORE_DIR
+
+Exit status: 0 every token holds (or there is none, or the revocation
+status of its signer is unknown: then it is "revocation-unknown", not
+counted), 1 a token fails (a revoked signer included), 2 usage error.
+A token without its checkpoint is noted, not failed.
 """
 import calendar
 import glob
@@ -59,6 +69,93 @@ def gen_time(text):
                             int(m.group(5)), 0, 0, 0))
 
 
+def crl_time(text, key):
+    """lastUpdate / nextUpdate from `openssl crl -noout -KEY`, seconds."""
+    m = re.search(r"^%s=(\w{3}) +(\d+) (\d\d):(\d\d):(\d\d) (\d{4}) GMT$"
+                  % key, text, re.M)
+    if not m:
+        return None
+    mon = time.strptime(m.group(1), "%b").tm_mon
+    return calendar.timegm((int(m.group(6)), mon, int(m.group(2)),
+                            int(m.group(3)), int(m.group(4)),
+                            int(m.group(5)), 0, 0, 0))
+
+
+def read_crls(paths):
+    """[(issuer, lastUpdate, nextUpdate, pem)] of every PEM CRL in
+    paths."""
+    out = []
+    for p in paths:
+        with open(p) as f:
+            pems = re.findall(r"-----BEGIN X509 CRL-----.*?"
+                              r"-----END X509 CRL-----", f.read(), re.S)
+        for pem in pems:
+            r = subprocess.run([OPENSSL, "crl", "-noout", "-issuer",
+                                "-lastupdate", "-nextupdate"],
+                               input=pem.encode(), capture_output=True,
+                               timeout=30)
+            text = r.stdout.decode(errors="replace")
+            m = re.search(r"^issuer=(.*)$", text, re.M)
+            if r.returncode == 0 and m:
+                out.append((m.group(1).strip(), crl_time(text, "lastUpdate"),
+                            crl_time(text, "nextUpdate"), pem))
+    return out
+
+
+def check_revocation(tsr, cafile, crlfile, crls, gen, now):
+    """(state, detail) of the signer's chain by R-TSA-9: "good",
+    "revoked" or "unknown"."""
+    with tempfile.TemporaryDirectory() as d:
+        tok, signer, certs = (os.path.join(d, x) for x in
+                              ("token.der", "signer.pem", "certs.pem"))
+        for argv in (["ts", "-reply", "-in", tsr, "-token_out", "-out", tok],
+                     ["cms", "-verify", "-noverify", "-inform", "DER",
+                      "-in", tok, "-signer", signer, "-out", os.devnull],
+                     ["pkcs7", "-inform", "DER", "-in", tok, "-print_certs",
+                      "-out", certs]):
+            if subprocess.run([OPENSSL, *argv], capture_output=True,
+                              timeout=30).returncode != 0:
+                return "unknown", "R-TSA-9: the signer cannot be read"
+
+        def run(crls_at):
+            return subprocess.run([OPENSSL, "verify", "-CAfile", cafile,
+                                   "-partial_chain", "-untrusted", certs,
+                                   "-CRLfile", crls_at, "-crl_check_all",
+                                   "-no_check_time", "-show_chain", signer],
+                                  capture_output=True, timeout=30)
+        # Any CRL given that holds and revokes: openssl takes one CRL per
+        # issuer, so each is tried alone.
+        one = os.path.join(d, "one.crl")
+        for c in crls:
+            with open(one, "w") as f:
+                f.write(c[3] + "\n")
+            r = run(one)
+            out = (r.stdout + r.stderr).decode(errors="replace")
+            if re.search(r"^error 23 at", out, re.M):
+                return "revoked", "R-TSA-9: " + out.strip().splitlines()[-1]
+        r = run(crlfile)
+    out = (r.stdout + r.stderr).decode(errors="replace")
+    if r.returncode != 0:
+        return "unknown", "R-TSA-9: openssl verify: " + \
+            out.strip().splitlines()[-1]
+    issuers = [m.group(2).strip() for m in
+               re.finditer(r"^depth=(\d+): (.*?)( \(untrusted\))?$", out,
+                           re.M) if int(m.group(1)) > 0]
+    if not issuers:
+        return "unknown", "R-TSA-9: no issuer in the chain to check a CRL"
+    for iss in issuers:
+        mine = [c for c in crls if c[0] == iss and c[1] is not None]
+        if not mine:
+            return "unknown", "R-TSA-9: no CRL of " + iss
+        # R-TSA-9 c: the newest current one, or the newest of all.
+        cur = [c for c in mine if c[1] <= now <= (c[2] or 0)]
+        last, nxt = max((c[1], c[2] or 0) for c in cur or mine)
+        if last < gen or last > now or nxt < now:
+            return "unknown", "R-TSA-9: the newest CRL of %s is not " \
+                "current or predates genTime" % iss
+    return "good", "holds"
+
+
 def check_token(tsr, ckpt, cafile):
     """(ok, genTime or None, detail) for one token (R-TSA-1, R-TSA-5)."""
     with open(tsr, "rb") as f:
@@ -90,7 +187,9 @@ def check_token(tsr, ckpt, cafile):
     return True, t, "holds"
 
 
-def verify_tokens(store, cas, root=None, checkpoints=()):
+def verify_tokens(store, cas, root=None, checkpoints=(), crlpaths=()):
+    now = int(time.time())
+    crls = read_crls(crlpaths)
     tokens = sorted(glob.glob(os.path.join(store, "checkpoints", "*.tsr")))
     for c in checkpoints:
         if c.endswith(".ckpt") and os.path.exists(c[:-5] + ".tsr"):
@@ -102,11 +201,16 @@ def verify_tokens(store, cas, root=None, checkpoints=()):
     bad_ckpts = {f.file for f in report.findings
                  if f.rule.startswith("R-CKP")}
     results = []
-    with tempfile.NamedTemporaryFile("wb", suffix=".pem") as bundle:
+    with tempfile.NamedTemporaryFile("wb", suffix=".pem") as bundle, \
+            tempfile.NamedTemporaryFile("wb", suffix=".crl") as crlfile:
         for ca in cas:
             with open(ca, "rb") as f:
                 bundle.write(f.read() + b"\n")
         bundle.flush()
+        for c in crlpaths:
+            with open(c, "rb") as f:
+                crlfile.write(f.read() + b"\n")
+        crlfile.flush()
         for t in tokens:
             ckpt = t[:-4] + ".ckpt"
             if not os.path.exists(ckpt):
@@ -114,10 +218,20 @@ def verify_tokens(store, cas, root=None, checkpoints=()):
                                 "gen_time": None, "detail": "not checked"})
                 continue
             ok, gen, detail = check_token(t, ckpt, bundle.name)
+            rev = "good"
+            if ok and crlpaths:
+                rev, rdetail = check_revocation(t, bundle.name,
+                                                crlfile.name, crls, gen, now)
+                if rev != "good":
+                    detail = rdetail
+                ok = rev != "revoked"
             if ok and ckpt in bad_ckpts:
                 ok, detail = False, "R-TSA-5 d: its checkpoint fails"
-            results.append({"file": t, "state": "verified" if ok
-                            else "failed", "gen_time": gen,
+            state = "failed"
+            if ok:
+                state = "verified" if rev == "good" else \
+                    "revocation-unknown"
+            results.append({"file": t, "state": state, "gen_time": gen,
                             "detail": detail})
     failed = any(r["state"] == "failed" for r in results) or \
         report.verdict != "intact"
@@ -125,13 +239,15 @@ def verify_tokens(store, cas, root=None, checkpoints=()):
 
 
 def main(argv):
-    cas, checkpoints, root, as_json, store = [], [], None, False, None
+    cas, crls, checkpoints, root, as_json, store = [], [], [], None, False, \
+        None
     i = 0
     while i < len(argv):
         a = argv[i]
-        if a in ("--tsa-cert", "--checkpoint", "--root") and \
+        if a in ("--tsa-cert", "--tsa-crl", "--checkpoint", "--root") and \
                 i + 1 < len(argv):
-            {"--tsa-cert": cas, "--checkpoint": checkpoints}.get(
+            {"--tsa-cert": cas, "--tsa-crl": crls,
+             "--checkpoint": checkpoints}.get(
                 a, []).append(argv[i + 1])
             if a == "--root":
                 root = argv[i + 1]
@@ -148,7 +264,7 @@ def main(argv):
     if store is None or not cas:
         print(__doc__, file=sys.stderr)
         return 2
-    verdict, results = verify_tokens(store, cas, root, checkpoints)
+    verdict, results = verify_tokens(store, cas, root, checkpoints, crls)
     if as_json:
         json.dump({"verdict": verdict, "timestamps": results}, sys.stdout,
                   indent=1)

@@ -9,6 +9,7 @@ its mode can be switched to answer 500 or garbage instead.
 """
 import http.server
 import os
+import shutil
 import ssl
 import subprocess
 import tempfile
@@ -87,6 +88,36 @@ ess_cert_id_alg = sha256
 """)
         with open(os.path.join(d, "serial"), "w") as f:
             f.write("01\n")
+
+    def crl(self, out, revoked=(), reason="keyCompromise"):
+        """A PEM CRL of this CA made by `openssl ca -gencrl`, valid a day,
+        listing the certificates revoked (PEM paths) with reason (an RFC
+        5280 CRLReason name), written to out.  Each call has a database of
+        its own."""
+        db = tempfile.mkdtemp(dir=self.dir, prefix="ca-db-")
+        open(os.path.join(db, "index.txt"), "w").close()
+        with open(os.path.join(db, "crlnumber"), "w") as f:
+            f.write("01\n")
+        conf = os.path.join(db, "ca.cnf")
+        with open(conf, "w") as f:
+            f.write(f"""[ca]
+default_ca = ca_default
+[ca_default]
+database = {db}/index.txt
+crlnumber = {db}/crlnumber
+certificate = {self.ca}
+private_key = {self.ca_key}
+default_md = sha256
+default_crl_days = 1
+crl_extensions = crl_ext
+[crl_ext]
+authorityKeyIdentifier = keyid:always
+""")
+        for cert in revoked:
+            _run(["ca", "-config", conf, "-revoke", cert, "-crl_reason",
+                  reason], db)
+        _run(["ca", "-config", conf, "-gencrl", "-out", out], db)
+        return out
 
     def reply(self, query):
         """The DER TimeStampResp openssl makes for query (bytes)."""
@@ -229,3 +260,26 @@ def openssl_verify(ckpt, tsr, ca, partial=False):
         argv.append("-partial_chain")
     r = subprocess.run(argv, capture_output=True, timeout=30)
     return r.returncode, (r.stdout + r.stderr).decode(errors="replace")
+
+
+def openssl_verify_revocation(tsr, ca, crl):
+    """The revocation check SPEC R-TSA-8 documents (the signer out of the
+    token, then `openssl verify -crl_check_all`); returns (exit code,
+    output) of the last command."""
+    d = tempfile.mkdtemp(prefix="tsa-rev-")
+    tok, signer = os.path.join(d, "token.der"), os.path.join(d, "signer.pem")
+    try:
+        for argv in (["ts", "-reply", "-in", tsr, "-token_out", "-out", tok],
+                     ["cms", "-verify", "-noverify", "-inform", "DER",
+                      "-in", tok, "-signer", signer, "-out", os.devnull]):
+            r = subprocess.run([OPENSSL, *argv], capture_output=True,
+                               timeout=30)
+            if r.returncode != 0:
+                return r.returncode, (r.stdout + r.stderr).decode(
+                    errors="replace")
+        r = subprocess.run([OPENSSL, "verify", "-CAfile", ca, "-CRLfile", crl,
+                            "-crl_check_all", "-no_check_time", signer],
+                           capture_output=True, timeout=30)
+        return r.returncode, (r.stdout + r.stderr).decode(errors="replace")
+    finally:
+        shutil.rmtree(d, ignore_errors=True)
