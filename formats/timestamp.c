@@ -323,6 +323,13 @@ unknown_why(X509_STORE_CTX *ctx, struct revstate *st, int e)
 		    "that issuer's key, so it is forged or another CA's "
 		    "(R-TSA-9)", who, issuer);
 		break;
+	case X509_V_ERR_UNABLE_TO_GET_ISSUER_CERT:
+	case X509_V_ERR_UNABLE_TO_GET_ISSUER_CERT_LOCALLY:
+		setwhy(st->why, "the revocation status of %s is unknown: its "
+		    "chain does not reach a self-signed CA given with "
+		    "--tsa-cert, so the status of every certificate in it "
+		    "cannot be told (R-TSA-9)", who);
+		break;
 	case X509_V_ERR_UNABLE_TO_GET_CRL_ISSUER:
 		setwhy(st->why, "the revocation status of %s is unknown: "
 		    "the certificate of its issuer \"%s\", needed to check a "
@@ -780,8 +787,8 @@ check_signature(TS_RESP *resp, cst_ts_trust *trust, int64_t gen_ns,
 }
 
 /*
- * R-TSA-9: every certificate of the signer's chain (built as R-TSA-5 c
- * built it) against the CRLs given, which must be current at the CRL
+ * R-TSA-9: every certificate of the signer's chain, up to a self-signed
+ * CA given, against the CRLs given, which must be current at the CRL
  * time and issued no earlier than genTime.
  */
 static int
@@ -808,6 +815,11 @@ check_revocation(TS_RESP *resp, X509 *signer, cst_ts_trust *t,
 	X509_STORE_CTX_set_app_data(ctx, &st);
 	X509_STORE_CTX_set_verify_cb(ctx, rev_cb);
 	param = X509_STORE_CTX_get0_param(ctx);
+	/*
+	 * Up to a self-signed CA given: a chain that stops at a certificate
+	 * given below it leaves that certificate's own status untold.
+	 */
+	X509_VERIFY_PARAM_clear_flags(param, X509_V_FLAG_PARTIAL_CHAIN);
 	X509_VERIFY_PARAM_set_flags(param, X509_V_FLAG_CRL_CHECK |
 	    X509_V_FLAG_CRL_CHECK_ALL);
 	now = t->crl_time_ns > 0 ? t->crl_time_ns / 1000000000 :

@@ -108,7 +108,7 @@ tsr_check(struct vreport *r, const char *path, const struct tsr_ckpt *ckpt,
 {
 	static uint8_t buf[CST_TS_MAX + 1];
 	uint8_t digest[CST_TS_DIGEST_LEN];
-	char why[CST_TS_WHY_LEN], msg[CST_TS_WHY_LEN + 128];
+	char why[CST_TS_WHY_LEN], msg[CST_TS_WHY_LEN + 1024];
 	struct vreport_token t;
 	cst_ts_info info;
 	size_t len;

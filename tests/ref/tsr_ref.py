@@ -13,11 +13,15 @@ token verifies by R-CKP-1 and R-CKP-2, with custody_ref.py.
 
 With --tsa-crl, the revocation of the signer's chain (R-TSA-9) is
 checked as R-TSA-8 gives it: the signer's certificate taken out of the
-token by `openssl cms -verify -noverify -signer`, then `openssl verify
--crl_check_all -no_check_time` with the CRLs given (certificate validity
-was judged at genTime already); the CRLs' own times are read from
-`openssl crl` and checked here: the CRL R-TSA-9 (c) takes for each
-issuer in the chain was issued no earlier than genTime and is current.
+token by `openssl cms -verify -noverify -signer`, its chain to a
+self-signed CA given by `openssl verify -show_chain -no_check_time`
+(certificate validity was judged at genTime already); a certificate is
+revoked when a CRL of its issuer lists its serial (`openssl crl -text`)
+and verifies with the issuer's certificate (`openssl crl -CAfile`);
+otherwise `openssl verify -crl_check_all` with all the CRLs must pass,
+and the CRLs' own times, read from `openssl crl`, are checked here: the
+CRL R-TSA-9 (c) takes for each issuer in the chain was issued no earlier
+than genTime and is current.
 
     tsr_ref.py --tsa-cert FILE [--tsa-cert FILE...] [--tsa-crl FILE...]
                [--root FILE] [--checkpoint FILE...] [--json] STORE_DIR
@@ -82,24 +86,50 @@ def crl_time(text, key):
 
 
 def read_crls(paths):
-    """[(issuer, lastUpdate, nextUpdate, pem)] of every PEM CRL in
-    paths."""
+    """[(issuer, lastUpdate, nextUpdate, pem, {revoked serials})] of every
+    PEM CRL in paths (removeFromCRL entries are not counted)."""
+    out = []
+    for pem in pem_blocks(paths, "X509 CRL"):
+        r = subprocess.run([OPENSSL, "crl", "-noout", "-issuer",
+                            "-lastupdate", "-nextupdate", "-text"],
+                           input=pem.encode(), capture_output=True,
+                           timeout=30)
+        text = r.stdout.decode(errors="replace")
+        m = re.search(r"^issuer=(.*)$", text, re.M)
+        if r.returncode != 0 or not m:
+            continue
+        revoked = set()
+        for e in re.split(r"\n\s*Serial Number: ", text)[1:]:
+            serial = e.split()[0]
+            if "Remove From CRL" not in e:
+                revoked.add(serial)
+        out.append((m.group(1).strip(), crl_time(text, "lastUpdate"),
+                    crl_time(text, "nextUpdate"), pem, revoked))
+    return out
+
+
+def pem_blocks(paths, kind):
+    """The PEM blocks of kind ("CERTIFICATE", "X509 CRL") in paths."""
     out = []
     for p in paths:
         with open(p) as f:
-            pems = re.findall(r"-----BEGIN X509 CRL-----.*?"
-                              r"-----END X509 CRL-----", f.read(), re.S)
-        for pem in pems:
-            r = subprocess.run([OPENSSL, "crl", "-noout", "-issuer",
-                                "-lastupdate", "-nextupdate"],
-                               input=pem.encode(), capture_output=True,
-                               timeout=30)
-            text = r.stdout.decode(errors="replace")
-            m = re.search(r"^issuer=(.*)$", text, re.M)
-            if r.returncode == 0 and m:
-                out.append((m.group(1).strip(), crl_time(text, "lastUpdate"),
-                            crl_time(text, "nextUpdate"), pem))
+            out += re.findall(r"-----BEGIN %s-----.*?-----END %s-----"
+                              % (kind, kind), f.read(), re.S)
     return out
+
+
+def cert_fields(pem):
+    """(subject, issuer, serial) of a PEM certificate, as openssl prints
+    them, or None."""
+    r = subprocess.run([OPENSSL, "x509", "-noout", "-subject", "-issuer",
+                        "-serial"], input=pem.encode(), capture_output=True,
+                       timeout=30)
+    text = r.stdout.decode(errors="replace")
+    f = [re.search(r"^%s=(.*)$" % k, text, re.M)
+         for k in ("subject", "issuer", "serial")]
+    if r.returncode != 0 or None in f:
+        return None
+    return tuple(m.group(1).strip() for m in f)
 
 
 def check_revocation(tsr, cafile, crlfile, crls, gen, now):
@@ -117,23 +147,49 @@ def check_revocation(tsr, cafile, crlfile, crls, gen, now):
                               timeout=30).returncode != 0:
                 return "unknown", "R-TSA-9: the signer cannot be read"
 
-        def run(crls_at):
+        def run(*extra):
             return subprocess.run([OPENSSL, "verify", "-CAfile", cafile,
-                                   "-partial_chain", "-untrusted", certs,
-                                   "-CRLfile", crls_at, "-crl_check_all",
-                                   "-no_check_time", "-show_chain", signer],
+                                   "-untrusted", certs, "-no_check_time",
+                                   "-show_chain", *extra, signer],
                                   capture_output=True, timeout=30)
-        # Any CRL given that holds and revokes: openssl takes one CRL per
-        # issuer, so each is tried alone.
-        one = os.path.join(d, "one.crl")
-        for c in crls:
-            with open(one, "w") as f:
-                f.write(c[3] + "\n")
-            r = run(one)
-            out = (r.stdout + r.stderr).decode(errors="replace")
-            if re.search(r"^error 23 at", out, re.M):
-                return "revoked", "R-TSA-9: " + out.strip().splitlines()[-1]
-        r = run(crlfile)
+        # The chain up to a self-signed CA given, as certificates.
+        r = run()
+        out = (r.stdout + r.stderr).decode(errors="replace")
+        if r.returncode != 0:
+            return "unknown", "R-TSA-9: no chain to a self-signed CA: " + \
+                out.strip().splitlines()[-1]
+        subjects = [m.group(2).strip() for m in
+                    re.finditer(r"^depth=(\d+): (.*?)( \(untrusted\))?$",
+                                out, re.M)]
+        known = {}
+        for pem in pem_blocks([cafile, certs], "CERTIFICATE"):
+            f = cert_fields(pem)
+            if f:
+                known.setdefault(f[0], (pem, f))
+        chain = [known.get(x) for x in subjects]
+        if None in chain:
+            return "unknown", "R-TSA-9: a certificate of the chain not found"
+        # R-TSA-9 a, b: any CRL of a certificate's issuer that verifies
+        # with the issuer's key and lists its serial revokes it.
+        for i, (pem, (subj, iss, serial)) in enumerate(chain):
+            up = chain[i + 1][0] if i + 1 < len(chain) else pem
+            if i + 1 == len(chain) and subj != iss:
+                continue
+            with open(os.path.join(d, "issuer.pem"), "w") as f:
+                f.write(up + "\n")
+            for c in crls:
+                if c[0] != iss or serial not in c[4]:
+                    continue
+                with open(os.path.join(d, "one.crl"), "w") as f:
+                    f.write(c[3] + "\n")
+                v = subprocess.run([OPENSSL, "crl", "-in",
+                                    os.path.join(d, "one.crl"), "-CAfile",
+                                    os.path.join(d, "issuer.pem"), "-noout"],
+                                   capture_output=True, timeout=30)
+                if v.returncode == 0 and b"verify OK" in v.stdout + v.stderr:
+                    return "revoked", "R-TSA-9: %s (serial %s) revoked by " \
+                        "a CRL of %s" % (subj, serial, iss)
+        r = run("-CRLfile", crlfile, "-crl_check_all")
     out = (r.stdout + r.stderr).decode(errors="replace")
     if r.returncode != 0:
         return "unknown", "R-TSA-9: openssl verify: " + \

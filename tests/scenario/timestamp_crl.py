@@ -9,7 +9,11 @@ and reason; count them as trusted time under a CRL that revokes nothing;
 never take a CRL that is not the CA's (one forged in its name, one of
 another CA), nor one issued before the tokens, nor a CRL of a CA whose
 certificate was not given, for "not revoked"; and refuse a FIFO named as
---tsa-crl at once, without waiting on it.  Without --tsa-crl, the report
+--tsa-crl at once, without waiting on it.  With a TSA under an
+intermediate CA (carried in the token), every certificate of the chain
+is checked: the intermediate's own revocation by the root's CRL fails
+the tokens, and no CRL of the root leaves them uncounted, as does an
+intermediate given as the only anchor.  Without --tsa-crl, the report
 says the revocation status was not checked, in text, JSON and PDF.  The
 reference (tests/ref/tsr_ref.py) must reach custody-verify's verdict and
 token states on each.
@@ -198,6 +202,61 @@ def body():
                 f"a CRL {what}: nothing is claimed, and the report says "
                 "why")
         ref(d.data, args, 0, states(rep))
+
+    # A TSA under an intermediate CA, which its tokens carry: the store's
+    # tokens replaced by this TSA's over the same checkpoints.
+    chained = tsa.Authority(work, "chained", intermediate=True)
+    st = os.path.join(work, "chained-store")
+    shutil.copytree(d.data, st)
+    ctoks = sorted(glob.glob(os.path.join(st, "checkpoints", "ckpt-*.tsr")))
+    for t in ctoks:
+        q = h.run([tsa.OPENSSL, "ts", "-query", "-data",
+                   t[:-len(".tsr")] + ".ckpt", "-sha256", "-cert"])
+        h.check(q.returncode == 0, "openssl ts -query")
+        with open(t, "wb") as f:
+            f.write(chained.reply(q.stdout))
+    next_second()
+    root_good = chained.crl(os.path.join(work, "chained-root.crl"))
+    root_rev = chained.crl(os.path.join(work, "chained-root-rev.crl"),
+                           [chained.inter], "cACompromise")
+    inter_good = chained.crl(os.path.join(work, "chained-inter.crl"),
+                             inter=True)
+    base = ["--tsa-cert", chained.ca]
+    args = base + ["--tsa-crl", root_good, "--tsa-crl", inter_good]
+    rc, rep = verify(st, *args)
+    h.check(rc == 0 and set(states(rep).values()) == {"verified"}
+            and all(t["revocation"] == "not-revoked"
+                    for t in rep["timestamps"]),
+            f"a chain through an intermediate, each CA's CRL given: counted "
+            f"(exit {rc}): {rep['findings']}")
+    ref(st, args, 0, states(rep))
+    args = base + ["--tsa-crl", inter_good]
+    rc, rep = verify(st, *args)
+    w = rules(rep, "R-TSA-9", "warning")
+    h.check(rc == 0 and set(states(rep).values()) == {"revocation-unknown"}
+            and w and all("CA certificate" in x["detail"]
+                          and "intermediate CA" in x["detail"]
+                          and "no CRL of its issuer" in x["detail"]
+                          for x in w),
+            f"no CRL of the root for the intermediate: unknown, naming the "
+            f"intermediate (exit {rc}): {rep['findings']}")
+    ref(st, args, 0, states(rep))
+    args = base + ["--tsa-crl", root_rev, "--tsa-crl", inter_good]
+    rc, rep = verify(st, *args)
+    f = rules(rep, "R-TSA-9", "failure")
+    h.check(rc == 1 and set(states(rep).values()) == {"failed"}
+            and f and all("the CA certificate" in x["detail"]
+                          and "cACompromise" in x["detail"] for x in f),
+            f"the intermediate revoked by the root: every token fails "
+            f"(exit {rc}): {rep['findings']}")
+    ref(st, args, 1, states(rep))
+    args = ["--tsa-cert", chained.inter, "--tsa-crl", root_good,
+            "--tsa-crl", inter_good]
+    rc, rep = verify(st, *args)
+    h.check(rc == 0 and set(states(rep).values()) == {"revocation-unknown"},
+            f"the intermediate as the only anchor: its own status is "
+            f"unknown (exit {rc}): {rep['findings']}")
+    ref(st, args, 0, states(rep))
 
     # Files that are not CRLs: a clean error, and never a wait on a FIFO.
     fifo = os.path.join(work, "crl.fifo")
