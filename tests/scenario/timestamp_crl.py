@@ -111,6 +111,18 @@ def body():
                        "superseded")
     crl_forged = forger.crl(os.path.join(work, "forged.crl"), [])
     crl_other = other.crl(os.path.join(work, "other.crl"), [auth.cert])
+    # Due again a second after it was issued: out of date below.
+    made = time.time()
+    crl_stale = auth.crl(os.path.join(work, "stale.crl"), [],
+                         extra=["-crlsec", "1"])
+    crl_stale_rev = auth.crl(os.path.join(work, "stale-rev.crl"),
+                             [auth.cert], extra=["-crlsec", "1"])
+    # Issued an hour before the tokens, yet listing the TSA certificate.
+    hour_ago = time.strftime("%Y%m%d%H%M%SZ", time.gmtime(made - 3600))
+    crl_old_rev = auth.crl(os.path.join(work, "old-rev.crl"), [auth.cert],
+                           extra=["-crl_lastupdate", hour_ago])
+    h.wait_for(lambda: time.time() > made + 3, 5,
+               "the short-lived CRLs to be out of date")
 
     # Without --tsa-crl: counted, and the report says revocation was not
     # checked (SPEC R-TSA-10), in JSON, text and PDF.
@@ -178,10 +190,24 @@ def body():
     h.check(r.returncode == 1 and b"keyCompromise" in r.stdout,
             "the text report names the revocation")
 
+    # A revocation counts in any CRL whose signature holds, current or
+    # not, issued before the tokens or after.
+    for what, crl in (("out of date", crl_stale_rev),
+                      ("issued before the tokens", crl_old_rev)):
+        args = ["--tsa-cert", auth.ca, "--tsa-crl", crl_good, "--tsa-crl",
+                crl]
+        rc, rep = verify(d.data, *args)
+        h.check(rc == 1 and set(states(rep).values()) == {"failed"}
+                and len(rules(rep, "R-TSA-9", "failure")) == len(toks),
+                f"a revocation in a CRL {what} fails the tokens (exit "
+                f"{rc}): {rep['findings']}")
+        ref(d.data, args, 1, states(rep))
+
     # CRLs that prove nothing: never "not revoked".
     cases = (("forged in the CA's name", [auth.ca], [crl_forged]),
              ("of another CA", [auth.ca], [crl_other]),
              ("issued before the tokens", [auth.ca], [crl_early]),
+             ("out of date", [auth.ca], [crl_stale]),
              ("without the CA's certificate to check it", [auth.cert],
               [crl_good]))
     for what, certs, crls in cases:

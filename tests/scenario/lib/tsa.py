@@ -109,11 +109,13 @@ ess_cert_id_alg = sha256
         with open(os.path.join(d, "serial"), "w") as f:
             f.write("01\n")
 
-    def crl(self, out, revoked=(), reason="keyCompromise", inter=False):
+    def crl(self, out, revoked=(), reason="keyCompromise", inter=False,
+            extra=()):
         """A PEM CRL of this CA (of the intermediate CA with inter) made by
-        `openssl ca -gencrl`, valid a day, listing the certificates revoked
-        (PEM paths) with reason (an RFC 5280 CRLReason name), written to
-        out.  Each call has a database of its own."""
+        `openssl ca -gencrl` (with the options extra), valid a day, listing
+        the certificates revoked (PEM paths) with reason (an RFC 5280
+        CRLReason name), written to out.  Each call has a database of its
+        own."""
         db = tempfile.mkdtemp(dir=self.dir, prefix="ca-db-")
         open(os.path.join(db, "index.txt"), "w").close()
         with open(os.path.join(db, "crlnumber"), "w") as f:
@@ -136,7 +138,7 @@ authorityKeyIdentifier = keyid:always
         for cert in revoked:
             _run(["ca", "-config", conf, "-revoke", cert, "-crl_reason",
                   reason], db)
-        _run(["ca", "-config", conf, "-gencrl", "-out", out], db)
+        _run(["ca", "-config", conf, "-gencrl", "-out", out, *extra], db)
         return out
 
     def reply(self, query):
