@@ -323,6 +323,12 @@ unknown_why(X509_STORE_CTX *ctx, struct revstate *st, int e)
 		    "that issuer's key, so it is forged or another CA's "
 		    "(R-TSA-9)", who, issuer);
 		break;
+	case X509_V_ERR_CRL_HAS_EXPIRED:
+		setwhy(st->why, "the revocation status of %s is unknown: the "
+		    "CRL of \"%s\" given is out of date (its nextUpdate has "
+		    "passed), and a newer one may list it (R-TSA-9)", who,
+		    issuer);
+		break;
 	case X509_V_ERR_UNABLE_TO_GET_ISSUER_CERT:
 	case X509_V_ERR_UNABLE_TO_GET_ISSUER_CERT_LOCALLY:
 		setwhy(st->why, "the revocation status of %s is unknown: its "
