@@ -24,6 +24,7 @@
 #include <openssl/ts.h>
 #include <openssl/x509.h>
 #include <openssl/x509_vfy.h>
+#include <openssl/x509v3.h>
 #include <sodium.h>
 
 #include "custody/error.h"
@@ -32,6 +33,19 @@
 
 struct cst_ts_trust {
 	X509_STORE *store;
+	STACK_OF(X509_CRL) *crlsk; /* the CRLs given, also in store; any
+	                              makes R-TSA-9 apply */
+	int64_t crl_time_ns;    /* when a CRL must be current; 0: now */
+	X509_STORE_CTX_check_crl_fn check_crl; /* OpenSSL's own */
+};
+
+/* One revocation check (R-TSA-9), the verify context's app data. */
+struct revstate {
+	X509_STORE_CTX_check_crl_fn check_crl; /* OpenSSL's own */
+	int64_t gen_s;          /* the token's genTime, seconds */
+	int revoked;            /* a certificate of the chain is revoked */
+	int unknown;            /* the status of one could not be told */
+	char why[CST_TS_WHY_LEN];
 };
 
 /* A reason into why (CST_TS_WHY_LEN); a long one is cut short. */
@@ -135,21 +149,316 @@ err0:
 	return (rc);
 }
 
+/* An X509 name as RFC 2253 text, printable ASCII, into out[0..n). */
+static void
+name_text(const X509_NAME *nm, char *out, size_t n)
+{
+	char buf[512];
+	BIO *mem;
+	int len;
+
+	snprintf(out, n, "(unnamed)");
+	if (nm == NULL || (mem = BIO_new(BIO_s_mem())) == NULL)
+		return;
+	if (X509_NAME_print_ex(mem, nm, 0, XN_FLAG_RFC2253) >= 0 &&
+	    (len = BIO_read(mem, buf, (int)sizeof(buf))) > 0)
+		printable((const unsigned char *)buf, (size_t)len, out, n);
+	BIO_free(mem);
+}
+
+/* An ASN1_TIME as seconds since 1970 and as ISO 8601 text.  0 or -1. */
+static int
+asn1_time(const ASN1_TIME *a, int64_t *s, char out[24])
+{
+	struct tm tm;
+	time_t t;
+
+	if (a == NULL || !ASN1_TIME_to_tm(a, &tm) || (t = timegm(&tm)) ==
+	    (time_t)-1) {
+		snprintf(out, 24, "(unreadable)");
+		return (-1);
+	}
+	*s = (int64_t)t;
+	strftime(out, 24, "%Y-%m-%dT%H:%M:%SZ", &tm);
+	return (0);
+}
+
+/* RFC 5280 section 5.3.1's name of a CRLReason, from code r. */
+static const char *
+crl_reason(long r)
+{
+	static const char *names[] = { "unspecified", "keyCompromise",
+	    "cACompromise", "affiliationChanged", "superseded",
+	    "cessationOfOperation", "certificateHold", "(7, unassigned)",
+	    "removeFromCRL", "privilegeWithdrawn", "aACompromise" };
+
+	if (r < 0)
+		return ("none stated");
+	if ((size_t)r >= sizeof(names) / sizeof(names[0]))
+		return ("(not a CRLReason)");
+	return (names[r]);
+}
+
+/* Certificate x, depth deep in the chain, as "the TSA certificate ...". */
+static void
+cert_text(X509 *x, int depth, char *out, size_t n)
+{
+	char name[256], serial[80] = "?";
+	BIGNUM *bn;
+	char *hex;
+
+	name_text(x != NULL ? X509_get_subject_name(x) : NULL, name,
+	    sizeof(name));
+	if (x != NULL && (bn = ASN1_INTEGER_to_BN(X509_get0_serialNumber(x),
+	    NULL)) != NULL) {
+		if ((hex = BN_bn2hex(bn)) != NULL) {
+			snprintf(serial, sizeof(serial), "%s", hex);
+			OPENSSL_free(hex);
+		}
+		BN_free(bn);
+	}
+	snprintf(out, n, "%s \"%s\" (serial %s)", depth == 0 ?
+	    "the TSA certificate" : "the CA certificate", name, serial);
+}
+
+/* R-TSA-9: names the revocation of x (depth deep) by crl. */
+static void
+revoked_why(X509 *x, int depth, X509_CRL *crl, struct revstate *st)
+{
+	X509_REVOKED *rev = NULL;
+	ASN1_ENUMERATED *re;
+	char who[360], issuer[256], when[24], gen[24];
+	int64_t rs = 0;
+	long reason = -1;
+	time_t gt = (time_t)st->gen_s;
+	struct tm tm;
+
+	st->revoked = 1;
+	cert_text(x, depth, who, sizeof(who));
+	name_text(crl != NULL ? X509_CRL_get_issuer(crl) : NULL, issuer,
+	    sizeof(issuer));
+	if (crl != NULL && x != NULL && X509_CRL_get0_by_cert(crl, &rev, x) ==
+	    1 && rev != NULL) {
+		(void)asn1_time(X509_REVOKED_get0_revocationDate(rev), &rs,
+		    when);
+		if ((re = X509_REVOKED_get_ext_d2i(rev, NID_crl_reason, NULL,
+		    NULL)) != NULL) {
+			reason = ASN1_ENUMERATED_get(re);
+			ASN1_ENUMERATED_free(re);
+		}
+	} else {
+		snprintf(when, sizeof(when), "(not read)");
+	}
+	gmtime_r(&gt, &tm);
+	strftime(gen, sizeof(gen), "%Y-%m-%dT%H:%M:%SZ", &tm);
+	setwhy(st->why, "%s is revoked by the CRL of \"%s\": since %s, "
+	    "%s the token's genTime %s, reason %s; a token signed under a "
+	    "revoked certificate proves nothing, whenever it was revoked "
+	    "(R-TSA-9)", who, issuer, when, rs > st->gen_s ? "after" :
+	    rs < st->gen_s ? "before" : "in the same second as", gen,
+	    crl_reason(reason));
+	ERR_clear_error();
+}
+
+/*
+ * R-TSA-9: a revocation in any CRL given whose signature holds, not
+ * only in the one per issuer that OpenSSL's check chose.
+ */
+static void
+scan_crls(X509_STORE_CTX *ctx, const cst_ts_trust *t, struct revstate *st)
+{
+	STACK_OF(X509) *chain = X509_STORE_CTX_get0_chain(ctx);
+	X509_REVOKED *rev;
+	X509_CRL *c;
+	EVP_PKEY *k;
+	X509 *x, *iss;
+	int i, j, n = chain != NULL ? sk_X509_num(chain) : 0;
+
+	for (i = 0; i < n && !st->revoked; i++) {
+		x = sk_X509_value(chain, i);
+		iss = i + 1 < n ? sk_X509_value(chain, i + 1) : x;
+		/* The top one's issuer is known only when it is itself. */
+		if (iss == x && X509_check_issued(x, x) != X509_V_OK)
+			continue;
+		if ((k = X509_get0_pubkey(iss)) == NULL)
+			continue;
+		for (j = 0; j < sk_X509_CRL_num(t->crlsk); j++) {
+			c = sk_X509_CRL_value(t->crlsk, j);
+			if (X509_NAME_cmp(X509_CRL_get_issuer(c),
+			    X509_get_issuer_name(x)) != 0 ||
+			    X509_CRL_verify(c, k) != 1)
+				continue;
+			/* 2 is removeFromCRL, which un-revokes (RFC 5280). */
+			if (X509_CRL_get0_by_cert(c, &rev, x) == 1) {
+				revoked_why(x, i, c, st);
+				break;
+			}
+		}
+	}
+	ERR_clear_error();
+}
+
+/* R-TSA-9: why the status of the certificate ctx is at is unknown. */
+static void
+unknown_why(X509_STORE_CTX *ctx, struct revstate *st, int e)
+{
+	X509 *x = X509_STORE_CTX_get_current_cert(ctx);
+	char who[360], issuer[256];
+
+	st->unknown = 1;
+	if (st->why[0] != '\0')
+		return;
+	cert_text(x, X509_STORE_CTX_get_error_depth(ctx), who, sizeof(who));
+	name_text(x != NULL ? X509_get_issuer_name(x) : NULL, issuer,
+	    sizeof(issuer));
+	switch (e) {
+	case X509_V_ERR_UNABLE_TO_GET_CRL:
+		setwhy(st->why, "the revocation status of %s is unknown: no "
+		    "CRL of its issuer \"%s\" was given (R-TSA-9)", who,
+		    issuer);
+		break;
+	case X509_V_ERR_CRL_SIGNATURE_FAILURE:
+		setwhy(st->why, "the revocation status of %s is unknown: the "
+		    "CRL given in the name of \"%s\" does not verify with "
+		    "that issuer's key, so it is forged or another CA's "
+		    "(R-TSA-9)", who, issuer);
+		break;
+	case X509_V_ERR_CRL_HAS_EXPIRED:
+		setwhy(st->why, "the revocation status of %s is unknown: the "
+		    "CRL of \"%s\" given is out of date (its nextUpdate has "
+		    "passed), and a newer one may list it (R-TSA-9)", who,
+		    issuer);
+		break;
+	case X509_V_ERR_UNABLE_TO_GET_ISSUER_CERT:
+	case X509_V_ERR_UNABLE_TO_GET_ISSUER_CERT_LOCALLY:
+		setwhy(st->why, "the revocation status of %s is unknown: its "
+		    "chain does not reach a self-signed CA given with "
+		    "--tsa-cert, so the status of every certificate in it "
+		    "cannot be told (R-TSA-9)", who);
+		break;
+	case X509_V_ERR_UNABLE_TO_GET_CRL_ISSUER:
+		setwhy(st->why, "the revocation status of %s is unknown: "
+		    "the certificate of its issuer \"%s\", needed to check a "
+		    "CRL, was not given (give the CA with --tsa-cert) "
+		    "(R-TSA-9)", who, issuer);
+		break;
+	default:
+		setwhy(st->why, "the revocation status of %s is unknown: %s "
+		    "(CRL of \"%s\", R-TSA-9)", who,
+		    X509_verify_cert_error_string(e), issuer);
+	}
+	ERR_clear_error();
+}
+
+/*
+ * The verify callback of a revocation check: certificate validity was
+ * judged at genTime (R-TSA-5 c), so it is not judged again; an
+ * authentic CRL that is out of date still names what it revokes.
+ */
+static int
+rev_cb(int ok, X509_STORE_CTX *ctx)
+{
+	struct revstate *st = X509_STORE_CTX_get_app_data(ctx);
+	int e = X509_STORE_CTX_get_error(ctx);
+
+	if (ok || st == NULL)
+		return (ok);
+	switch (e) {
+	case X509_V_ERR_CERT_HAS_EXPIRED:
+	case X509_V_ERR_CERT_NOT_YET_VALID:
+		return (1);
+	case X509_V_ERR_CERT_REVOKED:
+		revoked_why(X509_STORE_CTX_get_current_cert(ctx),
+		    X509_STORE_CTX_get_error_depth(ctx),
+		    X509_STORE_CTX_get0_current_crl(ctx), st);
+		return (0);
+	case X509_V_ERR_UNABLE_TO_GET_CRL:
+	case X509_V_ERR_CRL_HAS_EXPIRED:
+	case X509_V_ERR_CRL_NOT_YET_VALID:
+		/* Reached only after the CRL's signature held. */
+		unknown_why(ctx, st, e);
+		return (1);
+	default:
+		/* Above all a CRL whose signature fails: not read further. */
+		unknown_why(ctx, st, e);
+		return (0);
+	}
+}
+
+/*
+ * OpenSSL's check of a CRL (signature, currency), then R-TSA-9's own: a
+ * CRL issued before genTime cannot show the key was sound at genTime.
+ */
+static int
+crl_fresh(X509_STORE_CTX *ctx, X509_CRL *crl)
+{
+	struct revstate *st = X509_STORE_CTX_get_app_data(ctx);
+	char issuer[256], when[24];
+	int64_t last = 0;
+
+	/* Only a revocation check asks; anything else fails closed. */
+	if (st == NULL)
+		return (0);
+	if (!st->check_crl(ctx, crl))
+		return (0);
+	if (asn1_time(X509_CRL_get0_lastUpdate(crl), &last, when) != 0 ||
+	    last < st->gen_s) {
+		if (!st->unknown && !st->revoked) {
+			name_text(X509_CRL_get_issuer(crl), issuer,
+			    sizeof(issuer));
+			setwhy(st->why, "the revocation status at genTime is "
+			    "unknown: the newest CRL of \"%s\" given was issued "
+			    "%s, before the token's genTime, so it cannot show "
+			    "the key was not compromised by then (R-TSA-9)",
+			    issuer, when);
+		}
+		st->unknown = 1;
+	}
+	return (1);
+}
+
 int
 cst_ts_trust_new(cst_ts_trust **out)
 {
+	X509_STORE_CTX *ctx;
 	cst_ts_trust *t;
 
 	if ((t = calloc(1, sizeof(*t))) == NULL)
 		return (CST_ENOMEM);
-	if ((t->store = X509_STORE_new()) == NULL) {
-		free(t);
-		return (CST_ENOMEM);
+	if ((t->store = X509_STORE_new()) == NULL ||
+	    (t->crlsk = sk_X509_CRL_new_null()) == NULL ||
+	    (ctx = X509_STORE_CTX_new()) == NULL)
+		goto err0;
+	/*
+	 * OpenSSL's own CRL check, which crl_fresh wraps: a context of a
+	 * store without a hook of its own holds it.
+	 */
+	if (!X509_STORE_CTX_init(ctx, t->store, NULL, NULL)) {
+		X509_STORE_CTX_free(ctx);
+		goto err0;
 	}
+	t->check_crl = X509_STORE_CTX_get_check_crl(ctx);
+	X509_STORE_CTX_free(ctx);
+	if (t->check_crl == NULL)
+		goto err0;
+	X509_STORE_set_check_crl(t->store, crl_fresh);
 	/* A TSA certificate given directly is an anchor, not self-signed. */
 	X509_STORE_set_flags(t->store, X509_V_FLAG_PARTIAL_CHAIN);
 	*out = t;
 	return (0);
+err0:
+	sk_X509_CRL_free(t->crlsk);
+	X509_STORE_free(t->store);
+	free(t);
+	ERR_clear_error();
+	return (CST_ENOMEM);
+}
+
+void
+cst_ts_trust_set_crl_time(cst_ts_trust *t, int64_t ns)
+{
+
+	t->crl_time_ns = ns;
 }
 
 void
@@ -158,6 +467,7 @@ cst_ts_trust_free(cst_ts_trust *t)
 
 	if (t == NULL)
 		return;
+	sk_X509_CRL_pop_free(t->crlsk, X509_CRL_free);
 	X509_STORE_free(t->store);
 	free(t);
 }
@@ -225,6 +535,62 @@ cst_ts_trust_add_pem(cst_ts_trust *t, const char *pem, size_t len,
 		return (CST_ENOMEM);
 	}
 	rc = add_bio(t, bio, "PEM text", err);
+	BIO_free(bio);
+	return (rc);
+}
+
+/* Adds every PEM CRL bio holds; name says where, in err. */
+static int
+add_crl_bio(cst_ts_trust *t, BIO *bio, const char *name, char *err)
+{
+	char reason[160];
+	X509_CRL *c;
+	int n = 0;
+
+	while ((c = PEM_read_bio_X509_CRL(bio, NULL, NULL, NULL)) != NULL) {
+		if (!X509_STORE_add_crl(t->store, c)) {
+			X509_CRL_free(c);
+			ossl_reason(reason, sizeof(reason));
+			setwhy(err, "%s: %s", name, reason);
+			return (CST_ENOMEM);
+		}
+		/* The store took a reference of its own; the stack takes c's. */
+		if (!sk_X509_CRL_push(t->crlsk, c)) {
+			X509_CRL_free(c);
+			setwhy(err, "%s: out of memory", name);
+			ERR_clear_error();
+			return (CST_ENOMEM);
+		}
+		n++;
+	}
+	ERR_clear_error();
+	if (n == 0) {
+		setwhy(err, "%s: no PEM CRL (X509 CRL) in it", name);
+		return (CST_EPARSE);
+	}
+	return (0);
+}
+
+int
+cst_ts_trust_add_crl_file(cst_ts_trust *t, const char *path,
+    char err[CST_TS_WHY_LEN])
+{
+	BIO *bio;
+	FILE *f;
+	int rc;
+
+	/* A file the investigator named: never a FIFO that hangs the read. */
+	if ((rc = cst_file_open_named(path, "r", &f)) != 0) {
+		setwhy(err, "%s: %s", path, cst_file_why(rc));
+		return (rc);
+	}
+	if ((bio = BIO_new_fp(f, BIO_CLOSE)) == NULL) {
+		fclose(f);
+		setwhy(err, "%s: out of memory", path);
+		ERR_clear_error();
+		return (CST_ENOMEM);
+	}
+	rc = add_crl_bio(t, bio, path, err);
 	BIO_free(bio);
 	return (rc);
 }
@@ -404,13 +770,11 @@ check_imprint(TS_TST_INFO *tst, const uint8_t *digest, char *why)
 /* R-TSA-5 c, at genTime. */
 static int
 check_signature(TS_RESP *resp, cst_ts_trust *trust, int64_t gen_ns,
-    cst_ts_info *info, char *why)
+    cst_ts_info *info, X509 **signerp, char *why)
 {
 	X509_VERIFY_PARAM *param = X509_STORE_get0_param(trust->store);
-	char reason[160], name[512];
+	char reason[160];
 	X509 *signer = NULL;
-	BIO *mem;
-	int n;
 
 	X509_VERIFY_PARAM_set_time(param, (time_t)(gen_ns / 1000000000));
 	ERR_clear_error();
@@ -423,16 +787,70 @@ check_signature(TS_RESP *resp, cst_ts_trust *trust, int64_t gen_ns,
 		X509_free(signer);
 		return (CST_ESIG);
 	}
-	if ((mem = BIO_new(BIO_s_mem())) != NULL) {
-		if (X509_NAME_print_ex(mem, X509_get_subject_name(signer), 0,
-		    XN_FLAG_RFC2253) >= 0 && (n = BIO_read(mem, name,
-		    (int)sizeof(name))) > 0)
-			printable((const unsigned char *)name, (size_t)n,
-			    info->tsa, sizeof(info->tsa));
-		BIO_free(mem);
-	}
-	X509_free(signer);
+	name_text(X509_get_subject_name(signer), info->tsa, sizeof(info->tsa));
+	*signerp = signer;
 	return (0);
+}
+
+/*
+ * R-TSA-9: every certificate of the signer's chain, up to a self-signed
+ * CA given, against the CRLs given, which must be current at the CRL
+ * time and issued no earlier than genTime.
+ */
+static int
+check_revocation(TS_RESP *resp, X509 *signer, cst_ts_trust *t,
+    int64_t gen_ns, cst_ts_info *info, char *why)
+{
+	PKCS7 *tok = TS_RESP_get_token(resp);
+	X509_VERIFY_PARAM *param;
+	X509_STORE_CTX *ctx;
+	struct revstate st;
+	int64_t now;
+	int ok;
+
+	memset(&st, 0, sizeof(st));
+	st.check_crl = t->check_crl;
+	st.gen_s = gen_ns / 1000000000;
+	if ((ctx = X509_STORE_CTX_new()) == NULL)
+		return (CST_ENOMEM);
+	if (!X509_STORE_CTX_init(ctx, t->store, signer,
+	    PKCS7_type_is_signed(tok) ? tok->d.sign->cert : NULL)) {
+		X509_STORE_CTX_free(ctx);
+		return (CST_ENOMEM);
+	}
+	X509_STORE_CTX_set_app_data(ctx, &st);
+	X509_STORE_CTX_set_verify_cb(ctx, rev_cb);
+	param = X509_STORE_CTX_get0_param(ctx);
+	/*
+	 * Up to a self-signed CA given: a chain that stops at a certificate
+	 * given below it leaves that certificate's own status untold.
+	 */
+	X509_VERIFY_PARAM_clear_flags(param, X509_V_FLAG_PARTIAL_CHAIN);
+	X509_VERIFY_PARAM_set_flags(param, X509_V_FLAG_CRL_CHECK |
+	    X509_V_FLAG_CRL_CHECK_ALL);
+	now = t->crl_time_ns > 0 ? t->crl_time_ns / 1000000000 :
+	    (int64_t)time(NULL);
+	X509_VERIFY_PARAM_set_time(param, (time_t)now);
+	ok = X509_verify_cert(ctx);
+	if (!st.revoked)
+		scan_crls(ctx, t, &st);
+	if (st.revoked) {
+		info->revocation = CST_TS_REV_REVOKED;
+		memcpy(why, st.why, CST_TS_WHY_LEN);
+	} else if (ok != 1 || st.unknown) {
+		info->revocation = CST_TS_REV_UNKNOWN;
+		if (st.why[0] == '\0')
+			setwhy(st.why, "the revocation status of the TSA's "
+			    "chain is unknown: %s (R-TSA-9)",
+			    X509_verify_cert_error_string(
+			    X509_STORE_CTX_get_error(ctx)));
+		memcpy(info->revocation_why, st.why, CST_TS_WHY_LEN);
+	} else {
+		info->revocation = CST_TS_REV_GOOD;
+	}
+	X509_STORE_CTX_free(ctx);
+	ERR_clear_error();
+	return (info->revocation == CST_TS_REV_REVOKED ? CST_ESIG : 0);
 }
 
 int
@@ -445,6 +863,7 @@ cst_ts_check(const uint8_t *der, size_t len,
 	TS_STATUS_INFO *si;
 	TS_TST_INFO *tst;
 	TS_RESP *resp = NULL;
+	X509 *signer = NULL;
 	int64_t st;
 	int rc = CST_ECORRUPT;
 
@@ -512,11 +931,18 @@ cst_ts_check(const uint8_t *der, size_t len,
 			goto err2;
 		}
 	}
-	if (trust != NULL && (rc = check_signature(resp, trust,
-	    info->gen_time_ns, info, why)) != 0)
-		goto err2;
+	if (trust != NULL) {
+		if ((rc = check_signature(resp, trust, info->gen_time_ns, info,
+		    &signer, why)) != 0)
+			goto err2;
+		if (sk_X509_CRL_num(trust->crlsk) > 0 &&
+		    (rc = check_revocation(resp, signer, trust,
+		    info->gen_time_ns, info, why)) != 0)
+			goto err2;
+	}
 	rc = 0;
 err2:
+	X509_free(signer);
 	ASN1_INTEGER_free(want);
 err1:
 	TS_RESP_free(resp);

@@ -105,6 +105,11 @@ static const char usage_text[] =
 "                      and beside each --checkpoint) are verified against\n"
 "                      it and the report states the time they prove (SPEC\n"
 "                      section 15); without it they are listed, unverified\n"
+"  --tsa-crl FILE      PEM CRL of a CA in the TSA's chain (repeatable): the\n"
+"                      chain of every token's signer is checked against\n"
+"                      them; a revoked certificate fails the token, one\n"
+"                      whose CA gave no current CRL issued after genTime\n"
+"                      leaves it uncounted (SPEC R-TSA-9)\n"
 "  --witness KEY|FILE  a witness's verifier key (NAME+ID+KEY, as custodyd\n"
 "                      keygen --witness-key printed it), or a file holding\n"
 "                      it (repeatable): the newest note checkpoint that\n"
@@ -231,6 +236,8 @@ struct args {
 	const char *case_dir;  /* --case-dir: append an entry (SPEC 16) */
 	const char **tsa;      /* --tsa-cert files */
 	size_t ntsa;
+	const char **crls;     /* --tsa-crl files */
+	size_t ncrls;
 	char **tokens;         /* .tsr files: beside checkpoints, in DIR */
 	size_t ntokens;
 	const char *written[4]; /* report files written, to sign and record */
@@ -546,8 +553,9 @@ ckbuf_of(const struct args *a, const char *path)
 
 /*
  * Checks every token found against the checkpoint beside it, as read
- * and checked by the run (R-TSA-5), with the --tsa-cert anchors.
- * Returns 0, or -1 with r->error set when a --tsa-cert file is unusable.
+ * and checked by the run (R-TSA-5), with the --tsa-cert anchors and the
+ * --tsa-crl CRLs (R-TSA-9).  Returns 0, or -1 with r->error set when a
+ * --tsa-cert or --tsa-crl file is unusable.
  */
 static int
 check_tokens(const struct args *a, struct vreport *r, const cst_verifier *v)
@@ -570,7 +578,19 @@ check_tokens(const struct args *a, struct vreport *r, const cst_verifier *v)
 				cst_ts_trust_free(trust);
 				return (-1);
 			}
+		for (i = 0; i < a->ncrls; i++)
+			if (cst_ts_trust_add_crl_file(trust, a->crls[i], why) !=
+			    0) {
+				if (asprintf(&r->error, "--tsa-crl %s", why) <
+				    0)
+					oom();
+				cst_ts_trust_free(trust);
+				return (-1);
+			}
+		/* A CRL must be current when the run began (R-TSA-9). */
+		cst_ts_trust_set_crl_time(trust, r->verified_ns);
 		r->tsa_given = 1;
+		r->tsa_crl_given = a->ncrls > 0;
 	}
 	infos = cst_verifier_checkpoints(v, &ninfo);
 	for (i = 0; i < a->ntokens; i++) {
@@ -681,6 +701,7 @@ parse_args(int argc, char **argv, struct args *a)
 		{ "tls-ca", required_argument, NULL, 256 },
 		{ "checkpoint", required_argument, NULL, 'c' },
 		{ "tsa-cert", required_argument, NULL, 'T' },
+		{ "tsa-crl", required_argument, NULL, 'R' },
 		{ "log-cert", required_argument, NULL, 'L' },
 		{ "witness", required_argument, NULL, 'w' },
 		{ "quorum", required_argument, NULL, 'Q' },
@@ -742,6 +763,13 @@ parse_args(int argc, char **argv, struct args *a)
 				oom();
 			a->tsa = n;
 			a->tsa[a->ntsa++] = optarg;
+			break;
+		case 'R':
+			if ((n = realloc(a->crls, (a->ncrls + 1) *
+			    sizeof(*n))) == NULL)
+				oom();
+			a->crls = n;
+			a->crls[a->ncrls++] = optarg;
 			break;
 		case 'L':
 			if ((n = realloc(a->lcerts, (a->nlcerts + 1) *
@@ -847,9 +875,11 @@ parse_args(int argc, char **argv, struct args *a)
 			    "stands, never live");
 		if (a->pdf != NULL || a->html != NULL || a->text != NULL ||
 		    a->sign_key != NULL || a->case_dir != NULL ||
-		    a->ntsa > 0 || a->nwkeys > 0 || a->nlcerts > 0)
+		    a->ntsa > 0 || a->ncrls > 0 || a->nwkeys > 0 ||
+		    a->nlcerts > 0)
 			usage_error("--pdf, --html, --text, --sign-with, "
-			    "--case-dir, --tsa-cert, --witness and --log-cert "
+			    "--case-dir, --tsa-cert, --tsa-crl, --witness and "
+			    "--log-cert "
 			    "take one store on disk: restore the chain with "
 			    "custody-restore and verify it on its own");
 		return;
@@ -863,6 +893,9 @@ parse_args(int argc, char **argv, struct args *a)
 		usage_error("no store directory or segment file given");
 	if ((a->sign_key != NULL) != (a->sign_cert != NULL))
 		usage_error("--sign-with KEY and --cert CERT go together");
+	if (a->ncrls > 0 && a->ntsa == 0)
+		usage_error("--tsa-crl checks the tokens --tsa-cert verifies: "
+		    "give the TSA's CA with --tsa-cert too");
 	if (a->sign_key != NULL && a->report == NULL && a->pdf == NULL &&
 	    a->html == NULL && a->text == NULL)
 		usage_error("--sign-with signs report files: give --report, "
@@ -893,10 +926,10 @@ parse_args(int argc, char **argv, struct args *a)
 		oom();
 	if (fleet && (a->pdf != NULL || a->html != NULL || a->text != NULL ||
 	    a->sign_key != NULL || a->case_dir != NULL || a->ntsa > 0 ||
-	    a->nwkeys > 0 || a->nlcerts > 0))
+	    a->ncrls > 0 || a->nwkeys > 0 || a->nlcerts > 0))
 		usage_error("--pdf, --html, --text, --sign-with, --case-dir, "
-		    "--tsa-cert, --witness and --log-cert take one store: "
-		    "verify it on its own for them");
+		    "--tsa-cert, --tsa-crl, --witness and --log-cert take one "
+		    "store: verify it on its own for them");
 	for (i = 0; i < a->nckps; i++)
 		read_ckp(a, a->ckps[i], 0, 0);
 	for (i = 0; i < a->nlcerts; i++)
@@ -1645,6 +1678,7 @@ main(int argc, char **argv)
 	free_list(a.others, a.nothers);
 	free(a.ckps);
 	free(a.tsa);
+	free(a.crls);
 	free_list(a.tokens, a.ntokens);
 	free(a.wkeys);
 	free(a.lcerts);

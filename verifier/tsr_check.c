@@ -108,7 +108,7 @@ tsr_check(struct vreport *r, const char *path, const struct tsr_ckpt *ckpt,
 {
 	static uint8_t buf[CST_TS_MAX + 1];
 	uint8_t digest[CST_TS_DIGEST_LEN];
-	char why[CST_TS_WHY_LEN], msg[CST_TS_WHY_LEN + 128];
+	char why[CST_TS_WHY_LEN], msg[CST_TS_WHY_LEN + 1024];
 	struct vreport_token t;
 	cst_ts_info info;
 	size_t len;
@@ -160,6 +160,12 @@ tsr_check(struct vreport *r, const char *path, const struct tsr_ckpt *ckpt,
 	if (rc == CST_ENOMEM)
 		return (rc);
 	t.accuracy_ns = info.accuracy_ns;
+	t.revocation = info.revocation;
+	if (rc != 0 && info.revocation == CST_TS_REV_REVOKED) {
+		snprintf(msg, sizeof(msg), "the timestamp token over %s proves "
+		    "nothing: %s", ckpt->path, why);
+		return (fail(r, &t, CST_SEV_FAILURE, rc, "R-TSA-9"));
+	}
 	if (rc != 0) {
 		snprintf(msg, sizeof(msg), "the timestamp token over %s does "
 		    "not verify: %s", ckpt->path, why);
@@ -173,6 +179,13 @@ tsr_check(struct vreport *r, const char *path, const struct tsr_ckpt *ckpt,
 		    "its checkpoint %s does not verify (R-CKP-1, R-CKP-2): it "
 		    "proves nothing of the chain (R-TSA-5 d)", ckpt->path);
 		return (fail(r, &t, CST_SEV_FAILURE, CST_ESIG, "R-TSA-5"));
+	}
+	if (info.revocation == CST_TS_REV_UNKNOWN) {
+		t.state = VREPORT_TOKEN_UNKNOWN;
+		snprintf(msg, sizeof(msg), "the timestamp token over %s is not "
+		    "counted as trusted time: %s", ckpt->path,
+		    info.revocation_why);
+		return (fail(r, &t, CST_SEV_WARNING, CST_ENOENT, "R-TSA-9"));
 	}
 	t.state = VREPORT_TOKEN_VERIFIED;
 	t.why = NULL;

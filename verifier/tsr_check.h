@@ -1,6 +1,6 @@
 /*
  * custody-verify's check of RFC 3161 timestamp tokens beside checkpoints
- * (SPEC section 15, R-TSA-5, R-TSA-6): each outcome goes into the report
+ * (SPEC section 15, R-TSA-5, R-TSA-6, R-TSA-9): each outcome goes into the report
  * as a token entry, a finding when it fails, and an input file.
  */
 #ifndef CUSTODY_TSR_CHECK_H
@@ -39,7 +39,8 @@ char *tsr_check_ckpt_path(const char *path);
 /*
  * Checks the token file path (borrowed) against ckpt (borrowed; NULL
  * when no checkpoint file is beside it) with trust (NULL: no TSA
- * certificate given, R-TSA-6), and records the outcome in r.  Returns 0
+ * certificate given, R-TSA-6; with CRLs in it, revocation too, R-TSA-9),
+ * and records the outcome in r.  Returns 0
  * or CST_ENOMEM.
  */
 int tsr_check(struct vreport *r, const char *path,

@@ -471,7 +471,7 @@ static void
 say_tokens(const struct vreport *r, vreport_stmt_fn fn, void *ctx)
 {
 	const struct vreport_token *t, *lo = NULL, *hi = NULL;
-	size_t i, unverified = 0, verified = 0;
+	size_t i, unverified = 0, unknown = 0, verified = 0;
 	int64_t acc = -1;
 	char a[40], b[40];
 
@@ -479,6 +479,8 @@ say_tokens(const struct vreport *r, vreport_stmt_fn fn, void *ctx)
 		t = &r->tokens[i];
 		if (t->state == VREPORT_TOKEN_UNVERIFIED)
 			unverified++;
+		if (t->state == VREPORT_TOKEN_UNKNOWN)
+			unknown++;
 		/* blocks 0 names no block (SPEC section 8): nothing to bound. */
 		if (t->state != VREPORT_TOKEN_VERIFIED || t->blocks == 0)
 			continue;
@@ -495,20 +497,34 @@ say_tokens(const struct vreport *r, vreport_stmt_fn fn, void *ctx)
 		    "checkpoints but were not verified, since no TSA "
 		    "certificate was given (--tsa-cert): nothing is claimed "
 		    "from them (SPEC R-TSA-6).", unverified);
+	if (unknown > 0)
+		say(fn, ctx, 0, "%zu timestamp token(s) have a valid "
+		    "signature, but whether their TSA certificate or a CA above "
+		    "it was revoked could not be told from the CRLs given "
+		    "(--tsa-crl): they are not counted as trusted time, and "
+		    "nothing is claimed from them (SPEC R-TSA-9).", unknown);
 	if (lo == NULL)
 		return;
 	vreport_time(lo->gen_ns, a);
 	vreport_time(hi->gen_ns, b);
 	say(fn, ctx, 1, "%zu timestamp token(s) verified against the TSA "
 	    "certificate(s) given (signature, certificate chain, "
-	    "time-stamping usage) over the exact bytes of their checkpoints "
-	    "(SPEC R-TSA-5). The earliest shows that the chain up to block %"
+	    "time-stamping usage%s) over the exact bytes of their checkpoints "
+	    "(SPEC R-TSA-5%s). The earliest shows that the chain up to block %"
 	    PRIu64 " (%" PRIu64 " records) existed by %s, and the latest "
 	    "that the chain up to block %" PRIu64 " (%" PRIu64 " records) "
 	    "existed by %s, by the time-stamping authority's clock%s: an "
 	    "upper bound on when those records were sealed (SPEC R-TSA-7).",
-	    verified, lo->blocks - 1, lo->records, a, hi->blocks - 1,
+	    verified, r->tsa_crl_given ? ", and no certificate of the chain "
+	    "revoked by the CRLs given" : "", r->tsa_crl_given ? ", R-TSA-9" :
+	    "", lo->blocks - 1, lo->records, a, hi->blocks - 1,
 	    hi->records, b, acc > 0 ? " (within its stated accuracy)" : "");
+	if (!r->tsa_crl_given)
+		say(fn, ctx, 0, "The revocation status of the TSA "
+		    "certificate(s) was not checked, since no CRL was given "
+		    "(--tsa-crl): a token signed under a certificate its CA "
+		    "has revoked, after a compromise of the TSA's key say, "
+		    "is counted here all the same (SPEC R-TSA-10).");
 	say(fn, ctx, 0, "A timestamp bounds only from above: it does not "
 	    "show when any event happened or was received (receive times "
 	    "are the collector's clock), nor that a checkpoint was not made "

@@ -40,6 +40,8 @@ enum vreport_token_state {
 	VREPORT_TOKEN_UNVERIFIED,     /* no --tsa-cert: not checked (R-TSA-6) */
 	VREPORT_TOKEN_FAILED,         /* a failure, in why */
 	VREPORT_TOKEN_ALONE,          /* no checkpoint beside it: not checked */
+	VREPORT_TOKEN_UNKNOWN,        /* R-TSA-5 holds, revocation status
+	                                 unknown: not counted (R-TSA-9) */
 };
 
 struct vreport_token {
@@ -51,6 +53,7 @@ struct vreport_token {
 	uint64_t blocks;        /* what its checkpoint covers */
 	uint64_t records;
 	char tsa[256];          /* the signer's subject */
+	int revocation;         /* enum cst_ts_revocation, when checked */
 	char *why;              /* the failure; NULL */
 };
 
@@ -72,6 +75,7 @@ struct vreport {
 	struct vreport_token *tokens;
 	size_t ntokens;
 	int tsa_given;          /* TSA certificates were given (--tsa-cert) */
+	int tsa_crl_given;      /* CRLs were given (--tsa-crl, R-TSA-9) */
 	struct vcase cs;        /* the case, fields NULL when not given */
 	char *cmdline;          /* the command, shell-quoted; NULL */
 	/* How the run was made (vreport_env), for the examiner's report. */

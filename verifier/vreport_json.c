@@ -88,7 +88,9 @@ static void
 json_tokens(struct json *j, const struct vreport *r)
 {
 	static const char *states[] = { "verified", "unverified", "failed",
-	    "no-checkpoint" };
+	    "no-checkpoint", "revocation-unknown" };
+	static const char *revs[] = { "not-checked", "not-revoked", "revoked",
+	    "unknown" };
 	const struct vreport_token *t, *lo = NULL, *hi = NULL;
 	size_t i;
 
@@ -120,6 +122,8 @@ json_tokens(struct json *j, const struct vreport *r)
 		json_key(j, "tsa");
 		json_cstring(j, t->state == VREPORT_TOKEN_VERIFIED ? t->tsa :
 		    NULL);
+		json_key(j, "revocation");
+		json_cstring(j, revs[t->revocation]);
 		json_key(j, "why");
 		json_cstring(j, t->why);
 		json_end_object(j);

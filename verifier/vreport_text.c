@@ -10,6 +10,7 @@
 #include "custody/hash.h"
 #include "custody/keys.h"
 #include "custody/record.h"
+#include "custody/timestamp.h"
 #include "custody/verify.h"
 #include "custody_version.h"
 #include "json.h"
@@ -318,6 +319,7 @@ text_tokens(FILE *f, const struct vreport *r)
 		"present, not verified (no --tsa-cert)",
 		"FAILS",
 		"no checkpoint beside it",
+		"signature holds, revocation status UNKNOWN: not counted",
 	};
 	const struct vreport_token *t;
 	char g[40];
@@ -332,6 +334,8 @@ text_tokens(FILE *f, const struct vreport *r)
 		json_text_puts(f, t->path);
 		fprintf(f, ": %s", states[t->state]);
 		if (t->state == VREPORT_TOKEN_VERIFIED) {
+			if (t->revocation == CST_TS_REV_GOOD)
+				fputs(", not revoked by the CRLs given", f);
 			vreport_time(t->gen_ns, g);
 			fprintf(f, ", genTime %s", g);
 			if (t->accuracy_ns >= 0)

@@ -21,7 +21,15 @@
 /* R-TSA-1: a larger response is not a token file. */
 #define CST_TS_MAX 65536
 /* A reason for a refusal, as one sentence. */
-#define CST_TS_WHY_LEN 256
+#define CST_TS_WHY_LEN 512
+
+/* What the CRLs given say of a token's signer chain (R-TSA-9). */
+enum cst_ts_revocation {
+	CST_TS_REV_UNCHECKED = 0, /* no CRL given (R-TSA-10) */
+	CST_TS_REV_GOOD,          /* every certificate covered, none revoked */
+	CST_TS_REV_REVOKED,       /* one of the chain is revoked */
+	CST_TS_REV_UNKNOWN,       /* the status of one could not be told */
+};
 
 /* What a checked response says (fields are the TSA's statements). */
 typedef struct cst_ts_info {
@@ -32,6 +40,8 @@ typedef struct cst_ts_info {
 	char policy[80];        /* the TSA's policy OID, dotted */
 	char tsa[256];          /* signer's subject (RFC 2253, ASCII), ""
 	                           unless its signature was verified */
+	int revocation;         /* enum cst_ts_revocation */
+	char revocation_why[CST_TS_WHY_LEN]; /* why UNKNOWN; else "" */
 } cst_ts_info;
 
 /* Trusted TSA certificates (R-TSA-5 c).  Opaque. */
@@ -64,6 +74,24 @@ int cst_ts_trust_add_file(cst_ts_trust *t, const char *path,
 int cst_ts_trust_add_pem(cst_ts_trust *t, const char *pem, size_t len,
     char err[CST_TS_WHY_LEN]);
 
+/*
+ * Adds every CRL of the PEM file path (borrowed), opened as
+ * cst_file_open_named does (never waiting on a FIFO).  Once one is
+ * added, cst_ts_check checks the signer's chain against them
+ * (R-TSA-9).  A CRL is not trusted for being given: its signature is
+ * checked against the chain when it is used.  Returns 0, CST_ENOENT /
+ * CST_ENOTREG / CST_EIO (unreadable), CST_EPARSE (no CRL in it) or
+ * CST_ENOMEM, with a message in err.
+ */
+int cst_ts_trust_add_crl_file(cst_ts_trust *t, const char *path,
+    char err[CST_TS_WHY_LEN]);
+
+/*
+ * Sets the time, UTC ns, at which a CRL must be current (R-TSA-9); by
+ * default the time of each check.
+ */
+void cst_ts_trust_set_crl_time(cst_ts_trust *t, int64_t ns);
+
 /* Frees t; NULL is a no-op. */
 void cst_ts_trust_free(cst_ts_trust *t);
 
@@ -73,8 +101,13 @@ void cst_ts_trust_free(cst_ts_trust *t);
  * TSTInfo version 1, messageImprint SHA-256 equal to digest (R-TSA-5 b),
  * and, when nonce is not NULL, the nonce (R-TSA-3).  When trust is not
  * NULL, the signature, the certificate chain at genTime, the timestamping
- * extended key usage and the ESS signing certificate too (R-TSA-5 c);
- * trust is used by one thread at a time.  Fills info (as far as it could
+ * extended key usage and the ESS signing certificate too (R-TSA-5 c),
+ * and, when CRLs were added to trust, the revocation of every
+ * certificate of the signer's chain (R-TSA-9): a revoked one fails the
+ * token (CST_ESIG, info->revocation CST_TS_REV_REVOKED); a status that
+ * cannot be told leaves the return 0 with info->revocation
+ * CST_TS_REV_UNKNOWN and the reason in info->revocation_why.  trust is
+ * used by one thread at a time.  Fills info (as far as it could
  * read) and, on a refusal, why.  Returns 0; CST_ECORRUPT (not a granted
  * response of that form, or the wrong nonce), CST_EHASH (the token
  * covers other bytes), CST_ESIG (signature or certificate) or

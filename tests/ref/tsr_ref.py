@@ -11,11 +11,25 @@ value and nothing else, at most 65536 bytes (R-TSA-1); the imprint
 algorithm is SHA-256 (openssl takes any); the checkpoint beside the
 token verifies by R-CKP-1 and R-CKP-2, with custody_ref.py.
 
-    tsr_ref.py --tsa-cert FILE [--tsa-cert FILE...] [--root FILE]
-               [--checkpoint FILE...] [--json] STORE_DIR
+With --tsa-crl, the revocation of the signer's chain (R-TSA-9) is
+checked as R-TSA-8 gives it: the signer's certificate taken out of the
+token by `openssl cms -verify -noverify -signer`, its chain to a
+self-signed CA given by `openssl verify -show_chain -no_check_time`
+(certificate validity was judged at genTime already); a certificate is
+revoked when a CRL of its issuer lists its serial (`openssl crl -text`)
+and verifies with the issuer's certificate (`openssl crl -CAfile`);
+otherwise `openssl verify -crl_check_all` with all the CRLs must pass,
+and the CRLs' own times, read from `openssl crl`, are checked here: the
+CRL R-TSA-9 (c) takes for each issuer in the chain was issued no earlier
+than genTime and is current.
 
-Exit status: 0 every token holds (or there is none), 1 a token fails,
-2 usage error.  A token without its checkpoint is noted, not failed.
+    tsr_ref.py --tsa-cert FILE [--tsa-cert FILE...] [--tsa-crl FILE...]
+               [--root FILE] [--checkpoint FILE...] [--json] STORE_DIR
+
+Exit status: 0 every token holds (or there is none, or the revocation
+status of its signer is unknown: then it is "revocation-unknown", not
+counted), 1 a token fails (a revoked signer included), 2 usage error.
+A token without its checkpoint is noted, not failed.
 """
 import calendar
 import glob
@@ -59,6 +73,145 @@ def gen_time(text):
                             int(m.group(5)), 0, 0, 0))
 
 
+def crl_time(text, key):
+    """lastUpdate / nextUpdate from `openssl crl -noout -KEY`, seconds."""
+    m = re.search(r"^%s=(\w{3}) +(\d+) (\d\d):(\d\d):(\d\d) (\d{4}) GMT$"
+                  % key, text, re.M)
+    if not m:
+        return None
+    mon = time.strptime(m.group(1), "%b").tm_mon
+    return calendar.timegm((int(m.group(6)), mon, int(m.group(2)),
+                            int(m.group(3)), int(m.group(4)),
+                            int(m.group(5)), 0, 0, 0))
+
+
+def read_crls(paths):
+    """[(issuer, lastUpdate, nextUpdate, pem, {revoked serials})] of every
+    PEM CRL in paths (removeFromCRL entries are not counted)."""
+    out = []
+    for pem in pem_blocks(paths, "X509 CRL"):
+        r = subprocess.run([OPENSSL, "crl", "-noout", "-issuer",
+                            "-lastupdate", "-nextupdate", "-text"],
+                           input=pem.encode(), capture_output=True,
+                           timeout=30)
+        text = r.stdout.decode(errors="replace")
+        m = re.search(r"^issuer=(.*)$", text, re.M)
+        if r.returncode != 0 or not m:
+            continue
+        revoked = set()
+        for e in re.split(r"\n\s*Serial Number: ", text)[1:]:
+            serial = e.split()[0]
+            if "Remove From CRL" not in e:
+                revoked.add(serial)
+        out.append((m.group(1).strip(), crl_time(text, "lastUpdate"),
+                    crl_time(text, "nextUpdate"), pem, revoked))
+    return out
+
+
+def pem_blocks(paths, kind):
+    """The PEM blocks of kind ("CERTIFICATE", "X509 CRL") in paths."""
+    out = []
+    for p in paths:
+        with open(p) as f:
+            out += re.findall(r"-----BEGIN %s-----.*?-----END %s-----"
+                              % (kind, kind), f.read(), re.S)
+    return out
+
+
+def cert_fields(pem):
+    """(subject, issuer, serial) of a PEM certificate, as openssl prints
+    them, or None."""
+    r = subprocess.run([OPENSSL, "x509", "-noout", "-subject", "-issuer",
+                        "-serial"], input=pem.encode(), capture_output=True,
+                       timeout=30)
+    text = r.stdout.decode(errors="replace")
+    f = [re.search(r"^%s=(.*)$" % k, text, re.M)
+         for k in ("subject", "issuer", "serial")]
+    if r.returncode != 0 or None in f:
+        return None
+    return tuple(m.group(1).strip() for m in f)
+
+
+def check_revocation(tsr, cafile, crlfile, crls, gen, now):
+    """(state, detail) of the signer's chain by R-TSA-9: "good",
+    "revoked" or "unknown"."""
+    with tempfile.TemporaryDirectory() as d:
+        tok, signer, certs = (os.path.join(d, x) for x in
+                              ("token.der", "signer.pem", "certs.pem"))
+        for argv in (["ts", "-reply", "-in", tsr, "-token_out", "-out", tok],
+                     ["cms", "-verify", "-noverify", "-inform", "DER",
+                      "-in", tok, "-signer", signer, "-out", os.devnull],
+                     ["pkcs7", "-inform", "DER", "-in", tok, "-print_certs",
+                      "-out", certs]):
+            if subprocess.run([OPENSSL, *argv], capture_output=True,
+                              timeout=30).returncode != 0:
+                return "unknown", "R-TSA-9: the signer cannot be read"
+
+        def run(*extra):
+            return subprocess.run([OPENSSL, "verify", "-CAfile", cafile,
+                                   "-untrusted", certs, "-no_check_time",
+                                   "-show_chain", *extra, signer],
+                                  capture_output=True, timeout=30)
+        # The chain up to a self-signed CA given, as certificates.
+        r = run()
+        out = (r.stdout + r.stderr).decode(errors="replace")
+        if r.returncode != 0:
+            return "unknown", "R-TSA-9: no chain to a self-signed CA: " + \
+                out.strip().splitlines()[-1]
+        subjects = [m.group(2).strip() for m in
+                    re.finditer(r"^depth=(\d+): (.*?)( \(untrusted\))?$",
+                                out, re.M)]
+        known = {}
+        for pem in pem_blocks([cafile, certs], "CERTIFICATE"):
+            f = cert_fields(pem)
+            if f:
+                known.setdefault(f[0], (pem, f))
+        chain = [known.get(x) for x in subjects]
+        if None in chain:
+            return "unknown", "R-TSA-9: a certificate of the chain not found"
+        # R-TSA-9 a, b: any CRL of a certificate's issuer that verifies
+        # with the issuer's key and lists its serial revokes it.
+        for i, (pem, (subj, iss, serial)) in enumerate(chain):
+            up = chain[i + 1][0] if i + 1 < len(chain) else pem
+            if i + 1 == len(chain) and subj != iss:
+                continue
+            with open(os.path.join(d, "issuer.pem"), "w") as f:
+                f.write(up + "\n")
+            for c in crls:
+                if c[0] != iss or serial not in c[4]:
+                    continue
+                with open(os.path.join(d, "one.crl"), "w") as f:
+                    f.write(c[3] + "\n")
+                v = subprocess.run([OPENSSL, "crl", "-in",
+                                    os.path.join(d, "one.crl"), "-CAfile",
+                                    os.path.join(d, "issuer.pem"), "-noout"],
+                                   capture_output=True, timeout=30)
+                if v.returncode == 0 and b"verify OK" in v.stdout + v.stderr:
+                    return "revoked", "R-TSA-9: %s (serial %s) revoked by " \
+                        "a CRL of %s" % (subj, serial, iss)
+        r = run("-CRLfile", crlfile, "-crl_check_all")
+    out = (r.stdout + r.stderr).decode(errors="replace")
+    if r.returncode != 0:
+        return "unknown", "R-TSA-9: openssl verify: " + \
+            out.strip().splitlines()[-1]
+    issuers = [m.group(2).strip() for m in
+               re.finditer(r"^depth=(\d+): (.*?)( \(untrusted\))?$", out,
+                           re.M) if int(m.group(1)) > 0]
+    if not issuers:
+        return "unknown", "R-TSA-9: no issuer in the chain to check a CRL"
+    for iss in issuers:
+        mine = [c for c in crls if c[0] == iss and c[1] is not None]
+        if not mine:
+            return "unknown", "R-TSA-9: no CRL of " + iss
+        # R-TSA-9 c: the newest current one, or the newest of all.
+        cur = [c for c in mine if c[1] <= now <= (c[2] or 0)]
+        last, nxt = max((c[1], c[2] or 0) for c in cur or mine)
+        if last < gen or last > now or nxt < now:
+            return "unknown", "R-TSA-9: the newest CRL of %s is not " \
+                "current or predates genTime" % iss
+    return "good", "holds"
+
+
 def check_token(tsr, ckpt, cafile):
     """(ok, genTime or None, detail) for one token (R-TSA-1, R-TSA-5)."""
     with open(tsr, "rb") as f:
@@ -90,7 +243,9 @@ def check_token(tsr, ckpt, cafile):
     return True, t, "holds"
 
 
-def verify_tokens(store, cas, root=None, checkpoints=()):
+def verify_tokens(store, cas, root=None, checkpoints=(), crlpaths=()):
+    now = int(time.time())
+    crls = read_crls(crlpaths)
     tokens = sorted(glob.glob(os.path.join(store, "checkpoints", "*.tsr")))
     for c in checkpoints:
         if c.endswith(".ckpt") and os.path.exists(c[:-5] + ".tsr"):
@@ -102,11 +257,16 @@ def verify_tokens(store, cas, root=None, checkpoints=()):
     bad_ckpts = {f.file for f in report.findings
                  if f.rule.startswith("R-CKP")}
     results = []
-    with tempfile.NamedTemporaryFile("wb", suffix=".pem") as bundle:
+    with tempfile.NamedTemporaryFile("wb", suffix=".pem") as bundle, \
+            tempfile.NamedTemporaryFile("wb", suffix=".crl") as crlfile:
         for ca in cas:
             with open(ca, "rb") as f:
                 bundle.write(f.read() + b"\n")
         bundle.flush()
+        for c in crlpaths:
+            with open(c, "rb") as f:
+                crlfile.write(f.read() + b"\n")
+        crlfile.flush()
         for t in tokens:
             ckpt = t[:-4] + ".ckpt"
             if not os.path.exists(ckpt):
@@ -114,10 +274,20 @@ def verify_tokens(store, cas, root=None, checkpoints=()):
                                 "gen_time": None, "detail": "not checked"})
                 continue
             ok, gen, detail = check_token(t, ckpt, bundle.name)
+            rev = "good"
+            if ok and crlpaths:
+                rev, rdetail = check_revocation(t, bundle.name,
+                                                crlfile.name, crls, gen, now)
+                if rev != "good":
+                    detail = rdetail
+                ok = rev != "revoked"
             if ok and ckpt in bad_ckpts:
                 ok, detail = False, "R-TSA-5 d: its checkpoint fails"
-            results.append({"file": t, "state": "verified" if ok
-                            else "failed", "gen_time": gen,
+            state = "failed"
+            if ok:
+                state = "verified" if rev == "good" else \
+                    "revocation-unknown"
+            results.append({"file": t, "state": state, "gen_time": gen,
                             "detail": detail})
     failed = any(r["state"] == "failed" for r in results) or \
         report.verdict != "intact"
@@ -125,13 +295,15 @@ def verify_tokens(store, cas, root=None, checkpoints=()):
 
 
 def main(argv):
-    cas, checkpoints, root, as_json, store = [], [], None, False, None
+    cas, crls, checkpoints, root, as_json, store = [], [], [], None, False, \
+        None
     i = 0
     while i < len(argv):
         a = argv[i]
-        if a in ("--tsa-cert", "--checkpoint", "--root") and \
+        if a in ("--tsa-cert", "--tsa-crl", "--checkpoint", "--root") and \
                 i + 1 < len(argv):
-            {"--tsa-cert": cas, "--checkpoint": checkpoints}.get(
+            {"--tsa-cert": cas, "--tsa-crl": crls,
+             "--checkpoint": checkpoints}.get(
                 a, []).append(argv[i + 1])
             if a == "--root":
                 root = argv[i + 1]
@@ -148,7 +320,7 @@ def main(argv):
     if store is None or not cas:
         print(__doc__, file=sys.stderr)
         return 2
-    verdict, results = verify_tokens(store, cas, root, checkpoints)
+    verdict, results = verify_tokens(store, cas, root, checkpoints, crls)
     if as_json:
         json.dump({"verdict": verdict, "timestamps": results}, sys.stdout,
                   indent=1)

@@ -9,6 +9,7 @@ its mode can be switched to answer 500 or garbage instead.
 """
 import http.server
 import os
+import shutil
 import ssl
 import subprocess
 import tempfile
@@ -37,9 +38,11 @@ def _key(d, name):
 
 
 class Authority:
-    """A CA and a TSA certificate it issued (with or without the EKU)."""
+    """A CA and a TSA certificate it issued (with or without the EKU);
+    with intermediate, the root CA issues an intermediate CA (self.inter,
+    carried in every token) that issues the TSA certificate."""
 
-    def __init__(self, work, name="tsa", eku=True):
+    def __init__(self, work, name="tsa", eku=True, intermediate=False):
         if not os.access(OPENSSL, os.X_OK):
             h.fail("the openssl command is not installed (package openssl)")
         self.dir = os.path.join(work, name)
@@ -51,6 +54,22 @@ class Authority:
               "-days", "2", "-subj", f"/O=custody test/CN={name} root CA",
               "-addext", "basicConstraints=critical,CA:TRUE",
               "-addext", "keyUsage=critical,keyCertSign,cRLSign"], d)
+        issuer, issuer_key = self.ca, self.ca_key
+        self.inter = self.inter_key = None
+        if intermediate:
+            self.inter_key = _key(d, "inter")
+            self.inter = os.path.join(d, "inter.pem")
+            iext = os.path.join(d, "inter.ext")
+            with open(iext, "w") as f:
+                f.write("basicConstraints=critical,CA:TRUE\n"
+                        "keyUsage=critical,keyCertSign,cRLSign\n")
+            icsr = os.path.join(d, "inter.csr")
+            _run(["req", "-new", "-key", self.inter_key, "-out", icsr,
+                  "-subj", f"/O=custody test/CN={name} intermediate CA"], d)
+            _run(["x509", "-req", "-in", icsr, "-CA", self.ca, "-CAkey",
+                  self.ca_key, "-CAcreateserial", "-days", "2", "-extfile",
+                  iext, "-out", self.inter], d)
+            issuer, issuer_key = self.inter, self.inter_key
         self.key = _key(d, "signer")
         self.cert = os.path.join(d, "signer.pem")
         ext = os.path.join(d, "signer.ext")
@@ -62,8 +81,8 @@ class Authority:
         csr = os.path.join(d, "signer.csr")
         _run(["req", "-new", "-key", self.key, "-out", csr, "-subj",
               f"/O=custody test/CN={name} time-stamping unit"], d)
-        _run(["x509", "-req", "-in", csr, "-CA", self.ca, "-CAkey",
-              self.ca_key, "-CAcreateserial", "-days", "2", "-extfile", ext,
+        _run(["x509", "-req", "-in", csr, "-CA", issuer, "-CAkey",
+              issuer_key, "-CAcreateserial", "-days", "2", "-extfile", ext,
               "-out", self.cert], d)
         self.conf = os.path.join(d, "openssl.cnf")
         with open(self.conf, "w") as f:
@@ -85,8 +104,42 @@ tsa_name = no
 ess_cert_id_chain = no
 ess_cert_id_alg = sha256
 """)
+            if intermediate:
+                f.write(f"certs = {self.inter}\n")
         with open(os.path.join(d, "serial"), "w") as f:
             f.write("01\n")
+
+    def crl(self, out, revoked=(), reason="keyCompromise", inter=False,
+            extra=()):
+        """A PEM CRL of this CA (of the intermediate CA with inter) made by
+        `openssl ca -gencrl` (with the options extra), valid a day, listing
+        the certificates revoked (PEM paths) with reason (an RFC 5280
+        CRLReason name), written to out.  Each call has a database of its
+        own."""
+        db = tempfile.mkdtemp(dir=self.dir, prefix="ca-db-")
+        open(os.path.join(db, "index.txt"), "w").close()
+        with open(os.path.join(db, "crlnumber"), "w") as f:
+            f.write("01\n")
+        conf = os.path.join(db, "ca.cnf")
+        with open(conf, "w") as f:
+            f.write(f"""[ca]
+default_ca = ca_default
+[ca_default]
+database = {db}/index.txt
+crlnumber = {db}/crlnumber
+certificate = {self.inter if inter else self.ca}
+private_key = {self.inter_key if inter else self.ca_key}
+default_md = sha256
+default_crl_days = 1
+crl_extensions = crl_ext
+[crl_ext]
+authorityKeyIdentifier = keyid:always
+""")
+        for cert in revoked:
+            _run(["ca", "-config", conf, "-revoke", cert, "-crl_reason",
+                  reason], db)
+        _run(["ca", "-config", conf, "-gencrl", "-out", out, *extra], db)
+        return out
 
     def reply(self, query):
         """The DER TimeStampResp openssl makes for query (bytes)."""
@@ -229,3 +282,26 @@ def openssl_verify(ckpt, tsr, ca, partial=False):
         argv.append("-partial_chain")
     r = subprocess.run(argv, capture_output=True, timeout=30)
     return r.returncode, (r.stdout + r.stderr).decode(errors="replace")
+
+
+def openssl_verify_revocation(tsr, ca, crl):
+    """The revocation check SPEC R-TSA-8 documents (the signer out of the
+    token, then `openssl verify -crl_check_all`); returns (exit code,
+    output) of the last command."""
+    d = tempfile.mkdtemp(prefix="tsa-rev-")
+    tok, signer = os.path.join(d, "token.der"), os.path.join(d, "signer.pem")
+    try:
+        for argv in (["ts", "-reply", "-in", tsr, "-token_out", "-out", tok],
+                     ["cms", "-verify", "-noverify", "-inform", "DER",
+                      "-in", tok, "-signer", signer, "-out", os.devnull]):
+            r = subprocess.run([OPENSSL, *argv], capture_output=True,
+                               timeout=30)
+            if r.returncode != 0:
+                return r.returncode, (r.stdout + r.stderr).decode(
+                    errors="replace")
+        r = subprocess.run([OPENSSL, "verify", "-CAfile", ca, "-CRLfile", crl,
+                            "-crl_check_all", "-no_check_time", signer],
+                           capture_output=True, timeout=30)
+        return r.returncode, (r.stdout + r.stderr).decode(errors="replace")
+    finally:
+        shutil.rmtree(d, ignore_errors=True)
