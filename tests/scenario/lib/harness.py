@@ -15,6 +15,7 @@ CUSTODY_SANITIZE.
 import atexit
 import json
 import os
+import random
 import re
 import shutil
 import signal
@@ -135,11 +136,36 @@ def wait_for(cond, bound_s, what, step_s=0.02):
         time.sleep(step_s)
 
 
+def _port_range():
+    """Ports to pick from: just below the kernel's ephemeral range, so
+    that no connect() of another test running beside this one (ctest -j)
+    is given a port picked here before the daemon binds it, nor while a
+    restarted daemon binds it again."""
+    try:
+        with open("/proc/sys/net/ipv4/ip_local_port_range") as f:
+            low = int(f.read().split()[0])
+    except (OSError, ValueError, IndexError):
+        return None
+    if low - 1024 < 4000:
+        return None
+    return max(1024, low - 12000), low
+
+
+_port_rng = random.Random()  # a port's choice decides no outcome: no seed
+
+
 def free_port():
-    """A port free for both TCP and UDP on 127.0.0.1 right now."""
-    for _ in range(100):
+    """A port free for both TCP and UDP on 127.0.0.1 right now, outside
+    the ephemeral range when there is room below it."""
+    span = _port_range()
+    for _ in range(200):
         t = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-        t.bind(("127.0.0.1", 0))
+        try:
+            t.bind(("127.0.0.1",
+                    _port_rng.randrange(*span) if span else 0))
+        except OSError:
+            t.close()
+            continue
         port = t.getsockname()[1]
         u = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
         try:
