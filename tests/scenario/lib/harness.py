@@ -65,6 +65,10 @@ class TestFailure(Exception):
     pass
 
 
+class _PortTaken(TestFailure):
+    """custodyd could not bind a port picked for it (Daemon.start)."""
+
+
 def fail(msg):
     raise TestFailure(msg)
 
@@ -261,7 +265,52 @@ class Daemon:
         return a
 
     def start(self):
-        """Starts the daemon and waits until every listener is ready."""
+        """Starts the daemon and waits until every listener is ready.
+
+        The first start takes other ports when one picked was taken
+        meanwhile (by a process of a test running beside this one): the
+        daemon refuses a listener it cannot bind, and runs on without
+        its metrics endpoint (whose port would then answer for another
+        process), so neither start is the one the test asked for."""
+        first = self.starts == 0
+        saved = None
+        if first and os.path.isdir(self.data):
+            # What the test put in the data dir (keys) before the start.
+            saved = self.data + ".before-start"
+            shutil.copytree(self.data, saved, symlinks=True)
+        for attempt in range(5):
+            try:
+                self._start()
+                break
+            except _PortTaken as e:
+                if not first or attempt == 4 or not self._repick():
+                    fail(str(e))
+                print(f"note: {e}; starting again on ports {self.port} "
+                      f"and {self.metrics_port}", flush=True)
+                shutil.rmtree(self.data, ignore_errors=True)
+                if saved:
+                    shutil.copytree(saved, self.data, symlinks=True)
+        if saved:
+            shutil.rmtree(saved, ignore_errors=True)
+        return self
+
+    def _repick(self):
+        """New ports for the listeners of self.port and the metrics;
+        False when the configuration file names a port (it stays)."""
+        if self.config:
+            with open(self.config) as f:
+                text = f.read()
+            if str(self.port) in text or str(self.metrics_port) in text:
+                return False
+        old = self.port
+        self.port = free_port()
+        self.metrics_port = free_port()
+        self.listeners = [u.replace(f"127.0.0.1:{old}",
+                                    f"127.0.0.1:{self.port}")
+                          for u in self.listeners]
+        return True
+
+    def _start(self):
         os.makedirs(self.data, mode=0o700, exist_ok=True)
         self.starts += 1
         log = os.path.join(self.work, f"custodyd.{self.starts}.log")
@@ -274,13 +323,25 @@ class Daemon:
         env = dict(os.environ, NOTIFY_SOCKET=notify_path)
         self.log = log
         self.proc = spawn(self.argv(), log, env=env)
-        wait_for(self._ready, 20, "custodyd to be ready")
-        return self
+        try:
+            wait_for(self._ready, 20, "custodyd to be ready")
+        except _PortTaken:
+            if self.proc.poll() is None:
+                self.proc.kill()
+            self.proc.wait(timeout=10)
+            self.notify.close()
+            raise
 
     def _ready(self):
-        if self.proc.poll() is not None:
+        exited = self.proc.poll() is not None
+        text = self.log_text()
+        if "no metrics endpoint" in text or \
+                (exited and "Address already in use" in text):
+            raise _PortTaken("a port picked for custodyd was taken before "
+                             "it could bind it:\n" + text)
+        if exited:
             fail(f"custodyd exited with {self.proc.returncode} at start:\n"
-                 + self.log_text())
+                 + text)
         notified = False
         try:
             while True:
