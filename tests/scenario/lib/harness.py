@@ -393,9 +393,20 @@ class Daemon:
     def metrics(self):
         """Prometheus text as {name: value}, labels summed over, and
         {name{labels}: value} for each labelled series."""
-        text = self.metrics_text()
-        if text is None:
-            fail("the metrics endpoint does not answer")
+        # One read can miss on a loaded machine (the loop busy past the
+        # read's timeout): the endpoint must answer within a bound.
+        deadline = time.monotonic() + 10 * SLOW
+        while True:
+            text = self.metrics_text()
+            if text is not None:
+                break
+            if self.proc is not None and self.proc.poll() is not None:
+                fail(f"the metrics endpoint does not answer: custodyd "
+                     f"exited with {self.proc.returncode}")
+            if time.monotonic() >= deadline:
+                fail("the metrics endpoint does not answer (for "
+                     f"{10 * SLOW:.0f} s)")
+            time.sleep(0.1)
         out = {}
         for line in text.splitlines():
             if not line or line.startswith("#"):
