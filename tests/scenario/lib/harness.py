@@ -20,6 +20,7 @@ import re
 import shutil
 import signal
 import socket
+import stat
 import subprocess
 import sys
 import tempfile
@@ -228,6 +229,17 @@ def proc_cpu_s(pid):
     return (int(fields[11]) + int(fields[12])) / tick
 
 
+def _plain_tree(path):
+    """True when path holds only directories, regular files and links."""
+    for top, dirs, files in os.walk(path):
+        for n in dirs + files:
+            mode = os.lstat(os.path.join(top, n)).st_mode
+            if not (stat.S_ISDIR(mode) or stat.S_ISREG(mode) or
+                    stat.S_ISLNK(mode)):
+                return False
+    return True
+
+
 class Daemon:
     """custodyd on loopback with a temp data dir, one listener of each kind."""
 
@@ -274,6 +286,9 @@ class Daemon:
         process), so neither start is the one the test asked for."""
         first = self.starts == 0
         saved = None
+        if first and os.path.isdir(self.data) and \
+                not _plain_tree(self.data):
+            first = False  # a FIFO or the like: not copied, no retry
         if first and os.path.isdir(self.data):
             # What the test put in the data dir (keys) before the start.
             saved = self.data + ".before-start"
