@@ -31,6 +31,11 @@ def ckpt_counts(path):
     return int(kv["blocks"]), int(kv["records"])
 
 
+def covers(counts, want):
+    return counts is not None and counts[0] >= want[0] and \
+        counts[1] >= want[1]
+
+
 def body():
     work = h.workdir("ckptlag")
     export = os.path.join(work, "export")
@@ -48,7 +53,7 @@ def body():
     # are durable within commit_interval, long before the next checkpoint
     # falls due.
     h.wait_for(lambda: d.metric("custody_checkpoints_total") >= 1,
-               INTERVAL_S * 3 * h.SLOW, "the first checkpoint")
+               INTERVAL_S * 3, "the first checkpoint")
     for i in range(HISTORY + 2):
         h.loadgen(tcp, 500 if i == 0 else 5, bound_s=20)
         h.wait_for(lambda: d.metric("custody_events_durable_total")
@@ -56,9 +61,12 @@ def body():
         t0 = time.monotonic()
         want = (int(d.metric("custody_next_block_number")),
                 int(d.metric("custody_records_durable_total")))
-        h.wait_for(lambda: ckpt_counts(latest) == want
-                   and ckpt_counts(os.path.join(export, "latest.ckpt"))
-                   == want, (INTERVAL_S + MARGIN_S) * h.SLOW,
+        # At least: a record sealed after the counters were read (a
+        # stats or loss record of the collector's own) may be covered too.
+        h.wait_for(lambda: covers(ckpt_counts(latest), want)
+                   and covers(ckpt_counts(os.path.join(export,
+                                                       "latest.ckpt")),
+                              want), INTERVAL_S + MARGIN_S,
                    f"the newest checkpoint to cover {want} (blocks, "
                    f"records); it has {ckpt_counts(latest)}")
         took = time.monotonic() - t0

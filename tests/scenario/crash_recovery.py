@@ -37,12 +37,17 @@ def body():
     d = h.Daemon(work, config=CONFIG, udp=False, unix=False).start()
     tcp = f"tcp://127.0.0.1:{d.port}"
     man_a = os.path.join(work, "a.manifest")
-    gen = h.loadgen(tcp, None, conns=4, rate=40000, duration=15 * h.SLOW,
+    # The senders must outlast the wait below (the kill ends them sooner):
+    # a machine slow enough to take most of the wait's bound must still
+    # find them sending when the kill comes.
+    wait_s = 20
+    gen = h.loadgen(tcp, None, conns=4, rate=40000,
+                    duration=(wait_s + 10) * h.SLOW, bound_s=wait_s + 20,
                     gen="crashA", manifest=man_a, background=True,
                     log=os.path.join(work, "loadgen-a.log"))
 
     h.wait_for(lambda: d.metric("custody_events_durable_total") >= 60000
-               and d.metric("custody_checkpoints_total") >= 1, 20,
+               and d.metric("custody_checkpoints_total") >= 1, wait_s,
                "60,000 events durable and a checkpoint")
     ckpt = os.path.join(work, "before-kill.ckpt")
     shutil.copyfile(os.path.join(d.data, "checkpoints", "latest.ckpt"), ckpt)

@@ -26,15 +26,18 @@ import time
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "lib"))
 import harness as h  # noqa: E402
 
-IDLE_S = 2
+# Every slot must still be held when the normal sender tries, so the
+# steps from the first holder's connection to that try must take less
+# than idle_timeout: a few metrics reads, slow under the sanitizers.
+IDLE_S = 2 * int(h.SLOW)
 CONFIG = f"""\
 [input]
 max_connections = 6
 max_connections_per_peer = 4
 idle_timeout = {IDLE_S}s
 """
-NORMAL = 24
 GAP_S = 0.25
+NORMAL = int(3 * IDLE_S / GAP_S)
 
 
 def connect(src, port):
@@ -68,6 +71,7 @@ def body():
     h.wait_for(lambda: d.metric("custody_connections") == 0, 5,
                "the readiness probes to be gone")
 
+    t_held = time.monotonic()
     held = [connect("127.0.0.2", d.port) for _ in range(4)]
     h.wait_for(lambda: d.metric("custody_connections") == 4, 5,
                "4 connections from 127.0.0.2")
@@ -109,7 +113,9 @@ def body():
 
     locked = connect("127.0.0.4", d.port)
     h.check(closed_by_peer(locked),
-            "with every slot held, a normal sender is refused")
+            "with every slot held, a normal sender is refused ("
+            f"{time.monotonic() - t_held:.2f} s after the first holder "
+            f"connected, idle_timeout {IDLE_S} s)")
     h.wait_for(lambda: refused(d, "max_connections") >= 1, 5,
                "the refusal to be counted")
     locked.close()

@@ -110,6 +110,16 @@ def tags(store):
     return cs, ns
 
 
+def live_nums(d):
+    """Every n= number in the store of a running collector."""
+    r = h.run([h.binary("CUSTODY_QUERY"), d.data, "-n", "all", "-o", "raw"],
+              bound_s=60)
+    if r.returncode != 0:
+        return set()
+    return {int(m.group(1)) for m in re.finditer(rb" n=(\d+)$", r.stdout,
+                                                 re.M)}
+
+
 def acked(d):
     try:
         return d.metric("custody_relp_acked_total")
@@ -181,23 +191,25 @@ def body():
         ds[victim].start()  # recovers its torn tail, records it
         ds[victim].stop()
         nums_killed = tags(ds[victim].data)[1]
-        nums = []
-        for rnd in range(10):
-            last, since = -1, time.monotonic()
+        killed = set(nums_killed)
+        # Every number stored is seen in the running collector's store
+        # (read live), not guessed from acknowledgements pausing a while,
+        # which a loaded machine can do with messages still to come.
+        h.wait_for(lambda: len(killed | live_nums(other)) == N_FAIL, 60,
+                   f"all {N_FAIL} messages to be stored in one collector "
+                   "or the other", step_s=0.5)
+        last, since = -1, time.monotonic()
 
-            def quiet():
-                nonlocal last, since
-                a = acked(other)
-                if a != last:
-                    last, since = a, time.monotonic()
-                    return False
-                return time.monotonic() - since >= 1.5
-            h.wait_for(quiet, 60, "acknowledgements to settle", step_s=0.1)
-            other.stop()
-            nums = tags(other.data)[1]
-            if len(set(nums) | set(nums_killed)) == N_FAIL:
-                break
-            other.start()
+        def quiet():
+            nonlocal last, since
+            a = acked(other)
+            if a != last:
+                last, since = a, time.monotonic()
+                return False
+            return time.monotonic() - since >= 1.5
+        h.wait_for(quiet, 60, "acknowledgements to settle", step_s=0.1)
+        other.stop()
+        nums = tags(other.data)[1]
         rs.stop()
         union = nums + nums_killed
         missing = sorted(set(range(N_FAIL)) - set(union))

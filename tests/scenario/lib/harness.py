@@ -15,10 +15,12 @@ CUSTODY_SANITIZE.
 import atexit
 import json
 import os
+import random
 import re
 import shutil
 import signal
 import socket
+import stat
 import subprocess
 import sys
 import tempfile
@@ -62,6 +64,10 @@ def binary(var):
 
 class TestFailure(Exception):
     pass
+
+
+class _PortTaken(TestFailure):
+    """custodyd could not bind a port picked for it (Daemon.start)."""
 
 
 def fail(msg):
@@ -135,11 +141,36 @@ def wait_for(cond, bound_s, what, step_s=0.02):
         time.sleep(step_s)
 
 
+def _port_range():
+    """Ports to pick from: just below the kernel's ephemeral range, so
+    that no connect() of another test running beside this one (ctest -j)
+    is given a port picked here before the daemon binds it, nor while a
+    restarted daemon binds it again."""
+    try:
+        with open("/proc/sys/net/ipv4/ip_local_port_range") as f:
+            low = int(f.read().split()[0])
+    except (OSError, ValueError, IndexError):
+        return None
+    if low - 1024 < 4000:
+        return None
+    return max(1024, low - 12000), low
+
+
+_port_rng = random.Random()  # a port's choice decides no outcome: no seed
+
+
 def free_port():
-    """A port free for both TCP and UDP on 127.0.0.1 right now."""
-    for _ in range(100):
+    """A port free for both TCP and UDP on 127.0.0.1 right now, outside
+    the ephemeral range when there is room below it."""
+    span = _port_range()
+    for _ in range(200):
         t = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-        t.bind(("127.0.0.1", 0))
+        try:
+            t.bind(("127.0.0.1",
+                    _port_rng.randrange(*span) if span else 0))
+        except OSError:
+            t.close()
+            continue
         port = t.getsockname()[1]
         u = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
         try:
@@ -198,6 +229,17 @@ def proc_cpu_s(pid):
     return (int(fields[11]) + int(fields[12])) / tick
 
 
+def _plain_tree(path):
+    """True when path holds only directories, regular files and links."""
+    for top, dirs, files in os.walk(path):
+        for n in dirs + files:
+            mode = os.lstat(os.path.join(top, n)).st_mode
+            if not (stat.S_ISDIR(mode) or stat.S_ISREG(mode) or
+                    stat.S_ISLNK(mode)):
+                return False
+    return True
+
+
 class Daemon:
     """custodyd on loopback with a temp data dir, one listener of each kind."""
 
@@ -235,7 +277,55 @@ class Daemon:
         return a
 
     def start(self):
-        """Starts the daemon and waits until every listener is ready."""
+        """Starts the daemon and waits until every listener is ready.
+
+        The first start takes other ports when one picked was taken
+        meanwhile (by a process of a test running beside this one): the
+        daemon refuses a listener it cannot bind, and runs on without
+        its metrics endpoint (whose port would then answer for another
+        process), so neither start is the one the test asked for."""
+        first = self.starts == 0
+        saved = None
+        if first and os.path.isdir(self.data) and \
+                not _plain_tree(self.data):
+            first = False  # a FIFO or the like: not copied, no retry
+        if first and os.path.isdir(self.data):
+            # What the test put in the data dir (keys) before the start.
+            saved = self.data + ".before-start"
+            shutil.copytree(self.data, saved, symlinks=True)
+        for attempt in range(5):
+            try:
+                self._start()
+                break
+            except _PortTaken as e:
+                if not first or attempt == 4 or not self._repick():
+                    fail(str(e))
+                print(f"note: {e}; starting again on ports {self.port} "
+                      f"and {self.metrics_port}", flush=True)
+                shutil.rmtree(self.data, ignore_errors=True)
+                if saved:
+                    shutil.copytree(saved, self.data, symlinks=True)
+        if saved:
+            shutil.rmtree(saved, ignore_errors=True)
+        return self
+
+    def _repick(self):
+        """New ports for the listeners of self.port and the metrics;
+        False when the configuration file names a port (it stays)."""
+        if self.config:
+            with open(self.config) as f:
+                text = f.read()
+            if str(self.port) in text or str(self.metrics_port) in text:
+                return False
+        old = self.port
+        self.port = free_port()
+        self.metrics_port = free_port()
+        self.listeners = [u.replace(f"127.0.0.1:{old}",
+                                    f"127.0.0.1:{self.port}")
+                          for u in self.listeners]
+        return True
+
+    def _start(self):
         os.makedirs(self.data, mode=0o700, exist_ok=True)
         self.starts += 1
         log = os.path.join(self.work, f"custodyd.{self.starts}.log")
@@ -248,13 +338,25 @@ class Daemon:
         env = dict(os.environ, NOTIFY_SOCKET=notify_path)
         self.log = log
         self.proc = spawn(self.argv(), log, env=env)
-        wait_for(self._ready, 20, "custodyd to be ready")
-        return self
+        try:
+            wait_for(self._ready, 20, "custodyd to be ready")
+        except _PortTaken:
+            if self.proc.poll() is None:
+                self.proc.kill()
+            self.proc.wait(timeout=10)
+            self.notify.close()
+            raise
 
     def _ready(self):
-        if self.proc.poll() is not None:
+        exited = self.proc.poll() is not None
+        text = self.log_text()
+        if "no metrics endpoint" in text or \
+                (exited and "Address already in use" in text):
+            raise _PortTaken("a port picked for custodyd was taken before "
+                             "it could bind it:\n" + text)
+        if exited:
             fail(f"custodyd exited with {self.proc.returncode} at start:\n"
-                 + self.log_text())
+                 + text)
         notified = False
         try:
             while True:
@@ -306,9 +408,20 @@ class Daemon:
     def metrics(self):
         """Prometheus text as {name: value}, labels summed over, and
         {name{labels}: value} for each labelled series."""
-        text = self.metrics_text()
-        if text is None:
-            fail("the metrics endpoint does not answer")
+        # One read can miss on a loaded machine (the loop busy past the
+        # read's timeout): the endpoint must answer within a bound.
+        deadline = time.monotonic() + 10 * SLOW
+        while True:
+            text = self.metrics_text()
+            if text is not None:
+                break
+            if self.proc is not None and self.proc.poll() is not None:
+                fail(f"the metrics endpoint does not answer: custodyd "
+                     f"exited with {self.proc.returncode}")
+            if time.monotonic() >= deadline:
+                fail("the metrics endpoint does not answer (for "
+                     f"{10 * SLOW:.0f} s)")
+            time.sleep(0.1)
         out = {}
         for line in text.splitlines():
             if not line or line.startswith("#"):
