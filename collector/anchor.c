@@ -6,7 +6,6 @@
 #include <fcntl.h>
 #include <inttypes.h>
 #include <pthread.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -68,18 +67,7 @@ struct anchor {
 };
 
 /* A reason, into why (ANCHOR_ERR_LEN); a long one is cut short. */
-static void
-setwhy(char *why, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-
-static void
-setwhy(char *why, const char *fmt, ...)
-{
-	va_list ap;
-
-	va_start(ap, fmt);
-	vsnprintf(why, ANCHOR_ERR_LEN, fmt, ap);
-	va_end(ap);
-}
+#define setwhy(why, ...) log_seterr(why, ANCHOR_ERR_LEN, __VA_ARGS__)
 
 static uint64_t
 mono_ms(void)

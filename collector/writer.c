@@ -12,7 +12,6 @@
 #include <fcntl.h>
 #include <inttypes.h>
 #include <pthread.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -95,23 +94,6 @@ struct writer {
 	char msg[256];           /* what failed, for ops.fatal */
 };
 
-/*
- * snprintf to a message buffer, where cutting a long path short is
- * expected and fine.
- */
-static void
-fmtmsg(char *buf, size_t len, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-
-static void
-fmtmsg(char *buf, size_t len, const char *fmt, ...)
-{
-	va_list ap;
-
-	va_start(ap, fmt);
-	vsnprintf(buf, len, fmt, ap);
-	va_end(ap);
-}
 
 static int64_t
 mono_ns(void)
@@ -156,7 +138,7 @@ create_segment(struct writer *w)
 	memcpy(h.prev_hash, w->st.prev_hash, CST_HASH_LEN);
 	h.created_ns = real_ns();
 	if ((rc = cst_segw_create(path, &h, &w->seg)) != 0) {
-		fmtmsg(w->msg, sizeof(w->msg), "%s: cannot create: %s",
+		log_seterr(w->msg, sizeof(w->msg), "%s: cannot create: %s",
 		    path, cst_strerror(rc));
 		return (rc);
 	}
@@ -186,7 +168,7 @@ writer_new(const char *data_dir, const struct writer_cfg *cfg,
 	    PATH_LEN ||
 	    snprintf(w->ckptdir, PATH_LEN, "%s/checkpoints", data_dir) >=
 	    PATH_LEN) {
-		fmtmsg(err, 256, "%s: path too long", data_dir);
+		log_seterr(err, 256, "%s: path too long", data_dir);
 		goto err1;
 	}
 	pthread_mutex_init(&w->mtx, NULL);
@@ -214,15 +196,15 @@ writer_new(const char *data_dir, const struct writer_cfg *cfg,
 		    (int)sizeof(path))
 			goto err3;
 		if ((rc = cst_segw_open(path, rec->append_len, &w->seg)) != 0) {
-			fmtmsg(err, 256, "%s: cannot open for appending: %s",
-			    path, cst_strerror(rc));
+			log_seterr(err, 256, "%s: cannot open for appending: "
+			    "%s", path, cst_strerror(rc));
 			goto err3;
 		}
 		w->seg_created_ns = rec->seg_created_ns;
 		w->seg_blocks = rec->append_len > CST_SEG_HDR_LEN;
 		STAT_SET(w, segment_no, w->st.segment_no);
 	} else if ((rc = create_segment(w)) != 0) {
-		fmtmsg(err, 256, "%s", w->msg);
+		log_seterr(err, 256, "%s", w->msg);
 		goto err3;
 	}
 	STAT_SET(w, next_block_no, w->st.next_block_no);
@@ -240,7 +222,7 @@ err1:
 	free(w);
 err0:
 	if (rc == CST_ENOMEM)
-		fmtmsg(err, 256, "%s", cst_strerror(rc));
+		log_seterr(err, 256, "%s", cst_strerror(rc));
 	return (rc);
 }
 
@@ -273,12 +255,12 @@ write_block(struct writer *w, const cst_draft *d)
 	w->frame.len = 0;
 	if ((rc = cst_block_finish(d, &w->st, w->key, real_ns(), &w->frame,
 	    NULL)) != 0) {
-		fmtmsg(w->msg, sizeof(w->msg), "block %" PRIu64 ": %s",
+		log_seterr(w->msg, sizeof(w->msg), "block %" PRIu64 ": %s",
 		    w->st.next_block_no, cst_strerror(rc));
 		return (rc);
 	}
 	if ((rc = cst_segw_append(w->seg, w->frame.p, w->frame.len)) != 0) {
-		fmtmsg(w->msg, sizeof(w->msg), "segment %" PRIu64
+		log_seterr(w->msg, sizeof(w->msg), "segment %" PRIu64
 		    ": write: %s", w->st.segment_no, strerror(errno));
 		return (rc);
 	}
@@ -429,7 +411,7 @@ commit(struct writer *w, int force_ckpt)
 	int rc;
 
 	if (w->dirty && (rc = cst_segw_sync(w->seg)) != 0) {
-		fmtmsg(w->msg, sizeof(w->msg), "segment %" PRIu64
+		log_seterr(w->msg, sizeof(w->msg), "segment %" PRIu64
 		    ": fdatasync: %s", w->st.segment_no, strerror(errno));
 		return (rc);
 	}
@@ -481,7 +463,7 @@ seal_segment(struct writer *w, int force_ckpt)
 
 err0:
 	cst_draft_close(&d);
-	fmtmsg(w->msg, sizeof(w->msg), "sealing segment %" PRIu64 ": %s",
+	log_seterr(w->msg, sizeof(w->msg), "sealing segment %" PRIu64 ": %s",
 	    w->st.segment_no, cst_strerror(rc));
 	return (rc);
 }
@@ -529,7 +511,7 @@ rotate_segment(struct writer *w)
 		return (rc);
 	if ((rc = cst_segw_close(w->seg)) != 0) {
 		w->seg = NULL;
-		fmtmsg(w->msg, sizeof(w->msg), "segment %" PRIu64
+		log_seterr(w->msg, sizeof(w->msg), "segment %" PRIu64
 		    ": close: %s", w->st.segment_no, cst_strerror(rc));
 		return (rc);
 	}
@@ -592,7 +574,7 @@ maybe_rotate_key(struct writer *w)
 	return (0);
 
 err0:
-	fmtmsg(w->msg, sizeof(w->msg), "key rotation to epoch %" PRIu32
+	log_seterr(w->msg, sizeof(w->msg), "key rotation to epoch %" PRIu32
 	    ": %s", w->key->epoch + 1, cst_strerror(rc));
 	return (rc);
 }
@@ -662,7 +644,7 @@ process(struct writer *w, struct batch *bt, int *stop)
 	switch (bt->ctl) {
 	case BATCH_DATA:
 		if (bt->err != 0) {
-			fmtmsg(w->msg, sizeof(w->msg), "sealing batch %"
+			log_seterr(w->msg, sizeof(w->msg), "sealing batch %"
 			    PRIu64 ": %s", bt->no, cst_strerror(bt->err));
 			return (bt->err);
 		}
@@ -686,7 +668,7 @@ process(struct writer *w, struct batch *bt, int *stop)
 		rc = cst_segw_close(w->seg);
 		w->seg = NULL;
 		if (rc != 0) {
-			fmtmsg(w->msg, sizeof(w->msg), "segment %" PRIu64
+			log_seterr(w->msg, sizeof(w->msg), "segment %" PRIu64
 			    ": close: %s", w->st.segment_no,
 			    cst_strerror(rc));
 			return (rc);
