@@ -101,6 +101,20 @@ conn_closed(uv_handle_t *h)
 	maybe_free(c);
 }
 
+/* An access record of k's phase: who asked, as the kernel said. */
+static void
+access_of(const struct conn *k, const char *phase, struct audit_access *a)
+{
+
+	memset(a, 0, sizeof(*a));
+	a->phase = phase;
+	a->id = k->id;
+	a->uid = k->cred.uid;
+	a->gid = k->cred.gid;
+	a->pid = (uint64_t)k->cred.pid;
+	a->user = k->has_user ? k->user : NULL;
+}
+
 /* The end record of k, with its count or the reason there is none. */
 static void
 seal_end(struct conn *k, int has_shown, uint64_t shown, const char *bundle,
@@ -109,13 +123,7 @@ seal_end(struct conn *k, int has_shown, uint64_t shown, const char *bundle,
 	struct audit_access a;
 	int rc;
 
-	memset(&a, 0, sizeof(a));
-	a.phase = "end";
-	a.id = k->id;
-	a.uid = k->cred.uid;
-	a.gid = k->cred.gid;
-	a.pid = (uint64_t)k->cred.pid;
-	a.user = k->has_user ? k->user : NULL;
+	access_of(k, "end", &a);
 	a.has_shown = has_shown;
 	a.shown = shown;
 	a.bundle = bundle;
@@ -185,13 +193,7 @@ handle_begin(struct conn *k, const char *cmd, size_t len)
 
 	k->begun = 1;
 	k->id = ++k->ctl->next_id;
-	memset(&a, 0, sizeof(a));
-	a.phase = "begin";
-	a.id = k->id;
-	a.uid = k->cred.uid;
-	a.gid = k->cred.gid;
-	a.pid = (uint64_t)k->cred.pid;
-	a.user = k->has_user ? k->user : NULL;
+	access_of(k, "begin", &a);
 	a.command = cmd;
 	a.command_len = len;
 	if ((rc = audit_access(k->ctl->env.batcher, &a, now_ns())) != 0) {
