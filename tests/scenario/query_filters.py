@@ -29,12 +29,7 @@ NS = 10**9
 
 
 def query(store, args, rc_ok=(0,), env=None):
-    argv = [h.binary("CUSTODY_QUERY"), store, *args]
-    r = h.run(argv, bound_s=60, env=env)
-    if r.returncode not in rc_ok:
-        h.fail(f"{' '.join(argv)} exited {r.returncode}: "
-               f"{r.stderr.decode(errors='replace')}")
-    return r
+    return h.run_ok([h.binary("CUSTODY_QUERY"), store, *args], rc_ok, env)
 
 
 def raws_of(out):

@@ -178,6 +178,21 @@ def run(argv, bound_s=30, **kw):
         fail(f"timed out after {bound_s * SLOW:.0f} s: {' '.join(argv)}")
 
 
+def run_ok(argv, rc_ok=(0,), env=None):
+    """Runs a command as run does; fails unless its exit code is in rc_ok."""
+    r = run(argv, bound_s=60, env=env)
+    if r.returncode not in rc_ok:
+        fail(f"{' '.join(argv)} exited {r.returncode}: "
+             f"{r.stderr.decode(errors='replace')[-2000:]}")
+    return r
+
+
+def chain_of(store):
+    """The chain id of the store in directory store (its keys/root.pub)."""
+    with open(os.path.join(store, "keys", "root.pub")) as f:
+        return f.read().split()[1]
+
+
 def proc_status(pid, key):
     """A field of /proc/PID/status in KiB (VmHWM, VmRSS), or None."""
     try:
