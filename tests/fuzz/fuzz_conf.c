@@ -14,16 +14,7 @@
 
 #include "custody/error.h"
 #include "conf.h"
-
-#define REQUIRE(cond) do {                                                    \
-	if (!(cond)) {                                                        \
-		fprintf(stderr, "fuzz_conf: %s:%d: %s\n", __FILE__, __LINE__, \
-		    #cond);                                                   \
-		abort();                                                      \
-	}                                                                     \
-} while (0)
-
-int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
+#include "fuzz.h"
 
 static char path[] = "/tmp/fuzz_conf.XXXXXX";
 static int fd = -1;

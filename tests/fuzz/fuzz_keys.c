@@ -20,16 +20,7 @@
 
 #include "custody/error.h"
 #include "custody/keys.h"
-
-#define REQUIRE(cond) do {                                                    \
-	if (!(cond)) {                                                        \
-		fprintf(stderr, "fuzz_keys: %s:%d: %s\n", __FILE__, __LINE__, \
-		    #cond);                                                   \
-		abort();                                                      \
-	}                                                                     \
-} while (0)
-
-int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
+#include "fuzz.h"
 
 /* The root.pub of the seeds root_key, epoch1_key and epoch3_key. */
 static const char root_text[] = "custody-root-v1 "
