@@ -23,6 +23,8 @@
 #include "custody/record.h"
 #include "custody/syslog.h"
 
+#include "testsign.h"
+
 #define NOW_NS INT64_C(1795347000123456789)
 #define MAX_RECS 20000
 #define RAW_MAX 256
@@ -270,20 +272,6 @@ Test(block, seal_block_round_trip)
 	keys_free(&k);
 }
 
-/* Signs frame[0..len) again after its header was changed. */
-static void
-resign(uint8_t *p, size_t len, const cst_epoch_key *key)
-{
-	uint8_t m[sizeof(CST_D_BLOCKSIG) + CST_HASH_LEN];
-	cst_frame f;
-
-	cr_assert_eq(cst_frame_parse(p, len, &f), 0);
-	memcpy(m, CST_D_BLOCKSIG, sizeof(CST_D_BLOCKSIG));
-	memcpy(m + sizeof(CST_D_BLOCKSIG), f.block_hash, CST_HASH_LEN);
-	/* The signature's place in the caller's own, writable frame. */
-	crypto_sign_detached(p + (f.sig - p), NULL, m, sizeof(m), key->sk);
-}
-
 /* The fields of the block header (SPEC 4.1). */
 static const struct field {
 	const char *name;
@@ -368,7 +356,7 @@ Test(block, header_alterations_are_detected)
 		cr_assert_eq(rc, 0, "%s", fields[j].name);
 		cr_assert_eq(cst_frame_verify_sig(&f, k.e[0]->pk), CST_ESIG);
 		/* payload_len one less: the frame ends a byte earlier. */
-		resign(bad, f.frame_len, k.e[0]);
+		test_resign(bad, f.frame_len, k.e[0]);
 		cr_assert_eq(cst_frame_parse(bad, f.frame_len, &f), 0);
 		cr_assert_eq(cst_frame_verify_sig(&f, k.e[0]->pk), 0);
 		rc = cst_block_open(o, &f, &rule);

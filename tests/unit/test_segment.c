@@ -32,6 +32,8 @@
 #include "custody/record.h"
 #include "custody/segment.h"
 
+#include "testsign.h"
+
 #define NOW_NS INT64_C(1795347000123456789)
 #define MAX_FRAMES 32
 #define RECS_PER_BLOCK 4
@@ -477,20 +479,6 @@ Test(segment, bad_or_foreign_header)
 	keys_free(&k);
 }
 
-/* Signs the frame at p again after its header was changed. */
-static void
-resign(uint8_t *p, size_t len, const cst_epoch_key *key)
-{
-	uint8_t m[sizeof(CST_D_BLOCKSIG) + CST_HASH_LEN];
-	cst_frame f;
-
-	cr_assert_eq(cst_frame_parse(p, len, &f), 0);
-	memcpy(m, CST_D_BLOCKSIG, sizeof(CST_D_BLOCKSIG));
-	memcpy(m + sizeof(CST_D_BLOCKSIG), f.block_hash, CST_HASH_LEN);
-	/* The signature's place in the caller's own, writable frame. */
-	crypto_sign_detached(p + (f.sig - p), NULL, m, sizeof(m), key->sk);
-}
-
 /*
  * R-BLK-6, R-BLK-7, R-KEY-2: the chain fields open does not check, each
  * changed in a block and signed again with the right key, stop the scan
@@ -519,7 +507,7 @@ Test(segment, chain_links_are_checked)
 	for (i = 0; i < sizeof(links) / sizeof(links[0]); i++) {
 		memcpy(bad, s.buf.p, s.buf.len);
 		bad[s.start[f] + links[i].off] ^= 0x01;
-		resign(bad + s.start[f], s.start[f + 1] - s.start[f],
+		test_resign(bad + s.start[f], s.start[f + 1] - s.start[f],
 		    k.e[0]);
 		scan(&k, bad, s.buf.len, &sc);
 		cr_assert_eq(sc.valid_len, s.start[f], "%s", links[i].name);
