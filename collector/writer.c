@@ -129,14 +129,7 @@ create_segment(struct writer *w)
 	if (snprintf(path, sizeof(path), "%s/%s", w->segdir, name) >=
 	    (int)sizeof(path))
 		return (CST_EIO);
-	memset(&h, 0, sizeof(h));
-	h.version = CST_FORMAT_VERSION;
-	memcpy(h.chain_id, w->st.chain_id, CST_CHAIN_ID_LEN);
-	h.segment_no = w->st.segment_no;
-	h.first_block_no = w->st.next_block_no;
-	h.first_seq = w->st.next_seq;
-	memcpy(h.prev_hash, w->st.prev_hash, CST_HASH_LEN);
-	h.created_ns = real_ns();
+	cst_chain_seg_hdr(&w->st, real_ns(), &h);
 	if ((rc = cst_segw_create(path, &h, &w->seg)) != 0) {
 		log_seterr(w->msg, sizeof(w->msg), "%s: cannot create: %s",
 		    path, cst_strerror(rc));

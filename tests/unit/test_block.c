@@ -231,6 +231,30 @@ Test(block, seal_and_open_round_trip)
 	keys_free(&k);
 }
 
+/* R-SEG-3: a new segment's header says where the chain stands. */
+Test(block, segment_header_continues_the_chain)
+{
+	cst_chain_state st;
+	cst_seg_hdr h;
+
+	memset(&st, 0, sizeof(st));
+	memset(st.chain_id, 0x5a, sizeof(st.chain_id));
+	memset(st.prev_hash, 0xa5, sizeof(st.prev_hash));
+	st.segment_no = 7;
+	st.next_block_no = 41;
+	st.next_seq = 1000;
+	st.epoch = 2;
+	memset(&h, 0xff, sizeof(h));
+	cst_chain_seg_hdr(&st, NOW_NS, &h);
+	cr_assert_eq(h.version, CST_FORMAT_VERSION);
+	cr_assert_eq(memcmp(h.chain_id, st.chain_id, CST_CHAIN_ID_LEN), 0);
+	cr_assert_eq(h.segment_no, 7);
+	cr_assert_eq(h.first_block_no, 41);
+	cr_assert_eq(h.first_seq, 1000);
+	cr_assert_eq(memcmp(h.prev_hash, st.prev_hash, CST_HASH_LEN), 0);
+	cr_assert_eq(h.created_ns, NOW_NS);
+}
+
 Test(block, seal_block_round_trip)
 {
 	struct keys k;

@@ -146,15 +146,8 @@ build_segment(const struct keys *k, cst_chain_state *st,
 	cst_sealer *sealer;
 	size_t i;
 
-	memset(&h, 0, sizeof(h));
-	h.version = CST_FORMAT_VERSION;
-	memcpy(h.chain_id, st->chain_id, CST_CHAIN_ID_LEN);
-	h.segment_no = segment_no;
-	h.first_block_no = st->next_block_no;
-	h.first_seq = st->next_seq;
-	memcpy(h.prev_hash, st->prev_hash, CST_HASH_LEN);
-	h.created_ns = NOW_NS;
 	st->segment_no = segment_no;
+	cst_chain_seg_hdr(st, NOW_NS, &h);
 
 	cst_buf_init(&s->buf);
 	cr_assert_eq(cst_buf_reserve(&s->buf, CST_SEG_HDR_LEN), 0);

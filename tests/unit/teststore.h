@@ -81,14 +81,7 @@ test_store_write_segment(const char *dir, cst_chain_state *st,
 	cr_assert(per_block > 0 && per_block <= TEST_STORE_MAX_PER_BLOCK);
 	cst_segment_name(st->segment_no, name);
 	snprintf(path, sizeof(path), "%s/segments/%s", dir, name);
-	memset(&h, 0, sizeof(h));
-	h.version = 1;
-	memcpy(h.chain_id, st->chain_id, CST_CHAIN_ID_LEN);
-	h.segment_no = st->segment_no;
-	h.first_block_no = st->next_block_no;
-	h.first_seq = st->next_seq;
-	memcpy(h.prev_hash, st->prev_hash, CST_HASH_LEN);
-	h.created_ns = now_ns;
+	cst_chain_seg_hdr(st, now_ns, &h);
 	cr_assert_eq(cst_segw_create(path, &h, &w), 0);
 	cr_assert_not_null(s = cst_sealer_new(1));
 	cst_draft_init(&d);
