@@ -435,6 +435,15 @@ def check_store(data, manifests=(), mode=None, checkpoint=None, dump=False):
     return r.returncode, summary, records
 
 
+def read_back(data):
+    """Checks that the store at data reads back whole; returns check_store's
+    summary and dumped records."""
+    rc, summary, records = check_store(data, dump=True)
+    check(rc == 0 and summary.get("result") == "ok",
+          f"the store reads back whole ({summary.get('store')})")
+    return summary, records
+
+
 def verify(data, extra=()):
     """custody-verify must say the store is intact (exit 0)."""
     r = run([binary("CUSTODY_VERIFY"), *extra, data], bound_s=60)
