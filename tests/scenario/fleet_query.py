@@ -255,24 +255,12 @@ def test_days(work, env):
     return a, b, c, ra, rb, rc, roots
 
 
-def frames(path):
-    """(offset, cert_len, payload_len) of each frame of a segment file."""
-    data = open(path, "rb").read()
-    out, off = [], 128
-    while off + 224 <= len(data):
-        cert = int.from_bytes(data[off + 60:off + 64], "little")
-        pay = int.from_bytes(data[off + 64:off + 68], "little")
-        out.append((off, cert, pay))
-        off += 224 + cert + pay + 64
-    return out
-
-
 def test_tamper(work, a, b, c, ra, rb, rc, roots, env):
     bad = os.path.join(work, "b-bad")
     shutil.copytree(b, bad, ignore=shutil.ignore_patterns("index"))
     seg = os.path.join(bad, "segments", sorted(
         os.listdir(os.path.join(bad, "segments")))[0])
-    off, cert, pay = frames(seg)[3]
+    off, cert, pay = h.segment_frames(seg)[3]
     with open(seg, "r+b") as f:
         f.seek(off + 224 + cert + pay // 2)
         x = f.read(1)

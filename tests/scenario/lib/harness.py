@@ -444,6 +444,20 @@ def read_back(data):
     return summary, records
 
 
+def segment_frames(path):
+    """(offset, cert_len, payload_len) of each frame of a segment file
+    (SPEC section 4), for tests that damage one on purpose."""
+    with open(path, "rb") as f:
+        data = f.read()
+    out, off = [], 128
+    while off + 224 <= len(data):
+        cert = int.from_bytes(data[off + 60:off + 64], "little")
+        pay = int.from_bytes(data[off + 64:off + 68], "little")
+        out.append((off, cert, pay))
+        off += 224 + cert + pay + 64
+    return out
+
+
 def verify(data, extra=()):
     """custody-verify must say the store is intact (exit 0)."""
     r = run([binary("CUSTODY_VERIFY"), *extra, data], bound_s=60)
