@@ -458,6 +458,18 @@ def segment_frames(path):
     return out
 
 
+def ref_verify(data, what, extra=(), bound_s=60):
+    """Runs the reference verifier (tests/ref/custody_ref.py, which follows
+    SPEC alone) on the store at data, with extra options; checks that it
+    finds the store intact, saying what."""
+    ref = os.path.join(env_path("CUSTODY_SOURCE_DIR"), "tests", "ref",
+                       "custody_ref.py")
+    r = run(["/usr/bin/python3", ref, *extra, data], bound_s=bound_s)
+    check(r.returncode == 0, f"{what} (exit {r.returncode}): "
+          + (r.stdout + r.stderr).decode(errors="replace")[-1500:])
+    return r
+
+
 def verify(data, extra=()):
     """custody-verify must say the store is intact (exit 0)."""
     r = run([binary("CUSTODY_VERIFY"), *extra, data], bound_s=60)
