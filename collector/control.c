@@ -25,6 +25,7 @@
 #include "custody/error.h"
 
 #include "audit.h"
+#include "clock.h"
 #include "control.h"
 #include "log.h"
 
@@ -64,15 +65,6 @@ struct control {
 };
 
 #define seterr(err, ...) log_seterr(err, CONTROL_ERR_LEN, __VA_ARGS__)
-
-static int64_t
-now_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_REALTIME, &ts);
-	return ((int64_t)ts.tv_sec * INT64_C(1000000000) + ts.tv_nsec);
-}
 
 static void
 maybe_free(struct control *c)
@@ -129,7 +121,7 @@ seal_end(struct conn *k, int has_shown, uint64_t shown, const char *bundle,
 	a.bundle = bundle;
 	a.reason = has_shown ? NULL : reason;
 	k->ended = 1;
-	if ((rc = audit_access(k->ctl->env.batcher, &a, now_ns())) != 0)
+	if ((rc = audit_access(k->ctl->env.batcher, &a, clock_real_ns())) != 0)
 		k->ctl->env.failed(k->ctl->env.ctx, rc);
 }
 
@@ -196,7 +188,8 @@ handle_begin(struct conn *k, const char *cmd, size_t len)
 	access_of(k, "begin", &a);
 	a.command = cmd;
 	a.command_len = len;
-	if ((rc = audit_access(k->ctl->env.batcher, &a, now_ns())) != 0) {
+	if ((rc = audit_access(k->ctl->env.batcher, &a,
+	    clock_real_ns())) != 0) {
 		k->ended = 1;
 		(void)answer(k, "error the collector cannot record it\n");
 		conn_close(k, NULL);

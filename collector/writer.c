@@ -27,13 +27,12 @@
 #include "custody/segment.h"
 
 #include "ckptfiles.h"
+#include "clock.h"
 #include "log.h"
 #include "treestore.h"
 #include "writer.h"
 
 #define PATH_LEN 4096
-#define NS_PER_MS INT64_C(1000000)
-#define NS_PER_S INT64_C(1000000000)
 /* How often the chain tree's nodes are synced (treestore_sync). */
 #define TREE_SYNC_S 60
 /* How long a new segment that cannot be created is retried. */
@@ -95,24 +94,6 @@ struct writer {
 };
 
 
-static int64_t
-mono_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return ((int64_t)ts.tv_sec * NS_PER_S + ts.tv_nsec);
-}
-
-static int64_t
-real_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_REALTIME, &ts);
-	return ((int64_t)ts.tv_sec * NS_PER_S + ts.tv_nsec);
-}
-
 #define STAT_ADD(w, f, v)                                                     \
 	atomic_fetch_add_explicit(&(w)->stats.f, (v), memory_order_relaxed)
 #define STAT_SET(w, f, v)                                                     \
@@ -129,7 +110,7 @@ create_segment(struct writer *w)
 	if (snprintf(path, sizeof(path), "%s/%s", w->segdir, name) >=
 	    (int)sizeof(path))
 		return (CST_EIO);
-	cst_chain_seg_hdr(&w->st, real_ns(), &h);
+	cst_chain_seg_hdr(&w->st, clock_real_ns(), &h);
 	if ((rc = cst_segw_create(path, &h, &w->seg)) != 0) {
 		log_seterr(w->msg, sizeof(w->msg), "%s: cannot create: %s",
 		    path, cst_strerror(rc));
@@ -178,7 +159,7 @@ writer_new(const char *data_dir, const struct writer_cfg *cfg,
 	cst_buf_init(&w->ckpt);
 	cst_buf_init(&w->note);
 	cst_buf_init(&w->certtext);
-	w->last_sync = mono_ns();
+	w->last_sync = clock_mono_ns();
 	/* The first commit writes a checkpoint at once. */
 	w->last_ckpt = w->last_sync - (int64_t)cfg->checkpoint_interval_ms *
 	    NS_PER_MS;
@@ -246,8 +227,8 @@ write_block(struct writer *w, const cst_draft *d)
 	int rc;
 
 	w->frame.len = 0;
-	if ((rc = cst_block_finish(d, &w->st, w->key, real_ns(), &w->frame,
-	    NULL)) != 0) {
+	if ((rc = cst_block_finish(d, &w->st, w->key, clock_real_ns(),
+	    &w->frame, NULL)) != 0) {
 		log_seterr(w->msg, sizeof(w->msg), "block %" PRIu64 ": %s",
 		    w->st.next_block_no, cst_strerror(rc));
 		return (rc);
@@ -328,10 +309,10 @@ make_note(struct writer *w)
 	 * The nodes are derived data: synced now and then, not with every
 	 * note, so that a checkpoint costs no fdatasync of a dozen files.
 	 */
-	if (mono_ns() - w->tree_synced >= TREE_SYNC_S * NS_PER_S) {
+	if (clock_mono_ns() - w->tree_synced >= TREE_SYNC_S * NS_PER_S) {
 		if ((rc = treestore_sync(w->tree)) != 0)
 			return (rc);
-		w->tree_synced = mono_ns();
+		w->tree_synced = clock_mono_ns();
 	}
 	if ((rc = treestore_root(w->tree, w->st.next_block_no, root)) != 0)
 		return (rc);
@@ -350,7 +331,7 @@ checkpoint(struct writer *w)
 		return;
 	w->ckpt.len = 0;
 	if ((rc = cst_checkpoint_encode(w->key, w->st.next_block_no,
-	    w->st.next_seq, w->st.prev_hash, real_ns(), &w->ckpt)) != 0)
+	    w->st.next_seq, w->st.prev_hash, clock_real_ns(), &w->ckpt)) != 0)
 		goto err;
 	if ((rc = store_checkpoint(w, w->ckptdir)) != 0)
 		goto err;
@@ -408,11 +389,11 @@ commit(struct writer *w, int force_ckpt)
 		    ": fdatasync: %s", w->st.segment_no, strerror(errno));
 		return (rc);
 	}
-	now = mono_ns();
+	now = clock_mono_ns();
 	w->last_sync = now;
 	w->dirty = 0;
 	STAT_ADD(w, syncs, 1);
-	STAT_SET(w, last_commit_ns, (uint64_t)real_ns());
+	STAT_SET(w, last_commit_ns, (uint64_t)clock_real_ns());
 	STAT_SET(w, durable_blocks, w->st.next_block_no);
 	STAT_ADD(w, blocks, w->pend_blocks);
 	STAT_ADD(w, records, w->pend_records);
@@ -435,7 +416,7 @@ static int
 seal_segment(struct writer *w, int force_ckpt)
 {
 	cst_draft d;
-	int64_t now = real_ns();
+	int64_t now = clock_real_ns();
 	int rc;
 
 	cst_draft_init(&d);
@@ -471,14 +452,14 @@ err0:
 static int
 create_segment_retry(struct writer *w)
 {
-	int64_t start = mono_ns(), delay = 10 * NS_PER_MS;
+	int64_t start = clock_mono_ns(), delay = 10 * NS_PER_MS;
 	struct timespec ts;
 	unsigned tries = 0;
 	int rc;
 
 	while ((rc = create_segment(w)) != 0) {
 		/* A file of that name is not ours to replace: no retry. */
-		if (rc == CST_EEXIST || mono_ns() - start >=
+		if (rc == CST_EEXIST || clock_mono_ns() - start >=
 		    SEGMENT_RETRY_S * NS_PER_S)
 			return (rc);
 		if (tries++ % 10 == 0)
@@ -520,7 +501,7 @@ maybe_rotate_segment(struct writer *w)
 
 	if (w->seg_blocks == 0)
 		return (0);
-	age = real_ns() - w->seg_created_ns;
+	age = clock_real_ns() - w->seg_created_ns;
 	if (cst_segw_size(w->seg) >= w->cur.segment_max_bytes ||
 	    (w->cur.segment_max_age_s != 0 &&
 	    age >= (int64_t)w->cur.segment_max_age_s * NS_PER_S))
@@ -547,13 +528,13 @@ maybe_rotate_key(struct writer *w)
 	if (w->cur.key_rotate_s == 0 || w->key->epoch != w->st.epoch)
 		return (0);
 	c = &w->key->certs[w->key->epoch - 1];
-	if (real_ns() - c->created_ns < (int64_t)w->cur.key_rotate_s *
+	if (clock_real_ns() - c->created_ns < (int64_t)w->cur.key_rotate_s *
 	    NS_PER_S)
 		return (0);
 	if ((rc = commit(w, 0)) != 0)
 		return (rc);
-	if ((rc = cst_epoch_key_next(w->key, w->st.next_block_no, real_ns(),
-	    &nk)) != 0)
+	if ((rc = cst_epoch_key_next(w->key, w->st.next_block_no,
+	    clock_real_ns(), &nk)) != 0)
 		goto err0;
 	if ((rc = cst_epoch_key_save(nk, w->keypath)) != 0) {
 		cst_epoch_key_free(nk);
@@ -592,8 +573,8 @@ idle_due(const struct writer *w)
 		    NS_PER_MS;
 	if (w->cur.key_rotate_s != 0 && w->key->epoch == w->st.epoch) {
 		c = &w->key->certs[w->key->epoch - 1];
-		t = mono_ns() + (c->created_ns + (int64_t)w->cur.key_rotate_s *
-		    NS_PER_S - real_ns());
+		t = clock_mono_ns() + (c->created_ns +
+		    (int64_t)w->cur.key_rotate_s * NS_PER_S - clock_real_ns());
 		if (due < 0 || t < due)
 			due = t;
 	}
@@ -604,7 +585,7 @@ idle_due(const struct writer *w)
 static int
 idle_work(struct writer *w)
 {
-	int64_t now = mono_ns();
+	int64_t now = clock_mono_ns();
 
 	if (w->dirty)
 		return (0);
@@ -718,7 +699,7 @@ writer_main(void *arg)
 				    (int64_t)w->cur.commit_interval_ms *
 				    NS_PER_MS;
 			}
-			if (mono_ns() >= due)
+			if (clock_mono_ns() >= due)
 				break;
 			ts.tv_sec = due / NS_PER_S;
 			ts.tv_nsec = due % NS_PER_S;
@@ -754,7 +735,7 @@ writer_main(void *arg)
 		}
 		if (stop)
 			return (NULL);
-		if (((w->dirty && mono_ns() >= w->last_sync +
+		if (((w->dirty && clock_mono_ns() >= w->last_sync +
 		    (int64_t)w->cur.commit_interval_ms * NS_PER_MS) ||
 		    (hurry && (w->dirty || w->pend_head != NULL))) &&
 		    (rc = commit(w, 0)) != 0)
