@@ -32,4 +32,12 @@ clock_mono_ns(void)
 	return ((int64_t)ts.tv_sec * NS_PER_S + ts.tv_nsec);
 }
 
+/* Milliseconds of CLOCK_MONOTONIC. */
+static inline int64_t
+clock_mono_ms(void)
+{
+
+	return (clock_mono_ns() / NS_PER_MS);
+}
+
 #endif /* CUSTODY_COLLECTOR_CLOCK_H */

@@ -29,6 +29,7 @@
 #include "custody/note.h"
 #include "custody/tlog.h"
 
+#include "clock.h"
 #include "log.h"
 #include "submit.h"
 #include "wfile.h"
@@ -76,16 +77,6 @@ struct submit {
 };
 
 #define seterr(err, ...) log_seterr(err, SUBMIT_ERR_LEN, __VA_ARGS__)
-
-
-static int64_t
-mono_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return ((int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000);
-}
 
 static char *
 dup_or_null(const char *s)
@@ -544,7 +535,7 @@ round_once(struct submit *s)
 	char latest[PATH_MAX + 32], numbered[PATH_MAX + 48];
 	uint64_t size, nsize;
 	size_t len, i;
-	int64_t now = mono_ms();
+	int64_t now = clock_mono_ms();
 	int have_numbered;
 
 	snprintf(latest, sizeof(latest), "%s/latest.note", s->ckpt_dir);
@@ -568,10 +559,10 @@ round_once(struct submit *s)
 			    p->backoff_ms * 2;
 			if (p->backoff_ms > BACKOFF_MAX_MS)
 				p->backoff_ms = BACKOFF_MAX_MS;
-			p->next_ms = mono_ms() + (int64_t)p->backoff_ms;
+			p->next_ms = clock_mono_ms() + (int64_t)p->backoff_ms;
 		}
 	}
-	check_stale(s, size, mono_ms());
+	check_stale(s, size, clock_mono_ms());
 }
 
 static void *
