@@ -6,7 +6,6 @@
 #include <fcntl.h>
 #include <inttypes.h>
 #include <pthread.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -23,6 +22,7 @@
 
 #include "anchor.h"
 #include "ckptfiles.h"
+#include "clock.h"
 #include "log.h"
 
 #define PATH_LEN 4096
@@ -68,27 +68,7 @@ struct anchor {
 };
 
 /* A reason, into why (ANCHOR_ERR_LEN); a long one is cut short. */
-static void
-setwhy(char *why, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-
-static void
-setwhy(char *why, const char *fmt, ...)
-{
-	va_list ap;
-
-	va_start(ap, fmt);
-	vsnprintf(why, ANCHOR_ERR_LEN, fmt, ap);
-	va_end(ap);
-}
-
-static uint64_t
-mono_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return ((uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000);
-}
+#define setwhy(why, ...) log_seterr(why, ANCHOR_ERR_LEN, __VA_ARGS__)
 
 int
 anchor_new(const char *data_dir, const struct anchor_cfg *cfg,
@@ -451,13 +431,13 @@ anchor_main(void *arg)
 		cap = BACKOFF_MIN_MS;
 	pthread_mutex_lock(&a->mtx);
 	while (!a->stop) {
-		now = mono_ms();
+		now = (uint64_t)clock_mono_ms();
 		if (now >= due) {
 			pthread_mutex_unlock(&a->mtx);
 			why[0] = '\0';
 			r = attempt(a, why);
 			pthread_mutex_lock(&a->mtx);
-			now = mono_ms();
+			now = (uint64_t)clock_mono_ms();
 			switch (r) {
 			case DONE:
 				if (a->failing)

@@ -6,7 +6,6 @@
  * a human reading a query's output.
  */
 #include <inttypes.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -15,6 +14,7 @@
 #include "custody/record.h"
 
 #include "audit.h"
+#include "log.h"
 
 /* The str fields an audit record leaves empty: never nil (R-REC-1). */
 static const uint8_t empty[1];
@@ -55,18 +55,7 @@ emit(struct batcher *b, uint8_t kind, const char *text, const cst_buf *d,
 	return (0);
 }
 
-static void
-text(char *out, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-
-static void
-text(char *out, const char *fmt, ...)
-{
-	va_list ap;
-
-	va_start(ap, fmt);
-	vsnprintf(out, TEXT_LEN, fmt, ap);
-	va_end(ap);
-}
+#define text(out, ...) log_seterr(out, TEXT_LEN, __VA_ARGS__)
 
 /* Ends the detail map d and emits; frees d whatever happens. */
 static int

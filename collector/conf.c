@@ -222,16 +222,36 @@ set_str(char **dst, const char *value)
 	return (0);
 }
 
+/* An optional string: an empty value unsets it. */
+static int
+set_opt_str(char **dst, const char *value)
+{
+
+	if (value[0] != '\0')
+		return (set_str(dst, value));
+	free(*dst);
+	*dst = NULL;
+	return (0);
+}
+
+/* Appends value to list[*n] of max entries. */
+static int
+add_str(char **list, size_t *n, size_t max, const char *value)
+{
+
+	if (*n == max)
+		return (CST_ETOOBIG);
+	if ((list[*n] = strdup(value)) == NULL)
+		return (CST_ENOMEM);
+	(*n)++;
+	return (0);
+}
+
 static int
 add_listen(struct conf *c, const char *url)
 {
 
-	if (c->nlisten == CONF_MAX_LISTEN)
-		return (CST_ETOOBIG);
-	if ((c->listen[c->nlisten] = strdup(url)) == NULL)
-		return (CST_ENOMEM);
-	c->nlisten++;
-	return (0);
+	return (add_str(c->listen, &c->nlisten, CONF_MAX_LISTEN, url));
 }
 
 void
@@ -260,13 +280,8 @@ apply_tls(struct conf_tls *t, const char *key, const char *value, char *err)
 		dst = &t->key;
 	else if (strcmp(key, "ca") == 0)
 		dst = &t->ca;
-	if (dst != NULL) {
-		if (value[0] != '\0')
-			return (set_str(dst, value));
-		free(*dst);
-		*dst = NULL;
-		return (0);
-	}
+	if (dst != NULL)
+		return (set_opt_str(dst, value));
 	if (strcmp(key, "allow") == 0) {
 		if (tls_allow_check(value) != 0) {
 			seterr(err, "tls.allow: \"%s\" is not sha256:HEX (64 "
@@ -301,19 +316,6 @@ apply_tls(struct conf_tls *t, const char *key, const char *value, char *err)
 	return (CST_EPARSE);
 }
 
-/* Appends value to list[*n] of max entries. */
-static int
-add_str(char **list, size_t *n, size_t max, const char *value)
-{
-
-	if (*n == max)
-		return (CST_ETOOBIG);
-	if ((list[*n] = strdup(value)) == NULL)
-		return (CST_ENOMEM);
-	(*n)++;
-	return (0);
-}
-
 /*
  * One key of [witness].  Key texts are checked where they are used
  * (witness.c, submit.c), with the rules of the note format.  Returns 0,
@@ -338,13 +340,8 @@ apply_witness(struct conf_witness *w, const char *key, const char *value,
 		dst = &w->key;
 	else if (strcmp(key, "ca") == 0)
 		dst = &w->ca;
-	if (dst != NULL) {
-		if (value[0] != '\0')
-			return (set_str(dst, value));
-		free(*dst);
-		*dst = NULL;
-		return (0);
-	}
+	if (dst != NULL)
+		return (set_opt_str(dst, value));
 	if (strcmp(key, "log") == 0) {
 		rc = add_str(w->logs, &w->nlogs, CONF_MAX_WITNESS_LOGS, value);
 		if (rc == CST_ETOOBIG) {
@@ -423,12 +420,7 @@ apply_replicate(struct conf_replicate *r, const char *key, const char *value,
 		if (strcmp(key, strs[i].key) != 0)
 			continue;
 		dst = (char **)(void *)((char *)r + strs[i].off);
-		if (value[0] == '\0') {
-			free(*dst);
-			*dst = NULL;
-			return (0);
-		}
-		if ((rc = set_str(dst, value)) != 0)
+		if ((rc = set_opt_str(dst, value)) != 0)
 			seterr(err, "%s", cst_strerror(rc));
 		return (rc);
 	}
@@ -579,11 +571,7 @@ apply(struct conf *c, const char *section, const char *key,
 			rc = set_str(&c->control_socket, value);
 	} else if (strcmp(section, "server") == 0 &&
 	    strcmp(key, "user") == 0) {
-		if (value[0] == '\0') {
-			free(c->user);
-			c->user = NULL;
-		} else
-			rc = set_str(&c->user, value);
+		rc = set_opt_str(&c->user, value);
 	} else if (strcmp(section, "server") == 0 &&
 	    strcmp(key, "allow_root") == 0) {
 		if (parse_bool(value, &b) != 0) {
@@ -613,11 +601,7 @@ apply(struct conf *c, const char *section, const char *key,
 		c->zstd_level = b ? -(int)v : (int)v;
 	} else if (strcmp(section, "store") == 0 &&
 	    strcmp(key, "checkpoint_export_dir") == 0) {
-		if (value[0] == '\0') {
-			free(c->checkpoint_export_dir);
-			c->checkpoint_export_dir = NULL;
-		} else
-			rc = set_str(&c->checkpoint_export_dir, value);
+		rc = set_opt_str(&c->checkpoint_export_dir, value);
 	} else if (strcmp(section, "anchor") == 0 &&
 	    (strcmp(key, "tsa_url") == 0 || strcmp(key, "tsa_ca") == 0 ||
 	    strcmp(key, "tsa_cert") == 0)) {
@@ -631,11 +615,7 @@ apply(struct conf *c, const char *section, const char *key,
 			    "or https:// URL", value);
 			return (CST_EPARSE);
 		}
-		if (value[0] == '\0') {
-			free(*dst);
-			*dst = NULL;
-		} else
-			rc = set_str(dst, value);
+		rc = set_opt_str(dst, value);
 	} else if (strcmp(section, "keys") == 0 &&
 	    strcmp(key, "create") == 0) {
 		if (parse_bool(value, &b) != 0) {

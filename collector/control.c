@@ -25,6 +25,7 @@
 #include "custody/error.h"
 
 #include "audit.h"
+#include "clock.h"
 #include "control.h"
 #include "log.h"
 
@@ -65,15 +66,6 @@ struct control {
 
 #define seterr(err, ...) log_seterr(err, CONTROL_ERR_LEN, __VA_ARGS__)
 
-static int64_t
-now_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_REALTIME, &ts);
-	return ((int64_t)ts.tv_sec * INT64_C(1000000000) + ts.tv_nsec);
-}
-
 static void
 maybe_free(struct control *c)
 {
@@ -101,6 +93,20 @@ conn_closed(uv_handle_t *h)
 	maybe_free(c);
 }
 
+/* An access record of k's phase: who asked, as the kernel said. */
+static void
+access_of(const struct conn *k, const char *phase, struct audit_access *a)
+{
+
+	memset(a, 0, sizeof(*a));
+	a->phase = phase;
+	a->id = k->id;
+	a->uid = k->cred.uid;
+	a->gid = k->cred.gid;
+	a->pid = (uint64_t)k->cred.pid;
+	a->user = k->has_user ? k->user : NULL;
+}
+
 /* The end record of k, with its count or the reason there is none. */
 static void
 seal_end(struct conn *k, int has_shown, uint64_t shown, const char *bundle,
@@ -109,19 +115,13 @@ seal_end(struct conn *k, int has_shown, uint64_t shown, const char *bundle,
 	struct audit_access a;
 	int rc;
 
-	memset(&a, 0, sizeof(a));
-	a.phase = "end";
-	a.id = k->id;
-	a.uid = k->cred.uid;
-	a.gid = k->cred.gid;
-	a.pid = (uint64_t)k->cred.pid;
-	a.user = k->has_user ? k->user : NULL;
+	access_of(k, "end", &a);
 	a.has_shown = has_shown;
 	a.shown = shown;
 	a.bundle = bundle;
 	a.reason = has_shown ? NULL : reason;
 	k->ended = 1;
-	if ((rc = audit_access(k->ctl->env.batcher, &a, now_ns())) != 0)
+	if ((rc = audit_access(k->ctl->env.batcher, &a, clock_real_ns())) != 0)
 		k->ctl->env.failed(k->ctl->env.ctx, rc);
 }
 
@@ -185,16 +185,11 @@ handle_begin(struct conn *k, const char *cmd, size_t len)
 
 	k->begun = 1;
 	k->id = ++k->ctl->next_id;
-	memset(&a, 0, sizeof(a));
-	a.phase = "begin";
-	a.id = k->id;
-	a.uid = k->cred.uid;
-	a.gid = k->cred.gid;
-	a.pid = (uint64_t)k->cred.pid;
-	a.user = k->has_user ? k->user : NULL;
+	access_of(k, "begin", &a);
 	a.command = cmd;
 	a.command_len = len;
-	if ((rc = audit_access(k->ctl->env.batcher, &a, now_ns())) != 0) {
+	if ((rc = audit_access(k->ctl->env.batcher, &a,
+	    clock_real_ns())) != 0) {
 		k->ended = 1;
 		(void)answer(k, "error the collector cannot record it\n");
 		conn_close(k, NULL);

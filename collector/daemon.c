@@ -55,24 +55,6 @@ daemon_config(const struct daemon *d, const struct conf *c,
 		out->max = (size_t)(d->cfg->batch_bytes / 2);
 }
 
-int64_t
-daemon_real_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_REALTIME, &ts);
-	return ((int64_t)ts.tv_sec * NS_PER_S + ts.tv_nsec);
-}
-
-static int64_t
-mono_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return ((int64_t)ts.tv_sec * NS_PER_S + ts.tv_nsec);
-}
-
 /* How long a stop waits for JetStream to take the last blocks. */
 #define REPLICATE_DRAIN_MS 5000
 
@@ -389,7 +371,7 @@ on_notify(uv_async_t *h)
 		log_notice("signing key rotated to epoch %" PRIu32 " (%s)",
 		    epoch, fpr);
 		if ((rc = audit_key_epoch(d->batcher, epoch, fpr,
-		    daemon_real_ns())) != 0)
+		    clock_real_ns())) != 0)
 			daemon_audit_failed(d, rc);
 	}
 	if (fatal != 0 && d->state != STOPPED) {
@@ -555,7 +537,7 @@ static void
 on_tick(uv_timer_t *t)
 {
 	struct daemon *d = t->data;
-	int64_t real = daemon_real_ns(), mono = mono_ns(), step;
+	int64_t real = clock_real_ns(), mono = clock_mono_ns(), step;
 	uint64_t received, failed, bytes;
 	int rc;
 
@@ -602,7 +584,7 @@ begin_stop(struct daemon *d, const char *reason, int code)
 		if ((rc = listeners_close(d->ls, listeners_closed, d)) != 0)
 			log_err("recording a partial message: %s",
 			    cst_strerror(rc));
-		report_losses(d, daemon_real_ns());
+		report_losses(d, clock_real_ns());
 	}
 	/* Accesses still open end before the stop record. */
 	control_close(d->control);
@@ -612,7 +594,7 @@ begin_stop(struct daemon *d, const char *reason, int code)
 	d->ls = NULL;
 	if ((rc = audit_stop(d->batcher, reason, received,
 	    atomic_load(&writer_stats(d->writer)->records),
-	    daemon_real_ns())) != 0)
+	    clock_real_ns())) != 0)
 		log_err("recording the stop record: %s", cst_strerror(rc));
 	if ((rc = batcher_control(d->batcher, BATCH_STOP)) != 0) {
 		log_err("cannot stop the pipeline: %s", cst_strerror(rc));
@@ -647,7 +629,7 @@ first_records(struct daemon *d, const struct recovery *rec,
 {
 	struct audit_start s;
 	char host[256], fpr[2 * CST_FPR_LEN + 1];
-	int64_t now = daemon_real_ns();
+	int64_t now = clock_real_ns();
 	int rc;
 
 	if (rec->unclean && (rc = audit_recovery(d->batcher, rec, now)) != 0)
@@ -787,7 +769,7 @@ open_store(struct daemon *d, cst_epoch_key **key, struct recovery *rec,
 		    "for production make them with `custodyd keygen` and "
 		    "keep root.key offline", c->data_dir, d->chain_hex);
 
-	if (recovery_run(c->data_dir, *key, daemon_real_ns(), rec,
+	if (recovery_run(c->data_dir, *key, clock_real_ns(), rec,
 	    err) != 0) {
 		log_err("%s", err);
 		return (-1);
@@ -922,8 +904,8 @@ start_listening(struct daemon *d, const char *listen_err)
 		d->control = NULL;
 	}
 	listeners_durable(d->ls, daemon_answer_point(d));
-	d->tick_real = daemon_real_ns();
-	d->tick_mono = d->last_stats = mono_ns();
+	d->tick_real = clock_real_ns();
+	d->tick_mono = d->last_stats = clock_mono_ns();
 	for (i = 0; i < listeners_count(d->ls) && i < MAX_LISTEN; i++)
 		d->loss[i].since_ns = d->start_ns;
 	uv_timer_start(&d->tick, on_tick, 1000, 1000);
@@ -963,7 +945,7 @@ daemon_run(struct conf *c, daemon_reload_fn *reload_fn, void *ctx)
 	d->cfg = c;
 	d->reload = reload_fn;
 	d->reload_ctx = ctx;
-	d->start_ns = daemon_real_ns();
+	d->start_ns = clock_real_ns();
 	pthread_mutex_init(&d->mtx, NULL);
 	/* With no file there is nothing to hash: the hash of no bytes. */
 	snprintf(d->config_hash, sizeof(d->config_hash), "%s",

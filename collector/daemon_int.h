@@ -18,13 +18,12 @@
 
 #include "anchor.h"
 #include "audit.h"
+#include "clock.h"
 #include "conf.h"
 #include "control.h"
 #include "daemon.h"
 #include "writer.h"
 
-#define NS_PER_MS INT64_C(1000000)
-#define NS_PER_S INT64_C(1000000000)
 /* As many as the listener set takes. */
 #define MAX_LISTEN 64
 
@@ -115,8 +114,6 @@ struct daemon {
 
 /* ---- daemon.c ---- */
 
-/* The wall clock, in ns since the epoch. */
-int64_t daemon_real_ns(void);
 /* A self-audit record could not be recorded (rc): the daemon stops. */
 void daemon_audit_failed(struct daemon *d, int rc);
 /*

@@ -31,7 +31,7 @@ seal(void *ctx, const struct audit_witness *a)
 	struct daemon *d = ctx;
 	int rc;
 
-	if ((rc = audit_witness(d->batcher, a, daemon_real_ns())) != 0)
+	if ((rc = audit_witness(d->batcher, a, clock_real_ns())) != 0)
 		daemon_audit_failed(d, rc);
 	return (rc);
 }
@@ -44,7 +44,7 @@ refusal(void *ctx, const char *listener, const char *peer, const char *reason,
 	int rc;
 
 	if ((rc = audit_refusal(d->batcher, listener, peer, reason, cert,
-	    suppressed, daemon_real_ns())) != 0)
+	    suppressed, clock_real_ns())) != 0)
 		daemon_audit_failed(d, rc);
 	return (rc);
 }

@@ -21,15 +21,6 @@
 /* The idle sweep's period: a quarter of idle_timeout, 50 ms to 1 s. */
 #define SWEEP_MS(t) ((t) / 4 < 50 ? 50 : (t) / 4 > 1000 ? 1000 : (t) / 4)
 
-int64_t
-listener_now_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_REALTIME, &ts);
-	return ((int64_t)ts.tv_sec * INT64_C(1000000000) + ts.tv_nsec);
-}
-
 void
 listener_source_init(struct source *src, struct listener *l,
     uint8_t transport)

@@ -205,7 +205,7 @@ udp_read(uv_udp_t *h, ssize_t nread, const uv_buf_t *buf,
 	if (flags & UV_UDP_PARTIAL)
 		l->ctr.udp_dropped++;
 	if ((rc = datagram(l, (const uint8_t *)buf->base, (size_t)nread,
-	    listener_now_ns())) != 0)
+	    clock_real_ns())) != 0)
 		ls->env.fatal(ls->env.ctx, rc);
 }
 
@@ -229,7 +229,7 @@ unix_readable(uv_poll_t *h, int status, int events)
 			break;
 		}
 		if ((rc = datagram(l, ls->rbuf, (size_t)n,
-		    listener_now_ns())) != 0) {
+		    clock_real_ns())) != 0) {
 			ls->env.fatal(ls->env.ctx, rc);
 			return;
 		}
@@ -386,7 +386,7 @@ listener_dgram_drain(struct listener *l)
 			break;
 		total += (size_t)n;
 		if ((rc = datagram(l, ls->rbuf, (size_t)n,
-		    listener_now_ns())) != 0)
+		    clock_real_ns())) != 0)
 			return (rc);
 	}
 	return (0);

@@ -26,6 +26,7 @@
 
 #include <uv.h>
 
+#include "clock.h"
 #include "framing.h"
 #include "listener.h"
 #include "peers.h"
@@ -136,7 +137,6 @@ struct listeners {
 
 #define listener_seterr(err, ...) \
 	log_seterr(err, LISTENER_ERR_LEN, __VA_ARGS__)
-int64_t listener_now_ns(void);
 /* Makes src (borrowed) name listener l (borrowed) with transport. */
 void listener_source_init(struct source *src, struct listener *l,
     uint8_t transport);

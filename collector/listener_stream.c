@@ -134,7 +134,7 @@ conn_end(struct conn *c, int finish)
 		uv_close((uv_handle_t *)&ls->hold_timer, hold_closed);
 	/* RELP keeps no partial message: what is not answered is resent. */
 	if (finish && c->relp == NULL) {
-		c->recv_ns = listener_now_ns();
+		c->recv_ns = clock_real_ns();
 		rc = cst_deframer_finish(&c->df);
 		if (rc == CST_ECORRUPT)
 			rc = 0;
@@ -196,7 +196,7 @@ stream_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf)
 			ls->env.fatal(ls->env.ctx, rc);
 		return;
 	}
-	c->recv_ns = listener_now_ns();
+	c->recv_ns = clock_real_ns();
 	if (c->relp != NULL) {
 		/* Over TLS the plaintext reaches the session through the filter. */
 		rc = c->tls != NULL ? listener_tls_feed(c, (const uint8_t *)
@@ -526,7 +526,7 @@ conn_drain(struct conn *c)
 		if (n <= 0)
 			break;
 		total += (size_t)n;
-		c->recv_ns = listener_now_ns();
+		c->recv_ns = clock_real_ns();
 		rc = conn_feed(c, ls->rbuf, (size_t)n);
 		if (rc == CST_EPERM)
 			break;

@@ -137,7 +137,7 @@ listener_tls_refused(struct conn *c, const char *reason)
 	}
 	suppressed = l->refusals_unsealed;
 	if ((rc = audit_refusal(ls->env.batcher, l->name, c->src.peer, reason,
-	    cert, suppressed, listener_now_ns())) != 0)
+	    cert, suppressed, clock_real_ns())) != 0)
 		return (rc);
 	l->refusals_sealed++;
 	l->refusals_unsealed = 0;

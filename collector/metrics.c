@@ -24,22 +24,20 @@
 #include "addr.h"
 #include "metrics.h"
 #include "log.h"
+#include "srvconn.h"
 
 #define REQ_MAX 4096
 #define MAX_CLIENTS 16
 #define CLIENT_TIMEOUT_MS 5000
 
 struct client {
-	uv_tcp_t h;
-	uv_timer_t timer;
+	struct srvconn sc;
 	uv_write_t wr;
 	struct metrics *m;
 	struct client *next;
 	char req[REQ_MAX];
 	size_t reqlen;
 	cst_buf resp;
-	int closing;
-	int pending;   /* handles of this client not yet closed */
 };
 
 struct metrics {
@@ -90,7 +88,7 @@ client_freed(uv_handle_t *h)
 	struct metrics *m = c->m;
 	struct client **pp;
 
-	if (--c->pending > 0)
+	if (--c->sc.handles > 0)
 		return;
 	for (pp = &m->clients; *pp != c; pp = &(*pp)->next)
 		;
@@ -108,11 +106,7 @@ static void
 client_close(struct client *c)
 {
 
-	if (c->closing)
-		return;
-	c->closing = 1;
-	uv_close((uv_handle_t *)&c->h, client_freed);
-	uv_close((uv_handle_t *)&c->timer, client_freed);
+	srvconn_close(&c->sc, client_freed);
 }
 
 static void
@@ -148,13 +142,14 @@ respond(struct client *c)
 	    "Connection: close\r\n\r\n";
 	uv_buf_t b;
 
-	uv_read_stop((uv_stream_t *)&c->h);
+	uv_read_stop((uv_stream_t *)&c->sc.h);
 	if (cst_buf_append(&c->resp, head_ok, sizeof(head_ok) - 1) != 0)
 		goto err;
 	c->m->render(c->m->ctx, &c->resp);
 	b = uv_buf_init((char *)c->resp.p, (unsigned)c->resp.len);
 	c->wr.data = c;
-	if (uv_write(&c->wr, (uv_stream_t *)&c->h, &b, 1, client_written) != 0)
+	if (uv_write(&c->wr, (uv_stream_t *)&c->sc.h, &b, 1,
+	    client_written) != 0)
 		goto err;
 	return;
 
@@ -183,47 +178,30 @@ client_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf)
 }
 
 static void
-refused_closed(uv_handle_t *h)
-{
-
-	free(h);
-}
-
-static void
 on_connection(uv_stream_t *server, int status)
 {
 	struct metrics *m = server->data;
 	struct client *c;
-	uv_tcp_t *t;
 
 	if (status != 0)
 		return;
 	if (m->nclients >= MAX_CLIENTS) {
-		if ((t = malloc(sizeof(*t))) == NULL)
-			return;
-		uv_tcp_init(server->loop, t);
-		uv_accept(server, (uv_stream_t *)t);
-		uv_close((uv_handle_t *)t, refused_closed);
+		srvconn_refuse(server);
 		return;
 	}
 	if ((c = calloc(1, sizeof(*c))) == NULL)
 		return;
 	c->m = m;
 	cst_buf_init(&c->resp);
-	uv_tcp_init(server->loop, &c->h);
-	uv_timer_init(server->loop, &c->timer);
-	c->h.data = c;
-	c->timer.data = c;
-	c->pending = 2;
 	c->next = m->clients;
 	m->clients = c;
 	m->nclients++;
-	if (uv_accept(server, (uv_stream_t *)&c->h) != 0) {
+	if (srvconn_accept(&c->sc, server, c) != 0) {
 		client_close(c);
 		return;
 	}
-	uv_timer_start(&c->timer, client_timeout, CLIENT_TIMEOUT_MS, 0);
-	uv_read_start((uv_stream_t *)&c->h, client_alloc, client_read);
+	uv_timer_start(&c->sc.timer, client_timeout, CLIENT_TIMEOUT_MS, 0);
+	uv_read_start((uv_stream_t *)&c->sc.h, client_alloc, client_read);
 }
 
 static void

@@ -93,7 +93,7 @@ anchor_metrics(struct daemon *d, cst_buf *out)
 {
 	const struct anchor_stats *as = anchor_stats(d->anchor);
 	int64_t gen = (int64_t)atomic_load(&as->newest_gen_ns);
-	int64_t now = daemon_real_ns();
+	int64_t now = clock_real_ns();
 
 	metric(out, "custody_tsa_tokens_total", "counter",
 	    "RFC 3161 timestamp tokens obtained and stored beside a "
@@ -120,7 +120,7 @@ static void
 replication(struct daemon *d, cst_buf *out)
 {
 	struct replicate_stats st;
-	int64_t now = daemon_real_ns(), ref;
+	int64_t now = clock_real_ns(), ref;
 
 	replicate_stats(d->rep, &st);
 	metric(out, "custody_replicate_backlog_blocks", "gauge",

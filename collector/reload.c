@@ -141,7 +141,7 @@ reload_run(struct daemon *d)
 		memcpy(d->config_hash, nc.sha256_hex, sizeof(d->config_hash));
 	log_notice("reloaded the configuration (sha256 %s)", d->config_hash);
 	daemon_config(d, &nc, &ac);
-	if ((rc = audit_reload(d->batcher, &ac, daemon_real_ns())) != 0)
+	if ((rc = audit_reload(d->batcher, &ac, clock_real_ns())) != 0)
 		daemon_audit_failed(d, rc);
 rotate:
 	conf_close(&nc);

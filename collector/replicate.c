@@ -29,10 +29,10 @@
 #include "custody/format.h"
 #include "custody/natsrep.h"
 
+#include "clock.h"
 #include "log.h"
 #include "replicate.h"
 
-#define NS_PER_MS INT64_C(1000000)
 #define BACKOFF_MIN_MS 100
 #define BACKOFF_MAX_MS 5000
 #define FILES_EVERY_MS 1000
@@ -94,24 +94,6 @@ struct replicate {
 	uint64_t acked_seg;       /* and ends in this segment, at acked_off */
 	uint64_t acked_off;
 };
-
-static int64_t
-mono_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return ((int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec);
-}
-
-static int64_t
-real_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_REALTIME, &ts);
-	return ((int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec);
-}
 
 static const char *
 nats_why(natsStatus s)
@@ -616,7 +598,7 @@ publish_block(struct replicate *r, char *err)
 		return (-1);
 	r->next++;
 	r->off += (uint64_t)len;
-	now = real_ns();
+	now = clock_real_ns();
 	pthread_mutex_lock(&r->mtx);
 	r->st.published++;
 	r->st.published_bytes += (uint64_t)len;
@@ -896,8 +878,9 @@ run(void *arg)
 
 	for (;;) {
 		pthread_mutex_lock(&r->mtx);
-		stop = r->stop && (r->st.refused || mono_ns() >= r->stop_by ||
-		    !r->positioned || atomic_load(&r->durable) <= r->next);
+		stop = r->stop && (r->st.refused ||
+		    clock_mono_ns() >= r->stop_by || !r->positioned ||
+		    atomic_load(&r->durable) <= r->next);
 		pthread_mutex_unlock(&r->mtx);
 		if (stop)
 			break;
@@ -938,7 +921,7 @@ run(void *arg)
 			}
 			continue;
 		}
-		now = mono_ns();
+		now = clock_mono_ns();
 		if (now - r->files_at >= FILES_EVERY_MS * NS_PER_MS) {
 			r->files_at = now;
 			if (publish_files(r, err) != 0) {
@@ -1003,7 +986,7 @@ replicate_new(const struct conf_replicate *c, const char *data_dir,
 	atomic_store(&r->durable, durable_blocks);
 	r->acked = acked;
 	r->ctx = ctx;
-	r->start_ns = real_ns();
+	r->start_ns = clock_real_ns();
 	if ((rc = get_going(r, err)) == 1) {
 		replicate_free(r, 0);
 		return (CST_EINVAL);
@@ -1056,7 +1039,7 @@ replicate_stats(struct replicate *r, struct replicate_stats *out)
 	if (r->st.backlog_blocks == 0)
 		r->st.since_ns = 0;
 	else if (r->st.since_ns == 0)
-		r->st.since_ns = real_ns();
+		r->st.since_ns = clock_real_ns();
 	known = r->known;
 	seg = r->acked_seg;
 	off = r->acked_off;
@@ -1076,7 +1059,7 @@ replicate_free(struct replicate *r, uint64_t drain_ms)
 	if (r->started) {
 		pthread_mutex_lock(&r->mtx);
 		r->stop = 1;
-		r->stop_by = mono_ns() + (int64_t)drain_ms * NS_PER_MS;
+		r->stop_by = clock_mono_ns() + (int64_t)drain_ms * NS_PER_MS;
 		pthread_cond_signal(&r->cond);
 		pthread_mutex_unlock(&r->mtx);
 		pthread_join(r->thr, NULL);

@@ -15,7 +15,6 @@
 #include <inttypes.h>
 #include <limits.h>
 #include <pthread.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -30,6 +29,7 @@
 #include "custody/note.h"
 #include "custody/tlog.h"
 
+#include "clock.h"
 #include "log.h"
 #include "submit.h"
 #include "wfile.h"
@@ -77,29 +77,6 @@ struct submit {
 };
 
 #define seterr(err, ...) log_seterr(err, SUBMIT_ERR_LEN, __VA_ARGS__)
-
-static void setwhy(char *out, size_t len, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-
-/* A bounded message; what does not fit is cut. */
-static void
-setwhy(char *out, size_t len, const char *fmt, ...)
-{
-	va_list ap;
-
-	va_start(ap, fmt);
-	vsnprintf(out, len, fmt, ap);
-	va_end(ap);
-}
-
-static int64_t
-mono_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return ((int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000);
-}
 
 static char *
 dup_or_null(const char *s)
@@ -216,8 +193,8 @@ submit_new(const char *data_dir, const char *export_dir,
 		if ((rc = submit_peer_parse(w->peers[i], p->url,
 		    sizeof(p->url), &p->vkey, &vk, err)) != 0)
 			goto err1;
-		setwhy(p->ctr.url, sizeof(p->ctr.url), "%s", p->url);
-		setwhy(p->ctr.name, sizeof(p->ctr.name), "%s",
+		log_seterr(p->ctr.url, sizeof(p->ctr.url), "%s", p->url);
+		log_seterr(p->ctr.name, sizeof(p->ctr.name), "%s",
 		    p->vkey.name);
 		crypto_hash_sha256(h, (const uint8_t *)vk, strlen(vk));
 		cst_hex(h, sizeof(h), hex);
@@ -278,7 +255,7 @@ post(struct submit *s, struct peer *p, const cst_buf *body, long *status,
 	*status = 0;
 	s->resp_len = 0;
 	if ((h = curl_easy_init()) == NULL) {
-		setwhy(why, whylen, "curl: cannot make a handle");
+		log_seterr(why, whylen, "curl: cannot make a handle");
 		return (CST_ENOMEM);
 	}
 	snprintf(url, sizeof(url), "%s/add-checkpoint", p->url);
@@ -304,7 +281,7 @@ post(struct submit *s, struct peer *p, const cst_buf *body, long *status,
 	if (cc == CURLE_OK)
 		curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, status);
 	else
-		setwhy(why, whylen, "%s", curl_easy_strerror(cc));
+		log_seterr(why, whylen, "%s", curl_easy_strerror(cc));
 	curl_slist_free_all(hdr);
 	curl_easy_cleanup(h);
 	return (cc == CURLE_OK ? 0 : CST_EIO);
@@ -351,7 +328,7 @@ store_cosig(struct submit *s, struct peer *p, const char *path, size_t len,
 	int rc, have;
 
 	if ((rc = cst_note_parse(s->note, len, &orig)) != 0) {
-		setwhy(why, whylen, "%s: %s", path, cst_strerror(rc));
+		log_seterr(why, whylen, "%s: %s", path, cst_strerror(rc));
 		return (rc);
 	}
 	have = cst_note_cosig_verify(&orig, &p->vkey, NULL) == 0;
@@ -371,26 +348,26 @@ store_cosig(struct submit *s, struct peer *p, const char *path, size_t len,
 		}
 	}
 	if (add == 0) {
-		setwhy(why, whylen, "no cosignature line of %s in the answer",
-		    p->vkey.name);
+		log_seterr(why, whylen, "no cosignature line of %s in the "
+		    "answer", p->vkey.name);
 		return (CST_ESIG);
 	}
 	if ((rc = cst_note_parse(s->note, n, &both)) != 0) {
-		setwhy(why, whylen, "the answer does not make a note: %s",
+		log_seterr(why, whylen, "the answer does not make a note: %s",
 		    cst_strerror(rc));
 		return (rc);
 	}
 	rc = cst_note_cosig_verify(&both, &p->vkey, NULL);
 	cst_note_close(&both);
 	if (rc != 0) {
-		setwhy(why, whylen, "the cosignature does not verify with "
+		log_seterr(why, whylen, "the cosignature does not verify with "
 		    "%s's key", p->vkey.name);
 		return (CST_ESIG);
 	}
 	if (have || !write_it)
 		return (0);
 	if ((rc = wfile_replace(path, s->note, n, 0644)) != 0) {
-		setwhy(why, whylen, "%s: %s", path, cst_strerror(rc));
+		log_seterr(why, whylen, "%s: %s", path, cst_strerror(rc));
 		return (rc);
 	}
 	export_copy(s, path, n);
@@ -421,14 +398,14 @@ submit_one(struct submit *s, struct peer *p, const char *path, int numbered,
 		nproof = 0;
 		if (old > 0 && old < size) {
 			if (s->prove == NULL) {
-				setwhy(why, sizeof(why), "no tree store for "
-				    "proofs");
+				log_seterr(why, sizeof(why), "no tree store "
+				    "for proofs");
 				rc = CST_EIO;
 				goto fail;
 			}
 			if ((rc = s->prove(s->prove_arg, old, size, proof,
 			    &nproof)) != 0) {
-				setwhy(why, sizeof(why), "no proof from %"
+				log_seterr(why, sizeof(why), "no proof from %"
 				    PRIu64 " to %" PRIu64 ": %s", old, size,
 				    cst_strerror(rc));
 				goto fail;
@@ -436,7 +413,7 @@ submit_one(struct submit *s, struct peer *p, const char *path, int numbered,
 		}
 		if ((rc = wfile_read(path, s->note, CST_NOTE_MAX_LEN,
 		    &len)) != 0) {
-			setwhy(why, sizeof(why), "%s: %s", path,
+			log_seterr(why, sizeof(why), "%s: %s", path,
 			    cst_strerror(rc));
 			goto fail;
 		}
@@ -473,7 +450,7 @@ submit_one(struct submit *s, struct peer *p, const char *path, int numbered,
 			return (0);
 		}
 		if (status != 409) {
-			setwhy(why, sizeof(why), "HTTP %ld: %.*s", status,
+			log_seterr(why, sizeof(why), "HTTP %ld: %.*s", status,
 			    (int)(s->resp_len < 160 ? s->resp_len : 160),
 			    s->resp);
 			rc = CST_EIO;
@@ -485,7 +462,7 @@ submit_one(struct submit *s, struct peer *p, const char *path, int numbered,
 		    s->resp[i] <= '9'; i++)
 			got = got * 10 + (uint64_t)(s->resp[i] - '0');
 		if (i == 0 || i >= s->resp_len || s->resp[i] != '\n') {
-			setwhy(why, sizeof(why), "HTTP 409 without a size");
+			log_seterr(why, sizeof(why), "HTTP 409 without a size");
 			rc = CST_EIO;
 			goto fail;
 		}
@@ -498,14 +475,14 @@ submit_one(struct submit *s, struct peer *p, const char *path, int numbered,
 				    got, size);
 			p->warned_ahead = 1;
 			p->cosigned = got;
-			setwhy(why, sizeof(why), "the witness is at size %"
+			log_seterr(why, sizeof(why), "the witness is at size %"
 			    PRIu64 ", past this store's %" PRIu64, got, size);
 			rc = CST_ECORRUPT;
 			goto fail;
 		}
 		if (got == old) {
-			setwhy(why, sizeof(why), "HTTP 409 at the same size "
-			    "%" PRIu64 " (another root)", got);
+			log_seterr(why, sizeof(why), "HTTP 409 at the same "
+			    "size %" PRIu64 " (another root)", got);
 			rc = CST_ECORRUPT;
 			goto fail;
 		}
@@ -558,7 +535,7 @@ round_once(struct submit *s)
 	char latest[PATH_MAX + 32], numbered[PATH_MAX + 48];
 	uint64_t size, nsize;
 	size_t len, i;
-	int64_t now = mono_ms();
+	int64_t now = clock_mono_ms();
 	int have_numbered;
 
 	snprintf(latest, sizeof(latest), "%s/latest.note", s->ckpt_dir);
@@ -582,10 +559,10 @@ round_once(struct submit *s)
 			    p->backoff_ms * 2;
 			if (p->backoff_ms > BACKOFF_MAX_MS)
 				p->backoff_ms = BACKOFF_MAX_MS;
-			p->next_ms = mono_ms() + (int64_t)p->backoff_ms;
+			p->next_ms = clock_mono_ms() + (int64_t)p->backoff_ms;
 		}
 	}
-	check_stale(s, size, mono_ms());
+	check_stale(s, size, clock_mono_ms());
 }
 
 static void *

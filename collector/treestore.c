@@ -16,7 +16,6 @@
 #include <fcntl.h>
 #include <inttypes.h>
 #include <pthread.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -29,6 +28,7 @@
 #include "custody/segment.h"
 #include "custody/tlog.h"
 
+#include "log.h"
 #include "treestore.h"
 
 #define PATH_LEN 4096
@@ -46,18 +46,7 @@ struct treestore {
 	char dir[PATH_LEN];
 };
 
-static void
-seterr(char *err, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-
-static void
-seterr(char *err, const char *fmt, ...)
-{
-	va_list ap;
-
-	va_start(ap, fmt);
-	vsnprintf(err, TREESTORE_ERR_LEN, fmt, ap);
-	va_end(ap);
-}
+#define seterr(err, ...) log_seterr(err, TREESTORE_ERR_LEN, __VA_ARGS__)
 
 /* Opens level l's file (creating it) if it is not open.  Writer side. */
 static int

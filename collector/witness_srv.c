@@ -20,6 +20,7 @@
 #include "addr.h"
 #include "http.h"
 #include "log.h"
+#include "srvconn.h"
 #include "witness_srv.h"
 
 #define MAX_CONNS 64
@@ -30,16 +31,13 @@
 struct conn {
 	struct witness_srv *s;
 	struct conn *next;
-	uv_tcp_t h;
-	uv_timer_t timer;
+	struct srvconn sc;
 	uv_work_t work;
 	struct tls_sess *tls;
 	struct http_req req;
 	struct witness_answer ans;
 	int ans_rc;
-	int handles;              /* open handles */
 	int in_work;
-	int closing;
 	int answered;
 	unsigned writes;          /* uv_write requests in flight */
 	char peer[64];
@@ -89,7 +87,7 @@ maybe_free(struct conn *c)
 	struct witness_srv *s = c->s;
 	struct conn **pp;
 
-	if (c->handles > 0 || c->in_work || c->writes > 0)
+	if (c->sc.handles > 0 || c->in_work || c->writes > 0)
 		return;
 	for (pp = &s->conns; *pp != NULL; pp = &(*pp)->next)
 		if (*pp == c) {
@@ -109,7 +107,7 @@ handle_closed(uv_handle_t *h)
 {
 	struct conn *c = h->data;
 
-	c->handles--;
+	c->sc.handles--;
 	maybe_free(c);
 }
 
@@ -117,11 +115,7 @@ static void
 conn_close(struct conn *c)
 {
 
-	if (c->closing)
-		return;
-	c->closing = 1;
-	uv_close((uv_handle_t *)&c->h, handle_closed);
-	uv_close((uv_handle_t *)&c->timer, handle_closed);
+	srvconn_close(&c->sc, handle_closed);
 }
 
 static void
@@ -145,7 +139,7 @@ conn_send(void *ctx, const uint8_t *p, size_t len)
 	struct wreq *w;
 	uv_buf_t b;
 
-	if (c->closing)
+	if (c->sc.closing)
 		return (0);
 	if ((w = malloc(sizeof(*w) + len)) == NULL)
 		return (CST_ENOMEM);
@@ -153,7 +147,7 @@ conn_send(void *ctx, const uint8_t *p, size_t len)
 	w->c = c;
 	w->req.data = w;
 	b = uv_buf_init((char *)w->data, (unsigned)len);
-	if (uv_write(&w->req, (uv_stream_t *)&c->h, &b, 1, written) != 0) {
+	if (uv_write(&w->req, (uv_stream_t *)&c->sc.h, &b, 1, written) != 0) {
 		free(w);
 		return (0);
 	}
@@ -173,8 +167,8 @@ answer(struct conn *c, unsigned status, const char *ctype, const void *body,
 	    "%s\r\nContent-Length: %zu\r\nConnection: close\r\n\r\n", status,
 	    http_status_text(status), ctype, len);
 	c->answered = 1;
-	uv_read_stop((uv_stream_t *)&c->h);
-	uv_timer_stop(&c->timer);
+	uv_read_stop((uv_stream_t *)&c->sc.h);
+	uv_timer_stop(&c->sc.timer);
 	if (tls_sess_write(c->tls, (const uint8_t *)head, (size_t)n) != 0 ||
 	    (len > 0 && tls_sess_write(c->tls, body, len) != 0))
 		conn_close(c);
@@ -218,7 +212,7 @@ seal_tls_refusal(struct conn *c)
 	const char *cert;
 	size_t len;
 
-	if (s->closing || !may_seal(s, c->h.loop))
+	if (s->closing || !may_seal(s, c->sc.h.loop))
 		return;
 	cert = tls_sess_peer(c->tls, &len);
 	if (s->refusal(s->ctx, s->name, c->peer, tls_sess_reason(c->tls), cert,
@@ -238,7 +232,7 @@ seal_refusal(struct conn *c)
 	const char *cert;
 	size_t len;
 
-	if (!may_seal(s, c->h.loop))
+	if (!may_seal(s, c->sc.h.loop))
 		return;
 	memset(&aw, 0, sizeof(aw));
 	aw.origin = a->origin;
@@ -281,7 +275,7 @@ work_done(uv_work_t *req, int status)
 
 	c->in_work = 0;
 	if (status != 0 || c->ans_rc != 0) {
-		if (!c->closing)
+		if (!c->sc.closing)
 			answer(c, 503, "text/plain", "busy\n", 5);
 		maybe_free(c);
 		return;
@@ -296,7 +290,7 @@ work_done(uv_work_t *req, int status)
 		if (!s->closing)
 			seal_refusal(c);
 	}
-	if (!c->closing)
+	if (!c->sc.closing)
 		answer(c, a->status, a->content_type, a->body.p, a->body.len);
 	maybe_free(c);
 }
@@ -320,10 +314,10 @@ conn_plain(void *ctx, const uint8_t *p, size_t len)
 	}
 	if (st != HTTP_DONE)
 		return (0);
-	uv_read_stop((uv_stream_t *)&c->h);
-	uv_timer_stop(&c->timer);
+	uv_read_stop((uv_stream_t *)&c->sc.h);
+	uv_timer_stop(&c->sc.timer);
 	c->work.data = c;
-	if ((rc = uv_queue_work(c->h.loop, &c->work, work_run,
+	if ((rc = uv_queue_work(c->sc.h.loop, &c->work, work_run,
 	    work_done)) != 0) {
 		answer(c, 503, "text/plain", "busy\n", 5);
 		return (0);
@@ -383,29 +377,17 @@ conn_timeout(uv_timer_t *t)
 }
 
 static void
-refused_closed(uv_handle_t *h)
-{
-
-	free(h);
-}
-
-static void
 on_connection(uv_stream_t *server, int status)
 {
 	struct witness_srv *s = server->data;
 	struct sockaddr_storage ss;
 	int len = sizeof(ss);
 	struct conn *c;
-	uv_tcp_t *t;
 
 	if (status != 0 || s->closing)
 		return;
 	if (s->nconns >= MAX_CONNS || (c = calloc(1, sizeof(*c))) == NULL) {
-		if ((t = malloc(sizeof(*t))) == NULL)
-			return;
-		uv_tcp_init(server->loop, t);
-		uv_accept(server, (uv_stream_t *)t);
-		uv_close((uv_handle_t *)t, refused_closed);
+		srvconn_refuse(server);
 		return;
 	}
 	c->s = s;
@@ -413,21 +395,16 @@ on_connection(uv_stream_t *server, int status)
 	s->conns = c;
 	s->nconns++;
 	s->ctr.connections++;
-	uv_tcp_init(server->loop, &c->h);
-	uv_timer_init(server->loop, &c->timer);
-	c->h.data = c;
-	c->timer.data = c;
-	c->handles = 2;
-	if (uv_accept(server, (uv_stream_t *)&c->h) != 0 ||
+	if (srvconn_accept(&c->sc, server, c) != 0 ||
 	    http_req_init(&c->req) != 0 ||
 	    tls_sess_new(s->tls, conn_plain, conn_send, c, &c->tls) != 0) {
 		conn_close(c);
 		return;
 	}
-	if (uv_tcp_getpeername(&c->h, (struct sockaddr *)&ss, &len) == 0)
+	if (uv_tcp_getpeername(&c->sc.h, (struct sockaddr *)&ss, &len) == 0)
 		addr_format((struct sockaddr *)&ss, c->peer, sizeof(c->peer));
-	uv_timer_start(&c->timer, conn_timeout, s->idle_ms, 0);
-	uv_read_start((uv_stream_t *)&c->h, conn_alloc, conn_read);
+	uv_timer_start(&c->sc.timer, conn_timeout, s->idle_ms, 0);
+	uv_read_start((uv_stream_t *)&c->sc.h, conn_alloc, conn_read);
 }
 
 static void

@@ -12,7 +12,6 @@
 #include <fcntl.h>
 #include <inttypes.h>
 #include <pthread.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -28,13 +27,12 @@
 #include "custody/segment.h"
 
 #include "ckptfiles.h"
+#include "clock.h"
 #include "log.h"
 #include "treestore.h"
 #include "writer.h"
 
 #define PATH_LEN 4096
-#define NS_PER_MS INT64_C(1000000)
-#define NS_PER_S INT64_C(1000000000)
 /* How often the chain tree's nodes are synced (treestore_sync). */
 #define TREE_SYNC_S 60
 /* How long a new segment that cannot be created is retried. */
@@ -95,41 +93,6 @@ struct writer {
 	char msg[256];           /* what failed, for ops.fatal */
 };
 
-/*
- * snprintf to a message buffer, where cutting a long path short is
- * expected and fine.
- */
-static void
-fmtmsg(char *buf, size_t len, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-
-static void
-fmtmsg(char *buf, size_t len, const char *fmt, ...)
-{
-	va_list ap;
-
-	va_start(ap, fmt);
-	vsnprintf(buf, len, fmt, ap);
-	va_end(ap);
-}
-
-static int64_t
-mono_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return ((int64_t)ts.tv_sec * NS_PER_S + ts.tv_nsec);
-}
-
-static int64_t
-real_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_REALTIME, &ts);
-	return ((int64_t)ts.tv_sec * NS_PER_S + ts.tv_nsec);
-}
 
 #define STAT_ADD(w, f, v)                                                     \
 	atomic_fetch_add_explicit(&(w)->stats.f, (v), memory_order_relaxed)
@@ -147,16 +110,9 @@ create_segment(struct writer *w)
 	if (snprintf(path, sizeof(path), "%s/%s", w->segdir, name) >=
 	    (int)sizeof(path))
 		return (CST_EIO);
-	memset(&h, 0, sizeof(h));
-	h.version = CST_FORMAT_VERSION;
-	memcpy(h.chain_id, w->st.chain_id, CST_CHAIN_ID_LEN);
-	h.segment_no = w->st.segment_no;
-	h.first_block_no = w->st.next_block_no;
-	h.first_seq = w->st.next_seq;
-	memcpy(h.prev_hash, w->st.prev_hash, CST_HASH_LEN);
-	h.created_ns = real_ns();
+	cst_chain_seg_hdr(&w->st, clock_real_ns(), &h);
 	if ((rc = cst_segw_create(path, &h, &w->seg)) != 0) {
-		fmtmsg(w->msg, sizeof(w->msg), "%s: cannot create: %s",
+		log_seterr(w->msg, sizeof(w->msg), "%s: cannot create: %s",
 		    path, cst_strerror(rc));
 		return (rc);
 	}
@@ -186,7 +142,7 @@ writer_new(const char *data_dir, const struct writer_cfg *cfg,
 	    PATH_LEN ||
 	    snprintf(w->ckptdir, PATH_LEN, "%s/checkpoints", data_dir) >=
 	    PATH_LEN) {
-		fmtmsg(err, 256, "%s: path too long", data_dir);
+		log_seterr(err, 256, "%s: path too long", data_dir);
 		goto err1;
 	}
 	pthread_mutex_init(&w->mtx, NULL);
@@ -203,7 +159,7 @@ writer_new(const char *data_dir, const struct writer_cfg *cfg,
 	cst_buf_init(&w->ckpt);
 	cst_buf_init(&w->note);
 	cst_buf_init(&w->certtext);
-	w->last_sync = mono_ns();
+	w->last_sync = clock_mono_ns();
 	/* The first commit writes a checkpoint at once. */
 	w->last_ckpt = w->last_sync - (int64_t)cfg->checkpoint_interval_ms *
 	    NS_PER_MS;
@@ -214,15 +170,15 @@ writer_new(const char *data_dir, const struct writer_cfg *cfg,
 		    (int)sizeof(path))
 			goto err3;
 		if ((rc = cst_segw_open(path, rec->append_len, &w->seg)) != 0) {
-			fmtmsg(err, 256, "%s: cannot open for appending: %s",
-			    path, cst_strerror(rc));
+			log_seterr(err, 256, "%s: cannot open for appending: "
+			    "%s", path, cst_strerror(rc));
 			goto err3;
 		}
 		w->seg_created_ns = rec->seg_created_ns;
 		w->seg_blocks = rec->append_len > CST_SEG_HDR_LEN;
 		STAT_SET(w, segment_no, w->st.segment_no);
 	} else if ((rc = create_segment(w)) != 0) {
-		fmtmsg(err, 256, "%s", w->msg);
+		log_seterr(err, 256, "%s", w->msg);
 		goto err3;
 	}
 	STAT_SET(w, next_block_no, w->st.next_block_no);
@@ -240,7 +196,7 @@ err1:
 	free(w);
 err0:
 	if (rc == CST_ENOMEM)
-		fmtmsg(err, 256, "%s", cst_strerror(rc));
+		log_seterr(err, 256, "%s", cst_strerror(rc));
 	return (rc);
 }
 
@@ -271,14 +227,14 @@ write_block(struct writer *w, const cst_draft *d)
 	int rc;
 
 	w->frame.len = 0;
-	if ((rc = cst_block_finish(d, &w->st, w->key, real_ns(), &w->frame,
-	    NULL)) != 0) {
-		fmtmsg(w->msg, sizeof(w->msg), "block %" PRIu64 ": %s",
+	if ((rc = cst_block_finish(d, &w->st, w->key, clock_real_ns(),
+	    &w->frame, NULL)) != 0) {
+		log_seterr(w->msg, sizeof(w->msg), "block %" PRIu64 ": %s",
 		    w->st.next_block_no, cst_strerror(rc));
 		return (rc);
 	}
 	if ((rc = cst_segw_append(w->seg, w->frame.p, w->frame.len)) != 0) {
-		fmtmsg(w->msg, sizeof(w->msg), "segment %" PRIu64
+		log_seterr(w->msg, sizeof(w->msg), "segment %" PRIu64
 		    ": write: %s", w->st.segment_no, strerror(errno));
 		return (rc);
 	}
@@ -353,10 +309,10 @@ make_note(struct writer *w)
 	 * The nodes are derived data: synced now and then, not with every
 	 * note, so that a checkpoint costs no fdatasync of a dozen files.
 	 */
-	if (mono_ns() - w->tree_synced >= TREE_SYNC_S * NS_PER_S) {
+	if (clock_mono_ns() - w->tree_synced >= TREE_SYNC_S * NS_PER_S) {
 		if ((rc = treestore_sync(w->tree)) != 0)
 			return (rc);
-		w->tree_synced = mono_ns();
+		w->tree_synced = clock_mono_ns();
 	}
 	if ((rc = treestore_root(w->tree, w->st.next_block_no, root)) != 0)
 		return (rc);
@@ -375,7 +331,7 @@ checkpoint(struct writer *w)
 		return;
 	w->ckpt.len = 0;
 	if ((rc = cst_checkpoint_encode(w->key, w->st.next_block_no,
-	    w->st.next_seq, w->st.prev_hash, real_ns(), &w->ckpt)) != 0)
+	    w->st.next_seq, w->st.prev_hash, clock_real_ns(), &w->ckpt)) != 0)
 		goto err;
 	if ((rc = store_checkpoint(w, w->ckptdir)) != 0)
 		goto err;
@@ -429,15 +385,15 @@ commit(struct writer *w, int force_ckpt)
 	int rc;
 
 	if (w->dirty && (rc = cst_segw_sync(w->seg)) != 0) {
-		fmtmsg(w->msg, sizeof(w->msg), "segment %" PRIu64
+		log_seterr(w->msg, sizeof(w->msg), "segment %" PRIu64
 		    ": fdatasync: %s", w->st.segment_no, strerror(errno));
 		return (rc);
 	}
-	now = mono_ns();
+	now = clock_mono_ns();
 	w->last_sync = now;
 	w->dirty = 0;
 	STAT_ADD(w, syncs, 1);
-	STAT_SET(w, last_commit_ns, (uint64_t)real_ns());
+	STAT_SET(w, last_commit_ns, (uint64_t)clock_real_ns());
 	STAT_SET(w, durable_blocks, w->st.next_block_no);
 	STAT_ADD(w, blocks, w->pend_blocks);
 	STAT_ADD(w, records, w->pend_records);
@@ -460,7 +416,7 @@ static int
 seal_segment(struct writer *w, int force_ckpt)
 {
 	cst_draft d;
-	int64_t now = real_ns();
+	int64_t now = clock_real_ns();
 	int rc;
 
 	cst_draft_init(&d);
@@ -481,7 +437,7 @@ seal_segment(struct writer *w, int force_ckpt)
 
 err0:
 	cst_draft_close(&d);
-	fmtmsg(w->msg, sizeof(w->msg), "sealing segment %" PRIu64 ": %s",
+	log_seterr(w->msg, sizeof(w->msg), "sealing segment %" PRIu64 ": %s",
 	    w->st.segment_no, cst_strerror(rc));
 	return (rc);
 }
@@ -496,14 +452,14 @@ err0:
 static int
 create_segment_retry(struct writer *w)
 {
-	int64_t start = mono_ns(), delay = 10 * NS_PER_MS;
+	int64_t start = clock_mono_ns(), delay = 10 * NS_PER_MS;
 	struct timespec ts;
 	unsigned tries = 0;
 	int rc;
 
 	while ((rc = create_segment(w)) != 0) {
 		/* A file of that name is not ours to replace: no retry. */
-		if (rc == CST_EEXIST || mono_ns() - start >=
+		if (rc == CST_EEXIST || clock_mono_ns() - start >=
 		    SEGMENT_RETRY_S * NS_PER_S)
 			return (rc);
 		if (tries++ % 10 == 0)
@@ -529,7 +485,7 @@ rotate_segment(struct writer *w)
 		return (rc);
 	if ((rc = cst_segw_close(w->seg)) != 0) {
 		w->seg = NULL;
-		fmtmsg(w->msg, sizeof(w->msg), "segment %" PRIu64
+		log_seterr(w->msg, sizeof(w->msg), "segment %" PRIu64
 		    ": close: %s", w->st.segment_no, cst_strerror(rc));
 		return (rc);
 	}
@@ -545,7 +501,7 @@ maybe_rotate_segment(struct writer *w)
 
 	if (w->seg_blocks == 0)
 		return (0);
-	age = real_ns() - w->seg_created_ns;
+	age = clock_real_ns() - w->seg_created_ns;
 	if (cst_segw_size(w->seg) >= w->cur.segment_max_bytes ||
 	    (w->cur.segment_max_age_s != 0 &&
 	    age >= (int64_t)w->cur.segment_max_age_s * NS_PER_S))
@@ -572,13 +528,13 @@ maybe_rotate_key(struct writer *w)
 	if (w->cur.key_rotate_s == 0 || w->key->epoch != w->st.epoch)
 		return (0);
 	c = &w->key->certs[w->key->epoch - 1];
-	if (real_ns() - c->created_ns < (int64_t)w->cur.key_rotate_s *
+	if (clock_real_ns() - c->created_ns < (int64_t)w->cur.key_rotate_s *
 	    NS_PER_S)
 		return (0);
 	if ((rc = commit(w, 0)) != 0)
 		return (rc);
-	if ((rc = cst_epoch_key_next(w->key, w->st.next_block_no, real_ns(),
-	    &nk)) != 0)
+	if ((rc = cst_epoch_key_next(w->key, w->st.next_block_no,
+	    clock_real_ns(), &nk)) != 0)
 		goto err0;
 	if ((rc = cst_epoch_key_save(nk, w->keypath)) != 0) {
 		cst_epoch_key_free(nk);
@@ -592,7 +548,7 @@ maybe_rotate_key(struct writer *w)
 	return (0);
 
 err0:
-	fmtmsg(w->msg, sizeof(w->msg), "key rotation to epoch %" PRIu32
+	log_seterr(w->msg, sizeof(w->msg), "key rotation to epoch %" PRIu32
 	    ": %s", w->key->epoch + 1, cst_strerror(rc));
 	return (rc);
 }
@@ -617,8 +573,8 @@ idle_due(const struct writer *w)
 		    NS_PER_MS;
 	if (w->cur.key_rotate_s != 0 && w->key->epoch == w->st.epoch) {
 		c = &w->key->certs[w->key->epoch - 1];
-		t = mono_ns() + (c->created_ns + (int64_t)w->cur.key_rotate_s *
-		    NS_PER_S - real_ns());
+		t = clock_mono_ns() + (c->created_ns +
+		    (int64_t)w->cur.key_rotate_s * NS_PER_S - clock_real_ns());
 		if (due < 0 || t < due)
 			due = t;
 	}
@@ -629,7 +585,7 @@ idle_due(const struct writer *w)
 static int
 idle_work(struct writer *w)
 {
-	int64_t now = mono_ns();
+	int64_t now = clock_mono_ns();
 
 	if (w->dirty)
 		return (0);
@@ -662,7 +618,7 @@ process(struct writer *w, struct batch *bt, int *stop)
 	switch (bt->ctl) {
 	case BATCH_DATA:
 		if (bt->err != 0) {
-			fmtmsg(w->msg, sizeof(w->msg), "sealing batch %"
+			log_seterr(w->msg, sizeof(w->msg), "sealing batch %"
 			    PRIu64 ": %s", bt->no, cst_strerror(bt->err));
 			return (bt->err);
 		}
@@ -686,7 +642,7 @@ process(struct writer *w, struct batch *bt, int *stop)
 		rc = cst_segw_close(w->seg);
 		w->seg = NULL;
 		if (rc != 0) {
-			fmtmsg(w->msg, sizeof(w->msg), "segment %" PRIu64
+			log_seterr(w->msg, sizeof(w->msg), "segment %" PRIu64
 			    ": close: %s", w->st.segment_no,
 			    cst_strerror(rc));
 			return (rc);
@@ -743,7 +699,7 @@ writer_main(void *arg)
 				    (int64_t)w->cur.commit_interval_ms *
 				    NS_PER_MS;
 			}
-			if (mono_ns() >= due)
+			if (clock_mono_ns() >= due)
 				break;
 			ts.tv_sec = due / NS_PER_S;
 			ts.tv_nsec = due % NS_PER_S;
@@ -779,7 +735,7 @@ writer_main(void *arg)
 		}
 		if (stop)
 			return (NULL);
-		if (((w->dirty && mono_ns() >= w->last_sync +
+		if (((w->dirty && clock_mono_ns() >= w->last_sync +
 		    (int64_t)w->cur.commit_interval_ms * NS_PER_MS) ||
 		    (hurry && (w->dirty || w->pend_head != NULL))) &&
 		    (rc = commit(w, 0)) != 0)

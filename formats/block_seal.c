@@ -209,6 +209,21 @@ cst_draft_build_seal(cst_draft *out, uint64_t next_seq, int64_t sealed_ns)
 	return (0);
 }
 
+void
+cst_chain_seg_hdr(const cst_chain_state *st, int64_t created_ns,
+    cst_seg_hdr *h)
+{
+
+	memset(h, 0, sizeof(*h));
+	h->version = CST_FORMAT_VERSION;
+	memcpy(h->chain_id, st->chain_id, CST_CHAIN_ID_LEN);
+	h->segment_no = st->segment_no;
+	h->first_block_no = st->next_block_no;
+	h->first_seq = st->next_seq;
+	memcpy(h->prev_hash, st->prev_hash, CST_HASH_LEN);
+	h->created_ns = created_ns;
+}
+
 int
 cst_block_finish(const cst_draft *d, cst_chain_state *st,
     const cst_epoch_key *key, int64_t sealed_ns, cst_buf *frame,

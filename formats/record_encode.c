@@ -255,71 +255,82 @@ put_key(msgpack_packer *pk, const char *key)
 	return (0);
 }
 
-int
-cst_detail_put_u64(cst_buf *out, const char *key, uint64_t v)
+/* One value of a detail pair, in the form its cst_detail_put_* took it. */
+struct detail_val {
+	enum { DV_U64, DV_I64, DV_BOOL, DV_STR } kind;
+	uint64_t u;
+	int64_t i;
+	int b;
+	const char *s;
+	size_t slen;
+};
+
+static int
+pack_val(msgpack_packer *pk, const struct detail_val *v)
+{
+
+	switch (v->kind) {
+	case DV_U64:
+		return (msgpack_pack_uint64(pk, v->u));
+	case DV_I64:
+		return (msgpack_pack_int64(pk, v->i));
+	case DV_BOOL:
+		return (v->b ? msgpack_pack_true(pk) : msgpack_pack_false(pk));
+	case DV_STR:
+		if (msgpack_pack_str(pk, v->slen) != 0 ||
+		    (v->slen > 0 && msgpack_pack_str_body(pk, v->s, v->slen) != 0))
+			return (-1);
+		return (0);
+	}
+	return (-1);
+}
+
+/* Appends key and v; on failure leaves out as it was. */
+static int
+put_pair(cst_buf *out, const char *key, const struct detail_val *v)
 {
 	msgpack_packer pk;
 	size_t start = out->len;
 
 	msgpack_packer_init(&pk, out, buf_write);
-	if (put_key(&pk, key) != 0 || msgpack_pack_uint64(&pk, v) != 0)
-		goto err0;
+	if (put_key(&pk, key) != 0 || pack_val(&pk, v) != 0) {
+		out->len = start;
+		return (CST_ENOMEM);
+	}
 	return (0);
+}
 
-err0:
-	out->len = start;
-	return (CST_ENOMEM);
+int
+cst_detail_put_u64(cst_buf *out, const char *key, uint64_t v)
+{
+	const struct detail_val dv = { .kind = DV_U64, .u = v };
+
+	return (put_pair(out, key, &dv));
 }
 
 int
 cst_detail_put_i64(cst_buf *out, const char *key, int64_t v)
 {
-	msgpack_packer pk;
-	size_t start = out->len;
+	const struct detail_val dv = { .kind = DV_I64, .i = v };
 
-	msgpack_packer_init(&pk, out, buf_write);
-	if (put_key(&pk, key) != 0 || msgpack_pack_int64(&pk, v) != 0)
-		goto err0;
-	return (0);
-
-err0:
-	out->len = start;
-	return (CST_ENOMEM);
+	return (put_pair(out, key, &dv));
 }
 
 int
 cst_detail_put_bool(cst_buf *out, const char *key, int v)
 {
-	msgpack_packer pk;
-	size_t start = out->len;
+	const struct detail_val dv = { .kind = DV_BOOL, .b = v };
 
-	msgpack_packer_init(&pk, out, buf_write);
-	if (put_key(&pk, key) != 0 ||
-	    (v ? msgpack_pack_true(&pk) : msgpack_pack_false(&pk)) != 0)
-		goto err0;
-	return (0);
-
-err0:
-	out->len = start;
-	return (CST_ENOMEM);
+	return (put_pair(out, key, &dv));
 }
 
 int
 cst_detail_put_str(cst_buf *out, const char *key, const char *v, size_t vlen)
 {
-	msgpack_packer pk;
-	size_t start = out->len;
+	const struct detail_val dv = { .kind = DV_STR, .s = v, .slen = vlen };
 
 	/* A str32 frames at most 4 GiB - 1; more cannot be represented. */
 	if (vlen > UINT32_MAX)
 		return (CST_ETOOBIG);
-	msgpack_packer_init(&pk, out, buf_write);
-	if (put_key(&pk, key) != 0 || msgpack_pack_str(&pk, vlen) != 0 ||
-	    (vlen > 0 && msgpack_pack_str_body(&pk, v, vlen) != 0))
-		goto err0;
-	return (0);
-
-err0:
-	out->len = start;
-	return (CST_ENOMEM);
+	return (put_pair(out, key, &dv));
 }

@@ -663,15 +663,15 @@ bundle_args(int argc, char **argv, struct bargs *a)
 		{ "case-dir", required_argument, NULL, 'D' },
 		{ "records-format", required_argument, NULL, 'f' },
 		{ "checkpoint", required_argument, NULL, 'c' },
-		{ "case", required_argument, NULL, 'C' },
-		{ "exhibit", required_argument, NULL, 'E' },
-		{ "examiner", required_argument, NULL, 'X' },
-		{ "organisation", required_argument, NULL, 'O' },
+		{ "case", required_argument, NULL, VCASE_OPT_CASE },
+		{ "exhibit", required_argument, NULL, VCASE_OPT_EXHIBIT },
+		{ "examiner", required_argument, NULL, VCASE_OPT_EXAMINER },
+		{ "organisation", required_argument, NULL, VCASE_OPT_ORGANISATION },
 		{ "witness", required_argument, NULL, 'w' },
 		{ "quorum", required_argument, NULL, 'Q' },
 		{ NULL, 0, NULL, 0 },
 	};
-	const char **np, **field;
+	const char **np;
 	cst_note_vkey *wk;
 	char why[256], *end;
 	int ch;
@@ -735,20 +735,15 @@ bundle_args(int argc, char **argv, struct bargs *a)
 				return (EXIT_USAGE);
 			}
 			break;
-		case 'C':
-		case 'E':
-		case 'X':
-		case 'O':
-			field = ch == 'C' ? &a->cs.id : ch == 'E' ?
-			    &a->cs.exhibit : ch == 'X' ? &a->cs.examiner :
-			    &a->cs.organisation;
-			if (vcase_check(ch == 'C' ? "--case" : ch == 'E' ?
-			    "--exhibit" : ch == 'X' ? "--examiner" :
-			    "--organisation", optarg, why, sizeof(why)) != 0) {
+		case VCASE_OPT_CASE:
+		case VCASE_OPT_EXHIBIT:
+		case VCASE_OPT_EXAMINER:
+		case VCASE_OPT_ORGANISATION:
+			if (vcase_option(&a->cs, ch, optarg, why,
+			    sizeof(why)) != 0) {
 				fprintf(stderr, "custody-verify: %s\n", why);
 				return (EXIT_USAGE);
 			}
-			*field = optarg;
 			break;
 		default: usage(); return (EXIT_USAGE);
 		}

@@ -620,17 +620,6 @@ check_tokens(const struct args *a, struct vreport *r, const cst_verifier *v)
 	return (0);
 }
 
-/* A case field's value, or a usage error saying what is wrong with it. */
-static const char *
-case_arg(const char *opt, const char *val)
-{
-	char why[256];
-
-	if (vcase_check(opt, val, why, sizeof(why)) != 0)
-		usage_error(why);
-	return (val);
-}
-
 static unsigned
 parse_threads(const char *s)
 {
@@ -710,10 +699,10 @@ parse_args(int argc, char **argv, struct args *a)
 		{ "quiet", no_argument, NULL, 'q' },
 		{ "live", no_argument, NULL, 'l' },
 		{ "threads", required_argument, NULL, 't' },
-		{ "case", required_argument, NULL, 'C' },
-		{ "exhibit", required_argument, NULL, 'E' },
-		{ "examiner", required_argument, NULL, 'X' },
-		{ "organisation", required_argument, NULL, 'O' },
+		{ "case", required_argument, NULL, VCASE_OPT_CASE },
+		{ "exhibit", required_argument, NULL, VCASE_OPT_EXHIBIT },
+		{ "examiner", required_argument, NULL, VCASE_OPT_EXAMINER },
+		{ "organisation", required_argument, NULL, VCASE_OPT_ORGANISATION },
 		{ "pdf", required_argument, NULL, 'P' },
 		{ "html", required_argument, NULL, 'H' },
 		{ "text", required_argument, NULL, 'x' },
@@ -813,17 +802,13 @@ parse_args(int argc, char **argv, struct args *a)
 		case 't':
 			a->threads = parse_threads(optarg);
 			break;
-		case 'C':
-			a->cs.id = case_arg("--case", optarg);
-			break;
-		case 'E':
-			a->cs.exhibit = case_arg("--exhibit", optarg);
-			break;
-		case 'X':
-			a->cs.examiner = case_arg("--examiner", optarg);
-			break;
-		case 'O':
-			a->cs.organisation = case_arg("--organisation", optarg);
+		case VCASE_OPT_CASE:
+		case VCASE_OPT_EXHIBIT:
+		case VCASE_OPT_EXAMINER:
+		case VCASE_OPT_ORGANISATION:
+			if (vcase_option(&a->cs, c, optarg, why,
+			    sizeof(why)) != 0)
+				usage_error(why);
 			break;
 		case 'P':
 			a->pdf = optarg;

@@ -375,9 +375,8 @@ json_u64(struct json *j, uint64_t v)
 {
 	char b[24];
 
-	sep(j);
 	snprintf(b, sizeof(b), "%" PRIu64, v);
-	put(j, b, strlen(b));
+	json_raw(j, b, strlen(b));
 }
 
 void
@@ -385,25 +384,22 @@ json_i64(struct json *j, int64_t v)
 {
 	char b[24];
 
-	sep(j);
 	snprintf(b, sizeof(b), "%" PRId64, v);
-	put(j, b, strlen(b));
+	json_raw(j, b, strlen(b));
 }
 
 void
 json_bool(struct json *j, int v)
 {
 
-	sep(j);
-	put(j, v ? "true" : "false", v ? 4 : 5);
+	json_raw(j, v ? "true" : "false", v ? 4 : 5);
 }
 
 void
 json_null(struct json *j)
 {
 
-	sep(j);
-	put(j, "null", 4);
+	json_raw(j, "null", 4);
 }
 
 void

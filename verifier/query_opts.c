@@ -222,7 +222,6 @@ enum {
 	OPT_UTC, OPT_ALL, OPT_LIMIT,
 	OPT_UID, OPT_PID, OPT_TLS_PEER, OPT_CONTROL_SOCKET, OPT_REQUIRE_ACCESS,
 	OPT_CASE_DIR,
-	OPT_CASE, OPT_EXHIBIT, OPT_EXAMINER, OPT_ORGANISATION,
 	OPT_ROOT_DIR, OPT_NATS,
 };
 
@@ -261,10 +260,10 @@ static const struct option longopts[] = {
 	{ "bundle", required_argument, NULL, OPT_BUNDLE },
 	{ "bundle-minimal", no_argument, NULL, OPT_BUNDLE_MIN },
 	{ "bundle-headers", no_argument, NULL, OPT_BUNDLE_HEADERS },
-	{ "case", required_argument, NULL, OPT_CASE },
-	{ "exhibit", required_argument, NULL, OPT_EXHIBIT },
-	{ "examiner", required_argument, NULL, OPT_EXAMINER },
-	{ "organisation", required_argument, NULL, OPT_ORGANISATION },
+	{ "case", required_argument, NULL, VCASE_OPT_CASE },
+	{ "exhibit", required_argument, NULL, VCASE_OPT_EXHIBIT },
+	{ "examiner", required_argument, NULL, VCASE_OPT_EXAMINER },
+	{ "organisation", required_argument, NULL, VCASE_OPT_ORGANISATION },
 	{ "root", required_argument, NULL, OPT_ROOT },
 	{ "control-socket", required_argument, NULL, OPT_CONTROL_SOCKET },
 	{ "case-dir", required_argument, NULL, OPT_CASE_DIR },
@@ -393,23 +392,12 @@ bundle_note(const struct query_opts *o, int argc, char **argv)
 static int
 case_opt(struct query_opts *o, int c, const char *val)
 {
-	static const char *names[] = { "--case", "--exhibit", "--examiner",
-	    "--organisation" };
-	const char *name = names[c - OPT_CASE];
 	char why[256];
 
-	if (vcase_check(name, val, why, sizeof(why)) != 0) {
+	if (vcase_option(&o->cs, c, val, why, sizeof(why)) != 0) {
 		fprintf(stderr, "%s: %s\n", progname, why);
 		return (-1);
 	}
-	if (c == OPT_CASE)
-		o->cs.id = val;
-	else if (c == OPT_EXHIBIT)
-		o->cs.exhibit = val;
-	else if (c == OPT_EXAMINER)
-		o->cs.examiner = val;
-	else
-		o->cs.organisation = val;
 	return (0);
 }
 
@@ -567,10 +555,10 @@ query_opts_parse(int argc, char **argv, struct query_opts *o)
 		case OPT_BUNDLE_HEADERS:
 			o->bundle_headers = 1;
 			break;
-		case OPT_CASE:
-		case OPT_EXHIBIT:
-		case OPT_EXAMINER:
-		case OPT_ORGANISATION:
+		case VCASE_OPT_CASE:
+		case VCASE_OPT_EXHIBIT:
+		case VCASE_OPT_EXAMINER:
+		case VCASE_OPT_ORGANISATION:
 			if (case_opt(o, c, optarg) != 0)
 				return (-1);
 			break;

@@ -39,6 +39,25 @@ vcase_check(const char *opt, const char *val, char *why, size_t n)
 	return (0);
 }
 
+int
+vcase_option(struct vcase *cs, int opt, const char *val, char *why, size_t n)
+{
+	static const char *names[] = { "--case", "--exhibit", "--examiner",
+	    "--organisation" };
+	const char **fields[] = { &cs->id, &cs->exhibit, &cs->examiner,
+	    &cs->organisation };
+	size_t i = (size_t)(opt - VCASE_OPT_CASE);
+
+	if (opt < VCASE_OPT_CASE || opt > VCASE_OPT_ORGANISATION) {
+		snprintf(why, n, "option %d is not a case option", opt);
+		return (-1);
+	}
+	if (vcase_check(names[i], val, why, n) != 0)
+		return (-1);
+	*fields[i] = val;
+	return (0);
+}
+
 /* Whether word w can be given to a shell as it is. */
 static int
 shell_plain(const char *w)

@@ -99,6 +99,14 @@ int cst_block_finish(const cst_draft *d, cst_chain_state *st,
     const cst_epoch_key *key, int64_t sealed_ns, cst_buf *frame,
     uint8_t hash[CST_HASH_LEN]);
 
+/*
+ * Fills h (overwritten) as the header of segment st->segment_no that
+ * continues the chain st (borrowed) at its next block (R-SEG-3), made at
+ * created_ns.
+ */
+void cst_chain_seg_hdr(const cst_chain_state *st, int64_t created_ns,
+    cst_seg_hdr *h);
+
 /* Checks f's signature with pk (R-BLK-3).  Returns 0 or CST_ESIG. */
 int cst_frame_verify_sig(const cst_frame *f, const uint8_t pk[CST_PK_LEN])
     __attribute__((warn_unused_result));

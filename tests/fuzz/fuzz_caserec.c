@@ -11,16 +11,7 @@
 #include <string.h>
 
 #include "caserec.h"
-
-#define REQUIRE(cond) do {                                                    \
-	if (!(cond)) {                                                        \
-		fprintf(stderr, "fuzz_caserec: %s:%d: %s\n", __FILE__,        \
-		    __LINE__, #cond);                                         \
-		abort();                                                      \
-	}                                                                     \
-} while (0)
-
-int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
+#include "fuzz.h"
 
 int
 LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)

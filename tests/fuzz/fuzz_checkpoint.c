@@ -17,16 +17,7 @@
 #include "custody/checkpoint.h"
 #include "custody/error.h"
 #include "custody/keys.h"
-
-#define REQUIRE(cond) do {                                                    \
-	if (!(cond)) {                                                        \
-		fprintf(stderr, "fuzz_checkpoint: %s:%d: %s\n", __FILE__,     \
-		    __LINE__, #cond);                                         \
-		abort();                                                      \
-	}                                                                     \
-} while (0)
-
-int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
+#include "fuzz.h"
 
 /* tests/vectors/good_checkpoint/keys/root.pub */
 static const char root_text[] = "custody-root-v1 "

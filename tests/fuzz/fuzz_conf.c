@@ -14,39 +14,7 @@
 
 #include "custody/error.h"
 #include "conf.h"
-
-#define REQUIRE(cond) do {                                                    \
-	if (!(cond)) {                                                        \
-		fprintf(stderr, "fuzz_conf: %s:%d: %s\n", __FILE__, __LINE__, \
-		    #cond);                                                   \
-		abort();                                                      \
-	}                                                                     \
-} while (0)
-
-int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
-
-static char path[] = "/tmp/fuzz_conf.XXXXXX";
-static int fd = -1;
-
-static void
-remove_file(void)
-{
-
-	unlink(path);
-}
-
-/* Makes the one file of this process hold data[0..size) exactly. */
-static void
-put_file(const uint8_t *data, size_t size)
-{
-
-	if (fd == -1) {
-		REQUIRE((fd = mkstemp(path)) != -1);
-		atexit(remove_file);
-	}
-	REQUIRE(ftruncate(fd, 0) == 0);
-	REQUIRE(size == 0 || pwrite(fd, data, size, 0) == (ssize_t)size);
-}
+#include "fuzzfile.h"
 
 int
 LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
@@ -56,9 +24,9 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	size_t i;
 	int rc;
 
-	put_file(data, size);
+	fuzz_file_put(data, size);
 	conf_init(&a);
-	rc = conf_load_file(&a, path, err);
+	rc = conf_load_file(&a, fuzz_file_path, err);
 	REQUIRE(memchr(err, '\0', sizeof(err)) != NULL);
 	if (rc != 0) {
 		REQUIRE(rc == CST_EPARSE || rc == CST_ENOMEM ||
@@ -71,7 +39,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	REQUIRE(memchr(err, '\0', sizeof(err)) != NULL);
 
 	conf_init(&b);
-	REQUIRE(conf_load_file(&b, path, err) == 0);
+	REQUIRE(conf_load_file(&b, fuzz_file_path, err) == 0);
 	REQUIRE(strcmp(a.sha256_hex, b.sha256_hex) == 0);
 	REQUIRE(a.nlisten == b.nlisten);
 	REQUIRE(a.max_message == b.max_message &&

@@ -15,18 +15,9 @@
 
 #include "custody/error.h"
 #include "framing.h"
-
-#define REQUIRE(cond) do {                                                    \
-	if (!(cond)) {                                                        \
-		fprintf(stderr, "fuzz_framing: %s:%d: %s\n", __FILE__,        \
-		    __LINE__, #cond);                                         \
-		abort();                                                      \
-	}                                                                     \
-} while (0)
+#include "fuzz.h"
 
 #define PIECE_FLAGS (CST_FRAME_TRUNCATED | CST_FRAME_CONTINUED)
-
-int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 /* What one run delivered: pieces, their bytes back to back. */
 struct log {

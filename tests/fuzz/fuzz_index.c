@@ -23,18 +23,9 @@
 #include "custody/segment.h"
 #include "index.h"
 #include "query.h"
-
-#define REQUIRE(cond) do {                                                    \
-	if (!(cond)) {                                                        \
-		fprintf(stderr, "fuzz_index: %s:%d: %s\n", __FILE__,          \
-		    __LINE__, #cond);                                         \
-		abort();                                                      \
-	}                                                                     \
-} while (0)
+#include "fuzz.h"
 
 #define MAC_LEN 32
-
-int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 /* The file's little-endian uint64 at p (index.h's layout). */
 static uint64_t

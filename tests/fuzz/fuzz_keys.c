@@ -20,45 +20,12 @@
 
 #include "custody/error.h"
 #include "custody/keys.h"
-
-#define REQUIRE(cond) do {                                                    \
-	if (!(cond)) {                                                        \
-		fprintf(stderr, "fuzz_keys: %s:%d: %s\n", __FILE__, __LINE__, \
-		    #cond);                                                   \
-		abort();                                                      \
-	}                                                                     \
-} while (0)
-
-int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
+#include "fuzzfile.h"
 
 /* The root.pub of the seeds root_key, epoch1_key and epoch3_key. */
 static const char root_text[] = "custody-root-v1 "
     "788ec9aae97506c56609e2ba168e53e7 "
     "kKOo8iJWTo2CV3zNA6A0KoHWvUSEo/NETuJ6gMrULd8=\n";
-
-static char path[] = "/tmp/fuzz_keys.XXXXXX";
-static int fd = -1;
-
-static void
-remove_file(void)
-{
-
-	unlink(path);
-}
-
-/* Makes the one 0600 file of this process hold data[0..size) exactly. */
-static void
-put_file(const uint8_t *data, size_t size)
-{
-
-	if (fd == -1) {
-		REQUIRE((fd = mkstemp(path)) != -1);
-		REQUIRE(fchmod(fd, 0600) == 0);
-		atexit(remove_file);
-	}
-	REQUIRE(ftruncate(fd, 0) == 0);
-	REQUIRE(size == 0 || pwrite(fd, data, size, 0) == (ssize_t)size);
-}
 
 static void
 check_epoch_key(const cst_epoch_key *k)
@@ -95,8 +62,8 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		REQUIRE(rc == 0 || rc == CST_EKEY);
 		break;
 	case 1:
-		put_file(data + 1, size - 1);
-		rc = cst_root_key_load(path, &rk);
+		fuzz_file_put(data + 1, size - 1);
+		rc = cst_root_key_load(fuzz_file_path, &rk);
 		REQUIRE(rc == 0 || rc == CST_EKEY || rc == CST_ENOMEM);
 		if (rc == 0) {
 			/* libsodium's secret key is seed || public key. */
@@ -106,9 +73,9 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		}
 		break;
 	default:
-		put_file(data + 1, size - 1);
-		rc = cst_epoch_key_load(path, data[0] % 4 == 3 ? &seed_root :
-		    NULL, &ek);
+		fuzz_file_put(data + 1, size - 1);
+		rc = cst_epoch_key_load(fuzz_file_path,
+		    data[0] % 4 == 3 ? &seed_root : NULL, &ek);
 		REQUIRE(rc == 0 || rc == CST_EKEY || rc == CST_ESIG ||
 		    rc == CST_EFOREIGN || rc == CST_ECORRUPT ||
 		    rc == CST_ENOMEM);

@@ -28,22 +28,13 @@
 #include "custody/buf.h"
 #include "custody/error.h"
 #include "metrics.h"
-
-#define REQUIRE(cond) do {                                                    \
-	if (!(cond)) {                                                        \
-		fprintf(stderr, "fuzz_metrics: %s:%d: %s\n", __FILE__,        \
-		    __LINE__, #cond);                                         \
-		abort();                                                      \
-	}                                                                     \
-} while (0)
+#include "fuzz.h"
 
 #define REQ_MAX 4096
 #define TEXT "custody_up 1\n"
 #define HEAD "HTTP/1.0 200 OK\r\n"
 /* Each wait, in poll() rounds of 10 ms: far above any loopback exchange. */
 #define ROUNDS 500
-
-int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 static uv_loop_t loop;
 static struct metrics *server;

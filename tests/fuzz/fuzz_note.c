@@ -21,16 +21,7 @@
 #include "custody/error.h"
 #include "custody/logkey.h"
 #include "custody/note.h"
-
-#define REQUIRE(cond) do {                                                    \
-	if (!(cond)) {                                                        \
-		fprintf(stderr, "fuzz_note: %s:%d: %s\n", __FILE__,           \
-		    __LINE__, #cond);                                         \
-		abort();                                                      \
-	}                                                                     \
-} while (0)
-
-int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
+#include "fuzz.h"
 
 /* tests/vectors/good_notes/keys/log.cert */
 static const char cert_text[] = "custody-log-cert-v1 "

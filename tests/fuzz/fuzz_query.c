@@ -15,16 +15,7 @@
 #include <string.h>
 
 #include "query.h"
-
-#define REQUIRE(cond) do {                                                    \
-	if (!(cond)) {                                                        \
-		fprintf(stderr, "fuzz_query: %s:%d: %s\n", __FILE__,          \
-		    __LINE__, #cond);                                         \
-		abort();                                                      \
-	}                                                                     \
-} while (0)
-
-int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
+#include "fuzz.h"
 
 /* 2024-12-06T12:34:56.789Z: "today", "-2h" and the like are from it. */
 #define NOW_NS INT64_C(1733488496789000000)

@@ -15,11 +15,7 @@
 #include "custody/error.h"
 #include "custody/record.h"
 #include "custody/syslog.h"
-
-#define REQUIRE(cond) do {                                                   \
-	if (!(cond))                                                         \
-		abort();                                                     \
-} while (0)
+#include "fuzz.h"
 
 static int
 inside(const cst_bytes *b, const uint8_t *p, size_t len)
@@ -124,8 +120,6 @@ check_record(const uint8_t *p, size_t len, const cst_record *r)
 	cst_buf_close(&enc2);
 	cst_buf_close(&enc);
 }
-
-int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 int
 LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)

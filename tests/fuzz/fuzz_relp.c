@@ -15,19 +15,10 @@
 
 #include "custody/error.h"
 #include "relp.h"
-
-#define REQUIRE(cond) do {                                                    \
-	if (!(cond)) {                                                        \
-		fprintf(stderr, "fuzz_relp: %s:%d: %s\n", __FILE__, __LINE__, \
-		    #cond);                                                   \
-		abort();                                                      \
-	}                                                                     \
-} while (0)
+#include "fuzz.h"
 
 #define MAX_DATA 256
 #define MAX_FRAMES 4096
-
-int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 /* What one run delivered: each frame's fields and a hash of its data. */
 struct log {

@@ -11,20 +11,11 @@
 
 #include "custody/error.h"
 #include "custody/syslog.h"
+#include "fuzz.h"
 
 /* 2024-10-11T22:40:00Z, and a year and a half later. */
 #define RECV1 INT64_C(1728686400000000000)
 #define RECV2 INT64_C(1776000000000000000)
-
-#define REQUIRE(cond) do {                                                    \
-	if (!(cond)) {                                                        \
-		fprintf(stderr, "fuzz_syslog: %s:%d: %s\n", __FILE__,         \
-		    __LINE__, #cond);                                         \
-		abort();                                                      \
-	}                                                                     \
-} while (0)
-
-int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 static void
 check_span(const uint8_t *data, size_t size, cst_span s, int no_space)

@@ -15,16 +15,7 @@
 
 #include "custody/error.h"
 #include "custody/timestamp.h"
-
-#define REQUIRE(cond) do {                                                    \
-	if (!(cond)) {                                                        \
-		fprintf(stderr, "fuzz_timestamp: %s:%d: %s\n", __FILE__,      \
-		    __LINE__, #cond);                                         \
-		abort();                                                      \
-	}                                                                     \
-} while (0)
-
-int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
+#include "fuzz.h"
 
 /* SHA-256 of "custody fuzz seed\n". */
 static const uint8_t seed_digest[CST_TS_DIGEST_LEN] = {

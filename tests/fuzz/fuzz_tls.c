@@ -33,18 +33,9 @@
 #include "custody/error.h"
 #include "framing.h"
 #include "tls.h"
-
-#define REQUIRE(cond) do {                                                    \
-	if (!(cond)) {                                                        \
-		fprintf(stderr, "fuzz_tls: %s:%d: %s\n", __FILE__, __LINE__,  \
-		    #cond);                                                   \
-		abort();                                                      \
-	}                                                                     \
-} while (0)
+#include "fuzz.h"
 
 #define MAX_MSG 256
-
-int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 struct sink {
 	uint8_t *plain;          /* plaintext handed on, back to back */

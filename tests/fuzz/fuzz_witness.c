@@ -21,16 +21,7 @@
 #include "custody/note.h"
 
 #include "witness.h"
-
-#define REQUIRE(cond) do {                                                    \
-	if (!(cond)) {                                                        \
-		fprintf(stderr, "fuzz_witness: %s:%d: %s\n", __FILE__,        \
-		    __LINE__, #cond);                                         \
-		abort();                                                      \
-	}                                                                     \
-} while (0)
-
-int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
+#include "fuzz.h"
 
 static struct witness *w;
 static char dir[] = "/tmp/fuzz_witness.XXXXXX";

@@ -236,6 +236,16 @@ class UsageError(Exception):
     """Bad arguments or unreadable trusted input: exit status 2."""
 
 
+def read_trusted(path, limit):
+    """At most limit bytes of the file at path, given by the user: one
+    that cannot be read is a usage error."""
+    try:
+        with open(path, "rb") as f:
+            return f.read(limit)
+    except OSError as e:
+        raise UsageError("%s: %s" % (path, e.strerror))
+
+
 # --- Trusted input: the root public key (section 6.2) ----------------------
 
 
@@ -747,21 +757,13 @@ class Verifier:
     def run(self):
         if not os.path.isdir(self.store):
             raise UsageError("%s: not a directory" % self.store)
-        try:
-            with open(self.root_path, "rb") as f:
-                root = f.read(4096)
-        except OSError as e:
-            raise UsageError("%s: %s" % (self.root_path, e.strerror))
+        root = read_trusted(self.root_path, 4096)
         self.chain_id, self.root_pk = parse_root_pub(root)
         self.report.chain_id = self.chain_id
         self.report.root_pk = self.root_pk
         checkpoints = []
         for p in self.checkpoint_paths:
-            try:
-                with open(p, "rb") as f:
-                    checkpoints.append((p, f.read(MAX_CHECKPOINT + 1)))
-            except OSError as e:
-                raise UsageError("%s: %s" % (p, e.strerror))
+            checkpoints.append((p, read_trusted(p, MAX_CHECKPOINT + 1)))
         # R-TLOG-4: the log certificate, in keys/ and beside the notes.
         log_certs = []
         for sub in ("keys", "checkpoints"):
@@ -780,11 +782,7 @@ class Verifier:
                                             name.endswith(".note")) or \
                     os.path.realpath(p) in given or not os.path.isfile(p):
                 continue
-            try:
-                with open(p, "rb") as f:
-                    checkpoints.append((p, f.read(MAX_CHECKPOINT + 1)))
-            except OSError as e:
-                raise UsageError("%s: %s" % (p, e.strerror))
+            checkpoints.append((p, read_trusted(p, MAX_CHECKPOINT + 1)))
         segs = []
         try:
             self._open_segments(segs)

@@ -25,12 +25,7 @@ import harness as h  # noqa: E402
 NS = 10**9
 
 
-def run(argv, rc_ok=(0,), env=None):
-    r = h.run(argv, bound_s=60, env=env)
-    if r.returncode not in rc_ok:
-        h.fail(f"{' '.join(argv)} exited {r.returncode}: "
-               f"{r.stderr.decode(errors='replace')[-2000:]}")
-    return r
+run = h.run_ok
 
 
 def query(args, rc_ok=(0,), env=None):
@@ -41,18 +36,13 @@ def verify(args, rc_ok=(0,)):
     return run([h.binary("CUSTODY_VERIFY"), *args], rc_ok)
 
 
-def chain_of(store):
-    with open(os.path.join(store, "keys", "root.pub")) as f:
-        return f.read().split()[1]
-
-
 def mkday(work, name, seed, n):
     store = os.path.join(work, name)
     truth = store + ".truth"
     r = h.run([h.tool("custody-mkday"), "-n", str(n), "-b", "50", "-B", "8",
                "-S", str(seed), "-T", truth, store], bound_s=60)
     h.check(r.returncode == 0, f"custody-mkday writes {name}")
-    chain = chain_of(store)
+    chain = h.chain_of(store)
     recs = []
     with open(truth) as f:
         for line in f:
@@ -100,7 +90,7 @@ def test_days(work, env):
     a, ra = mkday(work, "a", 1, 1200)
     b, rb = mkday(work, "b", 2, 1200)
     c, rc = mkday(work, "c", 3, 500)
-    ca, cb, cc = chain_of(a), chain_of(b), chain_of(c)
+    ca, cb, cc = h.chain_of(a), h.chain_of(b), h.chain_of(c)
     h.check(len({ca, cb, cc}) == 3, "three chains")
     h.check(any(x["t"] == y["t"] for x, y in zip(ra, rb)),
             "a and b share receive times (ties to break)")
@@ -265,24 +255,12 @@ def test_days(work, env):
     return a, b, c, ra, rb, rc, roots
 
 
-def frames(path):
-    """(offset, cert_len, payload_len) of each frame of a segment file."""
-    data = open(path, "rb").read()
-    out, off = [], 128
-    while off + 224 <= len(data):
-        cert = int.from_bytes(data[off + 60:off + 64], "little")
-        pay = int.from_bytes(data[off + 64:off + 68], "little")
-        out.append((off, cert, pay))
-        off += 224 + cert + pay + 64
-    return out
-
-
 def test_tamper(work, a, b, c, ra, rb, rc, roots, env):
     bad = os.path.join(work, "b-bad")
     shutil.copytree(b, bad, ignore=shutil.ignore_patterns("index"))
     seg = os.path.join(bad, "segments", sorted(
         os.listdir(os.path.join(bad, "segments")))[0])
-    off, cert, pay = frames(seg)[3]
+    off, cert, pay = h.segment_frames(seg)[3]
     with open(seg, "r+b") as f:
         f.seek(off + 224 + cert + pay // 2)
         x = f.read(1)
@@ -292,7 +270,7 @@ def test_tamper(work, a, b, c, ra, rb, rc, roots, env):
     in_block = {json.loads(ln)["seq"] for ln in good.stdout.splitlines()
                 if json.loads(ln)["block"] == 3}
     h.check(in_block, "block 3 of b holds records")
-    cb = chain_of(b)
+    cb = h.chain_of(b)
     want = [x for x in merged(ra, rb, rc)
             if not (x["chain"] == cb and x["seq"] in in_block)]
     r = query(["--root-dir", roots, "--json", a, bad, c], rc_ok=(1,),
@@ -341,7 +319,7 @@ def test_collectors(work, env):
     os.mkdir(roots)
     chains = []
     for d in ds:
-        ch = chain_of(d.data)
+        ch = h.chain_of(d.data)
         chains.append(ch)
         shutil.copy(os.path.join(d.data, "keys", "root.pub"),
                     os.path.join(roots, ch + ".pub"))

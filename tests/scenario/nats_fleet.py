@@ -26,17 +26,7 @@ import harness as h  # noqa: E402
 NATS_SERVER = shutil.which("nats-server") or "/usr/sbin/nats-server"
 
 
-def run(argv, rc_ok=(0,), env=None):
-    r = h.run(argv, bound_s=60, env=env)
-    if r.returncode not in rc_ok:
-        h.fail(f"{' '.join(argv)} exited {r.returncode}: "
-               f"{r.stderr.decode(errors='replace')[-2000:]}")
-    return r
-
-
-def chain_of(store):
-    with open(os.path.join(store, "keys", "root.pub")) as f:
-        return f.read().split()[1]
+run = h.run_ok
 
 
 def start_nats(work):
@@ -67,12 +57,12 @@ def body():
                    "-B", "6", "-S", str(seed), s], bound_s=60)
         h.check(r.returncode == 0, f"custody-mkday writes {name}")
         stores.append(s)
-    ca, cb = chain_of(stores[0]), chain_of(stores[1])
+    ca, cb = h.chain_of(stores[0]), h.chain_of(stores[1])
     roots = os.path.join(work, "roots")
     os.mkdir(roots)
     for s in stores:
         shutil.copy(os.path.join(s, "keys", "root.pub"),
-                    os.path.join(roots, chain_of(s) + ".pub"))
+                    os.path.join(roots, h.chain_of(s) + ".pub"))
 
     srv, url = start_nats(work)
     try:

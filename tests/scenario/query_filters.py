@@ -29,12 +29,7 @@ NS = 10**9
 
 
 def query(store, args, rc_ok=(0,), env=None):
-    argv = [h.binary("CUSTODY_QUERY"), store, *args]
-    r = h.run(argv, bound_s=60, env=env)
-    if r.returncode not in rc_ok:
-        h.fail(f"{' '.join(argv)} exited {r.returncode}: "
-               f"{r.stderr.decode(errors='replace')}")
-    return r
+    return h.run_ok([h.binary("CUSTODY_QUERY"), store, *args], rc_ok, env)
 
 
 def raws_of(out):
@@ -228,23 +223,11 @@ def check_bundle_cli(store, bundle, recs, work):
 # ---------------------------------------------------------------------------
 # Tampering.
 
-def frames(path):
-    """(offset, cert_len, payload_len) of each frame of a segment file."""
-    data = open(path, "rb").read()
-    out, off = [], 128
-    while off + 224 <= len(data):
-        cert = int.from_bytes(data[off + 60:off + 64], "little")
-        pay = int.from_bytes(data[off + 64:off + 68], "little")
-        out.append((off, cert, pay))
-        off += 224 + cert + pay + 64
-    return out
-
-
 def test_tamper(work, store, recs, env):
     bad = os.path.join(work, "tampered")
     shutil.copytree(store, bad, ignore=shutil.ignore_patterns("index"))
     seg = os.path.join(bad, "segments", "seg-0000000002.cst")
-    fr = frames(seg)
+    fr = h.segment_frames(seg)
     with open(seg, "r+b") as f:
         off, cert, pay = fr[3]
         f.seek(off + 224 + cert + pay // 2)

@@ -31,12 +31,7 @@ ZONES = ("Europe/London", "America/New_York")
 
 
 def query(store, args, env, rc_ok=(0,)):
-    argv = [h.binary("CUSTODY_QUERY"), store, *args]
-    r = h.run(argv, bound_s=60, env=env)
-    if r.returncode not in rc_ok:
-        h.fail(f"{' '.join(argv)} exited {r.returncode}: "
-               f"{r.stderr.decode(errors='replace')}")
-    return r
+    return h.run_ok([h.binary("CUSTODY_QUERY"), store, *args], rc_ok, env)
 
 
 def raws(out):

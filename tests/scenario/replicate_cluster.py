@@ -48,11 +48,6 @@ def relp_daemon(work, tag, url):
     return d
 
 
-def chain_of(d):
-    with open(os.path.join(d.data, "keys", "root.pub")) as f:
-        return f.read().split()[1]
-
-
 def load(d, tag, seconds, rate):
     m = os.path.join(d.work, f"{tag}.manifest")
     p = h.loadgen(f"relp://127.0.0.1:{d.relp_port}", None, conns=4,
@@ -112,7 +107,7 @@ def body():
     msgs = nc.stream_messages(c, "CUSTODY")
     c.close()
     for d, manifests in ((a, [ma1, ma2]), (b, [mb1, mb2])):
-        chain = chain_of(d)
+        chain = h.chain_of(d.data)
         blocks = [int(hd["Custody-Block"]) for _, s, hd, _ in msgs
                   if s == f"custody.{chain}.blocks"]
         n = local_blocks(d.data)

@@ -200,14 +200,7 @@ open_segment(struct writer *w)
 	char path[4096], name[32];
 	cst_seg_hdr h;
 
-	memset(&h, 0, sizeof(h));
-	h.version = CST_FORMAT_VERSION;
-	memcpy(h.chain_id, w->st.chain_id, CST_CHAIN_ID_LEN);
-	h.segment_no = w->st.segment_no;
-	h.first_block_no = w->st.next_block_no;
-	h.first_seq = w->st.next_seq;
-	memcpy(h.prev_hash, w->st.prev_hash, CST_HASH_LEN);
-	h.created_ns = 0;
+	cst_chain_seg_hdr(&w->st, 0, &h);
 	cst_segment_name(w->st.segment_no, name);
 	snprintf(path, sizeof(path), "%s/segments/%s", w->dir, name);
 	w->seg_blocks = 0;

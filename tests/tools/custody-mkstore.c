@@ -426,14 +426,7 @@ segment_open(struct store *s, int64_t now)
 	char name[32];
 	int rc;
 
-	memset(&h, 0, sizeof(h));
-	h.version = CST_FORMAT_VERSION;
-	memcpy(h.chain_id, s->st.chain_id, CST_CHAIN_ID_LEN);
-	h.segment_no = s->st.segment_no;
-	h.first_block_no = s->st.next_block_no;
-	h.first_seq = s->st.next_seq;
-	memcpy(h.prev_hash, s->st.prev_hash, CST_HASH_LEN);
-	h.created_ns = now;
+	cst_chain_seg_hdr(&s->st, now, &h);
 	cst_segment_name(s->st.segment_no, name);
 	free(s->segpath);
 	s->segpath = path_of(s->segdir, name);

@@ -136,10 +136,7 @@ write_store(const char *dir, struct msggen *g, const struct msg *m, size_t n,
 
 	memset(&st, 0, sizeof(st));
 	memcpy(st.chain_id, root->pub.chain_id, CST_CHAIN_ID_LEN);
-	memset(&h, 0, sizeof(h));
-	h.version = CST_FORMAT_VERSION;
-	memcpy(h.chain_id, root->pub.chain_id, CST_CHAIN_ID_LEN);
-	h.created_ns = t;
+	cst_chain_seg_hdr(&st, t, &h);
 	cst_segment_name(0, name);
 	snprintf(path, sizeof(path), "%s/segments/%s", dir, name);
 	if (cst_segw_create(path, &h, &w) != 0)

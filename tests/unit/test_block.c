@@ -23,6 +23,8 @@
 #include "custody/record.h"
 #include "custody/syslog.h"
 
+#include "testsign.h"
+
 #define NOW_NS INT64_C(1795347000123456789)
 #define MAX_RECS 20000
 #define RAW_MAX 256
@@ -229,6 +231,30 @@ Test(block, seal_and_open_round_trip)
 	keys_free(&k);
 }
 
+/* R-SEG-3: a new segment's header says where the chain stands. */
+Test(block, segment_header_continues_the_chain)
+{
+	cst_chain_state st;
+	cst_seg_hdr h;
+
+	memset(&st, 0, sizeof(st));
+	memset(st.chain_id, 0x5a, sizeof(st.chain_id));
+	memset(st.prev_hash, 0xa5, sizeof(st.prev_hash));
+	st.segment_no = 7;
+	st.next_block_no = 41;
+	st.next_seq = 1000;
+	st.epoch = 2;
+	memset(&h, 0xff, sizeof(h));
+	cst_chain_seg_hdr(&st, NOW_NS, &h);
+	cr_assert_eq(h.version, CST_FORMAT_VERSION);
+	cr_assert_eq(memcmp(h.chain_id, st.chain_id, CST_CHAIN_ID_LEN), 0);
+	cr_assert_eq(h.segment_no, 7);
+	cr_assert_eq(h.first_block_no, 41);
+	cr_assert_eq(h.first_seq, 1000);
+	cr_assert_eq(memcmp(h.prev_hash, st.prev_hash, CST_HASH_LEN), 0);
+	cr_assert_eq(h.created_ns, NOW_NS);
+}
+
 Test(block, seal_block_round_trip)
 {
 	struct keys k;
@@ -268,20 +294,6 @@ Test(block, seal_block_round_trip)
 	cst_buf_close(&frame);
 	cst_opener_free(o);
 	keys_free(&k);
-}
-
-/* Signs frame[0..len) again after its header was changed. */
-static void
-resign(uint8_t *p, size_t len, const cst_epoch_key *key)
-{
-	uint8_t m[sizeof(CST_D_BLOCKSIG) + CST_HASH_LEN];
-	cst_frame f;
-
-	cr_assert_eq(cst_frame_parse(p, len, &f), 0);
-	memcpy(m, CST_D_BLOCKSIG, sizeof(CST_D_BLOCKSIG));
-	memcpy(m + sizeof(CST_D_BLOCKSIG), f.block_hash, CST_HASH_LEN);
-	/* The signature's place in the caller's own, writable frame. */
-	crypto_sign_detached(p + (f.sig - p), NULL, m, sizeof(m), key->sk);
 }
 
 /* The fields of the block header (SPEC 4.1). */
@@ -368,7 +380,7 @@ Test(block, header_alterations_are_detected)
 		cr_assert_eq(rc, 0, "%s", fields[j].name);
 		cr_assert_eq(cst_frame_verify_sig(&f, k.e[0]->pk), CST_ESIG);
 		/* payload_len one less: the frame ends a byte earlier. */
-		resign(bad, f.frame_len, k.e[0]);
+		test_resign(bad, f.frame_len, k.e[0]);
 		cr_assert_eq(cst_frame_parse(bad, f.frame_len, &f), 0);
 		cr_assert_eq(cst_frame_verify_sig(&f, k.e[0]->pk), 0);
 		rc = cst_block_open(o, &f, &rule);

@@ -30,6 +30,7 @@
 #include "custody/tlog.h"
 
 #include "batcher.h"
+#include "clock.h"
 #include "recovery.h"
 #include "sealpool.h"
 #include "store.h"
@@ -37,7 +38,6 @@
 #include "writer.h"
 #include "testutil.h"
 
-#define NS_PER_S INT64_C(1000000000)
 #define EVENTS 2000
 
 /* What the threads hand back, as the daemon's mailbox does. */
@@ -64,15 +64,6 @@ struct harness {
 
 static char dir[64];
 static struct harness h;
-
-static int64_t
-real_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_REALTIME, &ts);
-	return ((int64_t)ts.tv_sec * NS_PER_S + ts.tv_nsec);
-}
 
 static void
 on_cut(void *ctx, struct batch *bt)
@@ -225,14 +216,14 @@ start(const struct writer_cfg *wc, size_t batch_records)
 	cr_assert_not_null(mkdtemp(dir));
 	cr_assert_eq(store_prepare(dir, err), 0, "%s", err);
 	cr_assert_eq(cst_root_key_generate(&root), 0);
-	cr_assert_eq(cst_epoch_key_first(root, real_ns() - 10 * NS_PER_S,
+	cr_assert_eq(cst_epoch_key_first(root, clock_real_ns() - 10 * NS_PER_S,
 	    &key), 0);
 	snprintf(path, sizeof(path), "%s/keys/epoch.key", dir);
 	cr_assert_eq(cst_epoch_key_save(key, path), 0);
 	snprintf(path, sizeof(path), "%s/keys/root.pub", dir);
 	cr_assert_eq(cst_root_key_save(root, NULL, path), 0);
-	cr_assert_eq(recovery_run(dir, key, real_ns(), &rec, err), 0, "%s",
-	    err);
+	cr_assert_eq(recovery_run(dir, key, clock_real_ns(), &rec, err), 0,
+	    "%s", err);
 
 	memset(&h, 0, sizeof(h));
 	if (with_log) {
@@ -299,7 +290,7 @@ add_event(uint64_t i)
 	cr_assert_eq(batcher_add(h.b, (size_t)len, 0, &r, &raw), 0);
 	memcpy(raw, text, (size_t)len);
 	r->transport = 2;
-	r->recv_ns = real_ns();
+	r->recv_ns = clock_real_ns();
 	r->listener.p = (const uint8_t *)"tcp://test";
 	r->listener.len = 10;
 	r->peer.p = (const uint8_t *)"127.0.0.1:1";
@@ -430,8 +421,8 @@ Test(pipeline, a_stopped_store_recovers_as_clean)
 
 	snprintf(path, sizeof(path), "%s/keys/epoch.key", dir);
 	cr_assert_eq(cst_epoch_key_load(path, NULL, &key), 0);
-	cr_assert_eq(recovery_run(dir, key, real_ns(), &rec, err), 0, "%s",
-	    err);
+	cr_assert_eq(recovery_run(dir, key, clock_real_ns(), &rec, err), 0,
+	    "%s", err);
 	cr_assert(!rec.unclean, "a clean stop needs no recovery record");
 	cr_assert_eq(rec.st.segment_no, 2, "rotated once, then sealed");
 	cr_assert_eq(rec.st.next_seq, 251);
@@ -523,8 +514,8 @@ Test(pipeline, a_rotation_waits_out_a_moment_without_descriptors)
 
 	snprintf(path, sizeof(path), "%s/keys/epoch.key", dir);
 	cr_assert_eq(cst_epoch_key_load(path, NULL, &key), 0);
-	cr_assert_eq(recovery_run(dir, key, real_ns(), &rec, err), 0, "%s",
-	    err);
+	cr_assert_eq(recovery_run(dir, key, clock_real_ns(), &rec, err), 0,
+	    "%s", err);
 	cr_assert(!rec.unclean);
 	cr_assert_eq(rec.st.segment_no, 2, "rotated once, then sealed");
 	cr_assert_eq(rec.st.next_seq, 20);

@@ -28,6 +28,7 @@
 
 #include "recovery.h"
 #include "store.h"
+#include "teststore.h"
 #include "testutil.h"
 
 #define NOW_NS INT64_C(1795347000123456789)
@@ -39,23 +40,16 @@ static cst_epoch_key *key;
 static void
 setup(void)
 {
-	char err[STORE_ERR_LEN];
 
-	cr_assert(sodium_init() >= 0);
-	snprintf(dir, sizeof(dir), "/tmp/test_recovery.XXXXXX");
-	cr_assert_not_null(mkdtemp(dir));
-	cr_assert_eq(store_prepare(dir, err), 0, "%s", err);
-	cr_assert_eq(cst_root_key_generate(&root), 0);
-	cr_assert_eq(cst_epoch_key_first(root, NOW_NS, &key), 0);
+	test_store_new(dir, sizeof(dir), "test_recovery", NOW_NS, &root,
+	    &key);
 }
 
 static void
 teardown(void)
 {
 
-	cst_epoch_key_free(key);
-	cst_root_key_free(root);
-	test_rm_tree(dir);
+	test_store_free(dir, root, key);
 }
 
 TestSuite(recovery, .init = setup, .fini = teardown);
@@ -77,60 +71,9 @@ seg_path(uint64_t n, char *out, size_t len)
 static uint64_t
 write_segment(cst_chain_state *st, int nblocks, int seal)
 {
-	char path[256];
-	cst_seg_hdr h;
-	cst_segw *w;
-	cst_sealer *s;
-	cst_draft d;
-	cst_buf frame;
-	cst_record recs[3];
-	uint64_t size;
-	int i, j;
 
-	seg_path(st->segment_no, path, sizeof(path));
-	memset(&h, 0, sizeof(h));
-	h.version = 1;
-	memcpy(h.chain_id, st->chain_id, CST_CHAIN_ID_LEN);
-	h.segment_no = st->segment_no;
-	h.first_block_no = st->next_block_no;
-	h.first_seq = st->next_seq;
-	memcpy(h.prev_hash, st->prev_hash, CST_HASH_LEN);
-	h.created_ns = NOW_NS;
-	cr_assert_eq(cst_segw_create(path, &h, &w), 0);
-	cr_assert_not_null(s = cst_sealer_new(1));
-	cst_draft_init(&d);
-	cst_buf_init(&frame);
-	for (i = 0; i < nblocks; i++) {
-		memset(recs, 0, sizeof(recs));
-		for (j = 0; j < 3; j++) {
-			recs[j].seq = st->next_seq + (uint64_t)j;
-			recs[j].recv_ns = NOW_NS + j;
-			recs[j].transport = 2;
-			recs[j].listener.p = (const uint8_t *)"tcp://t";
-			recs[j].listener.len = 7;
-			recs[j].peer.p = (const uint8_t *)"";
-			recs[j].raw.p = (const uint8_t *)"<13>hello";
-			recs[j].raw.len = 9;
-		}
-		cr_assert_eq(cst_sealer_build(s, recs, 3, &d), 0);
-		frame.len = 0;
-		cr_assert_eq(cst_block_finish(&d, st, key, NOW_NS, &frame,
-		    NULL), 0);
-		cr_assert_eq(cst_segw_append(w, frame.p, frame.len), 0);
-	}
-	if (seal) {
-		cr_assert_eq(cst_draft_build_seal(&d, st->next_seq, NOW_NS), 0);
-		frame.len = 0;
-		cr_assert_eq(cst_block_finish(&d, st, key, NOW_NS, &frame,
-		    NULL), 0);
-		cr_assert_eq(cst_segw_append(w, frame.p, frame.len), 0);
-	}
-	size = cst_segw_size(w);
-	cr_assert_eq(cst_segw_close(w), 0);
-	cst_buf_close(&frame);
-	cst_draft_close(&d);
-	cst_sealer_free(s);
-	return (size);
+	return (test_store_write_segment(dir, st, key, nblocks, 3, seal,
+	    NOW_NS, NULL));
 }
 
 static cst_chain_state

@@ -22,6 +22,7 @@
 #include "custody/tlog.h"
 
 #include "store.h"
+#include "teststore.h"
 #include "testutil.h"
 #include "treestore.h"
 
@@ -39,14 +40,9 @@ static uint64_t nhashes;
 static void
 setup(void)
 {
-	char err[STORE_ERR_LEN];
 
-	cr_assert(sodium_init() >= 0);
-	snprintf(dir, sizeof(dir), "/tmp/test_treestore.XXXXXX");
-	cr_assert_not_null(mkdtemp(dir));
-	cr_assert_eq(store_prepare(dir, err), 0, "%s", err);
-	cr_assert_eq(cst_root_key_generate(&root), 0);
-	cr_assert_eq(cst_epoch_key_first(root, NOW_NS, &key), 0);
+	test_store_new(dir, sizeof(dir), "test_treestore", NOW_NS, &root,
+	    &key);
 	nhashes = 0;
 }
 
@@ -54,66 +50,24 @@ static void
 teardown(void)
 {
 
-	cst_epoch_key_free(key);
-	cst_root_key_free(root);
-	test_rm_tree(dir);
+	test_store_free(dir, root, key);
 }
 
 TestSuite(treestore, .init = setup, .fini = teardown);
 
-/* Writes a segment continuing st with nblocks data blocks and a seal. */
+/*
+ * Writes a segment continuing st with nblocks data blocks of one record
+ * and a seal, keeping their hashes.
+ */
 static void
 write_segment(cst_chain_state *st, int nblocks)
 {
-	char path[256], name[32];
-	cst_seg_hdr h;
-	cst_segw *w;
-	cst_sealer *s;
-	cst_draft d;
-	cst_buf frame;
-	cst_record rec;
-	int i;
 
-	cst_segment_name(st->segment_no, name);
-	snprintf(path, sizeof(path), "%s/segments/%s", dir, name);
-	memset(&h, 0, sizeof(h));
-	h.version = 1;
-	memcpy(h.chain_id, st->chain_id, CST_CHAIN_ID_LEN);
-	h.segment_no = st->segment_no;
-	h.first_block_no = st->next_block_no;
-	h.first_seq = st->next_seq;
-	memcpy(h.prev_hash, st->prev_hash, CST_HASH_LEN);
-	h.created_ns = NOW_NS;
-	cr_assert_eq(cst_segw_create(path, &h, &w), 0);
-	cr_assert_not_null(s = cst_sealer_new(1));
-	cst_draft_init(&d);
-	cst_buf_init(&frame);
-	for (i = 0; i <= nblocks; i++) {
-		if (i < nblocks) {
-			memset(&rec, 0, sizeof(rec));
-			rec.seq = st->next_seq;
-			rec.recv_ns = NOW_NS;
-			rec.transport = 2;
-			rec.listener.p = (const uint8_t *)"tcp://t";
-			rec.listener.len = 7;
-			rec.peer.p = (const uint8_t *)"";
-			rec.raw.p = (const uint8_t *)"<13>hello";
-			rec.raw.len = 9;
-			cr_assert_eq(cst_sealer_build(s, &rec, 1, &d), 0);
-		} else
-			cr_assert_eq(cst_draft_build_seal(&d, st->next_seq,
-			    NOW_NS), 0);
-		frame.len = 0;
-		cr_assert_eq(cst_block_finish(&d, st, key, NOW_NS, &frame,
-		    hashes[nhashes]), 0);
-		nhashes++;
-		cr_assert_eq(cst_segw_append(w, frame.p, frame.len), 0);
-	}
-	cr_assert_eq(cst_segw_close(w), 0);
+	cr_assert(nhashes + (uint64_t)nblocks + 1 <= MAX_BLOCKS);
+	test_store_write_segment(dir, st, key, nblocks, 1, 1, NOW_NS,
+	    &hashes[nhashes]);
+	nhashes += (uint64_t)nblocks + 1;
 	st->segment_no++;
-	cst_buf_close(&frame);
-	cst_draft_close(&d);
-	cst_sealer_free(s);
 }
 
 static void

@@ -32,6 +32,8 @@
 #include "custody/record.h"
 #include "custody/segment.h"
 
+#include "testsign.h"
+
 #define NOW_NS INT64_C(1795347000123456789)
 #define MAX_FRAMES 32
 #define RECS_PER_BLOCK 4
@@ -144,15 +146,8 @@ build_segment(const struct keys *k, cst_chain_state *st,
 	cst_sealer *sealer;
 	size_t i;
 
-	memset(&h, 0, sizeof(h));
-	h.version = CST_FORMAT_VERSION;
-	memcpy(h.chain_id, st->chain_id, CST_CHAIN_ID_LEN);
-	h.segment_no = segment_no;
-	h.first_block_no = st->next_block_no;
-	h.first_seq = st->next_seq;
-	memcpy(h.prev_hash, st->prev_hash, CST_HASH_LEN);
-	h.created_ns = NOW_NS;
 	st->segment_no = segment_no;
+	cst_chain_seg_hdr(st, NOW_NS, &h);
 
 	cst_buf_init(&s->buf);
 	cr_assert_eq(cst_buf_reserve(&s->buf, CST_SEG_HDR_LEN), 0);
@@ -477,20 +472,6 @@ Test(segment, bad_or_foreign_header)
 	keys_free(&k);
 }
 
-/* Signs the frame at p again after its header was changed. */
-static void
-resign(uint8_t *p, size_t len, const cst_epoch_key *key)
-{
-	uint8_t m[sizeof(CST_D_BLOCKSIG) + CST_HASH_LEN];
-	cst_frame f;
-
-	cr_assert_eq(cst_frame_parse(p, len, &f), 0);
-	memcpy(m, CST_D_BLOCKSIG, sizeof(CST_D_BLOCKSIG));
-	memcpy(m + sizeof(CST_D_BLOCKSIG), f.block_hash, CST_HASH_LEN);
-	/* The signature's place in the caller's own, writable frame. */
-	crypto_sign_detached(p + (f.sig - p), NULL, m, sizeof(m), key->sk);
-}
-
 /*
  * R-BLK-6, R-BLK-7, R-KEY-2: the chain fields open does not check, each
  * changed in a block and signed again with the right key, stop the scan
@@ -519,7 +500,7 @@ Test(segment, chain_links_are_checked)
 	for (i = 0; i < sizeof(links) / sizeof(links[0]); i++) {
 		memcpy(bad, s.buf.p, s.buf.len);
 		bad[s.start[f] + links[i].off] ^= 0x01;
-		resign(bad + s.start[f], s.start[f + 1] - s.start[f],
+		test_resign(bad + s.start[f], s.start[f + 1] - s.start[f],
 		    k.e[0]);
 		scan(&k, bad, s.buf.len, &sc);
 		cr_assert_eq(sc.valid_len, s.start[f], "%s", links[i].name);

@@ -95,6 +95,33 @@ Test(vcase, check)
 	cr_assert_not_null(strstr(why, "UTF-8"));
 }
 
+/* Each case option sets its own field, and a refusal names the option. */
+Test(vcase, option_sets_its_field)
+{
+	struct vcase cs;
+	char why[256];
+
+	memset(&cs, 0, sizeof(cs));
+	cr_assert_eq(vcase_option(&cs, VCASE_OPT_CASE, "C-1", why,
+	    sizeof(why)), 0);
+	cr_assert_eq(vcase_option(&cs, VCASE_OPT_EXHIBIT, "E-2", why,
+	    sizeof(why)), 0);
+	cr_assert_eq(vcase_option(&cs, VCASE_OPT_EXAMINER, "X-3", why,
+	    sizeof(why)), 0);
+	cr_assert_eq(vcase_option(&cs, VCASE_OPT_ORGANISATION, "O-4", why,
+	    sizeof(why)), 0);
+	cr_assert_str_eq(cs.id, "C-1");
+	cr_assert_str_eq(cs.exhibit, "E-2");
+	cr_assert_str_eq(cs.examiner, "X-3");
+	cr_assert_str_eq(cs.organisation, "O-4");
+	cr_assert_eq(vcase_option(&cs, VCASE_OPT_EXAMINER, "a\tb", why,
+	    sizeof(why)), -1);
+	cr_assert_not_null(strstr(why, "--examiner"));
+	cr_assert_str_eq(cs.examiner, "X-3", "a refused value is not kept");
+	cr_assert_eq(vcase_option(&cs, VCASE_OPT_CASE - 1, "x", why,
+	    sizeof(why)), -1);
+}
+
 Test(vcase, cmdline_round_trips_through_a_shell)
 {
 	static const char *words[] = { "custody-verify", "--examiner",

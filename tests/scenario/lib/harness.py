@@ -209,6 +209,21 @@ def run(argv, bound_s=30, **kw):
         fail(f"timed out after {bound_s * SLOW:.0f} s: {' '.join(argv)}")
 
 
+def run_ok(argv, rc_ok=(0,), env=None):
+    """Runs a command as run does; fails unless its exit code is in rc_ok."""
+    r = run(argv, bound_s=60, env=env)
+    if r.returncode not in rc_ok:
+        fail(f"{' '.join(argv)} exited {r.returncode}: "
+             f"{r.stderr.decode(errors='replace')[-2000:]}")
+    return r
+
+
+def chain_of(store):
+    """The chain id of the store in directory store (its keys/root.pub)."""
+    with open(os.path.join(store, "keys", "root.pub")) as f:
+        return f.read().split()[1]
+
+
 def proc_status(pid, key):
     """A field of /proc/PID/status in KiB (VmHWM, VmRSS), or None."""
     try:
@@ -531,6 +546,41 @@ def check_store(data, manifests=(), mode=None, checkpoint=None, dump=False):
         elif line.startswith("result="):
             summary["result"] = line.split("=", 1)[1]
     return r.returncode, summary, records
+
+
+def read_back(data):
+    """Checks that the store at data reads back whole; returns check_store's
+    summary and dumped records."""
+    rc, summary, records = check_store(data, dump=True)
+    check(rc == 0 and summary.get("result") == "ok",
+          f"the store reads back whole ({summary.get('store')})")
+    return summary, records
+
+
+def segment_frames(path):
+    """(offset, cert_len, payload_len) of each frame of a segment file
+    (SPEC section 4), for tests that damage one on purpose."""
+    with open(path, "rb") as f:
+        data = f.read()
+    out, off = [], 128
+    while off + 224 <= len(data):
+        cert = int.from_bytes(data[off + 60:off + 64], "little")
+        pay = int.from_bytes(data[off + 64:off + 68], "little")
+        out.append((off, cert, pay))
+        off += 224 + cert + pay + 64
+    return out
+
+
+def ref_verify(data, what, extra=(), bound_s=60):
+    """Runs the reference verifier (tests/ref/custody_ref.py, which follows
+    SPEC alone) on the store at data, with extra options; checks that it
+    finds the store intact, saying what."""
+    ref = os.path.join(env_path("CUSTODY_SOURCE_DIR"), "tests", "ref",
+                       "custody_ref.py")
+    r = run(["/usr/bin/python3", ref, *extra, data], bound_s=bound_s)
+    check(r.returncode == 0, f"{what} (exit {r.returncode}): "
+          + (r.stdout + r.stderr).decode(errors="replace")[-1500:])
+    return r
 
 
 def verify(data, extra=()):

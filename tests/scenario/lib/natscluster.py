@@ -82,6 +82,11 @@ class Client:
         self.sock.sendall(f"SUB {inbox} {self.sid}\r\nUNSUB {self.sid} 1\r\n"
                           f"PUB {subject} {inbox} {len(payload)}\r\n"
                           .encode() + payload + b"\r\n")
+        return self._reply()
+
+    def _reply(self):
+        """Reads up to the one reply to the inbox just subscribed; returns
+        (headers bytes or None, data), answering PINGs on the way."""
         while True:
             line = self._line()
             if line == b"PING":
@@ -110,22 +115,10 @@ class Client:
                           f"HPUB {subject} {inbox} {len(hb)} "
                           f"{len(hb) + len(data)}\r\n".encode()
                           + hb + data + b"\r\n")
-        while True:
-            line = self._line()
-            if line == b"PING":
-                self.sock.sendall(b"PONG\r\n")
-                continue
-            if line.startswith(b"-ERR"):
-                raise OSError(f"nats: {line!r}")
-            parts = line.split()
-            if parts and parts[0] == b"MSG":
-                return json.loads(self._bytes(int(parts[-1])) or b"{}")
-            if parts and parts[0] == b"HMSG":
-                hl, tl = int(parts[-2]), int(parts[-1])
-                raw = self._bytes(tl)
-                if b"503" in raw[:hl].split(b"\r\n", 1)[0]:
-                    return {"error": {"code": 503}}
-                return json.loads(raw[hl:] or b"{}")
+        hdr, ack = self._reply()
+        if hdr is not None and b"503" in hdr.split(b"\r\n", 1)[0]:
+            return {"error": {"code": 503}}
+        return json.loads(ack or b"{}")
 
     def api(self, subject, obj=None, timeout=5):
         """A JetStream API request; returns the JSON answer (a dict)."""
