@@ -314,7 +314,10 @@ def body():
     h.loadgen(tcp, 10, bound_s=20)
     h.wait_for(lambda: d.metric("custody_tsa_tokens_total") > t0, 15,
                "a token once the TSA answers again")
-    h.check("answers again" in d.log_text(), "the recovery is logged")
+    # The token is counted just before the recovery is logged.
+    h.wait_for(lambda: "answers again" in d.log_text(), 10,
+               "the recovery to be logged")
+    h.check(True, "the recovery is logged")
     d.stop()
     rc, rep = verify(d.data, "--tsa-cert", auth.ca)
     h.check(rc == 0, f"the store verifies with its tokens after the "
