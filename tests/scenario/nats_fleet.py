@@ -144,8 +144,14 @@ def body():
         srv.terminate()
         srv.wait(timeout=10)
 
-    # Nothing answers: an error, and nothing left behind.
+    # Nothing answers: an error, and nothing left behind.  The server's
+    # port, once free, could be bound by a test running beside this one;
+    # a port this test holds bound and not listening refuses for sure.
+    hold = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    hold.bind(("127.0.0.1", 0))
+    url = f"nats://127.0.0.1:{hold.getsockname()[1]}"
     r = run([v, "--nats", url, "--root-dir", roots], rc_ok=(2,), env=env)
+    hold.close()
     h.check(b"cannot connect" in r.stderr, "no server: exit 2, said why")
     no_temp_left(tmp, "no server")
 

@@ -2,15 +2,18 @@
 
 rsyslog's omrelp sends 50,000 numbered messages while custodyd is killed
 with SIGKILL and restarted 5 times, each at a random moment (a random
-number of acknowledgements into the stream, then a random few milliseconds;
-the seed is printed, CUSTODY_SEED replays it).  A message is acknowledged
-only once its block is durable (R-RELP-1), so librelp resends whatever a
-kill cut off and the store ends up holding every message; a message the
-daemon had recorded but not yet acknowledged when it died is there twice,
-its repeat after the next run's recovery record (SPEC section 12).  After
-the last clean stop: all 50,000 are in the store, the duplicates are
-counted and reported, each repeat follows a restart (a recovery or start
-record), and custody-verify says the chain is intact.
+number of acknowledgements into the run, then a random few milliseconds;
+the seed is printed, CUSTODY_SEED replays it).  The messages reach
+rsyslog in six parts, one at the start of each run, so that every run
+has messages of its own to deliver before its kill.  A message is
+acknowledged only once its block is durable (R-RELP-1), so librelp
+resends whatever a kill cut off and the store ends up holding every
+message; a message the daemon had recorded but not yet acknowledged when
+it died is there twice, its repeat after the next run's recovery record
+(SPEC section 12).  After the last clean stop: all 50,000 are in the
+store, the duplicates are counted and reported, each repeat follows a
+restart (a recovery or start record), and custody-verify says the chain
+is intact.
 """
 import os
 import random
@@ -77,26 +80,28 @@ def body():
     rs = rp.Rsyslog(work, d.port).start()
     lines = rp.numbered(N, "relp-crash")
     t0 = time.monotonic()
-    rs.send(lines)
 
-    # Kill k comes once the acknowledgements of all runs so far reach
-    # its target: targets rise through the first 70% of the messages, so
-    # every kill falls while rsyslog still has messages to send, however
-    # fast this machine delivers; each run is also answered at least once.
-    span = 0.7 * N / KILLS
-    targets = [int((k + rng.uniform(0.1, 0.9)) * span) for k in range(KILLS)]
-    before = 0  # acknowledgements of the runs already killed
+    # The stream reaches rsyslog in KILLS + 1 parts, part k at the start
+    # of run k, and run k is killed a random number of acknowledgements
+    # into it, short of its part's length.  Part k's messages are new to
+    # the collector, so run k always has at least that many to answer,
+    # however fast this machine or how late this script: a target counted
+    # on what earlier runs left over could be out of reach once they had
+    # delivered everything.
+    part = N // (KILLS + 1)
+    cuts = [i * part for i in range(KILLS + 1)] + [N]
     for k in range(KILLS):
-        h.wait_for(lambda: acked(d) >= max(1, targets[k] - before), 60,
-                   f"{targets[k]} acknowledgements in all before kill "
-                   f"{k + 1} ({before} in earlier runs)")
+        rs.send(lines[cuts[k]:cuts[k + 1]])
+        at = rng.randint(1, int(0.9 * part))
+        h.wait_for(lambda: acked(d) >= at, 60,
+                   f"{at} acknowledgements in run {k + 1}")
         time.sleep(rng.uniform(0, 0.01))
-        before += int(acked(d))
         d.kill()
-        print(f"kill {k + 1}: SIGKILL after {before}+ acknowledgements "
-              "in all", flush=True)
+        print(f"kill {k + 1}: SIGKILL after {at}+ acknowledgements of "
+              f"run {k + 1}", flush=True)
         d.start()
         h.wait_for(lambda: h.port_accepts(d.port), 10, "the RELP listener")
+    rs.send(lines[cuts[KILLS]:])
 
     # The last run: until every number is in the store after a clean stop.
     for rnd in range(8):

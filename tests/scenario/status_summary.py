@@ -8,6 +8,7 @@ Prometheus text; a daemon that is not there is an error (exit 1).
 """
 import os
 import re
+import socket
 import sys
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "lib"))
@@ -52,7 +53,13 @@ def body():
             and "custody_store_free_bytes " in out,
             "--metrics-raw prints every counter")
     d.stop()
-    rc, _, err = status(hp, "--interval", "100ms")
+    # Not the stopped daemon's port, which a test running beside this one
+    # may bind by now: one this test holds, bound and not listening.
+    hold = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    hold.bind(("127.0.0.1", 0))
+    rc, _, err = status(f"127.0.0.1:{hold.getsockname()[1]}", "--interval",
+                        "100ms")
+    hold.close()
     h.check(rc == 1 and "is custodyd running?" in err,
             f"no daemon there: exit 1 with a reason ({rc}, {err.strip()})")
     rc, _, _ = status(hp, "--interval", "5")

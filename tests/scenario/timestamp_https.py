@@ -21,11 +21,11 @@ import tlscerts  # noqa: E402
 import tsa  # noqa: E402
 
 
-def config(srv, auth, ca):
+def config(srv, auth, ca, timeout="1s"):
     return ("[store]\ncommit_interval = 20ms\ncheckpoint_interval = 50ms\n"
             "checkpoint_history = 1\n"
             f"[anchor]\ntsa_url = {srv.url}\ntsa_interval = 1s\n"
-            f"tsa_timeout = 1s\ntsa_cert = {auth.ca}\n"
+            f"tsa_timeout = {timeout}\ntsa_cert = {auth.ca}\n"
             + (f"tsa_ca = {ca}\n" if ca else ""))
 
 
@@ -36,7 +36,10 @@ def body():
     srv = tsa.Server(auth, tls=(certs.server_cert, certs.server_key))
     h.check(srv.url.startswith("https://"), "the TSA is served over HTTPS")
     srv.delay_s = 0.5
-    d = h.Daemon(work, config=config(srv, auth, certs.ca), udp=False,
+    # A slow TSA, but well within tsa_timeout: each answer is also an
+    # openssl process started here, which a loaded machine can make
+    # take as long again.
+    d = h.Daemon(work, config=config(srv, auth, certs.ca, "10s"), udp=False,
                  unix=False).start()
     tcp = f"tcp://127.0.0.1:{d.port}"
     ckdir = os.path.join(d.data, "checkpoints")
@@ -56,9 +59,14 @@ def body():
         h.check(os.path.exists(t[:-4] + ".ckpt"),
                 f"{t} has its checkpoint (R-TSA-4)")
 
-    # A TSA that never answers: each request ends at tsa_timeout.
+    # A TSA that never answers: each request ends at tsa_timeout, 1 s
+    # now ([anchor] changes on a restart).
+    d.stop()
+    with open(d.config, "w") as f:
+        f.write(config(srv, auth, certs.ca))
     srv.set_mode("hang")
     srv.delay_s = 0.0
+    d.start()
     before = d.metric("custody_events_durable_total")
     t0 = time.monotonic()
     h.loadgen(tcp, 2000, bound_s=20)

@@ -92,11 +92,18 @@ if [ -x "$loadgen" ]; then
 		fi
 	done
 	# A collector that is not there is a failure, not a silent success.
-	port=$(/usr/bin/python3 -c 'import socket
-s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+	# The port stays bound, not listening, while loadgen runs: freed, a
+	# test running beside this one could listen on it.
 	rc=0
-	"$loadgen" -t "tcp://127.0.0.1:$port" -n 10 -m "$work/refused.manifest" \
-		-T 10 >"$work/lg.out" 2>&1 || rc=$?
+	/usr/bin/python3 - "$loadgen" "$work/refused.manifest" \
+		>"$work/lg.out" 2>&1 <<'EOF' || rc=$?
+import socket, subprocess, sys
+s = socket.socket()
+s.bind(("127.0.0.1", 0))
+sys.exit(subprocess.run([sys.argv[1], "-t", "tcp://127.0.0.1:%d"
+                         % s.getsockname()[1], "-n", "10", "-m",
+                         sys.argv[2], "-T", "10"]).returncode)
+EOF
 	if [ "$rc" = 1 ] && grep -q "^conn 0 0 0 0$" "$work/refused.manifest"
 	then
 		ok "loadgen fails (exit 1) when nothing listens, and says 0 sent"

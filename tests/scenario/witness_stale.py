@@ -7,6 +7,7 @@ for witness.stale_after, the log says so once and the metric
 custody_witness_stale is 1, and `custodyd status` warns.
 """
 import os
+import socket
 import sys
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "lib"))
@@ -17,7 +18,12 @@ import tlscerts  # noqa: E402
 def body():
     work = h.workdir("witstale")
     certs = tlscerts.Certs(work)
-    dead = h.free_port()
+    # A port bound and not listening refuses every connection, for as long
+    # as the test holds it: a port merely free now could be taken by a
+    # test running beside this one.
+    hold = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    hold.bind(("127.0.0.1", 0))
+    dead = hold.getsockname()[1]
     r = h.run([h.binary("CUSTODYD"), "keygen", "--witness-key",
                os.path.join(work, "w.key"), "--name", "nobody.test/w"])
     vk = r.stdout.decode().strip()
@@ -35,7 +41,13 @@ def body():
     m = d.metrics()
     h.check(m.get("custody_witness_failures_total", 0) >= 1,
             f"failed submissions are counted ({m.get('custody_witness_failures_total')})")
-    h.check(d.log_text().count("no witness has cosigned") == 1,
+    # The flag is raised just before the line is written: wait for it.
+    # The whole log, not log_text()'s tail, which retries can push it out of.
+    def warnings():
+        with open(d.log, errors="replace") as f:
+            return f.read().count("no witness has cosigned")
+    h.wait_for(warnings, 10, "the stale warning in the log")
+    h.check(warnings() == 1,
             "the stale warning is logged once:\n" + d.log_text()[-1500:])
     r = h.run([h.binary("CUSTODYD"), "status", "--interval", "100ms",
                f"127.0.0.1:{d.metrics_port}"])
@@ -43,6 +55,7 @@ def body():
     h.check("WARNING" in st and "nobody.test/w" in st,
             "custodyd status warns and names the witness:\n" + st)
     d.stop()
+    hold.close()
     h.verify(d.data)
 
 

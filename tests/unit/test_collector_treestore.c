@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <criterion/criterion.h>
@@ -244,16 +245,38 @@ reader_main(void *arg)
 		    roots[n]) != 0 || treestore_root(r->ts, n, got) != 0 ||
 		    memcmp(got, roots[n], H) != 0)
 			r->bad++;
-		r->checked++;
+		__atomic_add_fetch(&r->checked, 1, __ATOMIC_RELEASE);
 	}
 	return (NULL);
+}
+
+/*
+ * Waits (at most 60 s) until the reader has checked a proof more than
+ * seen: so that proofs are checked between appends however the threads
+ * are scheduled, and not only, or never, after the last one.
+ */
+static uint64_t
+reader_past(struct reader *r, uint64_t seen)
+{
+	struct timespec ts = { 0, 1000 * 1000 };
+	uint64_t now;
+	int i;
+
+	for (i = 0; i < 60000; i++) {
+		if ((now = __atomic_load_n(&r->checked, __ATOMIC_ACQUIRE)) >
+		    seen)
+			return (now);
+		nanosleep(&ts, NULL);
+	}
+	cr_assert_fail("the reader checked no proof in 60 s");
+	return (seen);
 }
 
 Test(treestore, proofs_while_another_thread_appends)
 {
 	struct reader r = { 0 };
 	pthread_t thr;
-	uint64_t i;
+	uint64_t i, seen;
 
 	printf("seed 12345\n");
 	for (i = 0; i < MAX_BLOCKS; i++)
@@ -262,11 +285,15 @@ Test(treestore, proofs_while_another_thread_appends)
 	make_roots(MAX_BLOCKS);
 	r.ts = open_at(0);
 	cr_assert_eq(pthread_create(&thr, NULL, reader_main, &r), 0);
+	seen = reader_past(&r, 0);
 	for (i = 0; i < MAX_BLOCKS; i++) {
 		cr_assert_eq(treestore_append(r.ts, hashes[i]), 0);
-		if (i % 50 == 0)
+		if (i % 50 == 0) {
 			cr_assert_eq(treestore_sync(r.ts), 0);
+			seen = reader_past(&r, seen);
+		}
 	}
+	reader_past(&r, seen);
 	__atomic_store_n(&r.stop, 1, __ATOMIC_RELEASE);
 	pthread_join(thr, NULL);
 	cr_assert_eq(r.bad, 0, "%d of %lu proofs wrong", r.bad,
