@@ -498,25 +498,39 @@ add_bio(cst_ts_trust *t, BIO *bio, const char *name, char *err)
 	return (0);
 }
 
-int
-cst_ts_trust_add_file(cst_ts_trust *t, const char *path,
-    char err[CST_TS_WHY_LEN])
+/*
+ * Opens path, a file the investigator named, as a BIO: never a FIFO that
+ * hangs the read (cst_file_open_named).  Returns 0 with *bio to free, or
+ * a code with err saying why.
+ */
+static int
+open_named_bio(const char *path, BIO **bio, char *err)
 {
-	BIO *bio;
 	FILE *f;
 	int rc;
 
-	/* A file the investigator named: never a FIFO that hangs the read. */
 	if ((rc = cst_file_open_named(path, "r", &f)) != 0) {
 		setwhy(err, "%s: %s", path, cst_file_why(rc));
 		return (rc);
 	}
-	if ((bio = BIO_new_fp(f, BIO_CLOSE)) == NULL) {
+	if ((*bio = BIO_new_fp(f, BIO_CLOSE)) == NULL) {
 		fclose(f);
 		setwhy(err, "%s: out of memory", path);
 		ERR_clear_error();
 		return (CST_ENOMEM);
 	}
+	return (0);
+}
+
+int
+cst_ts_trust_add_file(cst_ts_trust *t, const char *path,
+    char err[CST_TS_WHY_LEN])
+{
+	BIO *bio;
+	int rc;
+
+	if ((rc = open_named_bio(path, &bio, err)) != 0)
+		return (rc);
 	rc = add_bio(t, bio, path, err);
 	BIO_free(bio);
 	return (rc);
@@ -576,20 +590,10 @@ cst_ts_trust_add_crl_file(cst_ts_trust *t, const char *path,
     char err[CST_TS_WHY_LEN])
 {
 	BIO *bio;
-	FILE *f;
 	int rc;
 
-	/* A file the investigator named: never a FIFO that hangs the read. */
-	if ((rc = cst_file_open_named(path, "r", &f)) != 0) {
-		setwhy(err, "%s: %s", path, cst_file_why(rc));
+	if ((rc = open_named_bio(path, &bio, err)) != 0)
 		return (rc);
-	}
-	if ((bio = BIO_new_fp(f, BIO_CLOSE)) == NULL) {
-		fclose(f);
-		setwhy(err, "%s: out of memory", path);
-		ERR_clear_error();
-		return (CST_ENOMEM);
-	}
 	rc = add_crl_bio(t, bio, path, err);
 	BIO_free(bio);
 	return (rc);
