@@ -18,6 +18,7 @@
 #include "custody/error.h"
 
 #include "ckptfiles.h"
+#include "testutil.h"
 
 static char dir[64];
 
@@ -25,17 +26,13 @@ static void
 setup(void)
 {
 
-	snprintf(dir, sizeof(dir), "/tmp/test_ckptfiles.XXXXXX");
-	cr_assert_not_null(mkdtemp(dir));
+	test_tmpdir(dir, sizeof(dir), "test_ckptfiles");
 }
 
 static void
 teardown(void)
 {
-	char cmd[128];
-
-	snprintf(cmd, sizeof(cmd), "rm -rf -- '%s'", dir);
-	cr_assert_eq(system(cmd), 0);
+	test_rm_tree(dir);
 }
 
 TestSuite(ckptfiles, .init = setup, .fini = teardown);

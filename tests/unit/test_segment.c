@@ -33,6 +33,7 @@
 #include "custody/segment.h"
 
 #include "testsign.h"
+#include "testutil.h"
 
 #define NOW_NS INT64_C(1795347000123456789)
 #define MAX_FRAMES 32
@@ -185,17 +186,13 @@ static void
 setup(void)
 {
 
-	snprintf(dir, sizeof(dir), "/tmp/test_segment.XXXXXX");
-	cr_assert_not_null(mkdtemp(dir));
+	test_tmpdir(dir, sizeof(dir), "test_segment");
 }
 
 static void
 teardown(void)
 {
-	char cmd[128];
-
-	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
-	cr_assert_eq(system(cmd), 0);
+	test_rm_tree(dir);
 }
 
 TestSuite(segment, .init = setup, .fini = teardown);

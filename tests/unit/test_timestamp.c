@@ -15,6 +15,7 @@
 
 #include "custody/error.h"
 #include "custody/timestamp.h"
+#include "testutil.h"
 
 /* Made by openssl ca -gencrl; only its form matters here. */
 static const char crl_pem[] =
@@ -44,17 +45,13 @@ static void
 setup(void)
 {
 
-	snprintf(dir, sizeof(dir), "/tmp/custody-ts-unit.XXXXXX");
-	cr_assert_not_null(mkdtemp(dir));
+	test_tmpdir(dir, sizeof(dir), "custody-ts-unit");
 }
 
 static void
 teardown(void)
 {
-	char cmd[128];
-
-	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
-	cr_assert_eq(system(cmd), 0);
+	test_rm_tree(dir);
 }
 
 static const char *

@@ -8,12 +8,21 @@
 #include <dirent.h>
 #include <stdint.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
 #include <criterion/criterion.h>
+
+/* Makes a new directory /tmp/<name>.XXXXXX; its path goes to dir. */
+static inline void
+test_tmpdir(char *dir, size_t len, const char *name)
+{
+	cr_assert((size_t)snprintf(dir, len, "/tmp/%s.XXXXXX", name) < len);
+	cr_assert_not_null(mkdtemp(dir));
+}
 
 /* Removes path and everything below it, as `rm -rf` would, quietly. */
 static inline void
