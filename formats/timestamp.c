@@ -42,6 +42,7 @@ struct cst_ts_trust {
 /* One revocation check (R-TSA-9), the verify context's app data. */
 struct revstate {
 	X509_STORE_CTX_check_crl_fn check_crl; /* OpenSSL's own */
+	STACK_OF(X509_CRL) *crlsk; /* every CRL given */
 	int64_t gen_s;          /* the token's genTime, seconds */
 	int revoked;            /* a certificate of the chain is revoked */
 	int unknown;            /* the status of one could not be told */
@@ -304,6 +305,7 @@ unknown_why(X509_STORE_CTX *ctx, struct revstate *st, int e)
 {
 	X509 *x = X509_STORE_CTX_get_current_cert(ctx);
 	char who[360], issuer[256];
+	int i, named = 0;
 
 	st->unknown = 1;
 	if (st->why[0] != '\0')
@@ -313,9 +315,21 @@ unknown_why(X509_STORE_CTX *ctx, struct revstate *st, int e)
 	    sizeof(issuer));
 	switch (e) {
 	case X509_V_ERR_UNABLE_TO_GET_CRL:
-		setwhy(st->why, "the revocation status of %s is unknown: no "
-		    "CRL of its issuer \"%s\" was given (R-TSA-9)", who,
-		    issuer);
+		for (i = 0; x != NULL && i < sk_X509_CRL_num(st->crlsk); i++)
+			if (X509_NAME_cmp(X509_CRL_get_issuer(sk_X509_CRL_value(
+			    st->crlsk, i)), X509_get_issuer_name(x)) == 0)
+				named++;
+		if (named == 0)
+			setwhy(st->why, "the revocation status of %s is "
+			    "unknown: no CRL of its issuer \"%s\" was given "
+			    "(R-TSA-9)", who, issuer);
+		else
+			setwhy(st->why, "the revocation status of %s is "
+			    "unknown: none of the %d CRL(s) given in the name "
+			    "of its issuer \"%s\" is a complete CRL for it with "
+			    "a nextUpdate (a delta CRL, one without nextUpdate, "
+			    "an indirect or partial one cannot show that "
+			    "nothing is revoked) (R-TSA-9)", who, named, issuer);
 		break;
 	case X509_V_ERR_CRL_SIGNATURE_FAILURE:
 		setwhy(st->why, "the revocation status of %s is unknown: the "
@@ -407,10 +421,11 @@ crl_fresh(X509_STORE_CTX *ctx, X509_CRL *crl)
 			name_text(X509_CRL_get_issuer(crl), issuer,
 			    sizeof(issuer));
 			setwhy(st->why, "the revocation status at genTime is "
-			    "unknown: the newest CRL of \"%s\" given was issued "
-			    "%s, before the token's genTime, so it cannot show "
-			    "the key was not compromised by then (R-TSA-9)",
-			    issuer, when);
+			    "unknown: the CRL of \"%s\" taken (the newest "
+			    "current complete one given whose signature holds) "
+			    "was issued %s, before the token's genTime, so it "
+			    "cannot show the key was not compromised by then "
+			    "(R-TSA-9)", issuer, when);
 		}
 		st->unknown = 1;
 	}
@@ -472,14 +487,38 @@ cst_ts_trust_free(cst_ts_trust *t)
 	free(t);
 }
 
+/*
+ * After a PEM read loop has taken n objects of kind from name: 0 when it
+ * stopped at the end of the file, else CST_EPARSE with err saying why.
+ * A block that cannot be read must not hide the ones after it: a CRL
+ * after it could revoke what the ones before leave unrevoked.
+ */
+static int
+pem_end(const char *name, int n, const char *kind, char *err)
+{
+	char reason[160];
+	unsigned long e = ERR_peek_last_error();
+
+	if (e == 0 || (ERR_GET_LIB(e) == ERR_LIB_PEM &&
+	    ERR_GET_REASON(e) == PEM_R_NO_START_LINE)) {
+		ERR_clear_error();
+		return (0);
+	}
+	ossl_reason(reason, sizeof(reason));
+	setwhy(err, "%s: a PEM block after %d %s%s cannot be read, so the "
+	    "file is not used: %s", name, n, kind, n == 1 ? "" : "s", reason);
+	return (CST_EPARSE);
+}
+
 /* Adds every PEM certificate bio holds; name says where, in err. */
 static int
 add_bio(cst_ts_trust *t, BIO *bio, const char *name, char *err)
 {
 	char reason[160];
 	X509 *x;
-	int n = 0;
+	int n = 0, rc;
 
+	ERR_clear_error();
 	while ((x = PEM_read_bio_X509(bio, NULL, NULL, NULL)) != NULL) {
 		if (!X509_STORE_add_cert(t->store, x)) {
 			X509_free(x);
@@ -490,7 +529,8 @@ add_bio(cst_ts_trust *t, BIO *bio, const char *name, char *err)
 		X509_free(x);
 		n++;
 	}
-	ERR_clear_error();
+	if ((rc = pem_end(name, n, "certificate", err)) != 0)
+		return (rc);
 	if (n == 0) {
 		setwhy(err, "%s: no PEM certificate in it", name);
 		return (CST_EPARSE);
@@ -553,16 +593,37 @@ cst_ts_trust_add_pem(cst_ts_trust *t, const char *pem, size_t len,
 	return (rc);
 }
 
-/* Adds every PEM CRL bio holds; name says where, in err. */
+/*
+ * R-TSA-9 (c): whether crl can show a certificate is not revoked.  A
+ * delta CRL lists only what changed since its base CRL (and OpenSSL's
+ * check would take it for a complete one); a CRL without nextUpdate
+ * never says when it stops being current (RFC 5280 section 5.1.2.5
+ * makes the field mandatory).  Either still revokes what it lists.
+ */
+static int
+crl_may_cover(const X509_CRL *crl)
+{
+
+	return (X509_CRL_get0_nextUpdate(crl) != NULL &&
+	    X509_CRL_get_ext_by_NID(crl, NID_delta_crl, -1) < 0);
+}
+
+/*
+ * Adds every PEM CRL bio holds; name says where, in err.  Each is in
+ * crlsk, where its revocations count; only one that may cover
+ * (crl_may_cover) is in the store, where OpenSSL's check chooses one
+ * per issuer to show that nothing is revoked.
+ */
 static int
 add_crl_bio(cst_ts_trust *t, BIO *bio, const char *name, char *err)
 {
 	char reason[160];
 	X509_CRL *c;
-	int n = 0;
+	int n = 0, rc;
 
+	ERR_clear_error();
 	while ((c = PEM_read_bio_X509_CRL(bio, NULL, NULL, NULL)) != NULL) {
-		if (!X509_STORE_add_crl(t->store, c)) {
+		if (crl_may_cover(c) && !X509_STORE_add_crl(t->store, c)) {
 			X509_CRL_free(c);
 			ossl_reason(reason, sizeof(reason));
 			setwhy(err, "%s: %s", name, reason);
@@ -577,7 +638,8 @@ add_crl_bio(cst_ts_trust *t, BIO *bio, const char *name, char *err)
 		}
 		n++;
 	}
-	ERR_clear_error();
+	if ((rc = pem_end(name, n, "CRL", err)) != 0)
+		return (rc);
 	if (n == 0) {
 		setwhy(err, "%s: no PEM CRL (X509 CRL) in it", name);
 		return (CST_EPARSE);
@@ -814,6 +876,7 @@ check_revocation(TS_RESP *resp, X509 *signer, cst_ts_trust *t,
 
 	memset(&st, 0, sizeof(st));
 	st.check_crl = t->check_crl;
+	st.crlsk = t->crlsk;
 	st.gen_s = gen_ns / 1000000000;
 	if ((ctx = X509_STORE_CTX_new()) == NULL)
 		return (CST_ENOMEM);

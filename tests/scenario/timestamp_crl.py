@@ -7,9 +7,13 @@ must: refuse every token once the CA has revoked the TSA certificate
 revocation leaves a token proving nothing), naming the revocation date
 and reason; count them as trusted time under a CRL that revokes nothing;
 never take a CRL that is not the CA's (one forged in its name, one of
-another CA), nor one issued before the tokens, nor a CRL of a CA whose
-certificate was not given, for "not revoked"; and refuse a FIFO named as
---tsa-crl at once, without waiting on it.  With a TSA under an
+another CA, whether or not a genuine older one is beside it), nor one
+issued before the tokens, nor a delta CRL, nor one without nextUpdate,
+nor a CRL of a CA whose certificate was not given, for "not revoked",
+while a delta CRL or one without nextUpdate that lists the TSA
+certificate revokes it; refuse a FIFO named as --tsa-crl at once,
+without waiting on it; and refuse a file with a block that cannot be
+read, rather than stop reading there and miss a revocation after it.  With a TSA under an
 intermediate CA (carried in the token), every certificate of the chain
 is checked: the intermediate's own revocation by the root's CRL fails
 the tokens, and no CRL of the root leaves them uncounted, as does an
@@ -111,6 +115,28 @@ def body():
                        "superseded")
     crl_forged = forger.crl(os.path.join(work, "forged.crl"), [])
     crl_other = other.crl(os.path.join(work, "other.crl"), [auth.cert])
+    # A delta CRL (RFC 5280 section 5.2.4) lists only what changed since
+    # its base CRL: it never shows that nothing is revoked, though what it
+    # lists is revoked.  So too a CRL without nextUpdate, never stale.
+    delta = "2.5.29.27 = critical,DER:020101"
+    crl_delta = auth.crl(os.path.join(work, "delta.crl"), ext=delta)
+    crl_delta_rev = auth.crl(os.path.join(work, "delta-rev.crl"),
+                             [auth.cert], ext=delta)
+    crl_nonext = auth.crl_without_next_update(
+        crl_good, os.path.join(work, "no-next-update.crl"))
+    crl_nonext_rev = auth.crl_without_next_update(
+        crl_kc, os.path.join(work, "no-next-update-rev.crl"))
+    # One file: an unrevoking CRL, a block that cannot be read, then a
+    # CRL that revokes the TSA certificate.
+    crl_bundle = os.path.join(work, "bundle.crl")
+    with open(crl_bundle, "w") as out:
+        for part in (crl_good, None, crl_kc):
+            if part is None:
+                out.write("-----BEGIN X509 CRL-----\nAAAA\n"
+                          "-----END X509 CRL-----\n")
+                continue
+            with open(part) as f:
+                out.write(f.read())
     # Due again a second after it was issued: out of date below.
     made = time.time()
     crl_stale = auth.crl(os.path.join(work, "stale.crl"), [],
@@ -193,7 +219,9 @@ def body():
     # A revocation counts in any CRL whose signature holds, current or
     # not, issued before the tokens or after.
     for what, crl in (("out of date", crl_stale_rev),
-                      ("issued before the tokens", crl_old_rev)):
+                      ("issued before the tokens", crl_old_rev),
+                      ("that is a delta CRL", crl_delta_rev),
+                      ("without nextUpdate", crl_nonext_rev)):
         args = ["--tsa-cert", auth.ca, "--tsa-crl", crl_good, "--tsa-crl",
                 crl]
         rc, rep = verify(d.data, *args)
@@ -208,6 +236,12 @@ def body():
              ("of another CA", [auth.ca], [crl_other]),
              ("issued before the tokens", [auth.ca], [crl_early]),
              ("out of date", [auth.ca], [crl_stale]),
+             ("that is a delta CRL", [auth.ca], [crl_delta]),
+             ("beside an older one, that is a delta CRL", [auth.ca],
+              [crl_early, crl_delta]),
+             ("without nextUpdate", [auth.ca], [crl_nonext]),
+             ("issued before the tokens, beside a newer one forged",
+              [auth.ca], [crl_early, crl_forged]),
              ("without the CA's certificate to check it", [auth.cert],
               [crl_good]))
     for what, certs, crls in cases:
@@ -289,6 +323,7 @@ def body():
     os.mkfifo(fifo)
     for bad, why in ((fifo, "not a regular file"),
                      (auth.ca, "no PEM CRL"),
+                     (crl_bundle, "cannot be read"),
                      (os.path.join(work, "absent.crl"), "")):
         r = h.run([h.binary("CUSTODY_VERIFY"), "--tsa-cert", auth.ca,
                    "--tsa-crl", bad, d.data], bound_s=10)
@@ -297,6 +332,12 @@ def body():
                 and bad in err and why in err,
                 f"--tsa-crl {bad}: a clean error (exit {r.returncode}): "
                 f"{err}")
+    r = h.run([os.environ.get("CUSTODY_PYTHON", "/usr/bin/python3"),
+               os.path.join(h.env_path("CUSTODY_SOURCE_DIR"), "tests", "ref",
+                            "tsr_ref.py"), "--tsa-cert", auth.ca,
+               "--tsa-crl", crl_bundle, d.data], bound_s=120)
+    h.check(r.returncode == 2, f"the reference refuses {crl_bundle} too "
+            f"(exit {r.returncode})")
     r = h.run([h.binary("CUSTODY_VERIFY"), "--tsa-crl", crl_good, d.data])
     h.check(r.returncode == 64 or b"--tsa-cert" in r.stderr,
             "--tsa-crl without --tsa-cert is a usage error")
