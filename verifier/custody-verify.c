@@ -587,6 +587,19 @@ check_tokens(const struct args *a, struct vreport *r, const cst_verifier *v)
 				cst_ts_trust_free(trust);
 				return (-1);
 			}
+		/*
+		 * What a token's verdict rests on, named by its digests like
+		 * every other input: "not revoked by the CRLs given" must say
+		 * which CRLs.
+		 */
+		for (i = 0; i < a->ntsa; i++)
+			if (vreport_add_input(r, a->tsa[i], "tsa-cert", NULL,
+			    0) != 0)
+				oom();
+		for (i = 0; i < a->ncrls; i++)
+			if (vreport_add_input(r, a->crls[i], "tsa-crl", NULL,
+			    0) != 0)
+				oom();
 		/* A CRL must be current when the run began (R-TSA-9). */
 		cst_ts_trust_set_crl_time(trust, r->verified_ns);
 		r->tsa_given = 1;

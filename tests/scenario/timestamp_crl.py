@@ -20,9 +20,11 @@ the tokens, and no CRL of the root leaves them uncounted, as does an
 intermediate given as the only anchor.  Without --tsa-crl, the report
 says the revocation status was not checked, in text, JSON and PDF.  The
 reference (tests/ref/tsr_ref.py) must reach custody-verify's verdict and
-token states on each.
+token states on each.  The report names the certificate and CRL files
+given among its inputs, with their digests.
 """
 import glob
+import hashlib
 import json
 import os
 import shutil
@@ -185,6 +187,17 @@ def body():
     h.check("revoked by the CRLs given" in proven and "R-TSA-10" not in notp,
             f"the report says revocation was checked:\n{proven}")
     h.check(rep["timestamp_window"] is not None, "the window is stated")
+    # "Not revoked by the CRLs given" names them: each file given is an
+    # input of the report, with its digest.
+    with open(crl_good, "rb") as f:
+        want = hashlib.sha256(f.read()).hexdigest()
+    with open(auth.ca, "rb") as f:
+        want_ca = hashlib.sha256(f.read()).hexdigest()
+    ins = {(i["role"], i["file"]): i["sha256"] for i in rep["inputs"]}
+    h.check(ins.get(("tsa-crl", crl_good)) == want
+            and ins.get(("tsa-cert", auth.ca)) == want_ca,
+            f"the CRL and certificate given are inputs, with their SHA-256: "
+            f"{rep['inputs'][-3:]}")
     ref(d.data, ["--tsa-cert", auth.ca, "--tsa-crl", crl_good], 0,
         states(rep))
 
