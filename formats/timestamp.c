@@ -299,13 +299,49 @@ scan_crls(X509_STORE_CTX *ctx, const cst_ts_trust *t, struct revstate *st)
 	ERR_clear_error();
 }
 
+/*
+ * How many CRLs given name the issuer of the certificate ctx is at, and
+ * how many of those verify with that issuer's key (the next certificate
+ * of the chain, or a self-issued one's own).
+ */
+static void
+crls_named(X509_STORE_CTX *ctx, const struct revstate *st, int *named,
+    int *authentic)
+{
+	STACK_OF(X509) *chain = X509_STORE_CTX_get0_chain(ctx);
+	X509 *x = X509_STORE_CTX_get_current_cert(ctx), *iss = NULL;
+	int d = X509_STORE_CTX_get_error_depth(ctx), i;
+	EVP_PKEY *k = NULL;
+	X509_CRL *c;
+
+	*named = *authentic = 0;
+	if (x == NULL)
+		return;
+	if (chain != NULL && d + 1 < sk_X509_num(chain))
+		iss = sk_X509_value(chain, d + 1);
+	else if (X509_check_issued(x, x) == X509_V_OK)
+		iss = x;
+	if (iss != NULL)
+		k = X509_get0_pubkey(iss);
+	for (i = 0; i < sk_X509_CRL_num(st->crlsk); i++) {
+		c = sk_X509_CRL_value(st->crlsk, i);
+		if (X509_NAME_cmp(X509_CRL_get_issuer(c),
+		    X509_get_issuer_name(x)) != 0)
+			continue;
+		(*named)++;
+		if (k != NULL && X509_CRL_verify(c, k) == 1)
+			(*authentic)++;
+	}
+	ERR_clear_error();
+}
+
 /* R-TSA-9: why the status of the certificate ctx is at is unknown. */
 static void
 unknown_why(X509_STORE_CTX *ctx, struct revstate *st, int e)
 {
 	X509 *x = X509_STORE_CTX_get_current_cert(ctx);
 	char who[360], issuer[256];
-	int i, named = 0;
+	int named, authentic;
 
 	st->unknown = 1;
 	if (st->why[0] != '\0')
@@ -315,21 +351,25 @@ unknown_why(X509_STORE_CTX *ctx, struct revstate *st, int e)
 	    sizeof(issuer));
 	switch (e) {
 	case X509_V_ERR_UNABLE_TO_GET_CRL:
-		for (i = 0; x != NULL && i < sk_X509_CRL_num(st->crlsk); i++)
-			if (X509_NAME_cmp(X509_CRL_get_issuer(sk_X509_CRL_value(
-			    st->crlsk, i)), X509_get_issuer_name(x)) == 0)
-				named++;
+		crls_named(ctx, st, &named, &authentic);
 		if (named == 0)
 			setwhy(st->why, "the revocation status of %s is "
 			    "unknown: no CRL of its issuer \"%s\" was given "
 			    "(R-TSA-9)", who, issuer);
+		else if (authentic == 0)
+			setwhy(st->why, "the revocation status of %s is "
+			    "unknown: the %d CRL(s) given in the name of its "
+			    "issuer \"%s\" do not verify with that issuer's "
+			    "key, so they are forged or another CA's (R-TSA-9)",
+			    who, named, issuer);
 		else
 			setwhy(st->why, "the revocation status of %s is "
-			    "unknown: none of the %d CRL(s) given in the name "
-			    "of its issuer \"%s\" is a complete CRL for it with "
-			    "a nextUpdate (a delta CRL, one without nextUpdate, "
+			    "unknown: none of the %d CRL(s) of its issuer "
+			    "\"%s\" given is a complete CRL for it with a "
+			    "nextUpdate (a delta CRL, one without nextUpdate, "
 			    "an indirect or partial one cannot show that "
-			    "nothing is revoked) (R-TSA-9)", who, named, issuer);
+			    "nothing is revoked) (R-TSA-9)", who, authentic,
+			    issuer);
 		break;
 	case X509_V_ERR_CRL_SIGNATURE_FAILURE:
 		setwhy(st->why, "the revocation status of %s is unknown: the "
