@@ -35,6 +35,8 @@ struct cst_ts_trust {
 	X509_STORE *store;
 	STACK_OF(X509_CRL) *crlsk; /* the CRLs given, also in store; any
 	                              makes R-TSA-9 apply */
+	char **crl_from;        /* the file each of crlsk came from */
+	unsigned char *crl_used; /* each verified with a chain's key */
 	int64_t crl_time_ns;    /* when a CRL must be current; 0: now */
 	X509_STORE_CTX_check_crl_fn check_crl; /* OpenSSL's own */
 };
@@ -263,10 +265,11 @@ revoked_why(X509 *x, int depth, X509_CRL *crl, struct revstate *st)
 
 /*
  * R-TSA-9: a revocation in any CRL given whose signature holds, not
- * only in the one per issuer that OpenSSL's check chose.
+ * only in the one per issuer that OpenSSL's check chose; marks each CRL
+ * that verifies with the key of a certificate of the chain as used.
  */
 static void
-scan_crls(X509_STORE_CTX *ctx, const cst_ts_trust *t, struct revstate *st)
+scan_crls(X509_STORE_CTX *ctx, cst_ts_trust *t, struct revstate *st)
 {
 	STACK_OF(X509) *chain = X509_STORE_CTX_get0_chain(ctx);
 	X509_REVOKED *rev;
@@ -275,7 +278,7 @@ scan_crls(X509_STORE_CTX *ctx, const cst_ts_trust *t, struct revstate *st)
 	X509 *x, *iss;
 	int i, j, n = chain != NULL ? sk_X509_num(chain) : 0;
 
-	for (i = 0; i < n && !st->revoked; i++) {
+	for (i = 0; i < n; i++) {
 		x = sk_X509_value(chain, i);
 		iss = i + 1 < n ? sk_X509_value(chain, i + 1) : x;
 		/* The top one's issuer is known only when it is itself. */
@@ -289,11 +292,11 @@ scan_crls(X509_STORE_CTX *ctx, const cst_ts_trust *t, struct revstate *st)
 			    X509_get_issuer_name(x)) != 0 ||
 			    X509_CRL_verify(c, k) != 1)
 				continue;
+			t->crl_used[j] = 1;
 			/* 2 is removeFromCRL, which un-revokes (RFC 5280). */
-			if (X509_CRL_get0_by_cert(c, &rev, x) == 1) {
+			if (!st->revoked &&
+			    X509_CRL_get0_by_cert(c, &rev, x) == 1)
 				revoked_why(x, i, c, st);
-				break;
-			}
 		}
 	}
 	ERR_clear_error();
@@ -519,9 +522,14 @@ cst_ts_trust_set_crl_time(cst_ts_trust *t, int64_t ns)
 void
 cst_ts_trust_free(cst_ts_trust *t)
 {
+	int i;
 
 	if (t == NULL)
 		return;
+	for (i = 0; i < sk_X509_CRL_num(t->crlsk); i++)
+		free(t->crl_from[i]);
+	free(t->crl_from);
+	free(t->crl_used);
 	sk_X509_CRL_pop_free(t->crlsk, X509_CRL_free);
 	X509_STORE_free(t->store);
 	free(t);
@@ -649,6 +657,29 @@ crl_may_cover(const X509_CRL *crl)
 }
 
 /*
+ * Makes room for one more CRL from the file name in t's parallel arrays:
+ * crl_from[k] and crl_used[k], k the stack's size.  0 or CST_ENOMEM.
+ */
+static int
+crl_note(cst_ts_trust *t, const char *name)
+{
+	size_t k = (size_t)sk_X509_CRL_num(t->crlsk);
+	unsigned char *u;
+	char **f;
+
+	if ((f = realloc(t->crl_from, (k + 1) * sizeof(*f))) == NULL)
+		return (CST_ENOMEM);
+	t->crl_from = f;
+	if ((u = realloc(t->crl_used, k + 1)) == NULL)
+		return (CST_ENOMEM);
+	t->crl_used = u;
+	if ((f[k] = strdup(name)) == NULL)
+		return (CST_ENOMEM);
+	u[k] = 0;
+	return (0);
+}
+
+/*
  * Adds every PEM CRL bio holds; name says where, in err.  Each is in
  * crlsk, where its revocations count; only one that may cover
  * (crl_may_cover) is in the store, where OpenSSL's check chooses one
@@ -663,7 +694,13 @@ add_crl_bio(cst_ts_trust *t, BIO *bio, const char *name, char *err)
 
 	ERR_clear_error();
 	while ((c = PEM_read_bio_X509_CRL(bio, NULL, NULL, NULL)) != NULL) {
+		if (crl_note(t, name) != 0) {
+			X509_CRL_free(c);
+			setwhy(err, "%s: out of memory", name);
+			return (CST_ENOMEM);
+		}
 		if (crl_may_cover(c) && !X509_STORE_add_crl(t->store, c)) {
+			free(t->crl_from[sk_X509_CRL_num(t->crlsk)]);
 			X509_CRL_free(c);
 			ossl_reason(reason, sizeof(reason));
 			setwhy(err, "%s: %s", name, reason);
@@ -671,6 +708,7 @@ add_crl_bio(cst_ts_trust *t, BIO *bio, const char *name, char *err)
 		}
 		/* The store took a reference of its own; the stack takes c's. */
 		if (!sk_X509_CRL_push(t->crlsk, c)) {
+			free(t->crl_from[sk_X509_CRL_num(t->crlsk)]);
 			X509_CRL_free(c);
 			setwhy(err, "%s: out of memory", name);
 			ERR_clear_error();
@@ -699,6 +737,32 @@ cst_ts_trust_add_crl_file(cst_ts_trust *t, const char *path,
 	rc = add_crl_bio(t, bio, path, err);
 	BIO_free(bio);
 	return (rc);
+}
+
+size_t
+cst_ts_trust_crl_count(const cst_ts_trust *t)
+{
+
+	return ((size_t)sk_X509_CRL_num(t->crlsk));
+}
+
+int
+cst_ts_trust_crl_unused(const cst_ts_trust *t, size_t i, const char **file,
+    char what[CST_TS_WHY_LEN])
+{
+	X509_CRL *c;
+	char issuer[256], when[24];
+	int64_t s;
+
+	if (i >= cst_ts_trust_crl_count(t) || t->crl_used[i])
+		return (0);
+	c = sk_X509_CRL_value(t->crlsk, (int)i);
+	*file = t->crl_from[i];
+	name_text(X509_CRL_get_issuer(c), issuer, sizeof(issuer));
+	(void)asn1_time(X509_CRL_get0_lastUpdate(c), &s, when);
+	setwhy(what, "the CRL in the name of \"%s\" issued %s", issuer, when);
+	ERR_clear_error();
+	return (1);
 }
 
 /*
@@ -939,8 +1003,7 @@ check_revocation(TS_RESP *resp, X509 *signer, cst_ts_trust *t,
 	    (int64_t)time(NULL);
 	X509_VERIFY_PARAM_set_time(param, (time_t)now);
 	ok = X509_verify_cert(ctx);
-	if (!st.revoked)
-		scan_crls(ctx, t, &st);
+	scan_crls(ctx, t, &st);
 	if (st.revoked) {
 		info->revocation = CST_TS_REV_REVOKED;
 		memcpy(why, st.why, CST_TS_WHY_LEN);

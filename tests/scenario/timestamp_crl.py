@@ -75,9 +75,10 @@ def states(rep):
     return {t["file"]: t["state"] for t in rep["timestamps"]}
 
 
-def rules(rep, rule, severity):
+def rules(rep, rule, severity, ext=".tsr"):
+    """The findings of rule and severity about files ending with ext."""
     return [f for f in rep["findings"] if f["rule"] == rule
-            and f["severity"] == severity]
+            and f["severity"] == severity and f["file"].endswith(ext)]
 
 
 def body():
@@ -116,6 +117,8 @@ def body():
     crl_sup = auth.crl(os.path.join(work, "revoked-sup.crl"), [auth.cert],
                        "superseded")
     crl_forged = forger.crl(os.path.join(work, "forged.crl"), [])
+    crl_forged_rev = forger.crl(os.path.join(work, "forged-rev.crl"),
+                                [auth.cert])
     crl_other = other.crl(os.path.join(work, "other.crl"), [auth.cert])
     # A delta CRL (RFC 5280 section 5.2.4) lists only what changed since
     # its base CRL: it never shows that nothing is revoked, though what it
@@ -200,6 +203,20 @@ def body():
             f"{rep['inputs'][-3:]}")
     ref(d.data, ["--tsa-cert", auth.ca, "--tsa-crl", crl_good], 0,
         states(rep))
+
+    # A forged CRL that lists the TSA certificate, beside the CA's own:
+    # it does not count, and the report says it was not used rather than
+    # pass over it under "not revoked by the CRLs given".
+    args = ["--tsa-cert", auth.ca, "--tsa-crl", crl_good, "--tsa-crl",
+            crl_forged_rev]
+    rc, rep = verify(d.data, *args)
+    w = rules(rep, "R-TSA-9", "warning", ".crl")
+    h.check(rc == 0 and set(states(rep).values()) == {"verified"}
+            and len(w) == 1 and w[0]["file"] == crl_forged_rev
+            and "not used" in w[0]["detail"],
+            f"a forged CRL listing the TSA certificate: not counted, and "
+            f"said not to be used (exit {rc}): {rep['findings']}")
+    ref(d.data, args, 0, states(rep))
 
     # The TSA certificate revoked (after genTime): every token fails,
     # naming the revocation, whatever the reason.
