@@ -301,6 +301,32 @@ def body():
                 "why")
         ref(d.data, args, 0, states(rep))
 
+    # A token of the CA's TSA over a checkpoint that fails (altered, then
+    # stamped again): with a status that cannot be told, the token is
+    # not called valid.
+    st = os.path.join(work, "altered-store")
+    shutil.copytree(d.data, st)
+    t = sorted(glob.glob(os.path.join(st, "checkpoints", "ckpt-*.tsr")))[-1]
+    ck = t[:-len(".tsr")] + ".ckpt"
+    with open(ck, "rb") as f:
+        text = f.read()
+    i = text.index(b"\ntime ") + 10
+    with open(ck, "wb") as f:
+        f.write(text[:i] + bytes([text[i] ^ 1]) + text[i + 1:])
+    q = h.run([tsa.OPENSSL, "ts", "-query", "-data", ck, "-sha256",
+               "-cert"])
+    h.check(q.returncode == 0, "openssl ts -query")
+    with open(t, "wb") as f:
+        f.write(auth.reply(q.stdout))
+    rc, rep = verify(st, "--tsa-cert", auth.ca, "--tsa-crl", crl_early)
+    f = [x for x in rules(rep, "R-TSA-5", "failure") if x["file"] == t]
+    h.check(rc == 1 and states(rep)[t] == "failed" and len(f) == 1
+            and "is valid" not in f[0]["detail"]
+            and "revocation status is unknown" in f[0]["detail"],
+            f"a token over a failing checkpoint, its revocation status "
+            f"unknown, is not called valid (exit {rc}): {f}")
+    ref(st, ["--tsa-cert", auth.ca, "--tsa-crl", crl_early], 1, states(rep))
+
     # A TSA under an intermediate CA, which its tokens carry: the store's
     # tokens replaced by this TSA's over the same checkpoints.
     chained = tsa.Authority(work, "chained", intermediate=True)
