@@ -35,6 +35,8 @@ struct cst_ts_trust {
 	X509_STORE *store;
 	STACK_OF(X509_CRL) *crlsk; /* the CRLs given, also in store; any
 	                              makes R-TSA-9 apply */
+	char **crl_from;        /* the file each of crlsk came from */
+	unsigned char *crl_used; /* each verified with a chain's key */
 	int64_t crl_time_ns;    /* when a CRL must be current; 0: now */
 	X509_STORE_CTX_check_crl_fn check_crl; /* OpenSSL's own */
 };
@@ -42,6 +44,7 @@ struct cst_ts_trust {
 /* One revocation check (R-TSA-9), the verify context's app data. */
 struct revstate {
 	X509_STORE_CTX_check_crl_fn check_crl; /* OpenSSL's own */
+	STACK_OF(X509_CRL) *crlsk; /* every CRL given */
 	int64_t gen_s;          /* the token's genTime, seconds */
 	int revoked;            /* a certificate of the chain is revoked */
 	int unknown;            /* the status of one could not be told */
@@ -262,10 +265,11 @@ revoked_why(X509 *x, int depth, X509_CRL *crl, struct revstate *st)
 
 /*
  * R-TSA-9: a revocation in any CRL given whose signature holds, not
- * only in the one per issuer that OpenSSL's check chose.
+ * only in the one per issuer that OpenSSL's check chose; marks each CRL
+ * that verifies with the key of a certificate of the chain as used.
  */
 static void
-scan_crls(X509_STORE_CTX *ctx, const cst_ts_trust *t, struct revstate *st)
+scan_crls(X509_STORE_CTX *ctx, cst_ts_trust *t, struct revstate *st)
 {
 	STACK_OF(X509) *chain = X509_STORE_CTX_get0_chain(ctx);
 	X509_REVOKED *rev;
@@ -274,7 +278,7 @@ scan_crls(X509_STORE_CTX *ctx, const cst_ts_trust *t, struct revstate *st)
 	X509 *x, *iss;
 	int i, j, n = chain != NULL ? sk_X509_num(chain) : 0;
 
-	for (i = 0; i < n && !st->revoked; i++) {
+	for (i = 0; i < n; i++) {
 		x = sk_X509_value(chain, i);
 		iss = i + 1 < n ? sk_X509_value(chain, i + 1) : x;
 		/* The top one's issuer is known only when it is itself. */
@@ -288,12 +292,48 @@ scan_crls(X509_STORE_CTX *ctx, const cst_ts_trust *t, struct revstate *st)
 			    X509_get_issuer_name(x)) != 0 ||
 			    X509_CRL_verify(c, k) != 1)
 				continue;
+			t->crl_used[j] = 1;
 			/* 2 is removeFromCRL, which un-revokes (RFC 5280). */
-			if (X509_CRL_get0_by_cert(c, &rev, x) == 1) {
+			if (!st->revoked &&
+			    X509_CRL_get0_by_cert(c, &rev, x) == 1)
 				revoked_why(x, i, c, st);
-				break;
-			}
 		}
+	}
+	ERR_clear_error();
+}
+
+/*
+ * How many CRLs given name the issuer of the certificate ctx is at, and
+ * how many of those verify with that issuer's key (the next certificate
+ * of the chain, or a self-issued one's own).
+ */
+static void
+crls_named(X509_STORE_CTX *ctx, const struct revstate *st, int *named,
+    int *authentic)
+{
+	STACK_OF(X509) *chain = X509_STORE_CTX_get0_chain(ctx);
+	X509 *x = X509_STORE_CTX_get_current_cert(ctx), *iss = NULL;
+	int d = X509_STORE_CTX_get_error_depth(ctx), i;
+	EVP_PKEY *k = NULL;
+	X509_CRL *c;
+
+	*named = *authentic = 0;
+	if (x == NULL)
+		return;
+	if (chain != NULL && d + 1 < sk_X509_num(chain))
+		iss = sk_X509_value(chain, d + 1);
+	else if (X509_check_issued(x, x) == X509_V_OK)
+		iss = x;
+	if (iss != NULL)
+		k = X509_get0_pubkey(iss);
+	for (i = 0; i < sk_X509_CRL_num(st->crlsk); i++) {
+		c = sk_X509_CRL_value(st->crlsk, i);
+		if (X509_NAME_cmp(X509_CRL_get_issuer(c),
+		    X509_get_issuer_name(x)) != 0)
+			continue;
+		(*named)++;
+		if (k != NULL && X509_CRL_verify(c, k) == 1)
+			(*authentic)++;
 	}
 	ERR_clear_error();
 }
@@ -304,6 +344,7 @@ unknown_why(X509_STORE_CTX *ctx, struct revstate *st, int e)
 {
 	X509 *x = X509_STORE_CTX_get_current_cert(ctx);
 	char who[360], issuer[256];
+	int named, authentic;
 
 	st->unknown = 1;
 	if (st->why[0] != '\0')
@@ -313,9 +354,25 @@ unknown_why(X509_STORE_CTX *ctx, struct revstate *st, int e)
 	    sizeof(issuer));
 	switch (e) {
 	case X509_V_ERR_UNABLE_TO_GET_CRL:
-		setwhy(st->why, "the revocation status of %s is unknown: no "
-		    "CRL of its issuer \"%s\" was given (R-TSA-9)", who,
-		    issuer);
+		crls_named(ctx, st, &named, &authentic);
+		if (named == 0)
+			setwhy(st->why, "the revocation status of %s is "
+			    "unknown: no CRL of its issuer \"%s\" was given "
+			    "(R-TSA-9)", who, issuer);
+		else if (authentic == 0)
+			setwhy(st->why, "the revocation status of %s is "
+			    "unknown: the %d CRL(s) given in the name of its "
+			    "issuer \"%s\" do not verify with that issuer's "
+			    "key, so they are forged or another CA's (R-TSA-9)",
+			    who, named, issuer);
+		else
+			setwhy(st->why, "the revocation status of %s is "
+			    "unknown: none of the %d CRL(s) of its issuer "
+			    "\"%s\" given is a complete CRL for it with a "
+			    "nextUpdate (a delta CRL, one without nextUpdate, "
+			    "an indirect or partial one cannot show that "
+			    "nothing is revoked) (R-TSA-9)", who, authentic,
+			    issuer);
 		break;
 	case X509_V_ERR_CRL_SIGNATURE_FAILURE:
 		setwhy(st->why, "the revocation status of %s is unknown: the "
@@ -407,10 +464,11 @@ crl_fresh(X509_STORE_CTX *ctx, X509_CRL *crl)
 			name_text(X509_CRL_get_issuer(crl), issuer,
 			    sizeof(issuer));
 			setwhy(st->why, "the revocation status at genTime is "
-			    "unknown: the newest CRL of \"%s\" given was issued "
-			    "%s, before the token's genTime, so it cannot show "
-			    "the key was not compromised by then (R-TSA-9)",
-			    issuer, when);
+			    "unknown: the CRL of \"%s\" taken (the newest "
+			    "current complete one given whose signature holds) "
+			    "was issued %s, before the token's genTime, so it "
+			    "cannot show the key was not compromised by then "
+			    "(R-TSA-9)", issuer, when);
 		}
 		st->unknown = 1;
 	}
@@ -464,12 +522,40 @@ cst_ts_trust_set_crl_time(cst_ts_trust *t, int64_t ns)
 void
 cst_ts_trust_free(cst_ts_trust *t)
 {
+	int i;
 
 	if (t == NULL)
 		return;
+	for (i = 0; i < sk_X509_CRL_num(t->crlsk); i++)
+		free(t->crl_from[i]);
+	free(t->crl_from);
+	free(t->crl_used);
 	sk_X509_CRL_pop_free(t->crlsk, X509_CRL_free);
 	X509_STORE_free(t->store);
 	free(t);
+}
+
+/*
+ * After a PEM read loop has taken n objects of kind from name: 0 when it
+ * stopped at the end of the file, else CST_EPARSE with err saying why.
+ * A block that cannot be read must not hide the ones after it: a CRL
+ * after it could revoke what the ones before leave unrevoked.
+ */
+static int
+pem_end(const char *name, int n, const char *kind, char *err)
+{
+	char reason[160];
+	unsigned long e = ERR_peek_last_error();
+
+	if (e == 0 || (ERR_GET_LIB(e) == ERR_LIB_PEM &&
+	    ERR_GET_REASON(e) == PEM_R_NO_START_LINE)) {
+		ERR_clear_error();
+		return (0);
+	}
+	ossl_reason(reason, sizeof(reason));
+	setwhy(err, "%s: a PEM block after %d %s%s cannot be read, so the "
+	    "file is not used: %s", name, n, kind, n == 1 ? "" : "s", reason);
+	return (CST_EPARSE);
 }
 
 /* Adds every PEM certificate bio holds; name says where, in err. */
@@ -478,8 +564,9 @@ add_bio(cst_ts_trust *t, BIO *bio, const char *name, char *err)
 {
 	char reason[160];
 	X509 *x;
-	int n = 0;
+	int n = 0, rc;
 
+	ERR_clear_error();
 	while ((x = PEM_read_bio_X509(bio, NULL, NULL, NULL)) != NULL) {
 		if (!X509_STORE_add_cert(t->store, x)) {
 			X509_free(x);
@@ -490,7 +577,8 @@ add_bio(cst_ts_trust *t, BIO *bio, const char *name, char *err)
 		X509_free(x);
 		n++;
 	}
-	ERR_clear_error();
+	if ((rc = pem_end(name, n, "certificate", err)) != 0)
+		return (rc);
 	if (n == 0) {
 		setwhy(err, "%s: no PEM certificate in it", name);
 		return (CST_EPARSE);
@@ -553,16 +641,66 @@ cst_ts_trust_add_pem(cst_ts_trust *t, const char *pem, size_t len,
 	return (rc);
 }
 
-/* Adds every PEM CRL bio holds; name says where, in err. */
+/*
+ * R-TSA-9 (c): whether crl can show a certificate is not revoked.  A
+ * delta CRL lists only what changed since its base CRL (and OpenSSL's
+ * check would take it for a complete one); a CRL without nextUpdate
+ * never says when it stops being current (RFC 5280 section 5.1.2.5
+ * makes the field mandatory).  Either still revokes what it lists.
+ */
+static int
+crl_may_cover(const X509_CRL *crl)
+{
+
+	return (X509_CRL_get0_nextUpdate(crl) != NULL &&
+	    X509_CRL_get_ext_by_NID(crl, NID_delta_crl, -1) < 0);
+}
+
+/*
+ * Makes room for one more CRL from the file name in t's parallel arrays:
+ * crl_from[k] and crl_used[k], k the stack's size.  0 or CST_ENOMEM.
+ */
+static int
+crl_note(cst_ts_trust *t, const char *name)
+{
+	size_t k = (size_t)sk_X509_CRL_num(t->crlsk);
+	unsigned char *u;
+	char **f;
+
+	if ((f = realloc(t->crl_from, (k + 1) * sizeof(*f))) == NULL)
+		return (CST_ENOMEM);
+	t->crl_from = f;
+	if ((u = realloc(t->crl_used, k + 1)) == NULL)
+		return (CST_ENOMEM);
+	t->crl_used = u;
+	if ((f[k] = strdup(name)) == NULL)
+		return (CST_ENOMEM);
+	u[k] = 0;
+	return (0);
+}
+
+/*
+ * Adds every PEM CRL bio holds; name says where, in err.  Each is in
+ * crlsk, where its revocations count; only one that may cover
+ * (crl_may_cover) is in the store, where OpenSSL's check chooses one
+ * per issuer to show that nothing is revoked.
+ */
 static int
 add_crl_bio(cst_ts_trust *t, BIO *bio, const char *name, char *err)
 {
 	char reason[160];
 	X509_CRL *c;
-	int n = 0;
+	int n = 0, rc;
 
+	ERR_clear_error();
 	while ((c = PEM_read_bio_X509_CRL(bio, NULL, NULL, NULL)) != NULL) {
-		if (!X509_STORE_add_crl(t->store, c)) {
+		if (crl_note(t, name) != 0) {
+			X509_CRL_free(c);
+			setwhy(err, "%s: out of memory", name);
+			return (CST_ENOMEM);
+		}
+		if (crl_may_cover(c) && !X509_STORE_add_crl(t->store, c)) {
+			free(t->crl_from[sk_X509_CRL_num(t->crlsk)]);
 			X509_CRL_free(c);
 			ossl_reason(reason, sizeof(reason));
 			setwhy(err, "%s: %s", name, reason);
@@ -570,6 +708,7 @@ add_crl_bio(cst_ts_trust *t, BIO *bio, const char *name, char *err)
 		}
 		/* The store took a reference of its own; the stack takes c's. */
 		if (!sk_X509_CRL_push(t->crlsk, c)) {
+			free(t->crl_from[sk_X509_CRL_num(t->crlsk)]);
 			X509_CRL_free(c);
 			setwhy(err, "%s: out of memory", name);
 			ERR_clear_error();
@@ -577,7 +716,8 @@ add_crl_bio(cst_ts_trust *t, BIO *bio, const char *name, char *err)
 		}
 		n++;
 	}
-	ERR_clear_error();
+	if ((rc = pem_end(name, n, "CRL", err)) != 0)
+		return (rc);
 	if (n == 0) {
 		setwhy(err, "%s: no PEM CRL (X509 CRL) in it", name);
 		return (CST_EPARSE);
@@ -597,6 +737,32 @@ cst_ts_trust_add_crl_file(cst_ts_trust *t, const char *path,
 	rc = add_crl_bio(t, bio, path, err);
 	BIO_free(bio);
 	return (rc);
+}
+
+size_t
+cst_ts_trust_crl_count(const cst_ts_trust *t)
+{
+
+	return ((size_t)sk_X509_CRL_num(t->crlsk));
+}
+
+int
+cst_ts_trust_crl_unused(const cst_ts_trust *t, size_t i, const char **file,
+    char what[CST_TS_WHY_LEN])
+{
+	X509_CRL *c;
+	char issuer[256], when[24];
+	int64_t s;
+
+	if (i >= cst_ts_trust_crl_count(t) || t->crl_used[i])
+		return (0);
+	c = sk_X509_CRL_value(t->crlsk, (int)i);
+	*file = t->crl_from[i];
+	name_text(X509_CRL_get_issuer(c), issuer, sizeof(issuer));
+	(void)asn1_time(X509_CRL_get0_lastUpdate(c), &s, when);
+	setwhy(what, "the CRL in the name of \"%s\" issued %s", issuer, when);
+	ERR_clear_error();
+	return (1);
 }
 
 /*
@@ -814,6 +980,7 @@ check_revocation(TS_RESP *resp, X509 *signer, cst_ts_trust *t,
 
 	memset(&st, 0, sizeof(st));
 	st.check_crl = t->check_crl;
+	st.crlsk = t->crlsk;
 	st.gen_s = gen_ns / 1000000000;
 	if ((ctx = X509_STORE_CTX_new()) == NULL)
 		return (CST_ENOMEM);
@@ -836,8 +1003,7 @@ check_revocation(TS_RESP *resp, X509 *signer, cst_ts_trust *t,
 	    (int64_t)time(NULL);
 	X509_VERIFY_PARAM_set_time(param, (time_t)now);
 	ok = X509_verify_cert(ctx);
-	if (!st.revoked)
-		scan_crls(ctx, t, &st);
+	scan_crls(ctx, t, &st);
 	if (st.revoked) {
 		info->revocation = CST_TS_REV_REVOKED;
 		memcpy(why, st.why, CST_TS_WHY_LEN);

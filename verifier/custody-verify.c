@@ -552,6 +552,42 @@ ckbuf_of(const struct args *a, const char *path)
 }
 
 /*
+ * A warning for each CRL given that took no part in any token's check
+ * (R-TSA-9 a): the report's "not revoked by the CRLs given" must not
+ * pass over a CRL that lists the TSA's certificate but does not count.
+ */
+static void
+unused_crls(struct vreport *r, const cst_ts_trust *trust)
+{
+	char what[CST_TS_WHY_LEN], *msg;
+	const char *file;
+	cst_finding f;
+	size_t i;
+
+	for (i = 0; i < cst_ts_trust_crl_count(trust); i++) {
+		if (!cst_ts_trust_crl_unused(trust, i, &file, what))
+			continue;
+		if (asprintf(&msg, "%s, in this file, did not verify with the "
+		    "key of any certificate of the TSA chains checked (forged "
+		    "in that name, another CA's, or a CA's outside those "
+		    "chains): it was not used, and neither revokes nor shows "
+		    "that nothing is revoked (R-TSA-9 a)", what) < 0)
+			oom();
+		memset(&f, 0, sizeof(f));
+		f.severity = CST_SEV_WARNING;
+		f.code = CST_ESIG;
+		f.rule = "R-TSA-9";
+		f.file = file;
+		f.segment_no = f.offset = f.block_no = f.block_last = CST_NONE;
+		f.seq_first = f.seq_last = CST_NONE;
+		f.detail = msg;
+		if (vreport_add_finding(r, &f) != 0)
+			oom();
+		free(msg);
+	}
+}
+
+/*
  * Checks every token found against the checkpoint beside it, as read
  * and checked by the run (R-TSA-5), with the --tsa-cert anchors and the
  * --tsa-crl CRLs (R-TSA-9).  Returns 0, or -1 with r->error set when a
@@ -587,6 +623,19 @@ check_tokens(const struct args *a, struct vreport *r, const cst_verifier *v)
 				cst_ts_trust_free(trust);
 				return (-1);
 			}
+		/*
+		 * What a token's verdict rests on, named by its digests like
+		 * every other input: "not revoked by the CRLs given" must say
+		 * which CRLs.
+		 */
+		for (i = 0; i < a->ntsa; i++)
+			if (vreport_add_input(r, a->tsa[i], "tsa-cert", NULL,
+			    0) != 0)
+				oom();
+		for (i = 0; i < a->ncrls; i++)
+			if (vreport_add_input(r, a->crls[i], "tsa-crl", NULL,
+			    0) != 0)
+				oom();
 		/* A CRL must be current when the run began (R-TSA-9). */
 		cst_ts_trust_set_crl_time(trust, r->verified_ns);
 		r->tsa_given = 1;
@@ -616,6 +665,8 @@ check_tokens(const struct args *a, struct vreport *r, const cst_verifier *v)
 			oom();
 		free(cp);
 	}
+	if (trust != NULL)
+		unused_crls(r, trust);
 	cst_ts_trust_free(trust);
 	return (0);
 }

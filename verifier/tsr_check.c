@@ -175,9 +175,13 @@ tsr_check(struct vreport *r, const char *path, const struct tsr_ckpt *ckpt,
 	t.gen_ns = info.gen_time_ns;
 	memcpy(t.tsa, info.tsa, sizeof(t.tsa));
 	if (ckpt->info == NULL || !ckpt->info->ok) {
-		snprintf(msg, sizeof(msg), "the timestamp token is valid, but "
-		    "its checkpoint %s does not verify (R-CKP-1, R-CKP-2): it "
-		    "proves nothing of the chain (R-TSA-5 d)", ckpt->path);
+		/* Not "valid" when whether it was revoked is unknown. */
+		snprintf(msg, sizeof(msg), "the timestamp token %s, but its "
+		    "checkpoint %s does not verify (R-CKP-1, R-CKP-2): it "
+		    "proves nothing of the chain (R-TSA-5 d)",
+		    info.revocation == CST_TS_REV_UNKNOWN ? "has a valid "
+		    "signature (its revocation status is unknown)" : "is valid",
+		    ckpt->path);
 		return (fail(r, &t, CST_SEV_FAILURE, CST_ESIG, "R-TSA-5"));
 	}
 	if (info.revocation == CST_TS_REV_UNKNOWN) {

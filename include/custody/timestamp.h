@@ -95,6 +95,17 @@ void cst_ts_trust_set_crl_time(cst_ts_trust *t, int64_t ns);
 /* Frees t; NULL is a no-op. */
 void cst_ts_trust_free(cst_ts_trust *t);
 
+/* The number of CRLs added to t, in the order added. */
+size_t cst_ts_trust_crl_count(const cst_ts_trust *t);
+
+/*
+ * 1 when CRL i of t has not verified with the key of any certificate of
+ * a chain checked so far (R-TSA-9 a: it neither revoked nor covered):
+ * then *file is the file it came from (t's) and what names it.  Else 0.
+ */
+int cst_ts_trust_crl_unused(const cst_ts_trust *t, size_t i,
+    const char **file, char what[CST_TS_WHY_LEN]);
+
 /*
  * Checks the response der[0..len) (borrowed; hostile) against digest, the
  * SHA-256 of the checkpoint file's bytes: R-TSA-1's form, status granted,

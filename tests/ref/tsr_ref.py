@@ -18,19 +18,23 @@ self-signed CA given by `openssl verify -show_chain -no_check_time`
 (certificate validity was judged at genTime already); a certificate is
 revoked when a CRL of its issuer lists its serial (`openssl crl -text`)
 and verifies with the issuer's certificate (`openssl crl -CAfile`);
-otherwise `openssl verify -crl_check_all` with all the CRLs must pass,
-and the CRLs' own times, read from `openssl crl`, are checked here: the
-CRL R-TSA-9 (c) takes for each issuer in the chain was issued no earlier
-than genTime and is current.
+otherwise each certificate needs a complete CRL of its issuer with a
+nextUpdate (no delta CRL) that verifies with the issuer's certificate,
+`openssl verify -crl_check_all` with those CRLs must pass, and the CRLs'
+own times, read from `openssl crl`, are checked here: the CRL R-TSA-9
+(c) takes for each issuer in the chain was issued no earlier than
+genTime and is current.
 
     tsr_ref.py --tsa-cert FILE [--tsa-cert FILE...] [--tsa-crl FILE...]
                [--root FILE] [--checkpoint FILE...] [--json] STORE_DIR
 
 Exit status: 0 every token holds (or there is none, or the revocation
 status of its signer is unknown: then it is "revocation-unknown", not
-counted), 1 a token fails (a revoked signer included), 2 usage error.
+counted), 1 a token fails (a revoked signer included), 2 usage error or
+a --tsa-crl file with a PEM block that cannot be read.
 A token without its checkpoint is noted, not failed.
 """
+import base64
 import calendar
 import glob
 import json
@@ -85,26 +89,46 @@ def crl_time(text, key):
                             int(m.group(5)), 0, 0, 0))
 
 
+class Unusable(Exception):
+    """A file given that cannot be read whole."""
+
+
 def read_crls(paths):
-    """[(issuer, lastUpdate, nextUpdate, pem, {revoked serials})] of every
-    PEM CRL in paths (removeFromCRL entries are not counted)."""
+    """[(issuer, lastUpdate, nextUpdate, pem, {revoked serials}, covers)]
+    of every PEM CRL in paths (removeFromCRL entries are not counted).
+    covers is False for a delta CRL and for one without nextUpdate: their
+    revocations count, but they cannot show that nothing is revoked
+    (R-TSA-9 c).  A PEM block that cannot be read raises Unusable."""
     out = []
-    for pem in pem_blocks(paths, "X509 CRL"):
-        r = subprocess.run([OPENSSL, "crl", "-noout", "-issuer",
-                            "-lastupdate", "-nextupdate", "-text"],
-                           input=pem.encode(), capture_output=True,
-                           timeout=30)
-        text = r.stdout.decode(errors="replace")
-        m = re.search(r"^issuer=(.*)$", text, re.M)
-        if r.returncode != 0 or not m:
-            continue
-        revoked = set()
-        for e in re.split(r"\n\s*Serial Number: ", text)[1:]:
-            serial = e.split()[0]
-            if "Remove From CRL" not in e:
-                revoked.add(serial)
-        out.append((m.group(1).strip(), crl_time(text, "lastUpdate"),
-                    crl_time(text, "nextUpdate"), pem, revoked))
+    for p in paths:
+        with open(p) as f:
+            text = f.read()
+        for kind, body in re.findall(r"-----BEGIN ([^-]+)-----(.*?)"
+                                     r"-----END \1-----", text, re.S):
+            try:
+                base64.b64decode("".join(body.split()), validate=True)
+            except ValueError:
+                raise Unusable("%s: a PEM block is not base64" % p)
+            if kind != "X509 CRL":
+                continue
+            pem = "-----BEGIN X509 CRL-----%s-----END X509 CRL-----" % body
+            r = subprocess.run([OPENSSL, "crl", "-noout", "-issuer",
+                                "-lastupdate", "-nextupdate", "-text"],
+                               input=pem.encode(), capture_output=True,
+                               timeout=30)
+            crl = r.stdout.decode(errors="replace")
+            m = re.search(r"^issuer=(.*)$", crl, re.M)
+            if r.returncode != 0 or not m:
+                raise Unusable("%s: a PEM CRL cannot be read" % p)
+            revoked = set()
+            for e in re.split(r"\n\s*Serial Number: ", crl)[1:]:
+                serial = e.split()[0]
+                if "Remove From CRL" not in e:
+                    revoked.add(serial)
+            nxt = crl_time(crl, "nextUpdate")
+            covers = nxt is not None and "Delta CRL Indicator" not in crl
+            out.append((m.group(1).strip(), crl_time(crl, "lastUpdate"),
+                        nxt, pem, revoked, covers))
     return out
 
 
@@ -132,7 +156,7 @@ def cert_fields(pem):
     return tuple(m.group(1).strip() for m in f)
 
 
-def check_revocation(tsr, cafile, crlfile, crls, gen, now):
+def check_revocation(tsr, cafile, crls, gen, now):
     """(state, detail) of the signer's chain by R-TSA-9: "good",
     "revoked" or "unknown"."""
     with tempfile.TemporaryDirectory() as d:
@@ -189,23 +213,41 @@ def check_revocation(tsr, cafile, crlfile, crls, gen, now):
                 if v.returncode == 0 and b"verify OK" in v.stdout + v.stderr:
                     return "revoked", "R-TSA-9: %s (serial %s) revoked by " \
                         "a CRL of %s" % (subj, serial, iss)
+        # R-TSA-9 a, c: the CRLs that may cover, and of those each
+        # certificate's issuer's that verify with its key.
+        mine = []
+        for i, (pem, (subj, iss, serial)) in enumerate(chain):
+            up = chain[i + 1][0] if i + 1 < len(chain) else pem
+            with open(os.path.join(d, "issuer.pem"), "w") as f:
+                f.write(up + "\n")
+            ok = []
+            for c in crls:
+                if c[0] != iss or not c[5] or c[1] is None:
+                    continue
+                with open(os.path.join(d, "one.crl"), "w") as f:
+                    f.write(c[3] + "\n")
+                v = subprocess.run([OPENSSL, "crl", "-in",
+                                    os.path.join(d, "one.crl"), "-CAfile",
+                                    os.path.join(d, "issuer.pem"), "-noout"],
+                                   capture_output=True, timeout=30)
+                if v.returncode == 0 and b"verify OK" in v.stdout + v.stderr:
+                    ok.append(c)
+            if not ok:
+                return "unknown", "R-TSA-9: no complete CRL of %s with a " \
+                    "nextUpdate whose signature holds" % iss
+            mine.append((iss, ok))
+        crlfile = os.path.join(d, "given.crl")
+        with open(crlfile, "w") as f:
+            f.write("\n".join(c[3] for c in crls if c[5]) + "\n")
         r = run("-CRLfile", crlfile, "-crl_check_all")
     out = (r.stdout + r.stderr).decode(errors="replace")
     if r.returncode != 0:
         return "unknown", "R-TSA-9: openssl verify: " + \
             out.strip().splitlines()[-1]
-    issuers = [m.group(2).strip() for m in
-               re.finditer(r"^depth=(\d+): (.*?)( \(untrusted\))?$", out,
-                           re.M) if int(m.group(1)) > 0]
-    if not issuers:
-        return "unknown", "R-TSA-9: no issuer in the chain to check a CRL"
-    for iss in issuers:
-        mine = [c for c in crls if c[0] == iss and c[1] is not None]
-        if not mine:
-            return "unknown", "R-TSA-9: no CRL of " + iss
+    for iss, ok in mine:
         # R-TSA-9 c: the newest current one, or the newest of all.
-        cur = [c for c in mine if c[1] <= now <= (c[2] or 0)]
-        last, nxt = max((c[1], c[2] or 0) for c in cur or mine)
+        cur = [c for c in ok if c[1] <= now <= c[2]]
+        last, nxt = max((c[1], c[2]) for c in cur or ok)
         if last < gen or last > now or nxt < now:
             return "unknown", "R-TSA-9: the newest CRL of %s is not " \
                 "current or predates genTime" % iss
@@ -257,16 +299,11 @@ def verify_tokens(store, cas, root=None, checkpoints=(), crlpaths=()):
     bad_ckpts = {f.file for f in report.findings
                  if f.rule.startswith("R-CKP")}
     results = []
-    with tempfile.NamedTemporaryFile("wb", suffix=".pem") as bundle, \
-            tempfile.NamedTemporaryFile("wb", suffix=".crl") as crlfile:
+    with tempfile.NamedTemporaryFile("wb", suffix=".pem") as bundle:
         for ca in cas:
             with open(ca, "rb") as f:
                 bundle.write(f.read() + b"\n")
         bundle.flush()
-        for c in crlpaths:
-            with open(c, "rb") as f:
-                crlfile.write(f.read() + b"\n")
-        crlfile.flush()
         for t in tokens:
             ckpt = t[:-4] + ".ckpt"
             if not os.path.exists(ckpt):
@@ -276,8 +313,8 @@ def verify_tokens(store, cas, root=None, checkpoints=(), crlpaths=()):
             ok, gen, detail = check_token(t, ckpt, bundle.name)
             rev = "good"
             if ok and crlpaths:
-                rev, rdetail = check_revocation(t, bundle.name,
-                                                crlfile.name, crls, gen, now)
+                rev, rdetail = check_revocation(t, bundle.name, crls, gen,
+                                                now)
                 if rev != "good":
                     detail = rdetail
                 ok = rev != "revoked"
@@ -320,7 +357,11 @@ def main(argv):
     if store is None or not cas:
         print(__doc__, file=sys.stderr)
         return 2
-    verdict, results = verify_tokens(store, cas, root, checkpoints, crls)
+    try:
+        verdict, results = verify_tokens(store, cas, root, checkpoints, crls)
+    except Unusable as e:
+        print("--tsa-crl %s" % e, file=sys.stderr)
+        return 2
     if as_json:
         json.dump({"verdict": verdict, "timestamps": results}, sys.stdout,
                   indent=1)

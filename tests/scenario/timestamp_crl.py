@@ -7,18 +7,24 @@ must: refuse every token once the CA has revoked the TSA certificate
 revocation leaves a token proving nothing), naming the revocation date
 and reason; count them as trusted time under a CRL that revokes nothing;
 never take a CRL that is not the CA's (one forged in its name, one of
-another CA), nor one issued before the tokens, nor a CRL of a CA whose
-certificate was not given, for "not revoked"; and refuse a FIFO named as
---tsa-crl at once, without waiting on it.  With a TSA under an
+another CA, whether or not a genuine older one is beside it), nor one
+issued before the tokens, nor a delta CRL, nor one without nextUpdate,
+nor a CRL of a CA whose certificate was not given, for "not revoked",
+while a delta CRL or one without nextUpdate that lists the TSA
+certificate revokes it; refuse a FIFO named as --tsa-crl at once,
+without waiting on it; and refuse a file with a block that cannot be
+read, rather than stop reading there and miss a revocation after it.  With a TSA under an
 intermediate CA (carried in the token), every certificate of the chain
 is checked: the intermediate's own revocation by the root's CRL fails
 the tokens, and no CRL of the root leaves them uncounted, as does an
 intermediate given as the only anchor.  Without --tsa-crl, the report
 says the revocation status was not checked, in text, JSON and PDF.  The
 reference (tests/ref/tsr_ref.py) must reach custody-verify's verdict and
-token states on each.
+token states on each.  The report names the certificate and CRL files
+given among its inputs, with their digests.
 """
 import glob
+import hashlib
 import json
 import os
 import shutil
@@ -69,9 +75,10 @@ def states(rep):
     return {t["file"]: t["state"] for t in rep["timestamps"]}
 
 
-def rules(rep, rule, severity):
+def rules(rep, rule, severity, ext=".tsr"):
+    """The findings of rule and severity about files ending with ext."""
     return [f for f in rep["findings"] if f["rule"] == rule
-            and f["severity"] == severity]
+            and f["severity"] == severity and f["file"].endswith(ext)]
 
 
 def body():
@@ -110,7 +117,31 @@ def body():
     crl_sup = auth.crl(os.path.join(work, "revoked-sup.crl"), [auth.cert],
                        "superseded")
     crl_forged = forger.crl(os.path.join(work, "forged.crl"), [])
+    crl_forged_rev = forger.crl(os.path.join(work, "forged-rev.crl"),
+                                [auth.cert])
     crl_other = other.crl(os.path.join(work, "other.crl"), [auth.cert])
+    # A delta CRL (RFC 5280 section 5.2.4) lists only what changed since
+    # its base CRL: it never shows that nothing is revoked, though what it
+    # lists is revoked.  So too a CRL without nextUpdate, never stale.
+    delta = "2.5.29.27 = critical,DER:020101"
+    crl_delta = auth.crl(os.path.join(work, "delta.crl"), ext=delta)
+    crl_delta_rev = auth.crl(os.path.join(work, "delta-rev.crl"),
+                             [auth.cert], ext=delta)
+    crl_nonext = auth.crl_without_next_update(
+        crl_good, os.path.join(work, "no-next-update.crl"))
+    crl_nonext_rev = auth.crl_without_next_update(
+        crl_kc, os.path.join(work, "no-next-update-rev.crl"))
+    # One file: an unrevoking CRL, a block that cannot be read, then a
+    # CRL that revokes the TSA certificate.
+    crl_bundle = os.path.join(work, "bundle.crl")
+    with open(crl_bundle, "w") as out:
+        for part in (crl_good, None, crl_kc):
+            if part is None:
+                out.write("-----BEGIN X509 CRL-----\nAAAA\n"
+                          "-----END X509 CRL-----\n")
+                continue
+            with open(part) as f:
+                out.write(f.read())
     # Due again a second after it was issued: out of date below.
     made = time.time()
     crl_stale = auth.crl(os.path.join(work, "stale.crl"), [],
@@ -159,8 +190,33 @@ def body():
     h.check("revoked by the CRLs given" in proven and "R-TSA-10" not in notp,
             f"the report says revocation was checked:\n{proven}")
     h.check(rep["timestamp_window"] is not None, "the window is stated")
+    # "Not revoked by the CRLs given" names them: each file given is an
+    # input of the report, with its digest.
+    with open(crl_good, "rb") as f:
+        want = hashlib.sha256(f.read()).hexdigest()
+    with open(auth.ca, "rb") as f:
+        want_ca = hashlib.sha256(f.read()).hexdigest()
+    ins = {(i["role"], i["file"]): i["sha256"] for i in rep["inputs"]}
+    h.check(ins.get(("tsa-crl", crl_good)) == want
+            and ins.get(("tsa-cert", auth.ca)) == want_ca,
+            f"the CRL and certificate given are inputs, with their SHA-256: "
+            f"{rep['inputs'][-3:]}")
     ref(d.data, ["--tsa-cert", auth.ca, "--tsa-crl", crl_good], 0,
         states(rep))
+
+    # A forged CRL that lists the TSA certificate, beside the CA's own:
+    # it does not count, and the report says it was not used rather than
+    # pass over it under "not revoked by the CRLs given".
+    args = ["--tsa-cert", auth.ca, "--tsa-crl", crl_good, "--tsa-crl",
+            crl_forged_rev]
+    rc, rep = verify(d.data, *args)
+    w = rules(rep, "R-TSA-9", "warning", ".crl")
+    h.check(rc == 0 and set(states(rep).values()) == {"verified"}
+            and len(w) == 1 and w[0]["file"] == crl_forged_rev
+            and "not used" in w[0]["detail"],
+            f"a forged CRL listing the TSA certificate: not counted, and "
+            f"said not to be used (exit {rc}): {rep['findings']}")
+    ref(d.data, args, 0, states(rep))
 
     # The TSA certificate revoked (after genTime): every token fails,
     # naming the revocation, whatever the reason.
@@ -193,7 +249,9 @@ def body():
     # A revocation counts in any CRL whose signature holds, current or
     # not, issued before the tokens or after.
     for what, crl in (("out of date", crl_stale_rev),
-                      ("issued before the tokens", crl_old_rev)):
+                      ("issued before the tokens", crl_old_rev),
+                      ("that is a delta CRL", crl_delta_rev),
+                      ("without nextUpdate", crl_nonext_rev)):
         args = ["--tsa-cert", auth.ca, "--tsa-crl", crl_good, "--tsa-crl",
                 crl]
         rc, rep = verify(d.data, *args)
@@ -208,8 +266,20 @@ def body():
              ("of another CA", [auth.ca], [crl_other]),
              ("issued before the tokens", [auth.ca], [crl_early]),
              ("out of date", [auth.ca], [crl_stale]),
+             ("that is a delta CRL", [auth.ca], [crl_delta]),
+             ("beside an older one, that is a delta CRL", [auth.ca],
+              [crl_early, crl_delta]),
+             ("without nextUpdate", [auth.ca], [crl_nonext]),
+             ("issued before the tokens, beside a newer one forged",
+              [auth.ca], [crl_early, crl_forged]),
              ("without the CA's certificate to check it", [auth.cert],
               [crl_good]))
+    # The warning says why, truly: a forged CRL is not "no CRL given", nor
+    # a delta CRL one that "does not verify".
+    says = {"forged in the CA's name": "forged or another CA's",
+            "of another CA": "no CRL of its issuer",
+            "that is a delta CRL": "delta CRL",
+            "without nextUpdate": "without nextUpdate"}
     for what, certs, crls in cases:
         args = [x for c in certs for x in ("--tsa-cert", c)] + \
             [x for c in crls for x in ("--tsa-crl", c)]
@@ -217,7 +287,9 @@ def body():
         w = rules(rep, "R-TSA-9", "warning")
         h.check(rc == 0 and set(states(rep).values())
                 == {"revocation-unknown"} and len(w) == len(toks)
-                and all("unknown" in x["detail"] for x in w),
+                and all("unknown" in x["detail"]
+                        and says.get(what, "unknown") in x["detail"]
+                        for x in w),
                 f"a CRL {what}: the revocation status is unknown, the "
                 f"tokens not counted (exit {rc}): {rep['findings']}")
         h.check(rep["timestamp_window"] is None
@@ -228,6 +300,32 @@ def body():
                 f"a CRL {what}: nothing is claimed, and the report says "
                 "why")
         ref(d.data, args, 0, states(rep))
+
+    # A token of the CA's TSA over a checkpoint that fails (altered, then
+    # stamped again): with a status that cannot be told, the token is
+    # not called valid.
+    st = os.path.join(work, "altered-store")
+    shutil.copytree(d.data, st)
+    t = sorted(glob.glob(os.path.join(st, "checkpoints", "ckpt-*.tsr")))[-1]
+    ck = t[:-len(".tsr")] + ".ckpt"
+    with open(ck, "rb") as f:
+        text = f.read()
+    i = text.index(b"\ntime ") + 10
+    with open(ck, "wb") as f:
+        f.write(text[:i] + bytes([text[i] ^ 1]) + text[i + 1:])
+    q = h.run([tsa.OPENSSL, "ts", "-query", "-data", ck, "-sha256",
+               "-cert"])
+    h.check(q.returncode == 0, "openssl ts -query")
+    with open(t, "wb") as f:
+        f.write(auth.reply(q.stdout))
+    rc, rep = verify(st, "--tsa-cert", auth.ca, "--tsa-crl", crl_early)
+    f = [x for x in rules(rep, "R-TSA-5", "failure") if x["file"] == t]
+    h.check(rc == 1 and states(rep)[t] == "failed" and len(f) == 1
+            and "is valid" not in f[0]["detail"]
+            and "revocation status is unknown" in f[0]["detail"],
+            f"a token over a failing checkpoint, its revocation status "
+            f"unknown, is not called valid (exit {rc}): {f}")
+    ref(st, ["--tsa-cert", auth.ca, "--tsa-crl", crl_early], 1, states(rep))
 
     # A TSA under an intermediate CA, which its tokens carry: the store's
     # tokens replaced by this TSA's over the same checkpoints.
@@ -289,6 +387,7 @@ def body():
     os.mkfifo(fifo)
     for bad, why in ((fifo, "not a regular file"),
                      (auth.ca, "no PEM CRL"),
+                     (crl_bundle, "cannot be read"),
                      (os.path.join(work, "absent.crl"), "")):
         r = h.run([h.binary("CUSTODY_VERIFY"), "--tsa-cert", auth.ca,
                    "--tsa-crl", bad, d.data], bound_s=10)
@@ -297,6 +396,12 @@ def body():
                 and bad in err and why in err,
                 f"--tsa-crl {bad}: a clean error (exit {r.returncode}): "
                 f"{err}")
+    r = h.run([os.environ.get("CUSTODY_PYTHON", "/usr/bin/python3"),
+               os.path.join(h.env_path("CUSTODY_SOURCE_DIR"), "tests", "ref",
+                            "tsr_ref.py"), "--tsa-cert", auth.ca,
+               "--tsa-crl", crl_bundle, d.data], bound_s=120)
+    h.check(r.returncode == 2, f"the reference refuses {crl_bundle} too "
+            f"(exit {r.returncode})")
     r = h.run([h.binary("CUSTODY_VERIFY"), "--tsa-crl", crl_good, d.data])
     h.check(r.returncode == 64 or b"--tsa-cert" in r.stderr,
             "--tsa-crl without --tsa-cert is a usage error")

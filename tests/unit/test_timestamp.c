@@ -1,7 +1,8 @@
 /*
  * The CRLs an investigator names for R-TSA-9: read with the care of any
  * named file (a FIFO refused at once, never waited on), and a file with
- * no CRL in it refused with its name, not taken as "nothing revoked".
+ * no CRL in it, or a block that cannot be read, refused with its name,
+ * not taken as "nothing revoked".
  */
 #include <errno.h>
 #include <stdio.h>
@@ -116,6 +117,30 @@ Test(timestamp, no_crl_in_the_file_is_refused)
 	p = put("garbage.crl", "-----BEGIN X509 CRL-----\nAAAA\n"
 	    "-----END X509 CRL-----\n");
 	cr_assert_eq(add(p, err), CST_EPARSE, "%s", err);
+}
+
+/*
+ * A block that cannot be read must not end the file quietly: a CRL after
+ * it could revoke what the one before leaves unrevoked.
+ */
+Test(timestamp, unreadable_block_after_a_crl_refuses_the_file)
+{
+	char err[CST_TS_WHY_LEN], text[4096];
+	const char *p;
+
+	snprintf(text, sizeof(text), "%s-----BEGIN X509 CRL-----\nAAAA\n"
+	    "-----END X509 CRL-----\n%s", crl_pem, crl_pem);
+	p = put("bad-crl-between.crl", text);
+	cr_assert_eq(add(p, err), CST_EPARSE, "%s", err);
+	cr_assert(strstr(err, p) != NULL && strstr(err, "cannot be read") !=
+	    NULL, "%s", err);
+	snprintf(text, sizeof(text), "%s-----BEGIN CERTIFICATE-----\n!!!!\n"
+	    "-----END CERTIFICATE-----\n%s", crl_pem, crl_pem);
+	p = put("bad-base64-between.crl", text);
+	cr_assert_eq(add(p, err), CST_EPARSE, "%s", err);
+	/* A readable block of another kind is skipped, not an error. */
+	snprintf(text, sizeof(text), "%s%s%s", crl_pem, cert_pem, crl_pem);
+	cr_assert_eq(add(put("with-cert.crl", text), err), 0, "%s", err);
 }
 
 Test(timestamp, missing_file_is_refused)

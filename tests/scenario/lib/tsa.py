@@ -7,6 +7,7 @@ server on 127.0.0.1 answers each POSTed TimeStampReq by running
 `openssl ts -reply` and returns the DER as application/timestamp-reply;
 its mode can be switched to answer 500 or garbage instead.
 """
+import base64
 import http.server
 import os
 import shutil
@@ -110,12 +111,13 @@ ess_cert_id_alg = sha256
             f.write("01\n")
 
     def crl(self, out, revoked=(), reason="keyCompromise", inter=False,
-            extra=()):
+            extra=(), ext=""):
         """A PEM CRL of this CA (of the intermediate CA with inter) made by
-        `openssl ca -gencrl` (with the options extra), valid a day, listing
-        the certificates revoked (PEM paths) with reason (an RFC 5280
-        CRLReason name), written to out.  Each call has a database of its
-        own."""
+        `openssl ca -gencrl` (with the options extra, and the extension
+        lines ext besides the authority key identifier), valid a day,
+        listing the certificates revoked (PEM paths) with reason (an RFC
+        5280 CRLReason name), written to out.  Each call has a database of
+        its own."""
         db = tempfile.mkdtemp(dir=self.dir, prefix="ca-db-")
         open(os.path.join(db, "index.txt"), "w").close()
         with open(os.path.join(db, "crlnumber"), "w") as f:
@@ -134,11 +136,39 @@ default_crl_days = 1
 crl_extensions = crl_ext
 [crl_ext]
 authorityKeyIdentifier = keyid:always
+{ext}
 """)
         for cert in revoked:
             _run(["ca", "-config", conf, "-revoke", cert, "-crl_reason",
                   reason], db)
         _run(["ca", "-config", conf, "-gencrl", "-out", out, *extra], db)
+        return out
+
+    def crl_without_next_update(self, crl, out):
+        """The PEM CRL crl of this (root) CA without its nextUpdate, signed
+        again with the CA's key (openssl ca always writes one), to out."""
+        with open(crl) as f:
+            der = base64.b64decode("".join(f.read().split("-----")[2]
+                                           .split()))
+        (_, body), = _items(der)
+        (_, tbs), (alg, alg_body), _ = _items(body)
+        parts = [_tlv(t, b) for t, b in _items(tbs)]
+        # version, signature, issuer, thisUpdate, nextUpdate (a Time).
+        if parts[4][0] in (0x17, 0x18):
+            del parts[4]
+        tbs = _tlv(0x30, b"".join(parts))
+        path = os.path.join(self.dir, "crl-tbs.der")
+        with open(path, "wb") as f:
+            f.write(tbs)
+        sig = _run(["dgst", "-sha256", "-sign", self.ca_key, path],
+                   self.dir).stdout
+        der = _tlv(0x30, tbs + _tlv(alg, alg_body) + _tlv(0x03, b"\0" + sig))
+        b64 = base64.b64encode(der).decode()
+        with open(out, "w") as f:
+            f.write("-----BEGIN X509 CRL-----\n" +
+                    "".join(b64[i:i + 64] + "\n"
+                            for i in range(0, len(b64), 64)) +
+                    "-----END X509 CRL-----\n")
         return out
 
     def reply(self, query):
@@ -251,6 +281,19 @@ def _tlv(tag, body):
     else:
         head = bytes([0x82, n >> 8, n & 0xff])
     return bytes([tag]) + head + body
+
+
+def _items(der):
+    """[(tag, body)] of the DER values that der holds one after another."""
+    out, i = [], 0
+    while i < len(der):
+        n, j = der[i + 1], i + 2
+        if n & 0x80:
+            n, j = int.from_bytes(der[j:j + (n & 0x7f)], "big"), \
+                j + (n & 0x7f)
+        out.append((der[i], der[j:j + n]))
+        i = j + n
+    return out
 
 
 def resign(tsr, authority, out):
