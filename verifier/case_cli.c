@@ -6,6 +6,7 @@
  */
 #include <getopt.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "access.h"
@@ -32,7 +33,8 @@ static int
 usage(void)
 {
 
-	fprintf(stderr, "usage: %s --check-case DIR [--case-head HEX]\n"
+	fprintf(stderr, "usage: %s --check-case DIR [--case-head HEX] "
+	    "[--path-map FROM=TO]...\n"
 	    "       %s --case-dir DIR --transfer --from NAME --to NAME "
 	    "--reason TEXT [--case ID] FILE...\n", progname, progname);
 	return (EXIT_USAGE);
@@ -50,14 +52,17 @@ case_cli_main(int argc, char **argv)
 		{ "from", required_argument, NULL, 'f' },
 		{ "to", required_argument, NULL, 'T' },
 		{ "reason", required_argument, NULL, 'r' },
+		{ "path-map", required_argument, NULL, 'm' },
 		{ NULL, 0, NULL, 0 },
 	};
 	static char command[ACCESS_COMMAND_LEN];
 	const char *check = NULL, *head = NULL, *dir = NULL, *case_id = NULL;
 	const char *from = NULL, *to = NULL, *reason = NULL;
+	struct caserec_map *maps = NULL, *nm;
 	struct caserec_new n;
 	char why[CASEREC_WHY_LEN];
-	int ch, transfer = 0;
+	size_t nmaps = 0, i;
+	int ch, transfer = 0, rc = EXIT_USAGE;
 
 	access_command(argc, argv, command, sizeof(command));
 	optind = 1;
@@ -71,13 +76,48 @@ case_cli_main(int argc, char **argv)
 		case 'f': from = optarg; break;
 		case 'T': to = optarg; break;
 		case 'r': reason = optarg; break;
-		default: return (usage());
+		case 'm':
+			if ((nm = realloc(maps, (nmaps + 1) *
+			    sizeof(*maps))) == NULL) {
+				fprintf(stderr, "%s: --path-map: out of "
+				    "memory\n", progname);
+				goto out;
+			}
+			maps = nm;
+			if (caserec_map_parse(optarg, &maps[nmaps],
+			    why) != 0) {
+				fprintf(stderr, "%s: --path-map %s\n",
+				    progname, why);
+				goto out;
+			}
+			nmaps++;
+			for (i = 0; i + 1 < nmaps; i++)
+				if (strcmp(maps[i].from,
+				    maps[nmaps - 1].from) == 0) {
+					fprintf(stderr, "%s: --path-map '%s': "
+					    "that FROM is mapped twice\n",
+					    progname, optarg);
+					goto out;
+				}
+			break;
+		default:
+			rc = usage();
+			goto out;
 		}
 	}
 	if (check != NULL) {
-		if (transfer || optind != argc)
-			return (usage());
-		return (caserec_check(check, head, stdout));
+		if (transfer || optind != argc) {
+			rc = usage();
+			goto out;
+		}
+		rc = caserec_check(check, head, maps, nmaps, stdout);
+		goto out;
+	}
+	if (nmaps > 0) {
+		/* A transfer hashes the files it is given, where they are. */
+		fprintf(stderr, "%s: --path-map is for --check-case only\n",
+		    progname);
+		goto out;
 	}
 	if (dir == NULL || from == NULL || to == NULL || reason == NULL ||
 	    from[0] == '\0' || to[0] == '\0' || reason[0] == '\0' ||
@@ -103,4 +143,9 @@ case_cli_main(int argc, char **argv)
 		return (EXIT_IO);
 	}
 	return (EXIT_OK);
+out:
+	for (i = 0; i < nmaps; i++)
+		caserec_map_free(&maps[i]);
+	free(maps);
+	return (rc);
 }

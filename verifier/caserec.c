@@ -1,5 +1,5 @@
 /*
- * The case record (SPEC section 16, R-CASE-1..5): writing entries,
+ * The case record (SPEC section 16, R-CASE-1..6): writing entries,
  * parsing them strictly, checking the chain and the files it names.
  */
 #include <dirent.h>
@@ -672,6 +672,105 @@ out:
 	return (rc);
 }
 
+/* ---- path maps (R-CASE-6) ---- */
+
+/* A copy of the absolute path p[0..len) without its trailing '/'s. */
+static char *
+map_side(const char *p, size_t len)
+{
+	char *s;
+
+	while (len > 0 && p[len - 1] == '/')
+		len--;
+	if ((s = malloc(len + 1)) == NULL)
+		return (NULL);
+	memcpy(s, p, len);
+	s[len] = '\0';
+	return (s);
+}
+
+int
+caserec_map_parse(const char *arg, struct caserec_map *m,
+    char why[CASEREC_WHY_LEN])
+{
+	const char *eq = strchr(arg, '=');
+
+	memset(m, 0, sizeof(*m));
+	if (eq == NULL) {
+		seterr(why, "'%s' has no '=': it is FROM=TO, the directory "
+		    "the record names and where its files are now", arg);
+		return (-1);
+	}
+	if (eq == arg) {
+		seterr(why, "'%s': FROM is empty: give the directory the "
+		    "record names, an absolute path", arg);
+		return (-1);
+	}
+	if (arg[0] != '/' || eq[1] != '/') {
+		seterr(why, "'%s': %s is not an absolute path (the record's "
+		    "paths are absolute; a map must not depend on the working "
+		    "directory)", arg, arg[0] != '/' ? "FROM" : "TO");
+		return (-1);
+	}
+	if ((m->from = map_side(arg, (size_t)(eq - arg))) == NULL ||
+	    (m->to = map_side(eq + 1, strlen(eq + 1))) == NULL) {
+		caserec_map_free(m);
+		seterr(why, "%s", strerror(ENOMEM));
+		return (-1);
+	}
+	return (0);
+}
+
+void
+caserec_map_free(struct caserec_map *m)
+{
+
+	free(m->from);
+	free(m->to);
+	memset(m, 0, sizeof(*m));
+}
+
+/*
+ * The index of the map whose FROM is the longest whole-path prefix of
+ * path (FROM itself, or FROM and a '/': /tmp/a is not a prefix of
+ * /tmp/ab/x), or -1 when none is.
+ */
+static ssize_t
+map_find(const struct caserec_map *maps, size_t nmaps, const char *path)
+{
+	ssize_t best = -1;
+	size_t i, len, bestlen = 0;
+
+	for (i = 0; i < nmaps; i++) {
+		len = strlen(maps[i].from);
+		if (strncmp(path, maps[i].from, len) != 0 ||
+		    (path[len] != '/' && path[len] != '\0'))
+			continue;
+		if (best < 0 || len > bestlen) {
+			best = (ssize_t)i;
+			bestlen = len;
+		}
+	}
+	return (best);
+}
+
+/* TO and the rest of path after FROM: a new string, NULL without memory. */
+static char *
+map_apply(const struct caserec_map *m, const char *path)
+{
+	const char *rest = path + strlen(m->from);
+	size_t len;
+	char *s;
+
+	if (m->to[0] == '\0' && rest[0] == '\0')
+		rest = "/";
+	len = strlen(m->to) + strlen(rest) + 1;
+	if ((s = malloc(len)) == NULL)
+		return (NULL);
+	snprintf(s, len, "%s%s", m->to, rest);
+	return (s);
+}
+
 /* ---- checking ---- */
 
 struct listed {
@@ -707,8 +806,73 @@ put_safe(FILE *out, const char *s)
 	cst_buf_close(&b);
 }
 
+/* "  [FAILED ]entry N (NAME): ROLE PATH[ read at MAPPED (--path-map)]" */
+static void
+put_file(FILE *out, const char *state, const struct listed *l,
+    const struct caserec_file *f, const char *mapped)
+{
+
+	fprintf(out, "  %sentry %" PRIu64 " (%s): %s ", state, l->num, l->name,
+	    role_name(f->role));
+	put_safe(out, f->path);
+	if (mapped != NULL) {
+		fputs(" read at ", out);
+		put_safe(out, mapped);
+		fputs(" (--path-map)", out);
+	}
+}
+
+/*
+ * R-CASE-4 for one file, looked for through maps (R-CASE-6): the file
+ * at its recorded path, or where the map says.  Counts a file looked
+ * for through a map in used[map] and *nmapped, and in *nfound when it
+ * has the recorded SHA-256 there.  Returns 1 for a failure.
+ */
+static int
+check_file(FILE *out, const struct listed *l, const struct caserec_file *f,
+    const struct caserec_map *maps, size_t nmaps, size_t *used,
+    size_t *nmapped, size_t *nfound)
+{
+	const char *fwhy;
+	char hex[65], hex2[65], *mapped = NULL;
+	uint8_t now[32];
+	ssize_t m;
+	int failed = 1;
+
+	if ((m = map_find(maps, nmaps, f->path)) >= 0) {
+		if ((mapped = map_apply(&maps[m], f->path)) == NULL) {
+			put_file(out, "FAILED ", l, f, NULL);
+			fprintf(out, ": cannot be mapped: %s\n",
+			    strerror(ENOMEM));
+			return (1);
+		}
+		used[m]++;
+		(*nmapped)++;
+	}
+	if (file_sha256(mapped != NULL ? mapped : f->path, now, &fwhy) != 0) {
+		put_file(out, "FAILED ", l, f, mapped);
+		fprintf(out, ": cannot be read: %s (R-CASE-4)\n", fwhy);
+	} else if (memcmp(now, f->sha256, 32) != 0) {
+		cst_hex(f->sha256, 32, hex);
+		cst_hex(now, 32, hex2);
+		put_file(out, "FAILED ", l, f, mapped);
+		fprintf(out, ": sha256 is now %s, recorded %s (R-CASE-4)\n",
+		    hex2, hex);
+	} else {
+		failed = 0;
+		if (mapped != NULL) {
+			(*nfound)++;
+			put_file(out, "", l, f, mapped);
+			fputs(": sha256 matches the record (R-CASE-6)\n", out);
+		}
+	}
+	free(mapped);
+	return (failed);
+}
+
 int
-caserec_check(const char *dir, const char *head, FILE *out)
+caserec_check(const char *dir, const char *head,
+    const struct caserec_map *maps, size_t nmaps, FILE *out)
 {
 	const char *fwhy;
 	struct caserec_entry e;
@@ -716,8 +880,9 @@ caserec_check(const char *dir, const char *head, FILE *out)
 	struct dirent *d;
 	DIR *dp;
 	char path[4096], why[CASEREC_WHY_LEN], hex[65], hex2[65];
-	uint8_t *text, sha[32], prevsha[32], now[32], headsha[32];
-	size_t n = 0, i, k, len, failures = 0;
+	uint8_t *text, sha[32], prevsha[32], headsha[32];
+	size_t n = 0, i, k, len, failures = 0, nmapped = 0, nfound = 0;
+	size_t *used;
 	uint64_t num, expect = 1;
 	int have_prev = 0, head_found = 0, status;
 
@@ -756,6 +921,11 @@ caserec_check(const char *dir, const char *head, FILE *out)
 	closedir(dp);
 	if (n > 0)
 		qsort(v, n, sizeof(*v), by_num);
+	if ((used = calloc(nmaps + 1, sizeof(*used))) == NULL) {
+		free(v);
+		fprintf(stderr, "custody-verify: %s\n", strerror(ENOMEM));
+		return (2);
+	}
 	fprintf(out, "case record ");
 	put_safe(out, dir);
 	fprintf(out, ": %zu entries\n", n);
@@ -808,30 +978,10 @@ caserec_check(const char *dir, const char *head, FILE *out)
 				failures++;
 			}
 			/* R-CASE-4: the files are still what was recorded. */
-			for (k = 0; k < e.nfiles; k++) {
-				struct caserec_file *f = &e.files[k];
-
-				if (file_sha256(f->path, now, &fwhy) != 0) {
-					fprintf(out, "  FAILED entry %" PRIu64
-					    " (%s): %s ", v[i].num,
-					    v[i].name, role_name(f->role));
-					put_safe(out, f->path);
-					fprintf(out, ": cannot be read: %s "
-					    "(R-CASE-4)\n", fwhy);
-					failures++;
-				} else if (memcmp(now, f->sha256, 32) != 0) {
-					cst_hex(f->sha256, 32, hex);
-					cst_hex(now, 32, hex2);
-					fprintf(out, "  FAILED entry %" PRIu64
-					    " (%s): %s ", v[i].num,
-					    v[i].name, role_name(f->role));
-					put_safe(out, f->path);
-					fprintf(out, ": sha256 is now %s, "
-					    "recorded %s (R-CASE-4)\n", hex2,
-					    hex);
-					failures++;
-				}
-			}
+			for (k = 0; k < e.nfiles; k++)
+				failures += (size_t)check_file(out, &v[i],
+				    &e.files[k], maps, nmaps, used, &nmapped,
+				    &nfound);
 		}
 		caserec_entry_free(&e);
 		free(text);
@@ -850,11 +1000,31 @@ caserec_check(const char *dir, const char *head, FILE *out)
 		    "entry is proven only against a head noted outside the "
 		    "record (--case-head)\n", hex, v[n - 1].num);
 	}
+	if (nmaps > 0) {
+		/* R-CASE-6: what the entries attest is the recorded path. */
+		fprintf(out, "  --path-map: %zu file(s) the record names "
+		    "looked for at another path, %zu found there with the "
+		    "recorded SHA-256; the entries attest the recorded paths "
+		    "(R-CASE-6)\n", nmapped, nfound);
+		for (k = 0; k < nmaps; k++) {
+			fputs("    --path-map ", out);
+			put_safe(out, maps[k].from[0] != '\0' ?
+			    maps[k].from : "/");
+			fputs("=", out);
+			put_safe(out, maps[k].to[0] != '\0' ?
+			    maps[k].to : "/");
+			fprintf(out, ": %zu file(s)\n", used[k]);
+		}
+	}
 	status = failures > 0 ? 1 : 0;
 	fprintf(out, "CASE RECORD: %s", failures > 0 ? "FAILED" : "INTACT");
 	if (failures > 0)
 		fprintf(out, " (%zu failure(s))", failures);
+	if (nmaps > 0)
+		fprintf(out, " (%zu file(s) found through --path-map)",
+		    nfound);
 	fputs("\n", out);
+	free(used);
 	free(v);
 	return (status);
 }

@@ -84,11 +84,35 @@ int caserec_append(const char *dir, const struct caserec_new *n,
     const char *prog, char why[CASEREC_WHY_LEN]);
 
 /*
- * Checks the case record dir (R-CASE-1..4), reporting to out every
+ * A --path-map FROM=TO (R-CASE-6): a file the record names under FROM
+ * is read under TO.  Both absolute, without a trailing '/' ("" is the
+ * root); strings owned (caserec_map_free).
+ */
+struct caserec_map {
+	char *from;
+	char *to;
+};
+
+/*
+ * Parses arg (borrowed), "FROM=TO" split at the first '=', into m.
+ * Returns 0, or -1 with why (m then holds nothing to free).
+ */
+int caserec_map_parse(const char *arg, struct caserec_map *m,
+    char why[CASEREC_WHY_LEN]);
+
+void caserec_map_free(struct caserec_map *m);
+
+/*
+ * Checks the case record dir (R-CASE-1..4, 6), reporting to out every
  * failure with its entry and file.  head (NULL: none) is a head noted
  * earlier, 64 hex digits: some entry must have that SHA-256 (R-CASE-3).
- * Returns 0 (intact), 1 (a failure) or 2 (dir could not be read).
+ * maps[0..nmaps) (borrowed; NULL when nmaps is 0) say where files the
+ * record names are found now (R-CASE-6): the longest FROM that is a
+ * whole-path prefix of a recorded path applies; every file read
+ * through a map is reported with both paths, and the summary counts
+ * them.  Returns 0 (intact), 1 (a failure) or 2 (dir could not be read).
  */
-int caserec_check(const char *dir, const char *head, FILE *out);
+int caserec_check(const char *dir, const char *head,
+    const struct caserec_map *maps, size_t nmaps, FILE *out);
 
 #endif /* CUSTODY_VERIFIER_CASEREC_H */

@@ -199,9 +199,9 @@ Test(caserec, append_parses_back)
 	free(text);
 	snprintf(path, sizeof(path), "%s/case", dir);
 	f = fopen("/dev/null", "w");
-	cr_expect_eq(caserec_check(path, NULL, f), 0, "the record checks");
+	cr_expect_eq(caserec_check(path, NULL, NULL, 0, f), 0, "the record checks");
 	unlink(file);
-	cr_expect_eq(caserec_check(path, NULL, f), 1, "a missing exhibit "
+	cr_expect_eq(caserec_check(path, NULL, NULL, 0, f), 1, "a missing exhibit "
 	    "fails the check");
 	fclose(f);
 }
