@@ -182,6 +182,14 @@ writer_new(const char *data_dir, const struct writer_cfg *cfg,
 		goto err3;
 	}
 	STAT_SET(w, next_block_no, w->st.next_block_no);
+	/*
+	 * The run before may have checkpointed this very size: that file
+	 * stays as it is (R-CKP-6), since a copy of it may be in a replica.
+	 */
+	ckptfiles_name(w->st.next_block_no, "ckpt", name);
+	if (snprintf(path, sizeof(path), "%s/%s", w->ckptdir, name) <
+	    (int)sizeof(path) && access(path, F_OK) == 0)
+		w->ckpt_blocks = w->st.next_block_no;
 	/* What recovery kept is on disk: the replicas may have it. */
 	STAT_SET(w, durable_blocks, w->st.next_block_no);
 	STAT_SET(w, epoch, key->epoch);
@@ -403,8 +411,10 @@ commit(struct writer *w, int force_ckpt)
 		w->pend_head = w->pend_tail = NULL;
 		w->ops.durable(w->ctx, list);
 	}
-	if (force_ckpt || now - w->last_ckpt >=
-	    (int64_t)w->cur.checkpoint_interval_ms * NS_PER_MS) {
+	/* One checkpoint per chain size (R-CKP-6): none again for no block. */
+	if (w->st.next_block_no != w->ckpt_blocks && (force_ckpt ||
+	    now - w->last_ckpt >= (int64_t)w->cur.checkpoint_interval_ms *
+	    NS_PER_MS)) {
 		checkpoint(w);
 		w->last_ckpt = now;
 	}
