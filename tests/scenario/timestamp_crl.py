@@ -36,17 +36,6 @@ import harness as h  # noqa: E402
 import tsa  # noqa: E402
 
 
-def verify(store, *extra):
-    r = h.run([h.binary("CUSTODY_VERIFY"), "--json", *extra, store],
-              bound_s=60)
-    try:
-        rep = json.loads(r.stdout)
-    except ValueError:
-        h.fail(f"custody-verify wrote no JSON (exit {r.returncode}): "
-               f"{r.stderr.decode(errors='replace')}")
-    return r.returncode, rep
-
-
 def ref(store, args, want_rc, want_states):
     """The reference must agree with custody-verify: its exit status and
     the state of every token."""
@@ -157,7 +146,7 @@ def body():
 
     # Without --tsa-crl: counted, and the report says revocation was not
     # checked (SPEC R-TSA-10), in JSON, text and PDF.
-    rc, rep = verify(d.data, "--tsa-cert", auth.ca)
+    rc, rep = h.verify_report(d.data, "--tsa-cert", auth.ca)
     h.check(rc == 0 and set(states(rep).values()) == {"verified"},
             f"without --tsa-crl the tokens verify (exit {rc}): {states(rep)}")
     h.check(all(t["revocation"] == "not-checked" for t in rep["timestamps"]),
@@ -179,7 +168,8 @@ def body():
 
     # A CRL that revokes nothing, issued after the tokens: counted, and
     # said to be checked.
-    rc, rep = verify(d.data, "--tsa-cert", auth.ca, "--tsa-crl", crl_good)
+    rc, rep = h.verify_report(d.data, "--tsa-cert", auth.ca, "--tsa-crl",
+                              crl_good)
     h.check(rc == 0 and set(states(rep).values()) == {"verified"}
             and all(t["revocation"] == "not-revoked"
                     for t in rep["timestamps"]),
@@ -209,7 +199,7 @@ def body():
     # pass over it under "not revoked by the CRLs given".
     args = ["--tsa-cert", auth.ca, "--tsa-crl", crl_good, "--tsa-crl",
             crl_forged_rev]
-    rc, rep = verify(d.data, *args)
+    rc, rep = h.verify_report(d.data, *args)
     w = rules(rep, "R-TSA-9", "warning", ".crl")
     h.check(rc == 0 and set(states(rep).values()) == {"verified"}
             and len(w) == 1 and w[0]["file"] == crl_forged_rev
@@ -221,7 +211,7 @@ def body():
     # The TSA certificate revoked (after genTime): every token fails,
     # naming the revocation, whatever the reason.
     for crl, reason in ((crl_kc, "keyCompromise"), (crl_sup, "superseded")):
-        rc, rep = verify(d.data, "--tsa-cert", auth.ca, "--tsa-crl",
+        rc, rep = h.verify_report(d.data, "--tsa-cert", auth.ca, "--tsa-crl",
                          crl_good, "--tsa-crl", crl)
         f = rules(rep, "R-TSA-9", "failure")
         h.check(rc == 1 and set(states(rep).values()) == {"failed"}
@@ -254,7 +244,7 @@ def body():
                       ("without nextUpdate", crl_nonext_rev)):
         args = ["--tsa-cert", auth.ca, "--tsa-crl", crl_good, "--tsa-crl",
                 crl]
-        rc, rep = verify(d.data, *args)
+        rc, rep = h.verify_report(d.data, *args)
         h.check(rc == 1 and set(states(rep).values()) == {"failed"}
                 and len(rules(rep, "R-TSA-9", "failure")) == len(toks),
                 f"a revocation in a CRL {what} fails the tokens (exit "
@@ -283,7 +273,7 @@ def body():
     for what, certs, crls in cases:
         args = [x for c in certs for x in ("--tsa-cert", c)] + \
             [x for c in crls for x in ("--tsa-crl", c)]
-        rc, rep = verify(d.data, *args)
+        rc, rep = h.verify_report(d.data, *args)
         w = rules(rep, "R-TSA-9", "warning")
         h.check(rc == 0 and set(states(rep).values())
                 == {"revocation-unknown"} and len(w) == len(toks)
@@ -318,7 +308,8 @@ def body():
     h.check(q.returncode == 0, "openssl ts -query")
     with open(t, "wb") as f:
         f.write(auth.reply(q.stdout))
-    rc, rep = verify(st, "--tsa-cert", auth.ca, "--tsa-crl", crl_early)
+    rc, rep = h.verify_report(st, "--tsa-cert", auth.ca, "--tsa-crl",
+                              crl_early)
     f = [x for x in rules(rep, "R-TSA-5", "failure") if x["file"] == t]
     h.check(rc == 1 and states(rep)[t] == "failed" and len(f) == 1
             and "is valid" not in f[0]["detail"]
@@ -347,7 +338,7 @@ def body():
                              inter=True)
     base = ["--tsa-cert", chained.ca]
     args = base + ["--tsa-crl", root_good, "--tsa-crl", inter_good]
-    rc, rep = verify(st, *args)
+    rc, rep = h.verify_report(st, *args)
     h.check(rc == 0 and set(states(rep).values()) == {"verified"}
             and all(t["revocation"] == "not-revoked"
                     for t in rep["timestamps"]),
@@ -355,7 +346,7 @@ def body():
             f"(exit {rc}): {rep['findings']}")
     ref(st, args, 0, states(rep))
     args = base + ["--tsa-crl", inter_good]
-    rc, rep = verify(st, *args)
+    rc, rep = h.verify_report(st, *args)
     w = rules(rep, "R-TSA-9", "warning")
     h.check(rc == 0 and set(states(rep).values()) == {"revocation-unknown"}
             and w and all("CA certificate" in x["detail"]
@@ -366,7 +357,7 @@ def body():
             f"intermediate (exit {rc}): {rep['findings']}")
     ref(st, args, 0, states(rep))
     args = base + ["--tsa-crl", root_rev, "--tsa-crl", inter_good]
-    rc, rep = verify(st, *args)
+    rc, rep = h.verify_report(st, *args)
     f = rules(rep, "R-TSA-9", "failure")
     h.check(rc == 1 and set(states(rep).values()) == {"failed"}
             and f and all("the CA certificate" in x["detail"]
@@ -376,7 +367,7 @@ def body():
     ref(st, args, 1, states(rep))
     args = ["--tsa-cert", chained.inter, "--tsa-crl", root_good,
             "--tsa-crl", inter_good]
-    rc, rep = verify(st, *args)
+    rc, rep = h.verify_report(st, *args)
     h.check(rc == 0 and set(states(rep).values()) == {"revocation-unknown"},
             f"the intermediate as the only anchor: its own status is "
             f"unknown (exit {rc}): {rep['findings']}")

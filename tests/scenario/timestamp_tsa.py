@@ -17,7 +17,6 @@ logged once with the reason, while ingest goes on; tokens come again
 once it answers.
 """
 import glob
-import json
 import os
 import shutil
 import sys
@@ -27,17 +26,6 @@ import harness as h  # noqa: E402
 import tsa  # noqa: E402
 
 HISTORY = 30
-
-
-def verify(store, *extra):
-    r = h.run([h.binary("CUSTODY_VERIFY"), "--json", *extra, store],
-              bound_s=60)
-    try:
-        rep = json.loads(r.stdout)
-    except ValueError:
-        h.fail(f"custody-verify wrote no JSON (exit {r.returncode}): "
-               f"{r.stderr.decode(errors='replace')}")
-    return r.returncode, rep
 
 
 def ref(store, ca, want_rc):
@@ -144,7 +132,7 @@ def body():
     h.check(rc == 0, f"... and with the TSA certificate itself:\n{out}")
 
     # custody-verify: verified, and the window stated.
-    rc, rep = verify(d.data, "--tsa-cert", auth.ca)
+    rc, rep = h.verify_report(d.data, "--tsa-cert", auth.ca)
     h.check(rc == 0 and rep["verdict"] == "intact",
             f"custody-verify --tsa-cert passes (exit {rc}): "
             f"{rep['findings']}")
@@ -166,13 +154,14 @@ def body():
             "report lists the timestamps")
     # An export copy given as --checkpoint brings its token with it.
     exp_ckpt = ckpt_of(tokens(export)[-1])
-    rc, rep = verify(d.data, "--tsa-cert", auth.ca, "--checkpoint", exp_ckpt)
+    rc, rep = h.verify_report(d.data, "--tsa-cert", auth.ca, "--checkpoint",
+                              exp_ckpt)
     h.check(rc == 0 and any(t["file"].startswith(export)
                             for t in rep["timestamps"]),
             "the token beside a given checkpoint is verified")
 
     # Without --tsa-cert: present, not verified, not claimed (R-TSA-6).
-    rc, rep = verify(d.data)
+    rc, rep = h.verify_report(d.data)
     h.check(rc == 0 and all(t["state"] == "unverified"
                             for t in rep["timestamps"])
             and rep["timestamp_window"] is None,
@@ -195,7 +184,7 @@ def body():
     victim = [c for c in sorted(glob.glob(os.path.join(sd, "ckpt-*.ckpt")))
               if c != ckpt_of(a_tok)][0]
     shutil.copyfile(a_tok, victim[:-len(".ckpt")] + ".tsr")
-    rc, rep = verify(st, "--tsa-cert", auth.ca)
+    rc, rep = h.verify_report(st, "--tsa-cert", auth.ca)
     f = failures(rep)
     h.check(rc == 1 and f and "other bytes" in f[0]["detail"],
             f"a token over another checkpoint fails (exit {rc}): {f}")
@@ -205,7 +194,7 @@ def body():
     ref(st, auth.ca, 1)
 
     # Another CA: R-TSA-5 c.
-    rc, rep = verify(d.data, "--tsa-cert", other.ca)
+    rc, rep = h.verify_report(d.data, "--tsa-cert", other.ca)
     f = failures(rep)
     h.check(rc == 1 and f and "R-TSA-5" in f[0]["detail"] + f[0]["rule"],
             f"a token checked against another CA fails (exit {rc}): {f}")
@@ -219,7 +208,7 @@ def body():
         st, sd = forged(f"resign-{who.dir.rsplit('/', 1)[1]}")
         t = tokens(sd)[-1]
         tsa.resign(t, who, t)
-        rc, rep = verify(st, "--tsa-cert", who.ca)
+        rc, rep = h.verify_report(st, "--tsa-cert", who.ca)
         f = [x for x in failures(rep) if x["file"] == t]
         if ok:
             h.check(rc == 0, f"a token signed again by a time-stamping "
@@ -242,7 +231,7 @@ def body():
     h.check(q.returncode == 0, "openssl ts -query -sha512")
     with open(target[:-len(".ckpt")] + ".tsr", "wb") as out:
         out.write(auth.reply(q.stdout))
-    rc, rep = verify(st, "--tsa-cert", auth.ca)
+    rc, rep = h.verify_report(st, "--tsa-cert", auth.ca)
     f = failures(rep)
     h.check(rc == 1 and f and "SHA-256" in f[0]["detail"],
             f"a token over SHA-512 fails (exit {rc}): {f}")
@@ -255,7 +244,7 @@ def body():
         der = fh.read()
     with open(t, "wb") as fh:
         fh.write(der[:len(der) // 2])
-    rc, rep = verify(st, "--tsa-cert", auth.ca)
+    rc, rep = h.verify_report(st, "--tsa-cert", auth.ca)
     h.check(rc == 1 and failures(rep), f"a truncated token fails ({rc})")
     ref(st, auth.ca, 1)
 
@@ -268,7 +257,7 @@ def body():
     i = text.index(b"\ntime ") + 10
     with open(ckpt_of(t), "wb") as fh:
         fh.write(text[:i] + bytes([text[i] ^ 1]) + text[i + 1:])
-    rc, rep = verify(st, "--tsa-cert", auth.ca)
+    rc, rep = h.verify_report(st, "--tsa-cert", auth.ca)
     h.check(rc == 1 and failures(rep), "a token over an altered checkpoint "
             f"fails ({rc})")
     ref(st, auth.ca, 1)
@@ -278,7 +267,7 @@ def body():
     t = tokens(sd)[-1]
     os.unlink(ckpt_of(t))
     os.unlink(os.path.join(sd, "latest.ckpt"))
-    rc, rep = verify(st, "--tsa-cert", auth.ca)
+    rc, rep = h.verify_report(st, "--tsa-cert", auth.ca)
     h.check(rc == 0 and any(x["state"] == "no-checkpoint"
                             for x in rep["timestamps"]),
             f"a token without its checkpoint is listed, not verified "
@@ -319,7 +308,7 @@ def body():
                "the recovery to be logged")
     h.check(True, "the recovery is logged")
     d.stop()
-    rc, rep = verify(d.data, "--tsa-cert", auth.ca)
+    rc, rep = h.verify_report(d.data, "--tsa-cert", auth.ca)
     h.check(rc == 0, f"the store verifies with its tokens after the "
             f"failures: {rep['findings']}")
     srv.close()

@@ -594,6 +594,18 @@ def ref_verify(data, what, extra=(), bound_s=60):
     return r
 
 
+def verify_report(data, *extra):
+    """custody-verify --json on data, whatever its verdict: (exit status,
+    the report parsed); a run that writes no JSON fails the test."""
+    r = run([binary("CUSTODY_VERIFY"), "--json", *extra, data], bound_s=60)
+    try:
+        rep = json.loads(r.stdout)
+    except ValueError:
+        fail(f"custody-verify wrote no JSON (exit {r.returncode}): "
+             f"{r.stderr.decode(errors='replace')}")
+    return r.returncode, rep
+
+
 def verify(data, extra=()):
     """custody-verify must say the store is intact (exit 0)."""
     r = run([binary("CUSTODY_VERIFY"), *extra, data], bound_s=60)
