@@ -156,6 +156,19 @@ def cert_fields(pem):
     return tuple(m.group(1).strip() for m in f)
 
 
+def crl_signed_by(d, crl_pem, issuer_pem):
+    """Whether the CRL crl_pem verifies with the key of the certificate
+    issuer_pem (openssl crl -CAfile), using files in the directory d."""
+    crl, issuer = os.path.join(d, "one.crl"), os.path.join(d, "issuer.pem")
+    with open(issuer, "w") as f:
+        f.write(issuer_pem + "\n")
+    with open(crl, "w") as f:
+        f.write(crl_pem + "\n")
+    v = subprocess.run([OPENSSL, "crl", "-in", crl, "-CAfile", issuer,
+                        "-noout"], capture_output=True, timeout=30)
+    return v.returncode == 0 and b"verify OK" in v.stdout + v.stderr
+
+
 def check_revocation(tsr, cafile, crls, gen, now):
     """(state, detail) of the signer's chain by R-TSA-9: "good",
     "revoked" or "unknown"."""
@@ -199,18 +212,10 @@ def check_revocation(tsr, cafile, crls, gen, now):
             up = chain[i + 1][0] if i + 1 < len(chain) else pem
             if i + 1 == len(chain) and subj != iss:
                 continue
-            with open(os.path.join(d, "issuer.pem"), "w") as f:
-                f.write(up + "\n")
             for c in crls:
                 if c[0] != iss or serial not in c[4]:
                     continue
-                with open(os.path.join(d, "one.crl"), "w") as f:
-                    f.write(c[3] + "\n")
-                v = subprocess.run([OPENSSL, "crl", "-in",
-                                    os.path.join(d, "one.crl"), "-CAfile",
-                                    os.path.join(d, "issuer.pem"), "-noout"],
-                                   capture_output=True, timeout=30)
-                if v.returncode == 0 and b"verify OK" in v.stdout + v.stderr:
+                if crl_signed_by(d, c[3], up):
                     return "revoked", "R-TSA-9: %s (serial %s) revoked by " \
                         "a CRL of %s" % (subj, serial, iss)
         # R-TSA-9 a, c: the CRLs that may cover, and of those each
@@ -218,20 +223,8 @@ def check_revocation(tsr, cafile, crls, gen, now):
         mine = []
         for i, (pem, (subj, iss, serial)) in enumerate(chain):
             up = chain[i + 1][0] if i + 1 < len(chain) else pem
-            with open(os.path.join(d, "issuer.pem"), "w") as f:
-                f.write(up + "\n")
-            ok = []
-            for c in crls:
-                if c[0] != iss or not c[5] or c[1] is None:
-                    continue
-                with open(os.path.join(d, "one.crl"), "w") as f:
-                    f.write(c[3] + "\n")
-                v = subprocess.run([OPENSSL, "crl", "-in",
-                                    os.path.join(d, "one.crl"), "-CAfile",
-                                    os.path.join(d, "issuer.pem"), "-noout"],
-                                   capture_output=True, timeout=30)
-                if v.returncode == 0 and b"verify OK" in v.stdout + v.stderr:
-                    ok.append(c)
+            ok = [c for c in crls if c[0] == iss and c[5] and
+                  c[1] is not None and crl_signed_by(d, c[3], up)]
             if not ok:
                 return "unknown", "R-TSA-9: no complete CRL of %s with a " \
                     "nextUpdate whose signature holds" % iss
