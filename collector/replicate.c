@@ -26,6 +26,7 @@
 #include <openssl/sha.h>
 
 #include "custody/error.h"
+#include "custody/natsopt.h"
 #include "custody/format.h"
 #include "custody/natsrep.h"
 
@@ -95,14 +96,6 @@ struct replicate {
 	uint64_t acked_off;
 };
 
-static const char *
-nats_why(natsStatus s)
-{
-	const char *last = nats_GetLastError(NULL);
-
-	return (last != NULL && last[0] != '\0' ? last : natsStatus_GetText(s));
-}
-
 /* Notes a failure: counted, kept for status, logged when it is new. */
 static void
 failed(struct replicate *r, const char *msg)
@@ -132,28 +125,6 @@ disconnect(struct replicate *r)
 	pthread_mutex_unlock(&r->mtx);
 }
 
-/*
- * Sets the servers of a comma-separated list (libnats takes one URL per
- * string: it does not split a list given to natsOptions_SetURL).
- */
-static natsStatus
-set_servers(natsOptions *o, const char *list)
-{
-	const char *v[32];
-	char *copy, *p, *save = NULL;
-	natsStatus s;
-	int n = 0;
-
-	if ((copy = strdup(list)) == NULL)
-		return (NATS_NO_MEMORY);
-	for (p = strtok_r(copy, ", ", &save); p != NULL && n < 32;
-	    p = strtok_r(NULL, ", ", &save))
-		v[n++] = p;
-	s = n > 0 ? natsOptions_SetServers(o, v, n) : NATS_INVALID_ARG;
-	free(copy);
-	return (s);
-}
-
 static int
 connect_js(struct replicate *r, char *err)
 {
@@ -162,7 +133,7 @@ connect_js(struct replicate *r, char *err)
 	natsStatus s;
 
 	if ((s = natsOptions_Create(&o)) != NATS_OK ||
-	    (s = set_servers(o, r->servers)) != NATS_OK ||
+	    (s = cst_nats_set_servers(o, r->servers)) != NATS_OK ||
 	    (s = natsOptions_SetTimeout(o, CONNECT_TIMEOUT_MS)) != NATS_OK ||
 	    (s = natsOptions_SetMaxReconnect(o, -1)) != NATS_OK ||
 	    (s = natsOptions_SetReconnectWait(o, 250)) != NATS_OK ||
@@ -193,7 +164,7 @@ connect_js(struct replicate *r, char *err)
 	pthread_mutex_unlock(&r->mtx);
 	return (0);
 err:
-	seterr(err, "cannot connect: %s", nats_why(s));
+	seterr(err, "cannot connect: %s", cst_nats_why(s));
 	natsOptions_Destroy(o);
 	disconnect(r);
 	return (-1);
@@ -242,7 +213,7 @@ ensure_stream(struct replicate *r, char *err)
 		}
 		if (s != NATS_OK) {
 			seterr(err, "cannot create stream %s: %s", r->stream,
-			    nats_why(s));
+			    cst_nats_why(s));
 			return (-1);
 		}
 		log_notice("replication: created stream %s (%" PRId64
@@ -252,7 +223,7 @@ ensure_stream(struct replicate *r, char *err)
 		return (0);
 	}
 	if (s != NATS_OK) {
-		seterr(err, "stream %s: %s", r->stream, nats_why(s));
+		seterr(err, "stream %s: %s", r->stream, cst_nats_why(s));
 		return (-1);
 	}
 	c = si->Config;
@@ -440,7 +411,7 @@ publish(struct replicate *r, const char *subj, const void *data, size_t len,
 	return (0);
 err:
 	seterr(err, "publishing %s to stream %s: %s", msgid, r->stream,
-	    nats_why(s));
+	    cst_nats_why(s));
 	natsMsg_Destroy(m);
 	return (-1);
 }
@@ -489,7 +460,7 @@ resume(struct replicate *r, char *err)
 		r->last_seg = -1;
 	else if (s != NATS_OK) {
 		seterr(err, "asking stream %s for %s: %s", r->stream,
-		    r->subj_seg, nats_why(s));
+		    r->subj_seg, cst_nats_why(s));
 		return (-1);
 	} else {
 		if (hdr_u64(m, CST_REP_H_SEGMENT, &seg) != 0) {
@@ -514,7 +485,7 @@ resume(struct replicate *r, char *err)
 	}
 	if (s != NATS_OK) {
 		seterr(err, "asking stream %s for %s: %s", r->stream,
-		    r->subj_blk, nats_why(s));
+		    r->subj_blk, cst_nats_why(s));
 		return (-1);
 	}
 	if (hdr_u64(m, CST_REP_H_BLOCK, &b) != 0 ||
@@ -790,7 +761,7 @@ last_name(struct replicate *r, const char *subj, char *out, char *err)
 		return (0);
 	if (s != NATS_OK) {
 		seterr(err, "asking stream %s for %s: %s", r->stream, subj,
-		    nats_why(s));
+		    cst_nats_why(s));
 		return (-1);
 	}
 	if (natsMsgHeader_Get(m, CST_REP_H_NAME, &v) == NATS_OK && v != NULL)

@@ -24,6 +24,7 @@
 #include <nats/nats.h>
 
 #include "custody/format.h"
+#include "custody/natsopt.h"
 #include "custody/natsrep.h"
 
 #include "natsstore.h"
@@ -81,37 +82,6 @@ seterr(char *err, const char *fmt, ...)
 	va_end(ap);
 }
 
-/* libnats's own words for what went wrong with s. */
-static const char *
-nats_why(natsStatus s)
-{
-	const char *last = nats_GetLastError(NULL);
-
-	return (last != NULL && last[0] != '\0' ? last : natsStatus_GetText(s));
-}
-
-/*
- * Sets the servers of a comma-separated list (libnats takes one URL per
- * string: it does not split a list given to natsOptions_SetURL).
- */
-static natsStatus
-set_servers(natsOptions *o, const char *list)
-{
-	const char *v[32];
-	char *copy, *p, *save = NULL;
-	natsStatus s;
-	int n = 0;
-
-	if ((copy = strdup(list)) == NULL)
-		return (NATS_NO_MEMORY);
-	for (p = strtok_r(copy, ", ", &save); p != NULL && n < 32;
-	    p = strtok_r(NULL, ", ", &save))
-		v[n++] = p;
-	s = n > 0 ? natsOptions_SetServers(o, v, n) : NATS_INVALID_ARG;
-	free(copy);
-	return (s);
-}
-
 int
 natsstore_open(const struct natsstore_opts *o, struct natsstore **out,
     char err[NATSSTORE_ERR_LEN])
@@ -133,48 +103,48 @@ natsstore_open(const struct natsstore_opts *o, struct natsstore **out,
 	ns->keep_conflicts = o->keep_conflicts;
 	snprintf(ns->servers, sizeof(ns->servers), "%s", o->servers);
 	if ((s = natsOptions_Create(&nopts)) != NATS_OK ||
-	    (s = set_servers(nopts, o->servers)) != NATS_OK ||
+	    (s = cst_nats_set_servers(nopts, o->servers)) != NATS_OK ||
 	    (s = natsOptions_SetTimeout(nopts, ns->timeout_ms)) != NATS_OK) {
-		seterr(err, "NATS servers %s: %s", o->servers, nats_why(s));
+		seterr(err, "NATS servers %s: %s", o->servers, cst_nats_why(s));
 		goto err2;
 	}
 	if (o->creds != NULL && (s = natsOptions_SetUserCredentialsFromFiles(
 	    nopts, o->creds, NULL)) != NATS_OK) {
-		seterr(err, "NATS credentials %s: %s", o->creds, nats_why(s));
+		seterr(err, "NATS credentials %s: %s", o->creds, cst_nats_why(s));
 		goto err2;
 	}
 	if (o->tls_ca != NULL && (s = natsOptions_LoadCATrustedCertificates(
 	    nopts, o->tls_ca)) != NATS_OK) {
-		seterr(err, "NATS TLS CA %s: %s", o->tls_ca, nats_why(s));
+		seterr(err, "NATS TLS CA %s: %s", o->tls_ca, cst_nats_why(s));
 		goto err2;
 	}
 	if (o->tls_cert != NULL && (s = natsOptions_LoadCertificatesChain(
 	    nopts, o->tls_cert, o->tls_key != NULL ? o->tls_key :
 	    o->tls_cert)) != NATS_OK) {
 		seterr(err, "NATS TLS certificate %s: %s", o->tls_cert,
-		    nats_why(s));
+		    cst_nats_why(s));
 		goto err2;
 	}
 	if ((o->tls_ca != NULL || o->tls_cert != NULL) &&
 	    (s = natsOptions_SetSecure(nopts, true)) != NATS_OK) {
-		seterr(err, "NATS TLS: %s", nats_why(s));
+		seterr(err, "NATS TLS: %s", cst_nats_why(s));
 		goto err2;
 	}
 	if ((s = natsConnection_Connect(&ns->nc, nopts)) != NATS_OK) {
 		seterr(err, "cannot connect to NATS %s: %s", o->servers,
-		    nats_why(s));
+		    cst_nats_why(s));
 		goto err2;
 	}
 	jsOptions_Init(&jo);
 	jo.Wait = ns->timeout_ms;
 	if ((s = natsConnection_JetStream(&ns->js, ns->nc, &jo)) != NATS_OK) {
-		seterr(err, "JetStream on %s: %s", o->servers, nats_why(s));
+		seterr(err, "JetStream on %s: %s", o->servers, cst_nats_why(s));
 		goto err2;
 	}
 	if ((s = js_GetStreamInfo(&si, ns->js, ns->stream, NULL,
 	    &jerr)) != NATS_OK) {
 		seterr(err, "stream %s on %s: %s", ns->stream, o->servers,
-		    s == NATS_NOT_FOUND ? "no such stream" : nats_why(s));
+		    s == NATS_NOT_FOUND ? "no such stream" : cst_nats_why(s));
 		goto err2;
 	}
 	jsStreamInfo_Destroy(si);
@@ -241,7 +211,7 @@ natsstore_chains(struct natsstore *ns, char (**chains)[33], size_t *n,
 	jo.Stream.Info.SubjectsFilter = "custody.*.blocks";
 	if ((s = js_GetStreamInfo(&si, ns->js, ns->stream, &jo,
 	    &jerr)) != NATS_OK) {
-		seterr(err, "stream %s: %s", ns->stream, nats_why(s));
+		seterr(err, "stream %s: %s", ns->stream, cst_nats_why(s));
 		return (-1);
 	}
 	subs = si->State.Subjects;
@@ -783,7 +753,7 @@ read_stream(struct restore *r)
 	    &jerr)) != NATS_OK) {
 		seterr(r->err, "chain %s in stream %s: %s", r->chain,
 		    ns->stream, s == NATS_NOT_FOUND ? "no blocks" :
-		    nats_why(s));
+		    cst_nats_why(s));
 		return (-1);
 	}
 	natsMsg_Destroy(last);
@@ -796,7 +766,7 @@ read_stream(struct restore *r)
 	if ((s = js_SubscribeSync(&sub, ns->js, subj, &jo, &so,
 	    &jerr)) != NATS_OK) {
 		seterr(r->err, "reading %s from stream %s: %s", subj,
-		    ns->stream, nats_why(s));
+		    ns->stream, cst_nats_why(s));
 		return (-1);
 	}
 	while (!done) {
@@ -804,7 +774,7 @@ read_stream(struct restore *r)
 		    ns->timeout_ms)) != NATS_OK) {
 			seterr(r->err, "reading %s from stream %s after %"
 			    PRIu64 " messages: %s", subj, ns->stream,
-			    r->res->messages, nats_why(s));
+			    r->res->messages, cst_nats_why(s));
 			goto out;
 		}
 		r->res->messages++;
@@ -862,7 +832,7 @@ stream_last(struct natsstore *ns, uint64_t *seq, char *err)
 	jo.Wait = ns->timeout_ms;
 	if ((s = js_GetStreamInfo(&si, ns->js, ns->stream, &jo,
 	    &jerr)) != NATS_OK) {
-		seterr(err, "stream %s: %s", ns->stream, nats_why(s));
+		seterr(err, "stream %s: %s", ns->stream, cst_nats_why(s));
 		return (-1);
 	}
 	*seq = si->State.LastSeq;
